@@ -1,0 +1,76 @@
+"""flowgraph: a modular flow-graph automatic-differentiation engine in Python and NumPy.
+
+Each box has ``fprop`` and ``bprop``; a topologically sorted :class:`Graph` calls fprop
+forward and bprop in reverse order down to the parameters; :func:`check_box` and
+:func:`check_graph` verify any box or graph against central finite differences.
+
+    >>> import numpy as np, flowgraph as fg
+    >>> x, y = fg.Input("x"), fg.Input("y")
+    >>> W, b = fg.Parameter(np.zeros((3, 2)), "W"), fg.Parameter(np.zeros(3), "b")
+    >>> loss = fg.SoftmaxCrossEntropy()(fg.Linear()(x, W, b), y)
+    >>> graph = fg.Graph(loss)
+    >>> float(graph.fprop({x: np.ones((4, 2)), y: np.array([0, 1, 2, 0])}))  # log 3
+    1.0986122886681098
+    >>> graph.bprop(); W.grad.shape
+    (3, 2)
+"""
+
+from .boxes import (
+    Add,
+    Box,
+    CrossEntropy,
+    Identity,
+    L1Penalty,
+    L2Penalty,
+    Linear,
+    ReLU,
+    Scale,
+    Sigmoid,
+    Softmax,
+    SoftmaxCrossEntropy,
+    Tanh,
+)
+from .errors import (
+    BoxError,
+    FeedError,
+    FlowgraphError,
+    GraphError,
+    LabelError,
+    NonFiniteError,
+    ShapeError,
+)
+from .gradcheck import BoxReport, GraphReport, check_box, check_graph
+from .graph import Graph, Input, Node, Parameter
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Box",
+    "Node",
+    "Input",
+    "Parameter",
+    "Graph",
+    "Linear",
+    "Identity",
+    "Sigmoid",
+    "Tanh",
+    "ReLU",
+    "Softmax",
+    "CrossEntropy",
+    "SoftmaxCrossEntropy",
+    "L2Penalty",
+    "L1Penalty",
+    "Add",
+    "Scale",
+    "check_box",
+    "check_graph",
+    "BoxReport",
+    "GraphReport",
+    "FlowgraphError",
+    "GraphError",
+    "FeedError",
+    "ShapeError",
+    "LabelError",
+    "NonFiniteError",
+    "BoxError",
+]

@@ -1,0 +1,94 @@
+"""Element-wise activation functions h = g(a) and their derivatives g'(a).
+
+Each bprop is the lecture's  grad_a = grad_h ⊙ [..., g'(a_j), ...]  (element-wise product),
+with g'(a) written from the output h = g(a) where that is cheaper.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .base import Box
+
+
+class Identity(Box):
+    """Linear activation.
+
+    fprop:  h = g(a) = a                      any shape
+    bprop:  g'(a) = 1, so grad_a = grad_h
+    """
+
+    input_names = ("a",)
+
+    def fprop(self, a):
+        return a
+
+    def bprop(self, inputs, h, grad_h):
+        return (grad_h,)
+
+    def sample_inputs(self, rng):
+        return (rng.standard_normal((4, 3)),)
+
+
+class Sigmoid(Box):
+    """Logistic sigmoid.
+
+    fprop:  h = sigm(a) = 1 / (1 + exp(-a))   any shape; computed as (1 + tanh(a/2)) / 2,
+            the same function, which never overflows (a = ±1000 gives 1 and 0, no warning)
+    bprop:  g'(a) = g(a) (1 - g(a)), so grad_a = grad_h ⊙ h ⊙ (1 - h)
+    """
+
+    input_names = ("a",)
+
+    def fprop(self, a):
+        h = np.tanh(a * 0.5)
+        h += 1
+        h *= 0.5
+        return h
+
+    def bprop(self, inputs, h, grad_h):
+        return (grad_h * h * (1 - h),)
+
+    def sample_inputs(self, rng):
+        return (2 * rng.standard_normal((4, 3)),)
+
+
+class Tanh(Box):
+    """Hyperbolic tangent.
+
+    fprop:  h = tanh(a) = (exp(2a) - 1) / (exp(2a) + 1)     any shape
+    bprop:  g'(a) = 1 - g(a)^2, so grad_a = grad_h ⊙ (1 - h^2)
+    """
+
+    input_names = ("a",)
+
+    def fprop(self, a):
+        return np.tanh(a)
+
+    def bprop(self, inputs, h, grad_h):
+        return (grad_h * (1 - h * h),)
+
+    def sample_inputs(self, rng):
+        return (rng.standard_normal((4, 3)),)
+
+
+class ReLU(Box):
+    """Rectified linear unit.
+
+    fprop:  h = max(0, a)                     any shape
+    bprop:  g'(a) = 1 if a > 0 else 0 (a kink at a = 0, where 0 is used),
+            so grad_a = grad_h ⊙ 1[a > 0]
+    """
+
+    input_names = ("a",)
+
+    def fprop(self, a):
+        return np.maximum(a, 0)
+
+    def bprop(self, inputs, h, grad_h):
+        return (grad_h * (h > 0),)
+
+    def sample_inputs(self, rng):
+        a = rng.standard_normal((4, 3))
+        a[np.abs(a) < 0.05] = 0.5  # keep away from the kink at 0
+        return (a,)

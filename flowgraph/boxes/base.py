@@ -1,0 +1,97 @@
+"""The Box: one differentiable function, its fprop and its bprop, and nothing else.
+
+A box never stores per-call state: the Graph hands ``bprop`` the inputs and the output it
+computed at fprop, so one box object may serve several nodes of one graph.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from ..errors import GraphError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..graph import Node
+
+
+class Box:
+    """Base class of every box.
+
+    Subclasses define
+
+    * ``fprop(*inputs) -> output``: the value of the box given its children's values;
+    * ``bprop(inputs, output, grad_output) -> tuple``: one gradient per input, each the
+      gradient of the loss with respect to that input (same shape), or ``None`` for an input
+      that has no gradient (integer labels). ``bprop`` returns fresh arrays or arrays it does
+      not own and never writes into its arguments: the Graph adds the gradients up;
+    * ``sample_inputs(rng) -> tuple``: valid inputs in float64 (and integer labels) on which
+      the finite-difference checker verifies ``bprop`` against ``fprop``;
+    * ``example()`` (a classmethod) when the constructor needs arguments, so that the test
+      suite can build one instance of every box by itself.
+
+    Class attributes: ``arity`` (number of children, or ``None`` for any number of at least
+    ``min_arity``) and ``input_names`` (used in error messages and checker reports).
+    """
+
+    arity: int | None = 1
+    min_arity: int = 1
+    input_names: Sequence[str] = ("x",)
+
+    # -- the math: subclasses override these -------------------------------------------
+    def fprop(self, *inputs: np.ndarray) -> np.ndarray:
+        raise NotImplementedError(f"{type(self).__name__} does not define fprop")
+
+    def bprop(
+        self, inputs: Sequence[np.ndarray], output: np.ndarray, grad_output: np.ndarray
+    ) -> tuple[np.ndarray | None, ...]:
+        raise NotImplementedError(f"{type(self).__name__} does not define bprop")
+
+    def sample_inputs(self, rng: np.random.Generator) -> tuple[Any, ...]:
+        raise NotImplementedError(
+            f"{type(self).__name__} does not say how to sample inputs for the gradient "
+            "checker: define sample_inputs(self, rng) returning a tuple of valid inputs"
+        )
+
+    @classmethod
+    def example(cls) -> Box:
+        """One instance of this box for automatic checking (override if __init__ needs args)."""
+        return cls()
+
+    # -- building graphs -----------------------------------------------------------------
+    def input_name(self, i: int) -> str:
+        names = tuple(self.input_names) or ("x",)
+        if self.arity is None:  # any number of children: W1, W2, ...
+            return f"{names[0]}{i + 1}"
+        return names[i] if i < len(names) else f"x{i}"
+
+    def check_arity(self, n: int) -> None:
+        kind = type(self).__name__
+        if self.arity is not None and n != self.arity:
+            names = ", ".join(self.input_names)
+            raise GraphError(f"{kind} takes {self.arity} children ({names}) but was called on {n}")
+        if self.arity is None and n < self.min_arity:
+            raise GraphError(f"{kind} takes at least {self.min_arity} children, got {n}")
+
+    def __call__(self, *children: Node, name: str | None = None) -> Node:
+        """Make a node whose value is this box applied to ``children``: ``Tanh()(a1)``."""
+        from ..graph import Node
+
+        self.check_arity(len(children))
+        for i, c in enumerate(children):
+            if not isinstance(c, Node):
+                hint = ""
+                if isinstance(c, Box):
+                    hint = " (did you forget to call it on its children, e.g. Tanh()(a)?)"
+                elif isinstance(c, np.ndarray):
+                    hint = " (wrap arrays in Input(name) or Parameter(value, name))"
+                raise GraphError(
+                    f"{type(self).__name__}: child {i} ({self.input_name(i)}) must be a Node, "
+                    f"got {type(c).__name__}{hint}"
+                )
+        return Node(self, children, name=name)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}()"

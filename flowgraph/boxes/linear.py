@@ -1,0 +1,63 @@
+"""The affine box of a layer: the pre-activation a(k) = b(k) + W(k) h(k-1)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..errors import ShapeError
+from .base import Box
+
+
+class Linear(Box):
+    """Pre-activation of layer k from the layer below, its weights and its biases.
+
+    Children ``(h, W, b)`` with ``h = h(k-1)`` of shape (N, H_{k-1}), ``W = W(k)`` of shape
+    (H_k, H_{k-1}) — ``W_ij`` joins unit i of layer k to unit j of layer k-1 — and
+    ``b = b(k)`` of shape (H_k,).
+
+    fprop:  a(k) = b(k) + W(k) h(k-1)            batched: a = h W^T + b,  (N, H_k)
+
+    bprop, with grad_a = grad of the loss at a(k), shape (N, H_k):
+        grad_h = W^T grad_a           batched: grad_a W,              (N, H_{k-1})
+        grad_W = grad_a h^T           summed over the batch: grad_a^T h, (H_k, H_{k-1})
+        grad_b = grad_a               summed over the batch,          (H_k,)
+    """
+
+    arity = 3
+    input_names = ("h", "W", "b")
+
+    def fprop(self, h, W, b):
+        if np.ndim(h) != 2 or np.ndim(W) != 2 or np.ndim(b) != 1:
+            raise ShapeError(
+                f"Linear needs h of shape (N, in), W of shape (out, in) and b of shape (out,); "
+                f"got h {np.shape(h)}, W {np.shape(W)}, b {np.shape(b)}"
+                + (
+                    " (a single example x of shape (in,) is x.reshape(1, -1))"
+                    if np.ndim(h) == 1
+                    else ""
+                )
+            )
+        if h.shape[1] != W.shape[1] or b.shape[0] != W.shape[0]:
+            raise ShapeError(
+                f"Linear: h {h.shape} has {h.shape[1]} columns, W {W.shape} expects "
+                f"{W.shape[1]} inputs and {W.shape[0]} outputs, b {b.shape} has {b.shape[0]}; "
+                "W must be (out, in) and b (out,)"
+            )
+        a = h @ W.T
+        a += b
+        return a
+
+    def bprop(self, inputs, output, grad_a):
+        h, W, _ = inputs
+        grad_h = grad_a @ W
+        grad_W = grad_a.T @ h
+        grad_b = grad_a.sum(axis=0)
+        return grad_h, grad_W, grad_b
+
+    def sample_inputs(self, rng):
+        n, d_in, d_out = 4, 3, 5
+        return (
+            rng.standard_normal((n, d_in)),
+            rng.standard_normal((d_out, d_in)),
+            rng.standard_normal(d_out),
+        )

@@ -1,0 +1,53 @@
+"""Regularisers Omega(theta) over the weight matrices W(k) (never the biases)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .base import Box
+
+
+class L2Penalty(Box):
+    """L2 regularisation (weight decay) over any number of weight children W(1) .. W(K).
+
+    fprop:  Omega = sum_k ||W(k)||_F^2 = sum_k sum_ij (W(k)_ij)^2       scalar
+    bprop:  grad_W(k) = 2 W(k) * grad_Omega
+    """
+
+    arity = None
+    input_names = ("W",)
+
+    def fprop(self, *Ws):
+        dtype = np.result_type(*Ws)
+        return np.asarray(sum(np.vdot(W, W) for W in Ws), dtype=dtype)
+
+    def bprop(self, inputs, omega, grad_omega):
+        return tuple(W * (2 * grad_omega) for W in inputs)
+
+    def sample_inputs(self, rng):
+        return rng.standard_normal((3, 4)), rng.standard_normal((2, 3))
+
+
+class L1Penalty(Box):
+    """L1 regularisation over any number of weight children W(1) .. W(K).
+
+    fprop:  Omega = sum_k sum_ij |W(k)_ij|                               scalar
+    bprop:  grad_W(k) = sign(W(k)) * grad_Omega, with
+            sign(W)_ij = 1[W_ij > 0] - 1[W_ij < 0]   (a kink at W_ij = 0, where 0 is used)
+    """
+
+    arity = None
+    input_names = ("W",)
+
+    def fprop(self, *Ws):
+        dtype = np.result_type(*Ws)
+        return np.asarray(sum(np.abs(W).sum() for W in Ws), dtype=dtype)
+
+    def bprop(self, inputs, omega, grad_omega):
+        return tuple(np.sign(W) * grad_omega for W in inputs)
+
+    def sample_inputs(self, rng):
+        Ws = rng.standard_normal((3, 4)), rng.standard_normal((2, 3))
+        for W in Ws:
+            W[np.abs(W) < 0.05] = 0.5  # keep away from the kink at 0
+        return Ws

@@ -1,0 +1,375 @@
+"""Nodes and the Graph: the graph only orders and accumulates.
+
+``Graph(outputs)`` collects the nodes reachable from its outputs and sorts them topologically
+once. ``fprop`` calls each box's fprop in that order; ``bprop`` seeds the output gradient
+with 1 and calls each box's bprop in reverse order, adding every returned gradient into the
+child's ``.grad`` (the chain rule's sum over parents):
+
+    grad(child) = sum over parents p of  d p / d child  applied to grad(p)
+
+Only boxes from which a Parameter (or an input named in ``wrt``) can be reached are visited:
+backpropagation "only needs to reach the parameters".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from .boxes.base import Box
+from .errors import BoxError, FeedError, FlowgraphError, GraphError, NonFiniteError
+
+__all__ = ["Node", "Input", "Parameter", "Graph"]
+
+
+class Node:
+    """A vertex of a flow graph: a box applied to child nodes (or a leaf, see Input, Parameter).
+
+    After ``Graph.fprop`` a node holds its ``value``; after ``Graph.bprop`` every node on a
+    path from the parameters to the output holds ``grad``, the gradient of that output with
+    respect to the node's value (same shape), and other nodes hold ``None``.
+    """
+
+    kind = "box"
+
+    def __init__(self, box: Box | None, children: Sequence[Node] = (), name: str | None = None):
+        if name is not None and not (isinstance(name, str) and name):
+            raise GraphError(f"a node name must be a non-empty string, got {name!r}")
+        self.box = box
+        self.children: tuple[Node, ...] = tuple(children)
+        self.name: str | None = name
+        self.value: Any = None
+        self.grad: Any = None
+
+    @property
+    def shape(self) -> tuple[int, ...] | None:
+        return None if self.value is None else np.shape(self.value)
+
+    def describe(self) -> str:
+        """``'a1' (Linear)``: how error messages and reports name a node."""
+        what = type(self.box).__name__ if self.box is not None else type(self).__name__
+        return f"'{self.name or '<unnamed>'}' ({what})"
+
+    def __repr__(self) -> str:
+        what = type(self.box).__name__ if self.box is not None else type(self).__name__
+        shape = "" if self.value is None else f", shape={np.shape(self.value)}"
+        return f"<{what} node {self.name!r}{shape}>"
+
+
+class Input(Node):
+    """A leaf fed with data at every fprop: ``x = Input("x")``, then ``graph.fprop({x: X})``."""
+
+    kind = "input"
+
+    def __init__(self, name: str | None = None):
+        super().__init__(None, (), name)
+
+
+class Parameter(Node):
+    """A learnable leaf holding its value: ``W1 = Parameter(glorot_uniform(...), "W1")``.
+
+    The value's float dtype is kept (float32 for speed, float64 for exactness).
+    """
+
+    kind = "parameter"
+
+    def __init__(self, value: Any, name: str | None = None):
+        super().__init__(None, (), name)
+        value = np.array(value, copy=True)
+        if not np.issubdtype(value.dtype, np.floating):
+            raise GraphError(
+                f"Parameter {name!r} must hold floating-point values, got dtype {value.dtype}"
+            )
+        self.value = value
+
+
+def _topological_order(outputs: Sequence[Node]) -> list[Node]:
+    """Children before parents; ties broken by the order of outputs and of children lists."""
+    order: list[Node] = []
+    done: set[int] = set()
+    on_stack: set[int] = set()
+    for out in outputs:
+        if id(out) in done:
+            continue
+        stack = [(out, iter(out.children))]
+        on_stack.add(id(out))
+        while stack:
+            node, it = stack[-1]
+            for child in it:
+                if id(child) in on_stack:
+                    raise GraphError(f"the graph has a cycle through node {child.describe()}")
+                if id(child) not in done:
+                    stack.append((child, iter(child.children)))
+                    on_stack.add(id(child))
+                    break
+            else:
+                stack.pop()
+                on_stack.discard(id(node))
+                done.add(id(node))
+                order.append(node)
+    return order
+
+
+def _shapes(values: Iterable[Any]) -> str:
+    return ", ".join(
+        f"{np.shape(v)} {getattr(v, 'dtype', type(v).__name__)}" if v is not None else "None"
+        for v in values
+    )
+
+
+def _augment(error: Exception, node: Node, stage: str, values: Sequence[Any]) -> Exception:
+    names = [node.box.input_name(i) for i in range(len(values))] if node.box else []
+    shapes = ", ".join(f"{n}={np.shape(v)}" for n, v in zip(names, values))
+    msg = f"{stage} of node {node.describe()} on inputs {shapes} failed: {error}"
+    if isinstance(error, FlowgraphError):
+        new = type(error)(msg)
+    else:
+        new = BoxError(msg)
+    return new
+
+
+class Graph:
+    """A flow graph: the nodes reachable from ``outputs``, sorted topologically once.
+
+    ``outputs`` is one node or a list; the first is the one ``bprop`` differentiates unless
+    told otherwise. Unnamed nodes are named here, deterministically, by box type and index in
+    the order (``tanh1``, ``linear2``), so the same construction gives the same names.
+
+    Attributes: ``order`` (every node, children first), ``inputs``, ``parameters`` (in order),
+    ``outputs``, ``nodes`` (name -> node). ``check_finite=True`` makes fprop and bprop stop at
+    the first box whose output or gradient holds NaN or inf, naming it.
+    """
+
+    def __init__(self, outputs: Node | Sequence[Node], *, check_finite: bool = False):
+        single = isinstance(outputs, Node)
+        outs = [outputs] if single else list(outputs)
+        if not outs:
+            raise GraphError("Graph needs at least one output node")
+        for o in outs:
+            if not isinstance(o, Node):
+                raise GraphError(f"Graph outputs must be Nodes, got {type(o).__name__}")
+        self.outputs: list[Node] = outs
+        self._single = single
+        self.check_finite = check_finite
+        self.order: list[Node] = _topological_order(outs)
+        self._name_nodes()
+        self.nodes: dict[str, Node] = {n.name: n for n in self.order}  # type: ignore[misc]
+        self.inputs: list[Input] = [n for n in self.order if isinstance(n, Input)]
+        self.parameters: list[Parameter] = [n for n in self.order if isinstance(n, Parameter)]
+        self._boxes: list[Node] = [n for n in self.order if n.box is not None]
+        self._plans: dict[tuple, list[tuple[Node, tuple[bool, ...]]]] = {}
+
+    # -- construction ----------------------------------------------------------------------
+    def _name_nodes(self) -> None:
+        taken: dict[str, Node] = {}
+        for n in self.order:
+            if n.name is not None:
+                if n.name in taken and taken[n.name] is not n:
+                    raise GraphError(
+                        f"two nodes are named {n.name!r}: {taken[n.name].describe()} and "
+                        f"{n.describe()}; names must be unique within a graph"
+                    )
+                taken[n.name] = n
+        counters: dict[str, int] = {}
+        for n in self.order:
+            if n.name is None:
+                base = type(n.box).__name__.lower() if n.box is not None else n.kind
+                i = counters.get(base, 0)
+                while True:
+                    i += 1
+                    candidate = f"{base}{i}"
+                    if candidate not in taken:
+                        break
+                counters[base] = i
+                n.name = candidate
+                taken[candidate] = n
+
+    def __getitem__(self, name: str) -> Node:
+        try:
+            return self.nodes[name]
+        except KeyError:
+            raise KeyError(f"no node named {name!r}; nodes are {list(self.nodes)}") from None
+
+    def __contains__(self, node: Node) -> bool:
+        return any(n is node for n in self.order)
+
+    def __len__(self) -> int:
+        return len(self.order)
+
+    def __repr__(self) -> str:
+        outs = ", ".join(o.name or "?" for o in self.outputs)
+        return (
+            f"<Graph: {len(self.order)} nodes ({len(self._boxes)} boxes, "
+            f"{len(self.parameters)} parameters, inputs {[i.name for i in self.inputs]}), "
+            f"outputs [{outs}]>"
+        )
+
+    def _repr_svg_(self) -> str | None:
+        """Jupyter shows a Graph as its SVG picture (needs Graphviz's ``dot``)."""
+        try:
+            from .render import to_svg
+        except ImportError:  # rendering not available: plain repr
+            return None
+        return to_svg(self)
+
+    # -- forward ------------------------------------------------------------------------------
+    def fprop(self, feed: Mapping[Any, Any], *, check_finite: bool | None = None) -> Any:
+        """Compute every node's value; return the output's value (a list for several outputs).
+
+        ``feed`` maps each Input node (or its name) to an array.
+        """
+        self._feed(feed)
+        check = self.check_finite if check_finite is None else check_finite
+        node = None
+        try:
+            for node in self._boxes:
+                node.value = node.box.fprop(*[c.value for c in node.children])
+                if check:
+                    self._check_finite_value(node, node.value, "output")
+        except NonFiniteError:
+            raise
+        except Exception as e:  # add the node, the box and the shapes to any failure
+            assert node is not None
+            raise _augment(e, node, "fprop", [c.value for c in node.children]) from e
+        if self._single:
+            return self.outputs[0].value
+        return [o.value for o in self.outputs]
+
+    def _feed(self, feed: Mapping[Any, Any]) -> None:
+        if not isinstance(feed, Mapping):
+            raise FeedError(
+                f"feed must map Input nodes (or their names) to arrays, got {type(feed).__name__}"
+            )
+        for inp in self.inputs:
+            if inp in feed:
+                value = feed[inp]
+            elif inp.name in feed:
+                value = feed[inp.name]
+            else:
+                names = [i.name for i in self.inputs]
+                raise FeedError(
+                    f"no value fed for Input {inp.name!r}; the graph's inputs are {names}"
+                )
+            inp.value = value if isinstance(value, np.ndarray) else np.asarray(value)
+        if len(feed) > len(self.inputs):
+            known = {i.name for i in self.inputs}
+            for key in feed:
+                if isinstance(key, str) and key not in known:
+                    raise FeedError(
+                        f"feed names {key!r}, which is not an Input of this graph "
+                        f"(inputs: {sorted(known)})"
+                    )
+
+    @staticmethod
+    def _check_finite_value(node: Node, value: Any, what: str) -> None:
+        if not np.all(np.isfinite(value)):
+            arr = np.asarray(value)
+            bad = np.argwhere(~np.isfinite(arr))
+            first = tuple(int(i) for i in bad[0]) if arr.ndim else ()
+            children = [c.value for c in node.children]
+            finite_in = all(np.all(np.isfinite(c)) for c in children if c is not None)
+            cause = "its inputs are all finite" if finite_in else "one of its inputs is not finite"
+            raise NonFiniteError(
+                f"node {node.describe()}: {what} holds {len(bad)} non-finite value(s), first at "
+                f"index {first} = {arr[first] if arr.ndim else arr}; {cause} "
+                f"(input shapes: {_shapes(children)})"
+            )
+
+    # -- backward ---------------------------------------------------------------------------
+    def _plan(self, output: Node, targets: tuple[Node, ...]) -> list[tuple[Node, tuple[bool, ...]]]:
+        """Boxes on a path from a target up to ``output``, in reverse order, with, for each,
+        which of its children need a gradient."""
+        key = (id(output), tuple(id(t) for t in targets))
+        plan = self._plans.get(key)
+        if plan is not None:
+            return plan
+        target_ids = {id(t) for t in targets}
+        needs: dict[int, bool] = {}
+        for n in self.order:  # children first: reaches a target?
+            needs[id(n)] = id(n) in target_ids or any(needs[id(c)] for c in n.children)
+        ancestors = {id(output)}
+        for n in reversed(self.order):  # parents first: feeds the output?
+            if id(n) in ancestors:
+                ancestors.update(id(c) for c in n.children)
+        plan = [
+            (n, tuple(needs[id(c)] and id(c) in ancestors for c in n.children))
+            for n in reversed(self._boxes)
+            if id(n) in ancestors and needs[id(n)]
+        ]
+        self._plans[key] = plan
+        return plan
+
+    def bprop(
+        self,
+        wrt: Iterable[Node | str] | None = None,
+        *,
+        output: Node | str | None = None,
+        grad_output: Any = None,
+        check_finite: bool | None = None,
+    ) -> None:
+        """Backpropagate from ``output`` (default: the first output) to every Parameter.
+
+        A scalar output is seeded with 1; a non-scalar one needs ``grad_output``. Inputs listed
+        in ``wrt`` (nodes or names) get a ``.grad`` too: ``bprop(wrt=[x])`` gives d loss / d x.
+        Gradients start from zero on every call; nothing needs zeroing by hand. A parameter
+        that the output does not depend on gets a zero gradient.
+        """
+        out = self._resolve(output) if output is not None else self.outputs[0]
+        if out.value is None:
+            raise GraphError(f"bprop before fprop: output {out.describe()} has no value yet")
+        targets: tuple[Node, ...] = tuple(self.parameters)
+        if wrt is not None:
+            extra = tuple(self._resolve(w) for w in wrt)
+            targets = targets + tuple(t for t in extra if not isinstance(t, Parameter))
+        if grad_output is None:
+            if np.size(out.value) != 1:
+                raise GraphError(
+                    f"output {out.describe()} has shape {np.shape(out.value)}, not a scalar: "
+                    "pass grad_output (an array of that shape) to bprop"
+                )
+            grad_output = np.ones_like(out.value)
+        else:
+            grad_output = np.asarray(grad_output)
+            if grad_output.shape != np.shape(out.value):
+                raise GraphError(
+                    f"grad_output has shape {grad_output.shape} but output {out.describe()} "
+                    f"has shape {np.shape(out.value)}"
+                )
+        check = self.check_finite if check_finite is None else check_finite
+
+        for n in self.order:
+            n.grad = None
+        out.grad = grad_output
+        node = None
+        try:
+            for node, child_needs in self._plan(out, targets):
+                g = node.grad
+                if g is None:
+                    continue
+                children = node.children
+                grads = node.box.bprop([c.value for c in children], node.value, g)
+                for child, need, gc in zip(children, child_needs, grads):
+                    if need and gc is not None:
+                        # never in place: a box may hand back an array it does not own
+                        child.grad = gc if child.grad is None else child.grad + gc
+                        if check:
+                            self._check_finite_value(
+                                child, child.grad, f"gradient from {node.name}"
+                            )
+        except NonFiniteError:
+            raise
+        except Exception as e:
+            assert node is not None
+            raise _augment(e, node, "bprop", [c.value for c in node.children]) from e
+        for t in targets:
+            if t.grad is None:
+                t.grad = np.zeros_like(t.value)
+
+    def _resolve(self, ref: Node | str) -> Node:
+        if isinstance(ref, str):
+            return self[ref]
+        if not isinstance(ref, Node) or ref not in self:
+            raise GraphError(f"{ref!r} is not a node of this graph")
+        return ref
