@@ -15,6 +15,7 @@ forward and bprop in reverse order down to the parameters; :func:`check_box` and
     (3, 2)
 """
 
+from . import init, optim  # noqa: E402  (modules: fg.init.glorot_uniform, fg.optim.power)
 from .boxes import (
     Add,
     Box,
@@ -41,36 +42,27 @@ from .errors import (
 )
 from .gradcheck import BoxReport, GraphReport, check_box, check_graph
 from .graph import Graph, Input, Node, Parameter
+from .io import ModelFileError, load_model, save_model
+from .models import Model, mlp
+from .optim import SGD
+from .train import Callback, DivergenceError, EarlyStopping, History, train
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "Box",
-    "Node",
-    "Input",
-    "Parameter",
-    "Graph",
-    "Linear",
-    "Identity",
-    "Sigmoid",
-    "Tanh",
-    "ReLU",
-    "Softmax",
-    "CrossEntropy",
-    "SoftmaxCrossEntropy",
-    "L2Penalty",
-    "L1Penalty",
-    "Add",
-    "Scale",
-    "check_box",
-    "check_graph",
-    "BoxReport",
-    "GraphReport",
-    "FlowgraphError",
-    "GraphError",
-    "FeedError",
-    "ShapeError",
-    "LabelError",
-    "NonFiniteError",
-    "BoxError",
-]
+    # the engine
+    "Box", "Node", "Input", "Parameter", "Graph",
+    # boxes
+    "Linear", "Identity", "Sigmoid", "Tanh", "ReLU", "Softmax", "CrossEntropy",
+    "SoftmaxCrossEntropy", "L2Penalty", "L1Penalty", "Add", "Scale",
+    # gradient checking
+    "check_box", "check_graph", "BoxReport", "GraphReport",
+    # training
+    "mlp", "Model", "train", "History", "EarlyStopping", "Callback", "DivergenceError", "SGD",
+    "init", "optim",
+    # files
+    "load_model", "save_model", "ModelFileError",
+    # errors
+    "FlowgraphError", "GraphError", "FeedError", "ShapeError", "LabelError",
+    "NonFiniteError", "BoxError",
+]  # fmt: skip
