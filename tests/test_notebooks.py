@@ -1,0 +1,70 @@
+"""Every teaching notebook runs top to bottom without an error, and what is committed is what
+its source builds, with outputs.
+
+The notebooks are executed with nbclient on the ``python3`` kernel, in a copy without outputs,
+from the ``notebooks/`` folder (as ``notebooks/build.py`` does).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import nbformat
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOKS = ROOT / "notebooks"
+SOURCES = sorted((NOTEBOOKS / "src").glob("*.py"))
+
+
+def _build_module():
+    spec = importlib.util.spec_from_file_location("notebooks_build", NOTEBOOKS / "build.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+build = _build_module()
+
+
+def test_every_source_has_a_committed_notebook_and_back():
+    built = {p.stem for p in NOTEBOOKS.glob("*.ipynb")}
+    assert SOURCES, "no notebook sources in notebooks/src"
+    assert built == {s.stem for s in SOURCES}
+
+
+def test_parse_cells_splits_code_markdown_and_tags():
+    cells = build.parse_cells(
+        "# %% [markdown]\n# # Title\n# $a = b$\n\n# %%\nx = 1\n\n# %% tags=readme-x,other\ny = 2\n"
+    )
+    assert [c.cell_type for c in cells] == ["markdown", "code", "code"]
+    assert cells[0].source == "# Title\n$a = b$"
+    assert cells[1].source == "x = 1"
+    assert cells[2].metadata["tags"] == ["readme-x", "other"]
+
+
+@pytest.mark.parametrize("source", SOURCES, ids=[s.stem for s in SOURCES])
+def test_committed_notebook_matches_its_source_and_has_outputs(source):
+    committed = nbformat.read(NOTEBOOKS / f"{source.stem}.ipynb", as_version=4)
+    expected = build.build(source)
+    assert [(c.cell_type, c.source) for c in committed.cells] == [
+        (c.cell_type, c.source) for c in expected.cells
+    ], f"{source.stem}.ipynb is stale: run python notebooks/build.py {source.stem[:2]}"
+    code = [c for c in committed.cells if c.cell_type == "code"]
+    assert all(c.execution_count is not None for c in code), "committed without outputs"
+    for c in code:
+        assert not any(o.output_type == "error" for o in c.outputs), c.source
+
+
+@pytest.mark.parametrize("source", SOURCES, ids=[s.stem for s in SOURCES])
+def test_notebook_executes_without_error(source):
+    from nbclient.exceptions import CellExecutionError
+
+    nb = build.build(source)  # fresh cells, no outputs
+    try:
+        build.execute(nb)
+    except CellExecutionError as e:  # the failing cell and its traceback, readable
+        pytest.fail(f"{source.stem}: a cell failed\n{e}")
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    assert all(c.execution_count is not None for c in code)
