@@ -45,6 +45,7 @@ from .graph import Graph, Input, Node, Parameter
 from .io import ModelFileError, load_model, save_model
 from .models import Model, mlp
 from .optim import SGD
+from .render import render, to_dot
 from .train import Callback, DivergenceError, EarlyStopping, History, train
 
 __version__ = "0.1.0"
@@ -60,6 +61,8 @@ __all__ = [
     # training
     "mlp", "Model", "train", "History", "EarlyStopping", "Callback", "DivergenceError", "SGD",
     "init", "optim",
+    # rendering: fg.render is the function (from flowgraph.render import to_svg, ...)
+    "to_dot", "render",
     # files
     "load_model", "save_model", "ModelFileError",
     # errors

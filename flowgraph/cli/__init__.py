@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from ..errors import FlowgraphError
 
 # subcommand modules of this package, in the order `flowgraph --help` lists them
-COMMANDS = ["gradcheck"]
+COMMANDS = ["gradcheck", "render"]
 
 
 class UsageError(Exception):
