@@ -1,0 +1,171 @@
+"""``flowgraph render``: draw a saved model's flow graph, optionally with values, gradients,
+the fprop/bprop order and a gradient check, computed on a small batch of its dataset."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser(
+        "render",
+        help="draw a saved model's flow graph (SVG, PNG or PDF) with Graphviz",
+        description="Draw the flow graph of MODEL.npz (written by `flowgraph train` or "
+        "Model.save). With --values, --grads or --check, fprop and bprop run on a small batch of "
+        "the model's dataset first (named in the model file or metrics.json beside it, or by "
+        "--dataset). Exit status 1 when --check finds a failing box.",
+    )
+    p.add_argument("model", metavar="MODEL.npz", help="a model file saved by flowgraph")
+    p.add_argument(
+        "-o",
+        "--output",
+        metavar="PATH",
+        default=None,
+        help="picture to write; the suffix picks the format: .svg, .png, .pdf or .dot "
+        "(default: MODEL with suffix .svg)",
+    )
+    p.add_argument("--values", action="store_true", help="show each node's value after fprop")
+    p.add_argument("--grads", action="store_true", help="show each node's gradient after bprop")
+    p.add_argument("--order", action="store_true", help="number boxes in fprop and bprop order")
+    p.add_argument(
+        "--check",
+        action="store_true",
+        help="check every box against finite differences and colour it pass/fail/kink",
+    )
+    p.add_argument("--no-shapes", action="store_true", help="do not label arrows with shapes")
+    p.add_argument("--no-group", action="store_true", help="do not draw layers as clusters")
+    p.add_argument(
+        "--rankdir", default="LR", choices=["LR", "TB", "RL", "BT"], help="layout direction"
+    )
+    p.add_argument(
+        "--dataset",
+        default=None,
+        help="dataset for the batch (default: the one the model file or metrics.json names)",
+    )
+    p.add_argument("--data-dir", default=None, help="folder of the dataset files (MNIST)")
+    p.add_argument("--batch", type=int, default=8, help="examples in the batch (default 8)")
+    p.add_argument("--seed", type=int, default=0, help="seed choosing the batch (default 0)")
+    p.set_defaults(run=run)
+
+
+def _dataset_name(model: Any, model_path: Path) -> str | None:
+    """The dataset a model was trained on, from its saved metadata or a metrics.json beside."""
+    sources: list[Any] = [getattr(model, "metadata", None) or {}]
+    metrics = model_path.parent / "metrics.json"
+    if metrics.is_file():
+        try:
+            sources.append(json.loads(metrics.read_text(encoding="utf-8")))
+        except (OSError, ValueError):
+            pass
+    for source in sources:
+        if not isinstance(source, dict):
+            continue
+        for where in (source, source.get("config"), source.get("data")):
+            if not isinstance(where, dict):
+                continue
+            name = where.get("dataset")
+            if isinstance(name, dict):
+                name = name.get("name")
+            if isinstance(name, str) and name:
+                return name
+    return None
+
+
+def _preprocess(X: np.ndarray, metadata: dict) -> np.ndarray:
+    """Apply the input scaling recorded with the model (``standardize``: mean and std; or
+    ``scale``: a factor), so that the batch looks like what the model was trained on."""
+    for key in ("standardize", "preprocessing", "scaler"):
+        spec = metadata.get(key)
+        if isinstance(spec, dict) and "mean" in spec and "std" in spec:
+            mean = np.asarray(spec["mean"], dtype=np.float64)
+            std = np.asarray(spec["std"], dtype=np.float64)
+            return (X - mean) / np.where(std > 0, std, 1.0)
+        if isinstance(spec, dict) and "scale" in spec:
+            return X * float(spec["scale"])
+    if isinstance(metadata.get("scale"), (int, float)):
+        return X * float(metadata["scale"])
+    return X
+
+
+def _batch(model: Any, args: argparse.Namespace, model_path: Path) -> tuple[np.ndarray, np.ndarray]:
+    from . import UsageError
+
+    name = args.dataset or _dataset_name(model, model_path)
+    if name is None:
+        raise UsageError(
+            f"{model_path} does not say which dataset it was trained on; --values, --grads and "
+            "--check need a batch of data: pass --dataset NAME (e.g. --dataset digits)"
+        )
+    if args.batch < 1:
+        raise UsageError(f"--batch must be at least 1, got {args.batch}")
+    from .. import datasets
+
+    get = getattr(datasets, "get_dataset", None)
+    if get is None:
+        raise UsageError("this flowgraph has no dataset loader (flowgraph.datasets.get_dataset)")
+    X, y, *_ = get(name, data_dir=args.data_dir, seed=args.seed)
+    X = _preprocess(np.asarray(X, dtype=np.float64), getattr(model, "metadata", {}) or {})
+    n_in = model.parameters[0].value.shape[1]
+    if X.ndim != 2 or X.shape[1] != n_in:
+        raise UsageError(
+            f"dataset {name!r} has inputs of shape {X.shape[1:]} but the model takes {n_in} "
+            "features; pass the --dataset it was trained on"
+        )
+    n_classes = model.parameters[-1].value.shape[0]
+    if len(y) and int(np.max(y)) >= n_classes:
+        raise UsageError(
+            f"dataset {name!r} has labels up to {int(np.max(y))} but the model has {n_classes} "
+            "classes; pass the --dataset it was trained on"
+        )
+    rng = np.random.default_rng(args.seed)
+    rows = np.sort(rng.choice(len(X), size=min(args.batch, len(X)), replace=False))
+    return X[rows].astype(model.dtype), np.asarray(y)[rows]
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..gradcheck import check_graph
+    from ..io import load_model
+    from ..render import render
+
+    model_path = Path(args.model)
+    model = load_model(model_path)
+    graph = model.graph
+    report = None
+    if args.values or args.grads or args.check:
+        X, y = _batch(model, args, model_path)
+        feed = {model.x: X, model.y: y}
+        if args.check:
+            report = check_graph(graph, feed, seed=args.seed)  # leaves fprop/bprop values
+        else:
+            graph.fprop(feed)
+            graph.bprop()
+    out = Path(args.output) if args.output else model_path.with_suffix(".svg")
+    written = render(
+        graph,
+        out,
+        values=args.values,
+        grads=args.grads,
+        shapes=not args.no_shapes,
+        order=args.order,
+        check=report,
+        rankdir=args.rankdir,
+        group=not args.no_group,
+    )
+    print(f"wrote {written}")
+    if report is not None:
+        first = report.first_failing_box
+        if first is None:
+            print("gradient check: every box passes")
+        else:
+            failing = [n for n, r in report.boxes.items() if not r.ok]
+            print(
+                f"gradient check: {len(failing)} box(es) fail ({', '.join(failing)}); "
+                f"first failing box: '{first}' ({report.boxes[first].box})"
+            )
+            return 1
+    return 0
