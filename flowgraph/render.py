@@ -545,7 +545,7 @@ def to_dot(
             if status == "fail":
                 text += f"  max rel err {rep.max_rel_err:.2g}"
                 if rep.failing:
-                    text += f" ({_esc(', '.join(rep.failing))})"
+                    text += f" (input {_esc(', '.join(rep.failing))})"
             else:
                 text += f"  {rep.max_rel_err:.1g}"
             rows.append(f'<TR><TD COLSPAN="5">{_font(text, color=STYLE[status][1])}</TD></TR>')
@@ -649,12 +649,31 @@ def _run_dot(source: str, fmt: str, dot_path: str) -> bytes:
     return proc.stdout
 
 
+def _file_mode(path: Path) -> int:
+    """The mode a plain ``open(path, "w")`` would give: the existing file's, else 0666 less
+    the umask (read from /proc where there is one, so the process umask is never touched)."""
+    try:
+        return path.stat().st_mode & 0o777
+    except FileNotFoundError:
+        pass
+    umask = 0o022
+    try:
+        with open("/proc/self/status", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("Umask:"):
+                    umask = int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    return 0o666 & ~umask
+
+
 def _write_atomically(path: Path, data: bytes) -> None:
     """Write to a temporary file beside ``path``, then rename: never half a file."""
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
+        os.chmod(tmp, _file_mode(path))  # mkstemp makes 0600 files; a picture is for sharing
         os.replace(tmp, path)
     except BaseException:
         try:

@@ -368,6 +368,10 @@ def test_render_writes_each_format(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["g.pdf", "g.png", "g.svg"]
     with pytest.raises(fg.FlowgraphError, match=r"\.svg"):
         render(graph, tmp_path / "g.jpeg")
+    # mode as a plain open() would give (mkstemp's 0600 would hide the picture from others)
+    (tmp_path / "ref").write_text("")
+    mode = (tmp_path / "ref").stat().st_mode & 0o777
+    assert (tmp_path / "g.svg").stat().st_mode & 0o777 == mode
 
 
 def test_render_never_leaves_half_a_file(tmp_path, monkeypatch):
