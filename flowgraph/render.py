@@ -546,12 +546,12 @@ def to_dot(
                 text += f"  max rel err {rep.max_rel_err:.2g}"
                 if rep.failing:
                     text += f" (input {_esc(', '.join(rep.failing))})"
-            else:
-                text += f"  {rep.max_rel_err:.1g}"
             rows.append(f'<TR><TD COLSPAN="5">{_font(text, color=STYLE[status][1])}</TD></TR>')
         elif name in param_checks:
             pc = param_checks[name]
-            text = f"end to end: {pc.status.lower()}, rel err {pc.max_rel_err:.1g}"
+            text = f"end to end: {pc.status.lower()}"
+            if not pc.ok:
+                text += f", max rel err {pc.max_rel_err:.2g}"
             rows.append(f'<TR><TD COLSPAN="5">{_font(_esc(text), size=9, color=MUTED)}</TD></TR>')
         label = (
             '<<TABLE BORDER="0" CELLBORDER="0" CELLSPACING="0" CELLPADDING="1">'

@@ -429,6 +429,71 @@ def test_bad_arguments_are_named():
     assert "output / loss" not in to_dot(graph, legend=False).source
 
 
+# -- the command line ---------------------------------------------------------------------------
+
+
+def saved_model(tmp_path, *, metadata=None, sizes=(64, 5, 10)):
+    model = fg.mlp(list(sizes), l2=1e-3, dtype=np.float64, seed=0)
+    return model, model.save(tmp_path / "model.npz", metadata=metadata)
+
+
+def test_cli_renders_a_saved_model(tmp_path, capsys):
+    from flowgraph.cli import main
+
+    model, path = saved_model(tmp_path)
+    assert main(["render", str(path), "-o", str(tmp_path / "graph.svg")]) == 0
+    assert "wrote" in capsys.readouterr().out
+    nodes = svg_nodes((tmp_path / "graph.svg").read_text(encoding="utf-8"))
+    assert sorted(nodes) == sorted(nid(n.name) for n in model.graph.order)
+    assert main(["render", str(path)]) == 0  # default: model.svg beside the model
+    assert (tmp_path / "model.svg").read_bytes().startswith(b"<?xml")
+    assert main(["render", str(path), "-o", str(tmp_path / "g.png"), "--no-group"]) == 0
+    assert (tmp_path / "g.png").read_bytes().startswith(b"\x89PNG")
+
+
+def test_cli_values_grads_check_on_a_batch_of_the_named_dataset(tmp_path, capsys):
+    from flowgraph.cli import main
+    from flowgraph.datasets import get_dataset
+
+    X, _, _ = get_dataset("digits")
+    mean, scale = X.mean(axis=0), X.std(axis=0) + 1.0
+    standardizer = {"mean": mean.tolist(), "scale": scale.tolist()}
+    _, path = saved_model(tmp_path, metadata={"dataset": "digits", "standardizer": standardizer})
+    out = tmp_path / "graph.svg"
+    args = ["render", str(path), "-o", str(out), "--values", "--grads", "--order", "--check"]
+    assert main(args + ["--batch", "5"]) == 0
+    assert "no box fails" in capsys.readouterr().out
+    svg = out.read_text(encoding="utf-8")
+    nodes = svg_nodes(svg)
+    x_text = svg_text(nodes[nid("x")])
+    assert "5×64" in x_text and "mean" in x_text  # a batch of 5 standardised digits...
+    loaded = fg.load_model(path)
+    Xs = (X - mean) / scale
+    rows = np.sort(np.random.default_rng(0).choice(len(X), size=5, replace=False))
+    assert f"{Xs[rows].max():.3g}" in x_text  # ...chosen by the seed
+    loaded.graph.fprop({loaded.x: Xs[rows], loaded.y: get_dataset("digits")[1][rows]})
+    assert f"{float(loaded.loss.value):.5g}" in svg_text(nodes[nid("loss")])
+    assert "pass" in svg_text(nodes[nid("a1")]) and "bprop #" in svg_text(nodes[nid("a1")])
+    # without a dataset in the file, --dataset names it; without either, a clear error
+    _, bare = saved_model(tmp_path / "bare")
+    assert main(["render", str(bare), "--grads"]) == 2
+    assert "--dataset" in capsys.readouterr().err
+    assert main(["render", str(bare), "--grads", "--dataset", "moons"]) == 2
+    assert "takes 64 features" in capsys.readouterr().err  # moons has 2
+    assert main(["render", str(bare), "--grads", "--dataset", "digits"]) == 0
+
+
+def test_cli_mistakes_are_one_line(tmp_path, capsys):
+    from flowgraph.cli import main
+
+    _, path = saved_model(tmp_path)
+    assert main(["render", str(tmp_path / "missing.npz")]) == 2
+    assert "missing.npz" in capsys.readouterr().err
+    assert main(["render", str(path), "-o", str(tmp_path / "g.gif")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and ".svg" in err
+
+
 if __name__ == "__main__":  # pragma: no cover
     if sys.argv[1:] == ["--update-golden"]:
         GOLDEN.parent.mkdir(exist_ok=True)

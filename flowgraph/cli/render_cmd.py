@@ -77,18 +77,15 @@ def _dataset_name(model: Any, model_path: Path) -> str | None:
 
 
 def _preprocess(X: np.ndarray, metadata: dict) -> np.ndarray:
-    """Apply the input scaling recorded with the model (``standardize``: mean and std; or
-    ``scale``: a factor), so that the batch looks like what the model was trained on."""
-    for key in ("standardize", "preprocessing", "scaler"):
-        spec = metadata.get(key)
-        if isinstance(spec, dict) and "mean" in spec and "std" in spec:
+    """Apply the input standardisation saved with the model, z = (x - mu) / sigma (any entry
+    of its metadata holding ``mean`` and ``scale`` or ``std``, as Standardizer.to_dict writes),
+    so that the batch looks like what the model was trained on."""
+    for spec in metadata.values():
+        if isinstance(spec, dict) and "mean" in spec and ("scale" in spec or "std" in spec):
             mean = np.asarray(spec["mean"], dtype=np.float64)
-            std = np.asarray(spec["std"], dtype=np.float64)
-            return (X - mean) / np.where(std > 0, std, 1.0)
-        if isinstance(spec, dict) and "scale" in spec:
-            return X * float(spec["scale"])
-    if isinstance(metadata.get("scale"), (int, float)):
-        return X * float(metadata["scale"])
+            scale = np.asarray(spec.get("scale", spec.get("std")), dtype=np.float64)
+            if mean.shape == scale.shape == X.shape[1:]:
+                return (X - mean) / np.where(scale > 0, scale, 1.0)
     return X
 
 
@@ -160,7 +157,9 @@ def run(args: argparse.Namespace) -> int:
     if report is not None:
         first = report.first_failing_box
         if first is None:
-            print("gradient check: every box passes")
+            kinks = [n for n, r in report.boxes.items() if r.status == "kink"]
+            extra = f" ({len(kinks)} at kinks: {', '.join(kinks)})" if kinks else ""
+            print(f"gradient check: no box fails{extra}")
         else:
             failing = [n for n, r in report.boxes.items() if not r.ok]
             print(
