@@ -495,6 +495,12 @@ def to_dot(
 
     kinds_seen: list[str] = []
     any_nonfinite = False
+    # where NaN or inf first appear in fprop: a node holding them whose children are all finite
+    sources = {
+        n.name
+        for n in graph.order
+        if _nonfinite(n.value) and not any(_nonfinite(c.value) for c in n.children)
+    }
 
     def node_stmt(target: graphviz.Digraph, n: Node) -> None:
         nonlocal any_nonfinite
@@ -538,7 +544,10 @@ def to_dot(
         for what, v in (("value", n.value), ("grad", n.grad)):
             if what not in shown and _nonfinite(v):  # flagged even when not asked for
                 text = _warning(f"{what}: {_summarize(v).problem()}")
-                rows.append(f'<TR><TD COLSPAN="5">{text}</TD></TR>')
+                rows.append(f'<TR><TD ALIGN="LEFT" COLSPAN="5">{text}</TD></TR>')
+        if name in sources:
+            start = _warning("non-finite values start here")
+            rows.append(f'<TR><TD ALIGN="LEFT" COLSPAN="5">{start}</TD></TR>')
         if status is not None:
             rep = box_checks[name]
             text = f"<B>{CHECK_MARK[status]}</B>"

@@ -264,6 +264,8 @@ def test_non_finite_values_are_flagged_red_without_a_check():
     assert STYLE["fail"][0] in _node_attrs(source, "W2")
     assert STYLE["fail"][0] in _node_attrs(source, "a2")  # downstream of the NaN
     assert STYLE["fail"][0] not in _node_attrs(source, "a1")  # upstream: fine
+    starts = [n.name for n in graph.order if "start here" in _label(source, n.name)]
+    assert starts == ["W2"]
     assert "non-finite" in source  # in the legend
     graph["W2"].value[0, 0] = np.inf
     with np.errstate(invalid="ignore"):
