@@ -1,0 +1,90 @@
+"""Adversarial examples: imperceptible changes of the input that change the prediction.
+
+Szegedy et al. (ICLR 2014, "Intriguing properties of neural networks") found that a tiny,
+carefully chosen perturbation makes a correctly classified image badly classified. The fast
+gradient sign method (Goodfellow, Shlens, Szegedy, ICLR 2015) chooses it in one step from the
+gradient of the loss with respect to the input, which the engine gives like any other
+gradient: ``graph.bprop(wrt=[model.x])`` leaves d loss / d x in ``model.x.grad``:
+
+    x_adv = x + eps * sign(grad_x l(f(x; theta), y))
+
+(each pixel moved by eps in the direction that increases the loss the fastest, to first order).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ..models import Model
+from .params import AnalysisError
+
+__all__ = ["input_gradient", "fgsm", "accuracy_vs_eps"]
+
+
+def _data(model: Model, X: Any, y: Any) -> tuple[np.ndarray, np.ndarray]:
+    X = model._as_input(X)
+    y = np.asarray(y)
+    if y.shape != (len(X),):
+        raise AnalysisError(f"y must have shape ({len(X)},), got {y.shape}")
+    return X, y.astype(np.int64)
+
+
+def input_gradient(model: Model, X: Any, y: Any) -> np.ndarray:
+    """grad_x l(f(x_t; theta), y_t) for every row x_t of X, shape (N, D), from one bprop.
+
+    The training graph's loss is the mean 1/N sum_t l_t, whose gradient at x_t is (1/N)
+    grad_x l_t; the returned rows are multiplied by N to give each example's own gradient.
+    """
+    X, y = _data(model, X, y)
+    graph = model.train_graph
+    graph.fprop({model.x: X, model.y: y})
+    graph.bprop(wrt=[model.x])
+    return np.asarray(model.x.grad, dtype=np.float64) * len(X)
+
+
+def fgsm(
+    model: Model,
+    X: Any,
+    y: Any,
+    eps: float,
+    *,
+    clip: tuple[float, float] | None = (0.0, 1.0),
+) -> np.ndarray:
+    """The fast gradient sign perturbation x + eps sign(grad_x l), clipped to ``clip``
+    (the valid pixel range; None: no clipping)."""
+    if eps < 0:
+        raise AnalysisError(f"eps must be >= 0, got {eps}")
+    X, y = _data(model, X, y)
+    g = input_gradient(model, X, y)
+    X_adv = X.astype(np.float64) + eps * np.sign(g)
+    if clip is not None:
+        X_adv = np.clip(X_adv, clip[0], clip[1])
+    return X_adv.astype(model.dtype)
+
+
+def accuracy_vs_eps(
+    model: Model,
+    X: Any,
+    y: Any,
+    eps_values: Any,
+    *,
+    clip: tuple[float, float] | None = (0.0, 1.0),
+    seed: int | np.random.Generator = 0,
+) -> dict[str, list[float]]:
+    """Test accuracy under FGSM perturbations of size eps, and, as a control, under random
+    sign perturbations x + eps s, s uniform in {-1, +1}^D, of the same size."""
+    rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+    X, y = _data(model, X, y)
+    out: dict[str, list[float]] = {"eps": [], "accuracy_fgsm": [], "accuracy_random": []}
+    signs = rng.choice([-1.0, 1.0], size=X.shape)
+    for eps in np.asarray(eps_values, dtype=float):
+        X_adv = fgsm(model, X, y, float(eps), clip=clip)
+        X_rnd = X + eps * signs
+        if clip is not None:
+            X_rnd = np.clip(X_rnd, clip[0], clip[1])
+        out["eps"].append(float(eps))
+        out["accuracy_fgsm"].append(1.0 - model.error(X_adv, y))
+        out["accuracy_random"].append(1.0 - model.error(X_rnd, y))
+    return out
