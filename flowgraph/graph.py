@@ -40,6 +40,7 @@ class Node:
         self.box = box
         self.children: tuple[Node, ...] = tuple(children)
         self.name: str | None = name
+        self._auto_named = False  # True once a Graph gave it a name of its own (box type + index)
         self.value: Any = None
         self.grad: Any = None
 
@@ -163,28 +164,43 @@ class Graph:
 
     # -- construction ----------------------------------------------------------------------
     def _name_nodes(self) -> None:
+        """Check that given names are unique and name the other nodes ``tanh1``, ``linear2``...
+
+        A name another Graph gave a node is kept unless it clashes here (two graphs built
+        separately may each have named a different node ``linear1``); then the node is
+        renamed, as the names users give always win.
+        """
         taken: dict[str, Node] = {}
         for n in self.order:
-            if n.name is not None:
+            if n.name is not None and not getattr(n, "_auto_named", False):
                 if n.name in taken and taken[n.name] is not n:
                     raise GraphError(
                         f"two nodes are named {n.name!r}: {taken[n.name].describe()} and "
                         f"{n.describe()}; names must be unique within a graph"
                     )
                 taken[n.name] = n
-        counters: dict[str, int] = {}
+        to_name: list[Node] = []
         for n in self.order:
             if n.name is None:
-                base = type(n.box).__name__.lower() if n.box is not None else n.kind
-                i = counters.get(base, 0)
-                while True:
-                    i += 1
-                    candidate = f"{base}{i}"
-                    if candidate not in taken:
-                        break
-                counters[base] = i
-                n.name = candidate
-                taken[candidate] = n
+                to_name.append(n)
+            elif getattr(n, "_auto_named", False):
+                if n.name in taken:
+                    to_name.append(n)
+                else:
+                    taken[n.name] = n
+        counters: dict[str, int] = {}
+        for n in to_name:
+            base = type(n.box).__name__.lower() if n.box is not None else n.kind
+            i = counters.get(base, 0)
+            while True:
+                i += 1
+                candidate = f"{base}{i}"
+                if candidate not in taken:
+                    break
+            counters[base] = i
+            n.name = candidate
+            n._auto_named = True
+            taken[candidate] = n
 
     def __getitem__(self, name: str) -> Node:
         try:
@@ -248,10 +264,7 @@ class Graph:
             elif inp.name in feed:
                 value = feed[inp.name]
             else:
-                names = [i.name for i in self.inputs]
-                raise FeedError(
-                    f"no value fed for Input {inp.name!r}; the graph's inputs are {names}"
-                )
+                raise FeedError(self._missing_feed_message(inp, feed))
             inp.value = value if isinstance(value, np.ndarray) else np.asarray(value)
         if len(feed) > len(self.inputs):
             known = {i.name for i in self.inputs}
@@ -261,6 +274,21 @@ class Graph:
                         f"feed names {key!r}, which is not an Input of this graph "
                         f"(inputs: {sorted(known)})"
                     )
+                if isinstance(key, Node) and not any(key is i for i in self.inputs):
+                    raise FeedError(
+                        f"feed holds node {key.describe()}, which is not an Input of this graph "
+                        f"(inputs: {sorted(known)})"
+                    )
+
+    def _missing_feed_message(self, inp: Input, feed: Mapping[Any, Any]) -> str:
+        names = [i.name for i in self.inputs]
+        msg = f"no value fed for Input {inp.name!r}; the graph's inputs are {names}"
+        if any(isinstance(k, Node) and k is not inp and k.name == inp.name for k in feed):
+            msg += (
+                f" (the feed holds another node named {inp.name!r}: one from another graph? "
+                "feed this graph's Input, or its name)"
+            )
+        return msg
 
     @staticmethod
     def _check_finite_value(node: Node, value: Any, what: str) -> None:
@@ -331,7 +359,10 @@ class Graph:
                 )
             grad_output = np.ones_like(out.value)
         else:
-            grad_output = np.asarray(grad_output)
+            # in the output's dtype: a float32 graph stays float32 all the way down
+            v = out.value
+            floating = isinstance(v, np.ndarray) and np.issubdtype(v.dtype, np.floating)
+            grad_output = np.asarray(grad_output, dtype=v.dtype if floating else None)
             if grad_output.shape != np.shape(out.value):
                 raise GraphError(
                     f"grad_output has shape {grad_output.shape} but output {out.describe()} "

@@ -48,7 +48,7 @@ class Scale(Box):
     input_names = ("x",)
 
     def __init__(self, c: float):
-        if not np.isscalar(c) or not np.isfinite(c):
+        if not isinstance(c, (int, float, np.number)) or not np.isfinite(c):
             raise ValueError(f"Scale needs a finite scalar constant, got {c!r}")
         self.c = c
 

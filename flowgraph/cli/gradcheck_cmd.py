@@ -23,6 +23,8 @@ def run(args: argparse.Namespace) -> int:
     from ..gradcheck import EPS, all_box_classes, check_box
     from . import UsageError
 
+    if args.eps is not None and not args.eps > 0:
+        raise UsageError(f"--eps must be a positive step, got {args.eps}")
     classes = all_box_classes()
     if args.boxes:
         by_name = {c.__name__.lower(): c for c in classes}
@@ -34,15 +36,22 @@ def run(args: argparse.Namespace) -> int:
     failures = 0
     width = max(len(c.__name__) for c in classes)
     for cls in classes:
-        report = check_box(cls.example(), seed=args.seed, eps=args.eps or EPS)
+        try:
+            report = check_box(cls.example(), seed=args.seed, eps=args.eps or EPS)
+        except Exception as e:  # a box that cannot be checked is a failure, not a crash
+            print(f"{cls.__name__:<{width}}  cannot be checked: {type(e).__name__}: {e}  FAIL")
+            failures += 1
+            continue
+        failures += not report.ok
         if args.verbose:
             print(report)
             continue
+        if not report.inputs:
+            print(f"{cls.__name__:<{width}}  no floating-point input to check  PASS")
         for c in report.inputs:
             print(
                 f"{cls.__name__:<{width}}  {c.name:<4} max rel err {c.max_rel_err:8.1e}  "
                 f"{c.n_checked:3d} checked  {c.status}" + (f"  {c.note}" if c.note else "")
             )
-        failures += not report.ok
     print(f"{len(classes) - failures} of {len(classes)} boxes pass")
     return 1 if failures else 0
