@@ -195,7 +195,9 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def fetch(urls: Sequence[str], destination: str | os.PathLike, sha256: str, *, timeout=60.0):
+def fetch(
+    urls: Sequence[str], destination: str | os.PathLike, sha256: str, *, timeout: float = 60.0
+) -> Path:
     """Download the first of ``urls`` whose bytes have the given SHA-256 to ``destination``.
 
     The bytes go to a temporary file beside ``destination`` and are renamed onto it only once
