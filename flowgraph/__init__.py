@@ -15,7 +15,7 @@ forward and bprop in reverse order down to the parameters; :func:`check_box` and
     (3, 2)
 """
 
-from . import init, optim  # noqa: E402  (modules: fg.init.glorot_uniform, fg.optim.power)
+from . import datasets, init, optim  # noqa: E402  (modules: fg.init.glorot_uniform, fg.optim.power)
 from .boxes import (
     Add,
     Box,
@@ -60,7 +60,7 @@ __all__ = [
     "check_box", "check_graph", "BoxReport", "GraphReport",
     # training
     "mlp", "Model", "train", "History", "EarlyStopping", "Callback", "DivergenceError", "SGD",
-    "init", "optim",
+    "init", "optim", "datasets",
     # rendering: fg.render is the function (from flowgraph.render import to_svg, ...)
     "to_dot", "render",
     # files
