@@ -1,7 +1,7 @@
 """Draw the pictures README.md shows: ``python docs/make_pictures.py`` (needs Graphviz).
 
 - docs/mlp.svg: the default network of ``flowgraph train`` (64-100-100-10, tanh, L2) after one
-  fprop and bprop on 8 digits, with values and gradients;
+  fprop and bprop on 8 digits, with values and gradients, drawn top to bottom;
 - docs/check.svg: a small network whose Tanh has a wrong bprop, after ``check_graph``: the
   wrong box is red, the others green, with the fprop/bprop order.
 """
@@ -31,7 +31,7 @@ def default_mlp() -> Path:
     model = fg.mlp([64, 100, 100, 10], activation="tanh", l2=1e-4, seed=0)
     model.graph.fprop({model.x: (X[rows] / 16).astype(model.dtype), model.y: y[rows]})
     model.graph.bprop()
-    return fg.render(model, HERE / "mlp.svg", values=True, grads=True)
+    return fg.render(model, HERE / "mlp.svg", values=True, grads=True, rankdir="TB")
 
 
 def wrong_box() -> Path:
