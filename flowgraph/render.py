@@ -127,6 +127,7 @@ class _Summary:
     stats: tuple[float, float, float, float] | None = None
     n_nan: int = 0
     n_inf: int = 0
+    dtype: str | None = None  # set for arrays that are not real numbers
 
     @property
     def finite(self) -> bool:
@@ -147,10 +148,11 @@ def _summarize(value: Any) -> _Summary:
     if arr.dtype.kind in "fc":
         s.n_nan = int(np.isnan(arr).sum())
         s.n_inf = int(np.isinf(arr).sum())
+    if arr.dtype.kind not in "biuf":  # strings, objects, complex: the shape and dtype only
+        s.dtype = str(arr.dtype)
+        return s
     if arr.size <= TINY and arr.ndim <= 2:
         s.numbers = arr
-        return s
-    if arr.dtype.kind not in "biuf":
         return s
     flat = arr.reshape(-1)
     if arr.dtype.kind == "f" and not s.finite:
@@ -219,6 +221,8 @@ def _stats_rows(rows: list[tuple[str, Any]]) -> list[str]:
             body = "".join(
                 f'<TD ALIGN="RIGHT" CELLPADDING="2">{_esc(_num(v))}</TD>' for v in s.stats
             )
+        elif s.dtype is not None:
+            body = f'<TD ALIGN="LEFT" COLSPAN="4">{_font(_esc(s.dtype), color=MUTED)}</TD>'
         else:
             body = f'<TD ALIGN="LEFT" COLSPAN="4">{_warning("all non-finite: " + s.problem())}</TD>'
         out.append(f"<TR>{label}{body}</TR>")

@@ -182,6 +182,12 @@ def test_values_and_grads_summaries():
         assert f">{v:.3g}<" in W2
     # the integer labels have no gradient
     assert "—" in _label(source, "y")
+    # a node not computed yet, and arrays that are not real numbers, still draw
+    z = fg.Input("z")
+    other = fg.Graph(fg.Identity()(z, name="same"))
+    assert "—" in _label(to_dot(other, values=True).source, "same")
+    z.value = np.array(["a", "b"])
+    assert "&lt;U1" in _label(to_dot(other, values=True).source, "z")
     # without values/grads no statistics appear
     plain = to_dot(graph).source
     assert "mean" not in plain and "grad" not in plain
