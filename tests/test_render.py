@@ -297,6 +297,11 @@ def test_twelve_layer_mlp_one_cluster_per_layer():
     assert captions[0].startswith("layer 1 ") and "2 → 3" in captions[0] and "Tanh" in captions[0]
     assert captions[11].startswith("layer 12 ") and "3 → 3" in captions[11]
     assert not dot_clusters(to_dot(graph, group=False).source)
+    # the same for flowgraph's own builder (its last layer feeds both softmax and the loss)
+    model = fg.mlp([2] + [3] * 11 + [3], l2=1e-3)
+    clusters = dot_clusters(to_dot(model).source)
+    assert len(clusters) == 12
+    assert set(clusters["cluster_layer12"]) == {nid("W12"), nid("b12"), nid("a12")}
 
 
 def test_layers_of_odd_hand_built_graphs():
