@@ -601,7 +601,7 @@ def to_dot(
                 fillcolor="#fafafa",
                 color="#c8c8c8",
                 labeljust="l",
-                labelloc="t",
+                labelloc="b",  # below: arrows into a layer come from above and the left
                 margin="8",
             )
             for n in graph.order:
