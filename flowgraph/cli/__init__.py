@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from ..errors import FlowgraphError
 
 # subcommand modules of this package, in the order `flowgraph --help` lists them
-COMMANDS = ["gradcheck", "render"]
+COMMANDS = ["gradcheck", "render", "search"]
 
 
 class UsageError(Exception):

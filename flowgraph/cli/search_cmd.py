@@ -1,0 +1,203 @@
+"""``flowgraph search``: grid or random search over hyper-parameters, here, on local processes
+or on a Dask cluster; prints the trials by validation error and the best one's test error."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+# how a command-line token becomes a value, per hyper-parameter
+_FLOATS = ("lr", "decay", "momentum", "l2", "l1")
+_INTS = ("batch_size", "epochs", "warmup")
+
+EPILOG = """\
+hyper-parameters: lr, schedule (constant, inverse, power), decay, warmup, momentum,
+  hidden, activation (tanh, sigmoid, relu, identity), l2, l1, batch_size, epochs,
+  patience (early stopping; none to turn it off).
+hidden sizes: hidden=50,100 is one hidden layer of 50 or one of 100; hidden=100x100,50 is
+  two layers of 100 or one of 50; 0 means no hidden layer.
+space.json: {"lr": {"loguniform": [0.001, 1]}, "momentum": {"uniform": [0, 0.9]},
+  "batch_size": {"randint": [16, 129]}, "activation": {"choice": ["tanh", "relu"]},
+  "hidden": [50, "100x100"], "epochs": 20}   (a list is a choice; for --grid, the values)
+
+examples:
+  flowgraph search --dataset digits --grid lr=0.01,0.1 hidden=50,100 --jobs 2
+  flowgraph search --random 20 --space space.json --scheduler tcp://host:8786
+"""
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser(
+        "search",
+        help="grid or random search over hyper-parameters (local processes or a Dask cluster)",
+        description="Train one network per configuration on the training part, compare them on "
+        "the validation part, and evaluate the best once on the test part. Writes trials.csv, "
+        "search.png and best_model.npz into --out.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("--dataset", default="digits", help="dataset name (default digits)")
+    p.add_argument("--data-dir", default=None, help="folder of downloaded datasets (mnist)")
+    p.add_argument("--n-samples", type=int, default=None, help="examples of a generated dataset")
+    p.add_argument("--valid", type=float, default=0.2, help="validation fraction (0.2)")
+    p.add_argument("--test", type=float, default=0.2, help="test fraction (0.2)")
+    p.add_argument("--grid", nargs="+", default=[], metavar="NAME=V1,V2", help="grid values")
+    p.add_argument("--random", type=int, default=None, metavar="N", help="N random trials")
+    p.add_argument("--space", default=None, metavar="JSON", help="search space file")
+    p.add_argument("--set", nargs="+", default=[], metavar="NAME=V", help="fixed values")
+    p.add_argument("--jobs", type=int, default=1, help="trials at once on local processes")
+    p.add_argument("--scheduler", default=None, metavar="ADDR", help="Dask scheduler address")
+    p.add_argument("--seed", type=int, default=0, help="seed of the split and the trials (0)")
+    p.add_argument("--checkpoint", default=None, help="file of finished trials (resumes)")
+    p.add_argument("--out", default="runs/search", help="output folder (runs/search)")
+    p.add_argument("--top", type=int, default=20, help="rows of the table printed (20)")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(run=run)
+
+
+def parse_token(name: str, token: str, option: str) -> Any:
+    """One value of ``name`` written on the command line."""
+    from ..select import parse_hidden
+    from . import UsageError
+
+    token = token.strip()
+    try:
+        if name in _FLOATS:
+            return float(token)
+        if name in _INTS:
+            return int(token)
+        if name == "patience":
+            return None if token.lower() == "none" else int(token)
+        if name == "hidden":
+            return parse_hidden(token)
+    except ValueError as e:
+        kind = (
+            "a number" if name in _FLOATS else "layer widths" if name == "hidden" else "an integer"
+        )
+        why = "" if name != "hidden" else f" ({e})"
+        raise UsageError(f"{option} {name}={token}: {token!r} is not {kind}{why}") from None
+    if name == "schedule" and token.lower() in ("auto", "none"):
+        return None
+    return token
+
+
+def parse_assignments(items: list[str], option: str, *, many: bool) -> dict[str, Any]:
+    """``["lr=0.01,0.1", "hidden=50"]`` as {"lr": [0.01, 0.1], "hidden": [(50,)]} (``many``)
+    or, for fixed values, {"lr": 0.01}."""
+    from ..select import DEFAULTS
+    from . import UsageError
+
+    out: dict[str, Any] = {}
+    for item in items:
+        name, sep, values = item.partition("=")
+        name = name.strip().replace("-", "_")
+        if not sep or not values.strip():
+            raise UsageError(f"{option} takes NAME=VALUE{',VALUE' if many else ''}, got {item!r}")
+        if name not in DEFAULTS:
+            raise UsageError(
+                f"{option}: unknown hyper-parameter {name!r}; known: {', '.join(DEFAULTS)}"
+            )
+        if name in out:
+            raise UsageError(f"{option}: {name} is given twice")
+        tokens = values.split(",") if many else [values]
+        parsed = [parse_token(name, t, option) for t in tokens]
+        out[name] = parsed if many else parsed[0]
+    return out
+
+
+def _read_space(path: str, random: bool) -> dict[str, Any]:
+    from ..select.space import distribution_from_json
+    from . import UsageError
+
+    try:
+        spec = json.loads(Path(path).read_text())
+    except FileNotFoundError:
+        raise UsageError(f"--space: no such file {path}") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise UsageError(f"--space {path}: not valid JSON ({e})") from None
+    if not isinstance(spec, dict):
+        raise UsageError(f"--space {path}: must hold a JSON object of hyper-parameters")
+    return {k: distribution_from_json(k, v) if random else v for k, v in spec.items()}
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..select import grid_search, load_data, random_search
+    from . import UsageError
+
+    if args.random is not None and args.grid:
+        raise UsageError("give --grid or --random N, not both")
+    if args.random is not None and args.random < 1:
+        raise UsageError(f"--random N needs N >= 1 trials, got {args.random}")
+    if args.random is not None and args.space is None:
+        raise UsageError("--random N needs --space FILE.json with the distributions")
+    if args.random is None and not args.grid and args.space is None:
+        raise UsageError("give --grid NAME=V1,V2 ... or --random N --space FILE.json")
+    if args.scheduler is not None and args.jobs != 1:
+        raise UsageError("give --jobs (local processes) or --scheduler (a Dask cluster), not both")
+    if args.jobs == 0 or args.jobs < -1:
+        raise UsageError(f"--jobs must be a positive number of processes or -1, got {args.jobs}")
+
+    space = _read_space(args.space, args.random is not None) if args.space else {}
+    space.update(parse_assignments(args.grid, "--grid", many=True))
+    for name, value in parse_assignments(args.set, "--set", many=False).items():
+        space[name] = [value] if args.random is None else value
+
+    data = load_data(
+        args.dataset,
+        seed=args.seed,
+        valid=args.valid,
+        test=args.test,
+        data_dir=args.data_dir,
+        n_samples=args.n_samples,
+    )
+    options = dict(
+        n_jobs=args.jobs,
+        scheduler=args.scheduler,
+        seed=args.seed,
+        checkpoint=args.checkpoint,
+        progress=not args.quiet,
+    )
+    if args.random is not None:
+        result = random_search(space, data, args.random, **options)
+    else:
+        result = grid_search(space, data, **options)
+
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    written = [result.to_csv(out / "trials.csv")]
+    if result.ok_trials and result.varying():
+        written.append(out / "search.png")
+        result.plot(path=written[-1], title=f"{result.kind} search on {args.dataset}")
+    if result.best_model is not None:
+        metadata = {"dataset": args.dataset, "config": _jsonable(result.best),
+                    "test_error": result.test_error}  # fmt: skip
+        written.append(result.best_model.save(out / "best_model.npz", metadata=metadata))
+
+    head = f"{result.kind} search on {args.dataset}: {len(result.trials)} of "
+    head += f"{result.n_planned} trials"
+    if result.n_resumed:
+        head += f" ({result.n_resumed} from the checkpoint)"
+    if result.failed_trials:
+        head += f", {len(result.failed_trials)} failed"
+    print(head + (" — interrupted" if result.interrupted else ""))
+    print(result.format_table(max_rows=args.top))
+    best = result.best_trial
+    if best is None:
+        print("no trial finished: nothing to select")
+    else:
+        from ..select import format_value
+
+        print(f"best: trial {best['trial']}, validation error {best['valid_error']:.4f}")
+        print("  " + " ".join(f"{k}={format_value(v)}" for k, v in result.best.items()))
+        if result.test_error is not None:
+            print(f"  test error {result.test_error:.4f} (measured once, on the test part)")
+    print("wrote " + ", ".join(str(p) for p in written))
+    if result.interrupted:
+        return 130
+    return 0 if best is not None else 1
+
+
+def _jsonable(config: dict[str, Any]) -> dict[str, Any]:
+    return {k: list(v) if isinstance(v, tuple) else v for k, v in config.items()}

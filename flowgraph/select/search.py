@@ -1,0 +1,435 @@
+"""Grid and random search: plan the trials, run them here, on local processes or on a Dask
+cluster, keep a checkpoint, and evaluate the best configuration once on the test set.
+
+The lecture's model selection: the training set trains (theta), the validation set selects
+the hyper-parameters (alpha, delta, beta, lambda, the widths H_k, g, ...), the test set
+estimates the generalisation error once, at the end.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+import warnings
+from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..train import Callback
+from .result import SearchResult, _sort_key
+from .space import (
+    SearchError,
+    check_distributions,
+    grid_configs,
+    normalize_value,
+    sample_config,
+    trial_seed,
+)
+from .trial import Data, check_data, fit_config, run_trial
+
+__all__ = ["grid_search", "random_search", "load_data", "plan_random"]
+
+# one planned trial: (index, configuration, seed)
+Plan = list[tuple[int, dict[str, Any], int]]
+
+
+def load_data(
+    data: Any,
+    *,
+    seed: int = 0,
+    valid: float = 0.2,
+    test: float = 0.2,
+    data_dir: str | os.PathLike | None = None,
+    n_samples: int | None = None,
+) -> Data:
+    """``data`` as ((X_train, y_train), (X_valid, y_valid), (X_test, y_test)).
+
+    A dataset name (digits, moons, ...: ``flowgraph.datasets.DATASETS``) is loaded with
+    ``get_dataset``, split with class proportions kept (``valid`` and ``test`` fractions,
+    drawn from ``seed``; MNIST keeps its official test set and takes ``valid`` of its
+    training set) and standardised with the training part's mean and standard deviation."""
+    if not isinstance(data, str):
+        return check_data(data)
+    from .. import datasets
+
+    X, y, info = datasets.get_dataset(data, data_dir=data_dir, seed=seed, n_samples=n_samples)
+    start = info.get("test_start")
+    if start is not None:
+        train, valid_part, _ = datasets.split(
+            X[:start], y[:start], valid=valid, test=0.0, seed=seed
+        )
+        test_part = (X[start:], y[start:])
+    else:
+        train, valid_part, test_part = datasets.split(X, y, valid=valid, test=test, seed=seed)
+    X_tr, X_va, X_te, _ = datasets.standardize(train[0], valid_part[0], test_part[0])
+    return check_data(((X_tr, train[1]), (X_va, valid_part[1]), (X_te, test_part[1])))
+
+
+def _fingerprint(data: Data) -> str:
+    """SHA-256 of the data's arrays: a checkpoint resumes only the search it was written by."""
+    h = hashlib.sha256()
+    for X, y in data:
+        for a in (X, y):
+            a = np.ascontiguousarray(a)
+            h.update(f"{a.dtype.str}{a.shape}".encode())
+            h.update(a.tobytes())
+    return h.hexdigest()
+
+
+# -- the checkpoint -----------------------------------------------------------------------------
+
+_FORMAT = "flowgraph-search-checkpoint"
+
+
+def _to_json(record: dict[str, Any]) -> str:
+    def clean(v: Any) -> Any:
+        if isinstance(v, float) and not math.isfinite(v):
+            return None
+        if isinstance(v, tuple):
+            return list(v)
+        if isinstance(v, dict):
+            return {k: clean(x) for k, x in v.items()}
+        return v
+
+    return json.dumps(clean(record), allow_nan=False)
+
+
+def _from_json(line: dict[str, Any]) -> dict[str, Any]:
+    record = dict(line)
+    record["config"] = {k: normalize_value(k, v) for k, v in line["config"].items()}
+    for k in ("valid_error", "train_error"):
+        record[k] = math.nan if record[k] is None else float(record[k])
+    return record
+
+
+class _Checkpoint:
+    """A JSON-lines file: a header naming the data, then one finished trial per line, each
+    written with one call, flushed and fsync'ed. Reading it back skips a half-written last
+    line (a crash mid-write) and truncates it, so new lines start clean."""
+
+    def __init__(self, path: str | os.PathLike, plan: Plan, fingerprint: str):
+        self.path = Path(path)
+        self.done: dict[int, dict[str, Any]] = {}
+        header = {"format": _FORMAT, "version": 1, "data_sha256": fingerprint}
+        planned = {i: (config, seed) for i, config, seed in plan}
+        if self.path.exists():
+            self._read(planned, header)
+        else:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._write_line(json.dumps(header), mode="w")
+
+    def _read(self, planned: dict[int, tuple[dict[str, Any], int]], header: dict) -> None:
+        raw = self.path.read_bytes()
+        end = raw.rfind(b"\n") + 1
+        if end < len(raw):  # a line cut short by a crash: drop it before appending
+            with open(self.path, "r+b") as f:
+                f.truncate(end)
+        lines = raw[:end].decode("utf-8").splitlines()
+        try:
+            first = json.loads(lines[0]) if lines else None
+        except json.JSONDecodeError:
+            first = None
+        if not isinstance(first, dict) or first.get("format") != _FORMAT:
+            raise SearchError(f"checkpoint {self.path} is not a flowgraph search checkpoint")
+        if first.get("data_sha256") != header["data_sha256"]:
+            raise SearchError(
+                f"checkpoint {self.path} was written by a search on other data; "
+                "use another checkpoint path"
+            )
+        for n, text in enumerate(lines[1:], start=2):
+            try:
+                record = _from_json(json.loads(text))
+                i = int(record["trial"])
+            except (json.JSONDecodeError, KeyError, TypeError, ValueError):
+                raise SearchError(f"checkpoint {self.path}, line {n}: not a trial record") from None
+            if i not in planned or planned[i] != (record["config"], record["seed"]):
+                want = planned.get(i)
+                raise SearchError(
+                    f"checkpoint {self.path}, line {n}: trial {i} was {record['config']} with "
+                    f"seed {record['seed']}, but this search's trial {i} is "
+                    + (f"{want[0]} with seed {want[1]}" if want else "not planned")
+                    + "; a checkpoint belongs to one search: use another path"
+                )
+            self.done.setdefault(i, record)
+
+    def _write_line(self, text: str, mode: str = "a") -> None:
+        with open(self.path, mode, encoding="utf-8") as f:
+            f.write(text + "\n")
+            f.flush()
+            os.fsync(f.fileno())
+
+    def append(self, record: dict[str, Any]) -> None:
+        self._write_line(_to_json(record))
+
+
+# -- executors: each yields the records of ``todo`` as they finish ------------------------------
+
+
+def _run_serial(todo: Plan, data: Data, callbacks: Sequence[Callback]) -> Iterator[dict]:
+    for i, config, seed in todo:
+        yield run_trial(config, data, seed, index=i, callbacks=callbacks)
+
+
+def _run_loky(todo: Plan, data: Data, callbacks: Sequence[Callback], n_jobs: int) -> Iterator:
+    from joblib import Parallel, delayed
+
+    parallel = Parallel(n_jobs=n_jobs, backend="loky", return_as="generator_unordered")
+    yield from parallel(
+        delayed(run_trial)(config, data, seed, index=i, callbacks=callbacks)
+        for i, config, seed in todo
+    )
+
+
+def _run_dask(todo: Plan, data: Data, callbacks: Sequence[Callback], scheduler: Any) -> Iterator:
+    from dask.distributed import Client, as_completed
+
+    own = isinstance(scheduler, str)
+    client = Client(scheduler) if own else scheduler
+    futures = []
+    try:
+        [data_future] = client.scatter([data], broadcast=True)
+        by_key = {}
+        for i, config, seed in todo:
+            f = client.submit(
+                run_trial, config, data_future, seed, index=i, callbacks=callbacks, pure=False
+            )
+            by_key[f.key] = (i, config, seed)
+            futures.append(f)
+        for f in as_completed(futures):
+            try:
+                yield f.result()
+            except Exception as e:  # the worker died or the task was lost: not the trial's doing
+                i, config, seed = by_key[f.key]
+                yield _lost(i, config, seed, e)
+    finally:
+        unfinished = [f for f in futures if not f.done()]
+        if unfinished:
+            client.cancel(unfinished)
+        if own:
+            client.close()
+
+
+def _lost(index: int, config: dict, seed: int, e: BaseException) -> dict[str, Any]:
+    """The record of a trial that the cluster lost (kept out of the checkpoint: retried)."""
+    return {
+        "trial": index,
+        "seed": seed,
+        "config": config,
+        "status": "failed",
+        "valid_error": math.nan,
+        "train_error": math.nan,
+        "epochs_trained": 0,
+        "best_epoch": None,
+        "seconds": 0.0,
+        "error": f"lost by the cluster: {type(e).__name__}: {e}",
+        "lost": True,
+    }
+
+
+def _check_runner(n_jobs: int, scheduler: Any) -> None:
+    if isinstance(n_jobs, bool) or not isinstance(n_jobs, (int, np.integer)) or n_jobs == 0:
+        raise SearchError(f"n_jobs must be a positive number of processes or -1, got {n_jobs!r}")
+    if scheduler is not None:
+        if n_jobs != 1:
+            raise SearchError(
+                "give n_jobs (local processes) or scheduler (a Dask cluster), not both"
+            )
+        if not isinstance(scheduler, str) and not hasattr(scheduler, "submit"):
+            raise SearchError(
+                f"scheduler must be an address such as 'tcp://host:8786' or a "
+                f"dask.distributed.Client, got {type(scheduler).__name__}"
+            )
+
+
+# -- the search ---------------------------------------------------------------------------------
+
+
+def _search(
+    kind: str,
+    space: dict[str, Any],
+    plan: Plan,
+    data: Data,
+    *,
+    seed: int,
+    n_jobs: int,
+    scheduler: Any,
+    checkpoint: str | os.PathLike | None,
+    progress: bool,
+    refit: bool,
+    callbacks: Sequence[Callback],
+) -> SearchResult:
+    ckpt = _Checkpoint(checkpoint, plan, _fingerprint(data)) if checkpoint is not None else None
+    done: dict[int, dict[str, Any]] = dict(ckpt.done) if ckpt else {}
+    n_resumed = len(done)
+    todo = [p for p in plan if p[0] not in done]
+    if scheduler is not None:
+        records = _run_dask(todo, data, callbacks, scheduler)
+    elif n_jobs != 1:
+        records = _run_loky(todo, data, callbacks, n_jobs)
+    else:
+        records = _run_serial(todo, data, callbacks)
+
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=len(plan), initial=len(done), desc=f"{kind} search", unit="trial")
+    best = min((t["valid_error"] for t in done.values() if _sort_key(t)[0] == 0), default=math.inf)
+    interrupted = False
+    try:
+        for record in records:
+            done[record["trial"]] = record
+            if ckpt is not None and not record.get("lost"):
+                ckpt.append(record)
+            if _sort_key(record)[0] == 0:
+                best = min(best, record["valid_error"])
+            if bar is not None:
+                bar.set_postfix({"best valid err": f"{best:.4f}"}, refresh=False)
+                bar.update(1)
+    except KeyboardInterrupt:
+        interrupted = True
+    finally:
+        records.close()  # stops the workers still running when interrupted
+        if bar is not None:
+            bar.close()
+
+    result = SearchResult(
+        kind=kind,
+        space=space,
+        seed=seed,
+        trials=[done[i] for i in sorted(done)],
+        n_planned=len(plan),
+        interrupted=interrupted,
+        n_resumed=n_resumed,
+    )
+    if refit and not interrupted and result.best_trial is not None:
+        _evaluate_best(result, data)
+    return result
+
+
+def _evaluate_best(result: SearchResult, data: Data) -> None:
+    """Train the best configuration again with its seed and measure its test error, once."""
+    t = result.best_trial
+    assert t is not None
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        model, _ = fit_config(t["config"], data, t["seed"])
+    _, (Xv, yv), (Xt, yt) = data
+    if model.error(Xv, yv) != t["valid_error"]:
+        warnings.warn(
+            f"the best configuration trained again gives validation error "
+            f"{model.error(Xv, yv):.4f}, not its trial's {t['valid_error']:.4f}: training is "
+            "not deterministic here (different BLAS threads or library versions on the workers?)",
+            RuntimeWarning,
+            stacklevel=3,
+        )
+    result.best_model = model
+    result.test_error = model.error(Xt, yt)
+
+
+def grid_search(
+    space: Mapping[str, Any],
+    data: Any,
+    *,
+    n_jobs: int = 1,
+    scheduler: Any = None,
+    seed: int = 0,
+    checkpoint: str | os.PathLike | None = None,
+    progress: bool = True,
+    refit: bool = True,
+    callbacks: Sequence[Callback] = (),
+) -> SearchResult:
+    """Train every combination of the values in ``space``, select on the validation error.
+
+    ``space`` maps hyper-parameter names (see :mod:`flowgraph.select.space`) to a list of
+    values, e.g. ``{"lr": [0.01, 0.1], "hidden": [50, 100, "100x100"]}``; a non-list value is
+    fixed. Every trial trains from the same ``seed`` (same initial weights where the shapes
+    agree, same batch order): the configurations are compared under the same randomness.
+
+    ``data``: ((X_train, y_train), (X_valid, y_valid), (X_test, y_test)) or a dataset name.
+    ``n_jobs=k`` runs k trials at once in local processes (joblib's loky backend; -1: one per
+    core); ``scheduler`` ("tcp://host:8786" or a ``dask.distributed.Client``) runs them on a
+    Dask cluster whose workers have flowgraph installed. The results are the same either way.
+    ``checkpoint``: a file that receives each finished trial; run again with the same path to
+    skip them. ``callbacks`` go to every trial's :func:`flowgraph.train`. ``refit``: train the
+    best configuration again and measure its test error. Ctrl-C stops the search and returns
+    the finished trials (without the test evaluation).
+    """
+    _check_runner(n_jobs, scheduler)
+    configs = grid_configs(space)
+    space = {
+        k: [normalize_value(k, x) for x in (v if isinstance(v, list) else [v])]
+        for k, v in space.items()
+    }
+    plan = [(i, config, int(seed)) for i, config in enumerate(configs)]
+    return _search(
+        "grid",
+        space,
+        plan,
+        load_data(data, seed=seed),
+        seed=int(seed),
+        n_jobs=n_jobs,
+        scheduler=scheduler,
+        checkpoint=checkpoint,
+        progress=progress,
+        refit=refit,
+        callbacks=callbacks,
+    )
+
+
+def plan_random(distributions: Mapping[str, Any], n_trials: int, seed: int = 0) -> Plan:
+    """The trials of a random search: (index, configuration, seed) for i < ``n_trials``.
+
+    Trial i's seed is :func:`trial_seed` (seed, i); its configuration is drawn from it
+    (:func:`sample_config`), and it trains from it."""
+    if isinstance(n_trials, bool) or not isinstance(n_trials, (int, np.integer)) or n_trials < 1:
+        raise SearchError(f"n_trials must be a positive integer, got {n_trials!r}")
+    distributions = check_distributions(distributions)
+    plan = []
+    for i in range(int(n_trials)):
+        s = trial_seed(seed, i)
+        plan.append((i, sample_config(distributions, s), s))
+    return plan
+
+
+def random_search(
+    distributions: Mapping[str, Any],
+    data: Any,
+    n_trials: int,
+    *,
+    n_jobs: int = 1,
+    scheduler: Any = None,
+    seed: int = 0,
+    checkpoint: str | os.PathLike | None = None,
+    progress: bool = True,
+    refit: bool = True,
+    callbacks: Sequence[Callback] = (),
+) -> SearchResult:
+    """Train ``n_trials`` configurations drawn at random, select on the validation error.
+
+    ``distributions`` maps hyper-parameter names to :func:`loguniform`, :func:`uniform`,
+    :func:`randint`, :func:`choice` (a plain list is a choice) or a fixed value, e.g.
+    ``{"lr": loguniform(1e-3, 1), "hidden": choice([50, 100, "100x100"]), "epochs": 20}``.
+    Trial i has its own seed s_i = trial_seed(seed, i): its configuration is drawn from s_i and
+    it trains from s_i, so the search is reproducible and ``run_trial(trial["config"], data,
+    trial["seed"])`` re-runs one trial alone. Other arguments as in :func:`grid_search`.
+    """
+    _check_runner(n_jobs, scheduler)
+    plan = plan_random(distributions, n_trials, seed)
+    space = check_distributions(distributions)
+    return _search(
+        "random",
+        space,
+        plan,
+        load_data(data, seed=seed),
+        seed=int(seed),
+        n_jobs=n_jobs,
+        scheduler=scheduler,
+        checkpoint=checkpoint,
+        progress=progress,
+        refit=refit,
+        callbacks=callbacks,
+    )
