@@ -98,7 +98,8 @@ class InputCheck:
         )
 
 
-_HEADER = f"{'input':<10} {'shape':<12} {'max abs':>9} {'max rel':>9}  {'elements':<26} status"
+def _header(what: str = "input") -> str:
+    return f"{what:<10} {'shape':<12} {'max abs':>9} {'max rel':>9}  {'elements':<26} status"
 
 
 @dataclass
@@ -134,7 +135,7 @@ class BoxReport:
         return f"{self.box}{where}: {self.status.upper()}{failing}"
 
     def __str__(self) -> str:
-        return "\n".join([self.title(), "  " + _HEADER] + ["  " + c.line() for c in self.inputs])
+        return "\n".join([self.title(), "  " + _header()] + ["  " + c.line() for c in self.inputs])
 
     def __bool__(self) -> bool:
         return self.ok
@@ -171,7 +172,7 @@ class GraphReport:
         lines = [
             f"gradient of '{self.output}' with respect to each parameter: "
             f"{'PASS' if all(c.ok for c in self.parameters) else 'FAIL'}",
-            "  " + _HEADER,
+            "  " + _header("parameter"),
         ]
         lines += ["  " + c.line() for c in self.parameters]
         if self.no_gradient:
