@@ -387,3 +387,18 @@ def test_a_dataset_name_is_loaded_split_and_standardised():
     assert len(result.trials) == 2 and result.test_error is not None
     tr, va, te = fg.select.load_data("moons", seed=0)
     assert abs(tr[0].mean()) < 1e-6 and len(va[0]) == len(te[0]) > 0
+
+
+def test_an_unreachable_scheduler_is_a_clear_error():
+    import dask
+
+    with dask.config.set({"distributed.comm.timeouts.connect": "1s"}):
+        with pytest.raises(SearchError, match="cannot reach the Dask scheduler at tcp://127"):
+            grid_search({"lr": [0.1], **QUICK}, make_data(), scheduler="tcp://127.0.0.1:1",
+                        progress=False)  # fmt: skip
+
+
+def test_a_checkpoint_needs_json_configurations(tmp_path):
+    with pytest.raises(SearchError, match="stores configurations as JSON"):
+        grid_search({"activation": [object()], **QUICK}, make_data(),
+                    checkpoint=tmp_path / "c.jsonl", progress=False)  # fmt: skip

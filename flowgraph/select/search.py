@@ -116,6 +116,14 @@ class _Checkpoint:
         self.done: dict[int, dict[str, Any]] = {}
         header = {"format": _FORMAT, "version": 1, "data_sha256": fingerprint}
         planned = {i: (config, seed) for i, config, seed in plan}
+        for i, config, _ in plan:
+            try:
+                _to_json({"config": config})
+            except (TypeError, ValueError):
+                raise SearchError(
+                    f"trial {i}: a checkpoint stores configurations as JSON, and {config} is "
+                    "not (give names and numbers, not objects)"
+                ) from None
         if self.path.exists():
             self._read(planned, header)
         else:
@@ -188,7 +196,10 @@ def _run_dask(todo: Plan, data: Data, callbacks: Sequence[Callback], scheduler: 
     from dask.distributed import Client, as_completed
 
     own = isinstance(scheduler, str)
-    client = Client(scheduler) if own else scheduler
+    try:
+        client = Client(scheduler) if own else scheduler
+    except OSError as e:  # refused, timed out, unknown host
+        raise SearchError(f"cannot reach the Dask scheduler at {scheduler}: {e}") from None
     futures = []
     try:
         [data_future] = client.scatter([data], broadcast=True)
@@ -316,7 +327,10 @@ def _evaluate_best(result: SearchResult, data: Data) -> None:
     t = result.best_trial
     assert t is not None
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-        model, _ = fit_config(t["config"], data, t["seed"])
+        model, history = fit_config(t["config"], data, t["seed"])
+    if history.interrupted:  # Ctrl-C during the retraining: no test error from half a model
+        result.interrupted = True
+        return
     _, (Xv, yv), (Xt, yt) = data
     if model.error(Xv, yv) != t["valid_error"]:
         warnings.warn(
