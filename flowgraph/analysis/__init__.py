@@ -15,7 +15,16 @@ with its figure: ``flowgraph experiment NAME``).
 """
 
 from .adversarial import accuracy_vs_eps, fgsm, input_gradient
-from .hessian import NewtonStep, Spectrum, hessian, hvp, newton_step, spectrum, top_eigenvalues
+from .hessian import (
+    NewtonStep,
+    Spectrum,
+    hessian,
+    hvp,
+    newton_step,
+    saddle_free_newton,
+    spectrum,
+    top_eigenvalues,
+)
 from .landscape import interpolate, permute_hidden, random_direction, slice_2d
 from .lottery import LotteryResult, lottery_ticket, magnitude_masks, sparsity, train_masked
 from .params import (
@@ -43,7 +52,8 @@ from .phenomena import (
 __all__ = [
     "AnalysisError", "Objective", "objective", "flatten", "unflatten", "set_flat", "flat_grad",
     "to_float64", "reinitialise",
-    "hessian", "hvp", "newton_step", "NewtonStep", "top_eigenvalues", "spectrum", "Spectrum",
+    "hessian", "hvp", "newton_step", "saddle_free_newton", "NewtonStep", "top_eigenvalues",
+    "spectrum", "Spectrum",
     "interpolate", "random_direction", "slice_2d", "permute_hidden",
     "magnitude_masks", "sparsity", "train_masked", "lottery_ticket", "LotteryResult",
     "input_gradient", "fgsm", "accuracy_vs_eps",

@@ -60,6 +60,7 @@ __all__ = [
     "spectrum",
     "Spectrum",
     "R_RULES",
+    "saddle_free_newton",
 ]
 
 # -- the R-operator: one rule per box type ----------------------------------------------------
@@ -471,6 +472,49 @@ def newton_step(
         applied=applied,
         step=step,
     )
+
+
+def saddle_free_newton(
+    model: Model | Graph,
+    X: Any = None,
+    y: Any = None,
+    *,
+    feed: Mapping[Any, Any] | None = None,
+    steps: int = 50,
+    damping: float = 1e-6,
+    grad_tol: float = 1e-10,
+) -> list[float]:
+    """Minimise by saddle-free Newton steps (Dauphin et al. 2014), in place; return the losses.
+
+    With H = V diag(lambda) V^T, the step is delta = -V diag(1 / max(|lambda|, damping)) V^T
+    grad: Newton's step with every curvature made positive, so a negative-curvature direction
+    is descended instead of climbed (plain Newton is attracted to saddle points). The step is
+    halved until the loss decreases. Stops when ||grad|| <= grad_tol.
+    """
+    obj, work = _prepare(model, X, y, feed)
+    theta = obj.theta()
+    losses = []
+    try:
+        for _ in range(steps):
+            g = obj.grad(theta)
+            loss = float(obj.output.value)
+            losses.append(loss)
+            if np.linalg.norm(g) <= grad_tol:
+                break
+            H = _hessian(obj, "exact", 0.0)
+            w, V = np.linalg.eigh(0.5 * (H + H.T))
+            delta = -V @ ((V.T @ g) / np.maximum(np.abs(w), damping))
+            t = 1.0
+            while t > 1e-8 and obj.loss(theta + t * delta) >= loss:
+                t *= 0.5
+            if t <= 1e-8:
+                break
+            theta = theta + t * delta
+    finally:
+        obj.set(theta)
+    if work is not model:
+        set_flat(model, theta)
+    return losses
 
 
 def top_eigenvalues(

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from ..errors import FlowgraphError
 
 # subcommand modules of this package, in the order `flowgraph --help` lists them
-COMMANDS = ["gradcheck", "render", "search"]
+COMMANDS = ["gradcheck", "render", "search", "experiment"]
 
 
 class UsageError(Exception):
