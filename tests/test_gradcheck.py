@@ -3,6 +3,8 @@ failures, samples large tensors, and checks whole graphs without disturbing them
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 
@@ -263,6 +265,30 @@ def test_kinks_do_not_hide_wrong_gradients():
     a = np.array([[0.0, 1.5, -2.0], [0.0, -0.5, 0.0]])
     report = fg.check_box(ReLUWrongWhenNegative(), [a])
     assert not report.ok and report.inputs[0].n_failed == 2 and report.inputs[0].n_kinks == 3
+
+
+def test_log_of_a_probability_below_eps_is_not_a_failure():
+    # -log f for f = 1e-7: f - eps leaves the domain of log; f = 3e-6: too curved within eps
+    f = np.array([[1e-7, 1 - 1e-7], [3e-6, 1 - 3e-6], [0.4, 0.6]])
+    report = fg.check_box(fg.CrossEntropy(), [f, np.array([0, 0, 1])])
+    assert report.ok and report.status == "kink", str(report)
+    (check,) = report.inputs
+    assert check.n_kinks == 2 and check.n_checked == 6 and check.n_failed == 0
+    report = fg.check_box(CrossEntropyForgetsN(), [f, np.array([0, 0, 1])])
+    assert not report.ok  # the rest of f is still checked
+
+
+def test_check_graph_with_check_finite_and_a_tiny_probability():
+    x, y = fg.Input("x"), fg.Input("y")
+    W, b = fg.Parameter(np.array([[20.0, 0.0], [0.0, 0.0]]), "W"), fg.Parameter(np.zeros(2), "b")
+    f = fg.Softmax()(fg.Linear()(x, W, b))
+    graph = fg.Graph(fg.CrossEntropy()(f, y, name="nll"), check_finite=True)
+    feed = {x: np.array([[1.0, 0.0], [0.0, 1.0]]), y: np.array([1, 0])}  # f_y = 2e-9
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the checker's steps out of the domain stay quiet
+        report = fg.check_graph(graph, feed)
+    assert report.ok, str(report)
+    assert report.boxes["nll"].status == "kink"
 
 
 def test_smooth_boxes_at_flat_points_are_no_kinks():
