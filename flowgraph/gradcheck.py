@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 
 from .boxes.base import Box
+from .errors import FeedError
 
 __all__ = [
     "InputCheck",
@@ -136,6 +137,8 @@ class BoxReport:
         return f"{self.box}{where}: {self.status.upper()}{failing}"
 
     def __str__(self) -> str:
+        if not self.inputs:
+            return f"{self.title()}\n  no floating-point input: nothing was checked"
         return "\n".join([self.title(), "  " + _header()] + ["  " + c.line() for c in self.inputs])
 
     def __bool__(self) -> bool:
@@ -328,7 +331,7 @@ def check_box(
     kind = type(box).__name__
     if inputs is None:
         inputs = box.sample_inputs(rng)
-    xs = [_as_float64(v) for v in inputs]
+    xs = [_as_float64(v if isinstance(v, np.ndarray) else np.asarray(v)) for v in inputs]
     box.check_arity(len(xs))
     out = np.asarray(box.fprop(*xs))
     R = _projection(out.shape, rng)
@@ -451,6 +454,10 @@ def check_graph(
     out_node: Node = graph._resolve(output) if output is not None else graph.outputs[0]
     wrt_nodes = [graph._resolve(w) for w in wrt]
     originals = {p: p.value for p in graph.parameters}
+    if not isinstance(feed, Mapping):
+        raise FeedError(
+            f"feed must map Input nodes (or their names) to arrays, got {type(feed).__name__}"
+        )
     feed64 = {k: _as_float64(np.asarray(v)) for k, v in feed.items()}
     targets = list(graph.parameters) + [w for w in wrt_nodes if w not in graph.parameters]
     try:

@@ -480,3 +480,15 @@ def test_softmax_then_cross_entropy_forgetting_n_in_a_graph():
     feed = {x: np.random.default_rng(0).standard_normal((4, 2)), y: np.array([0, 1, 2, 0])}
     report = fg.check_graph(graph, feed)
     assert report.first_failing_box == "nll" and report.boxes["nll"].failing == ["f"]
+
+
+def test_check_box_input_mistakes():
+    report = fg.check_box(fg.Tanh(), [[[0.5, 1.0, -2.0]]])  # nested lists are arrays too
+    assert report.ok and report.inputs[0].shape == (1, 3) and report.inputs[0].n_checked == 3
+    report = fg.check_box(fg.Tanh(), [np.array([[0, 1]])])  # integers are held fixed
+    assert report.inputs == [] and "nothing was checked" in str(report)
+    with pytest.raises(fg.GraphError, match=r"Linear takes 3 children \(h, W, b\).*on 2"):
+        fg.check_box(fg.Linear(), [np.ones((2, 2)), np.ones((2, 2))])
+    graph, _ = mlp_graph()
+    with pytest.raises(fg.FeedError, match="feed must map"):
+        fg.check_graph(graph, [np.ones((5, 3))])
