@@ -272,7 +272,7 @@ def train(
                     seen += m
                     for c in step_callbacks:
                         c.on_step_end(model, step)
-                    if stop.set:
+                    if stop.set or not math.isfinite(loss_sum):  # NaN: stop now, raise below
                         break
                 if seen == 0:
                     break
