@@ -41,7 +41,7 @@ from ..optim import SGD
 from ..train import train
 from . import data as D
 from .adversarial import accuracy_vs_eps, fgsm
-from .hessian import hessian, newton_step, saddle_free_newton, spectrum
+from .hessian import hessian, newton_step, saddle_free_newton, spectrum, top_eigenvalues
 from .landscape import interpolate, permute_hidden, random_direction, slice_2d
 from .lottery import lottery_ticket
 from .params import AnalysisError, flatten, objective, set_flat
@@ -224,7 +224,10 @@ def _newton(ds, quick, seed):
     ax2.axvline(0, color="k", lw=0.8)
     ax2.set_yscale("log")
     _style(
-        ax2, "eigenvalue of the Hessian H", "count", f"MLP: {spec.n_negative} negative eigenvalues"
+        ax2,
+        "eigenvalue of the Hessian H",
+        "count",
+        f"tanh MLP at init: {spec.n_negative} of {len(spec.eigenvalues)} eigenvalues < 0",
     )
     labels = ["before", "after Newton\nstep"]
     ax3.bar(labels, [forced.loss_before, forced.loss_after], color=[BLUE, VERMILION], width=0.5)
@@ -281,7 +284,7 @@ def _saddle(ds, quick, seed):
         raise AnalysisError("Newton's method found no critical point; try another --seed")
     pts = sorted(found, key=lambda d: d["loss"])
     zero_pt = next((d for d in found if d["start"] == 0), None)
-    minima = [d for d in found if d["n_negative"] == 0]
+    minima = [d for d in pts if d["n_negative"] == 0]
     best_min = minima[0] if minima else pts[0]
     res = {
         "parameters": P,
@@ -318,10 +321,14 @@ def _saddle(ds, quick, seed):
     ax1, ax2, ax3 = fig.subplots(1, 3)
     losses = [d["loss"] for d in found]
     idx = [d["index"] for d in found]
-    colors = [VERMILION if d["n_negative"] else GREEN for d in found]
+    colors = [
+        VERMILION if d["n_negative"] else (GREEN if d["n_zero"] <= 1 else "0.6") for d in found
+    ]
     ax1.scatter(idx, losses, c=colors, s=36, edgecolor="k", lw=0.4, zorder=3)
     ax1.scatter([], [], c=VERMILION, label="saddle point")
     ax1.scatter([], [], c=GREEN, label="minimum")
+    if any(not d["n_negative"] and d["n_zero"] > 1 for d in found):
+        ax1.scatter([], [], c="0.6", label="degenerate (flat directions, no λ < 0)")
     if zero_pt is not None:
         ax1.annotate(
             "all weights 0",
@@ -412,15 +419,16 @@ def _sharpness(ds, quick, seed):
     line = interpolate(
         model, ta, tb, Xtr, ytr, 21 if quick else 41, span=(-1.0, 2.0), valid=(Xte, yte)
     )
-    # the loss along one random filter-normalised direction through each solution
-    d = random_direction(model, seed, theta=ta)
-    db = random_direction(model, seed, theta=tb)
+    # the loss along each solution's own top eigenvector v (unit norm): 0.5 lambda_max t^2
     ts = np.linspace(-1, 1, 21 if quick else 41)
     around = {}
-    for name, th, dd in (("small", ta, d), ("large", tb, db)):
-        around[name] = interpolate(model, th, th + dd, Xtr, ytr, len(ts), span=(-1, 1))["loss"]
+    for name, th in (("small", ta), ("large", tb)):
+        set_flat(model, th)
+        _, vec = top_eigenvalues(model, Xtr, ytr, 1, seed=seed, return_vectors=True)
+        curve = interpolate(model, th, th + vec[:, 0], Xtr, ytr, len(ts), span=(-1, 1))["loss"]
+        around[name] = (np.asarray(curve) - curve[len(ts) // 2]).tolist()
     res = {k: v for k, v in r.items() if k != "theta"}
-    res.update(interpolation=line, random_direction_t=ts, random_direction_loss=around)
+    res.update(interpolation=line, top_eigenvector_t=ts, top_eigenvector_loss_increase=around)
     fig = _figure(3, width=4.4)
     ax1, ax2, ax3 = fig.subplots(1, 3)
     ax1.plot(line["alpha"], line["loss"], color=BLUE, label="training loss")
@@ -430,10 +438,16 @@ def _sharpness(ds, quick, seed):
     ax1.text(0, ax1.get_ylim()[1], f" batch {small}", va="top", fontsize=8)
     ax1.text(1, ax1.get_ylim()[1], f" batch {large}", va="top", fontsize=8)
     _style(ax1, "α:  θ = (1−α) θ_small + α θ_large", "loss", "Between the two solutions")
-    ax2.plot(ts, around["small"], color=GREEN, label=f"batch {small}")
-    ax2.plot(ts, around["large"], color=PURPLE, label=f"batch {large}")
+    for key, col, bs, lam in (
+        ("small", GREEN, small, r["sharpness"][0]),
+        ("large", PURPLE, large, r["sharpness"][1]),
+    ):
+        ax2.plot(ts, around[key], color=col, label=f"batch {bs}: λmax = {lam:.3g}")
     _style(
-        ax2, "t along a filter-normalised random direction", "training loss", "Around each solution"
+        ax2,
+        "t:  θ + t v,  v the top eigenvector of H (unit norm)",
+        "training loss − loss at the solution",
+        "Along the sharpest direction",
     )
     x = np.arange(2)
     w = 0.38
@@ -768,6 +782,8 @@ def _double_descent(ds, quick, seed):
     ax1.axvline(n - 1, color="0.4", ls=":", lw=1, label=f"interpolation threshold H + 1 = N = {n}")
     ax1.set_xscale("log")
     _style(ax1, "hidden width H (random ReLU features)", "error (%)", "Double descent")
+    ax1.set_ylim(-2, 110)  # room for the legend above the peak
+    ax1.legend(frameon=False, fontsize=8.5, loc="upper right")
     ax2.plot(r["width"], r["test_mse"], "o-", color=PURPLE, ms=4, label="test squared error")
     ax2.plot(r["width"], r["weight_norm"], "o-", color=GREEN, ms=4, label="‖W(2)‖_F")
     ax2.axvline(n - 1, color="0.4", ls=":", lw=1)
@@ -789,24 +805,28 @@ def _double_descent(ds, quick, seed):
 # -- bias and variance --------------------------------------------------------------------------
 def _bias_variance(ds, quick, seed):
     X, y = ds["X"], ds["y"]
-    n = 150 if quick else 300
-    (Xtr, ytr), (Xte, yte) = D.split(X, y, min(n, len(X) // 2), n_test=1000, seed=seed)
-    l2s = [0.0, 1e-3, 1e-2, 1e-1] if quick else [0.0, 1e-4, 1e-3, 3e-3, 1e-2, 3e-2, 1e-1]
+    # a small training set and a wide network: the regime where variance matters
+    (Xtr, ytr), (Xte, yte) = D.split(X, y, min(60, len(X) // 2), n_test=1000, seed=seed)
+    l2s = [0.0, 1e-3, 1e-2, 3e-2] if quick else [0.0, 1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2]
     r = bias_variance(
         (Xtr, ytr),
         (Xte, yte),
         l2_values=l2s,
-        n_boot=3 if quick else 8,
-        hidden=(16,) if quick else (32,),
-        epochs=8 if quick else 25,
+        n_boot=3 if quick else 10,
+        hidden=(32,) if quick else (64,),
+        epochs=20 if quick else 60,
+        batch_size=10,
         seed=seed,
     )
+    best = int(np.argmin(r["mse"]))
+    r["best_l2"] = l2s[best]
     fig = _figure(2, width=5.0)
     ax1, ax2 = fig.subplots(1, 2)
     x = np.arange(len(l2s))
     ax1.plot(x, r["bias2"], "o-", color=BLUE, label="bias²")
     ax1.plot(x, r["variance"], "s-", color=VERMILION, label="variance")
     ax1.plot(x, r["mse"], "^--", color="0.3", label="bias² + variance = squared error")
+    ax1.plot(x[best], r["mse"][best], "*", color="k", ms=12, label=f"best λ = {l2s[best]:g}")
     ax1.set_xticks(x, [f"{v:g}" for v in l2s])
     _style(ax1, "L2 strength λ", "mean over test points", "Decomposition of the squared error")
     ax2.plot(x, np.array(r["test_error"]) * 100, "o-", color=PURPLE, label="single networks")
@@ -819,7 +839,10 @@ def _bias_variance(ds, quick, seed):
     )
     ax2.set_xticks(x, [f"{v:g}" for v in l2s])
     _style(ax2, "L2 strength λ", "test error (%)", "Classification error")
-    fig.suptitle(f"Bias and variance over bootstrap resamples ({len(ytr)} {ds['name']} examples)")
+    fig.suptitle(
+        "Bias and variance over bootstrap resamples and initialisations "
+        f"({len(ytr)} {ds['name']} examples)"
+    )
     lines = [
         f"lambda {lam:<7g} bias^2 {b:.4f}  variance {v:.4f}  sum {m:.4f}  test error {e:.3f}"
         for lam, b, v, m, e in zip(l2s, r["bias2"], r["variance"], r["mse"], r["test_error"])
