@@ -271,7 +271,7 @@ fig.suptitle(r"rows $\mathbf{W}^{(1)}_{j,\cdot}$ of the first 8 hidden units aft
 # $\alpha_t = \alpha/(1+\delta t)$, 64 tanh units. Training error and validation error per epoch,
 # then the test error once, at the end.
 
-# %% tags=readme-curves
+# %%
 model = fg.mlp([64, 64, 10], activation="tanh", seed=0)
 opt = fg.SGD(model.parameters, lr=0.05, momentum=0.9, schedule="inverse", decay=1e-3)
 hist = fg.train(model, (Xtr, ytr), (Xva, yva), epochs=40, batch_size=20, optimizer=opt,
