@@ -4,8 +4,6 @@ with a naive, recursive evaluation of the chain rule that ignores the Graph's or
 
 from __future__ import annotations
 
-import os
-
 import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -13,7 +11,7 @@ from hypothesis import strategies as st
 import flowgraph as fg
 
 ACTIVATIONS = {"tanh": fg.Tanh, "sigmoid": fg.Sigmoid, "identity": fg.Identity, "relu": fg.ReLU}
-EXAMPLES = int(os.environ.get("FLOWGRAPH_PROPERTY_EXAMPLES", "40"))
+EXAMPLES = 40
 SETTINGS = settings(
     max_examples=EXAMPLES,
     deadline=None,
@@ -25,12 +23,12 @@ SETTINGS = settings(
 @st.composite
 def recipes(draw):
     """A plain description of a random graph; ``build`` turns it into nodes and a feed."""
-    n = draw(st.integers(1, 4))
-    widths = [draw(st.integers(1, 4))]
+    n = draw(st.integers(1, 5))
+    widths = [draw(st.integers(1, 5))]
     layers = []
-    for _ in range(draw(st.integers(1, 3))):
+    for _ in range(draw(st.integers(1, 4))):
         # a width equal to the previous one makes square W, shareable and skippable
-        width = draw(st.one_of(st.just(widths[-1]), st.integers(1, 4)))
+        width = draw(st.one_of(st.just(widths[-1]), st.integers(1, 5)))
         layers.append(
             {
                 "width": width,
