@@ -63,7 +63,7 @@ ax.legend(frameon=False, fontsize=8, loc="center right");
 
 # %%
 n_train = 200
-widths = [10, 25, 50, 100, 150, 180, 190, 199, 210, 250, 300, 400, 600, 1000, 2000, 4000]
+widths = [10, 25, 50, 100, 150, 180, 190, 199, 210, 250, 300, 400, 600, 1000, 2000]
 dd = A.double_descent((Xtr[:n_train], ytr[:n_train]), (Xte, yte), widths, activation="relu",
                       repeats=3, seed=0)
 fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(12, 3.8))
