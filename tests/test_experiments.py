@@ -99,3 +99,18 @@ def test_unknown_dataset_is_one_line_and_status_2(tmp_path, capsys):
     assert main(["experiment", "newton", "--dataset", "nope", "--out", str(tmp_path)]) == 2
     err = capsys.readouterr().err
     assert "unknown dataset 'nope'" in err and "Traceback" not in err
+
+
+def test_unknown_experiment_names_the_choices(tmp_path):
+    from flowgraph.analysis import AnalysisError
+    from flowgraph.analysis.experiments import run_experiment
+
+    with pytest.raises(AnalysisError, match="unknown experiment 'nope'; choose one of newton"):
+        run_experiment("nope", out=tmp_path, echo=None)
+
+
+def test_adversarial_on_two_dimensional_data_draws_the_curve_alone(tmp_path, capsys):
+    assert main(["experiment", "adversarial", "--dataset", "moons", "--quick",
+                 "--out", str(tmp_path)]) == 0  # fmt: skip
+    record = json.loads((tmp_path / "adversarial.json").read_text())
+    assert record["dataset"] == "moons" and record["results"]["eps"][0] == 0.0

@@ -234,7 +234,11 @@ def _newton(ds, quick, seed):
     for i, v in enumerate([forced.loss_before, forced.loss_after]):
         ax3.text(i, v, f"{v:.3f}", ha="center", va="bottom", fontsize=9)
     _style(ax3, "", "training loss", "MLP: Newton step with indefinite H", legend=False)
-    fig.suptitle("Newton's method is only practical with few parameters and local convexity")
+    inputs = ds["name"] + (" pooled to 4 x 4" if X.shape[1] != ds["X"].shape[1] else "")
+    res["inputs"] = inputs
+    fig.suptitle(
+        f"Newton's method is only practical with few parameters and local convexity ({inputs})"
+    )
     lines = [
         f"logistic regression ({P} parameters): Newton |grad| per step "
         + ", ".join(f"{g:.1e}" for g in newton_grad),
@@ -248,7 +252,10 @@ def _newton(ds, quick, seed):
 
 # -- saddle -------------------------------------------------------------------------------------
 def _saddle(ds, quick, seed):
-    X, y, C = ds["X"], ds["y"], ds["n_classes"]
+    # full Hessians at every Newton iteration from dozens of starts: the network must be tiny
+    X, y, C, shape = ds["X"], ds["y"], ds["n_classes"], ds["image_shape"]
+    while shape and X.shape[1] > 16 and shape[0] % 2 == 0 and shape[1] % 2 == 0:
+        X, shape = _pool(X, shape), (shape[0] // 2, shape[1] // 2)
     n = min(len(X), 40 if quick else 80)
     X, y = X[:n], y[:n]
     H1 = 3 if quick else 4
@@ -382,7 +389,11 @@ def _saddle(ds, quick, seed):
             ax3.plot(ts, vals, color=col, label=lab)
         res["saddle_curvature"] = {"min_eigenvalue": float(w[0]), "max_eigenvalue": float(w[-1])}
     _style(ax3, "step t along the eigenvector", "training loss", "Through the saddle point")
-    fig.suptitle(f"Saddle points of a tiny tanh network ({P} parameters, {ds['name']})")
+    inputs = ds["name"] + (
+        f" pooled to {shape[0]} x {shape[1]}" if shape != ds["image_shape"] else ""
+    )
+    res["inputs"] = inputs
+    fig.suptitle(f"Saddle points of a tiny tanh network ({P} parameters, {inputs})")
     lines = [
         f"{len(found)} critical points from {len(starts)} Newton and {n_min} saddle-free Newton "
         f"starts: {res['n_saddles']} saddles, "
@@ -614,11 +625,12 @@ def _adversarial(ds, quick, seed):
     _train(model, (Xtr, ytr), epochs=10 if quick else 30, batch_size=16, lr=0.05)
     eps_values = np.linspace(0, 0.3, 7 if quick else 13)
     lo, hi = float(X.min()), float(X.max())
-    curve = accuracy_vs_eps(model, Xte, yte, eps_values, clip=(lo, hi), seed=seed)
+    clip = (lo, hi) if ds["image_shape"] else None  # pixels stay in their range
+    curve = accuracy_vs_eps(model, Xte, yte, eps_values, clip=clip, seed=seed)
     eps_show = 0.1
     correct = np.flatnonzero(model.predict(Xte) == yte)
     Xc, yc = Xte[correct], yte[correct]
-    Xa = fgsm(model, Xc, yc, eps_show, clip=(lo, hi))
+    Xa = fgsm(model, Xc, yc, eps_show, clip=clip)
     pa = model.predict(Xa)
     flipped = np.flatnonzero(pa != yc)
     show = flipped[:3] if len(flipped) >= 3 else np.arange(min(3, len(Xc)))
@@ -633,9 +645,13 @@ def _adversarial(ds, quick, seed):
         flipped_fraction_at_eps_shown=len(flipped) / max(1, len(Xc)),
     )
     shape = ds["image_shape"]
-    fig = _figure(4, width=3.0, height=2.3 * max(1, len(show)) if shape else 3.8)
-    gs = fig.add_gridspec(max(1, len(show)), 4, width_ratios=[2.2, 1, 1, 1])
-    ax = fig.add_subplot(gs[:, 0])
+    if shape:  # the curve, and original / difference / perturbed images beside it
+        fig = _figure(4, width=3.0, height=2.3 * max(1, len(show)))
+        gs = fig.add_gridspec(max(1, len(show)), 4, width_ratios=[2.2, 1, 1, 1])
+        ax = fig.add_subplot(gs[:, 0])
+    else:  # not images: the curve alone
+        fig = _figure(1, width=6.0, height=4.2)
+        ax = fig.subplots()
     ax.plot(
         curve["eps"],
         np.array(curve["accuracy_fgsm"]) * 100,
@@ -651,7 +667,12 @@ def _adversarial(ds, quick, seed):
         label="random signs  x + ε s",
     )
     ax.set_ylim(0, 100)
-    _style(ax, "ε (fraction of the pixel range)", "test accuracy (%)", "Accuracy against ε")
+    _style(
+        ax,
+        "ε (fraction of the pixel range)" if shape else "ε",
+        "test accuracy (%)",
+        "Accuracy against ε",
+    )
     if shape:
         proba_c = model.predict_proba(Xc[show])
         proba_a = model.predict_proba(Xa[show])
