@@ -307,8 +307,9 @@ def hvp(
 ) -> np.ndarray:
     """The Hessian-vector product H v = grad^2_theta l(theta) v, without forming H.
 
-    ``model`` is a Model (its training loss on X, y) or a Graph (its first output on
-    ``feed``). ``v`` has one entry per parameter (the layout of :func:`flatten`).
+    ``model`` is a Model (its training loss on X, y; a float32 Model is analysed through a
+    float64 copy) or a Graph (its first output on ``feed``). ``v`` has one entry per parameter
+    (the layout of :func:`flatten`).
     ``method="exact"``: Pearlmutter's R-operator (one extra forward and backward pass);
     ``method="fd"``: (grad(theta + h v) - grad(theta - h v)) / (2 h), h = eps / ||v||.
     The parameters are left as they were.
@@ -385,8 +386,9 @@ def hessian(
 
 @dataclass
 class NewtonStep:
-    """What one Newton step found: the loss before and after, the gradient norm, the Hessian's
-    eigenvalues, whether H + damping I was positive definite, and whether the step was taken."""
+    """What one Newton step found: the loss before, the loss at theta + step (whether or not the
+    step was taken), the gradient norm, the Hessian's eigenvalues (ascending), whether
+    H + damping I was positive definite, and whether the step was taken."""
 
     loss_before: float
     loss_after: float
