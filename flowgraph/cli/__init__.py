@@ -14,15 +14,24 @@ from collections.abc import Sequence
 from ..errors import FlowgraphError
 
 # subcommand modules of this package, in the order `flowgraph --help` lists them
-COMMANDS = ["gradcheck", "render", "search", "experiment"]
+COMMANDS = ["train", "gradcheck", "render", "search", "experiment"]  # train: also evaluate
 
 
 class UsageError(Exception):
     """A mistake in how the command was called; printed as one line, exit status 2."""
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse whose mistakes (unknown flag, bad value) are one line, not a usage block."""
+
+    def error(self, message: str):
+        e = UsageError(f"{message} (see `{self.prog} --help`)")
+        e.prog = self.prog
+        raise e
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="flowgraph",
         description="Train, render and check flow-graph neural networks.",
     )
@@ -38,7 +47,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except UsageError as e:
+        print(f"{getattr(e, 'prog', 'flowgraph')}: error: {e}", file=sys.stderr)
+        return 2
     try:
         return int(args.run(args) or 0)
     except (UsageError, FlowgraphError, FileNotFoundError) as e:

@@ -1,0 +1,464 @@
+"""``flowgraph train`` and ``flowgraph evaluate``: the main job, end to end.
+
+``train`` loads a data set, splits it into training / validation / test parts (stratified,
+from ``--seed``), fits the preprocessing on the training part only, builds the lecture's MLP
+
+    a(k) = b(k) + W(k) h(k-1),  h(k) = g(a(k)),  f(x) = softmax(a(L+1)),
+
+minimises 1/T sum_t -log f(x_t)_{y_t} + l2 sum_k ||W(k)||_F^2 + l1 sum_k |W(k)| with SGD
+(momentum beta, decreasing rate alpha_t, early stopping on the validation error), prints a
+summary and writes model.npz, metrics.json, curves.png, graph.svg and, for 2-D sets,
+boundary.png. ``evaluate`` re-creates the same test split from the model's metadata and
+prints the error, the accuracy and the confusion matrix.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import shutil
+import time
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+# Defaults of `flowgraph train` (tuned on digits: two hidden layers of 100 tanh units).
+DEFAULTS = {
+    "dataset": "digits",
+    "hidden": [100, 100],
+    "activation": "tanh",
+    "lr": 0.1,
+    "momentum": 0.9,
+    "schedule": "inverse",
+    "decay": None,  # per schedule: DECAY below
+    "warmup": 0,
+    "l2": 1e-3,
+    "l1": 0.0,
+    "batch_size": 32,
+    "epochs": 200,
+    "patience": 20,
+    "seed": 0,
+    "dtype": "float32",
+    "valid": 0.15,
+    "test": 0.15,
+    "preprocess": "auto",
+}
+DECAY = {"constant": 0.0, "inverse": 1e-3, "power": 0.6}  # delta by schedule
+PREPROCESS = ("auto", "standardize", "scale", "none")
+TWO_D = ("moons", "circles", "spirals", "xor", "blobs")
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a number >= 1, got {value}")
+    return value
+
+
+def _nonnegative_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not (math.isfinite(value) and value >= 0):
+        raise argparse.ArgumentTypeError(f"expected a finite number >= 0, got {text}")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    value = _nonnegative_float(text)
+    if value == 0:
+        raise argparse.ArgumentTypeError("expected a number > 0, got 0")
+    return value
+
+
+def _nonnegative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {value}")
+    return value
+
+
+def add_parser(sub) -> None:
+    from ..models import ACTIVATIONS
+
+    d = DEFAULTS
+    p = sub.add_parser(
+        "train",
+        help="train an MLP with SGD (default: digits, 2 x 100 tanh units) and save it",
+        description="Train the lecture's multilayer network with SGD, momentum, a decreasing "
+        "learning rate, L2/L1 penalties and early stopping on the validation error. Prints a "
+        "progress bar and a summary; writes model.npz, metrics.json, curves.png, graph.svg "
+        "and (2-D sets) boundary.png to --out. Ctrl-C stops at the end of the batch and keeps "
+        "the best model so far.",
+    )
+    data = p.add_argument_group("data")
+    data.add_argument(
+        "--dataset", default=d["dataset"], metavar="NAME",
+        help="digits, moons, circles, spirals, xor, blobs or mnist (default: digits)",
+    )  # fmt: skip
+    data.add_argument("--data-dir", default=None, metavar="DIR", help="directory of MNIST files")
+    data.add_argument(
+        "--valid", type=_positive_float, default=d["valid"], metavar="FRAC",
+        help="fraction held out for validation / early stopping (default 0.15)",
+    )  # fmt: skip
+    data.add_argument(
+        "--test", type=_positive_float, default=d["test"], metavar="FRAC",
+        help="fraction held out for the test error (default 0.15; MNIST uses its test set)",
+    )  # fmt: skip
+    data.add_argument(
+        "--preprocess", choices=PREPROCESS, default=d["preprocess"],
+        help="inputs: standardize (fitted on the training part), scale (digits: x / 16), none; "
+        "auto = standardize, except scale for digits and none for MNIST",
+    )  # fmt: skip
+    net = p.add_argument_group("network")
+    net.add_argument(
+        "--hidden", type=_positive_int, nargs="*", default=d["hidden"], metavar="H",
+        help="hidden layer widths H_1 .. H_L (default: 100 100; none for softmax regression)",
+    )  # fmt: skip
+    net.add_argument(
+        "--activation", choices=list(ACTIVATIONS), default=d["activation"],
+        help="hidden unit g (default tanh)",
+    )  # fmt: skip
+    net.add_argument("--l2", type=_nonnegative_float, default=d["l2"], help="lambda of ||W||^2")
+    net.add_argument("--l1", type=_nonnegative_float, default=d["l1"], help="lambda of |W|")
+    net.add_argument("--dtype", choices=["float32", "float64"], default=d["dtype"])
+    sgd = p.add_argument_group("SGD")
+    sgd.add_argument("--lr", type=_positive_float, default=d["lr"], help="alpha (default 0.1)")
+    sgd.add_argument(
+        "--momentum", type=_nonnegative_float, default=d["momentum"], metavar="BETA",
+        help="beta of grad_bar = grad + beta grad_bar (default 0.9; 0 = plain SGD)",
+    )  # fmt: skip
+    sgd.add_argument(
+        "--schedule", choices=["constant", "inverse", "power"], default=d["schedule"],
+        help="alpha_t: constant, inverse = alpha / (1 + delta t), power = alpha / t^delta",
+    )  # fmt: skip
+    sgd.add_argument(
+        "--decay", type=_nonnegative_float, default=None, metavar="DELTA",
+        help="delta of the schedule (default: 1e-3 for inverse, 0.6 for power)",
+    )  # fmt: skip
+    sgd.add_argument(
+        "--warmup", type=_nonnegative_int, default=d["warmup"], metavar="N",
+        help="first N updates at the fixed rate alpha",
+    )  # fmt: skip
+    sgd.add_argument(
+        "--batch-size", type=_positive_int, default=d["batch_size"],
+        help="examples per update (1 = per-example SGD; default 32)",
+    )  # fmt: skip
+    sgd.add_argument("--epochs", type=_positive_int, default=d["epochs"], help="at most (200)")
+    sgd.add_argument(
+        "--patience", type=_nonnegative_int, default=d["patience"],
+        help="early stopping look-ahead in epochs (default 20; 0 = no early stopping)",
+    )  # fmt: skip
+    run_ = p.add_argument_group("run")
+    run_.add_argument(
+        "--seed", type=_nonnegative_int, default=d["seed"],
+        help="seed of the split, the initial weights and the order of examples (default 0)",
+    )  # fmt: skip
+    run_.add_argument(
+        "--out", default=None, metavar="DIR", help="output directory (default runs/<timestamp>)"
+    )
+    run_.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.set_defaults(run=run_train)
+
+    e = sub.add_parser(
+        "evaluate",
+        help="error, accuracy and confusion matrix of a saved model on its test split",
+        description="Load MODEL (a model.npz written by `flowgraph train`), re-create the "
+        "test split it was trained with (or that of --dataset), re-apply its preprocessing and "
+        "print the error, the accuracy and the confusion matrix.",
+    )
+    e.add_argument("model", metavar="MODEL", help="a model.npz from flowgraph train")
+    e.add_argument(
+        "--dataset", default=None, metavar="NAME",
+        help="data set to evaluate on (default: the one the model was trained on)",
+    )  # fmt: skip
+    e.add_argument("--data-dir", default=None, metavar="DIR", help="directory of MNIST files")
+    e.add_argument(
+        "--split", choices=["test", "valid", "train"], default="test",
+        help="which part of the split to evaluate (default test)",
+    )  # fmt: skip
+    e.add_argument("--plot", default=None, metavar="PNG", help="also draw the confusion matrix")
+    e.set_defaults(run=run_evaluate)
+
+
+# -- data ---------------------------------------------------------------------------------------
+
+
+def _load_parts(
+    dataset: str, data_dir: str | None, split: dict[str, Any]
+) -> tuple[dict[str, tuple[np.ndarray, np.ndarray]], dict[str, Any]]:
+    """Raw (X, y) for train / valid / test, reproducibly from ``split`` (valid, test, seed).
+
+    MNIST keeps its official test set and takes the validation part from its training set."""
+    from .. import datasets
+    from . import UsageError
+
+    name = dataset.strip().lower()
+    if name not in datasets.DATASETS:
+        raise UsageError(
+            f"unknown dataset {dataset!r}; choose one of {', '.join(datasets.DATASETS)}"
+        )
+    if name != "mnist" and data_dir is not None:
+        raise UsageError(f"--data-dir is for mnist; {name} needs no files")
+    X, y, info = datasets.get_dataset(name, data_dir=data_dir, seed=split["seed"])
+    if name == "mnist":
+        start = info["test_start"]
+        train, valid, _ = datasets.split(
+            X[:start], y[:start], valid=split["valid"], test=0.0, seed=split["seed"]
+        )
+        parts = {"train": train, "valid": valid, "test": (X[start:], y[start:])}
+    else:
+        train, valid, test = datasets.split(
+            X, y, valid=split["valid"], test=split["test"], seed=split["seed"]
+        )
+        parts = {"train": train, "valid": valid, "test": test}
+    return parts, info
+
+
+def _fit_preprocessing(kind: str, dataset: str, X_train: np.ndarray) -> dict[str, Any]:
+    """The preprocessing as JSON-ready data (saved with the model, re-applied by evaluate)."""
+    if kind == "auto":
+        kind = {"digits": "scale", "mnist": "none"}.get(dataset, "standardize")
+    if kind == "scale":
+        top = float(np.abs(X_train).max()) or 1.0
+        top = 16.0 if dataset == "digits" else top  # digits are pixel counts 0..16
+        return {"kind": "scale", "factor": 1.0 / top}
+    if kind == "standardize":
+        from ..datasets import Standardizer
+
+        return {"kind": "standardize", **Standardizer.fit(X_train).to_dict()}
+    return {"kind": "none"}
+
+
+def _apply(pre: dict[str, Any], X: np.ndarray) -> np.ndarray:
+    kind = pre.get("kind")
+    if kind == "scale":
+        return X * pre["factor"]
+    if kind == "standardize":
+        from ..datasets import Standardizer
+
+        return Standardizer.from_dict(pre).transform(X)
+    if kind == "none":
+        return X
+    from ..io import ModelFileError
+
+    raise ModelFileError(f"unknown preprocessing {kind!r} in the model's metadata")
+
+
+# -- train --------------------------------------------------------------------------------------
+
+
+def _config(args: argparse.Namespace) -> dict[str, Any]:
+    decay = DECAY[args.schedule] if args.decay is None else args.decay
+    return {
+        "dataset": args.dataset.strip().lower(),
+        "data_dir": args.data_dir,
+        "hidden": list(args.hidden),
+        "activation": args.activation,
+        "l2": args.l2,
+        "l1": args.l1,
+        "dtype": args.dtype,
+        "lr": args.lr,
+        "momentum": args.momentum,
+        "schedule": args.schedule,
+        "decay": decay,
+        "warmup": args.warmup,
+        "batch_size": args.batch_size,
+        "epochs": args.epochs,
+        "patience": args.patience,
+        "seed": args.seed,
+        "valid": args.valid,
+        "test": args.test,
+        "preprocess": args.preprocess,
+    }
+
+
+def _table(rows: list[tuple[str, float]]) -> str:
+    lines = ["          error   accuracy"]
+    lines += [f"{name:<8}{err:8.4f}   {1 - err:8.4f}" for name, err in rows]
+    return "\n".join(lines)
+
+
+def run_train(args: argparse.Namespace) -> int:
+    from .. import optim
+    from ..models import mlp
+    from ..train import EarlyStopping, train
+    from . import UsageError
+
+    config = _config(args)
+    if args.momentum >= 1:
+        raise UsageError(f"--momentum must lie in [0, 1), got {args.momentum}")
+    if args.valid + args.test >= 1:
+        raise UsageError(f"--valid + --test must be below 1, got {args.valid + args.test:g}")
+    if config["schedule"] == "power" and not (0.5 < config["decay"] <= 1):
+        raise UsageError(f"--schedule power needs 0.5 < --decay <= 1, got {config['decay']:g}")
+    out = Path(args.out) if args.out else Path("runs") / datetime.now().strftime("%Y%m%d-%H%M%S")
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"--out {out} exists and is not a directory")
+
+    split = {"valid": args.valid, "test": args.test, "seed": args.seed}
+    parts, info = _load_parts(config["dataset"], args.data_dir, split)
+    name = info["name"]
+    pre = _fit_preprocessing(args.preprocess, name, parts["train"][0])
+    data = {k: (_apply(pre, X).astype(args.dtype), y) for k, (X, y) in parts.items()}
+    n_in, n_classes = data["train"][0].shape[1], info["n_classes"]
+    sizes = [n_in, *config["hidden"], n_classes]
+    model = mlp(sizes, config["activation"], config["l2"], config["l1"], args.dtype, args.seed)
+    schedule = optim.make_schedule(config["schedule"], args.lr, config["decay"], args.warmup)
+    optimizer = optim.SGD(model.parameters, schedule, momentum=args.momentum)
+    stopper = EarlyStopping(args.patience) if args.patience else None
+    counts = "  /  ".join(f"{len(data[k][1])} {k}" for k in ("train", "valid", "test"))
+    print(f"{name}: {info['n_samples']} examples ({counts}), {info['n_classes']} classes")
+    print(f"network {' -> '.join(map(str, sizes))}, {config['activation']}, l2 = {config['l2']:g}"
+          + (f", l1 = {config['l1']:g}" if config["l1"] else ""))  # fmt: skip
+    print(f"SGD {schedule}, momentum {args.momentum:g}, batch size {args.batch_size}", flush=True)
+
+    start = time.perf_counter()
+    with np.errstate(over="ignore", invalid="ignore"):  # divergence is reported as such below
+        history = train(
+            model, data["train"], data["valid"], epochs=args.epochs, batch_size=args.batch_size,
+            optimizer=optimizer, early_stopping=stopper, seed=args.seed,
+            progress=not args.no_progress,
+        )  # fmt: skip
+    seconds = time.perf_counter() - start
+    errors = {k: model.error(*data[k]) for k in ("train", "valid", "test")}
+
+    print()
+    print(_table([(k, errors[k]) for k in ("train", "valid", "test")]))
+    stop_note = (
+        f"stopped early: no better validation error in {args.patience} epochs"
+        if history.stopped_early
+        else "interrupted"
+        if history.interrupted
+        else "epoch limit"
+    )
+    print(f"epochs {len(history)} (best {history.best_epoch}, {stop_note}), {seconds:.1f} s")
+
+    metrics = {
+        **{f"{k}_accuracy": 1 - v for k, v in errors.items()},
+        **{f"{k}_error": v for k, v in errors.items()},
+        "epochs": len(history),
+        "best_epoch": history.best_epoch,
+        "seconds": seconds,
+        "stopped_early": history.stopped_early,
+        "interrupted": history.interrupted,
+        "config": config,
+        "dataset": info,
+        "history": history.to_dict(),
+    }
+    metadata = {
+        "dataset": name,
+        "data_dir": args.data_dir,
+        "split": split,
+        "preprocessing": pre,
+        "n_classes": n_classes,
+        "metrics": {k: metrics[k] for k in metrics if k not in ("history", "dataset")},
+    }
+    written = _write_outputs(out, model, history, metrics, metadata, parts, pre, name)
+    if history.interrupted:
+        print(
+            f"interrupted (Ctrl-C) in epoch {len(history)}: kept the best model so far "
+            f"(epoch {history.best_epoch}) and wrote every output"
+        )
+    print(f"wrote {out}/: {', '.join(written)}")
+    return 130 if history.interrupted else 0
+
+
+def _write_outputs(out, model, history, metrics, metadata, parts, pre, name) -> list[str]:
+    out.mkdir(parents=True, exist_ok=True)
+    model.save(out / "model.npz", metadata=metadata)
+    from ..io import atomic_write
+
+    text = json.dumps(metrics, indent=2, allow_nan=True)
+    atomic_write(out / "metrics.json", lambda f: f.write(text.encode() + b"\n"))
+    written = ["model.npz", "metrics.json"]
+    history.plot(out / "curves.png", title=f"{name}: error per epoch")
+    written.append("curves.png")
+    skipped = _render_graph(model, out / "graph.svg")
+    if skipped:
+        print(f"graph.svg skipped: {skipped}")
+    else:
+        written.append("graph.svg")
+    if name in TWO_D:
+        from ..plots import plot_decision_boundary
+
+        (X, y), (Xt, yt) = parts["train"], parts["test"]
+        plot_decision_boundary(
+            model, X, y, out / "boundary.png", transform=lambda G: _apply(pre, G),
+            X_test=Xt, y_test=yt, title=f"{name}: decision regions",
+        )  # fmt: skip
+        written.append("boundary.png")
+    return written
+
+
+def _render_graph(model, path: Path) -> str | None:
+    """Draw the trained model's graph to ``path``; the reason when it cannot be drawn."""
+    try:
+        from ..render import render
+    except ImportError as e:
+        return f"the rendering module is not available ({e})"
+    if shutil.which("dot") is None:
+        return "Graphviz's `dot` is not on PATH (sudo apt-get install graphviz)"
+    from ..errors import FlowgraphError
+
+    try:
+        render(model.graph, path)
+    except (FlowgraphError, OSError) as e:
+        return str(e)
+    return None
+
+
+# -- evaluate -----------------------------------------------------------------------------------
+
+
+def run_evaluate(args: argparse.Namespace) -> int:
+    from ..io import ModelFileError, load_model
+    from ..plots import confusion_matrix, format_confusion, plot_confusion
+    from . import UsageError
+
+    path = Path(args.model)
+    if not path.is_file():
+        raise UsageError(f"no model file at {path}")
+    model = load_model(path)
+    meta = model.metadata
+    split = meta.get("split")
+    pre = meta.get("preprocessing")
+    if not isinstance(split, dict) or not isinstance(pre, dict):
+        raise ModelFileError(
+            f"{path} holds no dataset split or preprocessing in its metadata (was it written by "
+            "`flowgraph train`?)"
+        )
+    dataset = args.dataset or meta.get("dataset")
+    if not dataset:
+        raise UsageError(f"{path} does not name its dataset; pass --dataset")
+    data_dir = args.data_dir if args.data_dir is not None else (
+        meta.get("data_dir") if dataset == meta.get("dataset") else None
+    )  # fmt: skip
+    parts, info = _load_parts(dataset, data_dir, split)
+    X, y = parts[args.split]
+    n_in = model.parameters[0].value.shape[1]
+    if X.shape[1] != n_in or info["n_classes"] > model.n_classes:
+        raise UsageError(
+            f"the model takes {n_in} inputs and {model.n_classes} classes; {info['name']} has "
+            f"{X.shape[1]} features and {info['n_classes']} classes"
+        )
+    pred = model.predict(_apply(pre, X))
+    M = confusion_matrix(y, pred, model.n_classes)
+    error = 1 - np.trace(M) / max(1, M.sum())
+    print(f"{path}: {info['name']}, {args.split} split of seed {split['seed']}: {len(y)} examples")
+    print(f"error {error:.4f}   accuracy {1 - error:.4f}")
+    print(format_confusion(M))
+    if args.plot:
+        plot_confusion(M, args.plot, title=f"{info['name']} ({args.split}): error {error:.4f}")
+        print(f"wrote {args.plot}")
+    return 0
