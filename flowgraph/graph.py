@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from .boxes.base import Box
+from .boxes.base import Box, Outer
 from .errors import BoxError, FeedError, FlowgraphError, GraphError, NonFiniteError
 
 __all__ = ["Node", "Input", "Parameter", "Graph"]
@@ -84,6 +84,27 @@ class Parameter(Node):
                 f"Parameter {name!r} must hold floating-point values, got dtype {value.dtype}"
             )
         self.value = value
+
+    # The gradient is a property so that the Graph may hold a rank-1 gradient u v^T as its
+    # factors (an Outer, from Linear with one example): SGD then updates W in place with
+    # them, and anyone who reads ``grad`` gets the array, built on first access.
+    @property
+    def grad(self) -> Any:
+        if self._outer is not None:
+            self._grad, self._outer = self._outer.materialize(), None
+        return self._grad
+
+    @grad.setter
+    def grad(self, value: Any) -> None:
+        if type(value) is Outer:
+            self._grad, self._outer = None, value
+        else:
+            self._grad, self._outer = value, None
+
+    @property
+    def grad_outer(self) -> Outer | None:
+        """The gradient as factors (u, v) of u v^T when bprop left it so, else None."""
+        return self._outer
 
 
 def _topological_order(outputs: Sequence[Node]) -> list[Node]:
@@ -161,6 +182,7 @@ class Graph:
         self.parameters: list[Parameter] = [n for n in self.order if isinstance(n, Parameter)]
         self._boxes: list[Node] = [n for n in self.order if n.box is not None]
         self._plans: dict[tuple, list[tuple[Node, tuple[bool, ...]]]] = {}
+        self._default_plans: dict[int, list[tuple[Node, tuple[bool, ...]]]] = {}  # wrt=None
 
     # -- construction ----------------------------------------------------------------------
     def _name_nodes(self) -> None:
@@ -254,7 +276,7 @@ class Graph:
         return [o.value for o in self.outputs]
 
     def _feed(self, feed: Mapping[Any, Any]) -> None:
-        if not isinstance(feed, Mapping):
+        if type(feed) is not dict and not isinstance(feed, Mapping):
             raise FeedError(
                 f"feed must map Input nodes (or their names) to arrays, got {type(feed).__name__}"
             )
@@ -351,6 +373,11 @@ class Graph:
         if wrt is not None:
             extra = tuple(self._resolve(w) for w in wrt)
             targets = targets + tuple(t for t in extra if not isinstance(t, Parameter))
+            plan = self._plan(out, targets)
+        else:  # the training loop's call: its plan is looked up without building a key
+            plan = self._default_plans.get(id(out))
+            if plan is None:
+                plan = self._default_plans[id(out)] = self._plan(out, targets)
         if grad_output is None:
             if np.size(out.value) != 1:
                 raise GraphError(
@@ -375,14 +402,21 @@ class Graph:
         out.grad = grad_output
         node = None
         try:
-            for node, child_needs in self._plan(out, targets):
+            for node, child_needs in plan:
                 g = node.grad
                 if g is None:
                     continue
                 children = node.children
-                grads = node.box.bprop([c.value for c in children], node.value, g)
+                values = [c.value for c in children]
+                grads = node.box.bprop_needed(values, node.value, g, child_needs)
                 for child, need, gc in zip(children, child_needs, grads):
                     if need and gc is not None:
+                        if type(gc) is Outer and not (
+                            isinstance(child, Parameter)
+                            and child.grad_outer is None
+                            and child.grad is None
+                        ):  # factors only as a Parameter's one and only gradient
+                            gc = gc.materialize()
                         # never in place: a box may hand back an array it does not own
                         child.grad = gc if child.grad is None else child.grad + gc
                         if check:
@@ -395,7 +429,7 @@ class Graph:
             assert node is not None
             raise _augment(e, node, "bprop", [c.value for c in node.children]) from e
         for t in targets:
-            if t.grad is None:
+            if getattr(t, "grad_outer", None) is None and t.grad is None:  # (keep factors)
                 t.grad = np.zeros_like(t.value)
 
     def _resolve(self, ref: Node | str) -> Node:

@@ -168,7 +168,11 @@ class SGD:
         alpha = self.schedule(self.t)
         if self._velocity is None:
             for p in self.parameters:
-                p.value -= alpha * p.grad
+                outer = p.grad_outer
+                if outer is not None:  # grad = u v^T (one example): one BLAS pass, in place
+                    outer.subtract_from(p.value, alpha)
+                else:
+                    p.value -= alpha * p.grad
         else:
             beta = self.momentum
             for p, v in zip(self.parameters, self._velocity):

@@ -6,6 +6,7 @@ computed at fprop, so one box object may serve several nodes of one graph.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -15,6 +16,51 @@ from ..errors import GraphError
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..graph import Node
+
+
+class Outer:
+    """A rank-1 matrix u v^T kept as its two factors, u of shape (m,) and v of shape (n,).
+
+    A fast path for one example at a time: Linear's grad_W = grad_a h^T is such a matrix, and
+    SGD's update W <- W - alpha u v^T is then one BLAS rank-1 update in place (``?ger``), one
+    pass over W instead of building the (m, n) gradient and reading it back. The Graph keeps
+    an Outer only as a Parameter's gradient; ``Parameter.grad`` builds the array on first
+    access, so nobody outside the Graph and the optimizer ever sees one.
+    """
+
+    __slots__ = ("u", "v")
+
+    def __init__(self, u: np.ndarray, v: np.ndarray):
+        self.u, self.v = u, v
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return (self.u.shape[0], self.v.shape[0])
+
+    def materialize(self) -> np.ndarray:
+        """The (m, n) array u v^T."""
+        return np.outer(self.u, self.v)
+
+    def subtract_from(self, W: np.ndarray, alpha: float) -> None:
+        """W <- W - alpha u v^T, in place (with SciPy's BLAS ``sger``/``dger`` when present)."""
+        ger = _blas_ger(W.dtype) if W.flags.c_contiguous else None
+        if ger is None:
+            W -= alpha * self.materialize()
+            return
+        a = W.T  # Fortran-ordered (n, m): BLAS updates it in place as a += -alpha v u^T
+        out = ger(-alpha, self.v, self.u, a=a, overwrite_a=True)
+        if out is not a:  # BLAS worked on a copy (never for float32/float64 contiguous W)
+            W[...] = out.T
+
+
+@functools.cache
+def _blas_ger(dtype: np.dtype) -> Any:
+    """SciPy's BLAS rank-1 update for ``dtype`` (float32 or float64), or None."""
+    try:
+        from scipy.linalg import blas
+    except ImportError:  # SciPy is optional: Outer.subtract_from falls back on NumPy
+        return None
+    return {np.dtype(np.float32): blas.sger, np.dtype(np.float64): blas.dger}.get(np.dtype(dtype))
 
 
 class Box:
@@ -48,6 +94,20 @@ class Box:
         self, inputs: Sequence[np.ndarray], output: np.ndarray, grad_output: np.ndarray
     ) -> tuple[np.ndarray | None, ...]:
         raise NotImplementedError(f"{type(self).__name__} does not define bprop")
+
+    def bprop_needed(
+        self,
+        inputs: Sequence[np.ndarray],
+        output: np.ndarray,
+        grad_output: np.ndarray,
+        needs: Sequence[bool],
+    ) -> tuple[Any, ...]:
+        """What the Graph calls: ``bprop`` when only the inputs flagged in ``needs`` (one bool
+        per input) want a gradient. A box may override it with a fast path that skips the
+        others (returning None for them) or returns a gradient in factored form (an
+        :class:`Outer`, for a Parameter); ``bprop`` stays the definition the checker verifies
+        and the tests hold every fast path to. By default it is ``bprop``."""
+        return self.bprop(inputs, output, grad_output)
 
     def sample_inputs(self, rng: np.random.Generator) -> tuple[Any, ...]:
         raise NotImplementedError(

@@ -1,0 +1,161 @@
+"""Every speed fast path against its plain oracle: Linear.bprop_needed against Linear.bprop,
+the rank-1 gradient (Outer) against the array it stands for, SGD's in-place BLAS update
+against ``W - alpha * grad``, and a whole batch-of-one training step against plain NumPy."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import flowgraph as fg
+from flowgraph.boxes.base import Box, Outer
+
+
+@pytest.mark.parametrize("n", [1, 4])
+@pytest.mark.parametrize("needs", [(True, True, True), (False, True, True), (True, False, False)])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_linear_bprop_needed_matches_bprop(n, needs, dtype):
+    rng = np.random.default_rng(n)
+    h = rng.standard_normal((n, 5)).astype(dtype)
+    W = rng.standard_normal((3, 5)).astype(dtype)
+    b = rng.standard_normal(3).astype(dtype)
+    g = rng.standard_normal((n, 3)).astype(dtype)
+    box = fg.Linear()
+    a = box.fprop(h, W, b)
+    plain = box.bprop((h, W, b), a, g)
+    fast = box.bprop_needed((h, W, b), a, g, needs)
+    for need, p, f in zip(needs, plain, fast):
+        if not need:
+            assert f is None
+            continue
+        if isinstance(f, Outer):
+            assert n == 1
+            f = f.materialize()
+        assert f.dtype == dtype and f.shape == p.shape
+        np.testing.assert_allclose(f, p, rtol=1e-6)
+    if n == 1 and needs[1]:
+        assert isinstance(fast[1], Outer)  # the fast path is taken
+
+
+def test_base_bprop_needed_is_bprop():
+    box = fg.Tanh()
+    a = np.linspace(-2, 2, 6).reshape(2, 3)
+    h = box.fprop(a)
+    g = np.ones_like(a)
+    np.testing.assert_array_equal(
+        box.bprop_needed((a,), h, g, (True,))[0], box.bprop((a,), h, g)[0]
+    )
+    assert Box.bprop_needed is not fg.Linear.bprop_needed
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("order", ["C", "F"])
+def test_outer_subtract_from_is_w_minus_alpha_outer(dtype, order):
+    rng = np.random.default_rng(0)
+    u, v = rng.standard_normal(4).astype(dtype), rng.standard_normal(6).astype(dtype)
+    W = np.asarray(rng.standard_normal((4, 6)), dtype=dtype, order=order)
+    expected = W - dtype(0.3) * np.outer(u, v)
+    Outer(u, v).subtract_from(W, 0.3)  # C order: BLAS ger in place; F order: NumPy fallback
+    assert W.dtype == dtype
+    np.testing.assert_allclose(W, expected, rtol=1e-6 if dtype == np.float32 else 1e-12)
+    assert Outer(u, v).shape == (4, 6)
+
+
+def _one_example_graph(dtype):
+    model = fg.mlp([5, 4, 3], dtype=dtype, seed=3)
+    x = np.random.default_rng(1).standard_normal((1, 5)).astype(dtype)
+    return model, x, np.array([2])
+
+
+def test_graph_keeps_rank1_factors_and_grad_reads_the_array():
+    model, x, y = _one_example_graph(np.float64)
+    g = model.train_graph
+    g.fprop({model.x: x, model.y: y})
+    g.bprop()
+    W1 = model["W1"]
+    assert isinstance(W1.grad_outer, Outer)  # kept as factors by bprop...
+    grad = W1.grad  # ...and built on first access
+    assert W1.grad_outer is None and isinstance(grad, np.ndarray)
+    # the oracle: the same gradient from Linear.bprop on the recorded values
+    a1 = model["a1"]
+    plain = fg.Linear().bprop([c.value for c in a1.children], a1.value, a1.grad)[1]
+    np.testing.assert_allclose(grad, plain, rtol=1e-12)
+    assert model["b1"].grad_outer is None and model["b1"].grad.shape == (4,)
+
+
+def test_batch_of_one_step_matches_plain_sgd():
+    for dtype, rtol in ((np.float64, 1e-12), (np.float32, 1e-5)):
+        fast, x, y = _one_example_graph(dtype)
+        plain, _, _ = _one_example_graph(dtype)
+        opt = fg.SGD(fast.parameters, lr=0.5)
+        for m in (fast, plain):
+            m.train_graph.fprop({m.x: x, m.y: y})
+            m.train_graph.bprop()
+        grads = [p.grad.copy() for p in plain.parameters]  # materialised: the plain update
+        opt.step()
+        for p, q, gq in zip(fast.parameters, plain.parameters, grads):
+            assert p.value.dtype == dtype
+            np.testing.assert_allclose(p.value, q.value - 0.5 * gq, rtol=rtol)
+
+
+def test_shared_weight_with_two_rank1_contributions_adds_them():
+    W = fg.Parameter(np.arange(6.0).reshape(2, 3) / 10, "W")
+    b = fg.Parameter(np.zeros(2), "b")
+    x1, x2, y = fg.Input("x1"), fg.Input("x2"), fg.Input("y")
+    a = fg.Add()(fg.Linear()(x1, W, b), fg.Linear()(x2, W, b))
+    loss = fg.SoftmaxCrossEntropy()(a, y)
+    g = fg.Graph(loss)
+    feed = {x1: np.array([[1.0, 2.0, 3.0]]), x2: np.array([[-1.0, 0.5, 2.0]]), y: np.array([1])}
+    g.fprop(feed)
+    g.bprop()
+    grad_a = a.grad
+    expected = np.outer(grad_a[0], feed[x1][0]) + np.outer(grad_a[0], feed[x2][0])
+    np.testing.assert_allclose(W.grad, expected, rtol=1e-12)
+    np.testing.assert_allclose(b.grad, 2 * grad_a[0], rtol=1e-12)
+
+
+def test_input_gradient_still_computed_when_asked():
+    model, x, y = _one_example_graph(np.float64)
+    g = model.train_graph
+    g.fprop({model.x: x, model.y: y})
+    g.bprop()
+    assert model.x.grad is None  # the data needs no gradient: the first layer skips grad_h
+    g.bprop(wrt=[model.x])
+    W1 = model["W1"].value
+    np.testing.assert_allclose(model.x.grad, model["a1"].grad @ W1, rtol=1e-12)
+
+
+def test_momentum_and_check_finite_read_the_materialised_gradient():
+    fast, x, y = _one_example_graph(np.float64)
+    opt = fg.SGD(fast.parameters, lr=0.1, momentum=0.9)
+    ref, _, _ = _one_example_graph(np.float64)  # hand-written momentum SGD on plain arrays
+    vel = [np.zeros_like(p.value) for p in ref.parameters]
+    for _ in range(3):
+        fast.train_graph.fprop({fast.x: x, fast.y: y})
+        fast.train_graph.bprop(check_finite=True)
+        opt.step()
+        ref.train_graph.fprop({ref.x: x, ref.y: y})
+        ref.train_graph.bprop()
+        for p, v in zip(ref.parameters, vel):
+            v *= 0.9
+            v += np.array(p.grad)
+            p.value = p.value - 0.1 * v
+    for p, r in zip(fast.parameters, ref.parameters):
+        np.testing.assert_allclose(p.value, r.value, rtol=1e-12)
+
+
+def test_a_subclass_that_redefines_bprop_is_not_bypassed_by_the_fast_path():
+    class HalfGradLinear(fg.Linear):
+        def bprop(self, inputs, output, grad_a):
+            return tuple(0.5 * g for g in super().bprop(inputs, output, grad_a))
+
+    W = fg.Parameter(np.ones((2, 3)), "W")
+    b = fg.Parameter(np.zeros(2), "b")
+    x, y = fg.Input("x"), fg.Input("y")
+    a = HalfGradLinear()(x, W, b)
+    g = fg.Graph(fg.SoftmaxCrossEntropy()(a, y))
+    xv = np.array([[1.0, 2.0, 3.0]])
+    g.fprop({x: xv, y: np.array([0])})
+    g.bprop()
+    assert W.grad_outer is None
+    np.testing.assert_allclose(W.grad, 0.5 * np.outer(a.grad[0], xv[0]), rtol=1e-12)
