@@ -124,11 +124,15 @@ for method, name in names.items():
 
 fig, axes = plt.subplots(1, 3, figsize=(13, 3.4), sharey=True)
 for ax, (method, name) in zip(axes, names.items()):
-    w = sp[method]["weights"]
-    ax.hist(w, bins=np.linspace(-0.6, 0.6, 121), color="#0072B2")
-    ax.set(title=f"{name}: {100 * np.mean(w == 0):.0f}% exactly 0", xlabel=r"$W_{i,j}$", yscale="log")
+    w = np.abs(sp[method]["weights"])
+    ax.hist(np.log10(w[w > 0]), bins=np.linspace(-9, 0, 73), color="#0072B2", label=r"$|W_{i,j}| > 0$")
+    ax.bar(-9.6, np.sum(w == 0), width=0.5, color="#D55E00", label="exactly 0")
+    ax.set(title=f"{name}: {100 * np.mean(w == 0):.0f}% exactly 0", xlabel=r"$\log_{10} |W_{i,j}|$",
+           yscale="log")
 axes[0].set_ylabel("number of weights")
-fig.suptitle(rf"the weights after training with $\lambda$ = {sp['lambda'][-1]:g}")
+axes[0].legend(frameon=False, loc="upper left")
+fig.suptitle(rf"the weights after training with $\lambda$ = {sp['lambda'][-1]:g}: subgradient steps leave them "
+             r"hovering near 0, the proximal step puts them on 0")
 fig.tight_layout()
 
 # %% [markdown]
