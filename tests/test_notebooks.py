@@ -68,3 +68,12 @@ def test_notebook_executes_without_error(source):
         pytest.fail(f"{source.stem}: a cell failed\n{e}")
     code = [c for c in nb.cells if c.cell_type == "code"]
     assert all(c.execution_count is not None for c in code)
+
+
+def test_readme_lists_every_notebook_and_its_pictures_exist():
+    readme = (ROOT / "README.md").read_text()
+    for source in SOURCES:
+        assert f"notebooks/{source.stem}.ipynb" in readme, f"README does not list {source.stem}"
+    for picture in ("docs/nb-graph.svg", "docs/nb-playground.png"):
+        assert picture in readme
+        assert (ROOT / picture).stat().st_size > 1000
