@@ -1,19 +1,21 @@
 """Draw the pictures README.md shows: ``python docs/make_pictures.py`` (needs Graphviz).
 
-- docs/mlp.svg: the default network of ``flowgraph train`` (64-100-100-10, tanh, L2) after one
-  fprop and bprop on 8 digits, with values and gradients, drawn top to bottom;
+- docs/mlp.svg: the default network of ``flowgraph train`` (digits, 64-100-100-10, tanh, L2),
+  trained (a few seconds), then drawn by ``flowgraph render --values --grads`` after one fprop
+  and bprop on 8 digits of its dataset, top to bottom;
 - docs/check.svg: a small network whose Tanh has a wrong bprop, after ``check_graph``: the
   wrong box is red, the others green, with the fprop/bprop order.
 """
 
 from __future__ import annotations
 
+import tempfile
 from pathlib import Path
 
 import numpy as np
 
 import flowgraph as fg
-from flowgraph.datasets.digits import load_digits
+from flowgraph.cli import main
 
 HERE = Path(__file__).parent
 
@@ -26,12 +28,14 @@ class WrongTanh(fg.Tanh):
 
 
 def default_mlp() -> Path:
-    X, y = load_digits()
-    rows = np.random.default_rng(0).choice(len(X), size=8, replace=False)
-    model = fg.mlp([64, 100, 100, 10], activation="tanh", l2=1e-4, seed=0)
-    model.graph.fprop({model.x: (X[rows] / 16).astype(model.dtype), model.y: y[rows]})
-    model.graph.bprop()
-    return fg.render(model, HERE / "mlp.svg", values=True, grads=True, rankdir="TB")
+    with tempfile.TemporaryDirectory() as tmp:
+        if main(["train", "--out", tmp, "--no-progress"]) != 0:
+            raise SystemExit("flowgraph train failed")
+        out = HERE / "mlp.svg"
+        args = ["render", f"{tmp}/model.npz", "-o", str(out), "--values", "--grads"]
+        if main(args + ["--rankdir", "TB"]) != 0:
+            raise SystemExit("flowgraph render failed")
+    return out
 
 
 def wrong_box() -> Path:

@@ -77,15 +77,32 @@ def _dataset_name(model: Any, model_path: Path) -> str | None:
 
 
 def _preprocess(X: np.ndarray, metadata: dict) -> np.ndarray:
-    """Apply the input standardisation saved with the model, z = (x - mu) / sigma (any entry
-    of its metadata holding ``mean`` and ``scale`` or ``std``, as Standardizer.to_dict writes),
-    so that the batch looks like what the model was trained on."""
-    for spec in metadata.values():
-        if isinstance(spec, dict) and "mean" in spec and ("scale" in spec or "std" in spec):
+    """Apply the input preprocessing saved with the model, so that the batch looks like what
+    the model was trained on: ``metadata["preprocessing"]`` as ``flowgraph train`` writes it
+    (kind ``scale``: x * factor; ``standardize``: z = (x - mu) / sigma; ``none``), or else any
+    entry holding ``mean`` and ``scale`` (a ``Standardizer.to_dict()``)."""
+    from . import UsageError
+
+    pre = metadata.get("preprocessing")
+    specs = [pre] if isinstance(pre, dict) else []
+    specs += [v for v in metadata.values() if isinstance(v, dict) and v is not pre]
+    for spec in specs:
+        kind = spec.get("kind")
+        if kind == "none":
+            return X
+        if kind == "scale" and "factor" in spec:
+            return X * float(spec["factor"])
+        if "mean" in spec and ("scale" in spec or "std" in spec):
             mean = np.asarray(spec["mean"], dtype=np.float64)
             scale = np.asarray(spec.get("scale", spec.get("std")), dtype=np.float64)
-            if mean.shape == scale.shape == X.shape[1:]:
-                return (X - mean) / np.where(scale > 0, scale, 1.0)
+            if mean.shape != X.shape[1:] or scale.shape != X.shape[1:]:
+                raise UsageError(
+                    f"the model's standardisation has {mean.size} features, the dataset "
+                    f"{X.shape[1]}; pass the --dataset it was trained on"
+                )
+            return (X - mean) / np.where(scale > 0, scale, 1.0)
+        if spec is pre and kind is not None:
+            raise UsageError(f"unknown preprocessing {kind!r} in the model's metadata")
     return X
 
 
@@ -100,19 +117,21 @@ def _batch(model: Any, args: argparse.Namespace, model_path: Path) -> tuple[np.n
         )
     if args.batch < 1:
         raise UsageError(f"--batch must be at least 1, got {args.batch}")
-    from .. import datasets
+    from ..datasets import get_dataset
 
-    get = getattr(datasets, "get_dataset", None)
-    if get is None:
-        raise UsageError("this flowgraph has no dataset loader (flowgraph.datasets.get_dataset)")
-    X, y, *_ = get(name, data_dir=args.data_dir, seed=args.seed)
-    X = _preprocess(np.asarray(X, dtype=np.float64), getattr(model, "metadata", {}) or {})
+    metadata = getattr(model, "metadata", None) or {}
+    data_dir = args.data_dir
+    if data_dir is None and name == metadata.get("dataset"):
+        data_dir = metadata.get("data_dir")
+    X, y, _ = get_dataset(name, data_dir=data_dir, seed=args.seed)
+    X = np.asarray(X, dtype=np.float64)
     n_in = model.parameters[0].value.shape[1]
     if X.ndim != 2 or X.shape[1] != n_in:
         raise UsageError(
             f"dataset {name!r} has inputs of shape {X.shape[1:]} but the model takes {n_in} "
             "features; pass the --dataset it was trained on"
         )
+    X = _preprocess(X, metadata)  # the model's own input pipeline, whatever the data
     n_classes = model.parameters[-1].value.shape[0]
     if len(y) and int(np.max(y)) >= n_classes:
         raise UsageError(
