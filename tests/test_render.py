@@ -470,8 +470,8 @@ def test_cli_values_grads_check_on_a_batch_of_the_named_dataset(tmp_path, capsys
 
     X, _, _ = get_dataset("digits")
     mean, scale = X.mean(axis=0), X.std(axis=0) + 1.0
-    standardizer = {"mean": mean.tolist(), "scale": scale.tolist()}
-    _, path = saved_model(tmp_path, metadata={"dataset": "digits", "standardizer": standardizer})
+    pre = {"kind": "standardize", "mean": mean.tolist(), "scale": scale.tolist()}
+    _, path = saved_model(tmp_path, metadata={"dataset": "digits", "preprocessing": pre})
     out = tmp_path / "graph.svg"
     args = ["render", str(path), "-o", str(out), "--values", "--grads", "--order", "--check"]
     assert main(args + ["--batch", "5"]) == 0
@@ -494,6 +494,21 @@ def test_cli_values_grads_check_on_a_batch_of_the_named_dataset(tmp_path, capsys
     assert main(["render", str(bare), "--grads", "--dataset", "moons"]) == 2
     assert "takes 64 features" in capsys.readouterr().err  # moons has 2
     assert main(["render", str(bare), "--grads", "--dataset", "digits"]) == 0
+
+
+def test_cli_renders_what_flowgraph_train_saved(tmp_path, capsys):
+    from flowgraph.cli import main
+
+    train = ["train", "--out", str(tmp_path), "--hidden", "4", "--epochs", "1"]
+    assert main(train + ["--augment", "none", "--no-progress"]) == 0
+    capsys.readouterr()
+    out = tmp_path / "values.svg"
+    assert main(["render", str(tmp_path / "model.npz"), "-o", str(out), "--values"]) == 0
+    nodes = svg_nodes(out.read_text(encoding="utf-8"))
+    words = svg_text(nodes[nid("x")]).split()
+    mean, std, lo, hi = words[words.index("value") + 1 : words.index("value") + 5]
+    assert (lo, hi) == ("0", "1"), words  # digits scaled by 1/16, as the model was trained
+    assert "Softmax" in svg_text(nodes[nid("output")])
 
 
 def test_cli_mistakes_are_one_line(tmp_path, capsys):
