@@ -511,6 +511,20 @@ def test_cli_renders_what_flowgraph_train_saved(tmp_path, capsys):
     assert "Softmax" in svg_text(nodes[nid("output")])
 
 
+def test_cli_check_finds_a_wrong_box_and_exits_1(tmp_path, monkeypatch, capsys):
+    from flowgraph import models
+    from flowgraph.cli import main
+
+    _, path = saved_model(tmp_path, metadata={"dataset": "digits"}, sizes=(64, 5, 5, 10))
+    monkeypatch.setitem(models.ACTIVATIONS, "tanh", BadTanh)  # load_model rebuilds with it
+    out = tmp_path / "check.svg"
+    assert main(["render", str(path), "-o", str(out), "--check"]) == 1
+    assert "first failing box: 'h1'" in capsys.readouterr().out
+    nodes = svg_nodes(out.read_text(encoding="utf-8"))
+    red = {name for name, g in nodes.items() if STYLE["fail"][0] in svg_paint(g)[0]}
+    assert red == {nid("h1"), nid("h2")}  # both Tanh boxes, and nothing else
+
+
 def test_cli_mistakes_are_one_line(tmp_path, capsys):
     from flowgraph.cli import main
 
