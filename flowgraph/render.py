@@ -442,7 +442,8 @@ def to_dot(
 ) -> graphviz.Digraph:
     """Describe ``graph`` in Graphviz's DOT language; needs no Graphviz binary.
 
-    Nodes by kind: Inputs (blue ovals: x, y), Parameters (yellow boxes with name and shape:
+    ``graph`` is a Graph (or a Model, whose ``.graph`` is drawn). Nodes by kind: Inputs (blue
+    tags: x, y), Parameters (yellow boxes with name and shape:
     W(k), b(k)), boxes (grey, rounded, with type and name: the Linear computing a(k) = b(k) +
     W(k) h(k-1), the Tanh computing h(k) = g(a(k)), ...) and the graph's outputs (purple,
     double outline: f(x) or the loss -log f(x)_y + lambda Omega(theta)); a legend below.
@@ -451,13 +452,14 @@ def to_dot(
     ``graph.bprop`` (shape, mean, std, min, max; the numbers for arrays of at most 6
     elements such as a scalar loss or a 2x2 weight). shapes: arrows, drawn the way fprop
     goes, are labelled with the shape of the array flowing along them. order: each box shows
-    its position in the fprop sweep (#f) and in the bprop sweep (#b, ``—`` for a box bprop
-    skips because no parameter lies below it). check: a GraphReport from ``check_graph`` or a
+    its position in the fprop sweep and in the bprop sweep (``—`` for a box bprop skips
+    because no parameter lies below it). check: a GraphReport from ``check_graph`` or a
     BoxReport from ``check_box`` colours each checked box green (pass), vermillion (fail,
     labelled with its worst relative error and failing inputs) or amber (kink). A node whose
-    value or gradient holds NaN or inf is always flagged vermillion. group: the nodes of a
+    value or gradient holds NaN or inf is always flagged vermillion, and the node where they
+    first appear in fprop says so. group: the nodes of a
     layer (its Linear, W(k), b(k) and activation) are drawn in a cluster named after it.
-    rankdir: "LR" (left to right) or "TB", "RL", "BT".
+    rankdir: "LR" (left to right) or "TB", "RL", "BT". legend: the key below the picture.
 
     Node ids come from node names, so the same graph gives the same text every time.
     """
