@@ -30,24 +30,26 @@ DEFAULTS = {
     "dataset": "digits",
     "hidden": [100, 100],
     "activation": "tanh",
-    "lr": 0.1,
+    "lr": 0.2,
     "momentum": 0.9,
     "schedule": "inverse",
     "decay": None,  # per schedule: DECAY below
     "warmup": 0,
-    "l2": 1e-3,
+    "l2": 3e-4,
     "l1": 0.0,
     "batch_size": 32,
     "epochs": 200,
-    "patience": 20,
+    "patience": 30,
     "seed": 0,
     "dtype": "float32",
     "valid": 0.15,
     "test": 0.15,
     "preprocess": "auto",
+    "augment": "auto",
 }
 DECAY = {"constant": 0.0, "inverse": 1e-3, "power": 0.6}  # delta by schedule
 PREPROCESS = ("auto", "standardize", "scale", "none")
+AUGMENT = ("auto", "shifts", "none")
 TWO_D = ("moons", "circles", "spirals", "xor", "blobs")
 
 
@@ -120,6 +122,11 @@ def add_parser(sub) -> None:
         help="inputs: standardize (fitted on the training part), scale (digits: x / 16), none; "
         "auto = standardize, except scale for digits and none for MNIST",
     )  # fmt: skip
+    data.add_argument(
+        "--augment", choices=AUGMENT, default=d["augment"],
+        help="shifts: add 4 copies of each training image moved by one pixel (up, down, left, "
+        "right); auto = shifts for digits, none otherwise",
+    )  # fmt: skip
     net = p.add_argument_group("network")
     net.add_argument(
         "--hidden", type=_positive_int, nargs="*", default=d["hidden"], metavar="H",
@@ -129,14 +136,21 @@ def add_parser(sub) -> None:
         "--activation", choices=list(ACTIVATIONS), default=d["activation"],
         help="hidden unit g (default tanh)",
     )  # fmt: skip
-    net.add_argument("--l2", type=_nonnegative_float, default=d["l2"], help="lambda of ||W||^2")
+    net.add_argument(
+        "--l2",
+        type=_nonnegative_float,
+        default=d["l2"],
+        help=f"lambda of sum_k ||W(k)||^2 (default {d['l2']:g})",
+    )
     net.add_argument("--l1", type=_nonnegative_float, default=d["l1"], help="lambda of |W|")
     net.add_argument("--dtype", choices=["float32", "float64"], default=d["dtype"])
     sgd = p.add_argument_group("SGD")
-    sgd.add_argument("--lr", type=_positive_float, default=d["lr"], help="alpha (default 0.1)")
+    sgd.add_argument(
+        "--lr", type=_positive_float, default=d["lr"], help=f"alpha (default {d['lr']:g})"
+    )
     sgd.add_argument(
         "--momentum", type=_nonnegative_float, default=d["momentum"], metavar="BETA",
-        help="beta of grad_bar = grad + beta grad_bar (default 0.9; 0 = plain SGD)",
+        help=f"beta of grad_bar = grad + beta grad_bar (default {d['momentum']:g}; 0: plain SGD)",
     )  # fmt: skip
     sgd.add_argument(
         "--schedule", choices=["constant", "inverse", "power"], default=d["schedule"],
@@ -144,7 +158,8 @@ def add_parser(sub) -> None:
     )  # fmt: skip
     sgd.add_argument(
         "--decay", type=_nonnegative_float, default=None, metavar="DELTA",
-        help="delta of the schedule (default: 1e-3 for inverse, 0.6 for power)",
+        help=f"delta of the schedule (default {DECAY['inverse']:g} for inverse, "
+        f"{DECAY['power']:g} for power)",
     )  # fmt: skip
     sgd.add_argument(
         "--warmup", type=_nonnegative_int, default=d["warmup"], metavar="N",
@@ -152,12 +167,14 @@ def add_parser(sub) -> None:
     )  # fmt: skip
     sgd.add_argument(
         "--batch-size", type=_positive_int, default=d["batch_size"],
-        help="examples per update (1 = per-example SGD; default 32)",
+        help=f"examples per update (1 = per-example SGD; default {d['batch_size']})",
     )  # fmt: skip
-    sgd.add_argument("--epochs", type=_positive_int, default=d["epochs"], help="at most (200)")
+    sgd.add_argument(
+        "--epochs", type=_positive_int, default=d["epochs"], help=f"at most (default {d['epochs']})"
+    )
     sgd.add_argument(
         "--patience", type=_nonnegative_int, default=d["patience"],
-        help="early stopping look-ahead in epochs (default 20; 0 = no early stopping)",
+        help=f"early stopping look-ahead in epochs (default {d['patience']}; 0 = none)",
     )  # fmt: skip
     run_ = p.add_argument_group("run")
     run_.add_argument(
@@ -240,6 +257,21 @@ def _fit_preprocessing(kind: str, dataset: str, X_train: np.ndarray) -> dict[str
     return {"kind": "none"}
 
 
+def _shifted(X: np.ndarray, y: np.ndarray, image_shape: list[int]) -> tuple[np.ndarray, np.ndarray]:
+    """X with 4 more copies of each image moved by one pixel (blank pixels enter at the
+    edge): small translations do not change a digit, so the training set grows fivefold."""
+    rows, cols = image_shape
+    imgs = X.reshape(len(X), rows, cols)
+    copies = [imgs]
+    for dr, dc in ((1, 0), (-1, 0), (0, 1), (0, -1)):
+        moved = np.zeros_like(imgs)
+        moved[:, max(dr, 0) : rows + min(dr, 0), max(dc, 0) : cols + min(dc, 0)] = imgs[
+            :, max(-dr, 0) : rows + min(-dr, 0), max(-dc, 0) : cols + min(-dc, 0)
+        ]
+        copies.append(moved)
+    return np.concatenate(copies).reshape(-1, rows * cols), np.tile(y, len(copies))
+
+
 def _apply(pre: dict[str, Any], X: np.ndarray) -> np.ndarray:
     kind = pre.get("kind")
     if kind == "scale":
@@ -280,6 +312,7 @@ def _config(args: argparse.Namespace) -> dict[str, Any]:
         "valid": args.valid,
         "test": args.test,
         "preprocess": args.preprocess,
+        "augment": args.augment,
     }
 
 
@@ -310,7 +343,15 @@ def run_train(args: argparse.Namespace) -> int:
     parts, info = _load_parts(config["dataset"], args.data_dir, split)
     name = info["name"]
     pre = _fit_preprocessing(args.preprocess, name, parts["train"][0])
+    augment = args.augment if args.augment != "auto" else "shifts" if name == "digits" else "none"
+    config["augment"] = augment
+    fit = parts["train"]
+    if augment == "shifts":
+        if not info["image_shape"]:
+            raise UsageError(f"--augment shifts needs images; {name} is not an image set")
+        fit = _shifted(*fit, info["image_shape"])
     data = {k: (_apply(pre, X).astype(args.dtype), y) for k, (X, y) in parts.items()}
+    data["fit"] = (_apply(pre, fit[0]).astype(args.dtype), fit[1])
     n_in, n_classes = data["train"][0].shape[1], info["n_classes"]
     sizes = [n_in, *config["hidden"], n_classes]
     model = mlp(sizes, config["activation"], config["l2"], config["l1"], args.dtype, args.seed)
@@ -318,6 +359,8 @@ def run_train(args: argparse.Namespace) -> int:
     optimizer = optim.SGD(model.parameters, schedule, momentum=args.momentum)
     stopper = EarlyStopping(args.patience) if args.patience else None
     counts = "  /  ".join(f"{len(data[k][1])} {k}" for k in ("train", "valid", "test"))
+    if augment == "shifts":
+        counts += f"; trained on {len(fit[1])} with shifted copies"
     print(f"{name}: {info['n_samples']} examples ({counts}), {info['n_classes']} classes")
     print(f"network {' -> '.join(map(str, sizes))}, {config['activation']}, l2 = {config['l2']:g}"
           + (f", l1 = {config['l1']:g}" if config["l1"] else ""))  # fmt: skip
@@ -326,7 +369,7 @@ def run_train(args: argparse.Namespace) -> int:
     start = time.perf_counter()
     with np.errstate(over="ignore", invalid="ignore"):  # divergence is reported as such below
         history = train(
-            model, data["train"], data["valid"], epochs=args.epochs, batch_size=args.batch_size,
+            model, data["fit"], data["valid"], epochs=args.epochs, batch_size=args.batch_size,
             optimizer=optimizer, early_stopping=stopper, seed=args.seed,
             progress=not args.no_progress,
         )  # fmt: skip

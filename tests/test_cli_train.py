@@ -1,0 +1,201 @@
+"""`flowgraph train` and `flowgraph evaluate`: outputs, the default run's accuracy on digits,
+Ctrl-C, and one-line errors with exit status 2."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+
+import numpy as np
+import pytest
+
+import flowgraph as fg
+from flowgraph.cli import main
+
+PNG = b"\x89PNG\r\n\x1a\n"
+METRIC_KEYS = {
+    "train_accuracy", "valid_accuracy", "test_accuracy", "epochs", "best_epoch", "seconds",
+    "config",
+}  # fmt: skip
+FAST = ["--dataset", "moons", "--hidden", "16", "--epochs", "8", "--patience", "4", "--no-progress"]
+
+
+@pytest.fixture(scope="module")
+def moons_run(tmp_path_factory):
+    """One small run on moons, shared by the tests that read its outputs."""
+    out = tmp_path_factory.mktemp("moons")
+    status = main(["train", *FAST, "--out", str(out)])
+    return status, out
+
+
+def _metrics(out) -> dict:
+    return json.loads((out / "metrics.json").read_text())
+
+
+def test_train_writes_every_output(moons_run, capsys):
+    status, out = moons_run
+    assert status == 0
+    metrics = _metrics(out)
+    assert METRIC_KEYS <= set(metrics)
+    assert metrics["config"]["dataset"] == "moons" and metrics["config"]["hidden"] == [16]
+    assert metrics["config"]["epochs"] == 8 and metrics["epochs"] <= 8
+    assert 0.5 < metrics["test_accuracy"] <= 1.0
+    assert 1 <= metrics["best_epoch"] <= metrics["epochs"]
+    # the model file: loads, and predicts what metrics.json says on the test split
+    model = fg.load_model(out / "model.npz")
+    meta = model.metadata
+    assert meta["dataset"] == "moons" and meta["split"]["seed"] == 0
+    assert meta["preprocessing"]["kind"] == "standardize"
+    assert model.config["sizes"] == [2, 16, 2]
+    for name in ("curves.png", "boundary.png"):
+        assert (out / name).read_bytes()[:8] == PNG, name
+    if shutil.which("dot"):
+        root = ET.parse(out / "graph.svg").getroot()
+        assert root.tag.endswith("svg")
+        assert "W1" in (out / "graph.svg").read_text()
+    else:  # without Graphviz, one line says why and nothing else fails
+        assert not (out / "graph.svg").exists()
+
+
+def test_train_prints_a_summary(tmp_path, capsys):
+    assert main(["train", *FAST, "--epochs", "3", "--out", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    metrics = _metrics(tmp_path)
+    lines = out.splitlines()
+    table = {line.split()[0]: line.split()[1:] for line in lines if line[:5] in ("train", "valid")}
+    test_row = next(line for line in lines if line.startswith("test "))
+    assert float(test_row.split()[2]) == pytest.approx(metrics["test_accuracy"], abs=1e-4)
+    assert float(table["train"][1]) == pytest.approx(metrics["train_accuracy"], abs=1e-4)
+    assert f"epochs {metrics['epochs']} (best {metrics['best_epoch']}" in out
+    assert lines[-1].startswith(f"wrote {tmp_path}") and "model.npz" in lines[-1]
+    assert "moons: 200 examples" in out
+
+
+def test_default_run_reaches_97_percent_on_digits(tmp_path):
+    """The main job with no argument but --out: digits, 2 x 100 tanh, SGD with momentum and
+    a decaying rate, L2, early stopping."""
+    assert main(["train", "--no-progress", "--out", str(tmp_path)]) == 0
+    metrics = _metrics(tmp_path)
+    assert metrics["config"]["dataset"] == "digits"
+    assert metrics["config"]["hidden"] == [100, 100]
+    assert metrics["config"]["activation"] == "tanh"
+    assert metrics["config"]["momentum"] > 0 and metrics["config"]["l2"] > 0
+    assert metrics["test_accuracy"] >= 0.97
+    assert not (tmp_path / "boundary.png").exists()  # digits are not 2-D
+
+
+def test_evaluate_reproduces_the_test_split(moons_run, capsys):
+    _, out = moons_run
+    metrics = _metrics(out)
+    capsys.readouterr()
+    assert main(["evaluate", str(out / "model.npz")]) == 0
+    text = capsys.readouterr().out
+    assert f"accuracy {metrics['test_accuracy']:.4f}" in text
+    assert "predicted" in text and "total" in text
+    rows = [line.split() for line in text.splitlines() if line[:1] in "01"]
+    assert sum(int(r[-2]) for r in rows) == 30  # 15% of 200 test examples
+    assert main(["evaluate", str(out / "model.npz"), "--split", "valid"]) == 0
+    assert f"accuracy {metrics['valid_accuracy']:.4f}" in capsys.readouterr().out
+    png = out / "confusion.png"
+    assert main(["evaluate", str(out / "model.npz"), "--plot", str(png)]) == 0
+    assert png.read_bytes()[:8] == PNG
+
+
+def test_evaluate_on_another_dataset_of_the_same_shape(moons_run, capsys):
+    _, out = moons_run
+    assert main(["evaluate", str(out / "model.npz"), "--dataset", "xor"]) == 0
+    assert "xor, test split" in capsys.readouterr().out
+    assert main(["evaluate", str(out / "model.npz"), "--dataset", "digits"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "takes 2 inputs" in err
+
+
+def test_ctrl_c_keeps_the_best_model_and_writes_everything(tmp_path, monkeypatch, capsys):
+    """Ctrl-C (a SIGINT to this process) in epoch 3: training ends after that batch, every
+    output is written with the best parameters so far, and the run says so."""
+    train_module = sys.modules["flowgraph.train"]
+    real_train = train_module.train
+
+    class CtrlC(fg.Callback):
+        def on_step_end(self, model, step):
+            if step == 12:  # 5 batches of 32 per epoch on 140 moons
+                os.kill(os.getpid(), signal.SIGINT)
+
+    def train_with_ctrl_c(*args, **kwargs):
+        return real_train(*args, **kwargs, callbacks=[CtrlC()])
+
+    monkeypatch.setattr(train_module, "train", train_with_ctrl_c)
+    status = main(["train", *FAST, "--epochs", "50", "--patience", "50", "--out", str(tmp_path)])
+    assert status == 130
+    out = capsys.readouterr().out
+    assert "interrupted (Ctrl-C) in epoch 3: kept the best model so far" in out
+    metrics = _metrics(tmp_path)
+    assert metrics["interrupted"] is True and metrics["epochs"] == 3
+    model = fg.load_model(tmp_path / "model.npz")
+    best = metrics["best_epoch"]
+    assert 1 - model.metadata["metrics"]["valid_accuracy"] == pytest.approx(
+        metrics["history"]["valid_error"][best - 1]
+    )
+    for name in ("curves.png", "boundary.png"):
+        assert (tmp_path / name).read_bytes()[:8] == PNG
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["train", "--bogus"], "unrecognized arguments: --bogus"),
+        (["train", "--lr", "fast"], "argument --lr: expected a number, got 'fast'"),
+        (["train", "--lr", "0"], "argument --lr: expected a number > 0"),
+        (["train", "--epochs", "0"], "argument --epochs: expected a number >= 1"),
+        (["train", "--activation", "swish"], "argument --activation: invalid choice"),
+        (["train", "--dataset", "cifar"], "unknown dataset 'cifar'; choose one of digits"),
+        (["train", "--momentum", "1.5"], "--momentum must lie in [0, 1)"),
+        (["train", "--schedule", "power", "--decay", "0.3"], "0.5 < --decay <= 1"),
+        (["train", "--valid", "0.6", "--test", "0.5"], "--valid + --test must be below 1"),
+        (["train", "--dataset", "moons", "--data-dir", "x"], "--data-dir is for mnist"),
+        (["evaluate"], "the following arguments are required: MODEL"),
+        (["evaluate", "nowhere.npz"], "no model file at nowhere.npz"),
+    ],
+)
+def test_mistakes_are_one_line_and_exit_2(argv, message, capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # nothing may be written to runs/ here
+    assert main(argv) == 2
+    out, err = capsys.readouterr()
+    assert err.count("\n") == 1 and message in err, err
+    assert err.startswith("flowgraph")
+    assert not (tmp_path / "runs").exists()
+
+
+def test_missing_mnist_directory_is_one_line(tmp_path, capsys):
+    missing = tmp_path / "no-mnist-here"
+    argv = ["train", "--dataset", "mnist", "--data-dir", str(missing), "--out", str(tmp_path)]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and str(missing) in err and "does not exist" in err
+
+
+def test_evaluate_refuses_a_foreign_file(tmp_path, capsys):
+    path = tmp_path / "foreign.npz"
+    np.savez(path, weights=np.ones(3))
+    assert main(["evaluate", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "not a flowgraph model" in err
+    # a model saved from Python without the metadata of `flowgraph train`
+    fg.mlp([2, 2]).save(tmp_path / "bare.npz")
+    assert main(["evaluate", str(tmp_path / "bare.npz")]) == 2
+    assert "no dataset split" in capsys.readouterr().err
+
+
+def test_a_bad_flag_from_the_shell_prints_no_traceback(tmp_path):
+    done = subprocess.run(
+        [sys.executable, "-m", "flowgraph", "train", "--hidden", "ten"],
+        capture_output=True, text=True, cwd=tmp_path, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 2
+    assert done.stderr.count("\n") == 1 and "Traceback" not in done.stderr
+    assert "argument --hidden" in done.stderr and done.stdout == ""
