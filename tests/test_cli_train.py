@@ -179,6 +179,33 @@ def test_missing_mnist_directory_is_one_line(tmp_path, capsys):
     assert err.count("\n") == 1 and str(missing) in err and "does not exist" in err
 
 
+def _write_idx(path, array: np.ndarray) -> None:
+    """The IDX format: 0, 0, type 0x08 (unsigned byte), ndim; each size as a big-endian int32;
+    then the bytes."""
+    header = bytes([0, 0, 0x08, array.ndim]) + np.array(array.shape, ">i4").tobytes()
+    path.write_bytes(header + array.astype(np.uint8).tobytes())
+
+
+def test_mnist_from_idx_files_keeps_the_official_test_set(tmp_path, capsys):
+    rng = np.random.default_rng(0)
+    for prefix, n in (("train", 120), ("t10k", 40)):
+        labels = np.arange(n) % 10
+        images = rng.integers(0, 60, size=(n, 28, 28))
+        images[np.arange(n), 2 * labels + 3, 5:20] = 255  # a bright row that tells the digit
+        _write_idx(tmp_path / f"{prefix}-images-idx3-ubyte", images)
+        _write_idx(tmp_path / f"{prefix}-labels-idx1-ubyte", labels)
+    out = tmp_path / "run"
+    argv = ["train", "--dataset", "mnist", "--data-dir", str(tmp_path), "--hidden", "20"]
+    assert main([*argv, "--epochs", "30", "--no-progress", "--out", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "mnist: 160 examples (102 train  /  18 valid  /  40 test)" in text
+    metrics = _metrics(out)
+    assert metrics["config"]["augment"] == "none" and metrics["test_accuracy"] > 0.5
+    assert fg.load_model(out / "model.npz").metadata["preprocessing"] == {"kind": "none"}
+    assert main(["evaluate", str(out / "model.npz")]) == 0
+    assert f"accuracy {metrics['test_accuracy']:.4f}" in capsys.readouterr().out
+
+
 def test_evaluate_refuses_a_foreign_file(tmp_path, capsys):
     path = tmp_path / "foreign.npz"
     np.savez(path, weights=np.ones(3))
