@@ -153,6 +153,19 @@ axes[-1].set(xlabel="epoch", ylabel="mean training loss", yscale="log", title="t
 fig.tight_layout()
 
 # %% [markdown]
+# `flowgraph.plots.plot_decision_boundary` draws the regions of any classifier of 2-d points in
+# one call: each point of a grid coloured by $\arg\max_c f(\mathbf{x})_c$, lighter where the network is
+# less sure; here the trained spirals network with training points as dots and 150 fresh test
+# points as crosses.
+
+# %%
+from flowgraph import plots
+
+Xt, yt = tests["spirals"]
+plots.plot_decision_boundary(model, X, y, X_test=Xt[:150], y_test=yt[:150], resolution=150,
+                             title=f"spirals after 200 epochs: test error {model.error(Xt, yt):.3f}")
+
+# %% [markdown]
 # ## Width: how many hidden units
 #
 # One hidden layer of $H_1$ tanh units on the circles and the spirals. Each unit contributes one
