@@ -28,6 +28,14 @@ def _check_labels(y: np.ndarray, n: int, n_classes: int, box: str) -> None:
         )
 
 
+def _label_entries(y: np.ndarray) -> tuple:
+    """The entries (t, y_t), one per row t: ``a[_label_entries(y)]`` is each example's score
+    for its label. One example (per-example SGD) gets plain integers: no fancy indexing."""
+    if len(y) == 1:
+        return 0, int(y[0])
+    return np.arange(len(y)), y
+
+
 def _check_scores(a: np.ndarray, box: str, what: str) -> None:
     if np.ndim(a) != 2:
         raise ShapeError(f"{box}: {what} must have shape (N, C), got {np.shape(a)}")
@@ -35,9 +43,10 @@ def _check_scores(a: np.ndarray, box: str, what: str) -> None:
 
 def softmax(a: np.ndarray) -> np.ndarray:
     """Row-wise softmax(a)_c = exp(a_c) / sum_c' exp(a_c'), stable: the row max is subtracted."""
-    e = a - a.max(axis=-1, keepdims=True)
+    # the ufuncs' reduce: a.max and a.sum, without the methods' Python-level wrappers
+    e = a - np.maximum.reduce(a, axis=-1, keepdims=True)
     np.exp(e, out=e)
-    e /= e.sum(axis=-1, keepdims=True)
+    e /= np.add.reduce(e, axis=-1, keepdims=True)
     return e
 
 
@@ -117,13 +126,13 @@ class SoftmaxCrossEntropy(Box):
         m = a.max(axis=1, keepdims=True)
         log_z = np.log(np.exp(a - m).sum(axis=1)) + m[:, 0]
         # the mean as sum / N: ndarray.mean's Python-level wrapper costs more than the sum
-        return np.asarray((log_z - a[np.arange(n), y]).sum() / n, dtype=a.dtype)
+        return np.asarray((log_z - a[_label_entries(y)]).sum() / n, dtype=a.dtype)
 
     def bprop(self, inputs, loss, grad_loss):
         a, y = inputs
         n = a.shape[0]
         grad_a = softmax(a)  # f(x)
-        grad_a[np.arange(n), y] -= 1  # f(x) - e(y)
+        grad_a[_label_entries(y)] -= 1  # f(x) - e(y)
         grad_a *= grad_loss / n
         return grad_a, None
 
