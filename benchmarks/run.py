@@ -20,6 +20,7 @@ in place) minus the resident memory at that point is the training's own peak.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import platform
@@ -243,6 +244,10 @@ def probe(w: Workload, name: str, epochs: int) -> dict[str, float]:
     import flowgraph  # noqa: F401  (every implementation gets its initial weights from fg.mlp)
 
     cls = impl_class(name)  # imports NumPy, SciPy's BLAS, torch or micrograd as needed
+    try:  # flowgraph imports SciPy's BLAS on its first batch-of-one update: an import too
+        from scipy.linalg import blas  # noqa: F401
+    except ImportError:
+        pass
     if name == "torch":
         import torch  # noqa: F401
     elif name == "micrograd":
@@ -266,7 +271,12 @@ def probe(w: Workload, name: str, epochs: int) -> dict[str, float]:
     return {"peak_mb": (peak - baseline) / 1024, "total_mb": peak / 1024}
 
 
-def measure_memory(rows: list[Row], epochs: int = 1) -> None:
+def measure_memory(rows: list[Row], epochs: int = 1, threads: int = 1) -> None:
+    """Fill in each row's peak memory, each implementation in a fresh subprocess."""
+    env = dict(os.environ)
+    if threads:  # read by OpenBLAS, MKL and PyTorch when they load
+        for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+            env[var] = str(threads)
     for row in rows:
         if not row.installed:
             continue
@@ -276,6 +286,7 @@ def measure_memory(rows: list[Row], epochs: int = 1) -> None:
             capture_output=True,
             text=True,
             cwd=str(HERE.parent),
+            env=env,
         )
         if proc.returncode != 0:
             row.note = f"memory probe failed: {proc.stderr.strip().splitlines()[-1:]}"
@@ -304,6 +315,76 @@ def gradcheck_throughput(repeats: int) -> dict[str, float]:
             raise RuntimeError(f"gradient check failed for {bad}")
     med = statistics.median(times)
     return {"boxes": len(boxes), "inputs": n_checks, "seconds": med, "per_s": len(boxes) / med}
+
+
+# -- where flowgraph's time goes -------------------------------------------------------------------
+def step_profile(
+    sizes: tuple[int, ...], batch_size: int, budget: float = 0.02
+) -> list[tuple[str, float]]:
+    """Microseconds per training step of a tanh ``fg.mlp``, split into each box's fprop and
+    bprop (called directly on the recorded values), the Graph's own work around them, the
+    SGD step, and the rest of ``fg.train``'s loop (batching, the running loss and error)."""
+    import timeit
+
+    import flowgraph as fg
+
+    model = fg.mlp(list(sizes), "tanh", seed=0)
+    opt = fg.SGD(model.parameters, lr=1e-3)
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((batch_size, sizes[0]), dtype=np.float32)
+    y = rng.integers(0, sizes[-1], batch_size)
+    graph = model.train_graph
+    feed = {model.x: X, model.y: y}
+    graph.fprop(feed)
+    graph.bprop()
+
+    def per_call(fn) -> float:  # best of 5 rounds of about ``budget`` seconds each
+        start = time.perf_counter()
+        fn()
+        number = max(1, int(budget / max(time.perf_counter() - start, 1e-7)))
+        return min(timeit.repeat(fn, number=number, repeat=5)) / number * 1e6
+
+    out: list[tuple[str, float]] = []
+    fprop_total = per_call(lambda: graph.fprop({model.x: X, model.y: y}))
+    boxes_f = 0.0
+    for node in graph._boxes:
+        values = [c.value for c in node.children]
+        t = per_call(lambda node=node, values=values: node.box.fprop(*values))
+        boxes_f += t
+        out.append((f"fprop {node.name} ({type(node.box).__name__})", t))
+    out.append(("Graph.fprop around the boxes (feed, loop)", max(0.0, fprop_total - boxes_f)))
+    bprop_total = per_call(graph.bprop)
+    boxes_b = 0.0
+    for node, needs in graph._plan(graph.outputs[0], tuple(graph.parameters)):
+        values = [c.value for c in node.children]
+        g = node.grad if node.grad is not None else np.ones_like(node.value)
+        t = per_call(
+            lambda node=node, values=values, g=g, needs=needs: node.box.bprop_needed(
+                values, node.value, g, needs
+            )
+        )
+        boxes_b += t
+        out.append((f"bprop {node.name} ({type(node.box).__name__})", t))
+    out.append(
+        ("Graph.bprop around the boxes (plan, accumulation)", max(0.0, bprop_total - boxes_b))
+    )
+
+    step = per_call(opt.step)  # the same gradients again: the same work
+    out.append(("SGD.step", step))
+    copies = max(1, 1024 // batch_size)  # 1024 examples (at least 8 steps) per epoch
+    Xn, yn = np.tile(X, (copies, 1)), np.tile(y, copies)
+    reps = 5
+    times = []
+    for _ in range(reps):
+        h = fg.train(model, (Xn, yn), epochs=1, batch_size=batch_size, optimizer=opt,
+                     progress=False)  # fmt: skip
+        times.append(h.seconds[0])
+    per_step = min(times) / (len(Xn) / batch_size) * 1e6
+    out.append(
+        ("train loop around the step", max(0.0, per_step - fprop_total - bprop_total - step))
+    )
+    out.append(("total per step (fg.train)", per_step))
+    return out
 
 
 # -- report --------------------------------------------------------------------------------------
@@ -379,13 +460,14 @@ def machine() -> list[str]:
     try:
         from threadpoolctl import threadpool_info
 
-        info = [i for i in threadpool_info() if i.get("user_api") == "blas"]
-        if info:
-            i = info[0]
-            blas = (
-                f"{i.get('internal_api')} {i.get('version')} ({i.get('architecture')} kernels, "
-                f"{i.get('num_threads')} threads), via threadpoolctl"
-            )
+        libs = [
+            f"{i.get('internal_api')} {i.get('version')} ({i.get('architecture')} kernels, "
+            f"{Path(i.get('filepath', '?')).name}, {i.get('num_threads')} threads by default)"
+            for i in threadpool_info()
+            if i.get("user_api") == "blas"
+        ]
+        if libs:
+            blas = "; ".join(libs) + ", via threadpoolctl (NumPy's first, then SciPy's)"
     except ImportError:
         pass
     if blas == "unknown":
@@ -411,12 +493,30 @@ def machine() -> list[str]:
     return lines
 
 
-def markdown(rows: list[Row], grad: dict[str, float] | None, repeats: int, quick: bool) -> str:
+@dataclass
+class Results:
+    """Everything one run measured."""
+
+    rows: list[Row]
+    gradcheck: dict[str, float] | None
+    profiles: dict[str, list[tuple[str, float]]]
+    repeats: int
+    threads: int
+    quick: bool
+
+
+def markdown(results: Results) -> str:
+    """The report: machine, method, the table, gradient checks, the profile, the ratios."""
+    rows, grad, threads = results.rows, results.gradcheck, results.threads
     out = ["# Benchmark results", ""]
+    flags = (" --quick" if results.quick else "") + (
+        f" --threads {threads}" if threads != 1 else ""
+    )
+    cap = f"{threads} thread(s)" if threads else "each library's default number of threads"
     out.append(
-        f"`python -m benchmarks{' --quick' if quick else ''}`: median of {repeats} interleaved "
-        "timed samples after a warm-up, float32 unless said otherwise. Ratios are from this one "
-        "run."
+        f"`python -m benchmarks{flags}`: median of {results.repeats} interleaved timed samples "
+        f"after a warm-up, float32 unless said otherwise, BLAS and PyTorch on {cap}. Ratios "
+        "are from this one run."
     )
     out += ["", "## Machine", ""] + machine()
     out += ["", "## Times, throughput, memory", ""]
@@ -448,7 +548,66 @@ def markdown(rows: list[Row], grad: dict[str, float] | None, repeats: int, quick
     for what, value, target, ok in ratios(rows):
         met = "-" if ok is None else ("yes" if ok else "**no**")
         out.append(f"| {what} | {_fmt(value, '.2f')} | {target} | {met} |")
+    if results.profiles:
+        out += ["", "## Where flowgraph's time goes (microseconds per training step)", ""]
+        out.append(
+            "Each box's fprop and bprop called directly on the values of a recorded step "
+            "(best of 5 rounds); the Graph's, SGD's and the training loop's share is what the "
+            "whole call takes beyond them."
+        )
+        titles = list(results.profiles)
+        out += ["", "| part | " + " | ".join(titles) + " |"]
+        out.append("|---|" + "---:|" * len(titles))
+        parts: list[str] = []
+        for prof in results.profiles.values():
+            parts += [k for k, _ in prof if k not in parts]
+        for part in parts:
+            cells = []
+            for prof in results.profiles.values():
+                value = dict(prof).get(part)
+                cells.append("" if value is None else f"{value:.1f}")
+            name = f"**{part}**" if part.startswith("total") else part
+            out.append(f"| {name} | " + " | ".join(cells) + " |")
+    out += ["", "## How it is measured", ""] + METHOD
     return "\n".join(out) + "\n"
+
+
+METHOD = [
+    "- Data: synthetic, standardised, MNIST-shaped (x ~ N(0, I) in 784 dimensions, 10 classes "
+    "from a random linear teacher; 2-D XOR for the tiny network), fixed seed, drawn in the "
+    "workload's dtype.",
+    "- Same work: every implementation starts from `fg.mlp`'s Glorot weights, visits the same "
+    "batches in the same order (one `rng.permutation` per epoch from the same seed) and takes "
+    "plain SGD steps at the same rate. After the timed epochs one float64 function computes "
+    'each implementation\'s training loss from its final parameters; "same loss" means it is '
+    "within 1e-3 (float32; 1e-7 float64) of the first implementation's.",
+    "- Time: one process; a warm-up epoch each, then the implementations take turns "
+    "(interleaved, the order rotated each round) and the median of the rounds is reported, so "
+    "that background load hits all of them alike. Short epochs are grouped (the tiny network "
+    'times 4 epochs per sample). The hand-written NumPy "fast" version preallocates its '
+    'buffers and does batch-1 updates with SciPy\'s BLAS `sger` in place; "best NumPy" in '
+    "the ratios is the faster of the two NumPy versions.",
+    '- Memory: each implementation trains one epoch again in a fresh subprocess. "training" is '
+    "the peak resident set (`VmHWM` from /proc/self/status, reset through "
+    "/proc/self/clear_refs once the libraries are imported and the data exist; "
+    "`getrusage(RUSAGE_SELF).ru_maxrss` where that is not possible) minus the resident set at "
+    'that point: what training itself adds. "process" is the whole peak, imports included '
+    "(PyTorch's import alone is about 300 MB).",
+    "- Noise: the reference machine has 2 cores shared with other developers' test runs, so "
+    "single figures can be off by tens of percent; ratios from interleaved medians are steadier "
+    "than absolute times. With several threads per library a BLAS call waits for a busy core "
+    "(milliseconds), hence one thread by default (`--threads 0` for the libraries' defaults).",
+    "- micrograd 0.1.0 (PyPI) has no tanh, exp or log; `benchmarks/micrograd_mlp.py` adds them "
+    "as `Value` operations in micrograd's own style.",
+]
+
+
+# flowgraph's training step, box by box: the networks where the Graph's own work shows
+PROFILED = (
+    ("2-16-16-2, batch 1", (2, 16, 16, 2), 1),
+    ("784-256-256-10, batch 1", (784, 256, 256, 10), 1),
+    ("784-256-256-10, batch 128", (784, 256, 256, 10), 128),
+)
 
 
 def run(
@@ -458,9 +617,12 @@ def run(
     workloads: list[str] | None = None,
     memory: bool = True,
     gradcheck: bool = True,
-) -> tuple[list[Row], dict[str, float] | None, int]:
-    """Time (and measure) the workloads; returns the rows, the gradient-check figures and
-    the number of repeats used."""
+    profile: bool = True,
+    threads: int = 1,
+) -> Results:
+    """Time the workloads, measure their memory (subprocesses), count gradient checks per
+    second and profile flowgraph's step. ``threads`` caps BLAS and PyTorch threads (0: each
+    library's default)."""
     repeats = repeats if repeats is not None else (2 if quick else 7)
     chosen = [w for w in WORKLOADS if workloads is None or w.key in workloads]
     unknown = set(workloads or ()) - {w.key for w in WORKLOADS}
@@ -469,15 +631,58 @@ def run(
             f"unknown workloads {sorted(unknown)}; choose from {[w.key for w in WORKLOADS]}"
         )
     rows: list[Row] = []
-    for w in chosen:
-        w = w.quick() if quick else w
-        print(f"timing {w.title} ...", file=sys.stderr, flush=True)
-        wrows = time_workload(w, repeats)
-        if memory:
-            measure_memory(wrows, epochs=1)
-        rows += wrows
-    grad = gradcheck_throughput(1 if quick else 5) if gradcheck else None
-    return rows, grad, repeats
+    profiles: dict[str, list[tuple[str, float]]] = {}
+    grad = None
+    with limit_threads(threads):
+        for w in chosen:
+            w = w.quick() if quick else w
+            print(f"timing {w.title} ...", file=sys.stderr, flush=True)
+            wrows = time_workload(w, repeats)
+            if memory:
+                measure_memory(wrows, epochs=1, threads=threads)
+            rows += wrows
+        if gradcheck:
+            grad = gradcheck_throughput(1 if quick else 5)
+        if profile:
+            print("profiling flowgraph's training step ...", file=sys.stderr, flush=True)
+            for title, sizes, batch in PROFILED[:1] if quick else PROFILED:
+                profiles[title] = step_profile(sizes, batch, budget=0.002 if quick else 0.02)
+    return Results(rows, grad, profiles, repeats, threads, quick)
+
+
+@contextlib.contextmanager
+def limit_threads(threads: int):
+    """Cap the threads of every BLAS loaded (NumPy's, SciPy's: via threadpoolctl) and of
+    PyTorch for the duration. On a small machine shared with other work, one thread each
+    keeps an implementation from stalling on a busy core at every BLAS call."""
+    if not threads:
+        yield
+        return
+    for name in IMPLEMENTATIONS:  # load every BLAS first: threadpoolctl caps loaded ones
+        if available(name):
+            impl_class(name)
+    try:
+        from scipy.linalg import blas  # noqa: F401  (the fast NumPy reference's ger)
+    except ImportError:
+        pass
+    torch_threads = None
+    if available("torch"):
+        import torch
+
+        torch_threads = torch.get_num_threads()
+        torch.set_num_threads(threads)
+    try:
+        try:
+            from threadpoolctl import threadpool_limits
+        except ImportError:
+            raise RuntimeError(
+                "--threads needs threadpoolctl (pip install threadpoolctl), or pass --threads 0"
+            ) from None
+        with threadpool_limits(limits=threads):
+            yield
+    finally:
+        if torch_threads is not None:
+            torch.set_num_threads(torch_threads)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -489,8 +694,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--workloads", help=f"comma-separated subset of {','.join(w.key for w in WORKLOADS)}"
     )
+    parser.add_argument(
+        "--threads", type=int, default=1,
+        help="threads for BLAS and PyTorch (default 1; 0 leaves each library its default)",
+    )  # fmt: skip
     parser.add_argument("--no-memory", action="store_true", help="skip the memory subprocesses")
     parser.add_argument("--no-gradcheck", action="store_true", help="skip the gradcheck row")
+    parser.add_argument("--no-profile", action="store_true", help="skip the step profile")
     parser.add_argument(
         "--output", help="where to write the markdown (default: benchmarks/RESULTS.md, "
         "except with --quick: nowhere)"
@@ -504,24 +714,28 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.repeats is not None and args.repeats < 1:
         parser.error("--repeats must be >= 1")
+    if args.threads < 0:
+        parser.error("--threads must be >= 0")
     workloads = args.workloads.split(",") if args.workloads else None
     try:
-        rows, grad, repeats = run(
+        results = run(
             quick=args.quick,
             repeats=args.repeats,
             workloads=workloads,
             memory=not args.no_memory,
             gradcheck=not args.no_gradcheck,
+            profile=not args.no_profile,
+            threads=args.threads,
         )
-    except ValueError as e:
+    except (ValueError, RuntimeError) as e:
         parser.error(str(e))
-    text = markdown(rows, grad, repeats, args.quick)
+    text = markdown(results)
     print(text)
     output = args.output or (None if args.quick else str(RESULTS))
     if output:
         Path(output).write_text(text)
         print(f"written to {output}", file=sys.stderr)
-    mismatched = [f"{r.workload.key}/{r.impl}" for r in rows if r.loss_ok is False]
+    mismatched = [f"{r.workload.key}/{r.impl}" for r in results.rows if r.loss_ok is False]
     if mismatched:
         print(f"final losses disagree: {mismatched}", file=sys.stderr)
         return 1

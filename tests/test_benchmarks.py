@@ -23,13 +23,12 @@ from benchmarks.numpy_mlp import (  # noqa: E402
 
 
 @pytest.fixture(scope="module")
-def quick_rows():
-    rows, grad, repeats = bench.run(quick=True, repeats=1, memory=False, gradcheck=True)
-    return rows, grad, repeats
+def quick():
+    return bench.run(quick=True, repeats=1, memory=False, gradcheck=True, profile=True)
 
 
-def test_every_workload_times_every_implementation_on_the_same_work(quick_rows):
-    rows, grad, _ = quick_rows
+def test_every_workload_times_every_implementation_on_the_same_work(quick):
+    rows, grad = quick.rows, quick.gradcheck
     keys = {r.workload.key for r in rows}
     assert keys == {w.key for w in bench.WORKLOADS}
     for r in rows:
@@ -47,9 +46,8 @@ def test_every_workload_times_every_implementation_on_the_same_work(quick_rows):
     assert grad["boxes"] == len(fg.gradcheck.all_box_classes()) and grad["per_s"] > 0
 
 
-def test_markdown_has_machine_table_and_every_target(quick_rows):
-    rows, grad, repeats = quick_rows
-    text = bench.markdown(rows, grad, repeats, quick=True)
+def test_markdown_has_machine_table_profile_and_every_target(quick):
+    text = bench.markdown(quick)
     assert "## Machine" in text and "NumPy's BLAS" in text and "CPU:" in text
     assert text.count("| 784-256-256-10, batch 128 (quick) |") == 4
     for what in (
@@ -59,9 +57,27 @@ def test_markdown_has_machine_table_and_every_target(quick_rows):
         "batch 1: flowgraph / best NumPy",
         "tiny: PyTorch / flowgraph",
         "boxes checked per second",
+        "## Where flowgraph's time goes",
+        "## How it is measured",
+        "--quick",
+        "1 thread(s)",
     ):
         assert what in text, what
     assert "| NO |" not in text  # every final loss agreed
+
+
+def test_step_profile_accounts_for_every_box_and_the_total(quick):
+    (profile,) = quick.profiles.values()
+    parts = dict(profile)
+    model = fg.mlp([2, 16, 16, 2])
+    boxes = [n.name for n in model.train_graph.order if n.box is not None]
+    for name in boxes:
+        assert any(p.startswith(f"fprop {name} ") for p in parts), name
+        assert any(p.startswith(f"bprop {name} ") for p in parts), name
+    assert all(v >= 0 for v in parts.values())
+    total = parts["total per step (fg.train)"]
+    assert 0 < parts["SGD.step"] < total
+    assert sum(v for k, v in parts.items() if not k.startswith("total")) >= total * 0.99
 
 
 def test_a_missing_library_gives_a_not_installed_row(monkeypatch):
@@ -69,7 +85,7 @@ def test_a_missing_library_gives_a_not_installed_row(monkeypatch):
     rows = bench.time_workload(bench.WORKLOADS[-1].quick(), repeats=1)
     missing = {r.impl for r in rows if not r.installed}
     assert missing == {"torch", "micrograd"}
-    text = bench.markdown(rows, None, 1, quick=True)
+    text = bench.markdown(bench.Results(rows, None, {}, 1, 1, True))
     assert "| PyTorch (autograd + optim.SGD) | not installed |" in text
     assert all(r.loss_ok for r in rows if r.installed)
 
