@@ -43,7 +43,7 @@ class Outer:
 
     def subtract_from(self, W: np.ndarray, alpha: float) -> None:
         """W <- W - alpha u v^T, in place (with SciPy's BLAS ``sger``/``dger`` when present)."""
-        ger = _blas_ger(W.dtype) if W.flags.c_contiguous else None
+        ger = _blas_ger(W.dtype.char) if W.flags.c_contiguous else None
         if ger is None:
             W -= alpha * self.materialize()
             return
@@ -54,13 +54,13 @@ class Outer:
 
 
 @functools.cache
-def _blas_ger(dtype: np.dtype) -> Any:
-    """SciPy's BLAS rank-1 update for ``dtype`` (float32 or float64), or None."""
+def _blas_ger(dtype_char: str) -> Any:
+    """SciPy's BLAS rank-1 update for a dtype (``'f'`` float32, ``'d'`` float64), or None."""
     try:
         from scipy.linalg import blas
     except ImportError:  # SciPy is optional: Outer.subtract_from falls back on NumPy
         return None
-    return {np.dtype(np.float32): blas.sger, np.dtype(np.float64): blas.dger}.get(np.dtype(dtype))
+    return {"f": blas.sger, "d": blas.dger}.get(dtype_char)
 
 
 class Box:

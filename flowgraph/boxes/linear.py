@@ -65,13 +65,12 @@ class Linear(Box):
             return self.bprop(inputs, output, grad_a)
         h, W, _ = inputs
         grad_h = grad_a @ W if needs[0] else None
-        if not needs[1]:
-            grad_W = None
-        elif grad_a.shape[0] == 1:
-            grad_W = Outer(grad_a[0], h[0])
+        if grad_a.shape[0] == 1:  # one example: nothing to sum over the batch
+            grad_W = Outer(grad_a[0], h[0]) if needs[1] else None
+            grad_b = grad_a[0] if needs[2] else None
         else:
-            grad_W = grad_a.T @ h
-        grad_b = grad_a.sum(axis=0) if needs[2] else None
+            grad_W = grad_a.T @ h if needs[1] else None
+            grad_b = grad_a.sum(axis=0) if needs[2] else None
         return grad_h, grad_W, grad_b
 
     def sample_inputs(self, rng):

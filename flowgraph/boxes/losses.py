@@ -123,10 +123,11 @@ class SoftmaxCrossEntropy(Box):
         _check_scores(a, "SoftmaxCrossEntropy", "a")
         n = a.shape[0]
         _check_labels(y, n, a.shape[1], "SoftmaxCrossEntropy")
-        m = a.max(axis=1, keepdims=True)
-        log_z = np.log(np.exp(a - m).sum(axis=1)) + m[:, 0]
-        # the mean as sum / N: ndarray.mean's Python-level wrapper costs more than the sum
-        return np.asarray((log_z - a[_label_entries(y)]).sum() / n, dtype=a.dtype)
+        # np.maximum.reduce and np.add.reduce are a.max and a.sum without the methods'
+        # Python-level wrappers (which cost more than the work at N = 1); the mean is sum / N
+        m = np.maximum.reduce(a, axis=1, keepdims=True)
+        log_z = np.log(np.add.reduce(np.exp(a - m), axis=1)) + m[:, 0]
+        return np.asarray(np.add.reduce(log_z - a[_label_entries(y)]) / n, dtype=a.dtype)
 
     def bprop(self, inputs, loss, grad_loss):
         a, y = inputs
