@@ -273,10 +273,7 @@ def probe(w: Workload, name: str, epochs: int) -> dict[str, float]:
 
 def measure_memory(rows: list[Row], epochs: int = 1, threads: int = 1) -> None:
     """Fill in each row's peak memory, each implementation in a fresh subprocess."""
-    env = dict(os.environ)
-    if threads:  # read by OpenBLAS, MKL and PyTorch when they load
-        for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-            env[var] = str(threads)
+    env = _thread_env(threads) if threads else dict(os.environ)  # read as the BLAS loads
     for row in rows:
         if not row.installed:
             continue
@@ -675,14 +672,29 @@ def limit_threads(threads: int):
         try:
             from threadpoolctl import threadpool_limits
         except ImportError:
-            raise RuntimeError(
-                "--threads needs threadpoolctl (pip install threadpoolctl), or pass --threads 0"
-            ) from None
+            if os.environ.get(_THREADS_ENV) != str(threads):
+                raise RuntimeError(
+                    "capping BLAS threads needs threadpoolctl (pip install threadpoolctl), "
+                    "or the process started with them capped (main() does that), or --threads 0"
+                ) from None
+            yield  # capped by the environment the BLAS libraries were loaded with
+            return
         with threadpool_limits(limits=threads):
             yield
     finally:
         if torch_threads is not None:
             torch.set_num_threads(torch_threads)
+
+
+_THREADS_ENV = "FLOWGRAPH_BENCH_THREADS"  # set when main() restarts itself with capped BLAS
+
+
+def _thread_env(threads: int) -> dict[str, str]:
+    env = dict(os.environ)
+    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        env[var] = str(threads)
+    env[_THREADS_ENV] = str(threads)
+    return env
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -717,6 +729,13 @@ def main(argv: list[str] | None = None) -> int:
     if args.threads < 0:
         parser.error("--threads must be >= 0")
     workloads = args.workloads.split(",") if args.workloads else None
+    if args.threads and os.environ.get(_THREADS_ENV) != str(args.threads):
+        try:
+            import threadpoolctl  # noqa: F401
+        except ImportError:  # no way to cap loaded BLAS: start again with capped threads
+            argv = sys.argv[1:] if argv is None else argv
+            cmd = [sys.executable, str(HERE / "run.py"), *argv]
+            return subprocess.call(cmd, env=_thread_env(args.threads), cwd=str(HERE.parent))
     try:
         results = run(
             quick=args.quick,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -159,3 +160,22 @@ def test_script_and_module_entry_points_write_the_table(tmp_path):
         cwd=str(ROOT),
     )
     assert proc.returncode == 2 and "unknown workloads ['nope']" in proc.stderr
+
+
+def test_without_threadpoolctl_the_runner_restarts_itself_with_capped_threads(tmp_path):
+    blocker = tmp_path / "block"
+    blocker.mkdir()
+    (blocker / "threadpoolctl.py").write_text("raise ImportError('blocked for this test')\n")
+    env = {**os.environ, "PYTHONPATH": f"{blocker}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
+    env.pop("FLOWGRAPH_BENCH_THREADS", None)
+    args = ["--quick", "--repeats", "1", "--workloads", "tiny-b1", "--no-memory"]
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "run.py"), *args, "--no-gradcheck"],
+        capture_output=True,
+        text=True,
+        cwd=str(tmp_path),
+        env=env,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "BLAS and PyTorch on 1 thread(s)" in proc.stdout
+    assert "via numpy.show_config" in proc.stdout  # threadpoolctl really was missing
