@@ -185,7 +185,8 @@ class Graph:
         self.parameters: list[Parameter] = [n for n in self.order if isinstance(n, Parameter)]
         self._boxes: list[Node] = [n for n in self.order if n.box is not None]
         self._plans: dict[tuple, list[tuple[Node, tuple[bool, ...]]]] = {}
-        self._default_plans: dict[int, list[tuple[Node, tuple[bool, ...]]]] = {}  # wrt=None
+        # wrt=None: the plan, and the targets it never reaches (they get zero gradients)
+        self._default_plans: dict[int, tuple[list, tuple[Node, ...]]] = {}
 
     # -- construction ----------------------------------------------------------------------
     def _name_nodes(self) -> None:
@@ -377,10 +378,15 @@ class Graph:
             extra = tuple(self._resolve(w) for w in wrt)
             targets = targets + tuple(t for t in extra if not isinstance(t, Parameter))
             plan = self._plan(out, targets)
+            unreached = targets
         else:  # the training loop's call: its plan is looked up without building a key
-            plan = self._default_plans.get(id(out))
-            if plan is None:
-                plan = self._default_plans[id(out)] = self._plan(out, targets)
+            cached = self._default_plans.get(id(out))
+            if cached is None:
+                plan = self._plan(out, targets)
+                reached = {id(c) for n, needs in plan for c, k in zip(n.children, needs) if k}
+                unreached = tuple(t for t in targets if id(t) not in reached)
+                cached = self._default_plans[id(out)] = (plan, unreached)
+            plan, unreached = cached
         if grad_output is None:
             if np.size(out.value) != 1:
                 raise GraphError(
@@ -404,16 +410,22 @@ class Graph:
             n.grad = None
         out.grad = grad_output
         node = None
+        missing = False  # a box skipped, or a gradient not given: check every target below
         try:
             for node, child_needs in plan:
                 g = node.grad
                 if g is None:
+                    missing = True
                     continue
                 children = node.children
                 values = list(map(_value, children))
                 grads = node.box.bprop_needed(values, node.value, g, child_needs)
+                if len(grads) != len(children):
+                    missing = True
                 for child, need, gc in zip(children, child_needs, grads):
-                    if need and gc is not None:
+                    if need and gc is None:
+                        missing = True
+                    elif need:
                         if type(gc) is Outer and not (
                             isinstance(child, Parameter)
                             and child.grad_outer is None
@@ -431,7 +443,7 @@ class Graph:
         except Exception as e:
             assert node is not None
             raise _augment(e, node, "bprop", [c.value for c in node.children]) from e
-        for t in targets:
+        for t in targets if missing else unreached:
             if getattr(t, "grad_outer", None) is None and t.grad is None:  # (keep factors)
                 t.grad = np.zeros_like(t.value)
 

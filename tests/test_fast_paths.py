@@ -159,3 +159,23 @@ def test_a_subclass_that_redefines_bprop_is_not_bypassed_by_the_fast_path():
     g.bprop()
     assert W.grad_outer is None
     np.testing.assert_allclose(W.grad, 0.5 * np.outer(a.grad[0], xv[0]), rtol=1e-12)
+
+
+def test_cached_plan_still_gives_zero_gradients_to_unreached_or_ungiven_parameters():
+    class NoGradForW(fg.Linear):  # a box that gives W no gradient at all
+        def bprop(self, inputs, output, grad_a):
+            grad_h, _, grad_b = super().bprop(inputs, output, grad_a)
+            return grad_h, None, grad_b
+
+    x, y = fg.Input("x"), fg.Input("y")
+    W = fg.Parameter(np.ones((2, 3)), "W")
+    b = fg.Parameter(np.zeros(2), "b")
+    unused = fg.Parameter(np.ones(4), "unused")
+    loss = fg.SoftmaxCrossEntropy()(NoGradForW()(x, W, b), y)
+    g = fg.Graph([loss, fg.Scale(2.0)(unused)])  # 'unused' does not feed the loss
+    for _ in range(2):  # the second call runs on the cached plan
+        g.fprop({x: np.ones((3, 3)), y: np.array([0, 1, 1])})
+        g.bprop()
+        np.testing.assert_array_equal(W.grad, np.zeros((2, 3)))
+        np.testing.assert_array_equal(unused.grad, np.zeros(4))
+        assert b.grad.shape == (2,) and np.any(b.grad != 0)
