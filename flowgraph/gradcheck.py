@@ -212,7 +212,10 @@ def _directions(shape, rng, max_elements, n_samples, n_directions):
         for flat in rng.choice(size, size=min(n_samples, size), replace=False):
             yield np.unravel_index(int(flat), shape), int(flat)
         for k in range(n_directions):
-            yield f"direction {k}", rng.standard_normal(shape)
+            # unit length: the one-sided slopes of a smooth function then differ by
+            # eps * d^T H d, tiny, whatever the tensor's size (no false kinks)
+            d = rng.standard_normal(shape)
+            yield f"direction {k}", d / np.linalg.norm(d)
 
 
 def _compare(
