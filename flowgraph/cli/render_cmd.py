@@ -77,33 +77,11 @@ def _dataset_name(model: Any, model_path: Path) -> str | None:
 
 
 def _preprocess(X: np.ndarray, metadata: dict) -> np.ndarray:
-    """Apply the input preprocessing saved with the model, so that the batch looks like what
-    the model was trained on: ``metadata["preprocessing"]`` as ``flowgraph train`` writes it
-    (kind ``scale``: x * factor; ``standardize``: z = (x - mu) / sigma; ``none``), or else any
-    entry holding ``mean`` and ``scale`` (a ``Standardizer.to_dict()``)."""
-    from . import UsageError
+    """The model's own input pipeline: the preprocessing ``flowgraph train`` saved with it."""
+    from .train_cmd import apply_preprocessing
 
     pre = metadata.get("preprocessing")
-    specs = [pre] if isinstance(pre, dict) else []
-    specs += [v for v in metadata.values() if isinstance(v, dict) and v is not pre]
-    for spec in specs:
-        kind = spec.get("kind")
-        if kind == "none":
-            return X
-        if kind == "scale" and "factor" in spec:
-            return X * float(spec["factor"])
-        if "mean" in spec and ("scale" in spec or "std" in spec):
-            mean = np.asarray(spec["mean"], dtype=np.float64)
-            scale = np.asarray(spec.get("scale", spec.get("std")), dtype=np.float64)
-            if mean.shape != X.shape[1:] or scale.shape != X.shape[1:]:
-                raise UsageError(
-                    f"the model's standardisation has {mean.size} features, the dataset "
-                    f"{X.shape[1]}; pass the --dataset it was trained on"
-                )
-            return (X - mean) / np.where(scale > 0, scale, 1.0)
-        if spec is pre and kind is not None:
-            raise UsageError(f"unknown preprocessing {kind!r} in the model's metadata")
-    return X
+    return apply_preprocessing(pre, X) if isinstance(pre, dict) else X
 
 
 def _batch(model: Any, args: argparse.Namespace, model_path: Path) -> tuple[np.ndarray, np.ndarray]:

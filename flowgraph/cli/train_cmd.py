@@ -53,14 +53,22 @@ AUGMENT = ("auto", "shifts", "none")
 TWO_D = ("moons", "circles", "spirals", "xor", "blobs")
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a number >= 1, got {value}")
-    return value
+def _int_at_least(low: int):
+    """An argparse type: a whole number >= ``low``."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+        if value < low:
+            raise argparse.ArgumentTypeError(f"expected a number >= {low}, got {value}")
+        return value
+
+    return parse
+
+
+_positive_int, _nonnegative_int = _int_at_least(1), _int_at_least(0)
 
 
 def _nonnegative_float(text: str) -> float:
@@ -77,16 +85,6 @@ def _positive_float(text: str) -> float:
     value = _nonnegative_float(text)
     if value == 0:
         raise argparse.ArgumentTypeError("expected a number > 0, got 0")
-    return value
-
-
-def _nonnegative_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {value}")
     return value
 
 
@@ -272,7 +270,10 @@ def _shifted(X: np.ndarray, y: np.ndarray, image_shape: list[int]) -> tuple[np.n
     return np.concatenate(copies).reshape(-1, rows * cols), np.tile(y, len(copies))
 
 
-def _apply(pre: dict[str, Any], X: np.ndarray) -> np.ndarray:
+def apply_preprocessing(pre: dict[str, Any], X: np.ndarray) -> np.ndarray:
+    """Re-apply the input preprocessing ``flowgraph train`` saved with a model (its metadata's
+    ``preprocessing``): ``scale`` is x * factor, ``standardize`` z = (x - mu) / sigma with the
+    training part's statistics, ``none`` leaves x as it is."""
     kind = pre.get("kind")
     if kind == "scale":
         return X * pre["factor"]
@@ -350,8 +351,8 @@ def run_train(args: argparse.Namespace) -> int:
         if not info["image_shape"]:
             raise UsageError(f"--augment shifts needs images; {name} is not an image set")
         fit = _shifted(*fit, info["image_shape"])
-    data = {k: (_apply(pre, X).astype(args.dtype), y) for k, (X, y) in parts.items()}
-    data["fit"] = (_apply(pre, fit[0]).astype(args.dtype), fit[1])
+    data = {k: (apply_preprocessing(pre, X).astype(args.dtype), y) for k, (X, y) in parts.items()}
+    data["fit"] = (apply_preprocessing(pre, fit[0]).astype(args.dtype), fit[1])
     n_in, n_classes = data["train"][0].shape[1], info["n_classes"]
     sizes = [n_in, *config["hidden"], n_classes]
     model = mlp(sizes, config["activation"], config["l2"], config["l1"], args.dtype, args.seed)
@@ -437,7 +438,7 @@ def _write_outputs(out, model, history, metrics, metadata, parts, pre, name) -> 
 
         (X, y), (Xt, yt) = parts["train"], parts["test"]
         plot_decision_boundary(
-            model, X, y, out / "boundary.png", transform=lambda G: _apply(pre, G),
+            model, X, y, out / "boundary.png", transform=lambda G: apply_preprocessing(pre, G),
             X_test=Xt, y_test=yt, title=f"{name}: decision regions",
         )  # fmt: skip
         written.append("boundary.png")
@@ -495,7 +496,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
             f"the model takes {n_in} inputs and {model.n_classes} classes; {info['name']} has "
             f"{X.shape[1]} features and {info['n_classes']} classes"
         )
-    pred = model.predict(_apply(pre, X))
+    pred = model.predict(apply_preprocessing(pre, X))
     M = confusion_matrix(y, pred, model.n_classes)
     error = 1 - np.trace(M) / max(1, M.sum())
     print(f"{path}: {info['name']}, {args.split} split of seed {split['seed']}: {len(y)} examples")
