@@ -56,6 +56,9 @@ class Scale(Box):
     def example(cls) -> Scale:
         return cls(0.37)
 
+    def config(self) -> dict:
+        return {"c": float(self.c)}
+
     def fprop(self, x):
         return x * np.asarray(self.c, dtype=np.result_type(x, np.float32))
 

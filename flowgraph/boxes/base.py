@@ -109,6 +109,42 @@ class Box:
         and the tests hold every fast path to. By default it is ``bprop``."""
         return self.bprop(inputs, output, grad_output)
 
+    # -- forward mode (optional): the directional derivatives, for exact Hessian-vector products
+    def fprop_jvp(
+        self, inputs: Sequence[np.ndarray], tangents: Sequence[np.ndarray], output: np.ndarray
+    ) -> np.ndarray:
+        """Forward mode: the directional derivative of fprop, R{output} = sum_i (d output /
+        d input_i) tangents_i (Pearlmutter's R-operator). ``tangents`` has one array per input,
+        of its shape (zeros for an input that does not move, such as labels). Optional: a box
+        without it makes exact Hessian-vector products fall back on finite differences."""
+        raise NotImplementedError(f"{type(self).__name__} defines no forward-mode rule")
+
+    def bprop_jvp(
+        self,
+        inputs: Sequence[np.ndarray],
+        tangents: Sequence[np.ndarray],
+        output: np.ndarray,
+        output_tangent: np.ndarray,
+        grad_output: np.ndarray,
+        grad_output_tangent: np.ndarray,
+    ) -> tuple[np.ndarray | None, ...]:
+        """The directional derivative of bprop: R{grad input_i} for each input, given the
+        inputs and their tangents R{input_i}, the output and R{output}, grad_output and
+        R{grad_output} (product rule on each formula of ``bprop``); None where bprop gives
+        None. Optional, with ``fprop_jvp``."""
+        raise NotImplementedError(f"{type(self).__name__} defines no forward-mode rule")
+
+    @classmethod
+    def has_jvp(cls) -> bool:
+        """True when the box defines both forward-mode rules (``fprop_jvp``, ``bprop_jvp``)."""
+        return cls.fprop_jvp is not Box.fprop_jvp and cls.bprop_jvp is not Box.bprop_jvp
+
+    # -- rebuilding (saving a graph) ---------------------------------------------------------
+    def config(self) -> dict[str, Any]:
+        """The constructor's keyword arguments, JSON-serialisable: ``type(box)(**box.config())``
+        rebuilds an equal box. A box whose ``__init__`` takes arguments must override it."""
+        return {}
+
     def sample_inputs(self, rng: np.random.Generator) -> tuple[Any, ...]:
         raise NotImplementedError(
             f"{type(self).__name__} does not say how to sample inputs for the gradient "
