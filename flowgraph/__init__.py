@@ -43,6 +43,7 @@ from .errors import (
 from .gradcheck import BoxReport, GraphReport, check_box, check_graph
 from .graph import Graph, Input, Node, Parameter
 from .io import ModelFileError, load_model, save_model
+from .jvp import JVPError, check_jvp, jvp
 from .models import Model, mlp
 from .optim import SGD
 from .render import render, to_dot
@@ -58,6 +59,8 @@ __all__ = [
     "SoftmaxCrossEntropy", "L2Penalty", "L1Penalty", "Add", "Scale",
     # gradient checking
     "check_box", "check_graph", "BoxReport", "GraphReport",
+    # forward mode: directional derivatives, and the check of each box's rules
+    "jvp", "check_jvp", "JVPError",
     # training
     "mlp", "Model", "train", "History", "EarlyStopping", "Callback", "DivergenceError", "SGD",
     "init", "optim", "datasets",

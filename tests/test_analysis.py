@@ -1,5 +1,7 @@
 """flowgraph.analysis: parameter vectors, Hessians, Newton, eigenvalues, landscapes."""
 
+import warnings
+
 import numpy as np
 import pytest
 
@@ -108,7 +110,7 @@ def test_hvp_equals_hessian_times_v(method):
     np.testing.assert_array_equal(A.flatten(model), before)  # parameters left as they were
 
 
-def test_unknown_box_has_no_r_rule():
+def test_a_box_without_forward_rules_falls_back_on_finite_differences_and_says_so():
     class Cube(fg.Box):
         def fprop(self, a):
             return a**3
@@ -117,13 +119,37 @@ def test_unknown_box_has_no_r_rule():
             return (3 * inputs[0] ** 2 * g,)
 
     x = fg.Input("x")
-    W = fg.Parameter(np.ones((2, 2)), "W")
+    W = fg.Parameter(np.linspace(-1, 1, 4).reshape(2, 2), "W")
     loss = fg.L2Penalty()(Cube()(fg.Linear()(x, W, fg.Parameter(np.zeros(2), "b"))))
     graph = fg.Graph(loss)
     feed = {x: np.ones((3, 2))}
-    with pytest.raises(A.AnalysisError, match="no R-operator rule for box Cube"):
-        A.hessian(graph, feed=feed)
-    assert A.hessian(graph, feed=feed, method="fd").shape == (6, 6)  # fd still works
+    assert A.missing_jvp_rules(graph) == ["'cube1' (Cube)"]
+    with pytest.warns(A.HessianFallbackWarning, match=r"Cube .*no forward-mode rules"):
+        H = A.hessian(graph, feed=feed)
+    np.testing.assert_allclose(H, A.hessian(graph, feed=feed, method="fd"), rtol=1e-12)
+    assert H.shape == (6, 6) and np.abs(H).max() > 1
+    v = np.arange(6.0)
+    with pytest.warns(A.HessianFallbackWarning):
+        np.testing.assert_allclose(A.hvp(graph, feed=feed, v=v), H @ v, rtol=1e-5, atol=1e-6)
+    with pytest.warns(A.HessianFallbackWarning):
+        spec = A.spectrum(graph, feed=feed)
+    assert spec.method == "fd" and "finite differences" in str(spec)
+    with pytest.warns(A.HessianFallbackWarning):
+        step = A.newton_step(graph, feed=feed, apply=False)
+    assert step.method == "fd" and step.counts == spec.counts
+    # a box only on the way of the data (no parameter below it) needs no rules
+    data_side = fg.Graph(fg.L2Penalty()(fg.Linear()(Cube()(x), W, fg.Parameter(np.ones(2), "c"))))
+    assert A.missing_jvp_rules(data_side) == []
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        A.hessian(data_side, feed=feed)
+
+
+def test_the_hessian_module_keeps_no_table_of_boxes():
+    import flowgraph.analysis.hessian as Hmod
+
+    assert not hasattr(Hmod, "R_RULES")
+    assert all(c.has_jvp() for c in (fg.Linear, fg.Tanh, fg.SoftmaxCrossEntropy, fg.Scale))
 
 
 def test_float32_models_are_analysed_in_float64():

@@ -16,10 +16,13 @@ with its figure: ``flowgraph experiment NAME``).
 
 from .adversarial import accuracy_vs_eps, fgsm, input_gradient
 from .hessian import (
+    HessianFallbackWarning,
     NewtonStep,
     Spectrum,
+    count_eigenvalues,
     hessian,
     hvp,
+    missing_jvp_rules,
     newton_step,
     saddle_free_newton,
     spectrum,
@@ -53,7 +56,7 @@ __all__ = [
     "AnalysisError", "Objective", "objective", "flatten", "unflatten", "set_flat", "flat_grad",
     "to_float64", "reinitialise",
     "hessian", "hvp", "newton_step", "saddle_free_newton", "NewtonStep", "top_eigenvalues",
-    "spectrum", "Spectrum",
+    "spectrum", "Spectrum", "count_eigenvalues", "missing_jvp_rules", "HessianFallbackWarning",
     "interpolate", "random_direction", "slice_2d", "permute_hidden",
     "magnitude_masks", "sparsity", "train_masked", "lottery_ticket", "LotteryResult",
     "input_gradient", "fgsm", "accuracy_vs_eps",

@@ -12,7 +12,9 @@ Hessian is invertible)". Two independent ways to get H from the engine:
   by the Hessian"). After ``Graph.fprop`` and ``Graph.bprop``, a forward pass carries the
   directional derivative R{u} = d/dr u(theta + r v) |_{r=0} of every node value u along v,
   and a backward pass carries R{grad_u} for every gradient; R{grad_theta} = H v, exactly (to
-  rounding). Each box type has a small rule below (the derivative of its fprop and bprop).
+  rounding). Each box carries its own two rules, next to its bprop: ``fprop_jvp`` (the
+  derivative of its fprop) and ``bprop_jvp`` (of its bprop); where a box has none, the
+  Hessian falls back on finite differences and warns (:class:`HessianFallbackWarning`).
 * ``method="fd"``: central differences of the graph's exact gradients, column by column,
   H e_i ~ (grad(theta + eps e_i) - grad(theta - eps e_i)) / (2 eps), error O(eps^2).
 
@@ -25,29 +27,15 @@ largest eigenvalue measures the sharpness of a minimum (Keskar et al., ICLR 2017
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import warnings
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-from ..boxes import (
-    Add,
-    CrossEntropy,
-    Identity,
-    L1Penalty,
-    L2Penalty,
-    Linear,
-    ReLU,
-    Scale,
-    Sigmoid,
-    Softmax,
-    SoftmaxCrossEntropy,
-    Tanh,
-)
-from ..boxes.base import Box
-from ..boxes.losses import softmax
-from ..graph import Graph, Input
+from ..graph import Graph, Input, Node
+from ..jvp import JVPError, boxes_without_jvp, forward_tangents
 from ..models import Model
 from .params import AnalysisError, Objective, objective, set_flat, to_float64
 
@@ -59,210 +47,89 @@ __all__ = [
     "top_eigenvalues",
     "spectrum",
     "Spectrum",
-    "R_RULES",
+    "HessianFallbackWarning",
+    "missing_jvp_rules",
+    "count_eigenvalues",
     "saddle_free_newton",
 ]
 
-# -- the R-operator: one rule per box type ----------------------------------------------------
-# forward(box, inputs, R_inputs, output) -> R{output}
-# backward(box, inputs, R_inputs, output, R_output, grad_output, R_grad_output) -> R{grad input}
-# R_inputs holds zeros (never None) for children that do not depend on theta.
+# -- the R-operator: each box's own forward-mode rules --------------------------------------------
 
 
-def _softmax_R(f: np.ndarray, Ra: np.ndarray) -> np.ndarray:
-    """R{f} for f = softmax(a): (diag(f) - f f^T) R{a}, row by row."""
-    return f * (Ra - (f * Ra).sum(axis=-1, keepdims=True))
+class HessianFallbackWarning(UserWarning):
+    """The exact Hessian (the R-operator) was asked for, but a box on the way has no
+    forward-mode rules: finite differences of gradients were used instead."""
 
 
-def _linear_fwd(box, inp, R, out):
-    (h, W, _), (Rh, RW, Rb) = inp, R
-    return Rh @ W.T + h @ RW.T + Rb  # R{a} = R{b} + R{W} h + W R{h}
+def missing_rules(obj: Objective) -> list[Node]:
+    """The box nodes between the parameters and the objective whose box has no
+    forward-mode rules (``fprop_jvp``, ``bprop_jvp``): the R-operator cannot cross them."""
+    return boxes_without_jvp(obj.graph, obj.params, [obj.output])
 
 
-def _linear_bwd(box, inp, R, out, Rout, g, Rg):
-    (h, W, _), (Rh, RW, _) = inp, R
-    # grad_h = grad_a W,  grad_W = grad_a^T h,  grad_b = sum_t grad_a: product rule on each
-    return Rg @ W + g @ RW, Rg.T @ h + g.T @ Rh, Rg.sum(axis=0)
+def missing_jvp_rules(model: Model | Graph) -> list[str]:
+    """The nodes (``'name' (Box)``) on the way from the parameters to the loss (a Model's
+    training loss, a Graph's first output) whose box has no forward-mode rules. Empty: the
+    Hessian is exact (the R-operator); otherwise ``method="exact"`` uses finite differences."""
+    if isinstance(model, Graph):
+        graph, output = model, model.outputs[0]
+    elif isinstance(model, Model):
+        graph = model.train_graph
+        output = graph.outputs[0]
+    else:
+        raise AnalysisError(f"expected a Model or a Graph, got {type(model).__name__}")
+    return [n.describe() for n in boxes_without_jvp(graph, graph.parameters, [output])]
 
 
-def _tanh_fwd(box, inp, R, h):
-    return (1 - h * h) * R[0]
-
-
-def _tanh_bwd(box, inp, R, h, Rh, g, Rg):
-    return (Rg * (1 - h * h) - 2 * g * h * Rh,)  # d/dr [grad_h (1 - h^2)]
-
-
-def _sigmoid_fwd(box, inp, R, h):
-    return h * (1 - h) * R[0]
-
-
-def _sigmoid_bwd(box, inp, R, h, Rh, g, Rg):
-    return (Rg * h * (1 - h) + g * (1 - 2 * h) * Rh,)
-
-
-def _relu_fwd(box, inp, R, h):
-    return R[0] * (h > 0)
-
-
-def _relu_bwd(box, inp, R, h, Rh, g, Rg):
-    return (Rg * (h > 0),)  # g''(a) = 0 away from the kink
-
-
-def _identity_fwd(box, inp, R, h):
-    return R[0]
-
-
-def _identity_bwd(box, inp, R, h, Rh, g, Rg):
-    return (Rg,)
-
-
-def _softmax_fwd(box, inp, R, f):
-    return _softmax_R(f, R[0])
-
-
-def _softmax_bwd(box, inp, R, f, Rf, g, Rg):
-    s = (g * f).sum(axis=-1, keepdims=True)
-    Rs = (Rg * f + g * Rf).sum(axis=-1, keepdims=True)
-    return (Rf * (g - s) + f * (Rg - Rs),)  # d/dr [f (grad_f - <grad_f, f>)]
-
-
-def _ce_fwd(box, inp, R, loss):
-    f, y = inp
-    n = f.shape[0]
-    rows = np.arange(n)
-    return np.asarray(-(R[0][rows, y] / f[rows, y]).mean())
-
-
-def _ce_bwd(box, inp, R, loss, Rloss, g, Rg):
-    f, y = inp
-    n = f.shape[0]
-    rows = np.arange(n)
-    fy, Rfy = f[rows, y], R[0][rows, y]
-    Rgrad_f = np.zeros_like(f)
-    Rgrad_f[rows, y] = -Rg / (fy * n) + g * Rfy / (fy * fy * n)
-    return Rgrad_f, None
-
-
-def _sce_fwd(box, inp, R, loss):
-    a, y = inp
-    n = a.shape[0]
-    f_minus_e = softmax(a)
-    f_minus_e[np.arange(n), y] -= 1
-    return np.asarray((f_minus_e * R[0]).sum() / n)  # <grad_a loss, R{a}>
-
-
-def _sce_bwd(box, inp, R, loss, Rloss, g, Rg):
-    a, y = inp
-    n = a.shape[0]
-    f = softmax(a)
-    Rf = _softmax_R(f, R[0])
-    f[np.arange(n), y] -= 1  # f - e(y)
-    return Rf * (g / n) + f * (Rg / n), None  # d/dr [(f - e(y)) grad_l / N]
-
-
-def _l2_fwd(box, inp, R, omega):
-    return np.asarray(sum(2 * np.vdot(W, RW) for W, RW in zip(inp, R)))
-
-
-def _l2_bwd(box, inp, R, omega, Romega, g, Rg):
-    return tuple(2 * RW * g + 2 * W * Rg for W, RW in zip(inp, R))
-
-
-def _l1_fwd(box, inp, R, omega):
-    return np.asarray(sum(np.vdot(np.sign(W), RW) for W, RW in zip(inp, R)))
-
-
-def _l1_bwd(box, inp, R, omega, Romega, g, Rg):
-    return tuple(np.sign(W) * Rg for W in inp)  # |W|'' = 0 away from the kink at 0
-
-
-def _add_fwd(box, inp, R, s):
-    total = R[0]
-    for r in R[1:]:
-        total = total + r
-    return total
-
-
-def _add_bwd(box, inp, R, s, Rs, g, Rg):
-    return tuple(Rg for _ in inp)
-
-
-def _scale_fwd(box, inp, R, out):
-    return box.c * R[0]
-
-
-def _scale_bwd(box, inp, R, out, Rout, g, Rg):
-    return (box.c * Rg,)
-
-
-R_RULES: dict[type, tuple[Callable, Callable]] = {
-    Linear: (_linear_fwd, _linear_bwd),
-    Tanh: (_tanh_fwd, _tanh_bwd),
-    Sigmoid: (_sigmoid_fwd, _sigmoid_bwd),
-    ReLU: (_relu_fwd, _relu_bwd),
-    Identity: (_identity_fwd, _identity_bwd),
-    Softmax: (_softmax_fwd, _softmax_bwd),
-    CrossEntropy: (_ce_fwd, _ce_bwd),
-    SoftmaxCrossEntropy: (_sce_fwd, _sce_bwd),
-    L2Penalty: (_l2_fwd, _l2_bwd),
-    L1Penalty: (_l1_fwd, _l1_bwd),
-    Add: (_add_fwd, _add_bwd),
-    Scale: (_scale_fwd, _scale_bwd),
-}
-"""Second-order rules of the R-operator, by box type (a new box needs one for method="exact")."""
-
-
-def _rule(box: Box) -> tuple[Callable, Callable]:
-    for cls in type(box).__mro__:
-        if cls in R_RULES:
-            return R_RULES[cls]
-    raise AnalysisError(
-        f"no R-operator rule for box {type(box).__name__}: the exact Hessian-vector product "
-        "does not know its second derivative; add one to flowgraph.analysis.hessian.R_RULES "
-        "or use method='fd'"
+def _choose_method(obj: Objective, method: str, what: str) -> str:
+    """'exact' where every box on the way has forward-mode rules; else 'fd', with a warning."""
+    if method not in ("exact", "fd"):
+        raise AnalysisError(f"unknown method {method!r}; choose 'exact' or 'fd'")
+    if method == "fd":
+        return "fd"
+    missing = missing_rules(obj)
+    if not missing:
+        return "exact"
+    kinds = sorted({type(n.box).__name__ for n in missing})
+    warnings.warn(
+        f"{what}: box {' / '.join(kinds)} (node {missing[0].describe()}) defines no "
+        "forward-mode rules (fprop_jvp, bprop_jvp), so the exact R-operator cannot cross it; "
+        "using central differences of gradients instead (method='fd', error O(eps^2))",
+        HessianFallbackWarning,
+        stacklevel=3,
     )
+    return "fd"
 
 
 def _hvp_exact(obj: Objective, v: np.ndarray) -> np.ndarray:
-    """H v by the R-operator (Pearlmutter 1994) through the engine's fprop and bprop values."""
+    """H v by the R-operator (Pearlmutter 1994) through the engine's fprop and bprop values.
+
+    Forward: R{u} for every node that depends on theta (each box's ``fprop_jvp``). Backward:
+    R{grad_u}, summed over parents like the gradients themselves (each box's ``bprop_jvp``,
+    the product rule on its bprop); R{grad_theta} = H v.
+    """
     graph, params = obj.graph, obj.params
     obj.loss()
     graph.bprop(output=obj.output)
-    R: dict[int, Any] = {}
+    seeds: dict[int, np.ndarray] = {}
     i = 0
     for p in params:
-        R[id(p)] = v[i : i + p.value.size].reshape(p.value.shape)
+        seeds[id(p)] = v[i : i + p.value.size].reshape(p.value.shape)
         i += p.value.size
-    # forward: R{u} for every node that depends on theta (None: does not)
-    for node in graph.order:
-        if node.box is None:
-            continue
-        Rin = [R.get(id(c)) for c in node.children]
-        if all(r is None for r in Rin):
-            continue
-        Rin = [np.zeros(np.shape(c.value)) if r is None else r for c, r in zip(node.children, Rin)]
-        fwd, _ = _rule(node.box)
-        R[id(node)] = fwd(node.box, [c.value for c in node.children], Rin, node.value)
-    # backward: R{grad u}, summed over parents like the gradients themselves
+    try:
+        R = forward_tangents(graph, seeds)
+    except JVPError as e:
+        raise AnalysisError(f"the exact Hessian-vector product: {e} (or use method='fd')") from e
     RG: dict[int, Any] = {id(obj.output): np.zeros(np.shape(obj.output.value))}
     for node in reversed(graph.order):
         if node.box is None or node.grad is None or id(node) not in RG:
             continue
+        if id(node) not in R:  # does not depend on theta: nor do its children
+            continue
         Rin = [R.get(id(c)) for c in node.children]
         Rin = [np.zeros(np.shape(c.value)) if r is None else r for c, r in zip(node.children, Rin)]
-        Rout = R.get(id(node))
-        if Rout is None:
-            Rout = np.zeros(np.shape(node.value))
-        _, bwd = _rule(node.box)
-        Rgrads = bwd(
-            node.box,
-            [c.value for c in node.children],
-            Rin,
-            node.value,
-            Rout,
-            node.grad,
-            RG[id(node)],
+        Rgrads = node.box.bprop_jvp(
+            [c.value for c in node.children], Rin, node.value, R[id(node)], node.grad, RG[id(node)]
         )
         for child, rg in zip(node.children, Rgrads):
             if rg is None or child.grad is None or isinstance(child, Input):
@@ -270,6 +137,10 @@ def _hvp_exact(obj: Objective, v: np.ndarray) -> np.ndarray:
             RG[id(child)] = rg if id(child) not in RG else RG[id(child)] + rg
     parts = [np.ravel(RG[id(p)]) if id(p) in RG else np.zeros(p.value.size) for p in params]
     return np.concatenate(parts).astype(np.float64)
+
+
+def _hvp(obj: Objective, v: np.ndarray, method: str, eps: float = 1e-5) -> np.ndarray:
+    return _hvp_exact(obj, v) if method == "exact" else _hvp_fd(obj, v, eps)
 
 
 def _hvp_fd(obj: Objective, v: np.ndarray, eps: float) -> np.ndarray:
@@ -310,9 +181,11 @@ def hvp(
     ``model`` is a Model (its training loss on X, y; a float32 Model is analysed through a
     float64 copy) or a Graph (its first output on ``feed``). ``v`` has one entry per parameter
     (the layout of :func:`flatten`).
-    ``method="exact"``: Pearlmutter's R-operator (one extra forward and backward pass);
-    ``method="fd"``: (grad(theta + h v) - grad(theta - h v)) / (2 h), h = eps / ||v||.
-    The parameters are left as they were.
+    ``method="exact"``: Pearlmutter's R-operator (one extra forward and backward pass, through
+    each box's ``fprop_jvp`` and ``bprop_jvp``); where a box on the way has none, it falls
+    back on "fd" with a :class:`HessianFallbackWarning` naming the box (see
+    :func:`missing_jvp_rules`). ``method="fd"``: (grad(theta + h v) - grad(theta - h v)) / (2 h),
+    h = eps / ||v||. The parameters are left as they were.
     """
     obj, _ = _prepare(model, X, y, feed)
     v = np.asarray(v, dtype=np.float64)
@@ -320,28 +193,30 @@ def hvp(
         raise AnalysisError(
             f"v must have shape ({obj.size},) (one entry per parameter), got {v.shape}"
         )
+    used = _choose_method(obj, method, "hvp")
     try:
-        if method == "exact":
-            return _hvp_exact(obj, v)
-        if method == "fd":
-            return _hvp_fd(obj, v, eps)
+        return _hvp(obj, v, used, eps)
     finally:
         obj.restore()
-    raise AnalysisError(f"unknown method {method!r}; choose 'exact' or 'fd'")
 
 
-def _hessian(obj: Objective, method: str, eps: float) -> np.ndarray:
+def _hessian_and_method(
+    obj: Objective, method: str = "exact", eps: float = 1e-5, what: str = "hessian"
+) -> tuple[np.ndarray, str]:
+    """H, column by column, and the method used ('exact', or 'fd' where a box has no rules)."""
+    used = _choose_method(obj, method, what)
+    eps = eps or 1e-5
     n = obj.size
     H = np.empty((n, n))
     theta = obj.theta()
     try:
-        if method == "exact":
+        if used == "exact":
             e = np.zeros(n)
             for i in range(n):
                 e[i] = 1.0
                 H[:, i] = _hvp_exact(obj, e)
                 e[i] = 0.0
-        elif method == "fd":
+        else:
             for i in range(n):
                 t = theta.copy()
                 t[i] += eps
@@ -350,11 +225,13 @@ def _hessian(obj: Objective, method: str, eps: float) -> np.ndarray:
                 g_minus = obj.grad(t)
                 H[:, i] = (g_plus - g_minus) / (2 * eps)
             H = 0.5 * (H + H.T)
-        else:
-            raise AnalysisError(f"unknown method {method!r}; choose 'exact' or 'fd'")
     finally:
         obj.set(theta)
-    return H
+    return H, used
+
+
+def _hessian(obj: Objective, method: str, eps: float) -> np.ndarray:
+    return _hessian_and_method(obj, method, eps)[0]
 
 
 def hessian(
@@ -370,7 +247,8 @@ def hessian(
     """The full Hessian H_ij = d^2 l / d theta_i d theta_j, shape (P, P), in float64.
 
     ``method="exact"`` builds it column by column from the R-operator, H e_i (symmetric to
-    rounding); ``method="fd"`` from central differences of the exact gradients
+    rounding; finite differences, with a :class:`HessianFallbackWarning`, where a box has no
+    forward-mode rules); ``method="fd"`` from central differences of the exact gradients
     (grad(theta + eps e_i) - grad(theta - eps e_i)) / (2 eps), then symmetrised
     (H + H^T) / 2. P fprop/bprop pairs (2P for "fd"): for small networks only (at most
     ``max_params``). The parameters are left as they were.
@@ -384,11 +262,49 @@ def hessian(
     return _hessian(obj, method, eps)
 
 
+ZERO_TOL = 1e-10
+"""Default relative tolerance of the eigenvalue counts: |lambda| <= ZERO_TOL * max |lambda|
+counts as zero. The exact Hessian's rounding is about 1e-16 * P relative, so truly flat
+directions (softmax's shift invariance, a dead unit) come out as ~1e-16 and count as zero."""
+FD_ZERO_TOL = 1e-6
+"""The same when finite differences built H (error O(eps^2) ~ 1e-10 relative, and more)."""
+
+
+def count_eigenvalues(
+    eigenvalues: Any, tol: float | None = None, damping: float = 0.0
+) -> tuple[int, int, int]:
+    """(negative, zero, positive) counts of the eigenvalues of H + damping I.
+
+    mu_i = lambda_i + damping counts as zero when |mu_i| <= tol * max_j |mu_j| (relative to
+    the largest magnitude, so the counts do not change with the scale of the loss), negative
+    below -tol * max |mu|, positive above. ``tol`` defaults to :data:`ZERO_TOL`. Newton's step
+    and the spectrum count with this one function, so they agree on the same matrix.
+    """
+    mu = np.asarray(eigenvalues, dtype=np.float64) + damping
+    if mu.size == 0:
+        return 0, 0, 0
+    thr = (ZERO_TOL if tol is None else tol) * float(np.abs(mu).max())
+    neg, pos = int(np.sum(mu < -thr)), int(np.sum(mu > thr))
+    return neg, mu.size - neg - pos, pos
+
+
+def _default_tol(tol: float | None, method: str) -> float:
+    if tol is not None:
+        return float(tol)
+    return ZERO_TOL if method == "exact" else FD_ZERO_TOL
+
+
 @dataclass
 class NewtonStep:
     """What one Newton step found: the loss before, the loss at theta + step (whether or not the
-    step was taken), the gradient norm, the Hessian's eigenvalues (ascending), whether
-    H + damping I was positive definite, and whether the step was taken."""
+    step was taken), the gradient norm, the Hessian's eigenvalues (ascending, of H itself),
+    whether H + damping I was positive definite, and whether the step was taken.
+
+    ``n_negative`` / ``n_zero`` / ``n_positive`` count the eigenvalues of the damped matrix
+    H + damping I, with :func:`count_eigenvalues` (zero: within ``tol`` times the largest
+    magnitude), exactly as :class:`Spectrum` counts; positive definite means all positive.
+    ``method`` says how H was obtained ('exact', or 'fd' where a box has no forward-mode rules).
+    """
 
     loss_before: float
     loss_after: float
@@ -398,22 +314,40 @@ class NewtonStep:
     positive_definite: bool
     applied: bool
     step: np.ndarray = field(repr=False)
+    tol: float = ZERO_TOL
+    method: str = "exact"
+
+    @property
+    def counts(self) -> tuple[int, int, int]:
+        return count_eigenvalues(self.eigenvalues, self.tol, self.damping)
 
     @property
     def n_negative(self) -> int:
-        return int(np.sum(self.eigenvalues < 0))
+        return self.counts[0]
+
+    @property
+    def n_zero(self) -> int:
+        return self.counts[1]
+
+    @property
+    def n_positive(self) -> int:
+        return self.counts[2]
 
     def __str__(self) -> str:
         ev = self.eigenvalues
+        which = "H" if self.damping == 0 else f"H + {self.damping:g} I"
+        how = "" if self.method == "exact" else " (H by finite differences)"
         head = (
             f"Newton step: loss {self.loss_before:.6g} -> {self.loss_after:.6g}, "
             f"|grad| = {self.grad_norm:.3g}, eigenvalues of H in [{ev.min():.3g}, {ev.max():.3g}]"
+            f"{how}"
         )
         if self.positive_definite:
-            return head + " (positive definite)"
+            return head + f" ({which} positive definite)"
+        neg, zero, pos = self.counts
         return head + (
-            f"; H + {self.damping:g} I is NOT positive definite ({self.n_negative} negative "
-            "eigenvalues): the quadratic model has no minimum"
+            f"; {which} is NOT positive definite ({neg} negative / {zero} zero / {pos} positive "
+            "eigenvalues): the quadratic model has no unique minimum"
             + ("" if self.applied else ", step not taken")
         )
 
@@ -427,17 +361,20 @@ def newton_step(
     damping: float = 0.0,
     allow_indefinite: bool = False,
     apply: bool = True,
-    tol: float = 1e-10,
+    tol: float | None = None,
 ) -> NewtonStep:
     """One (damped) Newton step theta <- theta - (H + damping I)^{-1} grad, in place.
 
     The lecture's update minimises the second-order Taylor model of the loss; it is only
     meaningful where the model is locally convex. The eigenvalues of H are computed first
-    (exact Hessian): when H + damping I is not positive definite (smallest eigenvalue <=
-    tol * largest magnitude) the report says so and, unless ``allow_indefinite``, the step is
-    not taken (with ``allow_indefinite`` the step goes to the quadratic model's critical point
-    — possibly a saddle or a maximum — using a least-squares solve if H is singular). For a
-    quadratic objective with positive definite H, one step lands exactly on the minimum.
+    (exact Hessian): H + damping I is positive definite when every eigenvalue lambda + damping
+    exceeds tol * max |lambda + damping| (:func:`count_eigenvalues`; ``tol`` defaults to
+    :data:`ZERO_TOL`, or :data:`FD_ZERO_TOL` when a box without forward-mode rules made H come
+    from finite differences). Otherwise the report says how many are negative and zero and,
+    unless ``allow_indefinite``, the step is not taken (with ``allow_indefinite`` the step goes
+    to the quadratic model's critical point — possibly a saddle or a maximum — using a
+    least-squares solve if H is singular). For a quadratic objective with positive definite H,
+    one step lands exactly on the minimum.
     """
     if damping < 0:
         raise AnalysisError(f"damping must be >= 0, got {damping}")
@@ -446,14 +383,15 @@ def newton_step(
     try:
         g = obj.grad(theta)
         loss_before = float(obj.output.value)
-        H = _hessian(obj, "exact", 0.0)
+        H, used = _hessian_and_method(obj, "exact", 1e-5, "newton_step")
     finally:
         obj.set(theta)
+    tol = _default_tol(tol, used)
     Hs = 0.5 * (H + H.T)
     eig = np.linalg.eigvalsh(Hs)
     A = Hs + damping * np.eye(len(theta))
-    scale = max(1.0, float(np.abs(eig).max()))
-    pd = bool(eig.min() + damping > tol * scale)
+    neg, zero, _ = count_eigenvalues(eig, tol, damping)
+    pd = neg == 0 and zero == 0
     if pd:
         step = -np.linalg.solve(A, g)
     else:
@@ -473,6 +411,8 @@ def newton_step(
         positive_definite=pd,
         applied=applied,
         step=step,
+        tol=tol,
+        method=used,
     )
 
 
@@ -503,7 +443,7 @@ def saddle_free_newton(
             losses.append(loss)
             if np.linalg.norm(g) <= grad_tol:
                 break
-            H = _hessian(obj, "exact", 0.0)
+            H = _hessian(obj, "exact", 1e-5)
             w, V = np.linalg.eigh(0.5 * (H + H.T))
             delta = -V @ ((V.T @ g) / np.maximum(np.abs(w), damping))
             t = 1.0
@@ -541,6 +481,8 @@ def top_eigenvalues(
     tridiagonal matrix approximate the extreme eigenvalues. ``method="power"``: power iteration
     v <- H v / ||H v|| with deflation, shifted when the dominant eigenvalue is negative so the
     largest algebraic ones come out. ``return_vectors`` also returns the (P, k) eigenvectors.
+    Each H v is exact (the R-operator), or by finite differences of gradients, with a
+    :class:`HessianFallbackWarning`, where a box has no forward-mode rules.
     """
     if k < 1:
         raise AnalysisError(f"k must be >= 1, got {k}")
@@ -549,13 +491,18 @@ def top_eigenvalues(
     if k > n:
         raise AnalysisError(f"k = {k} eigenvalues asked of a {n} x {n} Hessian")
     rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+    if method not in ("lanczos", "power"):
+        raise AnalysisError(f"unknown method {method!r}; choose 'lanczos' or 'power'")
+    used = _choose_method(obj, "exact", "top_eigenvalues")
+
+    def matvec(v: np.ndarray) -> np.ndarray:
+        return _hvp(obj, v, used)
+
     try:
         if method == "lanczos":
-            vals, vecs = _lanczos(lambda v: _hvp_exact(obj, v), n, k, iters, rng)
-        elif method == "power":
-            vals, vecs = _power(lambda v: _hvp_exact(obj, v), n, k, iters or 500, tol, rng)
+            vals, vecs = _lanczos(matvec, n, k, iters, rng)
         else:
-            raise AnalysisError(f"unknown method {method!r}; choose 'lanczos' or 'power'")
+            vals, vecs = _power(matvec, n, k, iters or 500, tol, rng)
     finally:
         obj.restore()
     return (vals, vecs) if return_vectors else vals
@@ -627,30 +574,37 @@ def _power(matvec, n, k, iters, tol, rng):
 @dataclass
 class Spectrum:
     """The eigenvalues of H at a point (ascending), with counts: ``n_negative`` (descent
-    directions), ``n_zero`` (|lambda| <= tol * max |lambda|: flat directions such as the
-    softmax's invariance to adding a constant to every class), ``n_positive``; ``grad_norm``
-    says whether the point is critical; ``kind`` is minimum / saddle / maximum."""
+    directions), ``n_zero`` (flat directions, such as the softmax's invariance to adding a
+    constant to every class), ``n_positive``; ``grad_norm`` says whether the point is critical;
+    ``kind`` is minimum / saddle / maximum.
+
+    The counts are those of H + damping I (``damping`` 0 by default), by
+    :func:`count_eigenvalues`: an eigenvalue is zero when its magnitude is at most ``tol``
+    times the largest magnitude. :class:`NewtonStep` counts the same way, so the two agree on
+    the same matrix. ``method`` says how H was obtained ('exact' or 'fd')."""
 
     eigenvalues: np.ndarray
     grad_norm: float
     loss: float
-    tol: float
+    tol: float = ZERO_TOL
+    damping: float = 0.0
+    method: str = "exact"
 
     @property
-    def _scale(self) -> float:
-        return max(float(np.abs(self.eigenvalues).max()), 1e-300)
+    def counts(self) -> tuple[int, int, int]:
+        return count_eigenvalues(self.eigenvalues, self.tol, self.damping)
 
     @property
     def n_negative(self) -> int:
-        return int(np.sum(self.eigenvalues < -self.tol * self._scale))
+        return self.counts[0]
 
     @property
     def n_positive(self) -> int:
-        return int(np.sum(self.eigenvalues > self.tol * self._scale))
+        return self.counts[2]
 
     @property
     def n_zero(self) -> int:
-        return len(self.eigenvalues) - self.n_negative - self.n_positive
+        return self.counts[1]
 
     @property
     def index(self) -> float:
@@ -675,6 +629,9 @@ class Spectrum:
             "n_positive": self.n_positive,
             "index": self.index,
             "kind": self.kind,
+            "tol": self.tol,
+            "damping": self.damping,
+            "method": self.method,
             "eigenvalues": self.eigenvalues.tolist(),
         }
 
@@ -684,10 +641,13 @@ class Spectrum:
 
     def __str__(self) -> str:
         where = "" if self.is_critical() else " (not a critical point: the curvature only)"
+        which = "" if self.damping == 0 else f" of H + {self.damping:g} I"
+        how = "" if self.method == "exact" else " (H by finite differences)"
         return (
             f"{self.kind}{where}: loss {self.loss:.6g}, |grad| = {self.grad_norm:.2g}, "
             f"{self.n_negative} negative / {self.n_zero} zero / {self.n_positive} positive "
-            f"eigenvalues in [{self.eigenvalues.min():.3g}, {self.eigenvalues.max():.3g}]"
+            f"eigenvalues{which} in [{self.eigenvalues.min():.3g}, "
+            f"{self.eigenvalues.max():.3g}]{how}"
         )
 
 
@@ -697,23 +657,37 @@ def spectrum(
     y: Any = None,
     *,
     feed: Mapping[Any, Any] | None = None,
-    tol: float = 1e-7,
+    tol: float | None = None,
+    damping: float = 0.0,
     max_params: int = 5000,
 ) -> Spectrum:
     """Every eigenvalue of the exact Hessian at the current parameters, with the gradient norm.
 
     At a critical point (grad ~ 0) the signs classify it: all positive, a minimum; some
     negative, a saddle point with that many descent directions (Dauphin et al. 2014). For
-    tiny networks: P fprop/bprop passes and an eigendecomposition of a P x P matrix.
+    tiny networks: P fprop/bprop passes and an eigendecomposition of a P x P matrix. The
+    counts are of H + damping I with a tolerance relative to the largest magnitude
+    (:func:`count_eigenvalues`; ``tol`` defaults to :data:`ZERO_TOL`, :data:`FD_ZERO_TOL` when
+    a box without forward-mode rules made H come from finite differences), as
+    :func:`newton_step` counts.
     """
+    if damping < 0:
+        raise AnalysisError(f"damping must be >= 0, got {damping}")
     obj, _ = _prepare(model, X, y, feed)
     if obj.size > max_params:
         raise AnalysisError(f"{obj.size} parameters: too many for a full spectrum (max_params)")
     try:
         g = obj.grad()
         loss = float(obj.output.value)
-        H = _hessian(obj, "exact", 0.0)
+        H, used = _hessian_and_method(obj, "exact", 1e-5, "spectrum")
     finally:
         obj.restore()
     eig = np.linalg.eigvalsh(0.5 * (H + H.T))
-    return Spectrum(eigenvalues=eig, grad_norm=float(np.linalg.norm(g)), loss=loss, tol=tol)
+    return Spectrum(
+        eigenvalues=eig,
+        grad_norm=float(np.linalg.norm(g)),
+        loss=loss,
+        tol=_default_tol(tol, used),
+        damping=float(damping),
+        method=used,
+    )

@@ -26,6 +26,14 @@ class Identity(Box):
     def bprop(self, inputs, h, grad_h):
         return (grad_h,)
 
+    def fprop_jvp(self, inputs, tangents, h):
+        """R{h} = R{a}."""
+        return tangents[0]
+
+    def bprop_jvp(self, inputs, tangents, h, Rh, grad_h, Rgrad_h):
+        """R{grad_a} = R{grad_h}."""
+        return (Rgrad_h,)
+
     def sample_inputs(self, rng):
         return (rng.standard_normal((4, 3)),)
 
@@ -51,6 +59,14 @@ class Sigmoid(Box):
     def bprop(self, inputs, h, grad_h):
         return (grad_h * h * (1 - h),)
 
+    def fprop_jvp(self, inputs, tangents, h):
+        """R{h} = h ⊙ (1 - h) ⊙ R{a}."""
+        return h * (1 - h) * tangents[0]
+
+    def bprop_jvp(self, inputs, tangents, h, Rh, grad_h, Rgrad_h):
+        """R{grad_a} = R{grad_h} ⊙ h ⊙ (1 - h) + grad_h ⊙ (1 - 2 h) ⊙ R{h}."""
+        return (Rgrad_h * h * (1 - h) + grad_h * (1 - 2 * h) * Rh,)
+
     def sample_inputs(self, rng):
         return (2 * rng.standard_normal((4, 3)),)
 
@@ -69,6 +85,14 @@ class Tanh(Box):
 
     def bprop(self, inputs, h, grad_h):
         return (grad_h * (1 - h * h),)
+
+    def fprop_jvp(self, inputs, tangents, h):
+        """R{h} = (1 - h^2) ⊙ R{a}."""
+        return (1 - h * h) * tangents[0]
+
+    def bprop_jvp(self, inputs, tangents, h, Rh, grad_h, Rgrad_h):
+        """R{grad_a} = R{grad_h} ⊙ (1 - h^2) - 2 grad_h ⊙ h ⊙ R{h}."""
+        return (Rgrad_h * (1 - h * h) - 2 * grad_h * h * Rh,)
 
     def sample_inputs(self, rng):
         return (rng.standard_normal((4, 3)),)
@@ -89,6 +113,14 @@ class ReLU(Box):
 
     def bprop(self, inputs, h, grad_h):
         return (grad_h * (h > 0),)
+
+    def fprop_jvp(self, inputs, tangents, h):
+        """R{h} = 1[a > 0] ⊙ R{a}."""
+        return tangents[0] * (h > 0)
+
+    def bprop_jvp(self, inputs, tangents, h, Rh, grad_h, Rgrad_h):
+        """R{grad_a} = R{grad_h} ⊙ 1[a > 0]  (g''(a) = 0 away from the kink)."""
+        return (Rgrad_h * (h > 0),)
 
     def sample_inputs(self, rng):
         a = rng.standard_normal((4, 3))

@@ -34,6 +34,17 @@ class Add(Box):
     def bprop(self, inputs, s, grad_s):
         return tuple(grad_s for _ in inputs)
 
+    def fprop_jvp(self, inputs, tangents, s):
+        """R{s} = R{x_1} + ... + R{x_n}."""
+        total = tangents[0]
+        for Rx in tangents[1:]:
+            total = total + Rx
+        return total
+
+    def bprop_jvp(self, inputs, tangents, s, Rs, grad_s, Rgrad_s):
+        """R{grad_x_i} = R{grad_s} for every i."""
+        return tuple(Rgrad_s for _ in inputs)
+
     def sample_inputs(self, rng):
         return tuple(rng.standard_normal((3, 2)) for _ in range(3))
 
@@ -64,6 +75,14 @@ class Scale(Box):
 
     def bprop(self, inputs, y, grad_y):
         return (grad_y * np.asarray(self.c, dtype=np.result_type(grad_y, np.float32)),)
+
+    def fprop_jvp(self, inputs, tangents, y):
+        """R{y} = c R{x}."""
+        return self.c * tangents[0]
+
+    def bprop_jvp(self, inputs, tangents, y, Ry, grad_y, Rgrad_y):
+        """R{grad_x} = c R{grad_y}."""
+        return (self.c * Rgrad_y,)
 
     def sample_inputs(self, rng):
         return (rng.standard_normal((3, 2)),)

@@ -54,6 +54,17 @@ class Linear(Box):
         grad_b = grad_a.sum(axis=0)
         return grad_h, grad_W, grad_b
 
+    def fprop_jvp(self, inputs, tangents, output):
+        """R{a} = R{b} + R{W} h + W R{h}        batched: R{h} W^T + h R{W}^T + R{b}."""
+        (h, W, _), (Rh, RW, Rb) = inputs, tangents
+        return Rh @ W.T + h @ RW.T + Rb
+
+    def bprop_jvp(self, inputs, tangents, output, output_tangent, grad_a, Rgrad_a):
+        """Product rule on bprop: R{grad_h} = R{grad_a} W + grad_a R{W},
+        R{grad_W} = R{grad_a}^T h + grad_a^T R{h}, R{grad_b} = sum_t R{grad_a} (no fast path)."""
+        (h, W, _), (Rh, RW, _) = inputs, tangents
+        return Rgrad_a @ W + grad_a @ RW, Rgrad_a.T @ h + grad_a.T @ Rh, Rgrad_a.sum(axis=0)
+
     def bprop_needed(self, inputs, output, grad_a, needs):
         """``bprop`` with two fast paths (``bprop`` is their test oracle):
 

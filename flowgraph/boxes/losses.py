@@ -50,6 +50,11 @@ def softmax(a: np.ndarray) -> np.ndarray:
     return e
 
 
+def softmax_jvp(f: np.ndarray, Ra: np.ndarray) -> np.ndarray:
+    """R{f} for f = softmax(a), row by row: (diag(f) - f f^T) R{a} = f ⊙ (R{a} - <f, R{a}>)."""
+    return f * (Ra - (f * Ra).sum(axis=-1, keepdims=True))
+
+
 class Softmax(Box):
     """Output activation o(a) = softmax(a), row by row.
 
@@ -66,6 +71,16 @@ class Softmax(Box):
 
     def bprop(self, inputs, f, grad_f):
         return (f * (grad_f - (grad_f * f).sum(axis=-1, keepdims=True)),)
+
+    def fprop_jvp(self, inputs, tangents, f):
+        """R{f} = (diag(f) - f f^T) R{a}, per row."""
+        return softmax_jvp(f, tangents[0])
+
+    def bprop_jvp(self, inputs, tangents, f, Rf, grad_f, Rgrad_f):
+        """R{grad_a} = R{f} ⊙ (grad_f - s) + f ⊙ (R{grad_f} - R{s}), s = <grad_f, f> per row."""
+        s = (grad_f * f).sum(axis=-1, keepdims=True)
+        Rs = (Rgrad_f * f + grad_f * Rf).sum(axis=-1, keepdims=True)
+        return (Rf * (grad_f - s) + f * (Rgrad_f - Rs),)
 
     def sample_inputs(self, rng):
         return (rng.standard_normal((4, 5)),)
@@ -99,6 +114,22 @@ class CrossEntropy(Box):
         grad_f = np.zeros_like(f)
         grad_f[rows, y] = -grad_loss / (f[rows, y] * n)
         return grad_f, None
+
+    def fprop_jvp(self, inputs, tangents, loss):
+        """R{l} = 1/N sum_t -R{f}_{t,y_t} / f_{t,y_t}."""
+        (f, y), Rf = inputs, tangents[0]
+        rows = np.arange(f.shape[0])
+        return np.asarray(-(Rf[rows, y] / f[rows, y]).mean())
+
+    def bprop_jvp(self, inputs, tangents, loss, Rloss, grad_loss, Rgrad_loss):
+        """R{grad_f}_{t,y_t} = (-R{grad_l} / f_{t,y_t} + grad_l R{f}_{t,y_t} / f_{t,y_t}^2) / N."""
+        (f, y), Rf = inputs, tangents[0]
+        n = f.shape[0]
+        rows = np.arange(n)
+        fy, Rfy = f[rows, y], Rf[rows, y]
+        Rgrad_f = np.zeros(np.shape(f), dtype=np.result_type(f, Rf, Rgrad_loss))
+        Rgrad_f[rows, y] = (-Rgrad_loss / fy + grad_loss * Rfy / (fy * fy)) / n
+        return Rgrad_f, None
 
     def sample_inputs(self, rng):
         f = softmax(rng.standard_normal((4, 5)))
@@ -136,6 +167,22 @@ class SoftmaxCrossEntropy(Box):
         grad_a[_label_entries(y)] -= 1  # f(x) - e(y)
         grad_a *= grad_loss / n
         return grad_a, None
+
+    def fprop_jvp(self, inputs, tangents, loss):
+        """R{l} = <grad_a l, R{a}> = 1/N sum_t (f(x_t) - e(y_t))^T R{a_t}."""
+        (a, y), Ra = inputs, tangents[0]
+        f_minus_e = softmax(a)
+        f_minus_e[_label_entries(y)] -= 1
+        return np.asarray((f_minus_e * Ra).sum() / a.shape[0])
+
+    def bprop_jvp(self, inputs, tangents, loss, Rloss, grad_loss, Rgrad_loss):
+        """R{grad_a} = (R{f} grad_l + (f - e(y)) R{grad_l}) / N,  R{f} = (diag(f) - f f^T) R{a}."""
+        (a, y), Ra = inputs, tangents[0]
+        n = a.shape[0]
+        f = softmax(a)
+        Rf = softmax_jvp(f, Ra)
+        f[_label_entries(y)] -= 1  # f - e(y)
+        return (Rf * grad_loss + f * Rgrad_loss) / n, None
 
     def sample_inputs(self, rng):
         return rng.standard_normal((4, 5)), rng.integers(0, 5, size=4)

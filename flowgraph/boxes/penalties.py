@@ -24,6 +24,16 @@ class L2Penalty(Box):
     def bprop(self, inputs, omega, grad_omega):
         return tuple(W * (2 * grad_omega) for W in inputs)
 
+    def fprop_jvp(self, inputs, tangents, omega):
+        """R{Omega} = sum_k 2 <W(k), R{W(k)}>."""
+        return np.asarray(sum(2 * np.vdot(W, RW) for W, RW in zip(inputs, tangents)))
+
+    def bprop_jvp(self, inputs, tangents, omega, Romega, grad_omega, Rgrad_omega):
+        """R{grad_W(k)} = 2 R{W(k)} grad_Omega + 2 W(k) R{grad_Omega}."""
+        return tuple(
+            2 * RW * grad_omega + 2 * W * Rgrad_omega for W, RW in zip(inputs, tangents)
+        )
+
     def sample_inputs(self, rng):
         return rng.standard_normal((3, 4)), rng.standard_normal((2, 3))
 
@@ -45,6 +55,14 @@ class L1Penalty(Box):
 
     def bprop(self, inputs, omega, grad_omega):
         return tuple(np.sign(W) * grad_omega for W in inputs)
+
+    def fprop_jvp(self, inputs, tangents, omega):
+        """R{Omega} = sum_k <sign(W(k)), R{W(k)}>."""
+        return np.asarray(sum(np.vdot(np.sign(W), RW) for W, RW in zip(inputs, tangents)))
+
+    def bprop_jvp(self, inputs, tangents, omega, Romega, grad_omega, Rgrad_omega):
+        """R{grad_W(k)} = sign(W(k)) R{grad_Omega}  (|W|'' = 0 away from the kink at 0)."""
+        return tuple(np.sign(W) * Rgrad_omega for W in inputs)
 
     def sample_inputs(self, rng):
         Ws = rng.standard_normal((3, 4)), rng.standard_normal((2, 3))

@@ -1,0 +1,436 @@
+"""Forward mode: the directional derivative of a graph's outputs, and a checker for its rules.
+
+A graph computes its outputs f(x; theta) from its leaves. Along a direction v of the leaves
+(a tangent v_x for each Input, v_theta for each Parameter) the directional derivative
+
+    R{f} = d/dr f(x + r v_x; theta + r v_theta) |_{r=0} = J v,      J = d f / d (x, theta)
+
+is carried forward, box by box, in the same order as fprop: each box turns its children's
+tangents R{u_i} into its output's, R{out} = sum_i (d out / d u_i) R{u_i} (its ``fprop_jvp``).
+That is forward mode (Pearlmutter's R-operator, Wengert's tangents). bprop is reverse mode:
+seeded with grad_f it carries grad_f^T J back to every leaf at once.
+
+    forward mode  (jvp):   one pass ~ one fprop  ->  J v    for ONE direction v, ALL outputs
+    reverse mode (bprop):  one pass ~ one fprop  ->  u^T J  for ONE output weighting u, ALL leaves
+
+With P parameters and a scalar loss l, bprop gives the whole gradient grad_theta l in one pass
+(P forward passes would be needed); forward mode wins when there are few input directions and
+many outputs (the derivative of a whole batch of predictions f(x_t) along one direction of
+theta, or of x), and as the inner pass of second-order methods: the directional derivative of
+the gradient itself, R{grad_theta l} = H v, is a forward pass through fprop and bprop
+(each box's ``bprop_jvp``; :func:`flowgraph.analysis.hvp`).
+
+:func:`jvp` is the public entry; :func:`check_jvp` verifies a box's two rules against central
+differences of its fprop and bprop.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, NamedTuple
+
+import numpy as np
+
+from .boxes.base import Box
+from .errors import FlowgraphError
+from .graph import Graph, Input, Node, Parameter
+
+__all__ = ["jvp", "JVPResult", "JVPError", "check_jvp", "JVPReport", "JVPCheck"]
+
+
+class JVPError(FlowgraphError, ValueError):
+    """Forward mode cannot run: a box without forward-mode rules, a tangent of the wrong shape,
+    or a tangent for a node that is not an Input or a Parameter of the graph."""
+
+
+class JVPResult(NamedTuple):
+    """The outputs' values and their tangents R{f} = J v (lists when the graph has several
+    outputs, as ``Graph.fprop`` returns them): ``values, tangents = fg.jvp(...)``."""
+
+    values: Any
+    tangents: Any
+
+
+# -- the forward pass of tangents ---------------------------------------------------------------
+def _zeros_like(value: Any) -> np.ndarray:
+    """A zero tangent for a value: its shape, its float dtype (float64 for labels)."""
+    dt = getattr(value, "dtype", None)
+    floating = dt is not None and np.issubdtype(dt, np.floating)
+    return np.zeros(np.shape(value), dtype=dt if floating else np.float64)
+
+
+def depends_on(graph: Graph, sources: Sequence[Node]) -> set[int]:
+    """The ids of the nodes whose value depends on one of ``sources`` (the sources included)."""
+    dep = {id(s) for s in sources}
+    for node in graph.order:
+        if any(id(c) in dep for c in node.children):
+            dep.add(id(node))
+    return dep
+
+
+def boxes_without_jvp(
+    graph: Graph, sources: Sequence[Node], outputs: Sequence[Node] | None = None
+) -> list[Node]:
+    """The box nodes that forward mode from ``sources`` to ``outputs`` (default: the graph's
+    outputs) would need but whose box has no forward-mode rules (``not box.has_jvp()``)."""
+    dep = depends_on(graph, sources)
+    needed = {id(o) for o in (graph.outputs if outputs is None else outputs)}
+    for node in reversed(graph.order):  # parents first: an ancestor of an output?
+        if id(node) in needed:
+            needed.update(id(c) for c in node.children)
+    return [
+        n
+        for n in graph.order
+        if n.box is not None and id(n) in dep and id(n) in needed and not n.box.has_jvp()
+    ]
+
+
+def _no_rules_message(nodes: Sequence[Node]) -> str:
+    kinds = sorted({type(n.box).__name__ for n in nodes})
+    where = ", ".join(n.describe() for n in nodes[:5]) + (" ..." if len(nodes) > 5 else "")
+    return (
+        f"box {' / '.join(kinds)} defines no forward-mode rules (fprop_jvp and bprop_jvp), "
+        f"needed at node(s) {where}: write them next to its bprop"
+    )
+
+
+def _check_rule_result(node: Node, what: str, value: Any, expected: tuple) -> np.ndarray:
+    value = np.asarray(value)
+    if value.shape != expected:
+        raise JVPError(
+            f"{what} of node {node.describe()} returned shape {value.shape}, but the node's "
+            f"value has shape {expected}"
+        )
+    return value
+
+
+def forward_tangents(graph: Graph, seeds: Mapping[int, np.ndarray]) -> dict[int, np.ndarray]:
+    """R{u} for every node that depends on a seeded leaf, after ``graph.fprop``.
+
+    ``seeds`` maps ``id(leaf)`` to its tangent. Nodes that depend on no seed are left out
+    (their tangent is zero); a child without a tangent is handed to ``fprop_jvp`` as zeros.
+    """
+    R: dict[int, np.ndarray] = dict(seeds)
+    for node in graph.order:
+        if node.box is None:
+            continue
+        Rin = [R.get(id(c)) for c in node.children]
+        if all(r is None for r in Rin):
+            continue
+        if not node.box.has_jvp():
+            raise JVPError(_no_rules_message([node]))
+        Rin = [_zeros_like(c.value) if r is None else r for c, r in zip(node.children, Rin)]
+        try:
+            out = node.box.fprop_jvp([c.value for c in node.children], Rin, node.value)
+        except FlowgraphError:
+            raise
+        except Exception as e:
+            shapes = ", ".join(
+                f"{node.box.input_name(i)}={np.shape(c.value)}"
+                for i, c in enumerate(node.children)
+            )
+            msg = f"fprop_jvp of node {node.describe()} on inputs {shapes} failed: {e}"
+            raise JVPError(msg) from e
+        R[id(node)] = _check_rule_result(node, "fprop_jvp", out, np.shape(node.value))
+    return R
+
+
+def _resolve_leaf(graph: Graph, key: Any) -> Node:
+    leaves = [n.name for n in graph.order if isinstance(n, (Input, Parameter))]
+    if isinstance(key, str):
+        node = graph.nodes.get(key)
+        if node is None:
+            raise JVPError(
+                f"tangents name {key!r}, which is no node of this graph "
+                f"(its Inputs and Parameters: {leaves})"
+            )
+    elif isinstance(key, Node):
+        if key not in graph:
+            raise JVPError(
+                f"tangents hold node {key.describe()}, which is not in this graph "
+                f"(its Inputs and Parameters: {leaves})"
+            )
+        node = key
+    else:
+        raise JVPError(
+            f"tangents must map Inputs or Parameters (nodes or names) to arrays; got a key of "
+            f"type {type(key).__name__}"
+        )
+    if not isinstance(node, (Input, Parameter)):
+        raise JVPError(
+            f"a tangent is given for {node.describe()}, a box's output: tangents are given for "
+            f"the leaves only (Inputs and Parameters: {leaves}); its own tangent follows from them"
+        )
+    return node
+
+
+def jvp(
+    graph: Graph | Any,
+    feed: Mapping[Any, Any],
+    tangents: Mapping[Any, Any],
+) -> JVPResult:
+    """Forward-mode derivative of the graph's outputs along a direction of its leaves.
+
+    ``graph``: a Graph (or anything with a ``.graph``, such as a Model). ``feed``: what
+    ``Graph.fprop`` takes. ``tangents``: a dict from Input or Parameter nodes (or their names)
+    to arrays of their values' shapes — the direction v = (v_x, v_theta); every other leaf does
+    not move (tangent 0). Returns ``(values, tangents)``: the outputs f and their directional
+    derivatives
+
+        R{f} = d/dr f(x + r v_x; theta + r v_theta) |_{r=0} = J v
+
+    (each an array of the output's shape; lists for several outputs). One call costs about one
+    fprop more than fprop alone.
+
+    Forward vs reverse mode. The graph's Jacobian J = d f / d (x, theta) is never built. Forward
+    mode (this function) pushes one direction v from the leaves to the outputs, box by box in
+    fprop's order (each box's ``fprop_jvp``: R{out} = sum_i (d out / d u_i) R{u_i}), and gives J v
+    for every output at once. Reverse mode (``Graph.bprop``) pulls one output weighting
+    grad_f from the outputs to the leaves, in the reverse order, and gives grad_f^T J for every
+    leaf at once: for a scalar loss, the whole gradient grad_theta l in one pass, where forward
+    mode would need P passes (one per parameter direction). Forward mode wins with few input
+    directions and many outputs (how every prediction f(x_t) of a batch moves along one
+    direction of theta or of x), and inside second-order methods: R{grad_theta l} = H v is the
+    forward mode of fprop followed by bprop (``flowgraph.analysis.hvp``).
+
+    Raises :class:`JVPError` for a box on the way without forward-mode rules (naming it), a
+    tangent of the wrong shape, for an integer Input (labels), or for a node that is not a leaf
+    of this graph.
+    """
+    g = graph if isinstance(graph, Graph) else getattr(graph, "graph", None)
+    if not isinstance(g, Graph):
+        raise JVPError(f"jvp needs a Graph (or a Model), got {type(graph).__name__}")
+    if not isinstance(tangents, Mapping):
+        raise JVPError(
+            f"tangents must be a dict from Inputs/Parameters (or names) to arrays, "
+            f"got {type(tangents).__name__}"
+        )
+    leaves: dict[int, tuple[Node, Any]] = {}
+    for key, t in tangents.items():
+        node = _resolve_leaf(g, key)
+        if id(node) in leaves:
+            raise JVPError(f"two tangents are given for {node.describe()} (by node and by name)")
+        leaves[id(node)] = (node, t)
+    missing = boxes_without_jvp(g, [n for n, _ in leaves.values()])
+    if missing:
+        raise JVPError(_no_rules_message(missing) + " (or differentiate by finite differences)")
+    values = g.fprop(feed)
+    seeds: dict[int, np.ndarray] = {}
+    for node, t in leaves.values():
+        value = node.value
+        if not np.issubdtype(np.asarray(value).dtype, np.floating):
+            raise JVPError(
+                f"{node.describe()} holds {np.asarray(value).dtype} values (labels?): it has no "
+                "tangent; give tangents for floating-point Inputs and Parameters only"
+            )
+        t = np.asarray(t)
+        if not np.issubdtype(t.dtype, np.floating):
+            t = t.astype(value.dtype)
+        if t.shape != np.shape(value):
+            raise JVPError(
+                f"the tangent of {node.describe()} has shape {t.shape}, but its value has shape "
+                f"{np.shape(value)}: a tangent has the shape of what it moves"
+            )
+        seeds[id(node)] = t
+    R = forward_tangents(g, seeds)
+    outs = [R[id(o)] if id(o) in R else _zeros_like(o.value) for o in g.outputs]
+    if g._single:
+        return JVPResult(values, outs[0])
+    return JVPResult(values, outs)
+
+
+# -- checking a box's rules ------------------------------------------------------------------------
+@dataclass
+class JVPCheck:
+    """One comparison of a rule with central differences: ``what`` is ``"fprop_jvp"`` (R{out})
+    or ``"bprop_jvp: grad_h"`` (R{grad_h}); errors are over every element, ``worst`` is the
+    index of the worst one with its ``analytic`` and ``numeric`` values."""
+
+    what: str
+    shape: tuple[int, ...]
+    max_abs_err: float = 0.0
+    max_rel_err: float = 0.0
+    n_failed: int = 0
+    worst: tuple[int, ...] | None = None
+    analytic: float = float("nan")
+    numeric: float = float("nan")
+    note: str = ""
+    broken: bool = False
+
+    @property
+    def ok(self) -> bool:
+        return not self.broken and self.n_failed == 0
+
+    def line(self) -> str:
+        worst = (
+            ""
+            if self.worst is None
+            else f"  worst {self.worst}: analytic {self.analytic:.6g}, numeric {self.numeric:.6g}"
+        )
+        note = f"  [{self.note}]" if self.note else ""
+        status = "PASS" if self.ok else "FAIL"
+        return (
+            f"{self.what:<22} {str(self.shape):<12} {self.max_abs_err:9.2e} "
+            f"{self.max_rel_err:9.2e}  {status}{worst}{note}"
+        )
+
+
+@dataclass
+class JVPReport:
+    """What :func:`check_jvp` found for a box: one row for fprop_jvp, one per differentiable
+    input for bprop_jvp. ``print(report)`` shows the table, ``report.ok`` the verdict."""
+
+    box: str
+    checks: list[JVPCheck] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return all(c.ok for c in self.checks)
+
+    @property
+    def failing(self) -> list[str]:
+        return [c.what for c in self.checks if not c.ok]
+
+    @property
+    def max_rel_err(self) -> float:
+        return max((c.max_rel_err for c in self.checks), default=0.0)
+
+    def __str__(self) -> str:
+        verdict = "PASS" if self.ok else f"FAIL (wrong: {', '.join(self.failing)})"
+        head = f"{'rule':<22} {'shape':<12} {'max abs':>9} {'max rel':>9}  status"
+        return "\n".join(
+            [f"{self.box} forward-mode rules: {verdict}", "  " + head]
+            + ["  " + c.line() for c in self.checks]
+        )
+
+    def __bool__(self) -> bool:
+        return self.ok
+
+
+def _compare_arrays(
+    what: str, analytic: Any, numeric: np.ndarray, rtol: float, atol: float
+) -> JVPCheck:
+    check = JVPCheck(what=what, shape=tuple(np.shape(numeric)))
+    try:
+        a = np.asarray(analytic, dtype=np.float64)
+    except (TypeError, ValueError) as e:
+        check.broken, check.note = True, f"not an array: {e}"
+        return check
+    if a.shape != numeric.shape:
+        check.broken = True
+        check.note = f"returned shape {a.shape}, expected {numeric.shape}"
+        return check
+    if not np.all(np.isfinite(a)):
+        check.broken, check.note = True, "not finite"
+        return check
+    abs_err = np.abs(a - numeric)
+    scale = np.maximum(np.abs(a), np.abs(numeric))
+    tol = atol + rtol * scale
+    check.n_failed = int(np.sum(abs_err > tol)) + int(np.sum(~np.isfinite(numeric)))
+    if a.size:
+        check.max_abs_err = float(abs_err.max())
+        rel = np.divide(abs_err, scale, out=np.zeros_like(abs_err), where=scale > 0)
+        check.max_rel_err = float(rel.max())
+        k = int(np.argmax(abs_err / tol))
+        check.worst = tuple(int(i) for i in np.unravel_index(k, a.shape))
+        check.analytic, check.numeric = float(a.reshape(-1)[k]), float(numeric.reshape(-1)[k])
+    return check
+
+
+def _float64(v: Any) -> Any:
+    v = v if isinstance(v, np.ndarray) else np.asarray(v)
+    if np.issubdtype(v.dtype, np.floating):
+        return np.array(v, dtype=np.float64, copy=True)
+    return v
+
+
+def check_jvp(
+    box: Box,
+    inputs: Sequence[Any] | None = None,
+    *,
+    rng: int | np.random.Generator = 0,
+    eps: float = 1e-6,
+    rtol: float = 1e-5,
+    atol: float = 1e-7,
+) -> JVPReport:
+    """Compare a box's forward-mode rules with central differences, in float64.
+
+    With inputs u (default ``box.sample_inputs(rng)``), a random tangent t (Gaussian for every
+    floating input, 0 for labels), a random grad_out g and a random R{g}:
+
+    * ``fprop_jvp(u, t, out)`` against (fprop(u + eps t) - fprop(u - eps t)) / (2 eps);
+    * ``bprop_jvp(u, t, out, R{out}, g, R{g})`` against the same central difference of
+      r -> bprop(u + r t, fprop(u + r t), g + r R{g}), input by input (an input whose bprop
+      gives None, such as labels, must get None or zeros).
+
+    Elements fail where |analytic - numeric| > atol + rtol * max(|analytic|, |numeric|).
+    ``rng`` is a seed or a Generator. ``sample_inputs`` must stay away from kinks (as for the
+    gradient checker). Raises :class:`JVPError` when the box has no forward-mode rules.
+    """
+    kind = type(box).__name__
+    if not box.has_jvp():
+        raise JVPError(f"{kind} defines no forward-mode rules (fprop_jvp and bprop_jvp) to check")
+    rng = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
+    if inputs is None:
+        inputs = box.sample_inputs(rng)
+    xs = [_float64(v) for v in inputs]
+    box.check_arity(len(xs))
+    floating = [np.issubdtype(x.dtype, np.floating) for x in xs]
+    ts = [rng.standard_normal(x.shape) if f else np.zeros(x.shape) for x, f in zip(xs, floating)]
+    out = np.asarray(box.fprop(*xs), dtype=np.float64)
+    g = rng.standard_normal(out.shape)
+    Rg = rng.standard_normal(out.shape)
+
+    def moved(r: float) -> list[Any]:
+        return [x + r * t if f else x for x, t, f in zip(xs, ts, floating)]
+
+    def fprop_at(r: float) -> np.ndarray:
+        with np.errstate(all="ignore"):
+            return np.asarray(box.fprop(*moved(r)), dtype=np.float64)
+
+    def bprop_at(r: float) -> list[Any]:
+        u = moved(r)
+        with np.errstate(all="ignore"):
+            return list(box.bprop(u, np.asarray(box.fprop(*u)), g + r * Rg))
+
+    report = JVPReport(kind)
+    snapshot = [x.copy() for x in xs] + [t.copy() for t in ts]
+    Rout_numeric = (fprop_at(eps) - fprop_at(-eps)) / (2 * eps)
+    Rout = box.fprop_jvp(xs, ts, out)
+    report.checks.append(_compare_arrays("fprop_jvp", Rout, Rout_numeric, rtol, atol))
+    Rout = np.asarray(Rout, dtype=np.float64)
+    if Rout.shape != out.shape:  # reported above; go on with the numeric one
+        Rout = Rout_numeric
+    grads0 = box.bprop(xs, out, g)
+    Rgrads = box.bprop_jvp(xs, ts, out, Rout, g.copy(), Rg.copy())
+    Rgrads = tuple(Rgrads) if isinstance(Rgrads, (tuple, list)) else (Rgrads,)
+    if len(Rgrads) != len(xs):
+        report.checks.append(
+            JVPCheck(
+                "bprop_jvp",
+                (),
+                broken=True,
+                note=f"returned {len(Rgrads)} tangents for {len(xs)} inputs",
+            )
+        )
+        return report
+    plus, minus = bprop_at(eps), bprop_at(-eps)
+    for i, (x, f) in enumerate(zip(xs, floating)):
+        name = f"bprop_jvp: grad_{box.input_name(i)}"
+        if not f or grads0[i] is None:
+            if Rgrads[i] is not None and np.any(np.asarray(Rgrads[i]) != 0):
+                report.checks.append(
+                    JVPCheck(name, x.shape, broken=True, note="bprop gives None here, so must this")
+                )
+            continue
+        numeric = (np.asarray(plus[i], np.float64) - np.asarray(minus[i], np.float64)) / (2 * eps)
+        if Rgrads[i] is None:
+            report.checks.append(JVPCheck(name, x.shape, broken=True, note="returned None"))
+            continue
+        report.checks.append(_compare_arrays(name, Rgrads[i], numeric, rtol, atol))
+    if any(not np.array_equal(a, b) for a, b in zip(xs + ts, snapshot)):
+        report.checks.append(
+            JVPCheck("(arguments)", (), broken=True, note="a rule wrote into its arguments")
+        )
+    return report
