@@ -225,6 +225,146 @@ def test_zero_weights_with_tanh_are_a_saddle_point():
     assert spec.n_negative == spec.n_positive - 2  # +/- pairs, and the 2 positive b2 ones
 
 
+def test_eigenvalue_counts_are_relative_to_the_largest_magnitude():
+    ev = np.array([-2.0, -1e-3, -3e-16, 2e-16, 0.5, 4.0])
+    assert A.count_eigenvalues(ev) == (2, 2, 2)  # rounding-level values are zero
+    assert A.count_eigenvalues(1e-9 * ev) == (2, 2, 2)  # the scale of the loss does not matter
+    assert A.count_eigenvalues(ev, damping=1e-3) == (1, 1, 4)  # of H + 1e-3 I
+    assert A.count_eigenvalues(ev, tol=1e-3) == (1, 3, 2)
+    assert A.count_eigenvalues([]) == (0, 0, 0)
+
+
+@pytest.mark.parametrize("damping", [0.0, 1e-6, 0.05])
+def test_newton_and_spectrum_report_the_same_counts(damping):
+    """At a saddle with exactly flat directions (tanh, all weights 0): ±1e-16 rounding noise
+    counts as zero in both, and both count the eigenvalues of H + damping I."""
+    X, y = data(n=30)
+    model = fg.mlp([3, 4, 3], dtype=np.float64, seed=0)
+    model.load_state({k: np.zeros_like(v) for k, v in model.state().items()})
+    spec = A.spectrum(model, X, y, damping=damping)
+    step = A.newton_step(model, X, y, damping=damping, apply=False)
+    assert spec.counts == step.counts
+    assert sum(spec.counts) == len(spec.eigenvalues) and spec.n_negative > 0
+    shifted = spec.eigenvalues + damping
+    scale = np.abs(shifted).max()
+    assert spec.n_negative == np.sum(shifted < -1e-10 * scale)
+    assert spec.n_zero == np.sum(np.abs(shifted) <= 1e-10 * scale)
+    if damping == 0.0:
+        assert spec.n_zero > 0  # flat directions at the symmetric point
+        assert not step.positive_definite
+        text = str(step)
+        assert f"{step.n_negative} negative / {step.n_zero} zero" in text
+    if damping == 0.05:  # all the small |lambda| < 0.05 lifted above 0
+        assert spec.n_negative == np.sum(spec.eigenvalues < -0.05)
+        assert "of H + 0.05 I" in str(spec)
+
+
+# -- a model that is not an MLP: a tied-weight autoencoder ----------------------------------------
+class TiedTranspose(fg.Box):
+    """fprop: y = W^T;  bprop: grad_W = grad_y^T"""
+
+    input_names = ("W",)
+
+    def fprop(self, W):
+        return W.T.copy()
+
+    def bprop(self, inputs, y, grad_y):
+        return (grad_y.T,)
+
+    def sample_inputs(self, rng):
+        return (rng.standard_normal((2, 3)),)
+
+
+class TiedTransposeWithRules(TiedTranspose):
+    def fprop_jvp(self, inputs, tangents, y):
+        """R{y} = R{W}^T"""
+        return tangents[0].T
+
+    def bprop_jvp(self, inputs, tangents, y, Ry, grad_y, Rgrad_y):
+        """R{grad_W} = R{grad_y}^T"""
+        return (Rgrad_y.T,)
+
+
+def autoencoder(transpose=TiedTransposeWithRules, n=20, d=4, k=2, dtype=np.float64, seed=0):
+    """x_hat = W^T tanh(W x + b) + c, loss = 1/(2N) sum_t ||x_hat_t - x_t||^2: one Parameter W
+    used twice (encoder W, decoder W^T, gradients summed)."""
+    rng = np.random.default_rng(seed)
+    x = fg.Input("x")
+    W = fg.Parameter(0.7 * rng.standard_normal((k, d)).astype(dtype), "W")
+    b = fg.Parameter(0.1 * rng.standard_normal(k).astype(dtype), "b")
+    c = fg.Parameter(0.1 * rng.standard_normal(d).astype(dtype), "c")
+    h = fg.Tanh()(fg.Linear()(x, W, b))
+    x_hat = fg.Linear()(h, transpose()(W), c, name="x_hat")
+    err = fg.Add()(x_hat, fg.Scale(-1.0)(x))
+    loss = fg.Scale(1 / (2 * n))(fg.L2Penalty()(err), name="loss")
+    X = rng.standard_normal((n, d)) @ rng.standard_normal((d, d)) * 0.5
+    return fg.Graph(loss), {"x": X.astype(dtype)}
+
+
+def test_exact_hessian_of_an_autoencoder_with_tied_weights():
+    assert fg.check_jvp(TiedTransposeWithRules()).ok
+    graph, feed = autoencoder()
+    assert A.missing_jvp_rules(graph) == []
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # exact: no fallback
+        He = A.hessian(graph, feed=feed)
+    Hf = A.hessian(graph, feed=feed, method="fd")
+    assert He.shape == (14, 14) and np.abs(He - He.T).max() < 1e-12
+    np.testing.assert_allclose(He, Hf, rtol=0, atol=1e-6 * np.abs(He).max())
+    v = np.random.default_rng(1).standard_normal(14)
+    exact, fd = A.hvp(graph, feed=feed, v=v), A.hvp(graph, feed=feed, v=v, method="fd")
+    assert np.linalg.norm(exact - fd) <= 1e-6 * np.linalg.norm(exact)
+    np.testing.assert_allclose(exact, He @ v, rtol=1e-10, atol=1e-12)
+
+
+def test_sharpness_spectrum_and_newton_on_an_autoencoder():
+    graph, feed = autoencoder()
+    H = A.hessian(graph, feed=feed)
+    top = A.top_eigenvalues(graph, feed, k=2)  # the feed may come in X's place
+    np.testing.assert_allclose(top, np.sort(np.linalg.eigvalsh(H))[::-1][:2], rtol=1e-6)
+    spec = A.spectrum(graph, feed=feed)
+    np.testing.assert_allclose(spec.eigenvalues, np.linalg.eigvalsh(H), atol=1e-12)
+    assert spec.method == "exact"
+    before = A.flatten(graph)
+    losses = A.saddle_free_newton(graph, feed=feed, steps=15)
+    assert losses[-1] < 0.5 * losses[0] and all(np.diff(losses) <= 1e-15)
+    assert not np.allclose(A.flatten(graph), before)
+    step = A.newton_step(graph, feed=feed, damping=1e-3, apply=False)
+    assert step.counts == A.spectrum(graph, feed=feed, damping=1e-3).counts
+
+
+def test_an_autoencoder_box_without_rules_falls_back_and_says_so():
+    ruled, feed = autoencoder()
+    plain, _ = autoencoder(transpose=TiedTranspose)
+    assert A.missing_jvp_rules(plain) == ["'tiedtranspose1' (TiedTranspose)"]
+    with pytest.warns(A.HessianFallbackWarning, match="TiedTranspose"):
+        H = A.hessian(plain, feed=feed)
+    He = A.hessian(ruled, feed=feed)
+    np.testing.assert_allclose(H, He, rtol=0, atol=1e-6 * np.abs(He).max())
+    with pytest.warns(A.HessianFallbackWarning):
+        top = A.top_eigenvalues(plain, feed=feed)
+    np.testing.assert_allclose(top, np.linalg.eigvalsh(He)[-1:], rtol=1e-6)
+
+
+def test_a_float32_graph_is_analysed_in_float64_and_left_in_float32():
+    g32, feed32 = autoencoder(dtype=np.float32)
+    g64, feed64 = autoencoder(dtype=np.float64)
+    before = [p.value.copy() for p in g32.parameters]
+    np.testing.assert_allclose(
+        A.hessian(g32, feed=feed32), A.hessian(g64, feed=feed64), rtol=0, atol=1e-5
+    )
+    for p, b in zip(g32.parameters, before):
+        assert p.value.dtype == np.float32
+        np.testing.assert_array_equal(p.value, b)
+    damping = 0.1 - min(0.0, A.spectrum(g32, feed=feed32).eigenvalues.min())
+    step = A.newton_step(g32, feed=feed32, damping=damping)
+    assert step.positive_definite and step.applied and step.loss_after < step.loss_before
+    assert step.applied and all(p.value.dtype == np.float32 for p in g32.parameters)
+    with pytest.raises(A.AnalysisError, match="v must have shape"):
+        A.hvp(g32, feed=feed32, v=np.ones(3))
+    assert all(p.value.dtype == np.float32 for p in g32.parameters)
+
+
 # -- landscape ------------------------------------------------------------------------------
 def test_permuting_hidden_units_leaves_the_function_unchanged():
     X, _ = data(d=4)

@@ -37,7 +37,7 @@ import numpy as np
 from ..graph import Graph, Input, Node
 from ..jvp import JVPError, boxes_without_jvp, forward_tangents
 from ..models import Model
-from .params import AnalysisError, Objective, objective, set_flat, to_float64
+from .params import AnalysisError, Objective, is_mlp, loss_graph, objective, set_flat, to_float64
 
 __all__ = [
     "hvp",
@@ -74,8 +74,7 @@ def missing_jvp_rules(model: Model | Graph) -> list[str]:
     if isinstance(model, Graph):
         graph, output = model, model.outputs[0]
     elif isinstance(model, Model):
-        graph = model.train_graph
-        output = graph.outputs[0]
+        graph, output = loss_graph(model)
     else:
         raise AnalysisError(f"expected a Model or a Graph, got {type(model).__name__}")
     return [n.describe() for n in boxes_without_jvp(graph, graph.parameters, [output])]
@@ -160,10 +159,11 @@ def _hvp_fd(obj: Objective, v: np.ndarray, eps: float) -> np.ndarray:
 def _prepare(
     model: Model | Graph, X: Any, y: Any, feed: Mapping[Any, Any] | None
 ) -> tuple[Objective, Model | Graph]:
-    """The objective, on a float64 copy when the Model is in lower precision."""
-    if isinstance(model, Model) and model.dtype != np.float64:
+    """The objective in float64: on a float64 copy of an MLP in lower precision, else on the
+    model itself with its parameters cast to float64 until ``restore``/``finish``."""
+    if isinstance(model, Model) and is_mlp(model) and model.dtype != np.float64:
         model = to_float64(model)
-    return objective(model, X, y, feed=feed), model
+    return objective(model, X, y, feed=feed, float64=True), model
 
 
 def hvp(
@@ -188,14 +188,13 @@ def hvp(
     h = eps / ||v||. The parameters are left as they were.
     """
     obj, _ = _prepare(model, X, y, feed)
-    v = np.asarray(v, dtype=np.float64)
-    if v.shape != (obj.size,):
-        raise AnalysisError(
-            f"v must have shape ({obj.size},) (one entry per parameter), got {v.shape}"
-        )
-    used = _choose_method(obj, method, "hvp")
     try:
-        return _hvp(obj, v, used, eps)
+        v = np.asarray(v, dtype=np.float64)
+        if v.shape != (obj.size,):
+            raise AnalysisError(
+                f"v must have shape ({obj.size},) (one entry per parameter), got {v.shape}"
+            )
+        return _hvp(obj, v, _choose_method(obj, method, "hvp"), eps)
     finally:
         obj.restore()
 
@@ -254,12 +253,15 @@ def hessian(
     ``max_params``). The parameters are left as they were.
     """
     obj, _ = _prepare(model, X, y, feed)
-    if obj.size > max_params:
-        raise AnalysisError(
-            f"the model has {obj.size} parameters; a full Hessian needs {obj.size}^2 entries and "
-            f"{obj.size} passes (raise max_params, or use hvp / top_eigenvalues instead)"
-        )
-    return _hessian(obj, method, eps)
+    try:
+        if obj.size > max_params:
+            raise AnalysisError(
+                f"the model has {obj.size} parameters; a full Hessian needs {obj.size}^2 entries "
+                f"and {obj.size} passes (raise max_params, or use hvp / top_eigenvalues instead)"
+            )
+        return _hessian(obj, method, eps)
+    finally:
+        obj.restore()
 
 
 ZERO_TOL = 1e-10
@@ -384,8 +386,9 @@ def newton_step(
         g = obj.grad(theta)
         loss_before = float(obj.output.value)
         H, used = _hessian_and_method(obj, "exact", 1e-5, "newton_step")
-    finally:
-        obj.set(theta)
+    except BaseException:
+        obj.restore()
+        raise
     tol = _default_tol(tol, used)
     Hs = 0.5 * (H + H.T)
     eig = np.linalg.eigvalsh(Hs)
@@ -399,7 +402,7 @@ def newton_step(
     applied = bool(apply and (pd or allow_indefinite))
     new_theta = theta + step if applied else theta
     loss_after = obj.loss(theta + step)
-    obj.set(new_theta)
+    obj.finish(new_theta)
     if applied and work is not model:  # a float64 copy did the work: write back
         set_flat(model, new_theta)
     return NewtonStep(
@@ -453,7 +456,7 @@ def saddle_free_newton(
                 break
             theta = theta + t * delta
     finally:
-        obj.set(theta)
+        obj.finish(theta)
     if work is not model:
         set_flat(model, theta)
     return losses
@@ -486,19 +489,19 @@ def top_eigenvalues(
     """
     if k < 1:
         raise AnalysisError(f"k must be >= 1, got {k}")
-    obj, _ = _prepare(model, X, y, feed)
-    n = obj.size
-    if k > n:
-        raise AnalysisError(f"k = {k} eigenvalues asked of a {n} x {n} Hessian")
-    rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
     if method not in ("lanczos", "power"):
         raise AnalysisError(f"unknown method {method!r}; choose 'lanczos' or 'power'")
-    used = _choose_method(obj, "exact", "top_eigenvalues")
-
-    def matvec(v: np.ndarray) -> np.ndarray:
-        return _hvp(obj, v, used)
-
+    rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+    obj, _ = _prepare(model, X, y, feed)
+    n = obj.size
     try:
+        if k > n:
+            raise AnalysisError(f"k = {k} eigenvalues asked of a {n} x {n} Hessian")
+        used = _choose_method(obj, "exact", "top_eigenvalues")
+
+        def matvec(v: np.ndarray) -> np.ndarray:
+            return _hvp(obj, v, used)
+
         if method == "lanczos":
             vals, vecs = _lanczos(matvec, n, k, iters, rng)
         else:
@@ -674,9 +677,11 @@ def spectrum(
     if damping < 0:
         raise AnalysisError(f"damping must be >= 0, got {damping}")
     obj, _ = _prepare(model, X, y, feed)
-    if obj.size > max_params:
-        raise AnalysisError(f"{obj.size} parameters: too many for a full spectrum (max_params)")
     try:
+        if obj.size > max_params:
+            raise AnalysisError(
+                f"{obj.size} parameters: too many for a full spectrum (max_params)"
+            )
         g = obj.grad()
         loss = float(obj.output.value)
         H, used = _hessian_and_method(obj, "exact", 1e-5, "spectrum")

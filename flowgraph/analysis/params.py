@@ -32,6 +32,8 @@ __all__ = [
     "reinitialise",
     "Objective",
     "objective",
+    "is_mlp",
+    "loss_graph",
 ]
 
 
@@ -149,7 +151,10 @@ class Objective:
     ``Objective(graph, feed)`` differentiates the graph's first output (a scalar) with respect
     to ``graph.parameters`` (or ``params``). ``loss(theta)`` runs ``Graph.fprop``;
     ``grad(theta)`` runs ``fprop`` and ``bprop``. Passing ``theta`` writes it into the
-    parameters first; ``restore()`` puts back the values found at construction.
+    parameters first; ``restore()`` puts back the values found at construction, ``finish(theta)``
+    leaves theta there instead. With ``float64=True`` the parameters and the floating-point
+    feed are worked on in float64 (second differences and eigenvalues need the precision),
+    and ``restore``/``finish`` give the parameters their own dtypes back.
     """
 
     def __init__(
@@ -159,6 +164,7 @@ class Objective:
         params: Sequence[Parameter] | None = None,
         *,
         output: Node | None = None,
+        float64: bool = False,
     ):
         self.graph = graph
         self.feed = dict(feed)
@@ -168,6 +174,11 @@ class Objective:
         self.output = graph.outputs[0] if output is None else output
         self.theta0 = flatten(self.params)
         self.size = self.theta0.size
+        self._dtypes = [p.value.dtype for p in self.params]
+        if float64:
+            for p in self.params:
+                p.value = p.value.astype(np.float64)
+            self.feed = {k: _float64_array(v) for k, v in self.feed.items()}
 
     def set(self, theta: Any) -> None:
         set_flat(self.params, theta)
@@ -176,7 +187,16 @@ class Objective:
         return flatten(self.params)
 
     def restore(self) -> None:
-        set_flat(self.params, self.theta0)
+        """Put back the parameters found at construction (values and dtypes)."""
+        self.finish(self.theta0)
+
+    def finish(self, theta: Any) -> None:
+        """Leave the parameters at theta, each in the dtype it had at construction."""
+        theta = np.asarray(theta)
+        i = 0
+        for p, dt in zip(self.params, self._dtypes):
+            p.value = theta[i : i + p.value.size].reshape(p.value.shape).astype(dt)
+            i += p.value.size
 
     def loss(self, theta: Any | None = None) -> float:
         if theta is not None:
@@ -196,25 +216,66 @@ class Objective:
         return flat_grad(self.params)
 
 
+def _float64_array(v: Any) -> Any:
+    a = v if isinstance(v, np.ndarray) else np.asarray(v)
+    return a.astype(np.float64) if np.issubdtype(a.dtype, np.floating) else a
+
+
+def is_mlp(model: Model) -> bool:
+    """Whether ``model`` is the lecture's MLP, as ``flowgraph.mlp`` builds it (inputs x, y)."""
+    return "sizes" in getattr(model, "config", {}) and hasattr(model, "x") and hasattr(model, "y")
+
+
+def loss_graph(model: Model) -> tuple[Graph, Node]:
+    """The graph that reaches a Model's training loss (the penalties included), and the loss."""
+    graph = getattr(model, "train_graph", None)
+    if isinstance(graph, Graph):
+        return graph, graph.outputs[0]
+    loss = getattr(model, "loss", None)
+    if not isinstance(loss, Node):
+        raise AnalysisError(f"{type(model).__name__} has no loss node to analyse")
+    graph = Graph(loss)
+    return graph, loss
+
+
 def objective(
     model: Model | Graph,
     X: Any = None,
     y: Any = None,
     *,
     feed: Mapping[Any, Any] | None = None,
+    float64: bool = False,
 ) -> Objective:
-    """The training loss of ``model`` on (X, y) as an :class:`Objective`, or that of a Graph
-    on ``feed``. A Model's loss is its ``train_graph`` (with the penalties lambda Omega)."""
+    """The training loss of ``model`` as an :class:`Objective`: a Model's on (X, y) (the MLP's
+    inputs ``x`` and ``y``) or on ``feed`` (any Model: a dict from its Inputs or their names to
+    arrays; a dict may also come as X); a Graph's first output on ``feed``. A Model's loss is
+    the one it trains (with the penalties lambda Omega). ``float64``: see :class:`Objective`."""
+    if isinstance(X, Mapping) and feed is None and y is None:
+        X, feed = None, X
     if isinstance(model, Model):
+        graph, loss = loss_graph(model)
+        if feed is not None:
+            if X is not None or y is not None:
+                raise AnalysisError("pass either the data (X, y) or feed=, not both")
+            return Objective(graph, feed, output=loss, float64=float64)
+        if not (hasattr(model, "x") and hasattr(model, "y")):
+            names = [i.name for i in graph.inputs]
+            raise AnalysisError(
+                f"this model's loss takes the inputs {names}: pass feed={{name: array, ...}}"
+            )
         if X is None or y is None:
-            raise AnalysisError("a Model's objective needs the data: pass X and y")
+            raise AnalysisError(
+                "a Model's objective needs the data: pass X and y (or feed={name: array})"
+            )
         Xa = model._as_input(X)
         ya = np.asarray(y)
         if ya.shape != (len(Xa),):
             raise AnalysisError(f"y must have shape ({len(Xa)},), got {ya.shape}")
-        return Objective(model.train_graph, {model.x: Xa, model.y: ya.astype(np.int64)})
+        return Objective(
+            graph, {model.x: Xa, model.y: ya.astype(np.int64)}, output=loss, float64=float64
+        )
     if isinstance(model, Graph):
         if feed is None:
             raise AnalysisError("a Graph's objective needs feed={Input: array, ...}")
-        return Objective(model, feed)
+        return Objective(model, feed, float64=float64)
     raise AnalysisError(f"expected a Model or a Graph, got {type(model).__name__}")
