@@ -254,6 +254,15 @@ def objective(
         X, feed = None, X
     if isinstance(model, Model):
         graph, loss = loss_graph(model)
+        if hasattr(model, "as_feed") and (feed is not None or X is not None):
+            # a Model that reads any feed: a dict of its Inputs (or names), or (X, y)
+            if feed is not None and (X is not None or y is not None):
+                raise AnalysisError("pass either the data (X, y) or feed=, not both")
+            try:
+                fed = model.as_feed(feed if feed is not None else X, y, what="analysis")
+            except TypeError as e:  # (its data errors are FlowgraphErrors already)
+                raise AnalysisError(str(e)) from e
+            return Objective(graph, fed, output=loss, float64=float64)
         if feed is not None:
             if X is not None or y is not None:
                 raise AnalysisError("pass either the data (X, y) or feed=, not both")
