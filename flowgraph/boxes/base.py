@@ -76,7 +76,10 @@ class Box:
     * ``sample_inputs(rng) -> tuple``: valid inputs in float64 (and integer labels) on which
       the finite-difference checker verifies ``bprop`` against ``fprop``;
     * ``example()`` (a classmethod) when the constructor needs arguments, so that the test
-      suite can build one instance of every box by itself.
+      suite can build one instance of every box by itself;
+    * optionally ``fprop_jvp`` and ``bprop_jvp``, the directional derivatives of fprop and
+      bprop (forward mode: ``flowgraph.jvp`` and the exact Hessian-vector product), checked by
+      ``flowgraph.check_jvp`` and, for every box of the package, by tests/test_jvp.py.
 
     Class attributes: ``arity`` (number of children, or ``None`` for any number of at least
     ``min_arity``) and ``input_names`` (used in error messages and checker reports).
