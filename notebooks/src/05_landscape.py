@@ -78,6 +78,12 @@ ax.legend(frameon=False);
 # eigenvalues: the quadratic model has no minimum and `newton_step` refuses to step. After 150
 # steps the loss is locally convex: from there Newton converges in a handful of steps, the error
 # roughly squaring at each, while gradient descent crawls.
+#
+# `spectrum` counts the eigenvalues of $\mathbf{H}$ itself, where the flat direction is one zero;
+# `newton_step` counts those of the matrix it inverts, $\mathbf{H} + 10^{-6}\,\mathbf{I}$, where
+# that zero has become $10^{-6} > 0$: the same negative ones, one positive more. Both call an
+# eigenvalue zero when its magnitude is at most $10^{-10}$ times the largest, so rounding noise
+# of $\pm 10^{-17}$ is never counted as a negative eigenvalue.
 
 # %%
 tiny = fg.mlp([2, 3, 2], activation="tanh", l2=1e-3, dtype=np.float64, seed=0)
