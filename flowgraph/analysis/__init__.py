@@ -8,7 +8,8 @@
     (17, 17)
 
 Modules: ``params`` (theta as one vector), ``hessian`` (hessian, hvp, newton_step,
-top_eigenvalues, spectrum), ``landscape`` (interpolate, slice_2d, permute_hidden), ``lottery``,
+top_eigenvalues, spectrum: exact through each box's forward-mode rules, see
+:mod:`flowgraph.jvp`; on any Graph with ``feed=``), ``landscape`` (interpolate, slice_2d, permute_hidden), ``lottery``,
 ``adversarial``, ``phenomena`` (memorisation, double descent, batch size and sharpness, bias
 and variance, L1 sparsity, critical points) and ``experiments`` (each phenomenon end to end,
 with its figure: ``flowgraph experiment NAME``).

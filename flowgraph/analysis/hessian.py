@@ -127,9 +127,18 @@ def _hvp_exact(obj: Objective, v: np.ndarray) -> np.ndarray:
             continue
         Rin = [R.get(id(c)) for c in node.children]
         Rin = [np.zeros(np.shape(c.value)) if r is None else r for c, r in zip(node.children, Rin)]
-        Rgrads = node.box.bprop_jvp(
-            [c.value for c in node.children], Rin, node.value, R[id(node)], node.grad, RG[id(node)]
-        )
+        values = [c.value for c in node.children]
+        try:
+            Rgrads = node.box.bprop_jvp(
+                values, Rin, node.value, R[id(node)], node.grad, RG[id(node)]
+            )
+        except Exception as e:
+            shapes = ", ".join(
+                f"{node.box.input_name(i)}={np.shape(v)}" for i, v in enumerate(values)
+            )
+            raise AnalysisError(
+                f"bprop_jvp of node {node.describe()} on inputs {shapes} failed: {e}"
+            ) from e
         for child, rg in zip(node.children, Rgrads):
             if rg is None or child.grad is None or isinstance(child, Input):
                 continue
