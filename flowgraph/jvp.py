@@ -397,13 +397,26 @@ def check_jvp(
     report = JVPReport(kind)
     snapshot = [x.copy() for x in xs] + [t.copy() for t in ts]
     Rout_numeric = (fprop_at(eps) - fprop_at(-eps)) / (2 * eps)
-    Rout = box.fprop_jvp(xs, ts, out)
-    report.checks.append(_compare_arrays("fprop_jvp", Rout, Rout_numeric, rtol, atol))
-    Rout = np.asarray(Rout, dtype=np.float64)
-    if Rout.shape != out.shape:  # reported above; go on with the numeric one
+    try:
+        Rout = box.fprop_jvp(xs, ts, out)
+    except Exception as e:  # a broken rule is a finding of the report, not a crash
+        Rout = None
+        report.checks.append(
+            JVPCheck("fprop_jvp", out.shape, broken=True, note=f"raised {type(e).__name__}: {e}")
+        )
+    else:
+        report.checks.append(_compare_arrays("fprop_jvp", Rout, Rout_numeric, rtol, atol))
+    if Rout is None or np.shape(Rout) != out.shape:  # reported above; go on with the numeric one
         Rout = Rout_numeric
+    Rout = np.asarray(Rout, dtype=np.float64)
     grads0 = box.bprop(xs, out, g)
-    Rgrads = box.bprop_jvp(xs, ts, out, Rout, g.copy(), Rg.copy())
+    try:
+        Rgrads = box.bprop_jvp(xs, ts, out, Rout, g.copy(), Rg.copy())
+    except Exception as e:
+        report.checks.append(
+            JVPCheck("bprop_jvp", (), broken=True, note=f"raised {type(e).__name__}: {e}")
+        )
+        return report
     Rgrads = tuple(Rgrads) if isinstance(Rgrads, (tuple, list)) else (Rgrads,)
     if len(Rgrads) != len(xs):
         report.checks.append(

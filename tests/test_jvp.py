@@ -85,6 +85,18 @@ def test_check_jvp_passes_right_rules_and_names_wrong_ones():
     assert "fprop_jvp" in fwd.failing
 
 
+class RaisingRules(GoodCube):
+    def bprop_jvp(self, inputs, tangents, y, Ry, grad_y, Rgrad_y):
+        """(broken)"""
+        return (tangents[0] @ np.ones((5, 5)),)
+
+
+def test_check_jvp_reports_a_rule_that_raises():
+    report = check_jvp(RaisingRules())
+    assert not report.ok and report.checks[0].ok
+    assert "raised ValueError" in str(report) and report.failing == ["bprop_jvp"]
+
+
 def test_check_jvp_refuses_a_box_without_rules():
     assert not Cube.has_jvp() and GoodCube.has_jvp()
     with pytest.raises(JVPError, match="Cube defines no forward-mode rules"):

@@ -9,10 +9,10 @@
 
 Modules: ``params`` (theta as one vector), ``hessian`` (hessian, hvp, newton_step,
 top_eigenvalues, spectrum: exact through each box's forward-mode rules, see
-:mod:`flowgraph.jvp`; on any Graph with ``feed=``), ``landscape`` (interpolate, slice_2d, permute_hidden), ``lottery``,
-``adversarial``, ``phenomena`` (memorisation, double descent, batch size and sharpness, bias
-and variance, L1 sparsity, critical points) and ``experiments`` (each phenomenon end to end,
-with its figure: ``flowgraph experiment NAME``).
+:mod:`flowgraph.jvp`; on any Graph with ``feed=``), ``landscape`` (interpolate, slice_2d,
+permute_hidden), ``lottery``, ``adversarial``, ``phenomena`` (memorisation, double descent,
+batch size and sharpness, bias and variance, L1 sparsity, critical points) and ``experiments``
+(each phenomenon end to end, with its figure: ``flowgraph experiment NAME``).
 """
 
 from .adversarial import accuracy_vs_eps, fgsm, input_gradient
