@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import shutil
 import time
 from datetime import datetime
@@ -24,6 +23,15 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from .args import (
+    check_out_dir,
+    fraction,
+    nonnegative_float,
+    nonnegative_int,
+    positive_float,
+    positive_int,
+)
 
 # Defaults of `flowgraph train` (tuned on digits: two hidden layers of 100 tanh units).
 DEFAULTS = {
@@ -53,41 +61,6 @@ AUGMENT = ("auto", "shifts", "none")
 TWO_D = ("moons", "circles", "spirals", "xor", "blobs")
 
 
-def _int_at_least(low: int):
-    """An argparse type: a whole number >= ``low``."""
-
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-        if value < low:
-            raise argparse.ArgumentTypeError(f"expected a number >= {low}, got {value}")
-        return value
-
-    return parse
-
-
-_positive_int, _nonnegative_int = _int_at_least(1), _int_at_least(0)
-
-
-def _nonnegative_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not (math.isfinite(value) and value >= 0):
-        raise argparse.ArgumentTypeError(f"expected a finite number >= 0, got {text}")
-    return value
-
-
-def _positive_float(text: str) -> float:
-    value = _nonnegative_float(text)
-    if value == 0:
-        raise argparse.ArgumentTypeError("expected a number > 0, got 0")
-    return value
-
-
 def add_parser(sub) -> None:
     from ..models import ACTIVATIONS
 
@@ -108,11 +81,11 @@ def add_parser(sub) -> None:
     )  # fmt: skip
     data.add_argument("--data-dir", default=None, metavar="DIR", help="directory of MNIST files")
     data.add_argument(
-        "--valid", type=_positive_float, default=d["valid"], metavar="FRAC",
+        "--valid", type=fraction, default=d["valid"], metavar="FRAC",
         help="fraction held out for validation / early stopping (default 0.15)",
     )  # fmt: skip
     data.add_argument(
-        "--test", type=_positive_float, default=d["test"], metavar="FRAC",
+        "--test", type=fraction, default=d["test"], metavar="FRAC",
         help="fraction held out for the test error (default 0.15; MNIST uses its test set)",
     )  # fmt: skip
     data.add_argument(
@@ -127,7 +100,7 @@ def add_parser(sub) -> None:
     )  # fmt: skip
     net = p.add_argument_group("network")
     net.add_argument(
-        "--hidden", type=_positive_int, nargs="*", default=d["hidden"], metavar="H",
+        "--hidden", type=positive_int, nargs="*", default=d["hidden"], metavar="H",
         help="hidden layer widths H_1 .. H_L (default: 100 100; none for softmax regression)",
     )  # fmt: skip
     net.add_argument(
@@ -136,18 +109,18 @@ def add_parser(sub) -> None:
     )  # fmt: skip
     net.add_argument(
         "--l2",
-        type=_nonnegative_float,
+        type=nonnegative_float,
         default=d["l2"],
         help=f"lambda of sum_k ||W(k)||^2 (default {d['l2']:g})",
     )
-    net.add_argument("--l1", type=_nonnegative_float, default=d["l1"], help="lambda of |W|")
+    net.add_argument("--l1", type=nonnegative_float, default=d["l1"], help="lambda of |W|")
     net.add_argument("--dtype", choices=["float32", "float64"], default=d["dtype"])
     sgd = p.add_argument_group("SGD")
     sgd.add_argument(
-        "--lr", type=_positive_float, default=d["lr"], help=f"alpha (default {d['lr']:g})"
+        "--lr", type=positive_float, default=d["lr"], help=f"alpha (default {d['lr']:g})"
     )
     sgd.add_argument(
-        "--momentum", type=_nonnegative_float, default=d["momentum"], metavar="BETA",
+        "--momentum", type=nonnegative_float, default=d["momentum"], metavar="BETA",
         help=f"beta of grad_bar = grad + beta grad_bar (default {d['momentum']:g}; 0: plain SGD)",
     )  # fmt: skip
     sgd.add_argument(
@@ -155,28 +128,28 @@ def add_parser(sub) -> None:
         help="alpha_t: constant, inverse = alpha / (1 + delta t), power = alpha / t^delta",
     )  # fmt: skip
     sgd.add_argument(
-        "--decay", type=_nonnegative_float, default=None, metavar="DELTA",
+        "--decay", type=nonnegative_float, default=None, metavar="DELTA",
         help=f"delta of the schedule (default {DECAY['inverse']:g} for inverse, "
         f"{DECAY['power']:g} for power)",
     )  # fmt: skip
     sgd.add_argument(
-        "--warmup", type=_nonnegative_int, default=d["warmup"], metavar="N",
+        "--warmup", type=nonnegative_int, default=d["warmup"], metavar="N",
         help="first N updates at the fixed rate alpha",
     )  # fmt: skip
     sgd.add_argument(
-        "--batch-size", type=_positive_int, default=d["batch_size"],
+        "--batch-size", type=positive_int, default=d["batch_size"],
         help=f"examples per update (1 = per-example SGD; default {d['batch_size']})",
     )  # fmt: skip
     sgd.add_argument(
-        "--epochs", type=_positive_int, default=d["epochs"], help=f"at most (default {d['epochs']})"
+        "--epochs", type=positive_int, default=d["epochs"], help=f"at most (default {d['epochs']})"
     )
     sgd.add_argument(
-        "--patience", type=_nonnegative_int, default=d["patience"],
+        "--patience", type=nonnegative_int, default=d["patience"],
         help=f"early stopping look-ahead in epochs (default {d['patience']}; 0 = none)",
     )  # fmt: skip
     run_ = p.add_argument_group("run")
     run_.add_argument(
-        "--seed", type=_nonnegative_int, default=d["seed"],
+        "--seed", type=nonnegative_int, default=d["seed"],
         help="seed of the split, the initial weights and the order of examples (default 0)",
     )  # fmt: skip
     run_.add_argument(
@@ -337,8 +310,7 @@ def run_train(args: argparse.Namespace) -> int:
     if config["schedule"] == "power" and not (0.5 < config["decay"] <= 1):
         raise UsageError(f"--schedule power needs 0.5 < --decay <= 1, got {config['decay']:g}")
     out = Path(args.out) if args.out else Path("runs") / datetime.now().strftime("%Y%m%d-%H%M%S")
-    if out.exists() and not out.is_dir():
-        raise UsageError(f"--out {out} exists and is not a directory")
+    check_out_dir(out)  # a bad --out is one line now, not a traceback after the training
 
     split = {"valid": args.valid, "test": args.test, "seed": args.seed}
     parts, info = _load_parts(config["dataset"], args.data_dir, split)
@@ -411,7 +383,7 @@ def run_train(args: argparse.Namespace) -> int:
     written = _write_outputs(out, model, history, metrics, metadata, parts, pre, name)
     if history.interrupted:
         print(
-            f"interrupted (Ctrl-C) in epoch {len(history)}: kept the best model so far "
+            f"interrupted (Ctrl-C or SIGTERM) in epoch {len(history)}: kept the best model so far "
             f"(epoch {history.best_epoch}) and wrote every output"
         )
     print(f"wrote {out}/: {', '.join(written)}")

@@ -12,6 +12,8 @@ import hashlib
 import json
 import math
 import os
+import threading
+import time
 import warnings
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
@@ -210,14 +212,29 @@ def _run_serial(todo: Plan, data: Data, callbacks: Sequence[Callback]) -> Iterat
         yield run_trial(config, data, seed, index=i, callbacks=callbacks)
 
 
-def _run_loky(todo: Plan, data: Data, callbacks: Sequence[Callback], n_jobs: int) -> Iterator:
-    from joblib import Parallel, delayed
+def _exit_with_parent(parent: int) -> None:
+    """Each worker process starts a thread that ends the worker as soon as the search that
+    started it is gone, even when that process was killed outright (SIGKILL) and could not
+    stop its workers itself (an idle loky worker would otherwise wait minutes)."""
 
-    parallel = Parallel(n_jobs=n_jobs, backend="loky", return_as="generator_unordered")
-    yield from parallel(
-        delayed(run_trial)(config, data, seed, index=i, callbacks=callbacks)
-        for i, config, seed in todo
-    )
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(0.5)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="flowgraph-parent-watch", daemon=True).start()
+
+
+def _run_loky(todo: Plan, data: Data, callbacks: Sequence[Callback], n_jobs: int) -> Iterator:
+    from joblib import Parallel, delayed, parallel_config
+
+    watch = {"initializer": _exit_with_parent, "initargs": (os.getpid(),)}
+    with parallel_config(backend="loky", **watch):  # the dispatch starts here, in __call__
+        records = Parallel(n_jobs=n_jobs, return_as="generator_unordered")(
+            delayed(run_trial)(config, data, seed, index=i, callbacks=callbacks)
+            for i, config, seed in todo
+        )
+    yield from records
 
 
 def _run_dask(todo: Plan, data: Data, callbacks: Sequence[Callback], scheduler: Any) -> Iterator:
