@@ -95,3 +95,77 @@ def test_a_checkpoint_of_other_data_is_refused_untouched(tmp_path):
         grid_search({**QUICK, "lr": [0.1]}, other, checkpoint=path, progress=False)
     assert path.read_bytes() == before
     assert np.isfinite(json.loads(before.split(b"\n")[1])["valid_error"])
+
+
+def test_a_run_folder_is_whole_once_its_manifest_is_written_last(tmp_path, monkeypatch):
+    import hashlib
+
+    from flowgraph.cli import main
+
+    out = tmp_path / "run"
+    argv = ["train", "--dataset", "moons", "--epochs", "3", "--no-progress", "--out", str(out)]
+    assert main(argv) == 0
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["format"] == "flowgraph-run"
+    names = set(manifest["files"])
+    assert {"model.npz", "metrics.json", "metrics.csv", "curves.png", "graph.svg"} <= names
+    newest = max((out / n).stat().st_mtime_ns for n in names)
+    assert (out / "manifest.json").stat().st_mtime_ns >= newest
+    for name, facts in manifest["files"].items():
+        assert hashlib.sha256((out / name).read_bytes()).hexdigest() == facts["sha256"]
+    assert len((out / "metrics.csv").read_text().splitlines()) == 1 + manifest["epochs"]
+    # a second run into the same folder takes the old manifest away before it trains
+    import sys
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("a crash in the middle of training")
+
+    monkeypatch.setattr(sys.modules["flowgraph.train"], "train", broken)
+    with pytest.raises(RuntimeError):
+        main(argv)
+    assert not (out / "manifest.json").exists()
+
+
+def test_a_killed_save_leaves_no_temporary_file(tmp_path, monkeypatch):
+    import os
+
+    from flowgraph import io
+
+    model = fg.mlp([2, 3, 3], seed=0)
+    model.save(tmp_path / "m.npz")
+
+    def crash(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(os, "replace", crash)
+    with pytest.raises(KeyboardInterrupt):
+        io.save_model(model, tmp_path / "m.npz")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.npz"]
+    fg.load_model(tmp_path / "m.npz")
+
+
+def test_a_save_killed_outright_leaves_nothing_after_the_next_save(tmp_path):
+    import signal
+    import subprocess
+    import sys
+    import textwrap
+
+    target = tmp_path / "m.npz"
+    script = textwrap.dedent(f"""
+        import os, sys, time
+        import flowgraph as fg
+        real = os.replace
+        def stuck(*a, **k):
+            print("writing", flush=True)
+            time.sleep(60)
+        os.replace = stuck
+        fg.mlp([2, 3, 3], seed=0).save({str(target)!r})
+    """)
+    proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    assert proc.stdout.readline().strip() == "writing"
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=30)
+    left = [p.name for p in tmp_path.iterdir()]
+    assert len(left) == 1 and left[0].startswith(".m.npz.")  # the killed writer's temporary
+    fg.mlp([2, 3, 3], seed=1).save(target)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.npz"]

@@ -24,6 +24,8 @@ from typing import Any
 
 import numpy as np
 
+from ..callbacks import CSVLogger
+from ..preprocessing import Preprocessing
 from .args import (
     check_out_dir,
     fraction,
@@ -57,6 +59,7 @@ DEFAULTS = {
 }
 DECAY = {"constant": 0.0, "inverse": 1e-3, "power": 0.6}  # delta by schedule
 PREPROCESS = ("auto", "standardize", "scale", "none")
+MANIFEST = "manifest.json"  # written last: the run's files are complete once it exists
 AUGMENT = ("auto", "shifts", "none")
 TWO_D = ("moons", "circles", "spirals", "xor", "blobs")
 
@@ -213,52 +216,16 @@ def _load_parts(
     return parts, info
 
 
-def _fit_preprocessing(kind: str, dataset: str, X_train: np.ndarray) -> dict[str, Any]:
-    """The preprocessing as JSON-ready data (saved with the model, re-applied by evaluate)."""
-    if kind == "auto":
-        kind = {"digits": "scale", "mnist": "none"}.get(dataset, "standardize")
-    if kind == "scale":
-        top = float(np.abs(X_train).max()) or 1.0
-        top = 16.0 if dataset == "digits" else top  # digits are pixel counts 0..16
-        return {"kind": "scale", "factor": 1.0 / top}
-    if kind == "standardize":
-        from ..datasets import Standardizer
-
-        return {"kind": "standardize", **Standardizer.fit(X_train).to_dict()}
-    return {"kind": "none"}
-
-
-def _shifted(X: np.ndarray, y: np.ndarray, image_shape: list[int]) -> tuple[np.ndarray, np.ndarray]:
-    """X with 4 more copies of each image moved by one pixel (blank pixels enter at the
-    edge): small translations do not change a digit, so the training set grows fivefold."""
-    rows, cols = image_shape
-    imgs = X.reshape(len(X), rows, cols)
-    copies = [imgs]
-    for dr, dc in ((1, 0), (-1, 0), (0, 1), (0, -1)):
-        moved = np.zeros_like(imgs)
-        moved[:, max(dr, 0) : rows + min(dr, 0), max(dc, 0) : cols + min(dc, 0)] = imgs[
-            :, max(-dr, 0) : rows + min(-dr, 0), max(-dc, 0) : cols + min(-dc, 0)
-        ]
-        copies.append(moved)
-    return np.concatenate(copies).reshape(-1, rows * cols), np.tile(y, len(copies))
-
-
 def apply_preprocessing(pre: dict[str, Any], X: np.ndarray) -> np.ndarray:
-    """Re-apply the input preprocessing ``flowgraph train`` saved with a model (its metadata's
-    ``preprocessing``): ``scale`` is x * factor, ``standardize`` z = (x - mu) / sigma with the
-    training part's statistics, ``none`` leaves x as it is."""
-    kind = pre.get("kind")
-    if kind == "scale":
-        return X * pre["factor"]
-    if kind == "standardize":
-        from ..datasets import Standardizer
-
-        return Standardizer.from_dict(pre).transform(X)
-    if kind == "none":
-        return X
+    """Re-apply the input preprocessing saved in a model's metadata (a
+    :class:`flowgraph.preprocessing.Preprocessing` as its ``to_dict``)."""
     from ..io import ModelFileError
+    from ..preprocessing import Preprocessing, PreprocessingError
 
-    raise ModelFileError(f"unknown preprocessing {kind!r} in the model's metadata")
+    try:
+        return Preprocessing.from_dict(pre).transform(X)
+    except PreprocessingError as e:
+        raise ModelFileError(f"the model's metadata: {e}") from None
 
 
 # -- train --------------------------------------------------------------------------------------
@@ -315,16 +282,18 @@ def run_train(args: argparse.Namespace) -> int:
     split = {"valid": args.valid, "test": args.test, "seed": args.seed}
     parts, info = _load_parts(config["dataset"], args.data_dir, split)
     name = info["name"]
-    pre = _fit_preprocessing(args.preprocess, name, parts["train"][0])
     augment = args.augment if args.augment != "auto" else "shifts" if name == "digits" else "none"
     config["augment"] = augment
-    fit = parts["train"]
-    if augment == "shifts":
-        if not info["image_shape"]:
-            raise UsageError(f"--augment shifts needs images; {name} is not an image set")
-        fit = _shifted(*fit, info["image_shape"])
-    data = {k: (apply_preprocessing(pre, X).astype(args.dtype), y) for k, (X, y) in parts.items()}
-    data["fit"] = (apply_preprocessing(pre, fit[0]).astype(args.dtype), fit[1])
+    if augment == "shifts" and not info["image_shape"]:
+        raise UsageError(f"--augment shifts needs images; {name} is not an image set")
+    preprocessing = Preprocessing.fit(
+        parts["train"][0], args.preprocess, dataset=name,
+        image_shape=info["image_shape"] if augment == "shifts" else None,
+    )  # fmt: skip
+    pre = preprocessing.to_dict()  # saved with the model
+    fit = preprocessing.augment(*parts["train"])
+    data = {k: (preprocessing.transform(X).astype(args.dtype), y) for k, (X, y) in parts.items()}
+    data["fit"] = (preprocessing.transform(fit[0]).astype(args.dtype), fit[1])
     n_in, n_classes = data["train"][0].shape[1], info["n_classes"]
     sizes = [n_in, *config["hidden"], n_classes]
     model = mlp(sizes, config["activation"], config["l2"], config["l1"], args.dtype, args.seed)
@@ -339,12 +308,15 @@ def run_train(args: argparse.Namespace) -> int:
           + (f", l1 = {config['l1']:g}" if config["l1"] else ""))  # fmt: skip
     print(f"SGD {schedule}, momentum {args.momentum:g}, batch size {args.batch_size}", flush=True)
 
+    # a run's files are whole only once its manifest is written, last; an older one goes first
+    (out / MANIFEST).unlink(missing_ok=True)
+    log = CSVLogger(out / "metrics.csv")  # one row per epoch as it trains: a killed run keeps it
     start = time.perf_counter()
     with np.errstate(over="ignore", invalid="ignore"):  # divergence is reported as such below
         history = train(
             model, data["fit"], data["valid"], epochs=args.epochs, batch_size=args.batch_size,
             optimizer=optimizer, early_stopping=stopper, seed=args.seed,
-            progress=not args.no_progress,
+            progress=not args.no_progress, callbacks=[log],
         )  # fmt: skip
     seconds = time.perf_counter() - start
     errors = {k: model.error(*data[k]) for k in ("train", "valid", "test")}
@@ -381,6 +353,8 @@ def run_train(args: argparse.Namespace) -> int:
         "metrics": {k: metrics[k] for k in metrics if k not in ("history", "dataset")},
     }
     written = _write_outputs(out, model, history, metrics, metadata, parts, pre, name)
+    write_manifest(out, written, interrupted=history.interrupted, epochs=len(history))
+    written.append(MANIFEST)
     if history.interrupted:
         print(
             f"interrupted (Ctrl-C or SIGTERM) in epoch {len(history)}: kept the best model so far "
@@ -390,6 +364,22 @@ def run_train(args: argparse.Namespace) -> int:
     return 130 if history.interrupted else 0
 
 
+def write_manifest(out: Path, names: list[str], **facts: Any) -> None:
+    """``manifest.json``, written last: the run's files with their SHA-256, so that a reader
+    never takes a mix of two runs or a half-written picture for a finished run."""
+    import hashlib
+
+    from ..io import atomic_write
+
+    files = {}
+    for name in names:
+        data = (out / name).read_bytes()
+        files[name] = {"bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()}
+    doc = {"format": "flowgraph-run", "version": 1, "files": files, **facts}
+    text = json.dumps(doc, indent=2)
+    atomic_write(out / MANIFEST, lambda f: f.write(text.encode() + b"\n"))
+
+
 def _write_outputs(out, model, history, metrics, metadata, parts, pre, name) -> list[str]:
     out.mkdir(parents=True, exist_ok=True)
     model.save(out / "model.npz", metadata=metadata)
@@ -397,7 +387,7 @@ def _write_outputs(out, model, history, metrics, metadata, parts, pre, name) -> 
 
     text = json.dumps(metrics, indent=2, allow_nan=True)
     atomic_write(out / "metrics.json", lambda f: f.write(text.encode() + b"\n"))
-    written = ["model.npz", "metrics.json"]
+    written = ["model.npz", "metrics.json", "metrics.csv"]
     history.plot(out / "curves.png", title=f"{name}: error per epoch")
     written.append("curves.png")
     skipped = _render_graph(model, out / "graph.svg")
@@ -410,7 +400,7 @@ def _write_outputs(out, model, history, metrics, metadata, parts, pre, name) -> 
 
         (X, y), (Xt, yt) = parts["train"], parts["test"]
         plot_decision_boundary(
-            model, X, y, out / "boundary.png", transform=lambda G: apply_preprocessing(pre, G),
+            model, X, y, out / "boundary.png", transform=Preprocessing.from_dict(pre).transform,
             X_test=Xt, y_test=yt, title=f"{name}: decision regions",
         )  # fmt: skip
         written.append("boundary.png")
