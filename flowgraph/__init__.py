@@ -31,6 +31,7 @@ from .boxes import (
     SoftmaxCrossEntropy,
     Tanh,
 )
+from .callbacks import CSVLogger
 from .errors import (
     BoxError,
     FeedError,
@@ -46,6 +47,7 @@ from .io import ModelFileError, load_model, save_model
 from .jvp import JVPError, check_jvp, jvp
 from .models import Model, mlp
 from .optim import SGD
+from .preprocessing import Preprocessing
 from .render import render, to_dot
 from .train import Callback, DivergenceError, EarlyStopping, History, train
 
@@ -63,6 +65,7 @@ __all__ = [
     "jvp", "check_jvp", "JVPError",
     # training
     "mlp", "Model", "train", "History", "EarlyStopping", "Callback", "DivergenceError", "SGD",
+    "CSVLogger", "Preprocessing",
     "init", "optim", "datasets",
     # rendering: fg.render is the function (from flowgraph.render import to_svg, ...)
     "to_dot", "render",
