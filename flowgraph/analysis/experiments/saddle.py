@@ -135,8 +135,9 @@ def run(ds, quick: bool, seed: int) -> Outcome:
             "all weights 0",
             (zero_pt["index"], zero_pt["loss"]),
             fontsize=8,
-            xytext=(8, -12),
+            xytext=(-6, -14),
             textcoords="offset points",
+            ha="right",
         )
     style(
         ax1,

@@ -203,12 +203,12 @@ def run(ds, quick: bool, seed: int) -> Outcome:
     for key, col, lab in (("small", GREEN, labels[0]), ("large", PURPLE, f"batch {n}")):
         R = np.array(per_seed[key]["rise"])
         m, sd = R.mean(axis=0), R.std(axis=0)
-        ax2.plot(radii, m, "o-", color=col, ms=4, label=lab)
+        ax2.plot(radii, m, "o-", color=col, ms=4, label=f"{lab}: mean ± std over seeds")
         ax2.fill_between(radii, m - sd, m + sd, color=col, alpha=0.2, lw=0)
     style(
         ax2,
-        "distance r = ‖θ − θ*‖ along random unit directions",
-        "training loss − loss at θ* (mean ± std over seeds)",
+        "distance r along random unit directions d (‖d‖ = 1)",
+        "loss rise  l(θ* + r d) − l(θ*)",
         f"Random directions: ×{rise_l.mean() / rise_s.mean():.2f} at r = {radii[-1]:g}",
         loc="upper left",
     )
@@ -228,10 +228,8 @@ def run(ds, quick: bool, seed: int) -> Outcome:
     for i, (vals, col) in enumerate(zip((err_s, err_l), colors)):
         ax3.bar(i, vals.mean() * 100, w, yerr=vals.std() * 100, capsize=5, color=col, alpha=0.55)
         ax3.scatter(i + np.linspace(-0.15, 0.15, K), vals * 100, color="k", s=10, zorder=3)
-    ax3.bar([], [], color="0.7", label=f"mean ± std over {K} seeds")
-    ax3.scatter([], [], color="k", s=10, label="one seed")
     ax3.set_xticks(x, labels)
-    ax3.set_ylim(0, max(err_s.max(), err_l.max()) * 100 * 1.35)
+    ax3.set_ylim(0, max(err_s.max(), err_l.max()) * 100 * 1.15)
     style(
         ax3,
         "",
@@ -239,8 +237,22 @@ def run(ds, quick: bool, seed: int) -> Outcome:
         f"Test error: gap {gap.mean():+.1f} ± {gap.std():.1f} points",
         legend=False,
     )
-    # the legend above the bars, inside the head room kept free by the y limit
-    ax3.legend(frameon=False, fontsize=8.5, loc="upper center", ncol=2)
+    # the legend under the axes, where neither bars nor points can hide it
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import Patch
+
+    handles = [
+        Patch(facecolor="0.75", edgecolor="k", label=f"bar: mean ± std over {K} seeds"),
+        Line2D([], [], ls="", marker="o", color="k", ms=3, label="one seed"),
+    ]
+    ax3.legend(
+        handles=handles,
+        frameon=False,
+        fontsize=8.5,
+        loc="upper center",
+        bbox_to_anchor=(0.5, -0.16),
+        ncol=2,
+    )
     fig.suptitle(
         f"Large batches find sharper minima at equal training loss {target:g} "
         f"(Keskar et al. 2017); {verdict} ({counted(ds, n)}, {K} seeds)"
