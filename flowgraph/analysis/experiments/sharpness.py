@@ -32,10 +32,10 @@ from .common import GREEN, PURPLE, Outcome, claim, counted, figure, style
 CLAIMS = {
     "same_loss": "both batch sizes reach the target training loss {target:g} on every seed, "
     "their mean training losses within {tol:.0%} of the target of each other",
-    "sharper_lambda": "the large-batch minimum is sharper by lambda_max(H) on at least "
-    "{min_fraction:.0%} of the seeds (paired by seed)",
+    "sharper_lambda": "the large-batch minimum is sharper by lambda_max(H), on average and on at "
+    "least {min_fraction:.0%} of the seeds (paired by seed)",
     "sharper_random": "the loss rises more around the large-batch minimum along random "
-    "directions of norm r = {radius:g} on at least {min_fraction:.0%} of the seeds",
+    "directions of norm r = {radius:g}, on average and on at least {min_fraction:.0%} of the seeds",
 }
 
 
@@ -144,7 +144,7 @@ def run(ds, quick: bool, seed: int) -> Outcome:
         claim(
             CLAIMS,
             "sharper_lambda",
-            np.mean(lam_l > lam_s) >= min_fraction,
+            np.mean(lam_l > lam_s) >= min_fraction and lam_l.mean() > lam_s.mean(),
             min_fraction=min_fraction,
             seeds_sharper=int(np.sum(lam_l > lam_s)),
             of_seeds=len(seeds),
@@ -154,7 +154,7 @@ def run(ds, quick: bool, seed: int) -> Outcome:
         claim(
             CLAIMS,
             "sharper_random",
-            np.mean(rise_l > rise_s) >= min_fraction,
+            np.mean(rise_l > rise_s) >= min_fraction and rise_l.mean() > rise_s.mean(),
             radius=float(radii[-1]),
             min_fraction=min_fraction,
             seeds_sharper=int(np.sum(rise_l > rise_s)),
@@ -253,9 +253,18 @@ def run(ds, quick: bool, seed: int) -> Outcome:
         bbox_to_anchor=(0.5, -0.16),
         ncol=2,
     )
+    # the headline says what the claims found, not what the paper found
+    if claims[1].holds and claims[2].holds:
+        headline = "Large batches find sharper minima"
+    elif claims[1].holds or claims[2].holds:
+        by = "λmax" if claims[1].holds else "the loss along random directions"
+        headline = f"Large batches find sharper minima by {by} only"
+    else:
+        headline = "No consistent sharpness difference between the batch sizes"
+    res["sharpness_verdict"] = headline
     fig.suptitle(
-        f"Large batches find sharper minima at equal training loss {target:g} "
-        f"(Keskar et al. 2017); {verdict} ({counted(ds, n)}, {K} seeds)"
+        f"{headline} at equal training loss {target:g} (Keskar et al. 2017); {verdict} "
+        f"({counted(ds, n)}, {K} seeds)"
     )
     lines = [
         f"{K} seeds, {counted(ds, n)}, tanh MLP with {hidden} hidden units, SGD alpha = {lr:g}, "
@@ -275,5 +284,5 @@ def run(ds, quick: bool, seed: int) -> Outcome:
         f"{filt_l.mean():.4f} (larger for the large batch on {int(np.sum(filt_l > filt_s))} "
         f"of {K} seeds)"
     )
-    lines.append(f"{gap_text}: {verdict}")
+    lines.append(f"{headline.lower()}; {gap_text}: {verdict}")
     return Outcome(res, fig, lines, claims)
