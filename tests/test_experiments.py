@@ -50,6 +50,20 @@ def test_every_claim_holds_at_quick_size(name, seed, tmp_path, capsys):
     assert not failed, "\n".join(failed)
     assert record["claims_hold"] is True and rc == 0
     assert "DOES NOT HOLD" not in out
+    if name == "sharpness":
+        check_sharpness(record["results"], out)
+
+
+def check_sharpness(r, out):
+    # batch 8 against the full training set, both stopped at the same training loss, >= 5 seeds
+    assert len(r["seeds"]) >= 5 and r["batch_size"][1] == r["n_train"]
+    for key in ("small", "large"):
+        assert all(r[key]["reached"]) and all(v <= r["target_loss"] for v in r[key]["train_loss"])
+    gap = r["test_error_gap_points"]
+    # the text says what the test errors show, with their numbers
+    assert r["test_error_verdict"] in out and f"{gap['mean']:+.1f} ± {gap['std']:.1f}" in out
+    if not gap["clear"]:
+        assert "no clear test-error gap" in out
 
 
 def test_a_claim_that_does_not_hold_is_said_and_fails_the_command(tmp_path, capsys, monkeypatch):
@@ -69,19 +83,6 @@ def test_a_claim_that_does_not_hold_is_said_and_fails_the_command(tmp_path, caps
     assert record["claims_hold"] is False
     assert record["claims"][1] == {"statement": "two is three", "holds": False,
                                    "numbers": {"x": 2}}  # fmt: skip
-
-
-def test_sharpness_compares_equal_training_losses_over_five_seeds(tmp_path, capsys):
-    rc, record, out = run("sharpness", tmp_path, capsys)
-    r = record["results"]
-    assert len(r["seeds"]) >= 5 and r["batch_size"][1] == r["n_train"]
-    for key in ("small", "large"):
-        assert all(r[key]["reached"]) and all(v <= r["target_loss"] for v in r[key]["train_loss"])
-    gap = r["test_error_gap_points"]
-    # the text says what the test errors show, with their numbers
-    assert r["test_error_verdict"] in out and f"{gap['mean']:+.1f} ± {gap['std']:.1f}" in out
-    if not gap["clear"]:
-        assert "no clear test-error gap" in out
 
 
 def test_unknown_dataset_is_one_line_and_status_2(tmp_path, capsys):
