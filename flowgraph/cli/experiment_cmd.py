@@ -36,9 +36,11 @@ def add_parser(sub) -> None:
 def run(args: argparse.Namespace) -> int:
     from ..analysis.experiments import run_experiment
     from . import UsageError
+    from .args import check_out_dir
 
     if args.seed < 0:
         raise UsageError(f"--seed must be >= 0, got {args.seed}")
+    check_out_dir(args.out)  # before the work: a bad --out is one line, now
     record = run_experiment(
         args.name,
         dataset=args.dataset,
