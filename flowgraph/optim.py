@@ -71,6 +71,7 @@ __all__ = [
     "AdamW",
     "OPTIMIZERS",
     "DEFAULT_LR",
+    "OPTIONS",
     "make_optimizer",
 ]
 
@@ -677,7 +678,7 @@ DEFAULT_LR: dict[str, float | None] = {
 }
 
 # which of make_optimizer's options each optimiser takes
-_OPTIONS = {
+OPTIONS: dict[str, tuple[str, ...]] = {
     "sgd": ("momentum", "dampening", "weight_decay"),
     "nesterov": ("momentum", "weight_decay"),
     "adagrad": ("eps", "weight_decay", "initial_accumulator_value"),
@@ -710,11 +711,11 @@ def make_optimizer(
     if key not in OPTIMIZERS:
         raise ValueError(f"unknown optimizer {name!r}; choose one of {', '.join(OPTIMIZERS)}")
     given = {k: v for k, v in options.items() if v is not None}
-    wrong = [k for k in given if k not in _OPTIONS[key]]
+    wrong = [k for k in given if k not in OPTIONS[key]]
     if wrong:
         raise ValueError(
             f"optimizer {key} does not take {', '.join(wrong)}; it takes "
-            f"{', '.join(_OPTIONS[key])}"
+            f"{', '.join(OPTIONS[key])}"
         )
     common: dict[str, Any] = dict(
         decay=decay, warmup=warmup, l1_prox=l1_prox, l1_params=l1_params, masks=masks

@@ -3,12 +3,16 @@
 A configuration maps hyper-parameter names to values; what it leaves out takes its default
 from :data:`DEFAULTS`. The names and what they set:
 
-    lr          alpha, the learning rate (alpha_t = alpha for the constant schedule)
+    optimizer   sgd, nesterov, adagrad, rmsprop, adam or adamw (flowgraph.optim; default sgd)
+    lr          alpha, the learning rate (alpha_t = alpha for the constant schedule); default
+                by optimizer: 0.1 for sgd and nesterov, torch.optim's for the others
+                (0.01 adagrad and rmsprop, 0.001 adam and adamw)
     schedule    "constant", "inverse" alpha / (1 + delta t) or "power" alpha / t^delta
                 (default: constant when decay = 0, inverse otherwise)
     decay       delta, the decrease constant of the schedule
     warmup      updates kept at the fixed rate alpha before the schedule decreases it
-    momentum    beta in grad_bar(t) = grad + beta grad_bar(t-1)
+    momentum    beta in grad_bar(t) = grad + beta grad_bar(t-1) (sgd: default 0, nesterov:
+                0.9, rmsprop: its momentum, default 0; adagrad, adam and adamw take none)
     hidden      the hidden widths (H_1, ..., H_L): 100, "100x100" or (100, 100); 0 or () for none
     activation  g: tanh, sigmoid, relu or identity
     l2, l1      lambda of the penalties l2 sum ||W(k)||_F^2 and l1 sum |W(k)|
@@ -35,6 +39,7 @@ from ..errors import FlowgraphError
 
 __all__ = [
     "DEFAULTS",
+    "LR_DEFAULTS",
     "SearchError",
     "Distribution",
     "loguniform",
@@ -51,11 +56,11 @@ __all__ = [
 ]
 
 DEFAULTS: dict[str, Any] = {
-    "lr": 0.1,
+    "lr": None,  # by optimizer: LR_DEFAULTS
     "schedule": None,
     "decay": 0.0,
     "warmup": 0,
-    "momentum": 0.0,
+    "momentum": None,  # by optimizer: 0 for sgd and rmsprop, 0.9 for nesterov
     "hidden": (100,),
     "activation": "tanh",
     "l2": 0.0,
@@ -63,6 +68,17 @@ DEFAULTS: dict[str, Any] = {
     "batch_size": 32,
     "epochs": 20,
     "patience": None,
+    "optimizer": "sgd",
+}
+
+# alpha when a configuration gives none, by optimizer
+LR_DEFAULTS: dict[str, float] = {
+    "sgd": 0.1,
+    "nesterov": 0.1,
+    "adagrad": 0.01,
+    "rmsprop": 0.01,
+    "adam": 0.001,
+    "adamw": 0.001,
 }
 
 
