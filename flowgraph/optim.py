@@ -192,7 +192,7 @@ class Optimizer:
         for p in self.parameters:
             if not isinstance(p, Parameter):
                 raise TypeError(f"{name} updates Parameter nodes, got {type(p).__name__}")
-        if lr is None and schedule is None or lr is None and isinstance(schedule, str):
+        if lr is None and (schedule is None or isinstance(schedule, str)):
             lr = self.default_lr
         if isinstance(lr, Schedule):
             if schedule is not None:
