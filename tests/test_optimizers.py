@@ -440,3 +440,40 @@ def test_make_optimizer_by_name():
         optim.make_optimizer("lbfgs", ps)
     with pytest.raises(ValueError, match="SGD needs a learning rate"):
         optim.make_optimizer("sgd", ps)
+
+
+@pytest.mark.parametrize(
+    "ours_cls, torch_name, kwargs",
+    [(fg.Adam, "Adam", {"amsgrad": True}), (fg.SGD, "SGD", {"momentum": 0.9, "nesterov": True}),
+     (fg.RMSProp, "RMSprop", {"centered": True})],
+)  # fmt: skip
+def test_the_same_network_written_in_torch_trains_to_the_same_weights(ours_cls, torch_name,
+                                                                      kwargs):  # fmt: skip
+    """End to end: torch's own network (nn.Linear, tanh, cross-entropy, the L2 term), its own
+    autograd and optimiser, against flowgraph's graph and optimiser."""
+    lr = 0.1 if ours_cls is fg.SGD else 1e-2
+    l2 = 1e-3
+    ours, _ = _train_ours(lambda m: ours_cls(m.parameters, lr, **kwargs), l2=l2)
+    start = _model(l2)
+    layers = []
+    for k in range(len(SIZES) - 1):
+        W, b = start.parameters[2 * k].value, start.parameters[2 * k + 1].value
+        lin = torch.nn.Linear(W.shape[1], W.shape[0], dtype=torch.float64)
+        with torch.no_grad():
+            lin.weight.copy_(torch.from_numpy(W))
+            lin.bias.copy_(torch.from_numpy(b))
+        layers += [lin, torch.nn.Tanh()] if k < len(SIZES) - 2 else [lin]
+    net = torch.nn.Sequential(*layers)
+    opt = getattr(torch.optim, torch_name)(net.parameters(), lr=lr, **kwargs)
+    X, y = _data()
+    for idx in _batches(len(X), STEPS, 8):
+        opt.zero_grad()
+        loss = torch.nn.functional.cross_entropy(net(torch.from_numpy(X[idx])),
+                                                 torch.from_numpy(y[idx]))  # fmt: skip
+        loss = loss + l2 * sum((m.weight**2).sum() for m in net if hasattr(m, "weight"))
+        loss.backward()
+        opt.step()
+    theirs = _model(l2)
+    for p, t in zip(theirs.parameters, net.parameters()):
+        p.value[...] = t.detach().numpy()
+    _assert_same(ours, theirs)
