@@ -31,6 +31,7 @@ from .boxes import (
     SoftmaxCrossEntropy,
     Tanh,
 )
+from .callbacks import CSVLogger
 from .errors import (
     BoxError,
     FeedError,
@@ -45,6 +46,7 @@ from .graph import Graph, Input, Node, Parameter
 from .io import ModelFileError, load_model, save_model
 from .models import Model, mlp
 from .optim import SGD, AdaGrad, Adam, AdamW, RMSProp
+from .preprocessing import Preprocessing
 from .render import render, to_dot
 from .train import Callback, DivergenceError, EarlyStopping, History, train
 
@@ -61,6 +63,7 @@ __all__ = [
     # training
     "mlp", "Model", "train", "History", "EarlyStopping", "Callback", "DivergenceError", "SGD",
     "AdaGrad", "RMSProp", "Adam", "AdamW",
+    "CSVLogger", "Preprocessing",
     "init", "optim", "datasets",
     # rendering: fg.render is the function (from flowgraph.render import to_svg, ...)
     "to_dot", "render",

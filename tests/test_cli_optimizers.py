@@ -14,8 +14,8 @@ from flowgraph.cli import main
 from flowgraph.cli.search_cmd import parse_assignments
 from flowgraph.select import grid_search, resolve_config, run_trial
 
-FAST = ["--dataset", "moons", "--hidden", "8", "--epochs", "3", "--patience", "0",
-        "--no-progress"]  # fmt: skip
+FAST = ["--dataset", "moons", "--n-samples", "200", "--hidden", "8", "--epochs", "3",
+        "--patience", "0", "--no-progress"]  # fmt: skip
 
 
 def _config(out) -> dict:
@@ -25,7 +25,7 @@ def _config(out) -> dict:
 @pytest.mark.parametrize(
     "argv, expect, shown",
     [
-        (["--optimizer", "nesterov"], {"momentum": 0.9, "lr": 0.2}, "nesterov=True"),
+        (["--optimizer", "nesterov"], {"momentum": 0.9, "lr": 0.05}, "nesterov=True"),
         (["--optimizer", "adagrad", "--eps", "1e-6"], {"eps": 1e-6, "lr": 0.1}, "AdaGrad("),
         (["--optimizer", "rmsprop", "--rho", "0.9", "--centered", "--momentum", "0.5"],
          {"rho": 0.9, "centered": True, "momentum": 0.5}, "centered=True"),
@@ -51,9 +51,15 @@ def test_train_with_each_optimizer_records_it(argv, expect, shown, tmp_path, cap
 
 def test_the_default_optimizer_is_the_lectures_sgd_with_momentum(tmp_path, capsys):
     assert main(["train", *FAST, "--out", str(tmp_path)]) == 0
-    config = _config(tmp_path)
-    assert (config["optimizer"], config["lr"], config["momentum"]) == ("sgd", 0.2, 0.9)
-    assert "SGD(alpha / (1 + delta t), alpha = 0.2" in capsys.readouterr().out
+    config = _config(tmp_path)  # the 2-D sets take alpha = 0.05 with SGD
+    assert (config["optimizer"], config["lr"], config["momentum"]) == ("sgd", 0.05, 0.9)
+    assert "SGD(alpha / (1 + delta t), alpha = 0.05" in capsys.readouterr().out
+    digits = tmp_path / "digits"
+    argv = ["train", "--dataset", "digits", "--hidden", "8", "--epochs", "1", "--augment",
+            "none", "--no-progress", "--out", str(digits)]  # fmt: skip
+    assert main(argv) == 0 and _config(digits)["lr"] == 0.2
+    assert main([*argv[:-1], str(tmp_path / "a"), "--optimizer", "adam"]) == 0
+    assert _config(tmp_path / "a")["lr"] == 0.003  # the rate of adam, on every set
 
 
 @pytest.mark.parametrize(
