@@ -98,9 +98,12 @@ def _data(seed: int = 0, d: int = 6, n=(120, 40, 40)):
 
 
 def test_optimizer_is_a_hyper_parameter_with_its_own_default_rate():
-    assert resolve_config({})["optimizer"] == "sgd" and resolve_config({})["lr"] == 0.1
+    c = resolve_config({})  # flowgraph train's defaults: SGD, alpha 0.2, beta 0.9
+    assert (c["optimizer"], c["lr"], c["momentum"]) == ("sgd", 0.2, 0.9)
     c = resolve_config({"optimizer": "Adam"})
-    assert (c["optimizer"], c["lr"], c["momentum"]) == ("adam", 1e-3, None)
+    assert (c["optimizer"], c["lr"], c["momentum"]) == ("adam", 3e-3, None)
+    c = resolve_config({"optimizer": "rmsprop", "momentum": 0.5})
+    assert (c["lr"], c["momentum"]) == (3e-3, 0.5)
     assert resolve_config({"optimizer": "adam", "lr": 0.01})["lr"] == 0.01
     with pytest.raises(ValueError, match="unknown optimizer 'lbfgs'"):
         resolve_config({"optimizer": "lbfgs"})

@@ -26,6 +26,18 @@ from typing import Any
 import numpy as np
 
 from ..callbacks import CSVLogger
+from ..defaults import (
+    DECAY,
+    HYPERPARAMETERS,
+    LR_BY_OPTIMIZER,
+    MOMENTUM_BY_OPTIMIZER,
+    SPLIT,
+    TWO_D,
+    TWO_D_LR,
+    TWO_D_SAMPLES,
+    augment_for,
+    lr_for,
+)
 from ..preprocessing import Preprocessing
 from .args import (
     check_out_dir,
@@ -36,41 +48,25 @@ from .args import (
     positive_int,
 )
 
-# Defaults of `flowgraph train` (tuned on digits: two hidden layers of 100 tanh units).
+# Defaults of `flowgraph train`: flowgraph.defaults, shared with `flowgraph search`
+_H = HYPERPARAMETERS
 DEFAULTS = {
     "dataset": "digits",
-    "hidden": [100, 100],
-    "activation": "tanh",
-    "optimizer": "sgd",
-    "lr": None,  # by optimizer: LR below
-    "momentum": None,  # 0.9 for sgd and nesterov, 0 for rmsprop
-    "schedule": "inverse",
-    "decay": None,  # per schedule: DECAY below
-    "warmup": 0,
-    "l2": 3e-4,
-    "l1": 0.0,
-    "batch_size": 32,
-    "epochs": 200,
-    "patience": 30,
+    **{k: _H[k] for k in ("activation", "lr", "momentum", "schedule", "warmup", "l2", "l1",
+                          "batch_size", "epochs", "patience")},  # fmt: skip
+    "hidden": list(_H["hidden"]),
+    "decay": None,  # per schedule: DECAY
+    "optimizer": _H["optimizer"],  # and lr, momentum by optimizer when not given
     "seed": 0,
     "dtype": "float32",
-    "valid": 0.15,
-    "test": 0.15,
+    **SPLIT,
     "preprocess": "auto",
     "augment": "auto",
 }
-DECAY = {"constant": 0.0, "inverse": 1e-3, "power": 0.6}  # delta by schedule
-# alpha by optimizer, tuned on digits with batches of 32 (torch.optim's defaults, which the
-# library's classes keep, are 0.01 for adagrad and rmsprop and 0.001 for adam and adamw)
-LR = {"sgd": 0.2, "nesterov": 0.2, "adagrad": 0.1, "rmsprop": 3e-3, "adam": 3e-3, "adamw": 3e-3}
-MOMENTUM = {"sgd": 0.9, "nesterov": 0.9}  # beta by optimizer when --momentum is not given
 PREPROCESS = ("auto", "standardize", "scale", "none")
 INITS = {"glorot": "glorot_uniform", "normal": "normal", "constant": "constant", "zeros": "zeros"}
-TWO_D_LR = 0.05  # alpha for the 2-D sets
-TWO_D_SAMPLES = 1000  # points of a generated 2-D set: enough to learn its shape, not a line
 MANIFEST = "manifest.json"  # written last: the run's files are complete once it exists
 AUGMENT = ("auto", "shifts", "none")
-TWO_D = ("moons", "circles", "spirals", "xor", "blobs")
 
 
 def _width(text: str) -> int:
@@ -171,15 +167,15 @@ def add_parser(sub) -> None:
     net.add_argument("--dtype", choices=["float32", "float64"], default=d["dtype"])
     sgd = p.add_argument_group("training")
     sgd.add_argument(
-        "--lr", type=positive_float, default=d["lr"],
+        "--lr", type=positive_float, default=None,
         help="alpha; the default depends on --optimizer: "
-        + ", ".join(f"{k} {v:g}" for k, v in LR.items())
+        + ", ".join(f"{k} {v:g}" for k, v in LR_BY_OPTIMIZER.items())
         + f" (tuned on digits; torch.optim's are 0.01 for adagrad and rmsprop, 0.001 for adam); "
         f"sgd and nesterov take {TWO_D_LR:g} on the 2-D sets, where a large step keeps a "
         "100 x 100 network at a straight boundary",
     )  # fmt: skip
     sgd.add_argument(
-        "--momentum", type=nonnegative_float, default=d["momentum"], metavar="BETA",
+        "--momentum", type=nonnegative_float, default=None, metavar="BETA",
         help="beta of grad_bar = grad + beta grad_bar (default 0.9 for sgd and nesterov, 0 for "
         "rmsprop; --momentum 0 --optimizer sgd is plain SGD; adagrad and adam take none)",
     )  # fmt: skip
@@ -282,8 +278,8 @@ def _optimizer_config(args: argparse.Namespace) -> dict[str, Any]:
     name = args.optimizer
     config: dict[str, Any] = {
         "optimizer": name,
-        "lr": args.lr if args.lr is not None else LR[name],
-        "momentum": args.momentum if args.momentum is not None else MOMENTUM.get(name),
+        "lr": args.lr if args.lr is not None else lr_for(args.dataset, name),
+        "momentum": args.momentum if args.momentum is not None else MOMENTUM_BY_OPTIMIZER.get(name),
     }
     config.update({k: getattr(args, k) for k in _OPTIMIZER_FLAGS if getattr(args, k) is not None})
     config.update({k: True for k in ("centered", "amsgrad") if getattr(args, k)})
@@ -363,10 +359,8 @@ def apply_preprocessing(pre: dict[str, Any], X: np.ndarray) -> np.ndarray:
 
 
 def _config(args: argparse.Namespace) -> dict[str, Any]:
-    if args.lr is None and args.dataset.strip().lower() in TWO_D and args.optimizer in (
-        "sgd", "nesterov",
-    ):  # fmt: skip
-        args.lr = TWO_D_LR  # the other optimizers take their LR below on every set
+    if args.lr is None:
+        args.lr = lr_for(args.dataset, args.optimizer)
     decay = DECAY[args.schedule] if args.decay is None else args.decay
     return {
         "dataset": args.dataset.strip().lower(),
@@ -425,7 +419,7 @@ def run_train(args: argparse.Namespace) -> int:
     _warn_ignored(args)
     parts, info = _load_parts(config["dataset"], args.data_dir, split)
     name = info["name"]
-    augment = args.augment if args.augment != "auto" else "shifts" if name == "digits" else "none"
+    augment = args.augment if args.augment != "auto" else augment_for(name)
     config["augment"] = augment
     if augment == "shifts" and not info["image_shape"]:
         raise UsageError(f"--augment shifts needs images; {name} is not an image set")

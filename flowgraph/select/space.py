@@ -1,18 +1,22 @@
 """Search spaces: the hyper-parameters a trial may set, grids of values and random distributions.
 
 A configuration maps hyper-parameter names to values; what it leaves out takes its default
-from :data:`DEFAULTS`. The names and what they set:
+from :data:`DEFAULTS`, the same as ``flowgraph train``'s (:mod:`flowgraph.defaults`: momentum
+0.9, alpha / (1 + delta t) with alpha = 0.2 and delta = 1e-3, L2 3e-4, two layers of 100 tanh
+units, batches of 32, 200 epochs at most with early stopping after 30). The names and what
+they set:
 
     optimizer   sgd, nesterov, adagrad, rmsprop, adam or adamw (flowgraph.optim; default sgd)
     lr          alpha, the learning rate (alpha_t = alpha for the constant schedule); default
-                by optimizer: 0.1 for sgd and nesterov, torch.optim's for the others
-                (0.01 adagrad and rmsprop, 0.001 adam and adamw)
+                by optimizer: 0.2 for sgd and nesterov, 0.1 adagrad, 0.003 rmsprop, adam
+                and adamw (flowgraph.defaults.LR_BY_OPTIMIZER)
     schedule    "constant", "inverse" alpha / (1 + delta t) or "power" alpha / t^delta
-                (default: constant when decay = 0, inverse otherwise)
-    decay       delta, the decrease constant of the schedule
+                (None: constant when decay = 0, inverse otherwise)
+    decay       delta, the decrease constant of the schedule (default: the schedule's own,
+                1e-3 for inverse and 0.6 for power)
     warmup      updates kept at the fixed rate alpha before the schedule decreases it
-    momentum    beta in grad_bar(t) = grad + beta grad_bar(t-1) (sgd: default 0, nesterov:
-                0.9, rmsprop: its momentum, default 0; adagrad, adam and adamw take none)
+    momentum    beta in grad_bar(t) = grad + beta grad_bar(t-1) (sgd and nesterov: default
+                0.9; rmsprop: its momentum, default 0; adagrad, adam and adamw take none)
     hidden      the hidden widths (H_1, ..., H_L): 100, "100x100" or (100, 100); 0 or () for none
     activation  g: tanh, sigmoid, relu or identity
     l2, l1      lambda of the penalties l2 sum ||W(k)||_F^2 and l1 sum |W(k)|
@@ -35,11 +39,11 @@ from typing import Any
 
 import numpy as np
 
+from ..defaults import HYPERPARAMETERS
 from ..errors import FlowgraphError
 
 __all__ = [
     "DEFAULTS",
-    "LR_DEFAULTS",
     "SearchError",
     "Distribution",
     "loguniform",
@@ -55,31 +59,9 @@ __all__ = [
     "distribution_from_json",
 ]
 
-DEFAULTS: dict[str, Any] = {
-    "lr": None,  # by optimizer: LR_DEFAULTS
-    "schedule": None,
-    "decay": 0.0,
-    "warmup": 0,
-    "momentum": None,  # by optimizer: 0 for sgd and rmsprop, 0.9 for nesterov
-    "hidden": (100,),
-    "activation": "tanh",
-    "l2": 0.0,
-    "l1": 0.0,
-    "batch_size": 32,
-    "epochs": 20,
-    "patience": None,
-    "optimizer": "sgd",
-}
-
-# alpha when a configuration gives none, by optimizer
-LR_DEFAULTS: dict[str, float] = {
-    "sgd": 0.1,
-    "nesterov": 0.1,
-    "adagrad": 0.01,
-    "rmsprop": 0.01,
-    "adam": 0.001,
-    "adamw": 0.001,
-}
+# what a trial trains with for every name its configuration does not set: the same defaults
+# as `flowgraph train` (flowgraph.defaults); the decay follows the schedule unless given
+DEFAULTS: dict[str, Any] = dict(HYPERPARAMETERS)
 
 
 class SearchError(FlowgraphError, ValueError):

@@ -17,10 +17,11 @@ from typing import Any
 
 import numpy as np
 
+from ..defaults import DECAY, resolve_optimizer
 from ..models import Model, mlp
 from ..optim import make_optimizer
 from ..train import Callback, EarlyStopping, History, train
-from .space import DEFAULTS, LR_DEFAULTS, check_names, normalize_value
+from .space import DEFAULTS, check_names, normalize_value
 
 __all__ = ["resolve_config", "fit_config", "run_trial", "check_data", "Data"]
 
@@ -35,13 +36,7 @@ def resolve_config(config: Mapping[str, Any]) -> dict[str, Any]:
     check_names(list(config), "configuration")
     c = dict(DEFAULTS)
     c.update({k: normalize_value(k, v) for k, v in config.items()})
-    if not isinstance(c["optimizer"], str) or c["optimizer"].strip().lower() not in LR_DEFAULTS:
-        raise ValueError(
-            f"unknown optimizer {c['optimizer']!r}; choose one of {', '.join(LR_DEFAULTS)}"
-        )
-    c["optimizer"] = c["optimizer"].strip().lower()
-    if c["lr"] is None:
-        c["lr"] = LR_DEFAULTS[c["optimizer"]]
+    resolve_optimizer(c, config)  # alpha and beta by optimizer unless the config sets them
     for name in ("lr", "decay", "momentum", "l2", "l1"):
         if name == "momentum" and c[name] is None:  # the optimizer's own default
             continue
@@ -57,8 +52,10 @@ def resolve_config(config: Mapping[str, Any]) -> dict[str, Any]:
         ):
             raise ValueError(f"{name} must be an integer, got {v!r}")
         c[name] = int(v)
-    if c["schedule"] is None:
+    if "schedule" in config and c["schedule"] is None:  # auto: by the decay given
         c["schedule"] = "constant" if c["decay"] == 0 else "inverse"
+    if "decay" not in config:  # the schedule's own delta (flowgraph.defaults.DECAY)
+        c["decay"] = DECAY.get(c["schedule"], c["decay"])
     elif c["schedule"] == "constant" and c["decay"] != 0:
         raise ValueError(
             f"decay = {c['decay']:g} has no effect with the constant schedule; "
