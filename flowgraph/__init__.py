@@ -46,7 +46,7 @@ from .graph import Graph, Input, Node, Parameter
 from .io import ModelFileError, load_model, save_model
 from .jvp import JVPError, check_jvp, jvp
 from .models import Model, mlp
-from .optim import SGD
+from .optim import SGD, AdaGrad, Adam, AdamW, RMSProp
 from .preprocessing import Preprocessing
 from .render import render, to_dot
 from .train import Callback, DivergenceError, EarlyStopping, History, train
@@ -65,6 +65,7 @@ __all__ = [
     "jvp", "check_jvp", "JVPError",
     # training
     "mlp", "Model", "train", "History", "EarlyStopping", "Callback", "DivergenceError", "SGD",
+    "AdaGrad", "RMSProp", "Adam", "AdamW",
     "CSVLogger", "Preprocessing",
     "init", "optim", "datasets",
     # rendering: fg.render is the function (from flowgraph.render import to_svg, ...)
