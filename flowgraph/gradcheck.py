@@ -11,10 +11,21 @@ so errors of opposite sign cannot cancel). A box with a non-scalar output is red
 scalar by a random non-uniform projection L = sum(R ⊙ output), whose gradient R is what
 bprop receives.
 
-An element is a *kink*, reported apart and neither passed nor failed, when the one-sided
-differences (L(x+eps)-L(x))/eps and (L(x)-L(x-eps))/eps disagree: the function is not
-differentiable there (ReLU or |W| at 0), or so curved within eps (-log f for a probability f
-near eps) that finite differences cannot judge it; likewise when x +- eps leaves the domain.
+The derivative is estimated by Richardson's extrapolation (4 c(eps/2) - c(eps)) / 3 of the
+central differences c(h), exact to O(eps^4), and compared with the analytic value within
+atol + rtol |value| plus the differences' round-off (which grows as 1/eps).
+
+An element is a *kink*, reported apart and neither passed nor failed, only on evidence that
+the function is not differentiable there (ReLU or |W| at 0): its one-sided slopes disagree
+by an amount that does not shrink as the step does (eps, eps/16, ...), where a smooth
+function's disagreement shrinks with the step. Where the function merely curves steeply
+within eps (-log f for a probability f near eps), or x +- eps leaves its domain, the step is
+refined until the derivative is resolved; what cannot be resolved is a failure, never a kink.
+
+The Graph does not call ``bprop`` but ``bprop_needed`` (skipping inputs that need no gradient,
+returning a rank-1 gradient as an ``Outer``): ``check_box`` holds every pattern of ``needs``
+at the sample's batch and at a batch of one example to ``bprop``, and ``check_graph``
+re-checks each box on the path the Graph took.
 """
 
 from __future__ import annotations
