@@ -539,7 +539,11 @@ def _check_path(
         if not ok:
             rel = diff / max(float(np.max(np.abs(r))), np.finfo(np.float64).tiny)
             check.problems.append(
-                (name, f"differs from bprop's by up to {diff:.3g} ({rel:.2g} of its largest)")
+                (
+                    name,
+                    f"differs from bprop's by up to {diff:.3g} "
+                    f"(relative to its largest: {rel:.2g})",
+                )
             )
     return check
 
