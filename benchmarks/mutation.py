@@ -306,10 +306,22 @@ def _pytest(work: Path, tests: list[str], timeout: float) -> tuple[str, str, flo
     return "killed", (failed or errors or ["(collection or import failed)"])[0], seconds
 
 
-def run(mutants: list[Mutant], timeout: float, log, progress: Path | None = None) -> None:
-    """Run each mutant's tests; with ``progress``, append each result to it as a JSON line
-    (a run cut short still leaves what it found)."""
+def run(
+    mutants: list[Mutant],
+    timeout: float,
+    log,
+    progress: Path | None = None,
+    tests: list[str] | None = None,
+) -> None:
+    """Run each mutant's tests (or ``tests``, for all); with ``progress``, append each result
+    to it as a JSON line (a run cut short still leaves what it found)."""
     work = SRC
+    if tests is not None:
+        global tests_for
+
+        def tests_for(module: str, _tests=tests) -> list[str]:
+            return list(_tests)
+
     for tests in sorted({tuple(tests_for(m.module)) for m in mutants}):  # pass unmutated
         status, by, s = _pytest(work, list(tests), 10 * timeout)
         if status != "survived":
@@ -377,6 +389,31 @@ def report(mutants: list[Mutant]) -> str:
     return "\n".join(lines)
 
 
+def load(out: Path) -> list[Mutant]:
+    """The mutants of a finished run (``out``), or of one cut short (its ``.jsonl``)."""
+    if out.exists():
+        data = json.loads(out.read_text(encoding="utf-8"))["mutants"]
+    else:
+        lines = out.with_suffix(".jsonl").read_text(encoding="utf-8").splitlines()
+        data = [json.loads(line) for line in lines if line.strip()]
+    return [Mutant(**d) for d in data]
+
+
+def relocate(old: Mutant, everything: list[Mutant]) -> Mutant:
+    """The same change on the same line of code in today's source (lines may have moved)."""
+    same = []
+    for m in everything:
+        if m.module != old.module or m.change != old.change:
+            continue
+        text = (SRC / "flowgraph" / m.module).read_text(encoding="utf-8").splitlines()
+        line = text[m.line - 1].strip()[:80].replace("|", "\\|") if m.line else ""
+        if line == old.code:
+            same.append(m)
+    if not same:
+        raise SystemExit(f"{old.key} ({old.change}: {old.code}) is no longer in the code")
+    return min(same, key=lambda m: abs(m.index - old.index))
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--sample", type=int, default=200, help="mutants to run (default 200)")
@@ -384,18 +421,20 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--timeout", type=float, default=120.0, help="seconds per mutant")
     p.add_argument("--out", default=str(ROOT / "benchmarks" / "mutation.json"))
     p.add_argument("--only", nargs="*", default=None, help="re-run these mutant keys")
+    p.add_argument(
+        "--tests", nargs="*", default=None, help="run these test files for every mutant instead"
+    )
+    p.add_argument(
+        "--survivors",
+        action="store_true",
+        help="re-run the survivors of --out on today's code (found by their line and change)",
+    )
     p.add_argument("--report", action="store_true", help="print the table of --out and exit")
     p.add_argument("--list", action="store_true", help="count the mutants and exit")
     args = p.parse_args(argv)
     out = Path(args.out)
     if args.report:  # from the finished run, or from the progress of one cut short
-        if out.exists():
-            data = json.loads(out.read_text(encoding="utf-8"))["mutants"]
-        else:
-            lines = out.with_suffix(".jsonl").read_text(encoding="utf-8").splitlines()
-            data = [json.loads(line) for line in lines if line.strip()]
-        mutants = [Mutant(**d) for d in data]
-        print(report(mutants))
+        print(report(load(out)))
         return 0
     global SRC
     tmp = tempfile.TemporaryDirectory(prefix="fg-mutation-")
@@ -407,7 +446,10 @@ def main(argv: list[str] | None = None) -> int:
             print(mod, sum(m.module == mod for m in everything))
         print("total", len(everything))
         return 0
-    if args.only is not None:
+    if args.survivors:
+        mutants = [relocate(m, everything) for m in load(out) if m.status == "survived"]
+        args.only = [m.key for m in mutants]
+    elif args.only is not None:
         wanted = set(args.only)
         mutants = [m for m in everything if m.key in wanted]
         missing = wanted - {m.key for m in mutants}
@@ -423,7 +465,7 @@ def main(argv: list[str] | None = None) -> int:
     progress = out.with_suffix(".jsonl") if args.only is None else None
     if progress is not None and progress.exists():
         progress.unlink()
-    run(mutants, args.timeout, log, progress)
+    run(mutants, args.timeout, log, progress, args.tests)
     if args.only is None:
         data = {
             "sampled": len(mutants),

@@ -191,9 +191,14 @@ def test_every_pattern_of_needs_at_both_batch_sizes():
     patterns = {p.needs for p in report.paths}
     assert len(patterns) == 7 and (False, False, False) not in patterns
     assert {p.n for p in report.paths} == {1, 4} and len(report.paths) == 14
-    # labels never need a gradient; a loss's differentiable input always does
+    # labels never need a gradient; a loss's differentiable input always does; the labels
+    # (1-D, batch-first) are cut with the scores for the batch of one
     report = fg.check_box(fg.SoftmaxCrossEntropy())
     assert {p.needs for p in report.paths} == {(True, False)}
+    assert sorted(p.n for p in report.paths) == [1, 4]
+    # a 1-D input is cut too
+    report = fg.check_box(fg.Tanh(), [np.linspace(-1, 1, 5)])
+    assert sorted(p.n for p in report.paths) == [1, 5]
     # a penalty over three matrices: 7 patterns; no batch dimension to cut, one sample
     rng = np.random.default_rng(0)
     Ws = [rng.standard_normal((2, 3)), rng.standard_normal((3, 3)), rng.standard_normal(4)]
