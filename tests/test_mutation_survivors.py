@@ -53,3 +53,58 @@ def test_the_other_graph_hint_only_for_a_node_of_the_same_name():
     with pytest.raises(fg.FeedError, match="no value fed for Input 'x'") as info:
         graph.fprop({z: np.ones(2)})  # z is this graph's own node, of another name: no hint
     assert "another node" not in str(info.value)
+
+
+class Weighted(fg.Box):
+    """fprop: y = w ⊙ x;  bprop: grad_x = w ⊙ grad_y, wrong by +1e-3 in every element."""
+
+    def __init__(self, w):
+        self.w = w
+
+    def fprop(self, x):
+        return self.w * x
+
+    def bprop(self, inputs, y, grad_y):
+        return (self.w * grad_y + 1e-3,)
+
+
+def test_the_worst_element_is_the_worst_relative_to_its_tolerance():
+    # an error of 1e-3 is 1e-6 of a gradient of ~1000 (within tolerance) but 100% of one of
+    # ~1e-3: that element is the worst, although the absolute errors are the same
+    box = Weighted(np.array([[1000.0, 1e-3]]))
+    x = np.array([[0.5, 0.5]])
+    report = fg.check_box(box, [x])
+    assert report.inputs[0].worst == (0, 1), str(report)
+
+
+def test_inputs_of_one_example_are_not_cut_again():
+    rng = np.random.default_rng(0)
+    inputs = rng.standard_normal((1, 3)), rng.standard_normal((5, 3)), rng.standard_normal(5)
+    report = fg.check_box(fg.Linear(), inputs)
+    assert len(report.paths) == 7 and {p.n for p in report.paths} == {1}
+
+
+def test_check_graph_default_seed_is_zero():
+    x = fg.Input("x")
+    W, b = fg.Parameter(np.ones((2, 3)), "W"), fg.Parameter(np.zeros(2), "b")
+    graph = fg.Graph(fg.Softmax()(fg.Linear()(x, W, b)))  # non-scalar: a random projection
+    feed = {x: np.random.default_rng(0).standard_normal((4, 3))}
+    default, zero, one = (
+        fg.check_graph(graph, feed, **kw) for kw in ({}, {"seed": 0}, {"seed": 1})
+    )
+    assert [c.analytic for c in default.parameters] == [c.analytic for c in zero.parameters]
+    assert [c.analytic for c in default.parameters] != [c.analytic for c in one.parameters]
+
+
+def test_has_jvp_needs_both_forward_rules():
+    class OnlyFprop(fg.Tanh):
+        def fprop_jvp(self, inputs, tangents, output):
+            return (1 - output**2) * tangents[0]
+
+    assert not fg.Box.has_jvp() and not OnlyFprop.has_jvp()
+
+    class Both(OnlyFprop):
+        def bprop_jvp(self, inputs, tangents, output, output_tangent, grad_output, gt):
+            return (gt,)
+
+    assert Both.has_jvp()
