@@ -108,3 +108,34 @@ def test_has_jvp_needs_both_forward_rules():
             return (gt,)
 
     assert Both.has_jvp()
+
+
+class IgnoresItsSecondInput(fg.Box):
+    """fprop: y = 2 x (z unused);  bprop: grad_x = 2 grad_y, and None for z (its true 0)."""
+
+    arity = 2
+    input_names = ("x", "z")
+
+    def fprop(self, x, z):
+        return 2 * x
+
+    def bprop(self, inputs, y, grad_y):
+        return 2 * grad_y, None
+
+
+def test_none_for_an_input_whose_gradient_is_zero_is_no_failure():
+    report = fg.check_box(IgnoresItsSecondInput(), [np.ones((2, 2)), np.ones((2, 2))])
+    assert report.ok, str(report)
+    (x, z) = report.inputs
+    assert z.no_gradient and not z.broken and z.n_failed == 0
+
+
+class LinearDoublesGradB(fg.Linear):
+    def bprop_needed(self, inputs, output, grad_a, needs):
+        grad_h, grad_W, grad_b = super().bprop_needed(inputs, output, grad_a, needs)
+        return grad_h, grad_W, None if grad_b is None else 2 * grad_b
+
+
+def test_a_wrong_path_says_by_how_much_relative_to_bprop():
+    (bad, *_) = fg.check_box(LinearDoublesGradB()).failing_paths
+    assert "(relative to its largest: 1)" in bad.line()  # 2 grad_b - grad_b = grad_b
