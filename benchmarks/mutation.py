@@ -49,6 +49,7 @@ TESTS: dict[str, list[str]] = {
         "tests/test_fast_paths.py",
         "tests/test_backprop_reference.py",
         "tests/test_reliability_stale.py",
+        "tests/test_mutation_survivors.py",
         "tests/test_gradcheck.py",
     ],
     "graph.py": [
@@ -56,17 +57,20 @@ TESTS: dict[str, list[str]] = {
         "tests/test_fast_paths.py",
         "tests/test_backprop_reference.py",
         "tests/test_reliability_stale.py",
+        "tests/test_mutation_survivors.py",
     ],
     "gradcheck.py": [
         "tests/test_gradcheck.py",
         "tests/test_reliability_checker.py",
+        "tests/test_mutation_survivors.py",
     ],
     "optim.py": [
         "tests/test_optim.py",
         "tests/test_fast_paths.py",
         "tests/test_reliability_checker.py",
+        "tests/test_mutation_survivors.py",
     ],
-    "init.py": ["tests/test_init.py"],
+    "init.py": ["tests/test_init.py", "tests/test_mutation_survivors.py"],
 }
 
 

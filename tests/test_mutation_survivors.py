@@ -139,3 +139,52 @@ class LinearDoublesGradB(fg.Linear):
 def test_a_wrong_path_says_by_how_much_relative_to_bprop():
     (bad, *_) = fg.check_box(LinearDoublesGradB()).failing_paths
     assert "(relative to its largest: 1)" in bad.line()  # 2 grad_b - grad_b = grad_b
+
+
+def test_glorot_uniform_default_seed_is_zero():
+    from flowgraph.init import glorot_uniform
+
+    np.testing.assert_array_equal(glorot_uniform((3, 4)), glorot_uniform((3, 4), rng=0))
+    assert not np.array_equal(glorot_uniform((3, 4)), glorot_uniform((3, 4), rng=1))
+
+
+def test_linear_hints_at_reshape_only_for_a_single_example():
+    W, b = np.ones((2, 3)), np.zeros(2)
+    with pytest.raises(fg.ShapeError, match=r"x.reshape\(1, -1\)"):
+        fg.Linear().fprop(np.ones(3), W, b)
+    with pytest.raises(fg.ShapeError) as info:
+        fg.Linear().fprop(np.ones((1, 1, 3)), W, b)
+    assert "reshape" not in str(info.value)
+
+
+def test_relative_errors_in_the_report():
+    # grad twice too large: |2g - g| / |2g| = 1/2 exactly, for every element
+    class TanhTwice(fg.Tanh):
+        def bprop(self, inputs, h, grad_h):
+            return (2 * grad_h * (1 - h * h),)
+
+    report = fg.check_box(TanhTwice(), [np.array([[0.3, -0.7]])])
+    assert report.inputs[0].max_rel_err == pytest.approx(0.5, rel=1e-6)
+    # a gradient that is exactly zero, numerically too: relative error 0, not 0/0
+    report = fg.check_box(fg.ReLU(), [np.array([[-1.0, -2.0]])])
+    assert report.inputs[0].max_rel_err == 0.0 and report.ok
+
+
+def test_a_scalar_output_is_projected_by_one():
+    # the gradient compared (and reported) is d Omega / d W itself, 2 W for L2
+    W = np.array([[0.5, -1.5]])
+    report = fg.check_box(fg.L2Penalty(), [W])
+    (c,) = report.inputs
+    assert c.analytic == pytest.approx(2 * W[c.worst], rel=1e-12)
+
+
+def test_cross_entropy_labels_may_exceed_the_number_of_rows():
+    f = np.full((2, 5), 0.2)
+    loss = fg.CrossEntropy().fprop(f, np.array([4, 3]))  # 5 classes, 2 examples
+    assert float(loss) == pytest.approx(-np.log(0.2))
+
+
+def test_sgd_without_warmup_uses_a_plain_constant_schedule():
+    W = fg.Parameter(np.ones(2), "W")
+    opt = fg.SGD([W], lr=0.1)
+    assert opt.schedule == constant(0.1) and str(opt.schedule) == "alpha = 0.1"
