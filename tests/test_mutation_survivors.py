@@ -14,6 +14,8 @@ def test_a_constant_schedule_by_name_has_no_decrease_constant():
     s = make_schedule("constant", 0.1, delta=0.5)
     assert s == constant(0.1) and s.delta == 0.0
     assert make_schedule("inverse", 0.1, delta=0.5).delta == 0.5
+    # delta defaults to 0: an inverse schedule without it keeps alpha
+    assert make_schedule("inverse", 0.1).delta == 0.0 and make_schedule("inverse", 0.1)(9) == 0.1
 
 
 def test_sgd_state_without_and_with_momentum():
