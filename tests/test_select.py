@@ -152,21 +152,56 @@ def test_random_search_is_reproducible_and_one_trial_reruns_alone():
 
 def test_failed_trials_are_recorded_and_the_search_goes_on():
     data = make_data(3)
-    space = {"lr": [0.1, 1e30], "activation": ["relu", "no-such"], **QUICK}
+    space = {"lr": [0.1, 1e30], "activation": ["relu", "identity"], **QUICK}
     result = grid_search(space, data, progress=False)
     by_config = {(t["config"]["lr"], t["config"]["activation"]): t for t in result.trials}
     ok = by_config[(0.1, "relu")]
-    diverged = by_config[(1e30, "relu")]
+    for act in ("relu", "identity"):
+        diverged = by_config[(1e30, act)]
+        assert diverged["status"] == "failed" and diverged["error"].startswith("DivergenceError")
+        assert math.isnan(diverged["valid_error"])
     assert ok["status"] == "ok" and not math.isnan(ok["valid_error"])
-    assert diverged["status"] == "failed" and diverged["error"].startswith("DivergenceError")
-    assert math.isnan(diverged["valid_error"])
-    for lr in (0.1, 1e30):
-        bad = by_config[(lr, "no-such")]
-        assert bad["status"] == "failed" and "unknown activation 'no-such'" in bad["error"]
-    assert len(result.trials) == 4 and len(result.failed_trials) == 3
-    assert result.best_trial is ok and result.test_error is not None
-    assert [r["status"] for r in result.table()] == ["ok", "failed", "failed", "failed"]
-    assert "3 failed" in str(result)
+    assert len(result.trials) == 4 and len(result.failed_trials) == 2
+    assert result.best_trial in (ok, by_config[(0.1, "identity")]) and result.test_error is not None
+    assert [r["status"] for r in result.table()] == ["ok", "ok", "failed", "failed"]
+    assert "2 failed" in str(result)
+
+
+class _CountStarts(fg.Callback):
+    def __init__(self):
+        self.n = 0
+
+    def on_train_begin(self, model):
+        self.n += 1
+
+
+@pytest.mark.parametrize(
+    "space",
+    [
+        {"epochs": -1},
+        {"epochs": [2, 0]},
+        {"activation": ["relu", "no-such"]},
+        {"lr": [0.1, -0.1]},
+        {"momentum": 1.0},
+        {"batch_size": 2.5},
+        {"patience": 0},
+        {"schedule": "cosine"},
+    ],
+)
+def test_values_no_trial_can_use_are_refused_before_the_first_trial(space):
+    starts = _CountStarts()
+    with pytest.raises(SearchError, match="cannot be used"):
+        grid_search({**QUICK, **space}, make_data(), progress=False, callbacks=[starts])
+    assert starts.n == 0
+
+
+@pytest.mark.parametrize(
+    "dist", [{"lr": uniform(-1, 1)}, {"momentum": uniform(0.5, 1.5)}, {"epochs": randint(0, 3)},
+             {"activation": choice(["tanh", "softsign"])}],  # fmt: skip
+)
+def test_random_search_refuses_ranges_that_reach_unusable_values(dist):
+    with pytest.raises(SearchError, match="cannot be used"):
+        random_search({**QUICK, **dist}, make_data(), 2, progress=False)
 
 
 def test_unknown_names_and_bad_specifications_are_clear_errors():
@@ -372,14 +407,46 @@ def test_table_csv_ties_and_plots(tmp_path):
 
 def test_random_search_plot_of_continuous_draws(tmp_path):
     data = make_data(8)
-    result = random_search(
-        {"lr": loguniform(1e-3, 0.3), "l2": loguniform(1e-6, 1e-2), "epochs": 1},
-        data, 14, progress=False, refit=False,
-    )  # fmt: skip
+    space = {"lr": loguniform(1e-3, 0.3), "l2": loguniform(1e-6, 1e-2),
+             "momentum": uniform(0.0, 0.9), "activation": ["tanh", "relu"], "epochs": 1}
+    result = random_search(space, data, 8, progress=False, refit=False)  # fmt: skip
+    assert result.varying() == ["lr", "l2", "momentum", "activation"]
     fig = result.plot(path=tmp_path / "scatter.png")
+    assert (tmp_path / "scatter.png").stat().st_size > 0
+    axes = [ax for ax in fig.axes if ax.get_visible()]
+    # one scatter per hyper-parameter, never a heat map of eight distinct floats
+    assert len(axes) == 4 and not any(ax.images for ax in fig.axes)
+    assert [ax.get_xlabel() for ax in axes] == [
+        "lr (log-uniform)", "l2 (log-uniform)", "momentum", "activation"]  # fmt: skip
+    assert [ax.get_xscale() for ax in axes] == ["log", "log", "linear", "linear"]
+    for ax in axes:
+        assert ax.get_ylabel() == "validation error"
+        assert len(ax.collections[0].get_offsets()) == len(result.ok_trials)
+    assert [t.get_text() for t in axes[3].get_xticklabels()] == ["relu", "tanh"]
+    both = result.plot("lr", "l2")  # two at once: a scatter coloured by the error
+    assert not both.axes[0].images
+    assert both.axes[0].get_xscale() == "log" and both.axes[0].get_yscale() == "log"
+
+
+def test_a_grid_heat_map_keeps_its_tick_labels_readable():
+    def trial(i, lr, hidden):
+        return {"trial": i, "seed": 0, "config": {"lr": lr, "hidden": hidden}, "status": "ok",
+                "valid_error": 0.1 + 0.01 * i, "train_error": 0.0, "epochs_trained": 1,
+                "best_epoch": None, "seconds": 0.1, "error": ""}  # fmt: skip
+
+    lrs = [0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0]
+    hidden = [(50,), (100, 100)]
+    trials = [trial(i, lr, h) for i, (lr, h) in enumerate((a, b) for a in lrs for b in hidden)]
+    result = SearchResult(kind="grid", space={"lr": lrs, "hidden": hidden}, seed=0,
+                          trials=trials, n_planned=len(trials))  # fmt: skip
+    fig = result.plot()
     ax = fig.axes[0]
-    assert ax.get_xscale() == "log" and ax.get_yscale() == "log" and not ax.images
-    assert result.varying() == ["lr", "l2"]
+    assert ax.images[0].get_array().shape == (2, 8)
+    labels = ax.get_xticklabels()
+    assert [t.get_text() for t in labels] == ["0.001", "0.003", "0.01", "0.03", "0.1", "0.3",
+                                              "1", "3"]  # fmt: skip
+    assert all(t.get_rotation() > 0 for t in labels)  # eight labels: slanted, not overlapping
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["50", "100x100"]
 
 
 def test_a_dataset_name_is_loaded_split_and_standardised():
@@ -399,6 +466,6 @@ def test_an_unreachable_scheduler_is_a_clear_error():
 
 
 def test_a_checkpoint_needs_json_configurations(tmp_path):
-    with pytest.raises(SearchError, match="stores configurations as JSON"):
+    with pytest.raises(SearchError, match="cannot be used|stores configurations as JSON"):
         grid_search({"activation": [object()], **QUICK}, make_data(),
                     checkpoint=tmp_path / "c.jsonl", progress=False)  # fmt: skip
