@@ -16,6 +16,7 @@ forward and bprop in reverse order down to the parameters; :func:`check_box` and
 """
 
 from . import datasets, init, optim  # noqa: E402  (modules: fg.init.glorot_uniform, fg.optim.power)
+from ._version import __version__ as __version__  # one source: flowgraph/_version.py
 from .boxes import (
     Add,
     Box,
@@ -47,8 +48,6 @@ from .models import Model, mlp
 from .optim import SGD
 from .render import render, to_dot
 from .train import Callback, DivergenceError, EarlyStopping, History, train
-
-__version__ = "0.1.0"
 
 __all__ = [
     # the engine
