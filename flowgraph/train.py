@@ -79,11 +79,7 @@ class History:
     def plot(self, path=None, *, title: str | None = None):
         """Training and validation error per epoch (and the loss), as a matplotlib Figure;
         written to ``path`` (PNG) when given."""
-        import matplotlib
-
-        if path is not None:
-            matplotlib.use("Agg", force=False)
-        from matplotlib.figure import Figure
+        from matplotlib.figure import Figure  # not pyplot: the backend stays the user's
 
         fig = Figure(figsize=(9, 3.6), layout="constrained")
         ax_err, ax_loss = fig.subplots(1, 2)
