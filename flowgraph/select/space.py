@@ -1,7 +1,7 @@
 """Search spaces: the hyper-parameters a trial may set, grids of values and random distributions.
 
 A configuration maps hyper-parameter names to values; what it leaves out takes its default
-from :data:`DEFAULTS`. The names and what they set:
+from :data:`DEFAULTS`. The names and what they set::
 
     lr          alpha, the learning rate (alpha_t = alpha for the constant schedule)
     schedule    "constant", "inverse" alpha / (1 + delta t) or "power" alpha / t^delta
