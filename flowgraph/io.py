@@ -41,7 +41,36 @@ def _digest(a: np.ndarray) -> str:
 
 
 def save_model(model, path: str | os.PathLike, *, metadata: dict[str, Any] | None = None) -> Path:
-    """Write ``model`` to ``path`` (``.npz``). ``metadata`` must be JSON-serialisable."""
+    """Write ``model`` to ``path`` (``.npz``). ``metadata`` must be JSON-serialisable.
+
+    Parameters
+    ----------
+    model
+        A :class:`~flowgraph.Model` (from :func:`flowgraph.mlp`).
+    path
+        The file; ``.npz`` is added when the suffix is another. Written atomically.
+    metadata
+        JSON-serialisable data saved with the model (default ``model.metadata``): the data
+        set, its split, the metrics.
+
+    Returns
+    -------
+    Path
+        The file written.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib, numpy as np, flowgraph as fg
+    >>> model = fg.mlp([2, 8, 3], seed=0)
+    >>> path = fg.save_model(model, pathlib.Path(tempfile.mkdtemp()) / "blobs",
+    ...                      metadata={"dataset": "blobs"})
+    >>> path.name
+    'blobs.npz'
+    >>> again = fg.load_model(path)
+    >>> again.metadata, bool((again.predict_proba(np.ones((4, 2))) == model.predict_proba(
+    ...     np.ones((4, 2)))).all())
+    ({'dataset': 'blobs'}, True)
+    """
     path = Path(path)
     if path.suffix != ".npz":
         path = path.with_suffix(path.suffix + ".npz") if path.suffix else path.with_suffix(".npz")
@@ -65,7 +94,30 @@ def save_model(model, path: str | os.PathLike, *, metadata: dict[str, Any] | Non
 
 
 def load_model(path: str | os.PathLike):
-    """Read a model written by ``Model.save`` / ``save_model``; predictions are identical."""
+    """Read a model written by ``Model.save`` / ``save_model``; predictions are identical.
+
+    Parameters
+    ----------
+    path
+        A ``.npz`` file written by :func:`save_model`.
+
+    Returns
+    -------
+    Model
+        The same architecture and parameter arrays (dtype and all), with ``metadata``.
+
+    Raises
+    ------
+    FileNotFoundError
+        No file at ``path``.
+    ModelFileError
+        The file is truncated, foreign, tampered with (an array's SHA-256 differs) or from a
+        newer format version.
+
+    Examples
+    --------
+    See :func:`save_model`.
+    """
     from .models import mlp
 
     path = Path(path)

@@ -102,6 +102,39 @@ class SGD:
     (soft-thresholding: weights that L1 pushes to 0 become exactly 0, which plain subgradient
     steps never achieve); ``masks`` maps a Parameter to a 0/1 array kept applied after every
     update (pruned weights stay exactly 0).
+
+    Parameters
+    ----------
+    parameters
+        The :class:`~flowgraph.Parameter` nodes to update (``model.parameters``).
+    lr
+        alpha: a number (constant rate) or a :class:`Schedule`.
+    momentum
+        beta, in [0, 1); 0 is plain SGD.
+    schedule
+        ``"constant"``, ``"inverse"`` (alpha / (1 + delta t)), ``"power"`` (alpha / t^delta)
+        or a :class:`Schedule`.
+    decay
+        delta of the named schedule.
+    warmup
+        Updates at the fixed rate alpha before the schedule starts decreasing it.
+    l1_prox
+        lambda of the proximal L1 step (0: none).
+    l1_params
+        The parameters it applies to, needed with ``l1_prox`` (e.g. ``model.weights``).
+    masks
+        ``{parameter: 0/1 array}`` multiplied in after every update.
+
+    Examples
+    --------
+    One step on f(w) = w^2 / 2, whose gradient is w:
+
+    >>> import numpy as np, flowgraph as fg
+    >>> w = fg.Parameter(np.array([1.0, -2.0]), "w")
+    >>> sgd = fg.SGD([w], lr=0.1, momentum=0.9)
+    >>> w.grad = w.value.copy()
+    >>> sgd.step(); w.value
+    array([ 0.9, -1.8])
     """
 
     def __init__(

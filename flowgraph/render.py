@@ -670,6 +670,38 @@ def render(graph: Graph, path: str | os.PathLike, **options: Any) -> Path:
     The file is written atomically (a temporary file, then a rename). Without Graphviz's
     ``dot`` on PATH, the DOT text is written beside (``graph.svg`` -> ``graph.dot``) and a
     :class:`GraphvizNotFoundError` says how to install Graphviz.
+
+    Parameters
+    ----------
+    graph
+        A :class:`~flowgraph.Graph`, or anything holding one as ``.graph`` (a Model).
+    path
+        The picture: ``.svg``, ``.png``, ``.pdf``, or ``.dot`` for the text only.
+    **options
+        ``values``, ``grads`` (statistics of fprop's values and bprop's gradients),
+        ``shapes``, ``order``, ``check`` (a report of :func:`flowgraph.check_graph`),
+        ``rankdir``, ``group``, ``legend``: see :func:`to_dot`.
+
+    Returns
+    -------
+    Path
+        The file written.
+
+    Raises
+    ------
+    GraphvizNotFoundError
+        Graphviz's ``dot`` is not installed (the ``.dot`` file is written all the same).
+
+    Examples
+    --------
+    >>> import tempfile, pathlib, flowgraph as fg
+    >>> model = fg.mlp([2, 4, 3], seed=0)
+    >>> X, y = fg.datasets.make_blobs(8, seed=0)
+    >>> loss = model.train_graph.fprop({model.x: X, model.y: y}); model.train_graph.bprop()
+    >>> path = fg.render(model.train_graph, pathlib.Path(tempfile.mkdtemp()) / "mlp.svg",
+    ...                  values=True, grads=True)
+    >>> path.read_text().startswith("<?xml")
+    True
     """
     path = Path(path)
     fmt = path.suffix.lower().lstrip(".")
