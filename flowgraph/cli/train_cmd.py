@@ -421,7 +421,7 @@ def run_train(args: argparse.Namespace) -> int:
 def _write_outputs(out, model, history, metrics, metadata, parts, pre, name) -> list[str]:
     out.mkdir(parents=True, exist_ok=True)
     model.save(out / "model.npz", metadata=metadata)
-    from ..io import atomic_write
+    from .._atomic import atomic_write
 
     text = json.dumps(metrics, indent=2, allow_nan=True)
     atomic_write(out / "metrics.json", lambda f: f.write(text.encode() + b"\n"))
