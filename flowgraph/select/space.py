@@ -48,6 +48,8 @@ __all__ = [
     "parse_hidden",
     "format_value",
     "distribution_from_json",
+    "value_problem",
+    "check_plan_values",
 ]
 
 DEFAULTS: dict[str, Any] = {
@@ -215,6 +217,38 @@ class _Choice(Distribution):
         return f"choice({list(self.options)!r})"
 
 
+class _Rvs(Distribution):
+    """Any object with ``rvs(random_state=...)``, such as a frozen ``scipy.stats`` distribution
+    (``scipy.stats.loguniform(1e-3, 1)``, ``scipy.stats.randint(16, 129)``): one draw per
+    trial from the trial's stream, so the search stays reproducible."""
+
+    def __init__(self, dist: Any):
+        self.dist = dist
+
+    def sample(self, rng: np.random.Generator) -> Any:
+        value = np.asarray(self.dist.rvs(random_state=rng))
+        if value.size != 1:
+            raise SearchError(f"{self!r}.rvs() gave {value.size} values, not one")
+        return value.reshape(()).item()
+
+    def to_json(self) -> dict[str, list[Any]]:
+        return {"rvs": [repr(self)]}
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _Rvs) and other.dist is self.dist
+
+    def __hash__(self) -> int:
+        return hash(id(self.dist))
+
+    def __repr__(self) -> str:
+        dist = getattr(self.dist, "dist", None)  # scipy's frozen distributions: dist, args, kwds
+        if dist is None or not hasattr(dist, "name"):
+            return repr(self.dist)
+        args = [repr(a) for a in getattr(self.dist, "args", ())]
+        args += [f"{k}={v!r}" for k, v in getattr(self.dist, "kwds", {}).items()]
+        return f"scipy.stats.{dist.name}({', '.join(args)})"
+
+
 def _bounds(kind: str, low: Any, high: Any) -> tuple[float, float]:
     try:
         low, high = float(low), float(high)
@@ -320,10 +354,74 @@ def check_distributions(distributions: Mapping[str, Any]) -> dict[str, Any]:
             d = choice(d)
         if isinstance(d, _Choice):
             d = _Choice(tuple(normalize_value(name, o) for o in d.options))
+        elif not isinstance(d, Distribution) and callable(getattr(d, "rvs", None)):
+            d = _Rvs(d)  # scipy.stats and anything else with rvs(random_state=)
         elif not isinstance(d, Distribution):
             d = normalize_value(name, d)
         out[name] = d
     return out
+
+
+_SCHEDULES = ("constant", "inverse", "power")
+
+
+def value_problem(name: str, value: Any) -> str | None:
+    """What makes ``value`` unusable for hyper-parameter ``name`` (a sentence), or None.
+
+    The ranges of the lecture's hyper-parameters: alpha > 0, delta >= 0, beta in [0, 1),
+    lambda >= 0, whole numbers of updates, examples and epochs, a known g and schedule."""
+    from ..models import ACTIVATIONS
+
+    def number(v: Any) -> bool:
+        return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+
+    def whole(v: Any) -> bool:
+        return number(v) and float(v).is_integer()
+
+    if name == "lr" and not (number(value) and value > 0):
+        return "lr (alpha) must be a finite number > 0"
+    if name in ("decay", "l2", "l1") and not (number(value) and value >= 0):
+        return f"{name} must be a finite number >= 0"
+    if name == "momentum" and not (number(value) and 0 <= value < 1):
+        return "momentum (beta) must lie in [0, 1)"
+    if name == "warmup" and not (whole(value) and value >= 0):
+        return "warmup must be a whole number of updates >= 0"
+    if name in ("batch_size", "epochs") and not (whole(value) and value >= 1):
+        return f"{name} must be a whole number >= 1"
+    if name == "patience" and value is not None and not (whole(value) and value >= 1):
+        return "patience must be a whole number of epochs >= 1, or None"
+    if name == "activation" and value not in ACTIVATIONS:
+        return f"activation must be one of {', '.join(ACTIVATIONS)}"
+    if name == "schedule" and value is not None and value not in _SCHEDULES:
+        return f"schedule must be one of {', '.join(_SCHEDULES)}"
+    return None
+
+
+def check_plan_values(distributions: Mapping[str, Any], configs: Sequence[Mapping[str, Any]]):
+    """Refuse, before any trial runs, a random search whose draws include an unusable value.
+
+    Raises :class:`SearchError` naming the first such trial, the hyper-parameter, the value,
+    where it came from and the allowed range."""
+    space = check_distributions(distributions)
+    for name, d in space.items():  # a choice's every option and a fixed value, drawn or not
+        values = d.options if isinstance(d, _Choice) else (d,)
+        if isinstance(d, Distribution) and not isinstance(d, _Choice):
+            values = ()
+        for value in values:
+            problem = value_problem(name, value)
+            if problem is not None:
+                origin = f"an option of {d!r}" if isinstance(d, _Choice) else "fixed"
+                raise SearchError(f"{name} = {value!r} ({origin}): {problem}; no trial was run")
+    for i, config in enumerate(configs):
+        for name, value in config.items():
+            problem = value_problem(name, value)
+            if problem is not None:
+                source = space.get(name)
+                origin = f"drawn from {source!r}" if isinstance(source, Distribution) else "fixed"
+                raise SearchError(
+                    f"random trial {i} would set {name} = {value!r} ({origin}): {problem}; "
+                    "no trial was run"
+                )
 
 
 def sample_config(distributions: Mapping[str, Any], seed: int) -> dict[str, Any]:
