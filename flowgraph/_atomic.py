@@ -9,6 +9,7 @@ downloads (:mod:`flowgraph.datasets.mnist`) all go through :func:`atomic_write`.
 
 from __future__ import annotations
 
+import glob
 import os
 import tempfile
 from collections.abc import Callable
@@ -38,6 +39,27 @@ def file_mode(path: Path) -> int:
     return 0o666 & ~mask
 
 
+def _stale_temporaries(path: Path, suffix: str) -> list[Path]:
+    """Temporary files an earlier writer of ``path`` left behind when it was killed outright:
+    named ``.NAME.PID.*SUFFIX`` by a process that is gone."""
+    stale = []
+    for tmp in path.parent.glob(f".{glob.escape(path.name)}.*{suffix}"):
+        pid = tmp.name[len(path.name) + 2 :].split(".", 1)[0]
+        if pid.isdigit() and not _process_alive(int(pid)):
+            stale.append(tmp)
+    return stale
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process: alive
+        return True
+    return True
+
+
 def atomic_write(
     path: str | os.PathLike, write: Callable[[IO[bytes]], Any], *, suffix: str = ".tmp"
 ) -> Path:
@@ -59,7 +81,9 @@ def atomic_write(
     Path
         ``path``, as a :class:`~pathlib.Path`. The file gets the mode a plain ``open`` would
         give (``mkstemp``'s 0600 would hide a picture or a model from other users), and its
-        bytes are on disk (``fsync``) before the rename.
+        bytes are on disk (``fsync``) before the rename. A temporary file left by a writer
+        that was killed outright (SIGKILL, power loss) carries that writer's pid in its name,
+        and the next write of ``path`` removes it.
 
     Examples
     --------
@@ -78,8 +102,11 @@ def atomic_write(
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    for stale in _stale_temporaries(path, suffix):
+        stale.unlink(missing_ok=True)
     mode = file_mode(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=suffix)
+    prefix = f".{path.name}.{os.getpid()}."
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=prefix, suffix=suffix)
     try:
         with os.fdopen(fd, "wb") as f:
             write(f)

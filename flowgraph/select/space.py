@@ -1,12 +1,16 @@
 """Search spaces: the hyper-parameters a trial may set, grids of values and random distributions.
 
 A configuration maps hyper-parameter names to values; what it leaves out takes its default
-from :data:`DEFAULTS`. The names and what they set::
+from :data:`DEFAULTS`, the same as ``flowgraph train``'s (:mod:`flowgraph.defaults`: momentum
+0.9, alpha / (1 + delta t) with alpha = 0.2 and delta = 1e-3, L2 3e-4, two layers of 100 tanh
+units, batches of 32, 200 epochs at most with early stopping after 30). The names and what
+they set::
 
     lr          alpha, the learning rate (alpha_t = alpha for the constant schedule)
     schedule    "constant", "inverse" alpha / (1 + delta t) or "power" alpha / t^delta
-                (default: constant when decay = 0, inverse otherwise)
-    decay       delta, the decrease constant of the schedule
+                (None: constant when decay = 0, inverse otherwise)
+    decay       delta, the decrease constant of the schedule (default: the schedule's own,
+                1e-3 for inverse and 0.6 for power)
     warmup      updates kept at the fixed rate alpha before the schedule decreases it
     momentum    beta in grad_bar(t) = grad + beta grad_bar(t-1)
     hidden      the hidden widths (H_1, ..., H_L): 100, "100x100" or (100, 100); 0 or () for none
@@ -31,6 +35,7 @@ from typing import Any
 
 import numpy as np
 
+from ..defaults import HYPERPARAMETERS
 from ..errors import FlowgraphError
 
 __all__ = [
@@ -48,24 +53,12 @@ __all__ = [
     "parse_hidden",
     "format_value",
     "distribution_from_json",
-    "value_problem",
     "check_plan_values",
 ]
 
-DEFAULTS: dict[str, Any] = {
-    "lr": 0.1,
-    "schedule": None,
-    "decay": 0.0,
-    "warmup": 0,
-    "momentum": 0.0,
-    "hidden": (100,),
-    "activation": "tanh",
-    "l2": 0.0,
-    "l1": 0.0,
-    "batch_size": 32,
-    "epochs": 20,
-    "patience": None,
-}
+# what a trial trains with for every name its configuration does not set: the same defaults
+# as `flowgraph train` (flowgraph.defaults); the decay follows the schedule unless given
+DEFAULTS: dict[str, Any] = dict(HYPERPARAMETERS)
 
 
 class SearchError(FlowgraphError, ValueError):
@@ -316,6 +309,56 @@ def distribution_from_json(name: str, spec: Any) -> Any:
 # -- configurations -----------------------------------------------------------------------------
 
 
+def _number(v: Any) -> bool:
+    return isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool)
+
+
+def _whole(v: Any) -> bool:
+    return _number(v) and float(v).is_integer()
+
+
+# what a value must satisfy for any trial to use it: (test, what it must be)
+_VALID: dict[str, tuple[Any, str]] = {
+    "lr": (lambda v: _number(v) and 0 < v < math.inf, "a learning rate > 0"),
+    "decay": (lambda v: _number(v) and 0 <= v < math.inf, "a decay >= 0"),
+    "warmup": (lambda v: _whole(v) and v >= 0, "a whole number of updates >= 0"),
+    "momentum": (lambda v: _number(v) and 0 <= v < 1, "a momentum in [0, 1)"),
+    "l2": (lambda v: _number(v) and 0 <= v < math.inf, "a penalty weight >= 0"),
+    "l1": (lambda v: _number(v) and 0 <= v < math.inf, "a penalty weight >= 0"),
+    "batch_size": (lambda v: _whole(v) and v >= 1, "a whole batch size >= 1"),
+    "epochs": (lambda v: _whole(v) and v >= 1, "a whole number of epochs >= 1"),
+    "patience": (lambda v: v is None or (_whole(v) and v >= 1), "None or a whole number >= 1"),
+    "schedule": (
+        lambda v: v is None or v in ("constant", "inverse", "power"),
+        "constant, inverse or power",
+    ),
+    "activation": (lambda v: v in ("tanh", "sigmoid", "relu", "identity"),
+                   "tanh, sigmoid, relu or identity"),  # fmt: skip
+}
+
+
+def check_value(name: str, value: Any, where: str = "") -> None:
+    """Refuse, before any trial runs, a value that no trial could use (``epochs = -1``)."""
+    rule = _VALID.get(name)
+    if rule is not None and not rule[0](value):
+        raise SearchError(f"{name}{where} = {value!r} cannot be used: {name} must be {rule[1]}")
+
+
+def _check_distribution(name: str, d: Any) -> None:
+    """Each end of a range, each option of a choice, or the fixed value, through check_value."""
+    if isinstance(d, _Choice):
+        for o in d.options:
+            check_value(name, o, " (an option of the choice)")
+    elif isinstance(d, _Uniform | _LogUniform):
+        check_value(name, d.low, f" (the low end of {d!r})")
+        check_value(name, float(np.nextafter(d.high, d.low)), f" (near the high end of {d!r})")
+    elif isinstance(d, _RandInt):
+        check_value(name, d.low, f" (the low end of {d!r})")
+        check_value(name, d.high - 1, f" (the high end of {d!r})")
+    elif not isinstance(d, Distribution):
+        check_value(name, d)
+
+
 def grid_configs(space: Mapping[str, Any]) -> list[dict[str, Any]]:
     """Every combination of the values in ``space``, in a fixed order (the last name varies
     fastest). A list gives a hyper-parameter's values; any other value is fixed."""
@@ -337,6 +380,8 @@ def grid_configs(space: Mapping[str, Any]) -> list[dict[str, Any]]:
             raise SearchError(f"{name}: the grid lists no values")
         names.append(name)
         values.append([normalize_value(name, x) for x in vals])
+        for x in values[-1]:
+            check_value(name, x)
     return [dict(zip(names, combo)) for combo in itertools.product(*values)]
 
 
@@ -358,70 +403,22 @@ def check_distributions(distributions: Mapping[str, Any]) -> dict[str, Any]:
             d = _Rvs(d)  # scipy.stats and anything else with rvs(random_state=)
         elif not isinstance(d, Distribution):
             d = normalize_value(name, d)
+        _check_distribution(name, d)
         out[name] = d
     return out
 
 
-_SCHEDULES = ("constant", "inverse", "power")
-
-
-def value_problem(name: str, value: Any) -> str | None:
-    """What makes ``value`` unusable for hyper-parameter ``name`` (a sentence), or None.
-
-    The ranges of the lecture's hyper-parameters: alpha > 0, delta >= 0, beta in [0, 1),
-    lambda >= 0, whole numbers of updates, examples and epochs, a known g and schedule."""
-    from ..models import ACTIVATIONS
-
-    def number(v: Any) -> bool:
-        return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
-
-    def whole(v: Any) -> bool:
-        return number(v) and float(v).is_integer()
-
-    if name == "lr" and not (number(value) and value > 0):
-        return "lr (alpha) must be a finite number > 0"
-    if name in ("decay", "l2", "l1") and not (number(value) and value >= 0):
-        return f"{name} must be a finite number >= 0"
-    if name == "momentum" and not (number(value) and 0 <= value < 1):
-        return "momentum (beta) must lie in [0, 1)"
-    if name == "warmup" and not (whole(value) and value >= 0):
-        return "warmup must be a whole number of updates >= 0"
-    if name in ("batch_size", "epochs") and not (whole(value) and value >= 1):
-        return f"{name} must be a whole number >= 1"
-    if name == "patience" and value is not None and not (whole(value) and value >= 1):
-        return "patience must be a whole number of epochs >= 1, or None"
-    if name == "activation" and value not in ACTIVATIONS:
-        return f"activation must be one of {', '.join(ACTIVATIONS)}"
-    if name == "schedule" and value is not None and value not in _SCHEDULES:
-        return f"schedule must be one of {', '.join(_SCHEDULES)}"
-    return None
-
-
 def check_plan_values(distributions: Mapping[str, Any], configs: Sequence[Mapping[str, Any]]):
-    """Refuse, before any trial runs, a random search whose draws include an unusable value.
+    """Refuse, before any trial runs, a drawn value no trial could use (:func:`check_value`).
 
-    Raises :class:`SearchError` naming the first such trial, the hyper-parameter, the value,
-    where it came from and the allowed range."""
+    The ends of the package's own distributions are checked when the space is read; a
+    ``scipy.stats`` distribution (or any object with ``rvs``) has no ends to check, so every
+    configuration drawn from it is checked instead, naming the trial and the distribution."""
     space = check_distributions(distributions)
-    for name, d in space.items():  # a choice's every option and a fixed value, drawn or not
-        values = d.options if isinstance(d, _Choice) else (d,)
-        if isinstance(d, Distribution) and not isinstance(d, _Choice):
-            values = ()
-        for value in values:
-            problem = value_problem(name, value)
-            if problem is not None:
-                origin = f"an option of {d!r}" if isinstance(d, _Choice) else "fixed"
-                raise SearchError(f"{name} = {value!r} ({origin}): {problem}; no trial was run")
     for i, config in enumerate(configs):
         for name, value in config.items():
-            problem = value_problem(name, value)
-            if problem is not None:
-                source = space.get(name)
-                origin = f"drawn from {source!r}" if isinstance(source, Distribution) else "fixed"
-                raise SearchError(
-                    f"random trial {i} would set {name} = {value!r} ({origin}): {problem}; "
-                    "no trial was run"
-                )
+            if isinstance(space.get(name), _Rvs):
+                check_value(name, value, f" (random trial {i}, drawn from {space[name]!r})")
 
 
 def sample_config(distributions: Mapping[str, Any], seed: int) -> dict[str, Any]:
