@@ -23,6 +23,12 @@ REQUIREMENT = re.compile(
 )
 
 
+def _release(version: str) -> tuple[int, ...]:
+    """``"3.6"`` -> (3, 6, 0): floors are plain release numbers, compared as such."""
+    parts = [int(p) for p in re.findall(r"\d+", version.split("+")[0])][:3]
+    return tuple(parts + [0] * (3 - len(parts)))
+
+
 def floors(project: dict, extras: list[str]) -> dict[str, str]:
     """``{name: floor}`` for the dependencies and the given extras of ``project``."""
     own = re.sub(r"[-_.]+", "-", project["name"]).lower()
@@ -49,9 +55,8 @@ def floors(project: dict, extras: list[str]) -> dict[str, str]:
         floor = re.search(r"(>=|==)\s*([^,\s]+)", m["spec"])
         if floor is None:
             sys.exit(f"min_constraints: {req!r} ({where}) declares no minimum version")
-        if pins.get(name, floor[2]) != floor[2]:
-            sys.exit(f"min_constraints: two floors for {name}: {pins[name]} and {floor[2]}")
-        pins[name] = floor[2]
+        if name not in pins or _release(floor[2]) > _release(pins[name]):
+            pins[name] = floor[2]  # an extra may raise a floor (notebooks: matplotlib 3.7)
     return pins
 
 
