@@ -190,7 +190,9 @@ def test_without_threadpoolctl_the_runner_restarts_itself_with_capped_threads(tm
 def test_one_optimiser_step_is_timed_next_to_torch(quick):
     from benchmarks.optim_step import STEPS
 
-    assert set(quick.optim_steps) == set(STEPS)  # torch is installed where the tests run
+    # torch is in the bench extra, not the test extra: without it only flowgraph's steps
+    has_torch = importlib.util.find_spec("torch") is not None
+    assert set(quick.optim_steps) == {s for s in STEPS if has_torch or not s.startswith("torch")}
     assert all(us > 0 for us in quick.optim_steps.values())
     text = bench.markdown(quick)
     assert "## One optimiser step (784-32-32-10, float32, microseconds)" in text
