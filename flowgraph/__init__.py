@@ -16,20 +16,40 @@ forward and bprop in reverse order down to the parameters; :func:`check_box` and
 """
 
 from . import datasets, init, optim  # noqa: E402  (modules: fg.init.glorot_uniform, fg.optim.power)
-from .boxes import (
+from .boxes import (  # the library to compose with
+    Abs,
     Add,
     Box,
+    Concat,
     CrossEntropy,
+    Div,
+    Exp,
+    Hinge,
     Identity,
     L1Penalty,
     L2Penalty,
+    LeakyReLU,
     Linear,
+    Log,
+    MatMul,
+    Mean,
+    Mul,
+    Neg,
+    Pow,
     ReLU,
+    Reshape,
     Scale,
     Sigmoid,
+    SigmoidCrossEntropy,
     Softmax,
     SoftmaxCrossEntropy,
+    Softplus,
+    Square,
+    SquaredError,
+    Sub,
+    Sum,
     Tanh,
+    Transpose,
 )
 from .errors import (
     BoxError,
@@ -56,6 +76,9 @@ __all__ = [
     # boxes
     "Linear", "Identity", "Sigmoid", "Tanh", "ReLU", "Softmax", "CrossEntropy",
     "SoftmaxCrossEntropy", "L2Penalty", "L1Penalty", "Add", "Scale",
+    "Sub", "Neg", "Mul", "Div", "MatMul", "Transpose", "Sum", "Mean", "Reshape", "Concat",
+    "Exp", "Log", "Square", "Pow", "Abs", "Softplus", "LeakyReLU",
+    "SquaredError", "SigmoidCrossEntropy", "Hinge",
     # gradient checking
     "check_box", "check_graph", "BoxReport", "GraphReport",
     # training
