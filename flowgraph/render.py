@@ -34,7 +34,7 @@ import numpy as np
 from .boxes.linear import Linear
 from .errors import FlowgraphError
 from .gradcheck import BoxReport, GraphReport
-from .graph import Graph, Input, Node, Parameter
+from .graph import Constant, Graph, Input, Node, Parameter
 
 __all__ = ["to_dot", "render", "to_svg", "GraphvizNotFoundError", "FORMATS"]
 
@@ -58,6 +58,7 @@ STYLE = {
     "input": ("#dcecf8", "#0072b2"),
     "parameter": ("#fbf3c4", "#a08a00"),
     "box": ("#f4f4f4", "#555555"),
+    "constant": ("#ffffff", "#8c8c8c"),
     "output": ("#f3e0ec", "#a2527f"),
     "pass": ("#d2efe4", "#009e73"),
     "fail": ("#fad9c6", "#d55e00"),
@@ -382,12 +383,22 @@ def _bprop_positions(graph: Graph) -> dict[str, int]:
     return {node.name: i for i, (node, _) in enumerate(plan, start=1)}  # type: ignore[misc]
 
 
+def _constant_text(value: Any) -> str:
+    """A constant as drawn: its number (``0.5``), or its array's shape when it has many."""
+    arr = np.asarray(value)
+    if arr.size == 1:
+        return _num(float(arr.ravel()[0]))
+    return f"{_shape_text(arr.shape)} {arr.dtype}"
+
+
 def _tooltip(node: Node) -> str:
     if isinstance(node, Parameter):
         v = np.asarray(node.value)
         return f"Parameter {node.name}: {v.shape} {v.dtype}"
     if isinstance(node, Input):
         return f"Input {node.name}"
+    if isinstance(node, Constant):
+        return f"Constant {node.name}: {_constant_text(node.value)}"
     doc = (type(node.box).__doc__ or "").strip().splitlines()
     first = doc[0] if doc else ""
     return f"{type(node.box).__name__} {node.name}: {first}".strip().rstrip(":")
@@ -403,12 +414,13 @@ def _legend(kinds: list[str], *, check: bool, nonfinite: bool, shapes: bool, ord
         "input": "input",
         "parameter": "parameter",
         "box": "box",
+        "constant": "constant",
         "output": "output / loss",
         "pass": CHECK_MARK["pass"],
         "fail": CHECK_MARK["fail"],
         "kink": CHECK_MARK["kink"],
     }
-    keys = [k for k in ("input", "parameter", "box", "output") if k in kinds]
+    keys = [k for k in ("input", "parameter", "constant", "box", "output") if k in kinds]
     if check:
         keys += ["pass", "fail", "kink"]
     cells = [_legend_cell(k, names[k]) for k in keys]
@@ -517,6 +529,8 @@ def to_dot(
             kind = "input"
         elif isinstance(n, Parameter):
             kind = "parameter"
+        elif isinstance(n, Constant):
+            kind = "constant"
         else:
             kind = "box"
         if kind not in kinds_seen:
@@ -530,6 +544,8 @@ def to_dot(
         rows: list[str] = []
         if n.box is not None:
             title = f"<B>{_esc(type(n.box).__name__)}</B>  {_font(_esc(name), color=MUTED)}"
+        elif kind == "constant":  # its value, not its generated name
+            title = f"<B>{_esc(_constant_text(n.value))}</B>"
         else:
             title = f"<B>{_esc(name)}</B>"
             if n.value is not None and not (values or grads):
@@ -586,6 +602,8 @@ def to_dot(
             attrs["margin"] = "0.14,0.08"
         elif kind == "box":
             attrs["style"] = "filled,rounded"
+        elif kind == "constant":
+            attrs["style"] = "filled,dashed"
         elif kind == "output":
             attrs["style"] = "filled,rounded"
             attrs["peripheries"] = "2"

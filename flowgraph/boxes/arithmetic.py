@@ -56,8 +56,10 @@ def _axes(axis: int | Sequence[int] | None) -> int | tuple[int, ...] | None:
 
 
 class Add(Box):
-    """Sum of any number of children that broadcast together (the loss and a weighted
-    penalty; a bias b of shape (H,) added to a of shape (N, H)).
+    """Sum of any number of children of one shape (e.g. the loss and a weighted penalty).
+
+    Children of different shapes broadcast together as in NumPy (a bias b of shape (H,)
+    added to a of shape (N, H)).
 
     fprop:  s = x_1 + x_2 + ... + x_n          the broadcast shape of the x_i
     bprop:  grad_x_i = grad_s, summed over the axes along which x_i was broadcast
