@@ -19,6 +19,7 @@ from . import datasets, init, optim  # noqa: E402  (modules: fg.init.glorot_unif
 from .boxes import (  # the library to compose with
     Abs,
     Add,
+    Block,
     Box,
     Concat,
     CrossEntropy,
@@ -102,7 +103,7 @@ __all__ = [
     "SoftmaxCrossEntropy", "L2Penalty", "L1Penalty", "Add", "Scale",
     "Sub", "Neg", "Mul", "Div", "MatMul", "Transpose", "Sum", "Mean", "Reshape", "Concat",
     "Exp", "Log", "Square", "Pow", "Abs", "Softplus", "LeakyReLU",
-    "SquaredError", "SigmoidCrossEntropy", "Hinge",
+    "SquaredError", "SigmoidCrossEntropy", "Hinge", "Block",
     # function forms: fg.tanh(x @ W.T + b) (fg.abs and fg.sum too, kept out of a star
     # import so that they never shadow the builtins)
     "exp", "log", "tanh", "sigmoid", "relu", "softplus", "leaky_relu", "square", "sqrt",

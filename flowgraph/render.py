@@ -31,6 +31,7 @@ from typing import Any
 import graphviz
 import numpy as np
 
+from .boxes.block import Block
 from .boxes.linear import Linear
 from .errors import FlowgraphError
 from .gradcheck import BoxReport, GraphReport
@@ -268,8 +269,8 @@ def _layers(graph: Graph) -> list[_Layer]:
             anchors.append(n)
             claimed.update(c.name for c in n.children if isinstance(c, Parameter))  # type: ignore[misc]
     for n in boxes:
-        if isinstance(n.box, Linear) or n.box.arity is None:  # type: ignore[union-attr]
-            continue
+        if isinstance(n.box, (Linear, Block)) or n.box.arity is None:  # type: ignore[union-attr]
+            continue  # (a Block's use is drawn as its own cluster)
         if any(isinstance(c, Parameter) and c.name not in claimed for c in n.children):
             anchors.append(n)
             claimed.update(c.name for c in n.children if isinstance(c, Parameter))  # type: ignore[misc]
@@ -288,7 +289,11 @@ def _layers(graph: Graph) -> list[_Layer]:
         members: list[Node] = [*params, a]
         consumers = parents[a.name]  # type: ignore[index]
         act = None
-        if len(consumers) == 1 and len(consumers[0].children) == 1:
+        if (
+            len(consumers) == 1
+            and len(consumers[0].children) == 1
+            and not isinstance(consumers[0].box, Block)
+        ):
             act = consumers[0]
             if act.name not in in_layer and act not in graph.outputs:
                 members.append(act)
@@ -308,6 +313,29 @@ def _layers(graph: Graph) -> list[_Layer]:
             caption += f" · {type(act.box).__name__}"
         layers.append(_Layer(name, a, members, caption))
     return layers
+
+
+def _block_uses(graph: Graph) -> list[tuple[str, list[Node]]]:
+    """Each use of a Block: its caption and its nodes (one per inner output), in fprop order.
+
+    A use is one call of a block on its children; the nodes of one call share the block and
+    the children. Uses are numbered per block: ``residual · use 2 of 3``."""
+    uses: dict[tuple, list[Node]] = {}
+    for n in graph.order:
+        if isinstance(n.box, Block):
+            key = (id(n.box.root), tuple(id(c) for c in n.children))
+            uses.setdefault(key, []).append(n)
+    counts: dict[int, int] = {}
+    for key in uses:
+        counts[key[0]] = counts.get(key[0], 0) + 1
+    seen: dict[int, int] = {}
+    out = []
+    for key, members in uses.items():
+        seen[key[0]] = k = seen.get(key[0], 0) + 1
+        name = members[0].box.name  # type: ignore[union-attr]
+        caption = f"{name} · use {k} of {counts[key[0]]}" if counts[key[0]] > 1 else name
+        out.append((caption, members))
+    return out
 
 
 def _layer_name(param_names: list[str], k: int) -> str:
@@ -384,11 +412,13 @@ def _bprop_positions(graph: Graph) -> dict[str, int]:
 
 
 def _constant_text(value: Any) -> str:
-    """A constant as drawn: its number (``0.5``), or its array's shape when it has many."""
+    """A constant as drawn: its number (``0.5``, ``[1, 2]``), or its shape when it has many."""
     arr = np.asarray(value)
     if arr.size == 1:
         return _num(float(arr.ravel()[0]))
-    return f"{_shape_text(arr.shape)} {arr.dtype}"
+    if arr.size <= TINY and arr.ndim == 1:
+        return "[" + ", ".join(_num(float(v)) for v in arr) + "]"
+    return f"constant {_shape_text(arr.shape)}"
 
 
 def _tooltip(node: Node) -> str:
@@ -551,6 +581,9 @@ def to_dot(
             if n.value is not None and not (values or grads):
                 title += "  " + _font(_esc(_shape_text(np.shape(n.value))), color=MUTED)
         rows.append(f'<TR><TD COLSPAN="5">{title}</TD></TR>')
+        if isinstance(n.box, Block):  # what the block computes inside
+            inner = " → ".join(type(m.box).__name__ for m in n.box.graph.order if m.box)
+            rows.append(f'<TR><TD COLSPAN="5">{_font(_esc(inner), size=9, color=MUTED)}</TD></TR>')
         if order and n.box is not None:
             b = bpos.get(name)
             text = f"fprop #{fpos[name]}  ·  bprop #{b if b is not None else '—'}"
@@ -627,8 +660,21 @@ def to_dot(
             for n in graph.order:
                 if layer_of.get(n.name) == i:
                     node_stmt(sub, n)
+    uses = _block_uses(graph)
+    block_of = {m.name: i for i, (_, members) in enumerate(uses) for m in members}
+    for i, (caption, members) in enumerate(uses):
+        with dot.subgraph(name=f"cluster_block{i + 1}") as sub:
+            sub.attr(
+                label=f"<{_font('<B>' + _esc(caption) + '</B>', size=10, color=MUTED)}>",
+                style="rounded,dashed",
+                color="#8c8c8c",
+                labeljust="l",
+                margin="8",
+            )
+            for n in members:
+                node_stmt(sub, n)
     for n in graph.order:
-        if n.name not in layer_of:
+        if n.name not in layer_of and n.name not in block_of:
             node_stmt(dot, n)
 
     for n in boxes:

@@ -18,7 +18,7 @@ JVP_CLASSES = [c for c in BOX_CLASSES if c.has_jvp()]
 NEW_BOXES = {
     "Sub", "Neg", "Mul", "Div", "MatMul", "Transpose", "Sum", "Mean", "Reshape", "Concat",
     "Exp", "Log", "Square", "Pow", "Abs", "SquaredError", "SigmoidCrossEntropy", "Hinge",
-    "Softplus", "LeakyReLU",
+    "Softplus", "LeakyReLU", "Block",
 }  # fmt: skip
 
 # shapes that broadcast: a matrix with a row vector, a column, a scalar, and both ways round

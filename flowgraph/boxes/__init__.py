@@ -22,6 +22,7 @@ from .arithmetic import (
     unbroadcast,
 )
 from .base import Box
+from .block import Block
 from .linear import Linear
 from .losses import (
     CrossEntropy,
@@ -52,5 +53,5 @@ __all__ = [
     # the library to compose with
     "Sub", "Neg", "Mul", "Div", "MatMul", "Transpose", "Sum", "Mean", "Reshape", "Concat",
     "Exp", "Log", "Square", "Pow", "Abs", "Softplus", "LeakyReLU",
-    "SquaredError", "SigmoidCrossEntropy", "Hinge", "unbroadcast",
+    "SquaredError", "SigmoidCrossEntropy", "Hinge", "unbroadcast", "Block",
 ]  # fmt: skip
