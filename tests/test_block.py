@@ -197,3 +197,19 @@ def test_render_draws_each_use_as_a_cluster_named_after_the_block(rng):
     assert "subgraph cluster_block4" not in src
     svg = render_mod.to_svg(graph)
     assert svg is not None and "residual · use 3 of 3" in svg
+
+
+def test_the_readme_example_of_composing_graphs_runs(tmp_path, monkeypatch):
+    import re
+    from pathlib import Path
+
+    readme = (Path(__file__).parent.parent / "README.md").read_text()
+    section = readme.split("## Composing graphs", 1)[1].split("\n## ", 1)[0]
+    (code,) = re.findall(r"```python\n(.*?)```", section, re.S)
+    monkeypatch.chdir(tmp_path)
+    scope: dict = {}
+    exec(compile(code, "README.md", "exec"), scope)
+    assert (tmp_path / "residual.svg").stat().st_size > 0
+    assert [p.name for p in scope["graph"].parameters] == [
+        "W1", "b1", "W2", "b2", "W3", "b3", "V"
+    ]  # fmt: skip
