@@ -71,15 +71,23 @@ class Add(Box):
 
     def fprop(self, *xs):
         shape = np.shape(xs[0])
-        if any(np.shape(x) != shape for x in xs[1:]):
-            _broadcast_shape("Add", xs)
+        for x in xs[1:]:
+            if np.shape(x) != shape:
+                _broadcast_shape("Add", xs)
+                break
         s = xs[0] + xs[1] if len(xs) > 1 else np.array(xs[0], copy=True)
         for x in xs[2:]:
             s = s + x
         return s
 
     def bprop(self, inputs, s, grad_s):
-        return tuple(unbroadcast(grad_s, np.shape(x)) for x in inputs)
+        # loss + lambda Omega at every training step: attribute look-ups, not np.shape calls
+        shape = grad_s.shape if type(grad_s) is np.ndarray else np.shape(grad_s)
+        grads = []
+        for x in inputs:
+            shape_x = x.shape if type(x) is np.ndarray else np.shape(x)
+            grads.append(grad_s if shape_x == shape else unbroadcast(grad_s, shape_x))
+        return tuple(grads)
 
     def fprop_jvp(self, inputs, tangents, s):
         Rs = tangents[0]
