@@ -3,6 +3,7 @@ and the numerics of the new losses. (Each box is also found and checked by test_
 
 from __future__ import annotations
 
+import inspect
 import json
 import warnings
 
@@ -152,6 +153,13 @@ def test_config_rebuilds_the_box_through_json(cls, rng):
     assert again.config() == box.config()
     inputs = box.sample_inputs(rng)
     np.testing.assert_array_equal(again.fprop(*inputs), box.fprop(*inputs))
+
+
+@pytest.mark.parametrize("cls", BOX_CLASSES, ids=[c.__name__ for c in BOX_CLASSES])
+def test_every_box_with_constructor_arguments_says_how_to_rebuild_itself(cls):
+    takes = [p for p in inspect.signature(cls.__init__).parameters if p != "self"]
+    if cls.__init__ is not object.__init__ and takes:
+        assert cls.config is not fg.Box.config, f"{cls.__name__}({takes}) defines no config()"
 
 
 def test_config_of_axes_and_shapes_survives_lists():
