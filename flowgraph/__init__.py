@@ -52,6 +52,7 @@ from .boxes import (  # the library to compose with
     Tanh,
     Transpose,
 )
+from .callbacks import CSVLogger
 from .errors import (
     BoxError,
     FeedError,
@@ -90,6 +91,7 @@ from .graph import Constant, Graph, Input, Node, Parameter
 from .io import ModelFileError, load_model, save_model
 from .models import Model, mlp
 from .optim import SGD
+from .preprocessing import Preprocessing
 from .render import render, to_dot
 from .train import Callback, DivergenceError, EarlyStopping, History, train
 
@@ -113,6 +115,7 @@ __all__ = [
     "check_box", "check_graph", "BoxReport", "GraphReport",
     # training
     "mlp", "Model", "train", "History", "EarlyStopping", "Callback", "DivergenceError", "SGD",
+    "CSVLogger", "Preprocessing",
     "init", "optim", "datasets",
     # rendering: fg.render is the function (from flowgraph.render import to_svg, ...)
     "to_dot", "render",
