@@ -113,9 +113,11 @@ class Softplus(Box):
         return (grad_h * Sigmoid().fprop(inputs[0]),)
 
     def fprop_jvp(self, inputs, tangents, h):
+        """R{h} = sigm(a) ⊙ R{a}."""
         return Sigmoid().fprop(inputs[0]) * tangents[0]
 
     def bprop_jvp(self, inputs, tangents, h, Rh, grad_h, R_grad_h):
+        """R{grad_a} = sigm(a) R{grad_h} + sigm(a)(1 - sigm(a)) R{a} grad_h."""
         s = Sigmoid().fprop(inputs[0])
         return (s * R_grad_h + s * (1 - s) * tangents[0] * grad_h,)
 
@@ -157,9 +159,11 @@ class LeakyReLU(Box):
         return (grad_h * self._g_prime(inputs[0]),)
 
     def fprop_jvp(self, inputs, tangents, h):
+        """R{h} = g'(a) ⊙ R{a}."""
         return tangents[0] * self._g_prime(inputs[0])
 
     def bprop_jvp(self, inputs, tangents, h, Rh, grad_h, R_grad_h):
+        """R{grad_a} = g'(a) ⊙ R{grad_h}."""
         return (R_grad_h * self._g_prime(inputs[0]),)
 
     def sample_inputs(self, rng):

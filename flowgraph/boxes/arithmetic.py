@@ -90,12 +90,14 @@ class Add(Box):
         return tuple(grads)
 
     def fprop_jvp(self, inputs, tangents, s):
+        """R{s} = R{x_1} + ... + R{x_n}, broadcast."""
         Rs = tangents[0]
         for r in tangents[1:]:
             Rs = Rs + r
         return np.broadcast_to(Rs, np.shape(s)).copy()
 
     def bprop_jvp(self, inputs, tangents, s, Rs, grad_s, R_grad_s):
+        """R{grad_x_i} = R{grad_s}, summed over x_i's broadcast axes."""
         return tuple(unbroadcast(R_grad_s, np.shape(x)) for x in inputs)
 
     def sample_inputs(self, rng):
@@ -155,10 +157,12 @@ class Sub(Box):
         return unbroadcast(grad_y, np.shape(a)), unbroadcast(-grad_y, np.shape(b))
 
     def fprop_jvp(self, inputs, tangents, y):
+        """R{y} = R{a} - R{b}."""
         Ra, Rb = tangents
         return np.broadcast_to(Ra - Rb, np.shape(y)).copy()
 
     def bprop_jvp(self, inputs, tangents, y, Ry, grad_y, R_grad_y):
+        """R{grad_a} = R{grad_y}, R{grad_b} = -R{grad_y}, each unbroadcast."""
         return self.bprop(inputs, y, R_grad_y)
 
     def sample_inputs(self, rng):
@@ -179,9 +183,11 @@ class Neg(Box):
         return (-grad_y,)
 
     def fprop_jvp(self, inputs, tangents, y):
+        """R{y} = -R{x}."""
         return -tangents[0]
 
     def bprop_jvp(self, inputs, tangents, y, Ry, grad_y, R_grad_y):
+        """R{grad_x} = -R{grad_y}."""
         return (-R_grad_y,)
 
     def sample_inputs(self, rng):
@@ -207,10 +213,12 @@ class Mul(Box):
         return unbroadcast(grad_y * b, np.shape(a)), unbroadcast(grad_y * a, np.shape(b))
 
     def fprop_jvp(self, inputs, tangents, y):
+        """R{y} = R{a} ⊙ b + a ⊙ R{b}."""
         (a, b), (Ra, Rb) = inputs, tangents
         return Ra * b + a * Rb
 
     def bprop_jvp(self, inputs, tangents, y, Ry, grad_y, R_grad_y):
+        """R{grad_a} = R{grad_y} ⊙ b + grad_y ⊙ R{b} (and a, b swapped), unbroadcast."""
         (a, b), (Ra, Rb) = inputs, tangents
         R_grad_a = R_grad_y * b + grad_y * Rb
         R_grad_b = R_grad_y * a + grad_y * Ra
@@ -240,10 +248,13 @@ class Div(Box):
         return unbroadcast(grad_y / b, np.shape(a)), unbroadcast(-grad_y * y / b, np.shape(b))
 
     def fprop_jvp(self, inputs, tangents, y):
+        """R{y} = (R{a} - y ⊙ R{b}) / b."""
         (_, b), (Ra, Rb) = inputs, tangents
         return (Ra - y * Rb) / b
 
     def bprop_jvp(self, inputs, tangents, y, Ry, grad_y, R_grad_y):
+        """R{grad_a} = R{grad_y} / b - grad_y R{b} / b^2,
+        R{grad_b} = -(R{grad_y} a + grad_y R{a}) / b^2 + 2 grad_y a R{b} / b^3 (unbroadcast)."""
         (a, b), (Ra, Rb) = inputs, tangents
         R_grad_a = R_grad_y / b - grad_y * Rb / b**2
         R_grad_b = -(R_grad_y * a + grad_y * Ra) / b**2 + 2 * grad_y * a * Rb / b**3
@@ -277,10 +288,12 @@ class MatMul(Box):
         return grad_y @ b.T, a.T @ grad_y
 
     def fprop_jvp(self, inputs, tangents, y):
+        """R{y} = R{a} b + a R{b}."""
         (a, b), (Ra, Rb) = inputs, tangents
         return Ra @ b + a @ Rb
 
     def bprop_jvp(self, inputs, tangents, y, Ry, grad_y, R_grad_y):
+        """R{grad_a} = R{grad_y} b^T + grad_y R{b}^T;  R{grad_b} = R{a}^T grad_y + a^T R{grad_y}."""
         (a, b), (Ra, Rb) = inputs, tangents
         return R_grad_y @ b.T + grad_y @ Rb.T, Ra.T @ grad_y + a.T @ R_grad_y
 
@@ -302,9 +315,11 @@ class Transpose(Box):
         return (np.transpose(grad_y),)
 
     def fprop_jvp(self, inputs, tangents, y):
+        """R{y} = R{x}^T."""
         return np.transpose(tangents[0])
 
     def bprop_jvp(self, inputs, tangents, y, Ry, grad_y, R_grad_y):
+        """R{grad_x} = R{grad_y}^T."""
         return (np.transpose(R_grad_y),)
 
     def sample_inputs(self, rng):
@@ -343,9 +358,11 @@ class Sum(Box):
         return (self._spread(grad_y, inputs[0]),)
 
     def fprop_jvp(self, inputs, tangents, y):
+        """R{y} = the same reduction of R{x} (linear)."""
         return self.fprop(tangents[0])
 
     def bprop_jvp(self, inputs, tangents, y, Ry, grad_y, R_grad_y):
+        """R{grad_x} = R{grad_y} spread back over the reduced axes."""
         return self.bprop(inputs, y, R_grad_y)
 
     def sample_inputs(self, rng):
@@ -406,9 +423,11 @@ class Reshape(Box):
         return (np.reshape(grad_y, np.shape(inputs[0])),)
 
     def fprop_jvp(self, inputs, tangents, y):
+        """R{y} = reshape(R{x})."""
         return np.reshape(tangents[0], np.shape(y))
 
     def bprop_jvp(self, inputs, tangents, y, Ry, grad_y, R_grad_y):
+        """R{grad_x} = reshape(R{grad_y}, shape of x)."""
         return self.bprop(inputs, y, R_grad_y)
 
     def sample_inputs(self, rng):
@@ -454,9 +473,11 @@ class Concat(Box):
         return tuple(np.split(grad_y, ends, axis=self.axis))
 
     def fprop_jvp(self, inputs, tangents, y):
+        """R{y} = [R{x_1}, ..., R{x_n}]."""
         return self.fprop(*tangents)
 
     def bprop_jvp(self, inputs, tangents, y, Ry, grad_y, R_grad_y):
+        """R{grad_x_i} = the slice of R{grad_y} where x_i sits."""
         return self.bprop(inputs, y, R_grad_y)
 
     def sample_inputs(self, rng):
@@ -480,9 +501,11 @@ class Exp(Box):
         return (grad_y * y,)
 
     def fprop_jvp(self, inputs, tangents, y):
+        """R{y} = y ⊙ R{x}."""
         return y * tangents[0]
 
     def bprop_jvp(self, inputs, tangents, y, Ry, grad_y, R_grad_y):
+        """R{grad_x} = y ⊙ (R{grad_y} + grad_y ⊙ R{x})."""
         return (y * (R_grad_y + grad_y * tangents[0]),)
 
     def sample_inputs(self, rng):
@@ -503,9 +526,11 @@ class Log(Box):
         return (grad_y / inputs[0],)
 
     def fprop_jvp(self, inputs, tangents, y):
+        """R{y} = R{x} / x."""
         return tangents[0] / inputs[0]
 
     def bprop_jvp(self, inputs, tangents, y, Ry, grad_y, R_grad_y):
+        """R{grad_x} = R{grad_y} / x - grad_y ⊙ R{x} / x^2."""
         x, Rx = inputs[0], tangents[0]
         return (R_grad_y / x - grad_y * Rx / x**2,)
 
@@ -527,9 +552,11 @@ class Square(Box):
         return (2 * inputs[0] * grad_y,)
 
     def fprop_jvp(self, inputs, tangents, y):
+        """R{y} = 2 x ⊙ R{x}."""
         return 2 * inputs[0] * tangents[0]
 
     def bprop_jvp(self, inputs, tangents, y, Ry, grad_y, R_grad_y):
+        """R{grad_x} = 2 (R{x} ⊙ grad_y + x ⊙ R{grad_y})."""
         return (2 * (tangents[0] * grad_y + inputs[0] * R_grad_y),)
 
     def sample_inputs(self, rng):
@@ -563,10 +590,12 @@ class Pow(Box):
         return (p * x ** (p - 1) * grad_y,)
 
     def fprop_jvp(self, inputs, tangents, y):
+        """R{y} = p x^(p-1) ⊙ R{x}."""
         p, x = self.p, inputs[0]
         return p * x ** (p - 1) * tangents[0]
 
     def bprop_jvp(self, inputs, tangents, y, Ry, grad_y, R_grad_y):
+        """R{grad_x} = p x^(p-1) R{grad_y} + p (p-1) x^(p-2) R{x} grad_y."""
         p, x, Rx = self.p, inputs[0], tangents[0]
         return (p * x ** (p - 1) * R_grad_y + p * (p - 1) * x ** (p - 2) * Rx * grad_y,)
 
@@ -591,9 +620,11 @@ class Abs(Box):
         return (np.sign(inputs[0]) * grad_y,)
 
     def fprop_jvp(self, inputs, tangents, y):
+        """R{y} = sign(x) ⊙ R{x}."""
         return np.sign(inputs[0]) * tangents[0]
 
     def bprop_jvp(self, inputs, tangents, y, Ry, grad_y, R_grad_y):
+        """R{grad_x} = sign(x) ⊙ R{grad_y}."""
         return (np.sign(inputs[0]) * R_grad_y,)
 
     def sample_inputs(self, rng):

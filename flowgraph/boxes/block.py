@@ -160,10 +160,12 @@ class Block(Box):
         return R
 
     def fprop_jvp(self, inputs, tangents, output):
+        """R{y_i}: the inner boxes' fprop_jvp, in the inner order."""
         out = self._refresh(inputs, output)
         return self._tangents(inputs, tangents).get(id(out), np.zeros(np.shape(output)))
 
     def bprop_jvp(self, inputs, tangents, output, output_tangent, grad_output, R_grad_output):
+        """R{grad_x}: the inner boxes' bprop_jvp, in reverse order, summed over parents."""
         out = self._refresh(inputs, output)
         self.graph.bprop(wrt=self.inputs, output=out, grad_output=grad_output)
         R = self._tangents(inputs, tangents)

@@ -170,10 +170,12 @@ class SquaredError(Box):
         return grad_f, -grad_f
 
     def fprop_jvp(self, inputs, tangents, loss):
+        """R{l} = 1/N <f - t, R{f} - R{t}>."""
         (f, t), (Rf, Rt) = inputs, tangents
         return np.asarray(np.vdot(f - t, Rf - Rt) / len(f))
 
     def bprop_jvp(self, inputs, tangents, loss, R_loss, grad_l, R_grad_l):
+        """R{grad_f} = ((R{f} - R{t}) grad_l + (f - t) R{grad_l}) / N = -R{grad_t}."""
         (f, t), (Rf, Rt) = inputs, tangents
         R_grad_f = ((Rf - Rt) * grad_l + (f - t) * R_grad_l) / len(f)
         return R_grad_f, -R_grad_f
@@ -221,10 +223,12 @@ class SigmoidCrossEntropy(Box):
         return (Sigmoid().fprop(a) - y.astype(a.dtype)) * (grad_l / len(a)), None
 
     def fprop_jvp(self, inputs, tangents, loss):
+        """R{l} = 1/N <sigm(a) - y, R{a}>."""
         (a, y), Ra = inputs, tangents[0]
         return np.asarray(np.vdot(Sigmoid().fprop(a) - y, Ra) / len(a))
 
     def bprop_jvp(self, inputs, tangents, loss, R_loss, grad_l, R_grad_l):
+        """R{grad_a} = (sigm(a)(1 - sigm(a)) R{a} grad_l + (sigm(a) - y) R{grad_l}) / N."""
         (a, y), Ra = inputs, tangents[0]
         s = Sigmoid().fprop(a)
         return (s * (1 - s) * Ra * grad_l + (s - y) * R_grad_l) / len(a), None
@@ -274,10 +278,12 @@ class Hinge(Box):
         return self._slopes(a, y)[0] * (grad_l / len(a)), None
 
     def fprop_jvp(self, inputs, tangents, loss):
+        """R{l} = 1/N <D, R{a}>, D the slopes of bprop."""
         (a, y), Ra = inputs, tangents[0]
         return np.asarray(np.vdot(self._slopes(a, y)[0], Ra) / len(a))
 
     def bprop_jvp(self, inputs, tangents, loss, R_loss, grad_l, R_grad_l):
+        """R{grad_a} = D R{grad_l} / N (piecewise linear: no curvature)."""
         a, y = inputs  # piecewise linear: only grad_l moves
         return self._slopes(a, y)[0] * (R_grad_l / len(a)), None
 
