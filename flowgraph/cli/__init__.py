@@ -15,6 +15,7 @@ from ..errors import FlowgraphError
 
 # subcommand modules of this package, in the order `flowgraph --help` lists them
 COMMANDS = ["train", "gradcheck", "render", "search", "experiment"]  # train: also evaluate
+COMMANDS += ["playground"]  # the browser demo
 
 
 class UsageError(Exception):
