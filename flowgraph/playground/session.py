@@ -92,7 +92,8 @@ class Run:
     @property
     def epoch(self) -> float:
         """Epochs done, with the fraction of the current one."""
-        return self.epochs_done + (self._pos / len(self.y_tr) if self._perm is not None else 0.0)
+        n = len(self.y_tr)
+        return self.epochs_done + (min(self._pos, n) / n if self._perm is not None else 0.0)
 
     def step(self) -> float:
         """One SGD step on the next mini-batch; returns its loss. Raises Diverged on NaN/inf."""
@@ -106,7 +107,8 @@ class Run:
         self._pos += self.batch_size
         net = self.net
         self.last_feed = {net.x: self.P_tr[idx], net.y: self.y_tr[idx]}
-        loss = float(net.train_graph.fprop(self.last_feed))
+        with np.errstate(over="ignore", invalid="ignore"):  # divergence is reported below
+            loss = float(net.train_graph.fprop(self.last_feed))
         if not math.isfinite(loss):
             raise Diverged(
                 f"training diverged at step {self.t + 1}: the loss is {loss}; "
@@ -145,8 +147,9 @@ class Run:
     def metrics(self) -> dict[str, float | None]:
         """Data loss (mean cross-entropy or half squared error, without penalties) and
         classification error, on the training and the test parts."""
-        tr_loss, tr_err = self._loss_err(self.P_tr, self.y_tr)
-        te_loss, te_err = self._loss_err(self.P_te, self.y_te)
+        with np.errstate(over="ignore", invalid="ignore"):  # a diverging run shows inf
+            tr_loss, tr_err = self._loss_err(self.P_tr, self.y_tr)
+            te_loss, te_err = self._loss_err(self.P_te, self.y_te)
         return {"tr_loss": tr_loss, "te_loss": te_loss, "tr_err": tr_err, "te_err": te_err}
 
     def record(self) -> dict[str, float | None]:
@@ -167,7 +170,8 @@ class Run:
         """What the page draws: regions, each hidden unit's response, weights, metrics."""
         s = self.settings
         net = self.net
-        values = net.predict_graph.fprop({net.x: self._grid})
+        with np.errstate(over="ignore", invalid="ignore"):
+            values = net.predict_graph.fprop({net.x: self._grid})
         f = values[0]
         if s.problem == "classification":  # P(class c | x) per cell, C planes of GRID x GRID
             regions = (np.clip(f.T, 0, 1) * 255 + 0.5).reshape(f.shape[1], GRID, GRID)
