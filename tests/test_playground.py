@@ -31,9 +31,9 @@ ROOT = Path(__file__).resolve().parent.parent
 def test_defaults_and_query_round_trip():
     assert parse({}) == Settings()
     assert Settings().to_query() == ""
-    s = parse({"dataset": "spirals", "hidden": "8,8", "lr": "0.03", "features": "x2,x1,x1x2",
+    s = parse({"dataset": "spirals", "hidden": "8,8", "lr": "0.05", "features": "x2,x1,x1x2",
                "points": "0.5,-0.25,1;0,0,0", "seed": "7"})  # fmt: skip
-    assert s.hidden == (8, 8) and s.lr == 0.03 and s.seed == 7
+    assert s.hidden == (8, 8) and s.lr == 0.05 and s.seed == 7
     assert s.features == ("x1", "x2", "x1x2")  # canonical order
     assert s.points == ((0.5, -0.25, 1.0), (0.0, 0.0, 0.0))
     q = s.to_query()

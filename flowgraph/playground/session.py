@@ -41,6 +41,8 @@ class Diverged(Exception):
 
 
 def _b64(a: np.ndarray) -> str:
+    """Bytes 0..255 of ``a`` (already scaled; NaN of a diverged run shows as 0), base64."""
+    a = np.nan_to_num(a, nan=0.0, posinf=255.0, neginf=0.0)
     return base64.b64encode(np.ascontiguousarray(a, dtype=np.uint8).tobytes()).decode("ascii")
 
 

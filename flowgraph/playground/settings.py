@@ -78,7 +78,7 @@ class Settings:
     features: tuple[str, ...] = ("x1", "x2")
     l2: float = 0.0
     l1: float = 0.0
-    lr: float = 0.1
+    lr: float = 0.03
     momentum: float = 0.9
     batch: int = 10
     schedule: str = "constant"

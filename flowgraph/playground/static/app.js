@@ -224,6 +224,10 @@ function bindForm() {
     sendSettings(s);
   });
   $("regions").addEventListener("click", addPoint);
+  $("fit").addEventListener("click", () => {
+    const fit = $("graph").classList.toggle("fit");
+    $("fit").textContent = fit ? "actual size" : "fit to width";
+  });
   document.addEventListener("keydown", (e) => {
     if (e.target.tagName === "INPUT" || e.target.tagName === "SELECT") return;
     if (e.key === " ") { e.preventDefault(); $("play").click(); }
