@@ -14,9 +14,13 @@ const FIELDS = ["problem", "dataset", "n", "noise", "ratio", "hidden", "activati
   "l2", "l1", "lr", "momentum", "batch", "schedule", "decay", "seed", "speed"];
 
 const $ = (id) => document.getElementById(id);
+function setText(id, text) {  // a change of text makes the browser lay the page out again
+  const el = $(id);
+  if (el.textContent !== text) el.textContent = text;
+}
 const state = {
   id: null, v: -1, settings: null, meta: null, frame: null, svgV: -1, clickClass: 0,
-  frames: 0, firstFrameAt: 0, busy: false,
+  frames: 0, firstFrameAt: 0, detailAt: 0,
 };
 window.__fg = state;  // for tests and benchmarks: counters, the current settings
 
@@ -476,20 +480,26 @@ function paintThumb(cv, bytes, offset = 0) {
   ctx.putImageData(img, 0, 0);
 }
 
-let edgeEls = [];
+// the edges live on one canvas under the thumbnails: redrawing ~300 curves there costs far
+// less than restyling as many SVG elements for every picture
+let edges = [];  // per layer k: rows i of [j, x1, y1, x2, y2]
 function layoutEdges() {
   const m = state.meta;
-  const svg = $("edges");
-  const box = $("netdiagram").getBoundingClientRect();
-  svg.setAttribute("width", box.width); svg.setAttribute("height", box.height);
-  svg.innerHTML = "";
-  edgeEls = [];
+  const cv = $("edges");
+  const diagram = $("netdiagram");
+  const box = diagram.getBoundingClientRect();
+  const ratio = window.devicePixelRatio || 1;
+  cv.width = Math.round(diagram.scrollWidth * ratio);
+  cv.height = Math.round(box.height * ratio);
+  cv.style.width = diagram.scrollWidth + "px";
+  cv.style.height = box.height + "px";
+  edges = [];
   const L = m.sizes.length;
   const pos = (k, i) => {
     const el = $(`unit-${k}-${i}`);
     if (!el) return null;
     const r = el.getBoundingClientRect();
-    return [r.left - box.left + $("netdiagram").scrollLeft, r.top - box.top + r.height / 2, r.width];
+    return [r.left - box.left + diagram.scrollLeft, r.top - box.top + r.height / 2, r.width];
   };
   for (let k = 1; k < L; k++) {
     const layer = [];
@@ -499,37 +509,42 @@ function layoutEdges() {
       const row = [];
       for (let j = 0; j < m.sizes[k - 1]; j++) {
         const a = pos(k - 1, j), b = pos(k, Math.min(i, nOut - 1));
-        if (!a || !b) { row.push(null); continue; }
-        const line = document.createElementNS("http://www.w3.org/2000/svg", "path");
-        const x1 = a[0] + a[2], x2 = b[0], mx = (x1 + x2) / 2;
-        line.setAttribute("d", `M${x1},${a[1]} C${mx},${a[1]} ${mx},${b[1]} ${x2},${b[1]}`);
-        line.setAttribute("fill", "none");
-        svg.append(line);
-        row.push(line);
+        if (a && b) row.push([j, a[0] + a[2], a[1], b[0], b[1]]);
       }
       layer.push(row);
     }
-    edgeEls.push(layer);
+    edges.push(layer);
   }
   if (state.frame) drawWeights(state.frame);
 }
 
 function drawWeights(f) {
+  const cv = $("edges");
+  const ctx = cv.getContext("2d");
+  const ratio = window.devicePixelRatio || 1;
+  ctx.setTransform(ratio, 0, 0, ratio, 0, 0);
+  ctx.clearRect(0, 0, cv.width, cv.height);
   f.weights.forEach((W, k) => {
-    if (!edgeEls[k]) return;
+    if (!edges[k]) return;
     if (k === f.weights.length - 1 && state.meta.classes === 2) {
-      W = [W[1].map((w, j) => +(w - W[0][j]).toFixed(4))];  // a2 - a1 decides the class
+      W = [W[1].map((w, j) => w - W[0][j])];  // a2 - a1 decides the class
     }
     let top = 0;
     for (const row of W) for (const w of row) top = Math.max(top, Math.abs(w));
-    W.forEach((row, i) => row.forEach((w, j) => {
-      const el = edgeEls[k][i] && edgeEls[k][i][j];
-      if (!el) return;
-      const c = w < 0 ? COLORS[0] : COLORS[1];
-      const a = top > 0 ? Math.abs(w) / top : 0;
-      el.setAttribute("stroke", `rgba(${c.join(",")},${0.15 + 0.75 * a})`);
-      el.setAttribute("stroke-width", (0.4 + 4.2 * a).toFixed(2));
-    }));
+    edges[k].forEach((row, i) => {
+      for (const [j, x1, y1, x2, y2] of row) {
+        const w = W[i] ? W[i][j] : 0;
+        const c = w < 0 ? COLORS[0] : COLORS[1];
+        const a = top > 0 ? Math.abs(w) / top : 0;
+        ctx.strokeStyle = `rgba(${c[0]},${c[1]},${c[2]},${(0.15 + 0.75 * a).toFixed(3)})`;
+        ctx.lineWidth = 0.4 + 4.2 * a;
+        const mx = (x1 + x2) / 2;
+        ctx.beginPath();
+        ctx.moveTo(x1, y1);
+        ctx.bezierCurveTo(mx, y1, mx, y2, x2, y2);
+        ctx.stroke();
+      }
+    });
   });
 }
 
@@ -556,28 +571,34 @@ function drawFrame(f) {
   state.frame = f;
   state.frames += 1;
   if (!state.firstFrameAt) state.firstFrameAt = performance.now();
-  $("stepno").textContent = f.step;
-  $("epochno").textContent = f.epoch.toFixed(1);
-  $("alpha").textContent = fmt(f.lr, 4);
+  setText("stepno", String(f.step));
+  setText("epochno", f.epoch.toFixed(1));
+  setText("alpha", fmt(f.lr, 4));
   const play = $("play");
-  play.textContent = f.playing ? "❚❚" : "▶";
+  setText("play", f.playing ? "❚❚" : "▶");
   play.classList.toggle("playing", f.playing);
   const mm = f.metrics;
-  $("tr-loss").textContent = fmt(mm.tr_loss);
-  $("te-loss").textContent = fmt(mm.te_loss);
+  setText("tr-loss", fmt(mm.tr_loss));
+  setText("te-loss", fmt(mm.te_loss));
   const isCls = state.meta.problem === "classification";
   document.querySelectorAll(".metrics .err").forEach((el) => { el.style.visibility = isCls ? "visible" : "hidden"; });
-  $("tr-err").textContent = mm.tr_err === null ? "–" : (100 * mm.tr_err).toFixed(1) + "%";
-  $("te-err").textContent = mm.te_err === null ? "–" : (100 * mm.te_err).toFixed(1) + "%";
+  setText("tr-err", mm.tr_err === null ? "–" : (100 * mm.tr_err).toFixed(1) + "%");
+  setText("te-err", mm.te_err === null ? "–" : (100 * mm.te_err).toFixed(1) + "%");
   if (f.message) showMessage(f.message);
   drawRegions(f);
-  drawCurves(f);
-  drawUnits(f);
-  drawWeights(f);
+  // the regions and the numbers follow every picture; the curves, the units' thumbnails and
+  // the edges (together dearer than the regions) at most 10 times a second while playing
+  const now = performance.now();
+  if (!f.playing || now - state.detailAt > 100) {
+    state.detailAt = now;
+    drawCurves(f);
+    drawUnits(f);
+    drawWeights(f);
+  }
   const added = state.settings.points.length;
-  $("points-info").textContent = `${state.meta.train.length} training points (white rim, ` +
+  setText("points-info", `${state.meta.train.length} training points (white rim, ` +
     `${added} added by clicking), ${state.meta.test.length} test points (dark rim); ` +
-    `batch ${state.meta.batch}`;
+    `batch ${state.meta.batch}`);
   $("points-info").dataset.train = state.meta.train.length;
   if (f.svg_note) $("graph").textContent = f.svg_note;
   if (f.svg_v > 0 && f.svg_v !== state.svgV) loadSvg(f.svg_v);
