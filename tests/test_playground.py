@@ -312,3 +312,17 @@ def test_command_serves_prints_the_url_and_stops_cleanly_on_sigterm():
     finally:
         if proc.poll() is None:
             proc.kill()
+
+
+def test_benchmark_rewrites_only_its_own_section(tmp_path, monkeypatch):
+    sys.path.insert(0, str(ROOT))
+    from benchmarks import playground_bench as bench
+
+    results = tmp_path / "RESULTS.md"
+    results.write_text("# Benchmark results\n\n## Machine\n\nold\n\n## Other\n\nkept\n")
+    monkeypatch.setattr(bench, "RESULTS", results)
+    bench.write(bench.SECTION + "\n\nfirst\n")
+    bench.write(bench.SECTION + "\n\nsecond\n")
+    text = results.read_text()
+    assert text.count(bench.SECTION) == 1 and "second" in text and "first" not in text
+    assert "## Machine\n\nold" in text and "## Other\n\nkept" in text
