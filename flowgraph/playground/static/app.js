@@ -339,7 +339,7 @@ function drawRegions(f) {
     ctx.fillStyle = `rgb(${color.map(Math.round).join(",")})`;
     ctx.fill();
     ctx.lineWidth = test ? 1.4 : 1.1;
-    ctx.strokeStyle = test ? "#1d2733" : "white";
+    ctx.strokeStyle = test ? "#1d2733" : C === 1 ? "#98a2b3" : "white";
     ctx.stroke();
   };
   for (const p of m.train) dot(p, false);
@@ -408,6 +408,9 @@ function buildDiagram() {
   cols.innerHTML = "";
   const L = m.sizes.length;
   $("net-title").textContent = m.sizes.join(" → ");
+  const most = Math.max(...m.sizes.slice(0, L - 1));  // tall layers get smaller thumbnails
+  cols.style.setProperty("--unit", `${most > 12 ? 24 : most > 8 ? 30 : 40}px`);
+  cols.style.setProperty("--gap", `${most > 12 ? 5 : 8}px`);
   for (let k = 0; k < L; k++) {
     const col = document.createElement("div");
     col.className = "col" + (k === 0 ? " features" : "");
@@ -596,7 +599,8 @@ function drawFrame(f) {
     drawWeights(f);
   }
   const added = state.settings.points.length;
-  setText("points-info", `${state.meta.train.length} training points (white rim, ` +
+  const rim = state.meta.problem === "classification" ? "white" : "grey";
+  setText("points-info", `${state.meta.train.length} training points (${rim} rim, ` +
     `${added} added by clicking), ${state.meta.test.length} test points (dark rim); ` +
     `batch ${state.meta.batch}`);
   $("points-info").dataset.train = state.meta.train.length;
