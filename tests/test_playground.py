@@ -292,7 +292,31 @@ def test_command_line_refuses_a_bad_port(capsys):
     assert "--port must be a whole number" in capsys.readouterr().err
 
 
-def test_command_serves_prints_the_url_and_stops_cleanly_on_sigterm():
+def test_serve_opens_the_browser_on_its_url(monkeypatch):
+    import threading
+    import webbrowser
+
+    from flowgraph.playground import server as server_module
+
+    opened, ready, lines = [], [], []
+    monkeypatch.setattr(webbrowser, "open", lambda url: opened.append(url))
+    # leave this test process's BLAS threads alone (serve limits them to one for speed)
+    monkeypatch.setattr(server_module, "limit_blas_threads", lambda: True)
+    serve = server_module.serve
+    t = threading.Thread(target=serve, args=("127.0.0.1", 0),
+                         kwargs={"announce": lines.append, "on_ready": ready.append})  # fmt: skip
+    t.start()
+    deadline = time.time() + 10
+    while not (ready and opened) and time.time() < deadline:
+        time.sleep(0.05)
+    ready[0].httpd.shutdown()
+    t.join(10)
+    assert opened == [ready[0].url] and ready[0].url in lines[0]
+    assert not t.is_alive() and lines[-1] == "flowgraph playground: stopped"
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_command_serves_prints_the_url_and_stops_cleanly(sig):
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     proc = subprocess.Popen(
         [sys.executable, "-m", "flowgraph", "playground", "--no-browser", "--port", "0"],
@@ -306,7 +330,7 @@ def test_command_serves_prints_the_url_and_stops_cleanly_on_sigterm():
         url = re.search(r"http://127\.0\.0\.1:\d+/", line).group(0)
         with urllib.request.urlopen(url, timeout=20) as r:
             assert r.status == 200
-        proc.send_signal(signal.SIGTERM)
+        proc.send_signal(sig)
         out, _ = proc.communicate(timeout=20)
         assert proc.returncode == 0 and "stopped" in out
     finally:

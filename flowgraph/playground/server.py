@@ -379,8 +379,10 @@ def serve(
     *,
     open_browser: bool = True,
     announce=print,
+    on_ready=None,
 ) -> None:
-    """Serve the playground until Ctrl-C or SIGTERM, printing its URL and opening a browser."""
+    """Serve the playground until Ctrl-C or SIGTERM, printing its URL and opening a browser
+    (``webbrowser.open``); ``on_ready(playground)`` is called once the socket is bound."""
     import signal
     import webbrowser
 
@@ -397,6 +399,8 @@ def serve(
         previous = signal.signal(signal.SIGTERM, on_term)
     if open_browser:
         threading.Thread(target=webbrowser.open, args=(pg.url,), daemon=True).start()
+    if on_ready is not None:
+        on_ready(pg)
     try:
         pg.serve()
     except KeyboardInterrupt:
