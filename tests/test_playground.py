@@ -84,6 +84,17 @@ def test_same_seed_same_run_and_training_learns():
     assert not np.array_equal(c.net.weights[0].value, Run(s).net.weights[0].value)
 
 
+def test_steps_in_pictures_do_not_change_the_run():
+    s = parse({"hidden": "4", "batch": 7})
+    a, b = Run(s), Run(s)
+    a.steps(60)
+    done = 0
+    while done < 60:
+        done += b.steps(min(13, 60 - done), budget=0.0)  # a tiny budget: one step at a time
+    np.testing.assert_array_equal(a.net.weights[0].value, b.net.weights[0].value)
+    assert a.t == b.t == 60
+
+
 def test_epoch_step_counts_and_clicked_points():
     s = parse({"n": 100, "ratio": 50, "batch": 8})
     r = Run(s)

@@ -33,6 +33,7 @@ THUMB = 32  # each hidden unit's thumbnail, THUMB x THUMB (every other cell of t
 MAX_CURVE = 400  # points kept per curve; beyond, every other one is dropped
 FPS = 30.0  # at most this many pictures per second while playing
 DTYPE = np.float32  # as fg.mlp's default; NumPy's float32 tanh is several times faster
+STEP_BUDGET = 0.25  # seconds of training between two pictures at most: the controls stay quick
 SVG_EVERY = 1.5  # seconds between two flow-graph pictures while playing (each costs a `dot` run)
 
 
@@ -121,9 +122,15 @@ class Run:
         self.t += 1
         return loss
 
-    def steps(self, k: int) -> None:
-        for _ in range(k):
+    def steps(self, k: int, budget: float | None = None) -> int:
+        """Up to ``k`` steps, fewer if ``budget`` seconds run out first; returns how many.
+        (The run does not depend on how its steps are grouped into pictures.)"""
+        end = None if budget is None else time.perf_counter() + budget
+        for i in range(k):
             self.step()
+            if end is not None and time.perf_counter() > end:
+                return i + 1
+        return k
 
     def run_epoch(self) -> None:
         """Steps up to the end of the current epoch (a whole one from an epoch's start)."""
@@ -407,7 +414,7 @@ class Session:
                     continue
                 start = time.monotonic()
                 try:
-                    self.run.steps(self.settings.speed)
+                    self.run.steps(self.settings.speed, budget=STEP_BUDGET)
                 except Diverged as e:
                     self.playing, self.message = False, str(e)
                 self.publish()
