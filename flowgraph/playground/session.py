@@ -62,7 +62,7 @@ class Run:
         )
         self._batch_rng = np.random.default_rng([s.seed, 1])
         self.t = 0  # SGD steps done
-        self.epochs_done = 0  # full passes over the training set
+        self.epochs_done: float = 0  # passes over the training set (fractional after a click)
         self.curves: dict[str, list] = {k: [] for k in ("epoch", "tr_loss", "te_loss", "tr_err",
                                                         "te_err")}  # fmt: skip
         self._grid = problems.features(problems.grid(GRID), s.features).astype(DTYPE)
@@ -87,7 +87,9 @@ class Run:
 
     def set_points(self, settings: Settings) -> None:
         """New clicked points (``settings`` differs from ours only there): the training set
-        changes, the weights and the optimizer's state stay; the epoch starts over."""
+        changes, the weights and the optimizer's state stay; a new epoch starts (the epoch
+        count keeps its fraction, so the curves go on from where they were)."""
+        self.epochs_done = self.epoch
         self.settings = settings
         self._set_data()
 
