@@ -157,8 +157,12 @@ def report(results: list[dict], seconds: float) -> str:
         )
     lines += [
         "",
-        "The server caps pictures at 30 per second per tab; with several tabs the tabs share "
-        "the Python process (one GIL) and the machine's cores with the browser.",
+        "An update is one picture drawn by the page: the regions, the points and the numbers "
+        "(the curves, the thumbnails and the edges follow at most 10 times a second). The "
+        "server makes at most 30 pictures a second per tab; several tabs share its Python "
+        "process (one GIL) and the machine's cores with the browser's renderers. A load "
+        "average above the 2 cores means other programs were running: the figures fall with "
+        "it, so compare runs at similar loads.",
         "",
     ]
     return "\n".join(lines)
