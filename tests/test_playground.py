@@ -171,6 +171,23 @@ def test_check_gradients_on_the_current_step():
         s.close()
 
 
+def test_without_graphviz_the_page_is_told_how_to_get_it(monkeypatch):
+    import graphviz
+
+    def missing(*args, **kwargs):
+        raise graphviz.ExecutableNotFound(["dot"])
+
+    monkeypatch.setattr(graphviz.Digraph, "pipe", missing)
+    s = Session("t", parse({"hidden": "2"}))
+    try:
+        r = s.check()  # the check itself still runs
+        assert r["ok"] and r["svg"] is None
+        assert "apt-get install graphviz" in s.svg_note
+        assert "apt-get install graphviz" in json.loads(s.frame_bytes)["svg_note"]
+    finally:
+        s.close()
+
+
 # -- the server -----------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def server():

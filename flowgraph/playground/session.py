@@ -322,11 +322,16 @@ class Session:
             dot = self.run.graph_dot(check)
         threading.Thread(target=self._draw, args=(dot,), daemon=True).start()
 
-    def _draw(self, dot) -> None:
+    @staticmethod
+    def _pipe(dot) -> tuple[str | None, str]:
+        """Run Graphviz's `dot`: the SVG text, or None and a sentence saying why not."""
         try:
-            svg, note = dot.pipe(format="svg", encoding="utf-8"), ""
+            return dot.pipe(format="svg", encoding="utf-8"), ""
         except Exception as e:  # no Graphviz, or dot failed: say so on the page
-            svg, note = None, f"cannot draw the flow graph: {e} (sudo apt-get install graphviz)"
+            return None, f"cannot draw the flow graph: {e} (sudo apt-get install graphviz)"
+
+    def _draw(self, dot) -> None:
+        svg, note = self._pipe(dot)
         with self.lock:
             self.svg, self.svg_note = svg, note
             self.svg_version += 1
@@ -338,9 +343,9 @@ class Session:
         """Draw the flow graph in this thread and return the SVG text (for a gradient check)."""
         with self.lock:
             dot = self.run.graph_dot(check)
-        svg = dot.pipe(format="svg", encoding="utf-8")
+        svg, note = self._pipe(dot)
         with self.lock:
-            self.svg, self.svg_note = svg, ""
+            self.svg, self.svg_note = svg, note
             self.svg_version += 1
         return svg
 
