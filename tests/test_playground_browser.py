@@ -146,5 +146,12 @@ def test_bad_input_is_refused_with_a_message_on_the_page(page, server):
     page.press("#lr", "Enter")
     page.wait_for_function("window.__fg.settings.lr === 0.05")
     assert page.is_hidden("#message")
+    # the second problem type: regression of a surface, from the same page
+    page.select_option("#problem", "regression")
+    page.wait_for_function("window.__fg.meta.problem === 'regression'")
+    assert page.input_value("#dataset") == "plane" and "problem=regression" in page.url
+    assert page.is_hidden("#tr-err") and "grey rim" in page.text_content("#points-info")
+    page.click("#epoch")
+    page.wait_for_function("window.__fg.frame.step === 15")  # 150 training points, batch 10
     time.sleep(0.2)
     assert not page.errors
