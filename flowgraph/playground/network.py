@@ -13,38 +13,15 @@ from dataclasses import dataclass
 import numpy as np
 
 from .. import init as initializers
-from ..boxes import Add, Box, L1Penalty, L2Penalty, Linear, Scale
+from ..boxes import Add, L1Penalty, L2Penalty, Linear, Scale
+from ..boxes.squared_error import SquaredError
 from ..graph import Graph, Input, Node, Parameter
 from ..models import ACTIVATIONS, mlp
 from .settings import Settings
 
-__all__ = ["Net", "SquaredError", "build"]
+__all__ = ["Net", "build"]
 
 INIT_NAMES = {"glorot": "glorot_uniform", "zeros": "zeros", "constant": "constant"}
-
-
-class SquaredError(Box):
-    """The mean squared error over a batch, for regression with targets t.
-
-    fprop:  l = 1/N sum_t ||f_t - t_t||^2 / 2                        f, t: (N, K) -> scalar
-    bprop:  grad_f = (f - t) grad_l / N;  no gradient for the targets t
-    """
-
-    arity = 2
-    input_names = ("f", "t")
-
-    def fprop(self, f, t):
-        if np.shape(f) != np.shape(t):
-            raise ValueError(f"SquaredError: f has shape {np.shape(f)}, t {np.shape(t)}")
-        r = f - t
-        return np.asarray(0.5 * np.vdot(r, r) / len(f), dtype=f.dtype)
-
-    def bprop(self, inputs, loss, grad_loss):
-        f, t = inputs
-        return (f - t) * (grad_loss / len(f)), None
-
-    def sample_inputs(self, rng):
-        return rng.standard_normal((4, 2)), rng.standard_normal((4, 2))
 
 
 @dataclass
