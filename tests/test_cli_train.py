@@ -22,7 +22,8 @@ METRIC_KEYS = {
     "train_accuracy", "valid_accuracy", "test_accuracy", "epochs", "best_epoch", "seconds",
     "config",
 }  # fmt: skip
-FAST = ["--dataset", "moons", "--hidden", "16", "--epochs", "8", "--patience", "4", "--no-progress"]
+FAST = ["--dataset", "moons", "--n-samples", "200", "--hidden", "16", "--epochs", "8",
+        "--patience", "4", "--no-progress"]  # fmt: skip
 
 
 @pytest.fixture(scope="module")
@@ -126,14 +127,14 @@ def test_ctrl_c_keeps_the_best_model_and_writes_everything(tmp_path, monkeypatch
             if step == 12:  # 5 batches of 32 per epoch on 140 moons
                 os.kill(os.getpid(), signal.SIGINT)
 
-    def train_with_ctrl_c(*args, **kwargs):
-        return real_train(*args, **kwargs, callbacks=[CtrlC()])
+    def train_with_ctrl_c(*args, callbacks=(), **kwargs):
+        return real_train(*args, **kwargs, callbacks=[*callbacks, CtrlC()])
 
     monkeypatch.setattr(train_module, "train", train_with_ctrl_c)
     status = main(["train", *FAST, "--epochs", "50", "--patience", "50", "--out", str(tmp_path)])
     assert status == 130
     out = capsys.readouterr().out
-    assert "interrupted (Ctrl-C) in epoch 3: kept the best model so far" in out
+    assert "interrupted (Ctrl-C or SIGTERM) in epoch 3: kept the best model so far" in out
     metrics = _metrics(tmp_path)
     assert metrics["interrupted"] is True and metrics["epochs"] == 3
     model = fg.load_model(tmp_path / "model.npz")
