@@ -242,8 +242,10 @@ def test_session_lifecycle_over_http(server):
     status, body, _ = call(server, f"/api/s/{sid}/control", {"action": "step"})
     f = json.loads(body)
     assert status == 200 and f["step"] == 1 and f["v"] > v
-    status, body, _ = call(server, f"/api/s/{sid}/frame?after={f['v']}")  # waits <= 1 s
-    assert status == 200
+    status, body, _ = call(server, f"/api/s/{sid}/frame?after={f['v']}&graph=0")  # <= 1 s
+    assert status == 200 and not server.sessions[sid].wants_graph  # the graph is off screen
+    call(server, f"/api/s/{sid}/frame?after=0")
+    assert server.sessions[sid].wants_graph
     status, body, _ = call(server, f"/api/s/{sid}/point", {"x1": 0.3, "x2": -0.2, "label": 1})
     d2 = json.loads(body)
     assert len(d2["meta"]["train"]) == len(d["meta"]["train"]) + 1

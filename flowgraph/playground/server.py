@@ -6,7 +6,8 @@ which the page shows):
 
     GET  /                          the page (static/index.html); /static/NAME its files
     POST /api/session               {"settings": {...}} -> {id, settings, query, meta, frame}
-    GET  /api/s/ID/frame?after=V    the latest picture once its version exceeds V (waits <= 1 s)
+    GET  /api/s/ID/frame?after=V    the latest picture once its version exceeds V (waits <= 1 s);
+                                    &graph=0 when the flow graph is off screen (no `dot` runs)
     POST /api/s/ID/control          {"action": play | pause | step | epoch | reset | check}
     POST /api/s/ID/settings         {"settings": {...}}: a new run -> {settings, query, meta, frame}
     POST /api/s/ID/point            {"x1", "x2", "label"}: a clicked training point
@@ -278,6 +279,8 @@ class _Handler(BaseHTTPRequestHandler):
             session = self.playground.get(parts[2])
             if parts[3] == "frame":
                 after = _int_arg(query, "after", -1)
+                # graph=0: the flow graph is off screen, skip its `dot` runs while playing
+                session.wants_graph = _int_arg(query, "graph", 1) != 0
                 self._send(200, session.wait_frame(after, timeout=1.0))
                 return
             if parts[3] == "graph.svg":

@@ -274,6 +274,7 @@ class Session:
         self._svg_busy = False
         self._svg_time = 0.0
         self.last_seen = time.monotonic()
+        self.wants_graph = True  # the page shows the flow graph (its panel on screen)
         self.frames_made = 0
         self.publish()
         self.request_svg()
@@ -425,7 +426,9 @@ class Session:
                 except Diverged as e:
                     self.playing, self.message = False, str(e)
                 self.publish()
-                svg_due = time.monotonic() - self._svg_time > SVG_EVERY or not self.playing
+                svg_due = not self.playing or (
+                    self.wants_graph and time.monotonic() - self._svg_time > SVG_EVERY
+                )
             if svg_due:
                 self.request_svg()
             # sleep outside the lock, so that the page's requests get in between pictures

@@ -81,6 +81,15 @@ async function startSession(settings) {
   }
 }
 
+// the flow graph costs the server a `dot` run per picture: ask for it only while its panel is
+// on screen in a visible tab
+let graphOnScreen = true;
+new IntersectionObserver((entries) => {
+  graphOnScreen = entries[entries.length - 1].isIntersecting;
+}).observe(document.getElementById("graph-panel"));
+const framePath = (id, after) =>
+  `/api/s/${id}/frame?after=${after}&graph=${graphOnScreen && !document.hidden ? 1 : 0}`;
+
 async function pollLoop() {
   // the next request leaves before this picture is drawn, so that the server's next picture
   // and the page's drawing overlap
@@ -89,10 +98,10 @@ async function pollLoop() {
     if (!state.id) { await sleep(300); continue; }
     const id = state.id;
     try {
-      const f = await (pending || api(`/api/s/${id}/frame?after=${state.v}`));
+      const f = await (pending || api(framePath(id, state.v)));
       pending = null;
       if (id !== state.id) continue;
-      pending = api(`/api/s/${id}/frame?after=${Math.max(f.v, state.v)}`);
+      pending = api(framePath(id, Math.max(f.v, state.v)));
       pending.catch(() => {});  // handled when awaited
       drawFrame(f);
     } catch (e) {
@@ -569,6 +578,7 @@ function drawUnits(f) {
 function drawFrame(f) {
   if (!f || !state.meta) return;
   if (f.v <= state.v) return;  // an older picture overtaken by a newer one
+  if (document.hidden) { state.hiddenFrame = f; return; }  // nobody sees it: draw on return
   const t0 = performance.now();
   state.v = f.v;
   state.frame = f;
@@ -641,4 +651,11 @@ function showCheck(r) {
 // -- start ----------------------------------------------------------------------------------
 bindForm();
 window.addEventListener("resize", () => state.meta && layoutEdges());
+document.addEventListener("visibilitychange", () => {
+  if (!document.hidden && state.hiddenFrame) {
+    const f = state.hiddenFrame;
+    state.hiddenFrame = null;
+    drawFrame(f);
+  }
+});
 startSession(queryToSettings(location.search)).then(() => pollLoop());
