@@ -162,7 +162,8 @@ def report(results: list[dict], seconds: float) -> str:
         "server makes at most 30 pictures a second per tab; several tabs share its Python "
         "process (one GIL) and the machine's cores with the browser's renderers. A load "
         "average above the 2 cores means other programs were running: the figures fall with "
-        "it, so compare runs at similar loads.",
+        "it, so compare runs at similar loads. (`python -m benchmarks` writes this file anew: "
+        "run this script after it to put this section back.)",
         "",
     ]
     return "\n".join(lines)
