@@ -298,20 +298,23 @@ for (let byte = 0; byte < 256; byte++) {
 }
 function diverging(byte) { return [LUT[3 * byte], LUT[3 * byte + 1], LUT[3 * byte + 2]]; }
 
-const offscreen = document.createElement("canvas");
+// the regions canvas is the 64 x 64 grid itself, scaled up by the browser (CSS); the points
+// and axes sit on a second canvas above it, redrawn only when the data change
+let pointsDrawnFor = null;
 function drawRegions(f) {
   const m = state.meta;
   const G = m.grid;
   const bytes = decode(f.regions);
-  offscreen.width = G; offscreen.height = G;
-  const octx = offscreen.getContext("2d");
-  const img = octx.createImageData(G, G);
+  const c = $("regions");
+  if (c.width !== G) { c.width = G; c.height = G; }
+  const ctx = c.getContext("2d");
+  const img = ctx.createImageData(G, G);
+  const d = img.data;
   const C = m.problem === "classification" ? m.classes : 1;
   for (let i = 0; i < G * G; i++) {
-    let rgb;
     if (C === 1) {
       const q = 3 * bytes[i];
-      rgb = [LUT[q], LUT[q + 1], LUT[q + 2]];
+      d[4 * i] = LUT[q]; d[4 * i + 1] = LUT[q + 1]; d[4 * i + 2] = LUT[q + 2];
     } else {  // the class colours mixed by probability, paler where the network is unsure
       let r = 0, g = 0, b = 0, top = 0;
       for (let k = 0; k < C; k++) {
@@ -319,27 +322,34 @@ function drawRegions(f) {
         r += p * COLORS[k][0]; g += p * COLORS[k][1]; b += p * COLORS[k][2];
         top = Math.max(top, p);
       }
-      const conf = (top - 1 / C) / (1 - 1 / C);
-      const a = 0.25 + 0.6 * conf;
-      rgb = [255 + (r - 255) * a, 255 + (g - 255) * a, 255 + (b - 255) * a];
+      const a = 0.25 + 0.6 * (top - 1 / C) / (1 - 1 / C);
+      d[4 * i] = 255 + (r - 255) * a; d[4 * i + 1] = 255 + (g - 255) * a;
+      d[4 * i + 2] = 255 + (b - 255) * a;
     }
-    img.data[4 * i] = rgb[0]; img.data[4 * i + 1] = rgb[1]; img.data[4 * i + 2] = rgb[2];
-    img.data[4 * i + 3] = 255;
+    d[4 * i + 3] = 255;
   }
-  octx.putImageData(img, 0, 0);
-  const c = $("regions");
+  ctx.putImageData(img, 0, 0);
+  if (pointsDrawnFor !== m) drawPoints(m);
+}
+
+function drawPoints(m) {
+  pointsDrawnFor = m;
+  const c = $("points");
+  const ratio = window.devicePixelRatio || 1;
+  const W = c.clientWidth || 420, H = c.clientHeight || 420;
+  c.width = Math.round(W * ratio); c.height = Math.round(H * ratio);
   const ctx = c.getContext("2d");
-  ctx.imageSmoothingEnabled = true;
-  ctx.drawImage(offscreen, 0, 0, c.width, c.height);
-  // axes through the origin
-  ctx.strokeStyle = "rgba(0,0,0,0.12)";
+  ctx.setTransform(ratio, 0, 0, ratio, 0, 0);
+  ctx.clearRect(0, 0, W, H);
+  ctx.strokeStyle = "rgba(0,0,0,0.12)";  // axes through the origin
   ctx.beginPath();
-  ctx.moveTo(c.width / 2, 0); ctx.lineTo(c.width / 2, c.height);
-  ctx.moveTo(0, c.height / 2); ctx.lineTo(c.width, c.height / 2);
+  ctx.moveTo(W / 2, 0); ctx.lineTo(W / 2, H);
+  ctx.moveTo(0, H / 2); ctx.lineTo(W, H / 2);
   ctx.stroke();
+  const C = m.problem === "classification" ? m.classes : 1;
   const D = m.domain;
-  const px = (x) => ((x + D) / (2 * D)) * c.width;
-  const py = (y) => ((D - y) / (2 * D)) * c.height;
+  const px = (x) => ((x + D) / (2 * D)) * W;
+  const py = (y) => ((D - y) / (2 * D)) * H;
   const dot = (p, test) => {
     const color = C === 1 ? diverging(Math.round((Math.max(-1, Math.min(1, p[2])) + 1) * 127.5))
       : COLORS[p[2]];
@@ -572,7 +582,7 @@ function drawUnits(f) {
   });
   // the output unit: the regions, small
   const out = $(`unit-${m.sizes.length - 1}-0`);
-  if (out) out.getContext("2d").drawImage(offscreen, 0, 0, T, T);
+  if (out) out.getContext("2d").drawImage($("regions"), 0, 0, T, T);
 }
 
 function drawFrame(f) {
