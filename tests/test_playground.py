@@ -289,6 +289,12 @@ def test_bad_requests_get_a_message_and_the_server_goes_on(server):
     assert status == 400
     status, msg = error_of(call(server, "/", headers={"Host": "evil.example:80"}))
     assert status == 403
+    status, msg = error_of(call(server, "/api/session", {}, headers={"Origin": "http://evil.example"}))
+    assert status == 403 and "evil.example" in msg  # another site's page cannot start runs
+    own = server.url.rstrip("/")
+    status, body, _ = call(server, "/api/session", {}, headers={"Origin": own})
+    assert status == 200
+    call(server, f"/api/s/{json.loads(body)['id']}/close", {})
     assert call(server, "/")[0] == 200  # still serving
     call(server, f"/api/s/{sid}/close", {})
 

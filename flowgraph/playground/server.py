@@ -224,18 +224,21 @@ class _Handler(BaseHTTPRequestHandler):
             )
         return body
 
-    def _check_host(self) -> None:
+    def _check_host(self, method: str) -> None:
+        """Refuse another host name (DNS rebinding) and a POST from another site's page."""
         host = (self.headers.get("Host") or "").rsplit(":", 1)[0].strip("[]").lower()
         bound = str(self.playground.host)
         allowed = {"127.0.0.1", "localhost", "::1", bound}
-        if bound in ("0.0.0.0", "::"):  # --host 0.0.0.0: the user asked for any name
-            return
-        if host not in allowed:
+        if bound not in ("0.0.0.0", "::") and host not in allowed:  # 0.0.0.0: any name
             raise RequestError(HTTPStatus.FORBIDDEN, f"unexpected Host header {host!r}")
+        origin = self.headers.get("Origin")
+        if method == "POST" and origin is not None:
+            if urlsplit(origin).netloc.lower() != (self.headers.get("Host") or "").lower():
+                raise RequestError(HTTPStatus.FORBIDDEN, f"requests from {origin} are refused")
 
     def _dispatch(self, method: str) -> None:
         try:
-            self._check_host()
+            self._check_host(method)
             url = urlsplit(self.path)
             parts = [p for p in url.path.split("/") if p]
             if method == "POST":
