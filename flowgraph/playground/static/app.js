@@ -458,6 +458,8 @@ function buildDiagram() {
       const cv = document.createElement("canvas");
       cv.width = m.thumb; cv.height = m.thumb;
       cv.id = `unit-${k}-${i}`;
+      cv.title = k === 0 ? `feature ${m.features[i]}` : k === L - 1 ? "the output f(x)"
+        : `unit ${i + 1} of h${k}: h${k},${i + 1}(x) = g(a${k},${i + 1}(x)) over the plane`;
       u.append(cv);
       if (k === 0) {
         const tag = document.createElement("span");
