@@ -155,3 +155,22 @@ def test_bad_input_is_refused_with_a_message_on_the_page(page, server):
     page.wait_for_function("window.__fg.frame.step === 15")  # 150 training points, batch 10
     time.sleep(0.2)
     assert not page.errors
+
+
+def test_each_tab_has_its_own_run_and_a_closed_tab_stops(page, server):
+    page.goto(server.url + "?dataset=moons")
+    wait_ready(page)
+    other = page.context.new_page()
+    other.goto(server.url + "?dataset=circles&hidden=3")
+    wait_ready(other)
+    first, second = page.evaluate("window.__fg.id"), other.evaluate("window.__fg.id")
+    assert first != second and {first, second} <= set(server.sessions)
+    other.click("#play")
+    other.wait_for_function("window.__fg.frame.step > 0")
+    assert page.evaluate("window.__fg.frame.step") == 0  # the first tab's run did not move
+    run = server.sessions[second]
+    other.close(run_before_unload=True)  # the page's pagehide beacon closes its session
+    deadline = time.time() + 5
+    while second in server.sessions and time.time() < deadline:
+        time.sleep(0.05)
+    assert second not in server.sessions and run.closed and first in server.sessions
