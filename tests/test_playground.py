@@ -122,8 +122,7 @@ def test_picture_of_every_classification_set(dataset):
     assert [len(base64.b64decode(u)) for u in f["units"]] == [5 * THUMB**2, 3 * THUMB**2]
     assert [np.shape(W) for W in f["weights"]] == [(5, 3), (3, 5), (s.n_classes, 3)]
     meta = r.meta()
-    assert len(meta["train"]) + len(meta["test"]) == s.n and meta["sizes"] == [3, 5, 3,
-                                                                               s.n_classes]
+    assert len(meta["train"]) + len(meta["test"]) == s.n and meta["sizes"] == [3, 5, 3, s.n_classes]
     X = np.array(meta["train"])[:, :2]
     assert np.abs(X).max() < 1.5  # inside the plane shown
 
@@ -267,7 +266,9 @@ def test_session_lifecycle_over_http(server):
 
 def test_bad_requests_get_a_message_and_the_server_goes_on(server):
     assert error_of(call(server, "/api/session", {"settings": {"hidden": "1000000000"}})) == (
-        400, "hidden layer 1 width must lie in [1, 16], got '1000000000'")
+        400,
+        "hidden layer 1 width must lie in [1, 16], got '1000000000'",
+    )
     status, msg = error_of(call(server, "/api/session", {"settings": {"lr": -1}}))
     assert status == 400 and "learning rate" in msg
     status, msg = error_of(call(server, "/api/session", raw=b"{not json"))
@@ -289,7 +290,9 @@ def test_bad_requests_get_a_message_and_the_server_goes_on(server):
     assert status == 400
     status, msg = error_of(call(server, "/", headers={"Host": "evil.example:80"}))
     assert status == 403
-    status, msg = error_of(call(server, "/api/session", {}, headers={"Origin": "http://evil.example"}))
+    status, msg = error_of(
+        call(server, "/api/session", {}, headers={"Origin": "http://evil.example"})
+    )
     assert status == 403 and "evil.example" in msg  # another site's page cannot start runs
     own = server.url.rstrip("/")
     status, body, _ = call(server, "/api/session", {}, headers={"Origin": own})

@@ -228,8 +228,11 @@ class Run:
             "thumb": THUMB,
             "features": [problems.FEATURE_LABELS[f] for f in s.features],
             "feature_ids": list(s.features),
-            "sizes": [len(s.features), *s.hidden,
-                      s.n_classes if s.problem == "classification" else 1],  # fmt: skip
+            "sizes": [
+                len(s.features),
+                *s.hidden,
+                s.n_classes if s.problem == "classification" else 1,
+            ],  # fmt: skip
             "train": pts(self.X_tr, self.y_tr),
             "test": pts(self.X_te, self.y_te),
             "batch": self.batch_size,

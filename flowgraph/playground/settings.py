@@ -253,7 +253,9 @@ def parse(raw: Mapping[str, Any] | None) -> Settings:
         schedule=_choice("schedule", raw.get("schedule", d.schedule), SCHEDULES),
         decay=_number("decay", raw.get("decay", d.decay), float, *LIMITS["decay"]),
         seed=_number("seed", raw.get("seed", d.seed), int, *LIMITS["seed"]),
-        speed=_number("speed (steps per picture)", raw.get("speed", d.speed), int, 1, 1000),
+        speed=_number(
+            "speed (steps per picture)", raw.get("speed", d.speed), int, *LIMITS["speed"]
+        ),
     )
     if s.schedule == "power" and not 0.5 < s.decay <= 1:
         raise SettingsError(

@@ -20,7 +20,7 @@ function setText(id, text) {  // a change of text makes the browser lay the page
 }
 const state = {
   id: null, v: -1, settings: null, meta: null, frame: null, svgV: -1, clickClass: 0,
-  frames: 0, firstFrameAt: 0, detailAt: 0,
+  frames: 0, detailAt: 0, drawMs: 0,
 };
 window.__fg = state;  // for tests and benchmarks: counters, the current settings
 
@@ -595,7 +595,6 @@ function drawFrame(f) {
   state.v = f.v;
   state.frame = f;
   state.frames += 1;
-  if (!state.firstFrameAt) state.firstFrameAt = performance.now();
   setText("stepno", String(f.step));
   setText("epochno", f.epoch.toFixed(1));
   setText("alpha", fmt(f.lr, 4));
