@@ -307,7 +307,10 @@ def test_a_closed_tab_stops_its_training(server):
     sid = json.loads(body)["id"]
     call(server, f"/api/s/{sid}/control", {"action": "play"})
     session = server.sessions[sid]
-    time.sleep(server.timeout + 1.5)  # nobody polls: the reaper stops it
+    time.sleep(server.timeout)  # nobody polls: the reaper stops it soon after
+    deadline = time.time() + 10
+    while sid in server.sessions and time.time() < deadline:
+        time.sleep(0.1)
     assert sid not in server.sessions and session.closed
     session.join(3)
     assert not session._thread.is_alive()
