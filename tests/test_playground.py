@@ -307,7 +307,9 @@ def test_a_closed_tab_stops_its_training(server):
     sid = json.loads(body)["id"]
     call(server, f"/api/s/{sid}/control", {"action": "play"})
     session = server.sessions[sid]
-    time.sleep(server.timeout)  # nobody polls: the reaper stops it soon after
+    time.sleep(server.timeout / 2)
+    assert sid in server.sessions and not session.closed  # not before its time
+    time.sleep(server.timeout / 2)  # nobody polls: the reaper stops it soon after
     deadline = time.time() + 10
     while sid in server.sessions and time.time() < deadline:
         time.sleep(0.1)
