@@ -10,17 +10,16 @@ raises :class:`ModelFileError`.
 
 from __future__ import annotations
 
-import glob
 import hashlib
 import json
 import os
-import tempfile
 import zipfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from ._atomic import atomic_write
 from .errors import FlowgraphError
 
 __all__ = ["save_model", "load_model", "ModelFileError", "FORMAT", "VERSION"]
@@ -41,63 +40,37 @@ def _digest(a: np.ndarray) -> str:
     return h.hexdigest()
 
 
-def _umask() -> int:
-    mask = os.umask(0o022)  # reading the umask means setting it; put it straight back
-    os.umask(mask)
-    return mask
-
-
-def _stale_temporaries(path: Path, suffix: str) -> list[Path]:
-    """Temporary files an earlier writer of ``path`` left behind when it was killed: named
-    ``.NAME.PID.*SUFFIX`` by a process that is gone."""
-    stale = []
-    for tmp in path.parent.glob(f".{glob.escape(path.name)}.*{suffix}"):
-        pid = tmp.name[len(path.name) + 2 :].split(".", 1)[0]
-        if pid.isdigit() and not _process_alive(int(pid)):
-            stale.append(tmp)
-    return stale
-
-
-def _process_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # someone else's process: alive
-        return True
-    return True
-
-
-def atomic_write(path: str | os.PathLike, write, *, suffix: str = ".tmp") -> Path:
-    """Call ``write(file)`` on a temporary file beside ``path``, then rename it into place.
-
-    A reader sees the old file or the new one, never half of one. The temporary file is
-    removed on any exception; one left by a writer that was killed outright (SIGKILL, power
-    loss) carries that writer's pid in its name, and the next write of ``path`` removes it."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    for stale in _stale_temporaries(path, suffix):
-        stale.unlink(missing_ok=True)
-    prefix = f".{path.name}.{os.getpid()}."
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=prefix, suffix=suffix)
-    try:
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; a saved model is a normal file
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
-    return path
-
-
 def save_model(model, path: str | os.PathLike, *, metadata: dict[str, Any] | None = None) -> Path:
-    """Write ``model`` to ``path`` (``.npz``). ``metadata`` must be JSON-serialisable."""
+    """Write ``model`` to ``path`` (``.npz``). ``metadata`` must be JSON-serialisable.
+
+    Parameters
+    ----------
+    model
+        A :class:`~flowgraph.Model` (from :func:`flowgraph.mlp`).
+    path
+        The file; ``.npz`` is added when the suffix is another. Written atomically.
+    metadata
+        JSON-serialisable data saved with the model (default ``model.metadata``): the data
+        set, its split, the metrics.
+
+    Returns
+    -------
+    Path
+        The file written.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib, numpy as np, flowgraph as fg
+    >>> model = fg.mlp([2, 8, 3], seed=0)
+    >>> path = fg.save_model(model, pathlib.Path(tempfile.mkdtemp()) / "blobs",
+    ...                      metadata={"dataset": "blobs"})
+    >>> path.name
+    'blobs.npz'
+    >>> again = fg.load_model(path)
+    >>> again.metadata, bool((again.predict_proba(np.ones((4, 2))) == model.predict_proba(
+    ...     np.ones((4, 2)))).all())
+    ({'dataset': 'blobs'}, True)
+    """
     path = Path(path)
     if path.suffix != ".npz":
         path = path.with_suffix(path.suffix + ".npz") if path.suffix else path.with_suffix(".npz")
@@ -121,7 +94,30 @@ def save_model(model, path: str | os.PathLike, *, metadata: dict[str, Any] | Non
 
 
 def load_model(path: str | os.PathLike):
-    """Read a model written by ``Model.save`` / ``save_model``; predictions are identical."""
+    """Read a model written by ``Model.save`` / ``save_model``; predictions are identical.
+
+    Parameters
+    ----------
+    path
+        A ``.npz`` file written by :func:`save_model`.
+
+    Returns
+    -------
+    Model
+        The same architecture and parameter arrays (dtype and all), with ``metadata``.
+
+    Raises
+    ------
+    FileNotFoundError
+        No file at ``path``.
+    ModelFileError
+        The file is truncated, foreign, tampered with (an array's SHA-256 differs) or from a
+        newer format version.
+
+    Examples
+    --------
+    See :func:`save_model`.
+    """
     from .models import mlp
 
     path = Path(path)
