@@ -13,8 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .. import init as initializers
-from ..boxes import Add, L1Penalty, L2Penalty, Linear, Scale
-from ..boxes.squared_error import SquaredError
+from ..boxes import Add, L1Penalty, L2Penalty, Linear, Scale, SquaredError
 from ..graph import Graph, Input, Node, Parameter
 from ..models import ACTIVATIONS, mlp
 from .settings import Settings
