@@ -100,17 +100,6 @@ class Add(Box):
         """R{grad_x_i} = R{grad_s}, summed over x_i's broadcast axes."""
         return tuple(unbroadcast(R_grad_s, np.shape(x)) for x in inputs)
 
-    def fprop_jvp(self, inputs, tangents, s):
-        """R{s} = R{x_1} + ... + R{x_n}."""
-        total = tangents[0]
-        for Rx in tangents[1:]:
-            total = total + Rx
-        return total
-
-    def bprop_jvp(self, inputs, tangents, s, Rs, grad_s, Rgrad_s):
-        """R{grad_x_i} = R{grad_s} for every i."""
-        return tuple(Rgrad_s for _ in inputs)
-
     def sample_inputs(self, rng):
         return rng.standard_normal((4, 3)), rng.standard_normal(3), rng.standard_normal((4, 1))
 
