@@ -33,10 +33,12 @@ from .boxes import (
 )
 from .errors import (
     BoxError,
+    DataError,
     FeedError,
     FlowgraphError,
     GraphError,
     LabelError,
+    ModelError,
     NonFiniteError,
     ShapeError,
 )
@@ -67,5 +69,5 @@ __all__ = [
     "load_model", "save_model", "ModelFileError",
     # errors
     "FlowgraphError", "GraphError", "FeedError", "ShapeError", "LabelError",
-    "NonFiniteError", "BoxError",
+    "NonFiniteError", "BoxError", "DataError", "ModelError",
 ]  # fmt: skip
