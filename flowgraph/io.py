@@ -394,14 +394,30 @@ def _mlp_arrays(config: Any, path: Path, max_bytes: int) -> dict[str, tuple[str,
         or not all(type(s) is int and s >= 1 for s in sizes)
     ):
         raise bad("sizes must be a list of at least two whole numbers >= 1")
-    if config.get("activation") not in ACTIVATIONS:
+    activation = config.get("activation")
+    if not isinstance(activation, str) or activation not in ACTIVATIONS:
         raise bad(f"unknown activation {config.get('activation')!r}")
     for key in ("l2", "l1"):
         v = config.get(key, 0.0)
         if isinstance(v, bool) or not isinstance(v, (int, float)) or not v >= 0:
             raise bad(f"{key} must be a number >= 0")
+    from . import init as initializers
+
+    weight_init = config.get("weight_init", "glorot_uniform")
+    if not isinstance(weight_init, str):
+        raise bad("weight_init must be an initialiser's name")
+    if weight_init != "custom":
+        try:
+            initializers.get(weight_init)
+        except ValueError as e:
+            raise bad(str(e)) from None
+    seed = config.get("seed")
+    if seed is not None and type(seed) is not int:
+        raise bad("seed must be a whole number or null")
     try:
         dtype = np.dtype(config.get("dtype", "float32"))
+        if not isinstance(config.get("dtype", "float32"), str):
+            raise TypeError
     except (TypeError, ValueError):
         raise bad(f"unknown dtype {config.get('dtype')!r}") from None
     if dtype.kind != "f":
@@ -490,11 +506,16 @@ def load_model(
             if kind == "mlp":
                 implied = _mlp_arrays(meta.get("config"), path, max_bytes)
                 declared = implied if legacy else _declared_arrays(meta, path, max_bytes)
-                for key, (_, shape) in implied.items():
+                for key, (dtype, shape) in implied.items():
                     if key in declared and declared[key][1] != shape:
                         raise ModelFileError(
                             f"{path}: parameter {key[6:]} has shape {declared[key][1]}, the "
                             f"architecture needs {shape}"
+                        )
+                    if key in declared and declared[key][0] != dtype:
+                        raise ModelFileError(
+                            f"{path}: parameter {key[6:]} is declared {declared[key][0]}, the "
+                            f"architecture needs {dtype}"
                         )
             elif kind == "graph" and not legacy:
                 declared = _declared_arrays(meta, path, max_bytes)
@@ -515,7 +536,13 @@ def load_model(
         model = _build_mlp(meta["config"], arrays, path)
     else:
         model = _build_graph_model(meta, arrays, own, user, path)
-    metadata = meta.get("metadata") or {}
+    names = [p.name for p in model.parameters]
+    if meta.get("parameters") != names:
+        raise ModelFileError(
+            f"{path}: the model's parameters {names} are not those the description lists, "
+            f"{meta.get('parameters')!r:.200}"
+        )
+    metadata = meta.get("metadata", {})
     if not isinstance(metadata, dict):
         raise ModelFileError(f"{path}: its metadata is not a JSON object: {metadata!r}")
     model.metadata = metadata
@@ -587,12 +614,6 @@ def _build_graph_model(meta: dict, arrays, own: dict, user: dict, path: Path):
         )
     except (GraphError, ModelError) as e:
         raise ModelFileError(f"{path}: the roles do not fit the graph: {e}") from None
-    names = [p.name for p in model.parameters]
-    if meta.get("parameters") != names:
-        raise ModelFileError(
-            f"{path}: the graph's parameters {names} are not those listed "
-            f"{meta.get('parameters')!r}"
-        )
     return model
 
 
@@ -638,8 +659,10 @@ def _build_graph(
             node = _build_box(rec, nodes, arrays, own, user, path, prefix, depth, budget, used)
         else:
             raise ModelFileError(f"{where} node {name!r} has an unknown kind {kind!r}")
-        if rec.get("auto") is True:
-            node._auto_named = True
+        auto = rec.get("auto", False)
+        if not isinstance(auto, bool):
+            raise ModelFileError(f"{where} node {name!r}: 'auto' must be true or false")
+        node._auto_named = auto
         nodes[name] = node
     outputs = structure.get("outputs")
     if (
