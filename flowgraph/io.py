@@ -46,6 +46,7 @@ __all__ = [
     "load_model",
     "box_types",
     "ModelFileError",
+    "MissingBoxError",
     "FORMAT",
     "VERSION",
     "MAX_BYTES",
@@ -65,6 +66,15 @@ MAX_RATIO = 1_100  # uncompressed / compressed size of a deflated member (deflat
 
 class ModelFileError(FlowgraphError, ValueError):
     """The file is not a valid flowgraph model: truncated, foreign, tampered or too new."""
+
+
+class MissingBoxError(ModelFileError):
+    """The file names a box type that is neither flowgraph's nor among ``boxes=``; ``box`` is
+    its name."""
+
+    def __init__(self, message: str, box: str = ""):
+        super().__init__(message)
+        self.box = box
 
 
 def _digest(a: np.ndarray) -> str:
@@ -700,9 +710,10 @@ def _build_box(rec, nodes, arrays, own, user, path, prefix, depth, budget, used)
                 f"{where} node {name!r} uses box type {type_name!r}, which this flowgraph does "
                 "not have (a file from a newer version?)"
             )
-        raise ModelFileError(
+        raise MissingBoxError(
             f"{where} node {name!r} uses box type {type_name!r} (from module {module!r}), which "
-            f"is not one of flowgraph's: pass it, load_model(path, boxes=({type_name}, ...))"
+            f"is not one of flowgraph's: pass it, load_model(path, boxes=({type_name}, ...))",
+            type_name,
         )
     if "block" in rec:
         box = _build_block(rec, cls, arrays, own, user, path, prefix, depth, budget, used)

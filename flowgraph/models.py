@@ -382,6 +382,16 @@ class Model:
         feed = self.as_feed(data, y, what="loss_value")
         return float(self.train_graph.fprop(feed))
 
+    def evaluate(self, data: Any, y: Any = None) -> dict[str, Any]:
+        """What the model does on ``data`` (a feed, or X, y): ``{"examples": N, "loss": the
+        loss with its penalties, "error": the classification error (None without a
+        classification output)}``."""
+        feed = self.as_feed(data, y, what="evaluate")
+        n = len(next(iter(feed.values())))
+        loss = float(self.train_graph.fprop(feed))
+        error = self.error({k.name: v for k, v in feed.items()}) if self.classifier else None
+        return {"examples": n, "loss": loss, "error": error}
+
     # -- parameters as data -------------------------------------------------------------------
     def state(self) -> dict[str, np.ndarray]:
         """A copy of every parameter's value, by name."""
