@@ -182,56 +182,87 @@ def _box_record(node, where: str) -> dict[str, Any]:
     return {"box": cls.__name__, "module": cls.__module__, "config": config}
 
 
-def _describe_graph(graph, arrays: dict[str, np.ndarray], prefix: str, depth: int) -> dict:
-    """The JSON description of ``graph`` (its nodes children first, its outputs), adding the
-    Parameters' values to ``arrays`` under ``param/<prefix><name>``."""
-    from .graph import Input, Parameter
-
-    if depth > MAX_DEPTH:
-        raise TypeError(f"Blocks are nested deeper than {MAX_DEPTH} levels")
-    where = f"in block '{prefix[:-1]}': " if prefix else ""
-    nodes: list[dict[str, Any]] = []
-    for n in graph.order:
-        record: dict[str, Any] = {"name": n.name}
-        if getattr(n, "_auto_named", False):
-            record["auto"] = True
-        if isinstance(n, Input):
-            record["kind"] = "input"
-        elif isinstance(n, Parameter):
-            record["kind"] = "parameter"
-            arrays[f"param/{prefix}{n.name}"] = np.ascontiguousarray(n.value)
-        elif n.box is not None:
-            record["kind"] = "box"
-            inner = _block_parts(n.box)
-            if inner is not None:
-                inner_graph, inner_inputs = inner
-                record.update(box=type(n.box).__name__, module=type(n.box).__module__)
-                record["config"] = {}
-                record["block"] = _describe_graph(
-                    inner_graph, arrays, f"{prefix}{n.name}/", depth + 1
-                )
-                record["block"]["inputs"] = [i.name for i in inner_inputs]
-            else:
-                record.update(_box_record(n, where))
-            record["children"] = [c.name for c in n.children]
-        else:
-            raise TypeError(
-                f"{where}node {n.describe()} is a leaf of kind {n.kind!r}, which a model file "
-                "cannot hold (Inputs, Parameters and boxes only)"
-            )
-        nodes.append(record)
-    return {"nodes": nodes, "outputs": [o.name for o in graph.outputs]}
+def _constant_class() -> type | None:
+    try:
+        from .graph import Constant
+    except ImportError:  # a flowgraph without constants
+        return None
+    return Constant
 
 
-def _block_parts(box) -> tuple[Any, list] | None:
-    """(inner graph, its inputs in the children's order) for a Block, else None."""
+def _block_class() -> type | None:
     try:
         from .boxes.block import Block
-    except ImportError:  # no Block in this flowgraph
+    except ImportError:  # a flowgraph without blocks
         return None
-    if isinstance(box, Block):
-        return box.graph, list(box.inputs)
-    return None
+    return Block
+
+
+class _Describer:
+    """The JSON description of a graph, node by node, children first; the Parameters' and
+    constant arrays' values go to ``arrays``, each Block (shared by all its uses) once to
+    ``blocks``."""
+
+    def __init__(self) -> None:
+        self.arrays: dict[str, np.ndarray] = {}
+        self.blocks: dict[str, dict[str, Any]] = {}
+        self._block_keys: dict[int, str] = {}
+        self.Constant, self.Block = _constant_class(), _block_class()
+
+    def graph(self, graph, prefix: str = "", depth: int = 0) -> dict[str, Any]:
+        from .graph import Input, Parameter
+
+        where = f"in block {prefix[:-1]!r}: " if prefix else ""
+        nodes: list[dict[str, Any]] = []
+        for n in graph.order:
+            record: dict[str, Any] = {"name": n.name}
+            if getattr(n, "_auto_named", False):
+                record["auto"] = True
+            if isinstance(n, Input):
+                record["kind"] = "input"
+            elif isinstance(n, Parameter):
+                record["kind"] = "parameter"
+                self.arrays[f"param/{prefix}{n.name}"] = np.ascontiguousarray(n.value)
+            elif self.Constant is not None and isinstance(n, self.Constant):
+                record["kind"] = "constant"
+                v = n.value
+                if type(v) in (int, float) and np.isfinite(v):
+                    record["value"] = v  # a Python number stays one (NumPy's weak typing)
+                else:
+                    record["array"] = key = f"const/{prefix}{n.name}"
+                    self.arrays[key] = np.array(v, order="C")
+            elif n.box is not None:
+                record["kind"] = "box"
+                if self.Block is not None and isinstance(n.box, self.Block):
+                    record["block"] = self.block(n.box.root, depth)
+                    record["output"] = n.box.index
+                else:
+                    record.update(_box_record(n, where))
+                record["children"] = [c.name for c in n.children]
+            else:
+                raise TypeError(
+                    f"{where}node {n.describe()} is a leaf of kind {n.kind!r}, which a model "
+                    "file cannot hold (Inputs, Parameters, constants and boxes only)"
+                )
+            nodes.append(record)
+        return {"nodes": nodes, "outputs": [o.name for o in graph.outputs]}
+
+    def block(self, root, depth: int) -> str:
+        """The key of ``root`` (a Block) in ``blocks``, describing it on its first use."""
+        key = self._block_keys.get(id(root))
+        if key is None:
+            if depth >= MAX_DEPTH:
+                raise TypeError(f"Blocks are nested deeper than {MAX_DEPTH} levels")
+            key = self._block_keys[id(root)] = f"b{len(self._block_keys)}"
+            cls = type(root)
+            self.blocks[key] = {
+                "box": cls.__name__,
+                "module": cls.__module__,
+                "name": root.name,
+                "inputs": [x.name for x in root.inputs],
+                "graph": self.graph(root.graph, f"{key}/", depth + 1),
+            }
+        return key
 
 
 def save_model(model, path: str | os.PathLike, *, metadata: dict[str, Any] | None = None) -> Path:
@@ -257,7 +288,10 @@ def save_model(model, path: str | os.PathLike, *, metadata: dict[str, Any] | Non
         arrays = {f"param/{p.name}": np.ascontiguousarray(p.value) for p in model.parameters}
     else:
         meta["kind"] = "graph"
-        meta["graph"] = _describe_graph(model.graph, arrays, "", 0)
+        describer = _Describer()
+        meta["graph"] = describer.graph(model.graph)
+        meta["blocks"] = describer.blocks
+        arrays = describer.arrays
         meta["roles"] = {
             "loss": model.loss.name,
             "output": model.output.name if model.output is not None else None,
@@ -460,9 +494,11 @@ def _declared_arrays(meta: dict, path: Path, max_bytes: int) -> dict[str, tuple[
             dtype = np.dtype(spec["dtype"])
         except (TypeError, ValueError):
             raise ModelFileError(f"{path}: array {key!r} has an unknown dtype") from None
-        if dtype.kind != "f" or dtype.str != spec["dtype"]:
+        constant = isinstance(key, str) and key.startswith("const/")
+        if dtype.kind not in ("biuf" if constant else "f") or dtype.str != spec["dtype"]:
             raise ModelFileError(
-                f"{path}: array {key!r} is declared {spec['dtype']!r}; parameters are floats"
+                f"{path}: array {key!r} is declared {spec['dtype']!r}; parameters are floats, "
+                "constants numbers"
             )
         total += int(np.prod(shape, dtype=object)) * dtype.itemsize
         if total > max_bytes:
@@ -487,9 +523,8 @@ def _read_arrays(
     arrays = {}
     for key, (dtype, shape) in declared.items():
         # version 1 wrote whatever the parameters held: only the kind and shape are known
-        arrays[key] = reader.read(
-            key, kinds="f", shape=shape, dtype=None if legacy else dtype
-        )
+        kinds = "biuf" if key.startswith("const/") else "f"
+        arrays[key] = reader.read(key, kinds=kinds, shape=shape, dtype=None if legacy else dtype)
         if _digest(arrays[key]) != digests[key]:
             raise ModelFileError(f"{path}: array {key} was modified (its SHA-256 does not match)")
     return arrays
@@ -597,12 +632,17 @@ def _build_graph_model(meta: dict, arrays, own: dict, user: dict, path: Path):
 
     structure = _field(meta, "graph", dict, "the graph's structure", path)
     roles = _field(meta, "roles", dict, "the roles of its nodes", path)
-    budget = [MAX_NODES]
-    used: dict[str, Any] = {}
-    nodes, _ = _build_graph(structure, arrays, own, user, path, "", 0, budget, used)
-    unused = sorted(k for k in arrays if k not in used)
+    blocks = meta.get("blocks", {})
+    if not isinstance(blocks, dict):
+        raise ModelFileError(f"{path}: 'blocks' is malformed: {blocks!r:.200}")
+    builder = _Builder(arrays, blocks, own, user, path)
+    nodes, _ = builder.graph(structure)
+    unused = sorted(k for k in arrays if k not in builder.used)
     if unused:
-        raise ModelFileError(f"{path}: arrays {unused} belong to no parameter of the graph")
+        raise ModelFileError(f"{path}: arrays {unused} belong to no node of the graph")
+    idle = sorted(k for k in blocks if k not in builder.built)
+    if idle:
+        raise ModelFileError(f"{path}: blocks {idle!r:.200} are described but never used")
 
     def role(name: str, required: bool):
         value = roles.get(name)
@@ -616,7 +656,7 @@ def _build_graph_model(meta: dict, arrays, own: dict, user: dict, path: Path):
     if not isinstance(classifier, bool):
         raise ModelFileError(f"{path}: role 'classifier' must be true or false: {classifier!r}")
     try:
-        model = Model(
+        return Model(
             role("loss", True),
             role("output", False),
             labels=role("labels", False),
@@ -624,126 +664,169 @@ def _build_graph_model(meta: dict, arrays, own: dict, user: dict, path: Path):
         )
     except (GraphError, ModelError) as e:
         raise ModelFileError(f"{path}: the roles do not fit the graph: {e}") from None
-    return model
 
 
-def _build_graph(
-    structure: Any,
-    arrays: dict[str, np.ndarray],
-    own: dict,
-    user: dict,
-    path: Path,
-    prefix: str,
-    depth: int,
-    budget: list[int],
-    used: dict,
-):
-    """Nodes (by name) and outputs of a described graph; every field checked."""
-    from .graph import Input, Node, Parameter
+class _Builder:
+    """Rebuilds described graphs, checking every field; Blocks are built once, on first use,
+    and shared by their uses as when saved."""
 
-    where = f"{path}: block '{prefix[:-1]}'" if prefix else f"{path}:"
-    if depth > MAX_DEPTH:
-        raise ModelFileError(f"{where} Blocks nested deeper than {MAX_DEPTH} levels")
-    if not isinstance(structure, dict) or not isinstance(structure.get("nodes"), list):
-        raise ModelFileError(f"{where} the graph's structure is malformed (no node list)")
-    records = structure["nodes"]
-    budget[0] -= len(records)
-    if budget[0] < 0:
-        raise ModelFileError(f"{where} the graph describes more than {MAX_NODES} nodes")
-    nodes: dict[str, Node] = {}
-    for i, rec in enumerate(records):
-        if not isinstance(rec, dict) or not isinstance(rec.get("name"), str) or not rec["name"]:
-            raise ModelFileError(f"{where} node {i} is malformed: {rec!r:.200}")
-        name, kind = rec["name"], rec.get("kind")
-        if name in nodes:
-            raise ModelFileError(f"{where} two nodes are named {name!r}")
-        if kind == "input":
-            node: Node = Input(name)
-        elif kind == "parameter":
-            key = f"param/{prefix}{name}"
-            if key not in arrays:
-                raise ModelFileError(f"{where} parameter {name!r} has no array {key}")
-            node = Parameter(arrays[key], name)
-            used[key] = True
-        elif kind == "box":
-            node = _build_box(rec, nodes, arrays, own, user, path, prefix, depth, budget, used)
+    def __init__(self, arrays, blocks: dict, own: dict, user: dict, path: Path):
+        self.arrays, self.blocks, self.own, self.user, self.path = arrays, blocks, own, user, path
+        self.built: dict[str, Any] = {}
+        self.building: set[str] = set()
+        self.used: set[str] = set()
+        self.budget = MAX_NODES
+
+    def fail(self, where: str, message: str) -> ModelFileError:
+        return ModelFileError(f"{self.path}: {where}{message}")
+
+    def graph(self, structure: Any, prefix: str = "", depth: int = 0):
+        """(nodes by name, outputs) of a described graph."""
+        from .graph import Input, Node, Parameter
+
+        where = f"block {prefix[:-1]!r}: " if prefix else ""
+        if not isinstance(structure, dict) or not isinstance(structure.get("nodes"), list):
+            raise self.fail(where, "the graph's structure is malformed (no node list)")
+        records = structure["nodes"]
+        self.budget -= len(records)
+        if self.budget < 0:
+            raise self.fail(where, f"the graph describes more than {MAX_NODES} nodes")
+        nodes: dict[str, Node] = {}
+        for i, rec in enumerate(records):
+            if not isinstance(rec, dict) or not isinstance(rec.get("name"), str) or not rec["name"]:
+                raise self.fail(where, f"node {i} is malformed: {rec!r:.200}")
+            name, kind = rec["name"], rec.get("kind")
+            if name in nodes:
+                raise self.fail(where, f"two nodes are named {name!r}")
+            if kind == "input":
+                node: Node = Input(name)
+            elif kind == "parameter":
+                node = Parameter(self.array(f"param/{prefix}{name}", where, name), name)
+            elif kind == "constant":
+                node = self.constant(rec, prefix, where)
+            elif kind == "box":
+                node = self.box_node(rec, nodes, prefix, depth, where)
+            else:
+                raise self.fail(where, f"node {name!r} has an unknown kind {kind!r:.100}")
+            auto = rec.get("auto", False)
+            if not isinstance(auto, bool):
+                raise self.fail(where, f"node {name!r}: 'auto' must be true or false")
+            node._auto_named = auto
+            nodes[name] = node
+        outputs = structure.get("outputs")
+        if (
+            not isinstance(outputs, list)
+            or not outputs
+            or not all(isinstance(o, str) and o in nodes for o in outputs)
+        ):
+            raise self.fail(where, f"the graph's outputs {outputs!r:.200} name no nodes")
+        return nodes, [nodes[o] for o in outputs]
+
+    def array(self, key: str, where: str, name: str) -> np.ndarray:
+        if key not in self.arrays:
+            raise self.fail(where, f"node {name!r} has no array {key}")
+        self.used.add(key)
+        return self.arrays[key]
+
+    def constant(self, rec: dict, prefix: str, where: str):
+        Constant = _constant_class()
+        name = rec["name"]
+        if Constant is None:
+            raise self.fail(where, f"node {name!r} is a constant, which this flowgraph lacks")
+        if "array" in rec:
+            if rec["array"] != f"const/{prefix}{name}":
+                raise self.fail(where, f"constant {name!r} names array {rec['array']!r:.100}")
+            value = self.array(rec["array"], where, name)
         else:
-            raise ModelFileError(f"{where} node {name!r} has an unknown kind {kind!r}")
-        auto = rec.get("auto", False)
-        if not isinstance(auto, bool):
-            raise ModelFileError(f"{where} node {name!r}: 'auto' must be true or false")
-        node._auto_named = auto
-        nodes[name] = node
-    outputs = structure.get("outputs")
-    if (
-        not isinstance(outputs, list)
-        or not outputs
-        or not all(isinstance(o, str) and o in nodes for o in outputs)
-    ):
-        raise ModelFileError(f"{where} the graph's outputs {outputs!r:.200} name no nodes")
-    return nodes, [nodes[o] for o in outputs]
+            value = rec.get("value")
+            if type(value) not in (int, float):
+                raise self.fail(where, f"constant {name!r} holds no number: {value!r:.100}")
+        return Constant(value, name)
 
-
-def _build_box(rec, nodes, arrays, own, user, path, prefix, depth, budget, used):
-    from .errors import GraphError
-
-    where = f"{path}: block '{prefix[:-1]}'" if prefix else f"{path}:"
-    name = rec["name"]
-    type_name, module = rec.get("box"), rec.get("module")
-    config, children = rec.get("config", {}), rec.get("children")
-    if not isinstance(type_name, str) or not isinstance(module, str):
-        raise ModelFileError(f"{where} node {name!r} does not name its box type and module")
-    if not isinstance(config, dict):
-        raise ModelFileError(f"{where} node {name!r}: its box's config is not an object")
-    if not isinstance(children, list) or not all(isinstance(c, str) for c in children):
-        raise ModelFileError(f"{where} node {name!r}: its children are not a list of names")
-    missing = [c for c in children if c not in nodes]
-    if missing:
-        raise ModelFileError(
-            f"{where} node {name!r} reads {missing}, which no earlier node is named"
-        )
-    table = own if _own_module(module) else user
-    cls = table.get(type_name)
-    if cls is None:
-        if _own_module(module):
-            raise ModelFileError(
-                f"{where} node {name!r} uses box type {type_name!r}, which this flowgraph does "
-                "not have (a file from a newer version?)"
+    def box_type(self, type_name: Any, module: Any, where: str, name: str) -> type:
+        if not isinstance(type_name, str) or not isinstance(module, str):
+            raise self.fail(where, f"node {name!r} does not name its box type and module")
+        own = _own_module(module)
+        cls = (self.own if own else self.user).get(type_name)
+        if cls is None and own:
+            raise self.fail(
+                where,
+                f"node {name!r} uses box type {type_name!r}, which this flowgraph does not "
+                "have (a file from a newer version?)",
             )
-        raise MissingBoxError(
-            f"{where} node {name!r} uses box type {type_name!r} (from module {module!r}), which "
-            f"is not one of flowgraph's: pass it, load_model(path, boxes=({type_name}, ...))",
-            type_name,
-        )
-    if "block" in rec:
-        box = _build_block(rec, cls, arrays, own, user, path, prefix, depth, budget, used)
-    else:
+        if cls is None:
+            raise MissingBoxError(
+                f"{self.path}: {where}node {name!r} uses box type {type_name!r} (from module "
+                f"{module!r}), which is not one of flowgraph's: pass it, "
+                f"load_model(path, boxes=({type_name}, ...))",
+                type_name,
+            )
+        return cls
+
+    def box_node(self, rec: dict, nodes: dict, prefix: str, depth: int, where: str):
+        from .boxes.base import Box
+        from .errors import GraphError
+
+        name, children = rec["name"], rec.get("children")
+        if not isinstance(children, list) or not all(isinstance(c, str) for c in children):
+            raise self.fail(where, f"node {name!r}: its children are not a list of names")
+        missing = [c for c in children if c not in nodes]
+        if missing:
+            raise self.fail(where, f"node {name!r} reads {missing}, which no earlier node is named")
+        if "block" in rec:
+            root = self.block(rec["block"], depth, where, name)
+            index = rec.get("output", 0)
+            if type(index) is not int or not 0 <= index < root.n_outputs:
+                raise self.fail(where, f"node {name!r}: no output {index!r:.50} of its block")
+            box = root.output(index)
+        else:
+            cls = self.box_type(rec.get("box"), rec.get("module"), where, name)
+            config = rec.get("config", {})
+            if not isinstance(config, dict):
+                raise self.fail(where, f"node {name!r}: its box's config is not an object")
+            try:
+                box = cls(**config)
+            except Exception as e:  # a constructor refusing the file's arguments
+                raise self.fail(
+                    where,
+                    f"node {name!r}: {cls.__name__}(**{config!r:.200}) fails: "
+                    f"{type(e).__name__}: {e}",
+                ) from None
         try:
-            box = cls(**config)
-        except Exception as e:  # a constructor refusing the file's arguments
-            raise ModelFileError(
-                f"{where} node {name!r}: {type_name}(**{config!r:.200}) fails: "
-                f"{type(e).__name__}: {e}"
+            return Box.__call__(box, *(nodes[c] for c in children), name=name)
+        except GraphError as e:
+            raise self.fail(where, f"node {name!r}: {e}") from None
+
+    def block(self, key: Any, depth: int, where: str, name: str):
+        """The Block described as ``blocks[key]``, built on its first use."""
+        from .graph import Graph
+
+        if not isinstance(key, str) or not isinstance(self.blocks.get(key), dict):
+            raise self.fail(where, f"node {name!r} uses block {key!r:.50}, which is not described")
+        if key in self.built:
+            return self.built[key]
+        if key in self.building or depth >= MAX_DEPTH:
+            raise self.fail(where, f"block {key!r} contains itself or nests too deep")
+        self.building.add(key)
+        desc = self.blocks[key]
+        cls = self.box_type(desc.get("box"), desc.get("module"), where, name)
+        Block = _block_class()
+        if Block is None or not issubclass(cls, Block):
+            raise self.fail(where, f"block {key!r}: {cls.__name__} is not a Block")
+        nodes, outputs = self.graph(desc.get("graph"), f"{key}/", depth + 1)
+        inputs = desc.get("inputs")
+        named = isinstance(inputs, list) and all(isinstance(i, str) and i in nodes for i in inputs)
+        if not named:
+            raise self.fail(where, f"block {key!r}: its inputs {inputs!r:.200} name no inner nodes")
+        block_name = desc.get("name", "block")
+        if not isinstance(block_name, str):
+            raise self.fail(where, f"block {key!r}: its name is not a string")
+        try:
+            root = cls(Graph(outputs), [nodes[i] for i in inputs], name=block_name)
+        except Exception as e:
+            raise self.fail(
+                where, f"block {key!r} cannot be rebuilt: {type(e).__name__}: {e}"
             ) from None
-    try:
-        return box(*(nodes[c] for c in children), name=name)
-    except GraphError as e:
-        raise ModelFileError(f"{where} node {name!r}: {e}") from None
-
-
-def _build_block(rec, cls, arrays, own, user, path, prefix, depth, budget, used):
-    where = f"{path}: block '{prefix}{rec['name']}'"
-    inner = rec["block"]
-    nodes, outputs = _build_graph(
-        inner, arrays, own, user, path, f"{prefix}{rec['name']}/", depth + 1, budget, used
-    )
-    inputs = inner.get("inputs") if isinstance(inner, dict) else None
-    if not isinstance(inputs, list) or not all(isinstance(i, str) and i in nodes for i in inputs):
-        raise ModelFileError(f"{where}: its inputs {inputs!r:.200} name no inner nodes")
-    from .graph import Graph
-
-    try:
-        graph = Graph(outputs if len(outputs) > 1 else outputs[0])
-        return cls(graph, inputs=[nodes[i] for i in inputs])
-    except Exception as e:
-        raise ModelFileError(f"{where}: cannot be rebuilt: {type(e).__name__}: {e}") from None
+        self.building.discard(key)
+        self.built[key] = root
+        return root
