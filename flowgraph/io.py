@@ -822,7 +822,8 @@ class _Builder:
         if not isinstance(block_name, str):
             raise self.fail(where, f"block {key!r}: its name is not a string")
         try:
-            root = cls(Graph(outputs), [nodes[i] for i in inputs], name=block_name)
+            inner = Graph(outputs[0] if len(outputs) == 1 else outputs)  # as saved: one or a list
+            root = cls(inner, [nodes[i] for i in inputs], name=block_name)
         except Exception as e:
             raise self.fail(
                 where, f"block {key!r} cannot be rebuilt: {type(e).__name__}: {e}"

@@ -328,17 +328,15 @@ def train(
                 start = time.perf_counter()
                 perm = rng.permutation(n)
                 shuffled = [a[perm] for a in arrays]  # one copy per epoch; batches are views
-                ys = shuffled[labels_at] if labels_at is not None else None
                 loss_sum, wrong = 0.0, 0
                 seen = 0
                 for i in range(0, n, batch_size):
                     if two:
-                        batch = {
-                            nodes[0]: shuffled[0][i : i + batch_size],
-                            nodes[1]: shuffled[1][i : i + batch_size],
-                        }
+                        parts = [shuffled[0][i : i + batch_size], shuffled[1][i : i + batch_size]]
+                        batch = {nodes[0]: parts[0], nodes[1]: parts[1]}
                     else:
-                        batch = {k: a[i : i + batch_size] for k, a in zip(nodes, shuffled)}
+                        parts = [a[i : i + batch_size] for a in shuffled]
+                        batch = dict(zip(nodes, parts))
                     loss = graph.fprop(batch)
                     graph.bprop()
                     optimizer.step()
@@ -346,7 +344,7 @@ def train(
                     m = min(batch_size, n - i)
                     loss_sum += float(loss) * m
                     if scores is not None:
-                        yb = ys[i : i + batch_size]  # type: ignore[index]
+                        yb = parts[labels_at]  # type: ignore[index]
                         wrong += int(np.count_nonzero(scores.value.argmax(axis=1) != yb))
                     seen += m
                     for c in step_callbacks:
