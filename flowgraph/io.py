@@ -636,7 +636,7 @@ def _build_graph_model(meta: dict, arrays, own: dict, user: dict, path: Path):
     if not isinstance(blocks, dict):
         raise ModelFileError(f"{path}: 'blocks' is malformed: {blocks!r:.200}")
     builder = _Builder(arrays, blocks, own, user, path)
-    nodes, _ = builder.graph(structure)
+    nodes, outputs = builder.graph(structure)
     unused = sorted(k for k in arrays if k not in builder.used)
     if unused:
         raise ModelFileError(f"{path}: arrays {unused} belong to no node of the graph")
@@ -655,13 +655,15 @@ def _build_graph_model(meta: dict, arrays, own: dict, user: dict, path: Path):
     classifier = roles.get("classifier")
     if not isinstance(classifier, bool):
         raise ModelFileError(f"{path}: role 'classifier' must be true or false: {classifier!r}")
-    try:
-        return Model(
-            role("loss", True),
-            role("output", False),
-            labels=role("labels", False),
-            classifier=classifier,
+    loss, output = role("loss", True), role("output", False)
+    expected = [loss] if output is None or output is loss else [loss, output]
+    if [o.name for o in outputs] != [o.name for o in expected]:
+        raise ModelFileError(
+            f"{path}: the graph's outputs {[o.name for o in outputs]} are not its loss and "
+            f"output {[o.name for o in expected]}"
         )
+    try:
+        return Model(loss, output, labels=role("labels", False), classifier=classifier)
     except (GraphError, ModelError) as e:
         raise ModelFileError(f"{path}: the roles do not fit the graph: {e}") from None
 

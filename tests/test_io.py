@@ -423,26 +423,35 @@ def test_every_malformed_field_is_a_model_file_error(tmp_path):
     loss = fg.Add()(fg.SoftmaxCrossEntropy()(a, label), fg.Scale(0.25)(fg.L2Penalty()(W)))
     graph_file = fg.Model(loss=loss, output=fg.Softmax()(a, name="p")).save(tmp_path / "g.npz")
     mlp_file = fg.mlp([2, 3, 2], l2=0.1).save(tmp_path / "mlp.npz", metadata={"k": [1]})
+    sources = [graph_file, mlp_file]
     refused = tried = 0
-    for source in (graph_file, mlp_file):
+    pick = np.random.default_rng(0)
+    for source in sources:
         original, arrays = _meta(source), _arrays(source)
-        for where, _ in list(_paths(original)):
-            if not where or where[-1] == "sha256_meta":
-                continue
-            for junk in JUNK:
-                meta = json.loads(json.dumps(original))
-                parent = meta
-                for key in where[:-1]:
-                    parent = parent[key]
-                parent[where[-1]] = junk
-                _write(tmp_path / "junk.npz", meta, arrays)
-                tried += 1
-                try:
-                    fg.load_model(tmp_path / "junk.npz")
-                except fg.ModelFileError:
-                    refused += 1
-                else:  # only free-form places take junk: metadata, flags, numbers, labels=None
-                    free = ("auto", "c", "classifier", "labels")
-                    seedless = where[-1] == "seed" and junk is None
-                    assert where[0] == "metadata" or where[-1] in free or seedless, (where, junk)
+        cases = [
+            (where, junk)
+            for where, _ in _paths(original)
+            if where and where[-1] != "sha256_meta"
+            for junk in JUNK
+        ]
+        if len(cases) > 250:  # a fixed sample of the larger descriptions
+            cases = [cases[i] for i in sorted(pick.choice(len(cases), 250, replace=False))]
+        for where, junk in cases:
+            meta = json.loads(json.dumps(original))
+            parent = meta
+            for key in where[:-1]:
+                parent = parent[key]
+            parent[where[-1]] = junk
+            _write(tmp_path / "junk.npz", meta, arrays)
+            tried += 1
+            try:
+                fg.load_model(tmp_path / "junk.npz")
+            except fg.ModelFileError:
+                refused += 1
+            else:  # only free-form places take junk: metadata, flags, numbers, labels=None
+                free = ("auto", "c", "classifier", "labels", "value")
+                seedless = (where[-1] == "seed" and junk is None) or (
+                    where[0] == "blocks" and where[-1] == "name" and isinstance(junk, str)
+                )  # fmt: skip
+                assert where[0] == "metadata" or where[-1] in free or seedless, (where, junk)
     assert tried > 200 and refused > tried // 2
