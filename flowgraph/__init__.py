@@ -45,7 +45,7 @@ from .errors import (
 from .gradcheck import BoxReport, GraphReport, check_box, check_graph
 from .graph import Graph, Input, Node, Parameter
 from .io import ModelFileError, load_model, save_model
-from .models import Model, mlp
+from .models import MLP, Model, mlp
 from .optim import SGD
 from .render import render, to_dot
 from .train import Callback, DivergenceError, EarlyStopping, History, train
@@ -62,7 +62,7 @@ __all__ = [
     "check_box", "check_graph", "BoxReport", "GraphReport",
     # training
     "mlp", "Model", "train", "History", "EarlyStopping", "Callback", "DivergenceError", "SGD",
-    "init", "optim", "datasets",
+    "init", "optim", "datasets", "MLP",
     # rendering: fg.render is the function (from flowgraph.render import to_svg, ...)
     "to_dot", "render",
     # files

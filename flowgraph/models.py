@@ -129,7 +129,8 @@ class Model:
                 raise ModelError(
                     "Model: a classifier's error needs its labels: the loss reads "
                     f"{len(self.targets)} Inputs the output does not "
-                    f"({[t.name for t in self.targets]}); pass labels=<the Input of labels y>"
+                    f"({[t.name for t in self.targets]}); pass labels=<the Input of labels y> "
+                    "(or classifier=False for a Softmax output that is not a classifier's)"
                 )
             labels = self.targets[0]
         self.labels: Input | None = labels
