@@ -31,6 +31,7 @@ from .boxes import (
     SoftmaxCrossEntropy,
     Tanh,
 )
+from .callbacks import CSVLogger
 from .errors import (
     BoxError,
     DataError,
@@ -47,6 +48,7 @@ from .graph import Graph, Input, Node, Parameter
 from .io import ModelFileError, load_model, save_model
 from .models import MLP, Model, mlp
 from .optim import SGD
+from .preprocessing import Preprocessing
 from .render import render, to_dot
 from .train import Callback, DivergenceError, EarlyStopping, History, train
 
@@ -62,6 +64,7 @@ __all__ = [
     "check_box", "check_graph", "BoxReport", "GraphReport",
     # training
     "mlp", "Model", "train", "History", "EarlyStopping", "Callback", "DivergenceError", "SGD",
+    "CSVLogger", "Preprocessing",
     "init", "optim", "datasets", "MLP",
     # rendering: fg.render is the function (from flowgraph.render import to_svg, ...)
     "to_dot", "render",

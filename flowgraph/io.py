@@ -27,6 +27,7 @@ version 1 (MLPs only) still load.
 
 from __future__ import annotations
 
+import glob
 import hashlib
 import json
 import os
@@ -98,11 +99,39 @@ def _umask() -> int:
     return mask
 
 
+def _stale_temporaries(path: Path, suffix: str) -> list[Path]:
+    """Temporary files an earlier writer of ``path`` left behind when it was killed: named
+    ``.NAME.PID.*SUFFIX`` by a process that is gone."""
+    stale = []
+    for tmp in path.parent.glob(f".{glob.escape(path.name)}.*{suffix}"):
+        pid = tmp.name[len(path.name) + 2 :].split(".", 1)[0]
+        if pid.isdigit() and not _process_alive(int(pid)):
+            stale.append(tmp)
+    return stale
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process: alive
+        return True
+    return True
+
+
 def atomic_write(path: str | os.PathLike, write, *, suffix: str = ".tmp") -> Path:
-    """Call ``write(file)`` on a temporary file beside ``path``, then rename it into place."""
+    """Call ``write(file)`` on a temporary file beside ``path``, then rename it into place.
+
+    A reader sees the old file or the new one, never half of one. The temporary file is
+    removed on any exception; one left by a writer that was killed outright (SIGKILL, power
+    loss) carries that writer's pid in its name, and the next write of ``path`` removes it."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=suffix)
+    for stale in _stale_temporaries(path, suffix):
+        stale.unlink(missing_ok=True)
+    prefix = f".{path.name}.{os.getpid()}."
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=prefix, suffix=suffix)
     try:
         os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; a saved model is a normal file
         with os.fdopen(fd, "wb") as f:

@@ -208,18 +208,22 @@ class EarlyStopping:
 
 
 class _StopFlag:
-    """Ctrl-C during training sets a flag read after each batch, instead of raising."""
+    """Ctrl-C (SIGINT) or SIGTERM during training sets a flag read after each batch, instead of
+    raising: the batch finishes and everything learnt so far is kept. A second one raises."""
+
+    SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
     def __init__(self) -> None:
         self.set = False
-        self._previous = None
+        self._previous: dict[int, Any] = {}
 
     def __enter__(self) -> _StopFlag:
         if threading.current_thread() is threading.main_thread():
-            try:
-                self._previous = signal.signal(signal.SIGINT, self._handle)
-            except (ValueError, OSError):  # not allowed here: leave Ctrl-C alone
-                self._previous = None
+            for sig in self.SIGNALS:
+                try:
+                    self._previous[sig] = signal.signal(sig, self._handle)
+                except (ValueError, OSError):  # not allowed here: leave that signal alone
+                    pass
         return self
 
     def _handle(self, signum, frame) -> None:
@@ -228,8 +232,8 @@ class _StopFlag:
         self.set = True
 
     def __exit__(self, *exc) -> None:
-        if self._previous is not None:
-            signal.signal(signal.SIGINT, self._previous)
+        for sig, previous in self._previous.items():
+            signal.signal(sig, previous)
 
 
 def _running_scores(model: Model) -> Node | None:

@@ -127,13 +127,14 @@ def test_ctrl_c_keeps_the_best_model_and_writes_everything(tmp_path, monkeypatch
                 os.kill(os.getpid(), signal.SIGINT)
 
     def train_with_ctrl_c(*args, **kwargs):
-        return real_train(*args, **kwargs, callbacks=[CtrlC()])
+        kwargs["callbacks"] = [*kwargs.get("callbacks", ()), CtrlC()]  # after train's own
+        return real_train(*args, **kwargs)
 
     monkeypatch.setattr(train_module, "train", train_with_ctrl_c)
     status = main(["train", *FAST, "--epochs", "50", "--patience", "50", "--out", str(tmp_path)])
     assert status == 130
     out = capsys.readouterr().out
-    assert "interrupted (Ctrl-C) in epoch 3: kept the best model so far" in out
+    assert "interrupted (Ctrl-C or SIGTERM) in epoch 3: kept the best model so far" in out
     metrics = _metrics(tmp_path)
     assert metrics["interrupted"] is True and metrics["epochs"] == 3
     model = fg.load_model(tmp_path / "model.npz")

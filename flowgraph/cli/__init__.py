@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
+import signal
 import sys
 from collections.abc import Sequence
 
@@ -45,21 +47,65 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _terminate(signum, frame) -> None:
+    """SIGTERM (``kill``, a batch system's time limit) as Ctrl-C: finish the batch, keep
+    everything. fg.train turns either into a stop flag read after each batch."""
+    raise KeyboardInterrupt
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run one subcommand. A user's mistake is one line on stderr and exit status 2; Ctrl-C
+    or SIGTERM exit with 130 after writing what was done; a traceback means a bug. Output
+    piped into a reader that stops early (``| head``) ends quietly."""
+    try:
+        status = _main(argv)
+        sys.stdout.flush()  # here, not at exit, where a closed pipe would print a traceback
+    except BrokenPipeError:
+        status = _broken_pipe()
+    return status
+
+
+def _main(argv: Sequence[str] | None) -> int:
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
     except UsageError as e:
         print(f"{getattr(e, 'prog', 'flowgraph')}: error: {e}", file=sys.stderr)
         return 2
+    previous = None
+    try:
+        previous = signal.signal(signal.SIGTERM, _terminate)
+    except ValueError:  # not the main thread (main() called from a test's thread): leave it
+        pass
     try:
         return int(args.run(args) or 0)
-    except (UsageError, FlowgraphError, FileNotFoundError) as e:
-        print(f"flowgraph {args.command}: error: {e}", file=sys.stderr)
+    except BrokenPipeError:
+        raise
+    except (UsageError, FlowgraphError, OSError, ValueError) as e:
+        print(f"flowgraph {args.command}: error: {_one_line(e)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"flowgraph {args.command}: interrupted", file=sys.stderr)
         return 130
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _one_line(e: BaseException) -> str:
+    if isinstance(e, OSError) and e.filename is not None and e.strerror:
+        return f"{e.filename}: {e.strerror}"
+    return " ".join(str(e).split()) or type(e).__name__
+
+
+def _broken_pipe() -> int:
+    """The reader went away (``flowgraph ... | head``): stop quietly, as cat does."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):  # stdout is no real file (a test's capture): nothing to do
+        pass
+    return 141  # 128 + SIGPIPE, what a shell reports for a program stopped by a closed pipe
 
 
 if __name__ == "__main__":  # pragma: no cover

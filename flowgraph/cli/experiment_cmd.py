@@ -38,6 +38,9 @@ def run(args: argparse.Namespace) -> int:
 
     if args.seed < 0:
         raise UsageError(f"--seed must be >= 0, got {args.seed}")
+    from .args import check_out_dir
+
+    check_out_dir(args.out)  # before the work: a bad --out is one line, now
     run_experiment(
         args.name,
         dataset=args.dataset,

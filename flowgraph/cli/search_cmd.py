@@ -8,6 +8,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+from .args import check_out_dir, fraction, nonnegative_int, positive_int, scheduler_address
+
 # how a command-line token becomes a value, per hyper-parameter
 _FLOATS = ("lr", "decay", "momentum", "l2", "l1")
 _INTS = ("batch_size", "epochs", "warmup")
@@ -40,19 +42,32 @@ def add_parser(sub) -> None:
     )
     p.add_argument("--dataset", default="digits", help="dataset name (default digits)")
     p.add_argument("--data-dir", default=None, help="folder of downloaded datasets (mnist)")
-    p.add_argument("--n-samples", type=int, default=None, help="examples of a generated dataset")
-    p.add_argument("--valid", type=float, default=0.2, help="validation fraction (0.2)")
-    p.add_argument("--test", type=float, default=0.2, help="test fraction (0.2)")
-    p.add_argument("--grid", nargs="+", default=[], metavar="NAME=V1,V2", help="grid values")
-    p.add_argument("--random", type=int, default=None, metavar="N", help="N random trials")
+    p.add_argument(
+        "--n-samples", type=positive_int, default=None, help="examples of a generated dataset"
+    )
+    p.add_argument("--valid", type=fraction, default=0.2, help="validation fraction (0.2)")
+    p.add_argument("--test", type=fraction, default=0.2, help="test fraction (0.2)")
+    p.add_argument(
+        "--grid", nargs="+", action="extend", default=[], metavar="NAME=V1,V2",
+        help="grid values (repeat --grid to add more names)",
+    )  # fmt: skip
+    p.add_argument("--random", type=positive_int, default=None, metavar="N", help="N trials")
     p.add_argument("--space", default=None, metavar="JSON", help="search space file")
-    p.add_argument("--set", nargs="+", default=[], metavar="NAME=V", help="fixed values")
+    p.add_argument(
+        "--set", nargs="+", action="extend", default=[], metavar="NAME=V",
+        help="fixed values (repeat --set to add more; a name may not also be in --grid)",
+    )  # fmt: skip
     p.add_argument("--jobs", type=int, default=1, help="trials at once on local processes")
-    p.add_argument("--scheduler", default=None, metavar="ADDR", help="Dask scheduler address")
-    p.add_argument("--seed", type=int, default=0, help="seed of the split and the trials (0)")
+    p.add_argument(
+        "--scheduler", type=scheduler_address, default=None, metavar="ADDR",
+        help="Dask scheduler address, tcp://HOST:PORT",
+    )  # fmt: skip
+    p.add_argument(
+        "--seed", type=nonnegative_int, default=0, help="seed of the split and the trials (0)"
+    )
     p.add_argument("--checkpoint", default=None, help="file of finished trials (resumes)")
     p.add_argument("--out", default="runs/search", help="output folder (runs/search)")
-    p.add_argument("--top", type=int, default=20, help="rows of the table printed (20)")
+    p.add_argument("--top", type=positive_int, default=20, help="rows of the table printed (20)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     p.set_defaults(run=run)
 
@@ -139,9 +154,17 @@ def run(args: argparse.Namespace) -> int:
     if args.jobs == 0 or args.jobs < -1:
         raise UsageError(f"--jobs must be a positive number of processes or -1, got {args.jobs}")
 
+    out = check_out_dir(args.out)  # before any trial: a bad --out is one line, now
+    if args.checkpoint is not None and Path(args.checkpoint).is_dir():
+        raise UsageError(f"--checkpoint {args.checkpoint} is a folder; give a file (e.g. s.jsonl)")
     space = _read_space(args.space, args.random is not None) if args.space else {}
-    space.update(parse_assignments(args.grid, "--grid", many=True))
-    for name, value in parse_assignments(args.set, "--set", many=False).items():
+    grid = parse_assignments(args.grid, "--grid", many=True)
+    fixed = parse_assignments(args.set, "--set", many=False)
+    both = sorted(set(grid) & set(fixed))
+    if both:
+        raise UsageError(f"{', '.join(both)} given in both --grid and --set: choose one")
+    space.update(grid)
+    for name, value in fixed.items():
         space[name] = [value] if args.random is None else value
 
     data = load_data(
@@ -164,7 +187,6 @@ def run(args: argparse.Namespace) -> int:
     else:
         result = grid_search(space, data, **options)
 
-    out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     written = [result.to_csv(out / "trials.csv")]
     if result.ok_trials and result.varying():
@@ -196,6 +218,17 @@ def run(args: argparse.Namespace) -> int:
     print("wrote " + ", ".join(str(p) for p in written))
     if result.interrupted:
         return 130
+    if result.lost_trials:
+        import sys
+
+        lost = [t["trial"] for t in result.lost_trials]
+        print(
+            f"flowgraph search: error: {len(lost)} trial(s) lost by the runner even after a retry "
+            f"({', '.join(map(str, lost))}): the best above is among the others only and no test "
+            "error was measured; run the same command again (with --checkpoint) to finish them",
+            file=sys.stderr,
+        )
+        return 1
     return 0 if best is not None else 1
 
 

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import shutil
 import time
 from datetime import datetime
@@ -24,6 +23,17 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from ..callbacks import CSVLogger
+from ..preprocessing import Preprocessing
+from .args import (
+    check_out_dir,
+    fraction,
+    nonnegative_float,
+    nonnegative_int,
+    positive_float,
+    positive_int,
+)
 
 # Defaults of `flowgraph train` (tuned on digits: two hidden layers of 100 tanh units).
 DEFAULTS = {
@@ -49,43 +59,9 @@ DEFAULTS = {
 }
 DECAY = {"constant": 0.0, "inverse": 1e-3, "power": 0.6}  # delta by schedule
 PREPROCESS = ("auto", "standardize", "scale", "none")
+MANIFEST = "manifest.json"  # written last: the run's files are complete once it exists
 AUGMENT = ("auto", "shifts", "none")
 TWO_D = ("moons", "circles", "spirals", "xor", "blobs")
-
-
-def _int_at_least(low: int):
-    """An argparse type: a whole number >= ``low``."""
-
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-        if value < low:
-            raise argparse.ArgumentTypeError(f"expected a number >= {low}, got {value}")
-        return value
-
-    return parse
-
-
-_positive_int, _nonnegative_int = _int_at_least(1), _int_at_least(0)
-
-
-def _nonnegative_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not (math.isfinite(value) and value >= 0):
-        raise argparse.ArgumentTypeError(f"expected a finite number >= 0, got {text}")
-    return value
-
-
-def _positive_float(text: str) -> float:
-    value = _nonnegative_float(text)
-    if value == 0:
-        raise argparse.ArgumentTypeError("expected a number > 0, got 0")
-    return value
 
 
 def add_parser(sub) -> None:
@@ -108,11 +84,11 @@ def add_parser(sub) -> None:
     )  # fmt: skip
     data.add_argument("--data-dir", default=None, metavar="DIR", help="directory of MNIST files")
     data.add_argument(
-        "--valid", type=_positive_float, default=d["valid"], metavar="FRAC",
+        "--valid", type=fraction, default=d["valid"], metavar="FRAC",
         help="fraction held out for validation / early stopping (default 0.15)",
     )  # fmt: skip
     data.add_argument(
-        "--test", type=_positive_float, default=d["test"], metavar="FRAC",
+        "--test", type=fraction, default=d["test"], metavar="FRAC",
         help="fraction held out for the test error (default 0.15; MNIST uses its test set)",
     )  # fmt: skip
     data.add_argument(
@@ -127,7 +103,7 @@ def add_parser(sub) -> None:
     )  # fmt: skip
     net = p.add_argument_group("network")
     net.add_argument(
-        "--hidden", type=_positive_int, nargs="*", default=d["hidden"], metavar="H",
+        "--hidden", type=positive_int, nargs="*", default=d["hidden"], metavar="H",
         help="hidden layer widths H_1 .. H_L (default: 100 100; none for softmax regression)",
     )  # fmt: skip
     net.add_argument(
@@ -136,18 +112,18 @@ def add_parser(sub) -> None:
     )  # fmt: skip
     net.add_argument(
         "--l2",
-        type=_nonnegative_float,
+        type=nonnegative_float,
         default=d["l2"],
         help=f"lambda of sum_k ||W(k)||^2 (default {d['l2']:g})",
     )
-    net.add_argument("--l1", type=_nonnegative_float, default=d["l1"], help="lambda of |W|")
+    net.add_argument("--l1", type=nonnegative_float, default=d["l1"], help="lambda of |W|")
     net.add_argument("--dtype", choices=["float32", "float64"], default=d["dtype"])
     sgd = p.add_argument_group("SGD")
     sgd.add_argument(
-        "--lr", type=_positive_float, default=d["lr"], help=f"alpha (default {d['lr']:g})"
+        "--lr", type=positive_float, default=d["lr"], help=f"alpha (default {d['lr']:g})"
     )
     sgd.add_argument(
-        "--momentum", type=_nonnegative_float, default=d["momentum"], metavar="BETA",
+        "--momentum", type=nonnegative_float, default=d["momentum"], metavar="BETA",
         help=f"beta of grad_bar = grad + beta grad_bar (default {d['momentum']:g}; 0: plain SGD)",
     )  # fmt: skip
     sgd.add_argument(
@@ -155,28 +131,28 @@ def add_parser(sub) -> None:
         help="alpha_t: constant, inverse = alpha / (1 + delta t), power = alpha / t^delta",
     )  # fmt: skip
     sgd.add_argument(
-        "--decay", type=_nonnegative_float, default=None, metavar="DELTA",
+        "--decay", type=nonnegative_float, default=None, metavar="DELTA",
         help=f"delta of the schedule (default {DECAY['inverse']:g} for inverse, "
         f"{DECAY['power']:g} for power)",
     )  # fmt: skip
     sgd.add_argument(
-        "--warmup", type=_nonnegative_int, default=d["warmup"], metavar="N",
+        "--warmup", type=nonnegative_int, default=d["warmup"], metavar="N",
         help="first N updates at the fixed rate alpha",
     )  # fmt: skip
     sgd.add_argument(
-        "--batch-size", type=_positive_int, default=d["batch_size"],
+        "--batch-size", type=positive_int, default=d["batch_size"],
         help=f"examples per update (1 = per-example SGD; default {d['batch_size']})",
     )  # fmt: skip
     sgd.add_argument(
-        "--epochs", type=_positive_int, default=d["epochs"], help=f"at most (default {d['epochs']})"
+        "--epochs", type=positive_int, default=d["epochs"], help=f"at most (default {d['epochs']})"
     )
     sgd.add_argument(
-        "--patience", type=_nonnegative_int, default=d["patience"],
+        "--patience", type=nonnegative_int, default=d["patience"],
         help=f"early stopping look-ahead in epochs (default {d['patience']}; 0 = none)",
     )  # fmt: skip
     run_ = p.add_argument_group("run")
     run_.add_argument(
-        "--seed", type=_nonnegative_int, default=d["seed"],
+        "--seed", type=nonnegative_int, default=d["seed"],
         help="seed of the split, the initial weights and the order of examples (default 0)",
     )  # fmt: skip
     run_.add_argument(
@@ -243,52 +219,16 @@ def _load_parts(
     return parts, info
 
 
-def _fit_preprocessing(kind: str, dataset: str, X_train: np.ndarray) -> dict[str, Any]:
-    """The preprocessing as JSON-ready data (saved with the model, re-applied by evaluate)."""
-    if kind == "auto":
-        kind = {"digits": "scale", "mnist": "none"}.get(dataset, "standardize")
-    if kind == "scale":
-        top = float(np.abs(X_train).max()) or 1.0
-        top = 16.0 if dataset == "digits" else top  # digits are pixel counts 0..16
-        return {"kind": "scale", "factor": 1.0 / top}
-    if kind == "standardize":
-        from ..datasets import Standardizer
-
-        return {"kind": "standardize", **Standardizer.fit(X_train).to_dict()}
-    return {"kind": "none"}
-
-
-def _shifted(X: np.ndarray, y: np.ndarray, image_shape: list[int]) -> tuple[np.ndarray, np.ndarray]:
-    """X with 4 more copies of each image moved by one pixel (blank pixels enter at the
-    edge): small translations do not change a digit, so the training set grows fivefold."""
-    rows, cols = image_shape
-    imgs = X.reshape(len(X), rows, cols)
-    copies = [imgs]
-    for dr, dc in ((1, 0), (-1, 0), (0, 1), (0, -1)):
-        moved = np.zeros_like(imgs)
-        moved[:, max(dr, 0) : rows + min(dr, 0), max(dc, 0) : cols + min(dc, 0)] = imgs[
-            :, max(-dr, 0) : rows + min(-dr, 0), max(-dc, 0) : cols + min(-dc, 0)
-        ]
-        copies.append(moved)
-    return np.concatenate(copies).reshape(-1, rows * cols), np.tile(y, len(copies))
-
-
 def apply_preprocessing(pre: dict[str, Any], X: np.ndarray) -> np.ndarray:
-    """Re-apply the input preprocessing ``flowgraph train`` saved with a model (its metadata's
-    ``preprocessing``): ``scale`` is x * factor, ``standardize`` z = (x - mu) / sigma with the
-    training part's statistics, ``none`` leaves x as it is."""
-    kind = pre.get("kind")
-    if kind == "scale":
-        return X * pre["factor"]
-    if kind == "standardize":
-        from ..datasets import Standardizer
-
-        return Standardizer.from_dict(pre).transform(X)
-    if kind == "none":
-        return X
+    """Re-apply the input preprocessing saved in a model's metadata (a
+    :class:`flowgraph.preprocessing.Preprocessing` as its ``to_dict``)."""
     from ..io import ModelFileError
+    from ..preprocessing import Preprocessing, PreprocessingError
 
-    raise ModelFileError(f"unknown preprocessing {kind!r} in the model's metadata")
+    try:
+        return Preprocessing.from_dict(pre).transform(X)
+    except PreprocessingError as e:
+        raise ModelFileError(f"the model's metadata: {e}") from None
 
 
 # -- train --------------------------------------------------------------------------------------
@@ -340,22 +280,23 @@ def run_train(args: argparse.Namespace) -> int:
     if config["schedule"] == "power" and not (0.5 < config["decay"] <= 1):
         raise UsageError(f"--schedule power needs 0.5 < --decay <= 1, got {config['decay']:g}")
     out = Path(args.out) if args.out else Path("runs") / datetime.now().strftime("%Y%m%d-%H%M%S")
-    if out.exists() and not out.is_dir():
-        raise UsageError(f"--out {out} exists and is not a directory")
+    check_out_dir(out)  # a bad --out is one line now, not a traceback after the training
 
     split = {"valid": args.valid, "test": args.test, "seed": args.seed}
     parts, info = _load_parts(config["dataset"], args.data_dir, split)
     name = info["name"]
-    pre = _fit_preprocessing(args.preprocess, name, parts["train"][0])
     augment = args.augment if args.augment != "auto" else "shifts" if name == "digits" else "none"
     config["augment"] = augment
-    fit = parts["train"]
-    if augment == "shifts":
-        if not info["image_shape"]:
-            raise UsageError(f"--augment shifts needs images; {name} is not an image set")
-        fit = _shifted(*fit, info["image_shape"])
-    data = {k: (apply_preprocessing(pre, X).astype(args.dtype), y) for k, (X, y) in parts.items()}
-    data["fit"] = (apply_preprocessing(pre, fit[0]).astype(args.dtype), fit[1])
+    if augment == "shifts" and not info["image_shape"]:
+        raise UsageError(f"--augment shifts needs images; {name} is not an image set")
+    preprocessing = Preprocessing.fit(
+        parts["train"][0], args.preprocess, dataset=name,
+        image_shape=info["image_shape"] if augment == "shifts" else None,
+    )  # fmt: skip
+    pre = preprocessing.to_dict()  # saved with the model
+    fit = preprocessing.augment(*parts["train"])
+    data = {k: (preprocessing.transform(X).astype(args.dtype), y) for k, (X, y) in parts.items()}
+    data["fit"] = (preprocessing.transform(fit[0]).astype(args.dtype), fit[1])
     n_in, n_classes = data["train"][0].shape[1], info["n_classes"]
     sizes = [n_in, *config["hidden"], n_classes]
     model = mlp(sizes, config["activation"], config["l2"], config["l1"], args.dtype, args.seed)
@@ -370,12 +311,15 @@ def run_train(args: argparse.Namespace) -> int:
           + (f", l1 = {config['l1']:g}" if config["l1"] else ""))  # fmt: skip
     print(f"SGD {schedule}, momentum {args.momentum:g}, batch size {args.batch_size}", flush=True)
 
+    # a run's files are whole only once its manifest is written, last; an older one goes first
+    (out / MANIFEST).unlink(missing_ok=True)
+    log = CSVLogger(out / "metrics.csv")  # one row per epoch as it trains: a killed run keeps it
     start = time.perf_counter()
     with np.errstate(over="ignore", invalid="ignore"):  # divergence is reported as such below
         history = train(
             model, data["fit"], data["valid"], epochs=args.epochs, batch_size=args.batch_size,
             optimizer=optimizer, early_stopping=stopper, seed=args.seed,
-            progress=not args.no_progress,
+            progress=not args.no_progress, callbacks=[log],
         )  # fmt: skip
     seconds = time.perf_counter() - start
     errors = {k: model.error(*data[k]) for k in ("train", "valid", "test")}
@@ -412,13 +356,31 @@ def run_train(args: argparse.Namespace) -> int:
         "metrics": {k: metrics[k] for k in metrics if k not in ("history", "dataset")},
     }
     written = _write_outputs(out, model, history, metrics, metadata, parts, pre, name)
+    write_manifest(out, written, interrupted=history.interrupted, epochs=len(history))
+    written.append(MANIFEST)
     if history.interrupted:
         print(
-            f"interrupted (Ctrl-C) in epoch {len(history)}: kept the best model so far "
+            f"interrupted (Ctrl-C or SIGTERM) in epoch {len(history)}: kept the best model so far "
             f"(epoch {history.best_epoch}) and wrote every output"
         )
     print(f"wrote {out}/: {', '.join(written)}")
     return 130 if history.interrupted else 0
+
+
+def write_manifest(out: Path, names: list[str], **facts: Any) -> None:
+    """``manifest.json``, written last: the run's files with their SHA-256, so that a reader
+    never takes a mix of two runs or a half-written picture for a finished run."""
+    import hashlib
+
+    from ..io import atomic_write
+
+    files = {}
+    for name in names:
+        data = (out / name).read_bytes()
+        files[name] = {"bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()}
+    doc = {"format": "flowgraph-run", "version": 1, "files": files, **facts}
+    text = json.dumps(doc, indent=2)
+    atomic_write(out / MANIFEST, lambda f: f.write(text.encode() + b"\n"))
 
 
 def _write_outputs(out, model, history, metrics, metadata, parts, pre, name) -> list[str]:
@@ -428,7 +390,7 @@ def _write_outputs(out, model, history, metrics, metadata, parts, pre, name) -> 
 
     text = json.dumps(metrics, indent=2, allow_nan=True)
     atomic_write(out / "metrics.json", lambda f: f.write(text.encode() + b"\n"))
-    written = ["model.npz", "metrics.json"]
+    written = ["model.npz", "metrics.json", "metrics.csv"]
     history.plot(out / "curves.png", title=f"{name}: error per epoch")
     written.append("curves.png")
     skipped = _render_graph(model, out / "graph.svg")
@@ -441,7 +403,7 @@ def _write_outputs(out, model, history, metrics, metadata, parts, pre, name) -> 
 
         (X, y), (Xt, yt) = parts["train"], parts["test"]
         plot_decision_boundary(
-            model, X, y, out / "boundary.png", transform=lambda G: apply_preprocessing(pre, G),
+            model, X, y, out / "boundary.png", transform=Preprocessing.from_dict(pre).transform,
             X_test=Xt, y_test=yt, title=f"{name}: decision regions",
         )  # fmt: skip
         written.append("boundary.png")

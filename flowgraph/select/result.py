@@ -78,6 +78,12 @@ class SearchResult:
         return [t for t in self.trials if t["status"] != "ok"]
 
     @property
+    def lost_trials(self) -> list[dict[str, Any]]:
+        """Trials the runner lost (a worker or the scheduler gone), even after a retry: their
+        configurations were never judged, so the best of the others is no verdict."""
+        return [t for t in self.trials if t.get("lost")]
+
+    @property
     def best_trial(self) -> dict[str, Any] | None:
         """The finished trial of lowest validation error (ties: lowest index); None if none."""
         ok = [t for t in self.trials if _sort_key(t)[0] == 0]

@@ -12,6 +12,8 @@ import hashlib
 import json
 import math
 import os
+import threading
+import time
 import warnings
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
@@ -108,8 +110,12 @@ def _from_json(line: dict[str, Any]) -> dict[str, Any]:
 
 class _Checkpoint:
     """A JSON-lines file: a header naming the data, then one finished trial per line, each
-    written with one call, flushed and fsync'ed. Reading it back skips a half-written last
-    line (a crash mid-write) and truncates it, so new lines start clean."""
+    written with one call, flushed and fsync'ed.
+
+    Nothing is written into an existing file before it is verified to be a checkpoint of this
+    search: a mistyped path (a space file, a model) is refused untouched. An empty file, or one
+    holding only the beginning of a header (a crash while creating it), is a fresh start. A
+    half-written last trial (a crash mid-write) is dropped, and new lines start clean."""
 
     def __init__(self, path: str | os.PathLike, plan: Plan, fingerprint: str):
         self.path = Path(path)
@@ -124,35 +130,54 @@ class _Checkpoint:
                     f"trial {i}: a checkpoint stores configurations as JSON, and {config} is "
                     "not (give names and numbers, not objects)"
                 ) from None
-        if self.path.exists():
+        if self.path.is_dir():
+            raise SearchError(f"checkpoint {self.path} is a folder; give a file (e.g. s.jsonl)")
+        if self.path.exists() and not self._is_fresh():
             self._read(planned, header)
         else:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._write_line(json.dumps(header), mode="w")
 
-    def _read(self, planned: dict[int, tuple[dict[str, Any], int]], header: dict) -> None:
+    def _is_fresh(self) -> bool:
+        """True for an empty file or one cut short while its header was being written."""
+        size = self.path.stat().st_size
+        if size == 0:
+            return True
+        if size > 4096:
+            return False
         raw = self.path.read_bytes()
-        end = raw.rfind(b"\n") + 1
-        if end < len(raw):  # a line cut short by a crash: drop it before appending
-            with open(self.path, "r+b") as f:
-                f.truncate(end)
-        lines = raw[:end].decode("utf-8").splitlines()
+        start = b'{"format": "' + _FORMAT.encode() + b'"'
+        return b"\n" not in raw and (start.startswith(raw) or raw.startswith(start))
+
+    def _read(self, planned: dict[int, tuple[dict[str, Any], int]], header: dict) -> None:
+        with open(self.path, "rb") as f:  # the first line decides, before anything else is read
+            first_raw = f.readline(65536)
         try:
-            first = json.loads(lines[0]) if lines else None
-        except json.JSONDecodeError:
+            first = json.loads(first_raw.decode("utf-8")) if first_raw.endswith(b"\n") else None
+        except (UnicodeDecodeError, json.JSONDecodeError):
             first = None
         if not isinstance(first, dict) or first.get("format") != _FORMAT:
-            raise SearchError(f"checkpoint {self.path} is not a flowgraph search checkpoint")
+            raise SearchError(
+                f"{self.path} is not a flowgraph search checkpoint (left untouched); "
+                "give a new path, or the .jsonl file an earlier search wrote"
+            )
         if first.get("data_sha256") != header["data_sha256"]:
             raise SearchError(
                 f"checkpoint {self.path} was written by a search on other data; "
                 "use another checkpoint path"
             )
+        raw = self.path.read_bytes()
+        end = raw.rfind(b"\n") + 1
+        try:
+            lines = raw[:end].decode("utf-8").splitlines()
+        except UnicodeDecodeError:
+            raise SearchError(f"checkpoint {self.path}: not UTF-8 text past its header") from None
+        records = []
         for n, text in enumerate(lines[1:], start=2):
             try:
                 record = _from_json(json.loads(text))
                 i = int(record["trial"])
-            except (json.JSONDecodeError, KeyError, TypeError, ValueError):
+            except (json.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError):
                 raise SearchError(f"checkpoint {self.path}, line {n}: not a trial record") from None
             if i not in planned or planned[i] != (record["config"], record["seed"]):
                 want = planned.get(i)
@@ -162,6 +187,11 @@ class _Checkpoint:
                     + (f"{want[0]} with seed {want[1]}" if want else "not planned")
                     + "; a checkpoint belongs to one search: use another path"
                 )
+            records.append((i, record))
+        if end < len(raw):  # verified: now drop the line a crash cut short, before appending
+            with open(self.path, "r+b") as f:
+                f.truncate(end)
+        for i, record in records:
             self.done.setdefault(i, record)
 
     def _write_line(self, text: str, mode: str = "a") -> None:
@@ -182,14 +212,29 @@ def _run_serial(todo: Plan, data: Data, callbacks: Sequence[Callback]) -> Iterat
         yield run_trial(config, data, seed, index=i, callbacks=callbacks)
 
 
-def _run_loky(todo: Plan, data: Data, callbacks: Sequence[Callback], n_jobs: int) -> Iterator:
-    from joblib import Parallel, delayed
+def _exit_with_parent(parent: int) -> None:
+    """Each worker process starts a thread that ends the worker as soon as the search that
+    started it is gone, even when that process was killed outright (SIGKILL) and could not
+    stop its workers itself (an idle loky worker would otherwise wait minutes)."""
 
-    parallel = Parallel(n_jobs=n_jobs, backend="loky", return_as="generator_unordered")
-    yield from parallel(
-        delayed(run_trial)(config, data, seed, index=i, callbacks=callbacks)
-        for i, config, seed in todo
-    )
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(0.5)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="flowgraph-parent-watch", daemon=True).start()
+
+
+def _run_loky(todo: Plan, data: Data, callbacks: Sequence[Callback], n_jobs: int) -> Iterator:
+    from joblib import Parallel, delayed, parallel_config
+
+    watch = {"initializer": _exit_with_parent, "initargs": (os.getpid(),)}
+    with parallel_config(backend="loky", **watch):  # the dispatch starts here, in __call__
+        records = Parallel(n_jobs=n_jobs, return_as="generator_unordered")(
+            delayed(run_trial)(config, data, seed, index=i, callbacks=callbacks)
+            for i, config, seed in todo
+        )
+    yield from records
 
 
 def _run_dask(todo: Plan, data: Data, callbacks: Sequence[Callback], scheduler: Any) -> Iterator:
@@ -258,6 +303,8 @@ def _check_runner(n_jobs: int, scheduler: Any) -> None:
 
 # -- the search ---------------------------------------------------------------------------------
 
+_RETRIES = 1  # how many times a lost trial is run again before it is reported
+
 
 def _search(
     kind: str,
@@ -276,13 +323,6 @@ def _search(
     ckpt = _Checkpoint(checkpoint, plan, _fingerprint(data)) if checkpoint is not None else None
     done: dict[int, dict[str, Any]] = dict(ckpt.done) if ckpt else {}
     n_resumed = len(done)
-    todo = [p for p in plan if p[0] not in done]
-    if scheduler is not None:
-        records = _run_dask(todo, data, callbacks, scheduler)
-    elif n_jobs != 1:
-        records = _run_loky(todo, data, callbacks, n_jobs)
-    else:
-        records = _run_serial(todo, data, callbacks)
 
     bar = None
     if progress:
@@ -292,19 +332,41 @@ def _search(
     best = min((t["valid_error"] for t in done.values() if _sort_key(t)[0] == 0), default=math.inf)
     interrupted = False
     try:
-        for record in records:
-            done[record["trial"]] = record
-            if ckpt is not None and not record.get("lost"):
-                ckpt.append(record)
-            if _sort_key(record)[0] == 0:
-                best = min(best, record["valid_error"])
-            if bar is not None:
-                bar.set_postfix({"best valid err": f"{best:.4f}"}, refresh=False)
-                bar.update(1)
+        # a trial lost by the runner (a worker or the scheduler gone) is no verdict on its
+        # configuration: it runs once more; what is still lost then is reported, never hidden
+        for attempt in range(1 + _RETRIES):
+            todo = [p for p in plan if p[0] not in done or done[p[0]].get("lost")]
+            if not todo:
+                break
+            if attempt and bar is not None:
+                bar.write(f"retrying {len(todo)} lost trial(s): {[p[0] for p in todo]}")
+            if scheduler is not None:
+                records = _run_dask(todo, data, callbacks, scheduler)
+            elif n_jobs != 1:
+                records = _run_loky(todo, data, callbacks, n_jobs)
+            else:
+                records = _run_serial(todo, data, callbacks)
+            try:
+                for record in records:
+                    done[record["trial"]] = record
+                    if ckpt is not None and not record.get("lost"):
+                        ckpt.append(record)
+                    if _sort_key(record)[0] == 0:
+                        best = min(best, record["valid_error"])
+                    if bar is not None and not record.get("lost"):
+                        bar.set_postfix({"best valid err": f"{best:.4f}"}, refresh=False)
+                        bar.update(1)
+            except (KeyboardInterrupt, SearchError):
+                raise
+            except Exception as e:  # the runner itself broke (a worker killed, a pool gone)
+                for i, config, s in todo:
+                    if i not in done or done[i].get("lost"):
+                        done[i] = _lost(i, config, s, e)
+            finally:
+                records.close()  # stops the workers still running when interrupted
     except KeyboardInterrupt:
         interrupted = True
     finally:
-        records.close()  # stops the workers still running when interrupted
         if bar is not None:
             bar.close()
 
@@ -317,7 +379,15 @@ def _search(
         interrupted=interrupted,
         n_resumed=n_resumed,
     )
-    if refit and not interrupted and result.best_trial is not None:
+    if result.lost_trials and not interrupted:
+        warnings.warn(
+            f"{len(result.lost_trials)} trial(s) lost by the runner even after a retry: "
+            f"{[t['trial'] for t in result.lost_trials]}; the best is chosen among the others "
+            "only, so no test error is measured (run the search again with the checkpoint)",
+            RuntimeWarning,
+            stacklevel=3,
+        )
+    elif refit and not interrupted and result.best_trial is not None:
         _evaluate_best(result, data)
     return result
 

@@ -282,6 +282,56 @@ def distribution_from_json(name: str, spec: Any) -> Any:
 # -- configurations -----------------------------------------------------------------------------
 
 
+def _number(v: Any) -> bool:
+    return isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool)
+
+
+def _whole(v: Any) -> bool:
+    return _number(v) and float(v).is_integer()
+
+
+# what a value must satisfy for any trial to use it: (test, what it must be)
+_VALID: dict[str, tuple[Any, str]] = {
+    "lr": (lambda v: _number(v) and 0 < v < math.inf, "a learning rate > 0"),
+    "decay": (lambda v: _number(v) and 0 <= v < math.inf, "a decay >= 0"),
+    "warmup": (lambda v: _whole(v) and v >= 0, "a whole number of updates >= 0"),
+    "momentum": (lambda v: _number(v) and 0 <= v < 1, "a momentum in [0, 1)"),
+    "l2": (lambda v: _number(v) and 0 <= v < math.inf, "a penalty weight >= 0"),
+    "l1": (lambda v: _number(v) and 0 <= v < math.inf, "a penalty weight >= 0"),
+    "batch_size": (lambda v: _whole(v) and v >= 1, "a whole batch size >= 1"),
+    "epochs": (lambda v: _whole(v) and v >= 1, "a whole number of epochs >= 1"),
+    "patience": (lambda v: v is None or (_whole(v) and v >= 1), "None or a whole number >= 1"),
+    "schedule": (
+        lambda v: v is None or v in ("constant", "inverse", "power"),
+        "constant, inverse or power",
+    ),
+    "activation": (lambda v: v in ("tanh", "sigmoid", "relu", "identity"),
+                   "tanh, sigmoid, relu or identity"),  # fmt: skip
+}
+
+
+def check_value(name: str, value: Any, where: str = "") -> None:
+    """Refuse, before any trial runs, a value that no trial could use (``epochs = -1``)."""
+    rule = _VALID.get(name)
+    if rule is not None and not rule[0](value):
+        raise SearchError(f"{name}{where} = {value!r} cannot be used: {name} must be {rule[1]}")
+
+
+def _check_distribution(name: str, d: Any) -> None:
+    """Each end of a range, each option of a choice, or the fixed value, through check_value."""
+    if isinstance(d, _Choice):
+        for o in d.options:
+            check_value(name, o, " (an option of the choice)")
+    elif isinstance(d, _Uniform | _LogUniform):
+        check_value(name, d.low, f" (the low end of {d!r})")
+        check_value(name, float(np.nextafter(d.high, d.low)), f" (near the high end of {d!r})")
+    elif isinstance(d, _RandInt):
+        check_value(name, d.low, f" (the low end of {d!r})")
+        check_value(name, d.high - 1, f" (the high end of {d!r})")
+    elif not isinstance(d, Distribution):
+        check_value(name, d)
+
+
 def grid_configs(space: Mapping[str, Any]) -> list[dict[str, Any]]:
     """Every combination of the values in ``space``, in a fixed order (the last name varies
     fastest). A list gives a hyper-parameter's values; any other value is fixed."""
@@ -303,6 +353,8 @@ def grid_configs(space: Mapping[str, Any]) -> list[dict[str, Any]]:
             raise SearchError(f"{name}: the grid lists no values")
         names.append(name)
         values.append([normalize_value(name, x) for x in vals])
+        for x in values[-1]:
+            check_value(name, x)
     return [dict(zip(names, combo)) for combo in itertools.product(*values)]
 
 
@@ -322,6 +374,7 @@ def check_distributions(distributions: Mapping[str, Any]) -> dict[str, Any]:
             d = _Choice(tuple(normalize_value(name, o) for o in d.options))
         elif not isinstance(d, Distribution):
             d = normalize_value(name, d)
+        _check_distribution(name, d)
         out[name] = d
     return out
 
