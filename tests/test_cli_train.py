@@ -159,6 +159,7 @@ def test_ctrl_c_keeps_the_best_model_and_writes_everything(tmp_path, monkeypatch
         (["train", "--schedule", "power", "--decay", "0.3"], "0.5 < --decay <= 1"),
         (["train", "--valid", "0.6", "--test", "0.5"], "--valid + --test must be below 1"),
         (["train", "--dataset", "moons", "--data-dir", "x"], "--data-dir is for mnist"),
+        (["train", "--dataset", "moons", "--test", "0.001"], "its test split would be empty"),
         (["evaluate"], "the following arguments are required: MODEL"),
         (["evaluate", "nowhere.npz"], "no model file at nowhere.npz"),
     ],

@@ -216,6 +216,12 @@ def _load_parts(
             X, y, valid=split["valid"], test=split["test"], seed=split["seed"]
         )
         parts = {"train": train, "valid": valid, "test": test}
+    empty = [k for k, (_, yk) in parts.items() if len(yk) == 0]
+    if empty:  # found now, not as a NaN error after the training
+        raise UsageError(
+            f"{name} has {len(y)} examples: its {' and '.join(empty)} split would be empty "
+            f"(--valid {split['valid']}, --test {split['test']}); use larger fractions"
+        )
     return parts, info
 
 
