@@ -22,7 +22,8 @@ METRIC_KEYS = {
     "train_accuracy", "valid_accuracy", "test_accuracy", "epochs", "best_epoch", "seconds",
     "config",
 }  # fmt: skip
-FAST = ["--dataset", "moons", "--hidden", "16", "--epochs", "8", "--patience", "4", "--no-progress"]
+FAST = ["--dataset", "moons", "--n-samples", "200", "--hidden", "16", "--epochs", "8",
+        "--patience", "4", "--no-progress"]  # fmt: skip
 
 
 @pytest.fixture(scope="module")
@@ -126,9 +127,8 @@ def test_ctrl_c_keeps_the_best_model_and_writes_everything(tmp_path, monkeypatch
             if step == 12:  # 5 batches of 32 per epoch on 140 moons
                 os.kill(os.getpid(), signal.SIGINT)
 
-    def train_with_ctrl_c(*args, **kwargs):
-        kwargs["callbacks"] = [*kwargs.get("callbacks", ()), CtrlC()]  # after train's own
-        return real_train(*args, **kwargs)
+    def train_with_ctrl_c(*args, callbacks=(), **kwargs):
+        return real_train(*args, **kwargs, callbacks=[*callbacks, CtrlC()])
 
     monkeypatch.setattr(train_module, "train", train_with_ctrl_c)
     status = main(["train", *FAST, "--epochs", "50", "--patience", "50", "--out", str(tmp_path)])
@@ -159,7 +159,7 @@ def test_ctrl_c_keeps_the_best_model_and_writes_everything(tmp_path, monkeypatch
         (["train", "--schedule", "power", "--decay", "0.3"], "0.5 < --decay <= 1"),
         (["train", "--valid", "0.6", "--test", "0.5"], "--valid + --test must be below 1"),
         (["train", "--dataset", "moons", "--data-dir", "x"], "--data-dir is for mnist"),
-        (["train", "--dataset", "moons", "--test", "0.001"], "its test split would be empty"),
+        (["train", "--dataset", "moons", "--test", "0.0001"], "its test split would be empty"),
         (["evaluate"], "the following arguments are required: MODEL"),
         (["evaluate", "nowhere.npz"], "no model file at nowhere.npz"),
     ],

@@ -59,9 +59,34 @@ DEFAULTS = {
 }
 DECAY = {"constant": 0.0, "inverse": 1e-3, "power": 0.6}  # delta by schedule
 PREPROCESS = ("auto", "standardize", "scale", "none")
+INITS = {"glorot": "glorot_uniform", "normal": "normal", "constant": "constant", "zeros": "zeros"}
+TWO_D_LR = 0.05  # alpha for the 2-D sets
+TWO_D_SAMPLES = 1000  # points of a generated 2-D set: enough to learn its shape, not a line
 MANIFEST = "manifest.json"  # written last: the run's files are complete once it exists
 AUGMENT = ("auto", "shifts", "none")
 TWO_D = ("moons", "circles", "spirals", "xor", "blobs")
+
+
+def _width(text: str) -> int:
+    """A hidden width for --hidden: a whole number >= 1, or none / 0 for no hidden layer."""
+    if text.strip().lower() in ("none", "0"):
+        return 0
+    return positive_int(text)
+
+
+def _warn_ignored(args: argparse.Namespace) -> None:
+    """Say so when an option given has no effect, rather than silently dropping it."""
+    import sys
+
+    notes = []
+    if args.schedule == "constant" and args.decay is not None:
+        notes.append("--decay is ignored with --schedule constant (alpha_t = alpha)")
+    if args.schedule == "constant" and args.warmup:
+        notes.append("--warmup is ignored with --schedule constant (every update uses alpha)")
+    if args.l1 and args.l1_prox:
+        notes.append("--l1 and --l1-prox both penalise |W|: the penalty is applied twice")
+    for note in notes:
+        print(f"flowgraph train: warning: {note}", file=sys.stderr)
 
 
 def add_parser(sub) -> None:
@@ -84,6 +109,15 @@ def add_parser(sub) -> None:
     )  # fmt: skip
     data.add_argument("--data-dir", default=None, metavar="DIR", help="directory of MNIST files")
     data.add_argument(
+        "--n-samples", type=positive_int, default=None, metavar="N",
+        help=f"examples to generate for a 2-D set (default {TWO_D_SAMPLES}) or to draw from "
+        "digits/MNIST (default: all)",
+    )  # fmt: skip
+    data.add_argument(
+        "--noise", type=nonnegative_float, default=None, metavar="SIGMA",
+        help="standard deviation of the noise of a 2-D set (default: the set's own)",
+    )  # fmt: skip
+    data.add_argument(
         "--valid", type=fraction, default=d["valid"], metavar="FRAC",
         help="fraction held out for validation / early stopping (default 0.15)",
     )  # fmt: skip
@@ -103,8 +137,14 @@ def add_parser(sub) -> None:
     )  # fmt: skip
     net = p.add_argument_group("network")
     net.add_argument(
-        "--hidden", type=positive_int, nargs="*", default=d["hidden"], metavar="H",
-        help="hidden layer widths H_1 .. H_L (default: 100 100; none for softmax regression)",
+        "--hidden", type=_width, nargs="*", default=d["hidden"], metavar="H",
+        help="hidden layer widths H_1 .. H_L (default: 100 100; none or 0 for softmax "
+        "regression)",
+    )  # fmt: skip
+    net.add_argument(
+        "--init", choices=list(INITS), default="glorot",
+        help="initial weights: glorot (U[-b, b], b = sqrt(6 / (fan_in + fan_out))), normal, "
+        "constant or zeros (the lecture's symmetry demonstration: every unit stays the same)",
     )  # fmt: skip
     net.add_argument(
         "--activation", choices=list(ACTIVATIONS), default=d["activation"],
@@ -117,10 +157,17 @@ def add_parser(sub) -> None:
         help=f"lambda of sum_k ||W(k)||^2 (default {d['l2']:g})",
     )
     net.add_argument("--l1", type=nonnegative_float, default=d["l1"], help="lambda of |W|")
+    net.add_argument(
+        "--l1-prox", type=nonnegative_float, default=0.0, metavar="LAMBDA",
+        help="L1 by the proximal step after each update, w <- sign(w) max(|w| - alpha_t "
+        "lambda, 0): weights become exactly 0 (the weights only, never the biases)",
+    )  # fmt: skip
     net.add_argument("--dtype", choices=["float32", "float64"], default=d["dtype"])
     sgd = p.add_argument_group("SGD")
     sgd.add_argument(
-        "--lr", type=positive_float, default=d["lr"], help=f"alpha (default {d['lr']:g})"
+        "--lr", type=positive_float, default=None,
+        help=f"alpha (default {d['lr']:g}; {TWO_D_LR:g} for the 2-D sets, where a large step "
+        "keeps a 100 x 100 network at a straight boundary)",
     )
     sgd.add_argument(
         "--momentum", type=nonnegative_float, default=d["momentum"], metavar="BETA",
@@ -191,7 +238,8 @@ def add_parser(sub) -> None:
 def _load_parts(
     dataset: str, data_dir: str | None, split: dict[str, Any]
 ) -> tuple[dict[str, tuple[np.ndarray, np.ndarray]], dict[str, Any]]:
-    """Raw (X, y) for train / valid / test, reproducibly from ``split`` (valid, test, seed).
+    """Raw (X, y) for train / valid / test, reproducibly from ``split`` (valid, test, seed, and
+    for generated sets n_samples and noise).
 
     MNIST keeps its official test set and takes the validation part from its training set."""
     from .. import datasets
@@ -204,7 +252,10 @@ def _load_parts(
         )
     if name != "mnist" and data_dir is not None:
         raise UsageError(f"--data-dir is for mnist; {name} needs no files")
-    X, y, info = datasets.get_dataset(name, data_dir=data_dir, seed=split["seed"])
+    X, y, info = datasets.get_dataset(
+        name, data_dir=data_dir, seed=split["seed"], n_samples=split.get("n_samples"),
+        noise=split.get("noise"),
+    )  # fmt: skip
     if name == "mnist":
         start = info["test_start"]
         train, valid, _ = datasets.split(
@@ -241,14 +292,18 @@ def apply_preprocessing(pre: dict[str, Any], X: np.ndarray) -> np.ndarray:
 
 
 def _config(args: argparse.Namespace) -> dict[str, Any]:
+    if args.lr is None:
+        args.lr = TWO_D_LR if args.dataset.strip().lower() in TWO_D else DEFAULTS["lr"]
     decay = DECAY[args.schedule] if args.decay is None else args.decay
     return {
         "dataset": args.dataset.strip().lower(),
         "data_dir": args.data_dir,
-        "hidden": list(args.hidden),
+        "hidden": [h for h in args.hidden if h],  # none / 0: no hidden layer
         "activation": args.activation,
         "l2": args.l2,
         "l1": args.l1,
+        "l1_prox": args.l1_prox,
+        "init": args.init,
         "dtype": args.dtype,
         "lr": args.lr,
         "momentum": args.momentum,
@@ -278,6 +333,8 @@ def run_train(args: argparse.Namespace) -> int:
     from ..train import EarlyStopping, train
     from . import UsageError
 
+    if 0 in args.hidden and len(args.hidden) > 1:
+        raise UsageError(f"--hidden {' '.join(map(str, args.hidden))}: none / 0 stands alone")
     config = _config(args)
     if args.momentum >= 1:
         raise UsageError(f"--momentum must lie in [0, 1), got {args.momentum}")
@@ -289,6 +346,11 @@ def run_train(args: argparse.Namespace) -> int:
     check_out_dir(out)  # a bad --out is one line now, not a traceback after the training
 
     split = {"valid": args.valid, "test": args.test, "seed": args.seed}
+    if args.n_samples is not None or config["dataset"] in TWO_D:
+        split["n_samples"] = args.n_samples or TWO_D_SAMPLES
+    if args.noise is not None:
+        split["noise"] = args.noise
+    _warn_ignored(args)
     parts, info = _load_parts(config["dataset"], args.data_dir, split)
     name = info["name"]
     augment = args.augment if args.augment != "auto" else "shifts" if name == "digits" else "none"
@@ -305,9 +367,13 @@ def run_train(args: argparse.Namespace) -> int:
     data["fit"] = (preprocessing.transform(fit[0]).astype(args.dtype), fit[1])
     n_in, n_classes = data["train"][0].shape[1], info["n_classes"]
     sizes = [n_in, *config["hidden"], n_classes]
-    model = mlp(sizes, config["activation"], config["l2"], config["l1"], args.dtype, args.seed)
+    model = mlp(sizes, config["activation"], config["l2"], config["l1"], args.dtype, args.seed,
+                weight_init=INITS[args.init])  # fmt: skip
     schedule = optim.make_schedule(config["schedule"], args.lr, config["decay"], args.warmup)
-    optimizer = optim.SGD(model.parameters, schedule, momentum=args.momentum)
+    optimizer = optim.SGD(
+        model.parameters, schedule, momentum=args.momentum,
+        l1_prox=args.l1_prox, l1_params=model.weights,
+    )  # fmt: skip
     stopper = EarlyStopping(args.patience) if args.patience else None
     counts = "  /  ".join(f"{len(data[k][1])} {k}" for k in ("train", "valid", "test"))
     if augment == "shifts":

@@ -101,6 +101,7 @@ def get_dataset(
     data_dir: str | os.PathLike | None = None,
     seed: Seed = 0,
     n_samples: int | None = None,
+    noise: float | None = None,
     download: bool = False,
 ) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
     """The data set called ``name`` (one of :data:`DATASETS`) as ``(X, y, info)``.
@@ -115,7 +116,8 @@ def get_dataset(
     many examples (in file order) from digits or MNIST -- MNIST keeps its 6 : 1 ratio of
     training to test examples. ``seed`` makes both reproducible. ``data_dir`` is the directory
     of the MNIST files (default ``default_data_dir() / "mnist"``), fetched there first when
-    ``download`` is true; other sets ignore both.
+    ``download`` is true; other sets ignore both. ``noise`` (2-D sets only) is the standard
+    deviation of the Gaussian noise added to the points (default: the function's).
     """
     key = name.strip().lower() if isinstance(name, str) else name
     if key not in DATASETS:
@@ -125,10 +127,14 @@ def get_dataset(
     test_start: int | None = None
     if key in _TOY:
         make, description = _TOY[key]
-        kwargs = {} if n_samples is None else {"n_samples": n_samples}
+        kwargs: dict[str, Any] = {} if n_samples is None else {"n_samples": n_samples}
+        if noise is not None:
+            kwargs["noise"] = noise
         X, y = make(**kwargs, seed=rng)
         source = f"flowgraph.datasets.{make.__name__}"
         n_classes = int(y.max()) + 1
+    elif noise is not None:
+        raise DatasetError(f"noise is for the 2-D sets ({', '.join(_TOY)}); {key} has none")
     elif key == "digits":
         X, y = load_digits()
         keep = _subset(len(y), n_samples, rng)
