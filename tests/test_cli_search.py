@@ -103,3 +103,21 @@ def test_a_space_file_that_is_not_json_or_not_a_distribution(tmp_path, capsys):
     bad.write_text(json.dumps({"lr": {"gauss": [0, 1]}}))
     assert main(["search", "--quiet", "--random", "2", "--space", str(bad)]) == 2
     assert "a distribution is one of" in capsys.readouterr().err
+
+
+def test_evaluate_reads_the_best_model_of_a_search(tmp_path, capsys):
+    """The best model carries its dataset, split and preprocessing (the same defaults as
+    flowgraph train), so flowgraph evaluate re-creates its test part and agrees."""
+    out = tmp_path / "s"
+    argv = ["search", *SMALL, "--grid", "lr=0.05,0.1", "--set", "epochs=3", "hidden=8",
+            "--out", str(out)]  # fmt: skip
+    assert main(argv) == 0
+    text = capsys.readouterr().out
+    test_error = float(text.split("test error ")[1].split()[0])
+    assert main(["evaluate", str(out / "best_model.npz")]) == 0
+    shown = capsys.readouterr().out
+    assert f"error {test_error:.4f}" in shown
+    import flowgraph as fg
+
+    meta = fg.load_model(out / "best_model.npz").metadata
+    assert meta["preprocessing"]["kind"] == "scale" and meta["split"]["valid"] == 0.15

@@ -169,3 +169,4 @@ def test_a_save_killed_outright_leaves_nothing_after_the_next_save(tmp_path):
     assert len(left) == 1 and left[0].startswith(".m.npz.")  # the killed writer's temporary
     fg.mlp([2, 3, 3], seed=1).save(target)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["m.npz"]
+

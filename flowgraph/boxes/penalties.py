@@ -7,6 +7,18 @@ import numpy as np
 from .base import Box
 
 
+def _float_weights(box: Box, Ws) -> np.dtype:
+    """The common float dtype of the weights; integer or boolean arrays are refused (their
+    squares and sums would wrap around or overflow silently)."""
+    for i, W in enumerate(Ws):
+        if not np.issubdtype(np.asarray(W).dtype, np.floating):
+            raise TypeError(
+                f"{type(box).__name__}: {box.input_name(i)} has dtype {np.asarray(W).dtype}; "
+                "a penalty takes floating-point weights (make it a Parameter, or cast it)"
+            )
+    return np.result_type(*Ws)
+
+
 class L2Penalty(Box):
     """L2 regularisation (weight decay) over any number of weight children W(1) .. W(K).
 
@@ -18,7 +30,7 @@ class L2Penalty(Box):
     input_names = ("W",)
 
     def fprop(self, *Ws):
-        dtype = np.result_type(*Ws)
+        dtype = _float_weights(self, Ws)
         return np.asarray(sum(np.vdot(W, W) for W in Ws), dtype=dtype)
 
     def bprop(self, inputs, omega, grad_omega):
@@ -40,7 +52,7 @@ class L1Penalty(Box):
     input_names = ("W",)
 
     def fprop(self, *Ws):
-        dtype = np.result_type(*Ws)
+        dtype = _float_weights(self, Ws)
         return np.asarray(sum(np.abs(W).sum() for W in Ws), dtype=dtype)
 
     def bprop(self, inputs, omega, grad_omega):

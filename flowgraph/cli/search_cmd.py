@@ -8,6 +8,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from ..defaults import SPLIT
 from .args import check_out_dir, fraction, nonnegative_int, positive_int, scheduler_address
 
 # how a command-line token becomes a value, per hyper-parameter
@@ -45,8 +46,14 @@ def add_parser(sub) -> None:
     p.add_argument(
         "--n-samples", type=positive_int, default=None, help="examples of a generated dataset"
     )
-    p.add_argument("--valid", type=fraction, default=0.2, help="validation fraction (0.2)")
-    p.add_argument("--test", type=fraction, default=0.2, help="test fraction (0.2)")
+    p.add_argument(
+        "--valid", type=fraction, default=SPLIT["valid"],
+        help=f"validation fraction ({SPLIT['valid']:g}, as flowgraph train)",
+    )  # fmt: skip
+    p.add_argument(
+        "--test", type=fraction, default=SPLIT["test"],
+        help=f"test fraction ({SPLIT['test']:g}, as flowgraph train)",
+    )  # fmt: skip
     p.add_argument(
         "--grid", nargs="+", action="extend", default=[], metavar="NAME=V1,V2",
         help="grid values (repeat --grid to add more names)",
@@ -193,7 +200,7 @@ def run(args: argparse.Namespace) -> int:
         written.append(out / "search.png")
         result.plot(path=written[-1], title=f"{result.kind} search on {args.dataset}")
     if result.best_model is not None:
-        metadata = {"dataset": args.dataset, "config": _jsonable(result.best),
+        metadata = {**result.best_model.metadata, "config": _jsonable(result.best),
                     "test_error": result.test_error}  # fmt: skip
         written.append(result.best_model.save(out / "best_model.npz", metadata=metadata))
 

@@ -25,6 +25,16 @@ from typing import Any
 import numpy as np
 
 from ..callbacks import CSVLogger
+from ..defaults import (
+    DECAY,
+    HYPERPARAMETERS,
+    SPLIT,
+    TWO_D,
+    TWO_D_LR,
+    TWO_D_SAMPLES,
+    augment_for,
+    lr_for,
+)
 from ..preprocessing import Preprocessing
 from .args import (
     check_out_dir,
@@ -35,36 +45,24 @@ from .args import (
     positive_int,
 )
 
-# Defaults of `flowgraph train` (tuned on digits: two hidden layers of 100 tanh units).
+# Defaults of `flowgraph train`: flowgraph.defaults, shared with `flowgraph search`
+_H = HYPERPARAMETERS
 DEFAULTS = {
     "dataset": "digits",
-    "hidden": [100, 100],
-    "activation": "tanh",
-    "lr": 0.2,
-    "momentum": 0.9,
-    "schedule": "inverse",
-    "decay": None,  # per schedule: DECAY below
-    "warmup": 0,
-    "l2": 3e-4,
-    "l1": 0.0,
-    "batch_size": 32,
-    "epochs": 200,
-    "patience": 30,
+    **{k: _H[k] for k in ("activation", "lr", "momentum", "schedule", "warmup", "l2", "l1",
+                          "batch_size", "epochs", "patience")},  # fmt: skip
+    "hidden": list(_H["hidden"]),
+    "decay": None,  # per schedule: DECAY
     "seed": 0,
     "dtype": "float32",
-    "valid": 0.15,
-    "test": 0.15,
+    **SPLIT,
     "preprocess": "auto",
     "augment": "auto",
 }
-DECAY = {"constant": 0.0, "inverse": 1e-3, "power": 0.6}  # delta by schedule
 PREPROCESS = ("auto", "standardize", "scale", "none")
 INITS = {"glorot": "glorot_uniform", "normal": "normal", "constant": "constant", "zeros": "zeros"}
-TWO_D_LR = 0.05  # alpha for the 2-D sets
-TWO_D_SAMPLES = 1000  # points of a generated 2-D set: enough to learn its shape, not a line
 MANIFEST = "manifest.json"  # written last: the run's files are complete once it exists
 AUGMENT = ("auto", "shifts", "none")
-TWO_D = ("moons", "circles", "spirals", "xor", "blobs")
 
 
 def _width(text: str) -> int:
@@ -293,7 +291,7 @@ def apply_preprocessing(pre: dict[str, Any], X: np.ndarray) -> np.ndarray:
 
 def _config(args: argparse.Namespace) -> dict[str, Any]:
     if args.lr is None:
-        args.lr = TWO_D_LR if args.dataset.strip().lower() in TWO_D else DEFAULTS["lr"]
+        args.lr = lr_for(args.dataset)
     decay = DECAY[args.schedule] if args.decay is None else args.decay
     return {
         "dataset": args.dataset.strip().lower(),
@@ -353,7 +351,7 @@ def run_train(args: argparse.Namespace) -> int:
     _warn_ignored(args)
     parts, info = _load_parts(config["dataset"], args.data_dir, split)
     name = info["name"]
-    augment = args.augment if args.augment != "auto" else "shifts" if name == "digits" else "none"
+    augment = args.augment if args.augment != "auto" else augment_for(name)
     config["augment"] = augment
     if augment == "shifts" and not info["image_shape"]:
         raise UsageError(f"--augment shifts needs images; {name} is not an image set")

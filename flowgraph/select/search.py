@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from ..defaults import SPLIT
 from ..train import Callback
 from .result import SearchResult, _sort_key
 from .space import (
@@ -39,26 +40,57 @@ __all__ = ["grid_search", "random_search", "load_data", "plan_random"]
 Plan = list[tuple[int, dict[str, Any], int]]
 
 
+class LoadedData(tuple):
+    """((X_train, y_train), (X_valid, y_valid), (X_test, y_test)) of a named dataset, with how
+    it was made: ``preprocessing`` (fitted on the training part, applied to all three) and
+    ``metadata`` (dataset, split, preprocessing: what ``flowgraph evaluate`` needs to re-create
+    the same test part from a saved best model)."""
+
+    preprocessing: Any = None
+    metadata: dict[str, Any]
+
+    def __new__(cls, parts: Data, preprocessing: Any, metadata: dict[str, Any]) -> LoadedData:
+        self = super().__new__(cls, parts)
+        self.preprocessing, self.metadata = preprocessing, metadata
+        return self
+
+    def __reduce__(self):  # pickled to workers with what it carries
+        return (LoadedData, (tuple(self), self.preprocessing, self.metadata))
+
+
 def load_data(
     data: Any,
     *,
     seed: int = 0,
-    valid: float = 0.2,
-    test: float = 0.2,
+    valid: float = SPLIT["valid"],
+    test: float = SPLIT["test"],
     data_dir: str | os.PathLike | None = None,
     n_samples: int | None = None,
+    preprocess: str = "auto",
+    augment: str = "auto",
 ) -> Data:
     """``data`` as ((X_train, y_train), (X_valid, y_valid), (X_test, y_test)).
 
     A dataset name (digits, moons, ...: ``flowgraph.datasets.DATASETS``) is loaded with
-    ``get_dataset``, split with class proportions kept (``valid`` and ``test`` fractions,
-    drawn from ``seed``; MNIST keeps its official test set and takes ``valid`` of its
-    training set) and standardised with the training part's mean and standard deviation."""
+    ``get_dataset`` (2-D sets: 1000 points unless ``n_samples`` says otherwise), split with
+    class proportions kept (``valid`` and ``test`` fractions, drawn from ``seed``; MNIST keeps
+    its official test set and takes ``valid`` of its training set) and preprocessed as
+    ``flowgraph train`` does (:class:`flowgraph.Preprocessing` fitted on the training part:
+    ``auto`` scales digits by 1/16 and standardises the others; ``augment="auto"`` adds the
+    shifted copies of the digits' training images). The same defaults as ``flowgraph train``
+    (:mod:`flowgraph.defaults`), so a configuration means the same run in both."""
+    if isinstance(data, LoadedData):
+        return data
     if not isinstance(data, str):
         return check_data(data)
     from .. import datasets
+    from ..defaults import augment_for, n_samples_for
+    from ..preprocessing import Preprocessing
 
-    X, y, info = datasets.get_dataset(data, data_dir=data_dir, seed=seed, n_samples=n_samples)
+    name = data.strip().lower()
+    if n_samples is None:
+        n_samples = n_samples_for(name)
+    X, y, info = datasets.get_dataset(name, data_dir=data_dir, seed=seed, n_samples=n_samples)
     start = info.get("test_start")
     if start is not None:
         train, valid_part, _ = datasets.split(
@@ -67,8 +99,19 @@ def load_data(
         test_part = (X[start:], y[start:])
     else:
         train, valid_part, test_part = datasets.split(X, y, valid=valid, test=test, seed=seed)
-    X_tr, X_va, X_te, _ = datasets.standardize(train[0], valid_part[0], test_part[0])
-    return check_data(((X_tr, train[1]), (X_va, valid_part[1]), (X_te, test_part[1])))
+    augment = augment_for(name) if augment == "auto" else augment
+    shape = info["image_shape"] if augment == "shifts" else None
+    pre = Preprocessing.fit(train[0], preprocess, dataset=name, image_shape=shape)
+    X_fit, y_fit = pre.augment(*train)
+    parts = check_data(((pre.transform(X_fit), y_fit),
+                        (pre.transform(valid_part[0]), valid_part[1]),
+                        (pre.transform(test_part[0]), test_part[1])))  # fmt: skip
+    split = {"valid": valid, "test": test, "seed": seed}
+    if n_samples is not None:
+        split["n_samples"] = n_samples
+    metadata = {"dataset": name, "data_dir": None if data_dir is None else str(data_dir),
+                "split": split, "preprocessing": pre.to_dict()}  # fmt: skip
+    return LoadedData(parts, pre, metadata)
 
 
 def _fingerprint(data: Data) -> str:
@@ -412,6 +455,8 @@ def _evaluate_best(result: SearchResult, data: Data) -> None:
         )
     result.best_model = model
     result.test_error = model.error(Xt, yt)
+    # where the data came from and how it was preprocessed travel with the model
+    model.metadata.update(getattr(data, "metadata", {}))
 
 
 def grid_search(

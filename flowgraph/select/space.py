@@ -1,12 +1,16 @@
 """Search spaces: the hyper-parameters a trial may set, grids of values and random distributions.
 
 A configuration maps hyper-parameter names to values; what it leaves out takes its default
-from :data:`DEFAULTS`. The names and what they set:
+from :data:`DEFAULTS`, the same as ``flowgraph train``'s (:mod:`flowgraph.defaults`: momentum
+0.9, alpha / (1 + delta t) with alpha = 0.2 and delta = 1e-3, L2 3e-4, two layers of 100 tanh
+units, batches of 32, 200 epochs at most with early stopping after 30). The names and what
+they set:
 
     lr          alpha, the learning rate (alpha_t = alpha for the constant schedule)
     schedule    "constant", "inverse" alpha / (1 + delta t) or "power" alpha / t^delta
-                (default: constant when decay = 0, inverse otherwise)
-    decay       delta, the decrease constant of the schedule
+                (None: constant when decay = 0, inverse otherwise)
+    decay       delta, the decrease constant of the schedule (default: the schedule's own,
+                1e-3 for inverse and 0.6 for power)
     warmup      updates kept at the fixed rate alpha before the schedule decreases it
     momentum    beta in grad_bar(t) = grad + beta grad_bar(t-1)
     hidden      the hidden widths (H_1, ..., H_L): 100, "100x100" or (100, 100); 0 or () for none
@@ -31,6 +35,7 @@ from typing import Any
 
 import numpy as np
 
+from ..defaults import HYPERPARAMETERS
 from ..errors import FlowgraphError
 
 __all__ = [
@@ -50,20 +55,9 @@ __all__ = [
     "distribution_from_json",
 ]
 
-DEFAULTS: dict[str, Any] = {
-    "lr": 0.1,
-    "schedule": None,
-    "decay": 0.0,
-    "warmup": 0,
-    "momentum": 0.0,
-    "hidden": (100,),
-    "activation": "tanh",
-    "l2": 0.0,
-    "l1": 0.0,
-    "batch_size": 32,
-    "epochs": 20,
-    "patience": None,
-}
+# what a trial trains with for every name its configuration does not set: the same defaults
+# as `flowgraph train` (flowgraph.defaults); the decay follows the schedule unless given
+DEFAULTS: dict[str, Any] = dict(HYPERPARAMETERS)
 
 
 class SearchError(FlowgraphError, ValueError):

@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from ..defaults import DECAY
 from ..models import Model, mlp
 from ..optim import SGD
 from ..train import Callback, EarlyStopping, History, train
@@ -48,8 +49,10 @@ def resolve_config(config: Mapping[str, Any]) -> dict[str, Any]:
         ):
             raise ValueError(f"{name} must be an integer, got {v!r}")
         c[name] = int(v)
-    if c["schedule"] is None:
+    if "schedule" in config and c["schedule"] is None:  # auto: by the decay given
         c["schedule"] = "constant" if c["decay"] == 0 else "inverse"
+    if "decay" not in config:  # the schedule's own delta (flowgraph.defaults.DECAY)
+        c["decay"] = DECAY.get(c["schedule"], c["decay"])
     elif c["schedule"] == "constant" and c["decay"] != 0:
         raise ValueError(
             f"decay = {c['decay']:g} has no effect with the constant schedule; "
