@@ -11,10 +11,21 @@ so errors of opposite sign cannot cancel). A box with a non-scalar output is red
 scalar by a random non-uniform projection L = sum(R ⊙ output), whose gradient R is what
 bprop receives.
 
-An element is a *kink*, reported apart and neither passed nor failed, when the one-sided
-differences (L(x+eps)-L(x))/eps and (L(x)-L(x-eps))/eps disagree: the function is not
-differentiable there (ReLU or |W| at 0), or so curved within eps (-log f for a probability f
-near eps) that finite differences cannot judge it; likewise when x +- eps leaves the domain.
+The derivative is estimated by Richardson's extrapolation (4 c(eps/2) - c(eps)) / 3 of the
+central differences c(h), exact to O(eps^4), and compared with the analytic value within
+atol + rtol |value| plus the differences' round-off (which grows as 1/eps).
+
+An element is a *kink*, reported apart and neither passed nor failed, only on evidence that
+the function is not differentiable there (ReLU or |W| at 0): its one-sided slopes disagree
+by an amount that does not shrink as the step does (eps, eps/16, ...), where a smooth
+function's disagreement shrinks with the step. Where the function merely curves steeply
+within eps (-log f for a probability f near eps), or x +- eps leaves its domain, the step is
+refined until the derivative is resolved; what cannot be resolved is a failure, never a kink.
+
+The Graph does not call ``bprop`` but ``bprop_needed`` (skipping inputs that need no gradient,
+returning a rank-1 gradient as an ``Outer``): ``check_box`` holds every pattern of ``needs``
+at the sample's batch and at a batch of one example to ``bprop``, and ``check_graph``
+re-checks each box on the path the Graph took.
 """
 
 from __future__ import annotations
@@ -26,11 +37,12 @@ from typing import Any
 
 import numpy as np
 
-from .boxes.base import Box
+from .boxes.base import Box, Outer
 from .errors import FeedError
 
 __all__ = [
     "InputCheck",
+    "PathCheck",
     "BoxReport",
     "GraphReport",
     "check_box",
@@ -46,8 +58,12 @@ ATOL = 1e-7
 MAX_ELEMENTS = 128  # check every element of tensors up to this size
 N_SAMPLES = 24  # else: this many sampled elements...
 N_DIRECTIONS = 4  # ...and this many random Gaussian directions
-KINK_TOL = 1e-3  # one-sided slopes differing by this (relative) mark a kink
-KINK_FLOOR = 1e-2  # ...relative to at least this slope, so flat points are no kinks
+KINK_RTOL = 1e-3  # evidence of non-smoothness (relative to the slopes) that refines the step
+REFINE = 16  # ...dividing it by this...
+MAX_REFINE = 8  # ...at most this many times (eps / 16^8 ~ 2e-10 eps)
+ROUNDOFF = 16  # round-off of the estimate: this many ulps of |f| over the step (4x margin)
+MAX_PATTERN_INPUTS = 6  # every pattern of needs for up to this many inputs (2^6 - 1 = 63)
+PATH_RTOL = 1e-9  # a fast path equals bprop up to summation order: relative to its largest
 
 
 @dataclass
@@ -100,21 +116,48 @@ class InputCheck:
         )
 
 
+@dataclass
+class PathCheck:
+    """``bprop_needed(inputs, output, grad_output, needs)`` held to ``bprop`` for one pattern
+    of ``needs`` at one batch size ``n`` (None: the inputs have no batch dimension).
+
+    Where ``needs`` is True the path must give the gradient bprop gives (an :class:`Outer`
+    is materialised first); only where it is False may it give None. ``problems`` lists
+    (input name, what is wrong); empty when the path is right.
+    """
+
+    needs: tuple[bool, ...]
+    n: int | None
+    problems: list[tuple[str, str]] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    def line(self) -> str:
+        pattern = "".join("T" if k else "F" for k in self.needs)
+        where = "" if self.n is None else f" at N={self.n}"
+        what = "; ".join(f"{name}: {msg}" for name, msg in self.problems) or "equals bprop"
+        return f"bprop_needed(needs={pattern}){where}: {what}"
+
+
 def _header(what: str = "input") -> str:
     return f"{what:<10} {'shape':<12} {'max abs':>9} {'max rel':>9}  {'elements':<26} status"
 
 
 @dataclass
 class BoxReport:
-    """What ``check_box`` found for each differentiable input of one box."""
+    """What ``check_box`` found for each differentiable input of one box, and for each path
+    of ``bprop_needed`` (``paths``) held to ``bprop``."""
 
     box: str
     inputs: list[InputCheck]
     node: str | None = None
+    paths: list[PathCheck] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
-        return all(c.ok for c in self.inputs)
+        return all(c.ok for c in self.inputs) and all(p.ok for p in self.paths)
 
     @property
     def status(self) -> str:
@@ -129,7 +172,15 @@ class BoxReport:
 
     @property
     def failing(self) -> list[str]:
-        return [c.name for c in self.inputs if not c.ok]
+        """Inputs with a wrong gradient, from bprop or from a path of bprop_needed."""
+        names = [c.name for c in self.inputs if not c.ok]
+        for p in self.paths:
+            names += [name for name, _ in p.problems if name not in names]
+        return names
+
+    @property
+    def failing_paths(self) -> list[PathCheck]:
+        return [p for p in self.paths if not p.ok]
 
     def title(self) -> str:
         where = f" at node '{self.node}'" if self.node else ""
@@ -137,9 +188,19 @@ class BoxReport:
         return f"{self.box}{where}: {self.status.upper()}{failing}"
 
     def __str__(self) -> str:
-        if not self.inputs:
+        if not self.inputs and not self.paths:
             return f"{self.title()}\n  no floating-point input: nothing was checked"
-        return "\n".join([self.title(), "  " + _header()] + ["  " + c.line() for c in self.inputs])
+        lines = [self.title(), "  " + _header()] + ["  " + c.line() for c in self.inputs]
+        if self.paths:
+            bad = self.failing_paths
+            sizes = sorted({p.n for p in self.paths if p.n is not None})
+            at = f" at N = {', '.join(map(str, sizes))}" if sizes else ""
+            lines.append(
+                f"  paths the Graph takes (bprop_needed){at}: {len(self.paths) - len(bad)} of "
+                f"{len(self.paths)} equal bprop"
+            )
+            lines += ["    " + p.line() for p in bad]
+        return "\n".join(lines)
 
     def __bool__(self) -> bool:
         return self.ok
@@ -193,6 +254,11 @@ class GraphReport:
             if first:
                 lines.append(f"first failing box: '{first}' ({self.boxes[first].box})")
                 lines.append(str(self.boxes[first]))
+            elif not self.ok:
+                lines.append(
+                    "every box passes on its own, yet the end-to-end gradient is wrong: the "
+                    "Graph's accumulation, or a parameter shared in an unexpected way"
+                )
         return "\n".join(lines)
 
     def __bool__(self) -> bool:
@@ -212,10 +278,80 @@ def _directions(shape, rng, max_elements, n_samples, n_directions):
         for flat in rng.choice(size, size=min(n_samples, size), replace=False):
             yield np.unravel_index(int(flat), shape), int(flat)
         for k in range(n_directions):
-            # unit length: the one-sided slopes of a smooth function then differ by
-            # eps * d^T H d, tiny, whatever the tensor's size (no false kinks)
+            # unit length, so that the step along it is eps whatever the tensor's size
             d = rng.standard_normal(shape)
             yield f"direction {k}", d / np.linalg.norm(d)
+
+
+@dataclass
+class _Verdict:
+    """What the differences along one direction say: ``kind`` is 'smooth' (``numeric`` is
+    then the derivative, known to within ``allowance``), 'kink' or 'unresolved'."""
+
+    kind: str
+    numeric: float = float("nan")
+    allowance: float = 0.0
+    step: float = 0.0
+    why: str = ""
+
+
+def _differentiate(
+    f_at: Callable[[float], float], f0: float, magnitude: float, eps: float, atol: float
+) -> _Verdict:
+    """The derivative of t -> f_at(t) at t = 0 (f_at(0) = f0), or why there is none.
+
+    At each step h (eps, then eps/16, ...; at most ``MAX_REFINE`` times) four values
+    f(±h), f(±h/2) give the central differences c(h), c(h/2) and the one-sided gaps
+    d(t) = (f(t) - 2 f0 + f(-t)) / t. On a smooth function
+
+        c(h) - c(h/2)     = h^2 f'''/8 + O(h^4)       (truncation of c(h), up to 3/4)
+        r = d(h) - 2 d(h/2) = h^3 f''''/16 + O(h^5)
+
+    both vanish quickly with h, and Richardson's (4 c(h/2) - c(h)) / 3 = f' + O(h^4) is the
+    estimate. A kink (a jump J of the slope at the point) gives r = -J at every step, and a
+    kink within (0, h) makes c(h) - c(h/2) up to J/4, until h is smaller than its distance.
+    So: the evidence e = max(|c(h) - c(h/2)|, |r|) is compared with ``KINK_RTOL`` times the
+    slopes (plus round-off, u |f| / h, and ``atol``); below it the function is smooth at
+    this step; above it the step is refined, and a kink is declared only when e does not
+    shrink (a smooth function's evidence shrinks 256-fold per refinement, a jump's stays).
+    Evidence that grows as h shrinks is round-off: the previous step is then used, its
+    evidence counted in the allowance. A step that leaves the domain (a non-finite value)
+    is refined too.
+    """
+    h = eps
+    prev: tuple[float, float, float, float] | None = None  # (evidence, numeric, h, noise)
+    for _ in range(MAX_REFINE + 1):
+        fp, fm = f_at(h), f_at(-h)
+        fp2, fm2 = f_at(h / 2), f_at(-h / 2)
+        if not all(np.isfinite(v) for v in (fp, fm, fp2, fm2)):
+            prev = None  # out of the domain at this step: smaller ones may stay inside it
+            h /= REFINE
+            continue
+        c1, c2 = (fp - fm) / (2 * h), (fp2 - fm2) / h
+        r = (fp - 2 * f0 + fm) / h - 2 * (fp2 - 2 * f0 + fm2) / (h / 2)
+        numeric = (4 * c2 - c1) / 3
+        slopes = max(max(abs(fp - f0), abs(f0 - fm)) / h, 2 * max(abs(fp2 - f0), abs(f0 - fm2)) / h)
+        scale = max(abs(f0), abs(fp), abs(fm), magnitude)
+        noise = ROUNDOFF * np.finfo(np.float64).eps * scale / h
+        evidence = max(abs(c1 - c2), abs(r))
+        if evidence <= KINK_RTOL * slopes + noise + atol:
+            return _Verdict("smooth", numeric, noise + 1e-3 * evidence, h)
+        if prev is not None:
+            e_prev, n_prev, h_prev, noise_prev = prev
+            if evidence > REFINE * e_prev:  # round-off took over: the coarser step was better
+                if e_prev <= 1e-2 * slopes:
+                    return _Verdict("smooth", n_prev, noise_prev + e_prev, h_prev)
+                break
+            if evidence > e_prev / 8:  # the slopes' disagreement does not shrink: a jump
+                return _Verdict("kink", step=h, why=f"one-sided slopes differ by {abs(r):.3g}")
+        prev = (evidence, numeric, h, noise)
+        h /= REFINE
+    return _Verdict(
+        "unresolved",
+        step=h,
+        why="finite differences could not resolve the derivative here (the function leaves "
+        "its domain or curves too steeply within the step); try a smaller eps",
+    )
 
 
 def _compare(
@@ -231,8 +367,13 @@ def _compare(
     max_elements: int,
     n_samples: int,
     n_directions: int,
+    magnitude: float = 0.0,
 ) -> InputCheck:
-    """Perturb ``x`` in place (restoring it) and compare f's differences with ``analytic``."""
+    """Perturb ``x`` in place (restoring it) and compare f's derivatives with ``analytic``.
+
+    ``magnitude`` bounds the size of the terms f sums (for round-off), when |f| may be
+    smaller than them by cancellation.
+    """
     check = InputCheck(name=name, shape=tuple(x.shape))
     flat_x = x.reshape(-1)  # a view: x is float64 and contiguous (made so by the callers)
     loss = f
@@ -243,52 +384,62 @@ def _compare(
 
     f0 = f()
     worst_score = -1.0
+    unresolved = ""
     for label, d in _directions(x.shape, rng, max_elements, n_samples, n_directions):
         if isinstance(d, int):  # one element
             old = flat_x[d]
-            flat_x[d] = old + eps
-            f_plus = f()
-            flat_x[d] = old - eps
-            f_minus = f()
-            flat_x[d] = old
+
+            def f_at(t: float, d=d, old=old) -> float:
+                flat_x[d] = old + t
+                try:
+                    return f()
+                finally:
+                    flat_x[d] = old
+
             a = float(analytic.reshape(-1)[d])
-            step = eps
         else:  # a random direction
             old = x.copy()
-            x += eps * d
-            f_plus = f()
-            x[...] = old - eps * d
-            f_minus = f()
-            x[...] = old
+
+            def f_at(t: float, d=d, old=old) -> float:
+                np.add(old, t * d, out=x)
+                try:
+                    return f()
+                finally:
+                    x[...] = old
+
             a = float(np.vdot(analytic, d))
-            step = eps
-        n = (f_plus - f_minus) / (2 * step)
         check.n_checked += 1
-        # one-sided slopes: on a smooth function they differ by eps * f'' only; at a kink
-        # (ReLU or |W| at 0 within eps) by the jump of the derivative, and no single
-        # analytic value can be right (nor wrong)
-        fwd, bwd = (f_plus - f0) / step, (f0 - f_minus) / step
-        if abs(fwd - bwd) > KINK_TOL * max(KINK_FLOOR, abs(fwd), abs(bwd)):
+        if not np.isfinite(f0):
+            v = _Verdict("unresolved", why=f"the function is not finite at the point ({f0})")
+        else:
+            v = _differentiate(f_at, f0, magnitude, eps, atol)
+        if v.kind == "kink":
             check.n_kinks += 1
             continue
-        if np.isfinite(f0) and not (np.isfinite(f_plus) and np.isfinite(f_minus)):
-            # within eps of the edge of the domain (log of a probability below eps): as
-            # for a kink, finite differences cannot judge the gradient here
-            check.n_kinks += 1
+        if v.kind == "unresolved":
+            check.n_failed += 1
+            unresolved = v.why
+            if check.worst is None:
+                check.worst = tuple(int(i) for i in label) if isinstance(label, tuple) else label
+                check.analytic, check.numeric = a, float("nan")
             continue
+        n = v.numeric
         abs_err = abs(a - n)
         scale = max(abs(a), abs(n))
         rel_err = abs_err / scale if scale > 0 else 0.0
-        failed = not np.isfinite(n) or abs_err > atol + rtol * scale
+        tol = atol + rtol * scale + v.allowance
+        failed = not np.isfinite(n) or abs_err > tol
         if failed:
             check.n_failed += 1
-        score = abs_err / (atol + rtol * scale)
+        score = abs_err / tol
         if score > worst_score:
             worst_score = score
             check.worst = tuple(int(i) for i in label) if isinstance(label, tuple) else label
             check.analytic, check.numeric = a, n
         check.max_abs_err = max(check.max_abs_err, abs_err)
         check.max_rel_err = max(check.max_rel_err, rel_err)
+    if unresolved:
+        check.note = unresolved
     return check
 
 
@@ -311,6 +462,148 @@ def _projection(shape: tuple[int, ...], rng: np.random.Generator) -> np.ndarray:
     return rng.standard_normal(shape)
 
 
+def _needs_patterns(differentiable: Sequence[bool]) -> list[tuple[bool, ...]]:
+    """The patterns of ``needs`` the Graph may pass: a gradient wanted for any non-empty
+    subset of the differentiable inputs (never for labels). Every subset for up to
+    ``MAX_PATTERN_INPUTS`` of them; beyond, all, each alone and all but each."""
+    idx = [i for i, d in enumerate(differentiable) if d]
+    k = len(idx)
+    subsets: list[tuple[int, ...]]
+    if k <= MAX_PATTERN_INPUTS:
+        subsets = [tuple(i for j, i in enumerate(idx) if mask >> j & 1) for mask in range(1, 2**k)]
+    else:
+        subsets = [tuple(idx)] + [(i,) for i in idx]
+        subsets += [tuple(j for j in idx if j != i) for i in idx]
+    patterns = []
+    for s in subsets:
+        p = tuple(i in s for i in range(len(differentiable)))
+        if p not in patterns:
+            patterns.append(p)
+    return patterns
+
+
+def _close(got: np.ndarray, ref: np.ndarray) -> tuple[bool, float]:
+    """Equal up to the round-off of summing in another order; returns (ok, max abs diff)."""
+    with np.errstate(invalid="ignore", over="ignore"):  # inf - inf: not equal, no warning
+        diff = float(np.max(np.abs(got - ref))) if got.size else 0.0
+    bound = PATH_RTOL * (float(np.max(np.abs(ref))) if ref.size else 0.0)
+    return bool(diff <= bound or np.array_equal(got, ref)), diff
+
+
+def _check_path(
+    box: Box,
+    xs: list[Any],
+    out: Any,
+    G: np.ndarray,
+    ref: Sequence[Any],
+    needs: tuple[bool, ...],
+    n: int | None,
+) -> PathCheck:
+    """Run ``bprop_needed`` with ``needs`` as the Graph would and compare it with ``ref``,
+    bprop's gradients at the same inputs and output gradient."""
+    check = PathCheck(needs=needs, n=n)
+    snapshot = [np.array(x, copy=True) if isinstance(x, np.ndarray) else x for x in xs]
+    try:
+        got = box.bprop_needed(list(xs), out, G.copy(), needs)
+    except Exception as e:  # the Graph would stop here: a failure of this path
+        check.problems.append(("(all)", f"raised {type(e).__name__}: {e}"))
+        return check
+    for i, (x, s) in enumerate(zip(xs, snapshot)):
+        if isinstance(x, np.ndarray) and not np.array_equal(x, s, equal_nan=True):
+            check.problems.append((box.input_name(i), "bprop_needed wrote into this input"))
+            x[...] = s
+    got = tuple(got) if isinstance(got, (tuple, list)) else (got,)
+    if len(got) != len(xs):
+        check.problems.append(("(all)", f"returned {len(got)} gradients for {len(xs)} inputs"))
+        return check
+    for i, (x, g, r, need) in enumerate(zip(xs, got, ref, needs)):
+        if not need or r is None:  # skipped, or no gradient in bprop either (labels)
+            continue
+        name = box.input_name(i)
+        if g is None:
+            check.problems.append((name, "None although needs is True (bprop gives one)"))
+            continue
+        if isinstance(g, Outer):
+            if g.shape != np.shape(x):
+                check.problems.append(
+                    (name, f"Outer factors of shape {g.shape}, expected {np.shape(x)}")
+                )
+                continue
+            g = g.materialize()
+        g = np.asarray(g, dtype=np.float64)
+        r = np.asarray(r, dtype=np.float64)
+        if g.shape != r.shape:
+            check.problems.append((name, f"gradient of shape {g.shape}, bprop's is {r.shape}"))
+            continue
+        ok, diff = _close(g, r)
+        if not ok:
+            rel = diff / max(float(np.max(np.abs(r))), np.finfo(np.float64).tiny)
+            check.problems.append(
+                (
+                    name,
+                    f"differs from bprop's by up to {diff:.3g} "
+                    f"(relative to its largest: {rel:.2g})",
+                )
+            )
+    return check
+
+
+def _batch_of_one(box: Box, xs: list[Any], rng: np.random.Generator, sampled: bool) -> list | None:
+    """Inputs with a batch of one example, for the N = 1 fast paths, or None when the inputs
+    have no batch dimension (or already hold one example).
+
+    A box whose ``sample_inputs`` takes ``n`` is asked for ``sample_inputs(rng, n=1)`` (when
+    the inputs were sampled); else the first row is kept of every input whose leading
+    dimension is the first input's N > 1, and that must make a valid input for fprop (with an
+    output whose own leading N, if it had one, becomes 1).
+    """
+    first = next((x for x in xs if isinstance(x, np.ndarray) and x.ndim >= 1), None)
+    if first is None or first.shape[0] <= 1:
+        return None
+    N = first.shape[0]
+    if sampled:
+        try:
+            params = inspect.signature(box.sample_inputs).parameters
+        except (TypeError, ValueError):  # pragma: no cover - builtins only
+            params = {}
+        if "n" in params:
+            return [_as_float64(np.asarray(v)) for v in box.sample_inputs(rng, n=1)]
+    one = [
+        np.array(x[:1], copy=True)
+        if isinstance(x, np.ndarray) and x.ndim >= 1 and x.shape[0] == N
+        else x
+        for x in xs
+    ]
+    try:
+        with np.errstate(all="ignore"):
+            out_n = np.shape(box.fprop(*xs))
+            out_1 = np.shape(box.fprop(*one))
+    except Exception:  # not batch-first after all: no N = 1 sample to make
+        return None
+    if out_n and out_n[0] == N and out_1[:1] != (1,):
+        return None
+    return one
+
+
+def _check_paths(
+    box: Box,
+    samples: list[tuple[list[Any], Any, np.ndarray, Sequence[Any]]],
+    needs: Sequence[bool] | None,
+) -> list[PathCheck]:
+    """Every pattern of needs (or the one given) at every sample (inputs, output, grad_output,
+    bprop's gradients)."""
+    checks = []
+    for xs, out, G, ref in samples:
+        n = xs[0].shape[0] if isinstance(xs[0], np.ndarray) and xs[0].ndim >= 1 else None
+        if needs is not None:
+            patterns = [tuple(bool(k) for k in needs)]
+        else:
+            patterns = _needs_patterns([_is_float(x) for x in xs])
+        for p in patterns:
+            checks.append(_check_path(box, xs, out, G, ref, p, n))
+    return checks
+
+
 def check_box(
     box: Box,
     inputs: Sequence[Any] | None = None,
@@ -323,21 +616,32 @@ def check_box(
     n_samples: int = N_SAMPLES,
     n_directions: int = N_DIRECTIONS,
     node: str | None = None,
+    needs: Sequence[bool] | None = None,
+    paths: bool = True,
 ) -> BoxReport:
-    """Compare ``box.bprop`` with central differences of ``box.fprop``, input by input.
+    """Compare ``box.bprop`` with central differences of ``box.fprop``, input by input, and
+    hold every path the Graph may take, ``box.bprop_needed``, to ``bprop``.
 
     ``inputs`` default to ``box.sample_inputs(rng)``. Floating inputs are checked (in
-    float64); integer inputs (labels) are held fixed. Returns a :class:`BoxReport`;
-    ``print(report)`` shows a table, ``report.ok`` the verdict.
+    float64); integer inputs (labels) are held fixed. The paths checked are every pattern of
+    ``needs`` over the floating inputs, on these inputs and on a batch of one example cut
+    from them (or ``box.sample_inputs(rng, n=1)`` where the box takes ``n``); given
+    ``needs`` (as ``check_graph`` does, with the Graph's own), only that pattern on these
+    inputs; ``paths=False``: none. Returns a :class:`BoxReport`; ``print(report)`` shows a
+    table, ``report.ok`` the verdict.
     """
     rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
     kind = type(box).__name__
+    sampled = inputs is None
     if inputs is None:
         inputs = box.sample_inputs(rng)
     xs = [_as_float64(v if isinstance(v, np.ndarray) else np.asarray(v)) for v in inputs]
     box.check_arity(len(xs))
+    if needs is not None and len(needs) != len(xs):
+        raise ValueError(f"needs has {len(needs)} entries for the {len(xs)} inputs of {kind}")
     out = np.asarray(box.fprop(*xs))
     R = _projection(out.shape, rng)
+    magnitude = float(np.vdot(np.abs(R), np.abs(out.astype(np.float64))))
 
     def L() -> float:
         return float(np.vdot(R, np.asarray(box.fprop(*xs), dtype=np.float64)))
@@ -364,25 +668,41 @@ def check_box(
             )
         )
         return BoxReport(kind, checks, node)
+    path_checks: list[PathCheck] = []
+    if paths:
+        samples = [(xs, out, R, grads)]
+        one = _batch_of_one(box, xs, rng, sampled) if needs is None else None
+        failed_one = None
+        if one is not None:
+            out1 = np.asarray(box.fprop(*one))
+            R1 = _projection(out1.shape, rng)
+            try:
+                grads1 = box.bprop(one, out1, R1.copy())
+            except Exception as e:  # the Graph would stop on a batch of one: a failure
+                failed_one = PathCheck(tuple(_is_float(x) for x in one), 1)
+                failed_one.problems.append(("(all)", f"bprop raised {type(e).__name__}: {e}"))
+            else:
+                grads1 = tuple(grads1) if isinstance(grads1, (tuple, list)) else (grads1,)
+                if len(grads1) == len(one):
+                    samples.append((one, out1, R1, grads1))
+        path_checks = _check_paths(box, samples, needs)
+        if failed_one is not None:
+            path_checks.append(failed_one)
+    options = dict(
+        eps=eps,
+        rtol=rtol,
+        atol=atol,
+        max_elements=max_elements,
+        n_samples=n_samples,
+        n_directions=n_directions,
+        magnitude=magnitude,
+    )
     for i, (x, g) in enumerate(zip(xs, grads)):
         if not _is_float(x):
             continue
         name = box.input_name(i)
         if g is None:
-            g_arr = np.zeros_like(x)
-            c = _compare(
-                name,
-                x,
-                g_arr,
-                L,
-                rng,
-                eps=eps,
-                rtol=rtol,
-                atol=atol,
-                max_elements=max_elements,
-                n_samples=n_samples,
-                n_directions=n_directions,
-            )
+            c = _compare(name, x, np.zeros_like(x), L, rng, **options)
             c.no_gradient = True
             c.note = "bprop returned None for a differentiable input"
             c.broken = c.n_failed > 0
@@ -409,23 +729,11 @@ def check_box(
                 )
             )
             continue
-        c = _compare(
-            name,
-            x,
-            g_arr,
-            L,
-            rng,
-            eps=eps,
-            rtol=rtol,
-            atol=atol,
-            max_elements=max_elements,
-            n_samples=n_samples,
-            n_directions=n_directions,
-        )
+        c = _compare(name, x, g_arr, L, rng, **options)
         if notes_all:
             c.note, c.broken = notes_all, True
         checks.append(c)
-    return BoxReport(kind, checks, node)
+    return BoxReport(kind, checks, node, path_checks)
 
 
 def check_graph(
@@ -468,9 +776,15 @@ def check_graph(
             p.value = _as_float64(p.value)
         graph.fprop(feed64)
         R = _projection(np.shape(out_node.value), rng)
+        magnitude = float(np.vdot(np.abs(R), np.abs(np.asarray(out_node.value, np.float64))))
         graph.bprop(wrt=wrt_nodes, output=out_node, grad_output=R.copy())
         analytic = {t: np.array(t.grad, dtype=np.float64) for t in targets}
         recorded = {n: [c.value for c in n.children] for n in graph.order if n.box is not None}
+        # the path the Graph took at each box: bprop_needed with these needs (same targets
+        # as bprop's: the parameters, then the inputs of wrt)
+        extra = tuple(w for w in wrt_nodes if w not in graph.parameters)
+        plan = graph._plan(out_node, tuple(graph.parameters) + extra)
+        graph_needs = {id(n): needs for n, needs in plan}
 
         def L() -> float:  # wrt inputs are perturbed in place, inside feed64's arrays
             graph.fprop(feed64, check_finite=False)  # a step out of the domain is no error
@@ -514,6 +828,7 @@ def check_graph(
                 max_elements=max_elements,
                 n_samples=n_samples,
                 n_directions=n_directions,
+                magnitude=magnitude,
             )
             if id(t) not in reached:
                 c.no_gradient = True
@@ -534,6 +849,8 @@ def check_graph(
                         n_samples=n_samples,
                         n_directions=n_directions,
                         node=n.name,
+                        needs=graph_needs.get(id(n)),
+                        paths=id(n) in graph_needs,  # boxes bprop visits, as it visits them
                     )
         return report
     finally:

@@ -184,6 +184,10 @@ class Graph:
         self.inputs: list[Input] = [n for n in self.order if isinstance(n, Input)]
         self.parameters: list[Parameter] = [n for n in self.order if isinstance(n, Parameter)]
         self._boxes: list[Node] = [n for n in self.order if n.box is not None]
+        # which fprop the nodes' values come from: a fresh token per fprop, written to every
+        # node it computes or feeds, and None while (or after) an fprop fails
+        self._stamp: object | None = None
+        self._stamped: list[Node] = self.inputs + self._boxes
         self._plans: dict[tuple, list[tuple[Node, tuple[bool, ...]]]] = {}
         # wrt=None: the plan, and the targets it never reaches (they get zero gradients)
         self._default_plans: dict[int, tuple[list, tuple[Node, ...]]] = {}
@@ -260,14 +264,21 @@ class Graph:
     def fprop(self, feed: Mapping[Any, Any], *, check_finite: bool | None = None) -> Any:
         """Compute every node's value; return the output's value (a list for several outputs).
 
-        ``feed`` maps each Input node (or its name) to an array.
+        ``feed`` maps each Input node (or its name) to an array. Every value it computes is
+        marked as coming from this call: ``bprop`` refuses values from a failed fprop, or
+        from another graph's fprop over shared nodes (a Model's train and predict graphs).
         """
+        self._stamp = None  # until this fprop succeeds, no bprop may use the nodes' values
+        stamp = object()
         self._feed(feed)
+        for inp in self.inputs:
+            inp._fprop_stamp = stamp
         check = self.check_finite if check_finite is None else check_finite
         node = None
         try:
             for node in self._boxes:
                 node.value = node.box.fprop(*map(_value, node.children))
+                node._fprop_stamp = stamp
                 if check:
                     self._check_finite_value(node, node.value, "output")
         except NonFiniteError:
@@ -275,6 +286,7 @@ class Graph:
         except Exception as e:  # add the node, the box and the shapes to any failure
             assert node is not None
             raise _augment(e, node, "fprop", [c.value for c in node.children]) from e
+        self._stamp = stamp
         if self._single:
             return self.outputs[0].value
         return [o.value for o in self.outputs]
@@ -371,8 +383,21 @@ class Graph:
         that the output does not depend on gets a zero gradient.
         """
         out = self._resolve(output) if output is not None else self.outputs[0]
-        if out.value is None:
-            raise GraphError(f"bprop before fprop: output {out.describe()} has no value yet")
+        stamp = self._stamp
+        if stamp is None:
+            if out.value is None:
+                raise GraphError(f"bprop before fprop: output {out.describe()} has no value yet")
+            raise GraphError(
+                "bprop needs the values of a successful fprop of this graph: the last fprop "
+                "failed (or none ran), so the nodes' values are not all from one forward pass"
+            )
+        for n in self._stamped:  # (all stamped by this graph's successful fprop, at least)
+            if n._fprop_stamp is not stamp:
+                raise GraphError(
+                    f"node {n.describe()} holds a value from another fprop (another graph "
+                    "sharing this node ran fprop since this graph's): run this graph's fprop "
+                    "again before its bprop, so no gradient mixes values of two passes"
+                )
         targets: tuple[Node, ...] = tuple(self.parameters)
         if wrt is not None:
             extra = tuple(self._resolve(w) for w in wrt)

@@ -111,7 +111,10 @@ class SoftmaxCrossEntropy(Box):
     Children ``(a, y)``: a = a(L+1)(x) of shape (N, C), y integer labels of shape (N,).
 
     fprop:  l = 1/N sum_t -log softmax(a_t)_{y_t}
-              = 1/N sum_t (log sum_c exp(a_tc) - a_{t,y_t})      stable (log-sum-exp)
+              = 1/N sum_t (m_t - a_{t,y_t}) + log(1 + sum_{c != k_t} exp(a_tc - m_t))
+            with k_t the row's largest score and m_t = a_{t,k_t}: no exp overflows, and
+            log1p keeps full relative precision when the label wins by a wide margin
+            (the loss is then log(1 + sum_{c != y} exp(a_c - a_y)), as small as 1e-300)
     bprop:  grad_a = -(e(y) - f(x)) / N,  f(x) = softmax(a)     (the lecture's output
             gradient, averaged over the batch); y gets no gradient (None)
     """
@@ -123,11 +126,15 @@ class SoftmaxCrossEntropy(Box):
         _check_scores(a, "SoftmaxCrossEntropy", "a")
         n = a.shape[0]
         _check_labels(y, n, a.shape[1], "SoftmaxCrossEntropy")
-        # np.maximum.reduce and np.add.reduce are a.max and a.sum without the methods'
-        # Python-level wrappers (which cost more than the work at N = 1); the mean is sum / N
-        m = np.maximum.reduce(a, axis=1, keepdims=True)
-        log_z = np.log(np.add.reduce(np.exp(a - m), axis=1)) + m[:, 0]
-        return np.asarray(np.add.reduce(log_z - a[_label_entries(y)]) / n, dtype=a.dtype)
+        # np.add.reduce is a.sum without the method's Python-level wrapper (which costs more
+        # than the work at N = 1); the mean is sum / N
+        top = _label_entries(a.argmax(axis=1))  # (t, k_t): each row's largest score
+        m = a[top]
+        e = a - (m[:, None] if n > 1 else m)
+        np.exp(e, out=e)
+        e[top] = 0  # exp(a_k - m) = 1 is the "1 +" of log1p
+        per_example = np.log1p(np.add.reduce(e, axis=1)) + (m - a[_label_entries(y)])
+        return np.asarray(np.add.reduce(per_example) / n, dtype=a.dtype)
 
     def bprop(self, inputs, loss, grad_loss):
         a, y = inputs

@@ -10,7 +10,9 @@ def add_parser(sub) -> None:
         "gradcheck",
         help="check every box's bprop against central finite differences",
         description="Check every Box of flowgraph (or those named) against central finite "
-        "differences in float64; one line per box and input; exit status 1 on any failure.",
+        "differences in float64, and every path the Graph takes (bprop_needed for each pattern "
+        "of needed inputs, at N = 1 and N > 1) against bprop; one line per box and input, and "
+        "one per failing path; exit status 1 on any failure.",
     )
     p.add_argument("boxes", nargs="*", metavar="BOX", help="box class names (default: all)")
     p.add_argument("--seed", type=int, default=0, help="seed for sampled inputs (default 0)")
@@ -53,5 +55,7 @@ def run(args: argparse.Namespace) -> int:
                 f"{cls.__name__:<{width}}  {c.name:<4} max rel err {c.max_rel_err:8.1e}  "
                 f"{c.n_checked:3d} checked  {c.status}" + (f"  {c.note}" if c.note else "")
             )
+        for p in report.failing_paths:  # bprop_needed, the path the Graph runs, is wrong
+            print(f"{cls.__name__:<{width}}  {p.line()}  FAIL")
     print(f"{len(classes) - failures} of {len(classes)} boxes pass")
     return 1 if failures else 0

@@ -19,8 +19,8 @@ def add_parser(sub) -> None:
         "Model.save, any graph). With --values, --grads or --check, fprop and bprop run on a "
         "small batch first: of --feed DATA.npz (arrays named after the model's Inputs), or of "
         "the model's dataset (named in the model file or metrics.json beside it, or by "
-        "--dataset) for a model with Inputs x and y. Exit status 1 when --check finds a "
-        "failing box.",
+        "--dataset) for a model with Inputs x and y. Exit status 1 when any check of --check "
+        "fails (a box, or a parameter's gradient end to end).",
     )
     p.add_argument("model", metavar="MODEL.npz", help="a model file saved by flowgraph")
     p.add_argument(
@@ -188,15 +188,22 @@ def run(args: argparse.Namespace) -> int:
     print(f"wrote {written}")
     if report is not None:
         first = report.first_failing_box
-        if first is None:
-            kinks = [n for n, r in report.boxes.items() if r.status == "kink"]
-            extra = f" ({len(kinks)} at kinks: {', '.join(kinks)})" if kinks else ""
-            print(f"gradient check: no box fails{extra}")
-        else:
+        wrong = [c.name for c in report.parameters if not c.ok]
+        if first is not None:
             failing = [n for n, r in report.boxes.items() if not r.ok]
             print(
                 f"gradient check: {len(failing)} box(es) fail ({', '.join(failing)}); "
                 f"first failing box: '{first}' ({report.boxes[first].box})"
             )
+        elif wrong:  # every box passes alone, yet a parameter's gradient is wrong: still a failure
+            print(
+                f"gradient check: every box passes on its own, but the gradient is wrong for "
+                f"parameter(s) {', '.join(wrong)}"
+            )
+        else:
+            kinks = [n for n, r in report.boxes.items() if r.status == "kink"]
+            extra = f" ({len(kinks)} at kinks: {', '.join(kinks)})" if kinks else ""
+            print(f"gradient check: no box fails{extra}")
+        if not report.ok:
             return 1
     return 0
