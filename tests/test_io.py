@@ -424,6 +424,8 @@ def test_every_malformed_field_is_a_model_file_error(tmp_path):
     graph_file = fg.Model(loss=loss, output=fg.Softmax()(a, name="p")).save(tmp_path / "g.npz")
     mlp_file = fg.mlp([2, 3, 2], l2=0.1).save(tmp_path / "mlp.npz", metadata={"k": [1]})
     sources = [graph_file, mlp_file]
+    if HAS_BLOCKS:  # a Block used three times, constants inside and out
+        sources.append(_residual_model().save(tmp_path / "residual.npz"))
     refused = tried = 0
     pick = np.random.default_rng(0)
     for source in sources:
@@ -455,3 +457,83 @@ def test_every_malformed_field_is_a_model_file_error(tmp_path):
                 )  # fmt: skip
                 assert where[0] == "metadata" or where[-1] in free or seedless, (where, junk)
     assert tried > 200 and refused > tried // 2
+
+
+# -- Blocks and constants (where this flowgraph has them) -------------------------------------
+
+HAS_BLOCKS = hasattr(fg, "Block") and hasattr(fg, "SquaredError")
+
+if HAS_BLOCKS:  # defined, and run, once the box library is in the tree
+
+    def _residual_model():
+        """A residual MLP: one Block used three times, each use with its own Parameters; a
+        constant inside the block (0.5) and one outside (an array)."""
+        rng = np.random.default_rng(0)
+        h, W, b = fg.Input("h"), fg.Input("W"), fg.Input("b")
+        res = fg.Block(fg.Graph(h + fg.tanh(h @ W.T + b) * 0.5), [h, W, b], name="res")
+        x, t = fg.Input("x"), fg.Input("t")
+        z = x
+        for k in range(1, 4):
+            Wk = fg.Parameter(rng.normal(size=(4, 4)) * 0.3, f"W{k}")
+            z = res(z, Wk, fg.Parameter(np.zeros(4), f"b{k}"), name=f"res{k}")
+        f = z @ fg.Parameter(rng.normal(size=(4, 1)), "V") + np.array([0.1])
+        return fg.Model(loss=fg.SquaredError()(f, t, name="loss"), output=f)
+
+
+    def test_a_block_used_three_times_is_saved_once_and_shared_again(tmp_path):
+        model = _residual_model()
+        rng = np.random.default_rng(1)
+        feed = {"x": rng.normal(size=(30, 4)), "t": rng.normal(size=(30, 1))}
+        path = model.save(tmp_path / "residual.npz")
+        meta = _meta(path)
+        assert list(meta["blocks"]) == ["b0"] and meta["blocks"]["b0"]["name"] == "res"
+        uses = [n for n in meta["graph"]["nodes"] if "block" in n]
+        assert [n["name"] for n in uses] == ["res1", "res2", "res3"]
+        loaded = fg.load_model(path)
+        assert np.array_equal(loaded.forward(feed), model.forward(feed))
+        assert loaded.loss_value(feed) == model.loss_value(feed)
+        roots = {id(n.box.root) for n in loaded.graph.order if isinstance(n.box, fg.Block)}
+        assert len(roots) == 1  # one block, three uses, as built
+        # and they train the same, step for step
+        for m in (model, loaded):
+            fg.train(m, feed, epochs=2, batch_size=10, progress=False,
+                     optimizer=fg.SGD(m.parameters, 0.1))  # fmt: skip
+        assert all(np.array_equal(v, loaded.state()[k]) for k, v in model.state().items())
+
+
+    def test_a_block_with_two_outputs_and_constants_round_trip(tmp_path):
+        a, c, x = fg.Input("a"), fg.Input("c"), fg.Input("x")
+        two = fg.Block(fg.Graph([a * c, a + 2]), [a, c], name="two")
+        W = fg.Parameter(np.ones((3, 3)), "W")
+        u, v = two(x @ W, x)
+        model = fg.Model(loss=u.sum() + (v ** 2).mean() * np.float32(0.5), output=v)
+        X = np.random.default_rng(0).normal(size=(5, 3))
+        loaded = fg.load_model(model.save(tmp_path / "two.npz"))
+        assert np.array_equal(loaded.forward(X), model.forward(X))
+        assert loaded.loss_value({"x": X}) == model.loss_value({"x": X})
+        kinds = {n.name: type(n.value) for n in loaded.graph.order if n.kind == "constant"}
+        assert list(kinds.values()) == [np.ndarray]  # np.float32(0.5) was kept as a 0-d array
+        inner = {type(n.value) for n in loaded["block1"].box.graph.order if n.kind == "constant"}
+        assert inner == {int}  # a Python number stays one
+
+
+    def test_malformed_blocks_are_model_file_errors(tmp_path):
+        model = _residual_model()
+        path = model.save(tmp_path / "r.npz")
+        original, arrays = _meta(path), _arrays(path)
+        for edit, message in [
+            (lambda m: m["blocks"].pop("b0"), "uses block 'b0', which is not described"),
+            (lambda m: m["blocks"].update(b1=m["blocks"]["b0"]), "described but never used"),
+            (
+                lambda m: m["blocks"]["b0"]["graph"]["nodes"][5].update(block="b0"),
+                "contains itself",
+            ),
+            (lambda m: m["blocks"]["b0"].update(box="Linear"), "Linear is not a Block"),
+            (lambda m: m["blocks"]["b0"].update(inputs=["h", "nope"]), "name no inner nodes"),
+            (lambda m: m["graph"]["nodes"][3].update(output=3), "no output 3 of its block"),
+        ]:
+            meta = json.loads(json.dumps(original))
+            edit(meta)
+            _write(tmp_path / "bad.npz", meta, arrays)
+            with pytest.raises(fg.ModelFileError, match=message):
+                fg.load_model(tmp_path / "bad.npz")
