@@ -629,6 +629,45 @@ def check_box(
     ``needs`` (as ``check_graph`` does, with the Graph's own), only that pattern on these
     inputs; ``paths=False``: none. Returns a :class:`BoxReport`; ``print(report)`` shows a
     table, ``report.ok`` the verdict.
+
+    Parameters
+    ----------
+    box
+        Any :class:`~flowgraph.Box`, the package's or your own.
+    inputs
+        The children's values to check at; default ``box.sample_inputs(rng)``.
+    eps
+        The finite-difference step.
+    rtol, atol
+        An element passes when |analytic - numeric| <= atol + rtol |numeric|.
+    seed
+        Seed (or generator) of the sampled inputs, elements, directions and projection R.
+    max_elements, n_samples, n_directions
+        Inputs of at most ``max_elements`` elements are checked element by element; larger
+        ones at ``n_samples`` sampled elements and along ``n_directions`` random directions.
+    node
+        The node's name, for the report's title (:func:`check_graph` sets it).
+    needs
+        Which inputs' gradients the Graph asks ``bprop_needed`` for (see above).
+    paths
+        Check the ``bprop_needed`` paths as well as ``bprop``.
+
+    Returns
+    -------
+    BoxReport
+        One :class:`InputCheck` per input (errors, the worst element, kinks) and ``ok``.
+
+    Examples
+    --------
+    >>> import numpy as np, flowgraph as fg
+    >>> fg.check_box(fg.Tanh()).ok
+    True
+    >>> class BadTanh(fg.Tanh):  # forgets the factor 1 - h^2
+    ...     def bprop(self, inputs, h, grad_h):
+    ...         return (grad_h,)
+    >>> report = fg.check_box(BadTanh(), [np.linspace(-1, 1, 6)])
+    >>> report.ok, report.inputs[0].name
+    (False, 'a')
     """
     rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
     kind = type(box).__name__
@@ -758,6 +797,37 @@ def check_graph(
     gradients as the user had them. With ``boxes=True`` (default) every box is also checked
     on its own with the values recorded at fprop, so a failure is traced to its box; with
     ``boxes=False`` that happens only when an end-to-end check fails.
+
+    Parameters
+    ----------
+    graph
+        A :class:`~flowgraph.Graph`.
+    feed
+        Maps the graph's Input nodes (or their names) to arrays, as for ``graph.fprop``.
+    wrt
+        Further nodes (an Input, for gradients with respect to the data) to check besides
+        the parameters.
+    output
+        The scalar node whose gradient is checked; default the graph's first output.
+    eps, rtol, atol, seed, max_elements, n_samples, n_directions
+        As for :func:`check_box`.
+    boxes
+        Also check every box on its own (see above).
+
+    Returns
+    -------
+    GraphReport
+        ``parameters`` (one :class:`InputCheck` each), ``boxes`` (the box-by-box reports),
+        ``ok`` and ``first_failing_box`` (the first box in fprop order whose bprop is wrong).
+
+    Examples
+    --------
+    >>> import numpy as np, flowgraph as fg
+    >>> model = fg.mlp([2, 8, 3], dtype=np.float64, seed=0)
+    >>> X, y = fg.datasets.make_blobs(8, seed=0)
+    >>> report = fg.check_graph(model.train_graph, {model.x: X, model.y: y})
+    >>> report.ok, [c.name for c in report.parameters]
+    (True, ['W1', 'b1', 'W2', 'b2'])
     """
     from .graph import Node
 

@@ -27,11 +27,9 @@ version 1 (MLPs only) still load.
 
 from __future__ import annotations
 
-import glob
 import hashlib
 import json
 import os
-import tempfile
 import zipfile
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -40,6 +38,7 @@ from typing import Any
 import numpy as np
 from numpy.lib import format as npy_format
 
+from ._atomic import atomic_write
 from .errors import FlowgraphError
 
 __all__ = [
@@ -91,61 +90,6 @@ def _canonical(meta: Mapping[str, Any]) -> bytes:
     sorted keys and no spaces (the same text whichever way the file spaced it)."""
     body = {k: v for k, v in meta.items() if k != "sha256_meta"}
     return json.dumps(body, sort_keys=True, separators=(",", ":")).encode()
-
-
-def _umask() -> int:
-    mask = os.umask(0o022)  # reading the umask means setting it; put it straight back
-    os.umask(mask)
-    return mask
-
-
-def _stale_temporaries(path: Path, suffix: str) -> list[Path]:
-    """Temporary files an earlier writer of ``path`` left behind when it was killed: named
-    ``.NAME.PID.*SUFFIX`` by a process that is gone."""
-    stale = []
-    for tmp in path.parent.glob(f".{glob.escape(path.name)}.*{suffix}"):
-        pid = tmp.name[len(path.name) + 2 :].split(".", 1)[0]
-        if pid.isdigit() and not _process_alive(int(pid)):
-            stale.append(tmp)
-    return stale
-
-
-def _process_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # someone else's process: alive
-        return True
-    return True
-
-
-def atomic_write(path: str | os.PathLike, write, *, suffix: str = ".tmp") -> Path:
-    """Call ``write(file)`` on a temporary file beside ``path``, then rename it into place.
-
-    A reader sees the old file or the new one, never half of one. The temporary file is
-    removed on any exception; one left by a writer that was killed outright (SIGKILL, power
-    loss) carries that writer's pid in its name, and the next write of ``path`` removes it."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    for stale in _stale_temporaries(path, suffix):
-        stale.unlink(missing_ok=True)
-    prefix = f".{path.name}.{os.getpid()}."
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=prefix, suffix=suffix)
-    try:
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; a saved model is a normal file
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
-    return path
 
 
 # -- box types ------------------------------------------------------------------------------------
@@ -297,8 +241,36 @@ class _Describer:
 def save_model(model, path: str | os.PathLike, *, metadata: dict[str, Any] | None = None) -> Path:
     """Write ``model`` (any :class:`~flowgraph.Model`) to ``path`` (``.npz``, atomically).
 
-    ``metadata`` (JSON-serialisable; default ``model.metadata``) travels with it, covered by
-    the integrity check. Every box must say how to rebuild itself (``config()``)."""
+    Parameters
+    ----------
+    model
+        A :class:`~flowgraph.Model`: one :func:`flowgraph.mlp` built, or any graph wrapped
+        by ``fg.Model(loss=..., output=...)``. Every box must say how to rebuild itself
+        (``config()``).
+    path
+        The file; ``.npz`` is added when the suffix is another. Written atomically.
+    metadata
+        JSON-serialisable data saved with the model (default ``model.metadata``): the data
+        set, its split, the preprocessing, the metrics; covered by the integrity check.
+
+    Returns
+    -------
+    Path
+        The file written.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib, numpy as np, flowgraph as fg
+    >>> model = fg.mlp([2, 8, 3], seed=0)
+    >>> path = fg.save_model(model, pathlib.Path(tempfile.mkdtemp()) / "blobs",
+    ...                      metadata={"dataset": "blobs"})
+    >>> path.name
+    'blobs.npz'
+    >>> again = fg.load_model(path)
+    >>> again.metadata, bool((again.predict_proba(np.ones((4, 2))) == model.predict_proba(
+    ...     np.ones((4, 2)))).all())
+    ({'dataset': 'blobs'}, True)
+    """
     from .models import MLP, Model
 
     if not isinstance(model, Model):
@@ -564,9 +536,34 @@ def load_model(
 ):
     """Read a model written by ``Model.save`` / ``save_model``; its outputs are identical.
 
-    ``boxes``: your own Box classes the model uses (a file names box types; only flowgraph's
-    own boxes and these are ever looked up). ``max_bytes`` bounds the parameters' size a file
-    may declare. Any problem with the file is a :class:`ModelFileError` naming it."""
+    Parameters
+    ----------
+    path
+        A ``.npz`` file written by :func:`save_model` (or by flowgraph's format 1).
+    boxes
+        Your own Box classes the model uses: a file names box types, and only flowgraph's
+        own boxes and these are ever looked up (nothing is imported by a name in the file).
+    max_bytes
+        The most bytes of parameters a file may declare (checked before reading them).
+
+    Returns
+    -------
+    Model
+        The same graph and parameter arrays (dtype and all), with ``metadata``.
+
+    Raises
+    ------
+    FileNotFoundError
+        No file at ``path``.
+    ModelFileError
+        The file is truncated, foreign, malformed, tampered with (an array's or the
+        description's SHA-256 differs), too large, from a newer format version, or names a
+        box type that is not available (:class:`MissingBoxError`).
+
+    Examples
+    --------
+    See :func:`save_model`.
+    """
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"no model file at {path}")

@@ -490,6 +490,40 @@ def mlp(
     ``weight_init`` (default Glorot's U[-b, b]), biases start at 0. Node names: ``x``, ``y``,
     ``a1, h1, ..., aL, hL, a{L+1}``, ``output`` (f(x)), ``nll`` and ``loss``; parameters
     ``W1, b1, ..., W{L+1}, b{L+1}``.
+
+    Parameters
+    ----------
+    sizes
+        ``[H_0, H_1, ..., H_L, C]``; ``[H_0, C]`` is logistic (softmax) regression.
+    activation
+        The hidden layers' g: ``"tanh"``, ``"sigmoid"``, ``"relu"`` or ``"identity"``.
+    l2, l1
+        lambda of the penalties added to the loss: l2 sum_k ||W(k)||_F^2 and
+        l1 sum_k sum_ij |W(k)_ij| (biases are not penalised).
+    dtype
+        Floating type of the parameters (float32 trains faster, float64 for second order).
+    seed
+        Seed (or generator) of the initial weights.
+    weight_init
+        A name in :mod:`flowgraph.init` or a function ``(shape, rng, dtype=) -> array``.
+
+    Returns
+    -------
+    Model
+        The graph with its roles: ``model.x``, ``model.y``, ``model.parameters``,
+        ``predict``, ``predict_proba``, ``error``, ``save``.
+
+    Examples
+    --------
+    >>> import flowgraph as fg
+    >>> model = fg.mlp([2, 8, 3], seed=0)
+    >>> model
+    <Model [2, 8, 3] tanh: 51 parameters>
+    >>> [(p.name, p.value.shape) for p in model.parameters]
+    [('W1', (8, 2)), ('b1', (8,)), ('W2', (3, 8)), ('b2', (3,))]
+    >>> import numpy as np
+    >>> round(float(model.predict_proba(np.zeros((1, 2))).sum()), 6)  # softmax: sums to 1
+    1.0
     """
     sizes = [int(s) for s in sizes]
     if len(sizes) < 2 or any(s < 1 for s in sizes):

@@ -6,7 +6,7 @@ is already in it):
 
     theta <- theta - alpha_t * (a direction computed from grad and running averages)
 
-then the shared steps: the proximal L1 step ``l1_prox`` and the masks. The directions:
+then the shared steps: the proximal L1 step ``l1_prox`` and the masks. The directions::
 
     SGD        grad_bar(t) = grad + beta grad_bar(t-1);  theta -= alpha_t grad_bar(t)
     Nesterov   the same, but theta -= alpha_t (grad + beta grad_bar(t))          (look-ahead)
@@ -348,6 +348,36 @@ class SGD(Optimizer):
     Per-example training hands SGD the rank-1 gradient u v^T of a Linear weight as its
     factors: plain SGD subtracts alpha_t u v^T from W in one BLAS pass and momentum adds it
     into grad_bar the same way, never building the array.
+
+    Parameters
+    ----------
+    parameters
+        The :class:`~flowgraph.Parameter` nodes to update (``model.parameters``).
+    lr
+        alpha: a number (constant rate) or a :class:`Schedule`.
+    momentum
+        beta, in [0, 1); 0 is plain SGD.
+    schedule
+        ``"constant"``, ``"inverse"`` (alpha / (1 + delta t)), ``"power"`` (alpha / t^delta)
+        or a :class:`Schedule`.
+    dampening
+        torch's d (see above); 0, the default, is the lecture's momentum.
+    nesterov
+        Nesterov's accelerated gradient instead of the heavy ball.
+    **kwargs
+        ``decay`` (delta of a named schedule), ``warmup``, ``weight_decay``, ``maximize``,
+        ``l1_prox`` with ``l1_params``, ``masks``: see :class:`Optimizer`.
+
+    Examples
+    --------
+    One step on f(w) = w^2 / 2, whose gradient is w:
+
+    >>> import numpy as np, flowgraph as fg
+    >>> w = fg.Parameter(np.array([1.0, -2.0]), "w")
+    >>> sgd = fg.SGD([w], lr=0.1, momentum=0.9)
+    >>> w.grad = w.value.copy()
+    >>> sgd.step(); w.value
+    array([ 0.9, -1.8])
     """
 
     _buffer_names = ("velocity",)

@@ -7,7 +7,9 @@ examples with that pair; its diagonal holds the correct predictions and
 
     error = 1 - trace(M) / sum(M).
 
-matplotlib is imported inside the functions, with the Agg backend when writing a file.
+matplotlib is imported inside the functions, which draw on :class:`matplotlib.figure.Figure`
+objects and never touch pyplot or the backend: ``plt.show()`` in a notebook still works after
+writing a picture.
 """
 
 from __future__ import annotations
@@ -65,11 +67,7 @@ def plot_confusion(
     title: str | None = None,
 ):  # fmt: skip
     """The confusion matrix as a heat map with counts (a matplotlib Figure; PNG at ``path``)."""
-    import matplotlib
-
-    if path is not None:
-        matplotlib.use("Agg", force=False)
-    from matplotlib.figure import Figure
+    from matplotlib.figure import Figure  # not pyplot: the backend stays the user's
 
     M = np.asarray(M)
     C = len(M)
@@ -113,11 +111,8 @@ def plot_decision_boundary(
     ``path`` (PNG) when given.
     """
     import matplotlib
-
-    if path is not None:
-        matplotlib.use("Agg", force=False)
     from matplotlib.colors import ListedColormap
-    from matplotlib.figure import Figure
+    from matplotlib.figure import Figure  # not pyplot: the backend stays the user's
 
     X, y = np.asarray(X, dtype=np.float64), np.asarray(y)
     if X.ndim != 2 or X.shape[1] != 2:

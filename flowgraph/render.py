@@ -19,9 +19,6 @@ from __future__ import annotations
 
 import html
 import os
-import shutil
-import subprocess
-import tempfile
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -31,6 +28,7 @@ from typing import Any
 import graphviz
 import numpy as np
 
+from ._atomic import atomic_write
 from .boxes.linear import Linear
 from .errors import FlowgraphError
 from .gradcheck import BoxReport, GraphReport
@@ -649,53 +647,19 @@ def to_dot(
 # -- running Graphviz --------------------------------------------------------------------------
 
 
-def _dot_binary() -> str | None:
-    return shutil.which("dot")
-
-
-def _run_dot(source: str, fmt: str, dot_path: str) -> bytes:
-    cmd = [dot_path, f"-T{fmt}"]
+def _run_dot(dot: graphviz.Digraph, fmt: str) -> bytes:
+    """Lay ``dot`` out with Graphviz's ``dot`` program (through the graphviz package) as
+    ``fmt``; :class:`GraphvizNotFoundError` when the program is not on PATH."""
     if fmt == "png":
-        cmd.append("-Gdpi=144")  # crisp on high-density screens and slides
-    proc = subprocess.run(cmd, input=source.encode("utf-8"), capture_output=True, timeout=300)
-    if proc.returncode != 0:
-        err = proc.stderr.decode("utf-8", "replace").strip()
-        raise FlowgraphError(f"Graphviz `dot -T{fmt}` failed (status {proc.returncode}): {err}")
-    return proc.stdout
-
-
-def _file_mode(path: Path) -> int:
-    """The mode a plain ``open(path, "w")`` would give: the existing file's, else 0666 less
-    the umask (read from /proc where there is one, so the process umask is never touched)."""
+        dot = dot.copy()
+        dot.graph_attr["dpi"] = "144"  # crisp on high-density screens and slides
     try:
-        return path.stat().st_mode & 0o777
-    except FileNotFoundError:
-        pass
-    umask = 0o022
-    try:
-        with open("/proc/self/status", encoding="ascii") as f:
-            for line in f:
-                if line.startswith("Umask:"):
-                    umask = int(line.split()[1], 8)
-    except (OSError, ValueError):
-        pass
-    return 0o666 & ~umask
-
-
-def _write_atomically(path: Path, data: bytes) -> None:
-    """Write to a temporary file beside ``path``, then rename: never half a file."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.chmod(tmp, _file_mode(path))  # mkstemp makes 0600 files; a picture is for sharing
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
+        return dot.pipe(format=fmt)
+    except graphviz.ExecutableNotFound:
+        raise GraphvizNotFoundError(f"Graphviz's `dot` is not on PATH; {INSTALL_HINT}") from None
+    except graphviz.CalledProcessError as e:
+        err = (e.stderr or b"").decode("utf-8", "replace").strip()
+        raise FlowgraphError(f"Graphviz `dot -T{fmt}` failed (status {e.returncode}): {err}") from e
 
 
 def render(graph: Graph, path: str | os.PathLike, **options: Any) -> Path:
@@ -706,6 +670,38 @@ def render(graph: Graph, path: str | os.PathLike, **options: Any) -> Path:
     The file is written atomically (a temporary file, then a rename). Without Graphviz's
     ``dot`` on PATH, the DOT text is written beside (``graph.svg`` -> ``graph.dot``) and a
     :class:`GraphvizNotFoundError` says how to install Graphviz.
+
+    Parameters
+    ----------
+    graph
+        A :class:`~flowgraph.Graph`, or anything holding one as ``.graph`` (a Model).
+    path
+        The picture: ``.svg``, ``.png``, ``.pdf``, or ``.dot`` for the text only.
+    **options
+        ``values``, ``grads`` (statistics of fprop's values and bprop's gradients),
+        ``shapes``, ``order``, ``check`` (a report of :func:`flowgraph.check_graph`),
+        ``rankdir``, ``group``, ``legend``: see :func:`to_dot`.
+
+    Returns
+    -------
+    Path
+        The file written.
+
+    Raises
+    ------
+    GraphvizNotFoundError
+        Graphviz's ``dot`` is not installed (the ``.dot`` file is written all the same).
+
+    Examples
+    --------
+    >>> import tempfile, pathlib, flowgraph as fg
+    >>> model = fg.mlp([2, 4, 3], seed=0)
+    >>> X, y = fg.datasets.make_blobs(8, seed=0)
+    >>> loss = model.train_graph.fprop({model.x: X, model.y: y}); model.train_graph.bprop()
+    >>> path = fg.render(model.train_graph, pathlib.Path(tempfile.mkdtemp()) / "mlp.svg",
+    ...                  values=True, grads=True)
+    >>> path.read_text().startswith("<?xml")
+    True
     """
     path = Path(path)
     fmt = path.suffix.lower().lstrip(".")
@@ -714,34 +710,32 @@ def render(graph: Graph, path: str | os.PathLike, **options: Any) -> Path:
             f"cannot tell the picture format from {str(path)!r}: use a suffix among "
             + ", ".join("." + f for f in FORMATS)
         )
-    source = to_dot(graph, **options).source
-    path.parent.mkdir(parents=True, exist_ok=True)
+    dot = to_dot(graph, **options)
+    source = dot.source.encode("utf-8")
     if fmt == "dot":
-        _write_atomically(path, source.encode("utf-8"))
-        return path
-    binary = _dot_binary()
-    if binary is None:
-        dot_file = path.with_suffix(".dot")
-        _write_atomically(dot_file, source.encode("utf-8"))
+        return atomic_write(path, lambda f: f.write(source))
+    try:
+        picture = _run_dot(dot, fmt)
+    except GraphvizNotFoundError:
+        dot_file = atomic_write(path.with_suffix(".dot"), lambda f: f.write(source))
         raise GraphvizNotFoundError(
             f"Graphviz's `dot` is not on PATH, so {str(path)!r} was not drawn; its DOT text is in "
             f"{str(dot_file)!r} (draw it later with `dot -T{fmt} {dot_file} -o {path}`). To fix, "
             + INSTALL_HINT
-        )
-    _write_atomically(path, _run_dot(source, fmt, binary))
-    return path
+        ) from None
+    return atomic_write(path, lambda f: f.write(picture))
 
 
 def to_svg(graph: Graph, **options: Any) -> str | None:
     """The SVG text of ``graph`` (options as in :func:`to_dot`), or ``None`` with a warning
     saying how to install Graphviz when ``dot`` is not on PATH: Jupyter, which calls this
     through ``Graph._repr_svg_``, then shows the text repr instead of a picture."""
-    binary = _dot_binary()
-    if binary is None:
+    try:
+        return _run_dot(to_dot(graph, **options), "svg").decode("utf-8")
+    except GraphvizNotFoundError:
         warnings.warn(
             "cannot draw the graph: Graphviz's `dot` is not on PATH; " + INSTALL_HINT,
             RuntimeWarning,
             stacklevel=2,
         )
         return None
-    return _run_dot(to_dot(graph, **options).source, "svg", binary).decode("utf-8")

@@ -87,11 +87,7 @@ class History:
     def plot(self, path=None, *, title: str | None = None):
         """Training and validation error per epoch (and the loss), as a matplotlib Figure;
         written to ``path`` (PNG) when given."""
-        import matplotlib
-
-        if path is not None:
-            matplotlib.use("Agg", force=False)
-        from matplotlib.figure import Figure
+        from matplotlib.figure import Figure  # not pyplot: the backend stays the user's
 
         classifier = any(not math.isnan(v) for v in self.train_error)
         fig = Figure(figsize=(9, 3.6) if classifier else (5, 3.6), layout="constrained")
@@ -288,6 +284,47 @@ def train(
     end of the current batch (``history.interrupted``), keeping what was learnt (the best
     parameters when early stopping is on). A NaN or infinite loss raises
     :class:`DivergenceError`.
+
+    Parameters
+    ----------
+    model
+        Any :class:`~flowgraph.Model` (such as :func:`flowgraph.mlp`'s), changed in place.
+    train_feed, valid_feed
+        Feeds ``{input name: array}`` (one row per example), or ``(X, y)`` for a model with
+        Inputs x and y; ``valid_feed`` is measured after every epoch (and needed by
+        ``early_stopping``).
+    epochs
+        Passes over the training set (at most, with early stopping).
+    batch_size
+        Examples per update; 1 is the lecture's per-example SGD.
+    optimizer
+        Updates the parameters from their gradients, e.g. :class:`flowgraph.SGD`.
+    early_stopping
+        An :class:`EarlyStopping`: stop when the validation error (or loss) has not improved
+        for ``patience`` epochs and restore the best epoch's parameters.
+    seed
+        Seed (or generator) of the batch order.
+    progress
+        Show a tqdm progress bar.
+    callbacks
+        :class:`Callback` objects called at each step and epoch.
+
+    Returns
+    -------
+    History
+        The per-epoch training loss and error, validation loss and error, the best epoch,
+        and whether training stopped early or was interrupted.
+
+    Examples
+    --------
+    >>> import flowgraph as fg
+    >>> X, y = fg.datasets.make_blobs(200, seed=0)
+    >>> model = fg.mlp([2, 8, 3], seed=0)
+    >>> history = fg.train(model, (X[:150], y[:150]), (X[150:], y[150:]), epochs=20,
+    ...                    batch_size=10, optimizer=fg.SGD(model.parameters, lr=0.1),
+    ...                    early_stopping=fg.EarlyStopping(patience=3), progress=False)
+    >>> history.stopped_early, model.error(X[150:], y[150:]) < 0.05
+    (True, True)
     """
     if int(epochs) < 1 or int(batch_size) < 1:
         raise ValueError(f"epochs and batch_size must be >= 1, got {epochs} and {batch_size}")

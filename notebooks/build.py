@@ -1,10 +1,11 @@
 """Build the teaching notebooks from their sources, run them, and store them with outputs.
 
-Each notebook is written as a plain Python file in ``notebooks/src/`` ("percent" format, so
-that a diff reads like code): a line ``# %%`` starts a code cell, ``# %% [markdown]`` a
-markdown cell whose lines are comments. ``# %% tags=readme-graph`` tags a cell; the first
-image output of a cell tagged ``readme-*`` is also saved to ``docs/nb-*.{svg,png}`` for the
-README.
+Each notebook is written as a plain Python file in ``notebooks/src/`` in jupytext's "percent"
+format, so that a diff reads like code: a line ``# %%`` starts a code cell, ``# %% [markdown]``
+a markdown cell whose lines are comments, ``# %% tags=["readme-graph"]`` tags a cell. jupytext
+converts a source into cells; this script adds what jupytext does not do: it runs the notebook
+and saves the first image output of each cell tagged ``readme-*`` to ``docs/nb-*.{svg,png}``
+for the README.
 
     python notebooks/build.py                 # every notebook
     python notebooks/build.py 01 03           # those whose names start with 01 or 03
@@ -21,6 +22,7 @@ import sys
 import time
 from pathlib import Path
 
+import jupytext
 import nbformat
 
 HERE = Path(__file__).resolve().parent
@@ -29,51 +31,22 @@ DOCS = HERE.parent / "docs"
 TIMEOUT = 600
 
 
-def parse_cells(text: str) -> list[nbformat.NotebookNode]:
-    """Cells of a percent-format source: ``# %%`` code, ``# %% [markdown]`` markdown."""
-    cells: list[nbformat.NotebookNode] = []
-    kind, tags, lines = None, [], []
-
-    def flush() -> None:
-        if kind is None:
-            return
-        body = "\n".join(lines).strip("\n")
-        if kind == "markdown":
-            body = "\n".join(
-                line[2:] if line.startswith("# ") else line.lstrip("#") for line in body.split("\n")
-            )
-            cell = nbformat.v4.new_markdown_cell(body)
-        else:
-            cell = nbformat.v4.new_code_cell(body)
-        if tags:
-            cell.metadata["tags"] = list(tags)
-        cells.append(cell)
-
-    for line in text.split("\n"):
-        if line.startswith("# %%"):
-            flush()
-            header = line[4:].strip()
-            kind = "markdown" if header.startswith("[markdown]") else "code"
-            header = header.removeprefix("[markdown]").strip()
-            tags = header.removeprefix("tags=").split(",") if header.startswith("tags=") else []
-            lines = []
-        elif kind is not None:
-            lines.append(line)
-    flush()
-    for i, cell in enumerate(cells):  # stable ids: the diff shows only what changed
-        cell["id"] = f"cell-{i:02d}"
-    return cells
-
-
 def build(src: Path) -> nbformat.NotebookNode:
-    nb = nbformat.v4.new_notebook()
-    nb.cells = parse_cells(src.read_text())
-    nb.metadata["kernelspec"] = {
-        "name": "python3",
-        "display_name": "Python 3",
-        "language": "python",
-    }
-    nb.metadata["language_info"] = {"name": "python"}
+    """The notebook of a percent-format source, converted by jupytext, without outputs.
+
+    Only the cells' tags are kept of jupytext's cell metadata (its spacing hints would make
+    every notebook differ from its committed copy), cell ids are stable (the diff shows only
+    what changed) and the kernel is ``python3``.
+    """
+    nb = jupytext.reads(src.read_text(encoding="utf-8"), fmt="py:percent")
+    for i, cell in enumerate(nb.cells):
+        tags = cell.metadata.get("tags")
+        cell.metadata = nbformat.NotebookNode({"tags": list(tags)} if tags else {})
+        cell["id"] = f"cell-{i:02d}"
+    nb.metadata = nbformat.NotebookNode(
+        kernelspec={"name": "python3", "display_name": "Python 3", "language": "python"},
+        language_info={"name": "python"},
+    )
     return nb
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import subprocess
 import sys
@@ -32,10 +33,15 @@ def test_every_workload_times_every_implementation_on_the_same_work(quick):
     rows, grad = quick.rows, quick.gradcheck
     keys = {r.workload.key for r in rows}
     assert keys == {w.key for w in bench.WORKLOADS}
+    # torch is in the bench extra, not the test extra: without it its rows say "not installed"
+    has_torch = importlib.util.find_spec("torch") is not None
     for r in rows:
         if r.impl == "micrograd" and not r.installed:
             continue
-        assert r.installed, f"{r.impl} should run here (torch is in the bench extra)"
+        if r.impl == "torch" and not has_torch:
+            assert not r.installed and not r.seconds
+            continue
+        assert r.installed, f"{r.impl} should run here"
         assert len(r.seconds) == 1 and r.seconds[0] > 0
         assert np.isfinite(r.final_loss)
         assert r.loss_ok, f"{r.workload.key}/{r.impl}: final loss {r.final_loss} differs"
@@ -184,7 +190,9 @@ def test_without_threadpoolctl_the_runner_restarts_itself_with_capped_threads(tm
 def test_one_optimiser_step_is_timed_next_to_torch(quick):
     from benchmarks.optim_step import STEPS
 
-    assert set(quick.optim_steps) == set(STEPS)  # torch is installed where the tests run
+    # torch is in the bench extra, not the test extra: without it only flowgraph's steps
+    has_torch = importlib.util.find_spec("torch") is not None
+    assert set(quick.optim_steps) == {s for s in STEPS if has_torch or not s.startswith("torch")}
     assert all(us > 0 for us in quick.optim_steps.values())
     text = bench.markdown(quick)
     assert "## One optimiser step (784-32-32-10, float32, microseconds)" in text

@@ -34,14 +34,19 @@ def test_every_source_has_a_committed_notebook_and_back():
     assert built == {s.stem for s in SOURCES}
 
 
-def test_parse_cells_splits_code_markdown_and_tags():
-    cells = build.parse_cells(
-        "# %% [markdown]\n# # Title\n# $a = b$\n\n# %%\nx = 1\n\n# %% tags=readme-x,other\ny = 2\n"
+def test_build_converts_percent_format_with_jupytext_keeping_only_tags(tmp_path):
+    src = tmp_path / "99_demo.py"
+    src.write_text(
+        '# %% [markdown]\n# # Title\n# $a = b$\n\n# %%\nx = 1\n\n\n'
+        '# %% tags=["readme-x", "other"]\ny = 2\n'
     )
-    assert [c.cell_type for c in cells] == ["markdown", "code", "code"]
-    assert cells[0].source == "# Title\n$a = b$"
-    assert cells[1].source == "x = 1"
-    assert cells[2].metadata["tags"] == ["readme-x", "other"]
+    nb = build.build(src)
+    assert [c.cell_type for c in nb.cells] == ["markdown", "code", "code"]
+    assert nb.cells[0].source == "# Title\n$a = b$"
+    assert nb.cells[1].source == "x = 1"
+    assert [c.metadata for c in nb.cells] == [{}, {}, {"tags": ["readme-x", "other"]}]
+    assert [c.id for c in nb.cells] == ["cell-00", "cell-01", "cell-02"]
+    assert nb.metadata["kernelspec"]["name"] == "python3"
 
 
 @pytest.mark.parametrize("source", SOURCES, ids=[s.stem for s in SOURCES])

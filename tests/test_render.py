@@ -392,7 +392,7 @@ def test_render_never_leaves_half_a_file(tmp_path, monkeypatch):
     target = tmp_path / "graph.svg"
     target.write_text("the previous picture")
 
-    def broken(source, fmt, binary):
+    def broken(dot, fmt):
         raise fg.FlowgraphError("Graphviz `dot -Tsvg` failed (status 1): simulated")
 
     monkeypatch.setattr(render_mod, "_run_dot", broken)
@@ -567,3 +567,11 @@ def test_cli_renders_any_saved_graph_on_a_feed(tmp_path, capsys):
     assert main(args) == 2  # inputs x and t: no dataset can feed them
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "pass --feed DATA.npz" in err
+
+
+def test_a_failing_dot_names_the_format_and_shows_graphvizs_message():
+    import graphviz
+
+    bad = graphviz.Digraph(body=["this is { not DOT\n"])
+    with pytest.raises(fg.FlowgraphError, match=r"dot -Tsvg` failed \(status 1\): .*syntax error"):
+        render_mod._run_dot(bad, "svg")

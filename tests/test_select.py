@@ -469,3 +469,44 @@ def test_a_checkpoint_needs_json_configurations(tmp_path):
     with pytest.raises(SearchError, match="cannot be used|stores configurations as JSON"):
         grid_search({"activation": [object()], **QUICK}, make_data(),
                     checkpoint=tmp_path / "c.jsonl", progress=False)  # fmt: skip
+
+
+def test_random_search_draws_from_scipy_stats_distributions_reproducibly():
+    from scipy import stats  # the `fast` extra, part of `test`
+
+    space = {**QUICK, "lr": stats.loguniform(1e-3, 1), "batch_size": stats.randint(16, 129),
+             "momentum": stats.uniform(0, 0.9)}  # fmt: skip
+    plan = plan_random(space, 6, seed=3)
+    assert plan == plan_random(space, 6, seed=3)  # each trial's draw comes from its own seed
+    for _, config, _ in plan:
+        assert 1e-3 <= config["lr"] <= 1 and type(config["lr"]) is float
+        assert 16 <= config["batch_size"] < 129 and type(config["batch_size"]) is int
+        assert 0 <= config["momentum"] <= 0.9
+    assert len({c["lr"] for _, c, _ in plan}) == 6
+    result = random_search(space, make_data(), 2, seed=3, progress=False, refit=False)
+    assert [t["config"] for t in result.trials] == [c for _, c, _ in plan[:2]]
+    assert all(t["status"] == "ok" for t in result.trials)
+
+
+@pytest.mark.parametrize(
+    "name, dist, args, message",
+    [
+        ("lr", "norm", (0, 1), r"lr \(random trial \d+, drawn from scipy\.stats\.norm\(0, 1\)\)"),
+        ("batch_size", "uniform", (16, 100), r"batch_size \(random trial 0, .*\) = [\d.]+ cannot"),
+        ("momentum", "uniform", (0, 2), r"momentum \(random trial \d+, .*must be a momentum in"),
+    ],
+)
+def test_a_scipy_draw_no_trial_can_use_is_refused_before_the_first_trial(name, dist, args,
+                                                                        message):
+    from scipy import stats
+
+    ran = []
+
+    class Spy(fg.Callback):
+        def on_train_begin(self, model):
+            ran.append(model)
+
+    space = {**QUICK, name: getattr(stats, dist)(*args)}
+    with pytest.raises(SearchError, match=message):
+        random_search(space, make_data(), 40, progress=False, callbacks=[Spy()])
+    assert ran == []

@@ -12,8 +12,10 @@
 * ``batch_size_sharpness`` — Keskar et al. (ICLR 2017): large batches tend to find sharper
   minima (larger top Hessian eigenvalue) that generalise worse.
 * ``bias_variance`` — retrain on bootstrap resamples of the training set; the expected
-  squared error of the predicted probabilities splits exactly into squared bias and variance:
+  squared error of the predicted probabilities splits exactly into squared bias and variance::
+
       E_D ||f_D(x) - e(y)||^2 = ||f_bar(x) - e(y)||^2 + E_D ||f_D(x) - f_bar(x)||^2,
+
   f_bar(x) = E_D f_D(x), averaged over test points.
 * ``l1_sparsity`` — L1 "pushes certain weights to be exactly 0", but only with a proximal
   (soft-thresholding) step; plain subgradient steps sign(W) oscillate around 0 and never land
@@ -282,9 +284,11 @@ def bias_variance(
 
     For each lambda, ``n_boot`` networks (same initialisation) are trained on bootstrap
     resamples D_b of the training set; with f_b(x) their probabilities on test point x,
-    f_bar = mean_b f_b and e(y) the one-hot label:
+    f_bar = mean_b f_b and e(y) the one-hot label::
+
         bias^2   = mean_x ||f_bar(x) - e(y)||^2
         variance = mean_x mean_b ||f_b(x) - f_bar(x)||^2
+
     and their sum is the mean squared error mean_x mean_b ||f_b(x) - e(y)||^2 exactly.
     ``reseed``: each retraining also starts from a fresh random initialisation (the variance
     then covers everything that changes from one training run to the next); otherwise all

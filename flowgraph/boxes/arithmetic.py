@@ -59,11 +59,16 @@ class Scale(Box):
     def config(self) -> dict:
         return {"c": float(self.c)}
 
+    def _c_like(self, a):
+        # c in a's float precision. From dtypes, not arrays: NumPy 1.x's value-based casting
+        # treats a 0-d float64 array like a scalar and would round c to float32.
+        return np.asarray(self.c, dtype=np.result_type(np.asarray(a).dtype, np.float32))
+
     def fprop(self, x):
-        return x * np.asarray(self.c, dtype=np.result_type(x, np.float32))
+        return x * self._c_like(x)
 
     def bprop(self, inputs, y, grad_y):
-        return (grad_y * np.asarray(self.c, dtype=np.result_type(grad_y, np.float32)),)
+        return (grad_y * self._c_like(grad_y),)
 
     def sample_inputs(self, rng):
         return (rng.standard_normal((3, 2)),)

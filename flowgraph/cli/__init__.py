@@ -15,8 +15,9 @@ from collections.abc import Sequence
 
 from ..errors import FlowgraphError
 
-# subcommand modules of this package, in the order `flowgraph --help` lists them
-COMMANDS = ["train", "gradcheck", "render", "search", "experiment"]  # train: also evaluate
+# subcommand modules of this package, in the order `flowgraph --help` lists them (train: also
+# evaluate)
+COMMANDS = ["train", "gradcheck", "render", "search", "experiment", "notebooks"]
 
 
 class UsageError(Exception):

@@ -518,7 +518,7 @@ def write_manifest(out: Path, names: list[str], **facts: Any) -> None:
     never takes a mix of two runs or a half-written picture for a finished run."""
     import hashlib
 
-    from ..io import atomic_write
+    from .._atomic import atomic_write
 
     files = {}
     for name in names:
@@ -532,7 +532,7 @@ def write_manifest(out: Path, names: list[str], **facts: Any) -> None:
 def _write_outputs(out, model, history, metrics, metadata, parts, pre, name) -> list[str]:
     out.mkdir(parents=True, exist_ok=True)
     model.save(out / "model.npz", metadata=metadata)
-    from ..io import atomic_write
+    from .._atomic import atomic_write
 
     text = json.dumps(metrics, indent=2, allow_nan=True)
     atomic_write(out / "metrics.json", lambda f: f.write(text.encode() + b"\n"))

@@ -17,7 +17,6 @@ import http.client
 import math
 import os
 import struct
-import tempfile
 import urllib.error
 import urllib.request
 import zlib
@@ -26,6 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .._atomic import atomic_write
 from .base import DatasetNotFoundError, DownloadError, IDXFormatError
 
 __all__ = [
@@ -195,6 +195,10 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+class _ChecksumMismatch(Exception):
+    """Raised inside the download's writer, so that atomic_write throws the bytes away."""
+
+
 def fetch(
     urls: Sequence[str], destination: str | os.PathLike, sha256: str, *, timeout: float = 60.0
 ) -> Path:
@@ -205,35 +209,24 @@ def fetch(
     Raises :class:`DownloadError` listing what went wrong with each URL.
     """
     destination = Path(destination)
-    destination.parent.mkdir(parents=True, exist_ok=True)
     failures = []
     for url in urls:
-        part = None
-        try:
-            with (
-                urllib.request.urlopen(url, timeout=timeout) as response,
-                tempfile.NamedTemporaryFile(
-                    dir=destination.parent, prefix=f".{destination.name}.", delete=False
-                ) as out,
-            ):
-                part = Path(out.name)
+
+        def download(out, url=url):
+            with urllib.request.urlopen(url, timeout=timeout) as response:
                 digest = hashlib.sha256()
                 for chunk in iter(lambda: response.read(1 << 16), b""):
                     digest.update(chunk)
                     out.write(chunk)
-                out.flush()
-                os.fsync(out.fileno())
             if digest.hexdigest() != sha256.lower():
-                failures.append(f"{url}: SHA-256 {digest.hexdigest()}, expected {sha256}")
-                continue
-            os.replace(part, destination)
-            part = None
-            return destination
+                raise _ChecksumMismatch(f"{url}: SHA-256 {digest.hexdigest()}, expected {sha256}")
+
+        try:
+            return atomic_write(destination, download, suffix=".part")
+        except _ChecksumMismatch as e:
+            failures.append(str(e))
         except (OSError, ValueError, http.client.HTTPException) as e:  # URLError is an OSError
             failures.append(f"{url}: {e}")
-        finally:
-            if part is not None:
-                part.unlink(missing_ok=True)
     raise DownloadError(f"could not download {destination.name}: {'; '.join(failures)}")
 
 

@@ -27,6 +27,7 @@ from .result import SearchResult, _sort_key
 from .space import (
     SearchError,
     check_distributions,
+    check_plan_values,
     grid_configs,
     normalize_value,
     sample_config,
@@ -521,6 +522,7 @@ def plan_random(distributions: Mapping[str, Any], n_trials: int, seed: int = 0) 
     for i in range(int(n_trials)):
         s = trial_seed(seed, i)
         plan.append((i, sample_config(distributions, s), s))
+    check_plan_values(distributions, [config for _, config, _ in plan])
     return plan
 
 
@@ -540,8 +542,12 @@ def random_search(
     """Train ``n_trials`` configurations drawn at random, select on the validation error.
 
     ``distributions`` maps hyper-parameter names to :func:`loguniform`, :func:`uniform`,
-    :func:`randint`, :func:`choice` (a plain list is a choice) or a fixed value, e.g.
+    :func:`randint`, :func:`choice` (a plain list is a choice), a ``scipy.stats``
+    distribution (anything with ``rvs(random_state=)``) or a fixed value, e.g.
     ``{"lr": loguniform(1e-3, 1), "hidden": choice([50, 100, "100x100"]), "epochs": 20}``.
+    Every trial's configuration is drawn before the first one runs; a value outside its
+    hyper-parameter's range (a negative rate, a fractional batch size, an unknown activation)
+    raises :class:`SearchError` then, instead of failing trial after trial.
     Trial i has its own seed s_i = trial_seed(seed, i): its configuration is drawn from s_i and
     it trains from s_i, so the search is reproducible and ``run_trial(trial["config"], data,
     trial["seed"])`` re-runs one trial alone. Other arguments as in :func:`grid_search`.

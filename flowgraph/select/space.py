@@ -4,7 +4,7 @@ A configuration maps hyper-parameter names to values; what it leaves out takes i
 from :data:`DEFAULTS`, the same as ``flowgraph train``'s (:mod:`flowgraph.defaults`: momentum
 0.9, alpha / (1 + delta t) with alpha = 0.2 and delta = 1e-3, L2 3e-4, two layers of 100 tanh
 units, batches of 32, 200 epochs at most with early stopping after 30). The names and what
-they set:
+they set::
 
     optimizer   sgd, nesterov, adagrad, rmsprop, adam or adamw (flowgraph.optim; default sgd)
     lr          alpha, the learning rate (alpha_t = alpha for the constant schedule); default
@@ -57,6 +57,7 @@ __all__ = [
     "parse_hidden",
     "format_value",
     "distribution_from_json",
+    "check_plan_values",
 ]
 
 # what a trial trains with for every name its configuration does not set: the same defaults
@@ -211,6 +212,38 @@ class _Choice(Distribution):
 
     def __repr__(self) -> str:
         return f"choice({list(self.options)!r})"
+
+
+class _Rvs(Distribution):
+    """Any object with ``rvs(random_state=...)``, such as a frozen ``scipy.stats`` distribution
+    (``scipy.stats.loguniform(1e-3, 1)``, ``scipy.stats.randint(16, 129)``): one draw per
+    trial from the trial's stream, so the search stays reproducible."""
+
+    def __init__(self, dist: Any):
+        self.dist = dist
+
+    def sample(self, rng: np.random.Generator) -> Any:
+        value = np.asarray(self.dist.rvs(random_state=rng))
+        if value.size != 1:
+            raise SearchError(f"{self!r}.rvs() gave {value.size} values, not one")
+        return value.reshape(()).item()
+
+    def to_json(self) -> dict[str, list[Any]]:
+        return {"rvs": [repr(self)]}
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _Rvs) and other.dist is self.dist
+
+    def __hash__(self) -> int:
+        return hash(id(self.dist))
+
+    def __repr__(self) -> str:
+        dist = getattr(self.dist, "dist", None)  # scipy's frozen distributions: dist, args, kwds
+        if dist is None or not hasattr(dist, "name"):
+            return repr(self.dist)
+        args = [repr(a) for a in getattr(self.dist, "args", ())]
+        args += [f"{k}={v!r}" for k, v in getattr(self.dist, "kwds", {}).items()]
+        return f"scipy.stats.{dist.name}({', '.join(args)})"
 
 
 def _bounds(kind: str, low: Any, high: Any) -> tuple[float, float]:
@@ -370,11 +403,26 @@ def check_distributions(distributions: Mapping[str, Any]) -> dict[str, Any]:
             d = choice(d)
         if isinstance(d, _Choice):
             d = _Choice(tuple(normalize_value(name, o) for o in d.options))
+        elif not isinstance(d, Distribution) and callable(getattr(d, "rvs", None)):
+            d = _Rvs(d)  # scipy.stats and anything else with rvs(random_state=)
         elif not isinstance(d, Distribution):
             d = normalize_value(name, d)
         _check_distribution(name, d)
         out[name] = d
     return out
+
+
+def check_plan_values(distributions: Mapping[str, Any], configs: Sequence[Mapping[str, Any]]):
+    """Refuse, before any trial runs, a drawn value no trial could use (:func:`check_value`).
+
+    The ends of the package's own distributions are checked when the space is read; a
+    ``scipy.stats`` distribution (or any object with ``rvs``) has no ends to check, so every
+    configuration drawn from it is checked instead, naming the trial and the distribution."""
+    space = check_distributions(distributions)
+    for i, config in enumerate(configs):
+        for name, value in config.items():
+            if isinstance(space.get(name), _Rvs):
+                check_value(name, value, f" (random trial {i}, drawn from {space[name]!r})")
 
 
 def sample_config(distributions: Mapping[str, Any], seed: int) -> dict[str, Any]:

@@ -99,7 +99,7 @@ for p in graph.parameters:
 # the way fprop goes and are labelled with the shape of the array that flows along them. Inputs
 # are blue, parameters yellow, boxes grey, the output purple; each layer is drawn as a cluster.
 
-# %% tags=readme-graph
+# %% tags=["readme-graph"]
 fg.to_dot(graph, values=True, grads=True, order=True)
 
 # %% [markdown]

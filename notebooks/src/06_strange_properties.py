@@ -148,7 +148,7 @@ print(f"eps = {eps}: {len(fooled)} of {np.sum(pred == yte)} correctly classified
 # %% [markdown]
 # The lecture's picture: correctly classified, difference, badly classified.
 
-# %% tags=readme-adversarial
+# %% tags=["readme-adversarial"]
 show = fooled[:4]
 proba, proba_adv = model.predict_proba(Xte[show]), model.predict_proba(X_adv[show])
 fig, axes = plt.subplots(3, len(show), figsize=(2.2 * len(show), 6.6))

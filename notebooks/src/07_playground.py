@@ -141,7 +141,7 @@ HTML(html)
 # %% [markdown]
 # The same run as still frames, and its learning curve:
 
-# %% tags=readme-playground
+# %% tags=["readme-playground"]
 picks = [0, 5, 9, 12, 15, len(snaps.frames) - 1]
 fig, axes = plt.subplots(1, len(picks) + 1, figsize=(17, 2.9),
                          gridspec_kw={"width_ratios": [1] * len(picks) + [1.4]})

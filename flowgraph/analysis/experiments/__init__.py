@@ -5,7 +5,7 @@ Every experiment trains the networks it needs with the engine, measures with
 :mod:`flowgraph.analysis`, prints its key numbers and checks the claims it makes against them,
 and writes ``NAME.png`` (the figure) and ``NAME.json`` (the numbers and the claims) into the
 output directory. Defaults take about a minute on two cores; ``quick=True`` is a reduced run of
-seconds (what the test suite runs). One module per experiment, its claims listed at its top:
+seconds (what the test suite runs). One module per experiment, its claims listed at its top::
 
     newton          newton.py: Newton's method converges in a few steps on a convex problem
                     (logistic regression); a small MLP's Hessian is indefinite.
@@ -38,7 +38,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from ...io import atomic_write
+from ..._atomic import atomic_write
 from .. import data as D
 from ..params import AnalysisError
 from . import (
