@@ -18,6 +18,7 @@ from ..errors import FlowgraphError
 # subcommand modules of this package, in the order `flowgraph --help` lists them (train: also
 # evaluate)
 COMMANDS = ["train", "gradcheck", "render", "search", "experiment", "notebooks"]
+COMMANDS += ["playground"]  # the browser demo
 
 
 class UsageError(Exception):

@@ -1,0 +1,45 @@
+"""``flowgraph playground``: serve the browser demo of a small network learning 2-D data."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def _port(text: str) -> int:
+    try:
+        port = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--port must be a whole number, got {text!r}") from None
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"--port must lie in 0..65535, got {port}")
+    return port
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser(
+        "playground",
+        help="the lecture's browser demo: watch a network learn 2-D data, live",
+        description="Serve a page where a small network learns 2-D data (moons, circles, "
+        "spirals, xor, blobs, or a surface to regress) with flowgraph's engine in this process: "
+        "decision regions, loss curves, each hidden unit's response, and the flow graph with its "
+        "values and gradients. Prints the URL and opens the browser; Ctrl-C stops it.",
+    )
+    p.add_argument("--port", type=_port, default=8765, help="TCP port (default 8765; 0: any)")
+    p.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="address to bind (default 127.0.0.1, this machine only; 0.0.0.0 serves everyone)",
+    )
+    p.add_argument("--no-browser", action="store_true", help="do not open a browser")
+    p.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..playground.server import serve
+    from . import UsageError
+
+    try:
+        serve(args.host, args.port, open_browser=not args.no_browser)
+    except OSError as e:  # port taken, address not on this machine
+        raise UsageError(f"cannot serve on {args.host}:{args.port}: {e.strerror or e}") from None
+    return 0
