@@ -56,10 +56,12 @@ from .boxes import (  # the library to compose with
 from .callbacks import CSVLogger
 from .errors import (
     BoxError,
+    DataError,
     FeedError,
     FlowgraphError,
     GraphError,
     LabelError,
+    ModelError,
     NonFiniteError,
     ShapeError,
 )
@@ -91,7 +93,7 @@ from .gradcheck import BoxReport, GraphReport, check_box, check_graph
 from .graph import Constant, Graph, Input, Node, Parameter
 from .io import ModelFileError, load_model, save_model
 from .jvp import JVPError, check_jvp, jvp
-from .models import Model, mlp
+from .models import MLP, Model, mlp
 from .optim import SGD, AdaGrad, Adam, AdamW, RMSProp
 from .preprocessing import Preprocessing
 from .render import render, to_dot
@@ -119,12 +121,12 @@ __all__ = [
     "mlp", "Model", "train", "History", "EarlyStopping", "Callback", "DivergenceError", "SGD",
     "AdaGrad", "RMSProp", "Adam", "AdamW",
     "CSVLogger", "Preprocessing",
-    "init", "optim", "datasets",
+    "init", "optim", "datasets", "MLP",
     # rendering: fg.render is the function (from flowgraph.render import to_svg, ...)
     "to_dot", "render",
     # files
     "load_model", "save_model", "ModelFileError",
     # errors
     "FlowgraphError", "GraphError", "FeedError", "ShapeError", "LabelError",
-    "NonFiniteError", "BoxError",
+    "NonFiniteError", "BoxError", "DataError", "ModelError",
 ]  # fmt: skip
