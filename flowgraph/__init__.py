@@ -16,20 +16,41 @@ forward and bprop in reverse order down to the parameters; :func:`check_box` and
 """
 
 from . import datasets, init, optim  # noqa: E402  (modules: fg.init.glorot_uniform, fg.optim.power)
-from .boxes import (
+from .boxes import (  # the library to compose with
+    Abs,
     Add,
+    Block,
     Box,
+    Concat,
     CrossEntropy,
+    Div,
+    Exp,
+    Hinge,
     Identity,
     L1Penalty,
     L2Penalty,
+    LeakyReLU,
     Linear,
+    Log,
+    MatMul,
+    Mean,
+    Mul,
+    Neg,
+    Pow,
     ReLU,
+    Reshape,
     Scale,
     Sigmoid,
+    SigmoidCrossEntropy,
     Softmax,
     SoftmaxCrossEntropy,
+    Softplus,
+    Square,
+    SquaredError,
+    Sub,
+    Sum,
     Tanh,
+    Transpose,
 )
 from .callbacks import CSVLogger
 from .errors import (
@@ -41,8 +62,32 @@ from .errors import (
     NonFiniteError,
     ShapeError,
 )
+from .functional import abs as abs  # fg.abs and fg.sum: not in __all__ (builtins)
+from .functional import (
+    concat,
+    exp,
+    hinge,
+    leaky_relu,
+    linear,
+    log,
+    matmul,
+    mean,
+    relu,
+    reshape,
+    sigmoid,
+    sigmoid_cross_entropy,
+    softmax,
+    softmax_cross_entropy,
+    softplus,
+    sqrt,
+    square,
+    squared_error,
+    tanh,
+    transpose,
+)
+from .functional import sum as sum
 from .gradcheck import BoxReport, GraphReport, check_box, check_graph
-from .graph import Graph, Input, Node, Parameter
+from .graph import Constant, Graph, Input, Node, Parameter
 from .io import ModelFileError, load_model, save_model
 from .models import Model, mlp
 from .optim import SGD
@@ -54,10 +99,18 @@ __version__ = "0.1.0"
 
 __all__ = [
     # the engine
-    "Box", "Node", "Input", "Parameter", "Graph",
+    "Box", "Node", "Input", "Parameter", "Constant", "Graph",
     # boxes
     "Linear", "Identity", "Sigmoid", "Tanh", "ReLU", "Softmax", "CrossEntropy",
     "SoftmaxCrossEntropy", "L2Penalty", "L1Penalty", "Add", "Scale",
+    "Sub", "Neg", "Mul", "Div", "MatMul", "Transpose", "Sum", "Mean", "Reshape", "Concat",
+    "Exp", "Log", "Square", "Pow", "Abs", "Softplus", "LeakyReLU",
+    "SquaredError", "SigmoidCrossEntropy", "Hinge", "Block",
+    # function forms: fg.tanh(x @ W.T + b) (fg.abs and fg.sum too, kept out of a star
+    # import so that they never shadow the builtins)
+    "exp", "log", "tanh", "sigmoid", "relu", "softplus", "leaky_relu", "square", "sqrt",
+    "matmul", "transpose", "concat", "mean", "reshape", "softmax", "linear",
+    "squared_error", "sigmoid_cross_entropy", "softmax_cross_entropy", "hinge",
     # gradient checking
     "check_box", "check_graph", "BoxReport", "GraphReport",
     # training

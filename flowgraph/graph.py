@@ -19,10 +19,24 @@ from typing import Any
 
 import numpy as np
 
+from .boxes.arithmetic import (
+    Add,
+    Div,
+    MatMul,
+    Mean,
+    Mul,
+    Neg,
+    Pow,
+    Reshape,
+    Square,
+    Sub,
+    Sum,
+    Transpose,
+)
 from .boxes.base import Box, Outer
 from .errors import BoxError, FeedError, FlowgraphError, GraphError, NonFiniteError
 
-__all__ = ["Node", "Input", "Parameter", "Graph"]
+__all__ = ["Node", "Input", "Parameter", "Constant", "Graph", "as_node"]
 
 _value = attrgetter("value")  # map(_value, children): the children's values, looped in C
 
@@ -60,6 +74,72 @@ class Node:
         what = type(self.box).__name__ if self.box is not None else type(self).__name__
         shape = "" if self.value is None else f", shape={np.shape(self.value)}"
         return f"<{what} node {self.name!r}{shape}>"
+
+    # -- operators: sugar for boxes (the box is the truth the checker verifies) ---------------
+    # No __eq__ or __hash__: nodes are dict keys and compared by identity. NumPy must not
+    # broadcast over a Node as an object: ``array + node`` goes to Node.__radd__.
+    __array_ufunc__ = None
+
+    def __add__(self, other: Any) -> Node:
+        return Add()(self, as_node(other, "+"))
+
+    def __radd__(self, other: Any) -> Node:
+        return Add()(as_node(other, "+"), self)
+
+    def __sub__(self, other: Any) -> Node:
+        return Sub()(self, as_node(other, "-"))
+
+    def __rsub__(self, other: Any) -> Node:
+        return Sub()(as_node(other, "-"), self)
+
+    def __mul__(self, other: Any) -> Node:
+        return Mul()(self, as_node(other, "*"))
+
+    def __rmul__(self, other: Any) -> Node:
+        return Mul()(as_node(other, "*"), self)
+
+    def __truediv__(self, other: Any) -> Node:
+        return Div()(self, as_node(other, "/"))
+
+    def __rtruediv__(self, other: Any) -> Node:
+        return Div()(as_node(other, "/"), self)
+
+    def __matmul__(self, other: Any) -> Node:
+        return MatMul()(self, as_node(other, "@"))
+
+    def __rmatmul__(self, other: Any) -> Node:
+        return MatMul()(as_node(other, "@"), self)
+
+    def __neg__(self) -> Node:
+        return Neg()(self)
+
+    def __pow__(self, p: Any) -> Node:
+        """``x ** 2`` is Square, ``x ** p`` Pow(p): the exponent is a constant number."""
+        if isinstance(p, bool) or not isinstance(p, (int, float, np.number)):
+            raise GraphError(
+                f"{self.describe()} ** {type(p).__name__}: the exponent must be a constant "
+                "number (x ** 2, x ** 0.5); for a node p write fg.exp(p * fg.log(x))"
+            )
+        return Square()(self) if p == 2 else Pow(p)(self)
+
+    @property
+    def T(self) -> Node:
+        """The transpose (a Transpose box): ``x @ W.T``."""
+        return Transpose()(self)
+
+    def sum(self, axis: int | Sequence[int] | None = None, keepdims: bool = False) -> Node:
+        """The sum over ``axis`` (None: every element), a Sum box."""
+        return Sum(axis, keepdims)(self)
+
+    def mean(self, axis: int | Sequence[int] | None = None, keepdims: bool = False) -> Node:
+        """The mean over ``axis`` (None: every element), a Mean box."""
+        return Mean(axis, keepdims)(self)
+
+    def reshape(self, *shape: Any) -> Node:
+        """The same values in another shape, a Reshape box: ``x.reshape(-1, 4)``."""
+        if len(shape) == 1 and not isinstance(shape[0], (int, np.integer)):
+            shape = tuple(shape[0])
+        return Reshape(shape)(self)
 
 
 class Input(Node):
@@ -108,6 +188,47 @@ class Parameter(Node):
     def grad_outer(self) -> Outer | None:
         """The gradient as factors (u, v) of u v^T when bprop left it so, else None."""
         return self._outer
+
+
+class Constant(Node):
+    """A leaf holding a fixed value, neither fed nor learnt: what ``x * 2`` or ``x - t0``
+    makes of a number or an array. The Graph lists it in neither ``inputs`` nor
+    ``parameters``: it needs no feed and gets no gradient.
+
+    A Python number is kept as it is, so that ``h * 0.5`` stays float32 in a float32 graph
+    (NumPy treats a Python float as weakly typed); an array is copied, its dtype kept.
+    """
+
+    kind = "constant"
+
+    def __init__(self, value: Any, name: str | None = None):
+        super().__init__(None, (), name)
+        if isinstance(value, (bool, np.bool_)) or not isinstance(
+            value, (int, float, np.number, np.ndarray)
+        ):
+            raise GraphError(
+                f"Constant {name!r} must hold a number or a NumPy array, got {type(value).__name__}"
+            )
+        self.value = np.array(value, copy=True) if isinstance(value, np.ndarray) else value
+
+
+def as_node(value: Any, op: str = "") -> Node:
+    """``value`` as a node: a Node as it is, a number or an array as a :class:`Constant`.
+
+    Boxes, lists and other objects are refused with a sentence saying what to pass."""
+    if isinstance(value, Node):
+        return value
+    if isinstance(value, (int, float, np.number, np.ndarray)) and not isinstance(
+        value, (bool, np.bool_)
+    ):
+        return Constant(value)
+    where = f" in '{op}'" if op else ""
+    hint = ""
+    if isinstance(value, Box):
+        hint = " (did you forget to call the box on its children, e.g. Tanh()(a)?)"
+    elif isinstance(value, (list, tuple)):
+        hint = " (make it an array with np.asarray, or a node)"
+    raise GraphError(f"cannot use a {type(value).__name__} as a node{where}{hint}")
 
 
 def _topological_order(outputs: Sequence[Node]) -> list[Node]:

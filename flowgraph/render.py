@@ -31,10 +31,11 @@ from typing import Any
 import graphviz
 import numpy as np
 
+from .boxes.block import Block
 from .boxes.linear import Linear
 from .errors import FlowgraphError
 from .gradcheck import BoxReport, GraphReport
-from .graph import Graph, Input, Node, Parameter
+from .graph import Constant, Graph, Input, Node, Parameter
 
 __all__ = ["to_dot", "render", "to_svg", "GraphvizNotFoundError", "FORMATS"]
 
@@ -58,6 +59,7 @@ STYLE = {
     "input": ("#dcecf8", "#0072b2"),
     "parameter": ("#fbf3c4", "#a08a00"),
     "box": ("#f4f4f4", "#555555"),
+    "constant": ("#ffffff", "#8c8c8c"),
     "output": ("#f3e0ec", "#a2527f"),
     "pass": ("#d2efe4", "#009e73"),
     "fail": ("#fad9c6", "#d55e00"),
@@ -267,8 +269,8 @@ def _layers(graph: Graph) -> list[_Layer]:
             anchors.append(n)
             claimed.update(c.name for c in n.children if isinstance(c, Parameter))  # type: ignore[misc]
     for n in boxes:
-        if isinstance(n.box, Linear) or n.box.arity is None:  # type: ignore[union-attr]
-            continue
+        if isinstance(n.box, (Linear, Block)) or n.box.arity is None:  # type: ignore[union-attr]
+            continue  # (a Block's use is drawn as its own cluster)
         if any(isinstance(c, Parameter) and c.name not in claimed for c in n.children):
             anchors.append(n)
             claimed.update(c.name for c in n.children if isinstance(c, Parameter))  # type: ignore[misc]
@@ -287,7 +289,11 @@ def _layers(graph: Graph) -> list[_Layer]:
         members: list[Node] = [*params, a]
         consumers = parents[a.name]  # type: ignore[index]
         act = None
-        if len(consumers) == 1 and len(consumers[0].children) == 1:
+        if (
+            len(consumers) == 1
+            and len(consumers[0].children) == 1
+            and not isinstance(consumers[0].box, Block)
+        ):
             act = consumers[0]
             if act.name not in in_layer and act not in graph.outputs:
                 members.append(act)
@@ -307,6 +313,29 @@ def _layers(graph: Graph) -> list[_Layer]:
             caption += f" · {type(act.box).__name__}"
         layers.append(_Layer(name, a, members, caption))
     return layers
+
+
+def _block_uses(graph: Graph) -> list[tuple[str, list[Node]]]:
+    """Each use of a Block: its caption and its nodes (one per inner output), in fprop order.
+
+    A use is one call of a block on its children; the nodes of one call share the block and
+    the children. Uses are numbered per block: ``residual · use 2 of 3``."""
+    uses: dict[tuple, list[Node]] = {}
+    for n in graph.order:
+        if isinstance(n.box, Block):
+            key = (id(n.box.root), tuple(id(c) for c in n.children))
+            uses.setdefault(key, []).append(n)
+    counts: dict[int, int] = {}
+    for key in uses:
+        counts[key[0]] = counts.get(key[0], 0) + 1
+    seen: dict[int, int] = {}
+    out = []
+    for key, members in uses.items():
+        seen[key[0]] = k = seen.get(key[0], 0) + 1
+        name = members[0].box.name  # type: ignore[union-attr]
+        caption = f"{name} · use {k} of {counts[key[0]]}" if counts[key[0]] > 1 else name
+        out.append((caption, members))
+    return out
 
 
 def _layer_name(param_names: list[str], k: int) -> str:
@@ -382,12 +411,24 @@ def _bprop_positions(graph: Graph) -> dict[str, int]:
     return {node.name: i for i, (node, _) in enumerate(plan, start=1)}  # type: ignore[misc]
 
 
+def _constant_text(value: Any) -> str:
+    """A constant as drawn: its number (``0.5``, ``[1, 2]``), or its shape when it has many."""
+    arr = np.asarray(value)
+    if arr.size == 1:
+        return _num(float(arr.ravel()[0]))
+    if arr.size <= TINY and arr.ndim == 1:
+        return "[" + ", ".join(_num(float(v)) for v in arr) + "]"
+    return f"constant {_shape_text(arr.shape)}"
+
+
 def _tooltip(node: Node) -> str:
     if isinstance(node, Parameter):
         v = np.asarray(node.value)
         return f"Parameter {node.name}: {v.shape} {v.dtype}"
     if isinstance(node, Input):
         return f"Input {node.name}"
+    if isinstance(node, Constant):
+        return f"Constant {node.name}: {_constant_text(node.value)}"
     doc = (type(node.box).__doc__ or "").strip().splitlines()
     first = doc[0] if doc else ""
     return f"{type(node.box).__name__} {node.name}: {first}".strip().rstrip(":")
@@ -403,12 +444,13 @@ def _legend(kinds: list[str], *, check: bool, nonfinite: bool, shapes: bool, ord
         "input": "input",
         "parameter": "parameter",
         "box": "box",
+        "constant": "constant",
         "output": "output / loss",
         "pass": CHECK_MARK["pass"],
         "fail": CHECK_MARK["fail"],
         "kink": CHECK_MARK["kink"],
     }
-    keys = [k for k in ("input", "parameter", "box", "output") if k in kinds]
+    keys = [k for k in ("input", "parameter", "constant", "box", "output") if k in kinds]
     if check:
         keys += ["pass", "fail", "kink"]
     cells = [_legend_cell(k, names[k]) for k in keys]
@@ -517,6 +559,8 @@ def to_dot(
             kind = "input"
         elif isinstance(n, Parameter):
             kind = "parameter"
+        elif isinstance(n, Constant):
+            kind = "constant"
         else:
             kind = "box"
         if kind not in kinds_seen:
@@ -530,11 +574,16 @@ def to_dot(
         rows: list[str] = []
         if n.box is not None:
             title = f"<B>{_esc(type(n.box).__name__)}</B>  {_font(_esc(name), color=MUTED)}"
+        elif kind == "constant":  # its value, not its generated name
+            title = f"<B>{_esc(_constant_text(n.value))}</B>"
         else:
             title = f"<B>{_esc(name)}</B>"
             if n.value is not None and not (values or grads):
                 title += "  " + _font(_esc(_shape_text(np.shape(n.value))), color=MUTED)
         rows.append(f'<TR><TD COLSPAN="5">{title}</TD></TR>')
+        if isinstance(n.box, Block):  # what the block computes inside
+            inner = " → ".join(type(m.box).__name__ for m in n.box.graph.order if m.box)
+            rows.append(f'<TR><TD COLSPAN="5">{_font(_esc(inner), size=9, color=MUTED)}</TD></TR>')
         if order and n.box is not None:
             b = bpos.get(name)
             text = f"fprop #{fpos[name]}  ·  bprop #{b if b is not None else '—'}"
@@ -586,6 +635,8 @@ def to_dot(
             attrs["margin"] = "0.14,0.08"
         elif kind == "box":
             attrs["style"] = "filled,rounded"
+        elif kind == "constant":
+            attrs["style"] = "filled,dashed"
         elif kind == "output":
             attrs["style"] = "filled,rounded"
             attrs["peripheries"] = "2"
@@ -609,8 +660,21 @@ def to_dot(
             for n in graph.order:
                 if layer_of.get(n.name) == i:
                     node_stmt(sub, n)
+    uses = _block_uses(graph)
+    block_of = {m.name: i for i, (_, members) in enumerate(uses) for m in members}
+    for i, (caption, members) in enumerate(uses):
+        with dot.subgraph(name=f"cluster_block{i + 1}") as sub:
+            sub.attr(
+                label=f"<{_font('<B>' + _esc(caption) + '</B>', size=10, color=MUTED)}>",
+                style="rounded,dashed",
+                color="#8c8c8c",
+                labeljust="l",
+                margin="8",
+            )
+            for n in members:
+                node_stmt(sub, n)
     for n in graph.order:
-        if n.name not in layer_of:
+        if n.name not in layer_of and n.name not in block_of:
             node_stmt(dot, n)
 
     for n in boxes:

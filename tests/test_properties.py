@@ -1,5 +1,6 @@
-"""Property tests: on random graphs (random depth and widths, random boxes, parameters shared
-between layers, several paths into one node) check_graph passes, and the Graph's bprop agrees
+"""Property tests: on random graphs (random depth and widths, random boxes from the lecture's and
+the box library, a Block used by several layers, parameters shared between layers, several
+paths into one node) check_graph passes, and the Graph's bprop agrees
 with a naive, recursive evaluation of the chain rule that ignores the Graph's order."""
 
 from __future__ import annotations
@@ -10,7 +11,40 @@ from hypothesis import strategies as st
 
 import flowgraph as fg
 
-ACTIVATIONS = {"tanh": fg.Tanh, "sigmoid": fg.Sigmoid, "identity": fg.Identity, "relu": fg.ReLU}
+ACTIVATIONS = {
+    "tanh": fg.Tanh,
+    "sigmoid": fg.Sigmoid,
+    "identity": fg.Identity,
+    "relu": fg.ReLU,
+    "softplus": fg.Softplus,
+    "leaky_relu": lambda: fg.LeakyReLU(0.1),
+}
+# width-preserving units written with the box library (operators, broadcasting, reductions);
+def _residual_block() -> fg.Block:
+    """y = h + tanh(h W^T) / 2: one Block object, used by every layer that draws "block"."""
+    h, W = fg.Input("h"), fg.Input("W")
+    return fg.Block(fg.Graph(h + fg.tanh(h @ W.T) / 2), [h, W], name="residual")
+
+
+RESIDUAL = _residual_block()
+# each gets h (N, H), the layer's pre-activation a (N, H), H, and a Parameter p of the shape
+# extra_shape says
+EXTRAS = {
+    "gate": lambda h, a, H, p: h * fg.sigmoid(a),
+    "rational": lambda h, a, H, p: h / (1 + h**2),
+    "center": lambda h, a, H, p: h - h.mean(axis=0, keepdims=True),
+    "bias": lambda h, a, H, p: h + p,  # p (H,) broadcast over the batch
+    "bump": lambda h, a, H, p: fg.exp(-(h**2)) * 0.5 + fg.abs(h) * 0.1,
+    "row_scale": lambda h, a, H, p: h * (h.sum(axis=1, keepdims=True) / 4),
+    "concat": lambda h, a, H, p: fg.concat([h, a], axis=1) @ p.T,  # p (H, 2H)
+    "reshape": lambda h, a, H, p: (h.reshape(-1) * 0.5).reshape(-1, H),
+    "block": lambda h, a, H, p: RESIDUAL(h, p),  # p (H, H)
+}
+LOSSES = ("fused", "plain", "hinge", "squared")
+
+
+def extra_shape(kind: str, width: int) -> tuple[int, ...] | None:
+    return {"bias": (width,), "concat": (width, 2 * width), "block": (width, width)}.get(kind)
 EXAMPLES = 40
 SETTINGS = settings(
     max_examples=EXAMPLES,
@@ -38,6 +72,7 @@ def recipes(draw):
                 "second_act": draw(st.none() | st.sampled_from(sorted(ACTIVATIONS))),  # diamond
                 "skip": draw(st.booleans()),  # h(k) + h(k-1) when widths agree
                 "scale": draw(st.none() | st.floats(-2, 2).filter(lambda c: abs(c) > 0.1)),
+                "extra": draw(st.none() | st.sampled_from(sorted(EXTRAS))),
             }
         )
         widths.append(width)
@@ -46,7 +81,8 @@ def recipes(draw):
         "d": widths[0],
         "classes": draw(st.integers(2, 4)),
         "layers": layers,
-        "fused": draw(st.booleans()),  # SoftmaxCrossEntropy or CrossEntropy(Softmax)
+        # SoftmaxCrossEntropy, CrossEntropy(Softmax), Hinge, or SquaredError to one-hot targets
+        "loss": draw(st.sampled_from(LOSSES)),
         "l2": draw(st.none() | st.floats(0.01, 1.0)),
         "l1": draw(st.none() | st.floats(0.01, 1.0)),
         "penalise_input": draw(st.booleans()),  # a penalty on h(1): another path into it
@@ -57,7 +93,7 @@ def recipes(draw):
 def build(recipe):
     """The graph of a recipe, its feed, and its parameters."""
     rng = np.random.default_rng(recipe["seed"])
-    x, y = fg.Input("x"), fg.Input("y")
+    x, y, t = fg.Input("x"), fg.Input("y"), fg.Input("t")
     Ws: dict[tuple[int, int], list[fg.Parameter]] = {}
     bs: dict[int, list[fg.Parameter]] = {}
     weights: list[fg.Parameter] = []
@@ -83,16 +119,24 @@ def build(recipe):
             h_new = fg.Add()(h_new, h)
         if layer["scale"] is not None:
             h_new = fg.Scale(layer["scale"])(h_new)
+        if layer["extra"] is not None:
+            shape_p = extra_shape(layer["extra"], layer["width"])
+            p = fg.Parameter(rng.normal(0, 0.5, shape_p), f"p{k}") if shape_p else None
+            h_new = EXTRAS[layer["extra"]](h_new, a, layer["width"], p)
         h, width = h_new, layer["width"]
         first_h = first_h or h
     V = fg.Parameter(rng.normal(0, 0.9, (recipe["classes"], width)), "V")
     c = fg.Parameter(rng.normal(0, 0.5, recipe["classes"]), "c")
     weights.append(V)
     a_out = fg.Linear()(h, V, c)
-    if recipe["fused"]:
+    if recipe["loss"] == "fused":
         terms = [fg.SoftmaxCrossEntropy()(a_out, y)]
-    else:
+    elif recipe["loss"] == "plain":
         terms = [fg.CrossEntropy()(fg.Softmax()(a_out), y)]
+    elif recipe["loss"] == "hinge":
+        terms = [fg.Hinge()(a_out, y)]
+    else:  # a regression of the probabilities onto one-hot targets t
+        terms = [fg.squared_error(fg.softmax(a_out), t)]
     if recipe["l2"] is not None:
         terms.append(fg.Scale(recipe["l2"])(fg.L2Penalty()(*weights)))
     if recipe["l1"] is not None:
@@ -101,10 +145,12 @@ def build(recipe):
         terms.append(fg.Scale(0.1)(fg.L2Penalty()(first_h)))
     loss = fg.Add()(*terms) if len(terms) > 1 else terms[0]
     graph = fg.Graph(loss)
-    feed = {
-        x: rng.standard_normal((recipe["n"], recipe["d"])),
-        y: rng.integers(0, recipe["classes"], size=recipe["n"]),
-    }
+    labels = rng.integers(0, recipe["classes"], size=recipe["n"])
+    feed = {x: rng.standard_normal((recipe["n"], recipe["d"]))}
+    if recipe["loss"] == "squared":
+        feed[t] = np.eye(recipe["classes"])[labels]
+    else:
+        feed[y] = labels
     return graph, feed, x
 
 
@@ -186,6 +232,9 @@ def test_recipes_really_share_and_branch(recipe):
 def test_the_strategy_covers_sharing_and_diamonds():
     """Over the derandomized draws, shared parameters and multi-parent nodes do occur."""
     seen = {"shared": 0, "diamond": 0, "relu": 0}
+    library: set[str] = set()  # the box library's types drawn into the graphs
+    old = {"Linear", "Tanh", "Sigmoid", "Identity", "ReLU", "Softmax", "CrossEntropy"}
+    old |= {"SoftmaxCrossEntropy", "L2Penalty", "L1Penalty", "Add", "Scale"}
 
     @SETTINGS
     @given(recipes())
@@ -205,6 +254,9 @@ def test_the_strategy_covers_sharing_and_diamonds():
             n_parents.get(id(n), 0) > 1 for n in graph.order if isinstance(n.box, fg.Linear)
         )
         seen["relu"] += any(isinstance(n.box, fg.ReLU) for n in graph.order)
+        library.update(type(n.box).__name__ for n in graph.order if n.box is not None)
 
     survey()
     assert all(v > 0 for v in seen.values()), seen
+    library -= old
+    assert len(library) >= 12 and "Block" in library, sorted(library)  # Mul, Div, Hinge...

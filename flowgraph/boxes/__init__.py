@@ -1,10 +1,38 @@
 """Every box, grouped by family. Adding a box touches one file of this folder."""
 
-from .activations import Identity, ReLU, Sigmoid, Tanh
-from .arithmetic import Add, Scale
+from .activations import Identity, LeakyReLU, ReLU, Sigmoid, Softplus, Tanh
+from .arithmetic import (
+    Abs,
+    Add,
+    Concat,
+    Div,
+    Exp,
+    Log,
+    MatMul,
+    Mean,
+    Mul,
+    Neg,
+    Pow,
+    Reshape,
+    Scale,
+    Square,
+    Sub,
+    Sum,
+    Transpose,
+    unbroadcast,
+)
 from .base import Box
+from .block import Block
 from .linear import Linear
-from .losses import CrossEntropy, Softmax, SoftmaxCrossEntropy, softmax
+from .losses import (
+    CrossEntropy,
+    Hinge,
+    SigmoidCrossEntropy,
+    Softmax,
+    SoftmaxCrossEntropy,
+    SquaredError,
+    softmax,
+)
 from .penalties import L1Penalty, L2Penalty
 
 __all__ = [
@@ -22,4 +50,8 @@ __all__ = [
     "Add",
     "Scale",
     "softmax",
-]
+    # the library to compose with
+    "Sub", "Neg", "Mul", "Div", "MatMul", "Transpose", "Sum", "Mean", "Reshape", "Concat",
+    "Exp", "Log", "Square", "Pow", "Abs", "Softplus", "LeakyReLU",
+    "SquaredError", "SigmoidCrossEntropy", "Hinge", "unbroadcast", "Block",
+]  # fmt: skip

@@ -94,3 +94,82 @@ class ReLU(Box):
         a = rng.standard_normal((4, 3))
         a[np.abs(a) < 0.05] = 0.5  # keep away from the kink at 0
         return (a,)
+
+
+class Softplus(Box):
+    """Softplus, a smooth ReLU whose derivative is the sigmoid.
+
+    fprop:  h = log(1 + exp(a)) = max(a, 0) + log(1 + exp(-|a|))     any shape; the second
+            form never overflows (a = ±1e4 gives 1e4 and 0)
+    bprop:  g'(a) = sigm(a), so grad_a = grad_h ⊙ sigm(a)
+    """
+
+    input_names = ("a",)
+
+    def fprop(self, a):
+        return np.maximum(a, 0) + np.log1p(np.exp(-np.abs(a)))
+
+    def bprop(self, inputs, h, grad_h):
+        return (grad_h * Sigmoid().fprop(inputs[0]),)
+
+    def fprop_jvp(self, inputs, tangents, h):
+        """R{h} = sigm(a) ⊙ R{a}."""
+        return Sigmoid().fprop(inputs[0]) * tangents[0]
+
+    def bprop_jvp(self, inputs, tangents, h, Rh, grad_h, R_grad_h):
+        """R{grad_a} = sigm(a) R{grad_h} + sigm(a)(1 - sigm(a)) R{a} grad_h."""
+        s = Sigmoid().fprop(inputs[0])
+        return (s * R_grad_h + s * (1 - s) * tangents[0] * grad_h,)
+
+    def sample_inputs(self, rng):
+        return (2 * rng.standard_normal((4, 3)),)
+
+
+class LeakyReLU(Box):
+    """Leaky rectified linear unit with a constant ``slope`` for negative inputs.
+
+    fprop:  h = a if a > 0 else slope a       any shape
+    bprop:  g'(a) = 1 if a > 0 else slope (a kink at a = 0, where slope is used),
+            so grad_a = grad_h ⊙ [1 if a > 0 else slope]
+    """
+
+    input_names = ("a",)
+
+    def __init__(self, slope: float = 0.01):
+        if isinstance(slope, bool) or not isinstance(slope, (int, float, np.number)):
+            raise ValueError(f"LeakyReLU needs a finite scalar slope, got {slope!r}")
+        if not np.isfinite(slope):
+            raise ValueError(f"LeakyReLU needs a finite scalar slope, got {slope!r}")
+        self.slope = float(slope)
+
+    @classmethod
+    def example(cls) -> LeakyReLU:
+        return cls(0.1)
+
+    def config(self) -> dict:
+        return {"slope": self.slope}
+
+    def _g_prime(self, a):
+        return np.where(a > 0, 1, self.slope).astype(np.result_type(a, np.float32))
+
+    def fprop(self, a):
+        return a * self._g_prime(a)
+
+    def bprop(self, inputs, h, grad_h):
+        return (grad_h * self._g_prime(inputs[0]),)
+
+    def fprop_jvp(self, inputs, tangents, h):
+        """R{h} = g'(a) ⊙ R{a}."""
+        return tangents[0] * self._g_prime(inputs[0])
+
+    def bprop_jvp(self, inputs, tangents, h, Rh, grad_h, R_grad_h):
+        """R{grad_a} = g'(a) ⊙ R{grad_h}."""
+        return (R_grad_h * self._g_prime(inputs[0]),)
+
+    def sample_inputs(self, rng):
+        a = rng.standard_normal((4, 3))
+        a[np.abs(a) < 0.05] = 0.5  # keep away from the kink at 0
+        return (a,)
+
+    def __repr__(self) -> str:
+        return f"LeakyReLU({self.slope!r})"

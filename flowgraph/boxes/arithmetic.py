@@ -1,6 +1,13 @@
-"""Glue boxes for composing objectives: loss + lambda * Omega."""
+"""Arithmetic boxes to compose graphs with: element-wise operations that broadcast like
+NumPy, the matrix product, reductions, reshaping, exp and log.
+
+Broadcasting copies a child along axes it lacks (or has of length 1); the chain rule's sum
+over those copies is ``unbroadcast``: the gradient summed back to the child's shape.
+"""
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -8,11 +15,54 @@ from ..errors import ShapeError
 from .base import Box
 
 
+def unbroadcast(grad: np.ndarray, shape: Sequence[int]) -> np.ndarray:
+    """The gradient of a child of shape ``shape`` that NumPy broadcast to ``grad.shape``:
+    ``grad`` summed over the leading axes the child lacks and over the axes where it has
+    length 1 (each element was used once per copy; the chain rule sums over the copies)."""
+    shape = tuple(shape)
+    if np.shape(grad) == shape:
+        return grad
+    grad = np.asarray(grad)
+    lead = grad.ndim - len(shape)
+    if lead:
+        grad = np.add.reduce(grad, axis=tuple(range(lead)))
+    ones = tuple(i for i, n in enumerate(shape) if n == 1 and grad.shape[i] != 1)
+    if ones:
+        grad = np.add.reduce(grad, axis=ones, keepdims=True)
+    return grad.reshape(shape)
+
+
+def _broadcast_shape(box: str, xs: Sequence[np.ndarray]) -> tuple[int, ...]:
+    shapes = [np.shape(x) for x in xs]
+    try:
+        return np.broadcast_shapes(*shapes)
+    except ValueError:
+        raise ShapeError(
+            f"{box} needs children of one shape or shapes that broadcast (NumPy rules), "
+            f"got {shapes}"
+        ) from None
+
+
+def _sample_pair(rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """(4, 3) with (3,): b is broadcast over the batch, its gradient summed over it."""
+    return rng.standard_normal((4, 3)), rng.standard_normal(3)
+
+
+def _axes(axis: int | Sequence[int] | None) -> int | tuple[int, ...] | None:
+    """An axis argument as NumPy takes it; a list (read back from JSON) becomes a tuple."""
+    if axis is None or isinstance(axis, (int, np.integer)):
+        return None if axis is None else int(axis)
+    return tuple(int(a) for a in axis)
+
+
 class Add(Box):
     """Sum of any number of children of one shape (e.g. the loss and a weighted penalty).
 
-    fprop:  s = x_1 + x_2 + ... + x_n
-    bprop:  grad_x_i = grad_s for every i
+    Children of different shapes broadcast together as in NumPy (a bias b of shape (H,)
+    added to a of shape (N, H)).
+
+    fprop:  s = x_1 + x_2 + ... + x_n          the broadcast shape of the x_i
+    bprop:  grad_x_i = grad_s, summed over the axes along which x_i was broadcast
     """
 
     arity = None
@@ -23,19 +73,35 @@ class Add(Box):
         shape = np.shape(xs[0])
         for x in xs[1:]:
             if np.shape(x) != shape:
-                raise ShapeError(
-                    f"Add needs children of one shape, got {[np.shape(x) for x in xs]}"
-                )
+                _broadcast_shape("Add", xs)
+                break
         s = xs[0] + xs[1] if len(xs) > 1 else np.array(xs[0], copy=True)
         for x in xs[2:]:
             s = s + x
         return s
 
     def bprop(self, inputs, s, grad_s):
-        return tuple(grad_s for _ in inputs)
+        # loss + lambda Omega at every training step: attribute look-ups, not np.shape calls
+        shape = grad_s.shape if type(grad_s) is np.ndarray else np.shape(grad_s)
+        grads = []
+        for x in inputs:
+            shape_x = x.shape if type(x) is np.ndarray else np.shape(x)
+            grads.append(grad_s if shape_x == shape else unbroadcast(grad_s, shape_x))
+        return tuple(grads)
+
+    def fprop_jvp(self, inputs, tangents, s):
+        """R{s} = R{x_1} + ... + R{x_n}, broadcast."""
+        Rs = tangents[0]
+        for r in tangents[1:]:
+            Rs = Rs + r
+        return np.broadcast_to(Rs, np.shape(s)).copy()
+
+    def bprop_jvp(self, inputs, tangents, s, Rs, grad_s, R_grad_s):
+        """R{grad_x_i} = R{grad_s}, summed over x_i's broadcast axes."""
+        return tuple(unbroadcast(R_grad_s, np.shape(x)) for x in inputs)
 
     def sample_inputs(self, rng):
-        return tuple(rng.standard_normal((3, 2)) for _ in range(3))
+        return rng.standard_normal((4, 3)), rng.standard_normal(3), rng.standard_normal((4, 1))
 
 
 class Scale(Box):
@@ -70,3 +136,498 @@ class Scale(Box):
 
     def __repr__(self) -> str:
         return f"Scale({self.c!r})"
+
+
+class Sub(Box):
+    """Difference of two children that broadcast together.
+
+    fprop:  y = a - b                          the broadcast shape of a and b
+    bprop:  grad_a = grad_y,  grad_b = -grad_y, each summed over its broadcast axes
+    """
+
+    arity = 2
+    input_names = ("a", "b")
+
+    def fprop(self, a, b):
+        _broadcast_shape("Sub", (a, b))
+        return a - b
+
+    def bprop(self, inputs, y, grad_y):
+        a, b = inputs
+        return unbroadcast(grad_y, np.shape(a)), unbroadcast(-grad_y, np.shape(b))
+
+    def fprop_jvp(self, inputs, tangents, y):
+        """R{y} = R{a} - R{b}."""
+        Ra, Rb = tangents
+        return np.broadcast_to(Ra - Rb, np.shape(y)).copy()
+
+    def bprop_jvp(self, inputs, tangents, y, Ry, grad_y, R_grad_y):
+        """R{grad_a} = R{grad_y}, R{grad_b} = -R{grad_y}, each unbroadcast."""
+        return self.bprop(inputs, y, R_grad_y)
+
+    def sample_inputs(self, rng):
+        return _sample_pair(rng)
+
+
+class Neg(Box):
+    """Negation.
+
+    fprop:  y = -x                             any shape
+    bprop:  grad_x = -grad_y
+    """
+
+    def fprop(self, x):
+        return -x
+
+    def bprop(self, inputs, y, grad_y):
+        return (-grad_y,)
+
+    def fprop_jvp(self, inputs, tangents, y):
+        """R{y} = -R{x}."""
+        return -tangents[0]
+
+    def bprop_jvp(self, inputs, tangents, y, Ry, grad_y, R_grad_y):
+        """R{grad_x} = -R{grad_y}."""
+        return (-R_grad_y,)
+
+    def sample_inputs(self, rng):
+        return (rng.standard_normal((4, 3)),)
+
+
+class Mul(Box):
+    """Element-wise (Hadamard) product of two children that broadcast together (a gate).
+
+    fprop:  y = a ⊙ b                          the broadcast shape of a and b
+    bprop:  grad_a = grad_y ⊙ b,  grad_b = grad_y ⊙ a, each summed over its broadcast axes
+    """
+
+    arity = 2
+    input_names = ("a", "b")
+
+    def fprop(self, a, b):
+        _broadcast_shape("Mul", (a, b))
+        return a * b
+
+    def bprop(self, inputs, y, grad_y):
+        a, b = inputs
+        return unbroadcast(grad_y * b, np.shape(a)), unbroadcast(grad_y * a, np.shape(b))
+
+    def fprop_jvp(self, inputs, tangents, y):
+        """R{y} = R{a} ⊙ b + a ⊙ R{b}."""
+        (a, b), (Ra, Rb) = inputs, tangents
+        return Ra * b + a * Rb
+
+    def bprop_jvp(self, inputs, tangents, y, Ry, grad_y, R_grad_y):
+        """R{grad_a} = R{grad_y} ⊙ b + grad_y ⊙ R{b} (and a, b swapped), unbroadcast."""
+        (a, b), (Ra, Rb) = inputs, tangents
+        R_grad_a = R_grad_y * b + grad_y * Rb
+        R_grad_b = R_grad_y * a + grad_y * Ra
+        return unbroadcast(R_grad_a, np.shape(a)), unbroadcast(R_grad_b, np.shape(b))
+
+    def sample_inputs(self, rng):
+        return _sample_pair(rng)
+
+
+class Div(Box):
+    """Element-wise quotient of two children that broadcast together (b nowhere 0).
+
+    fprop:  y = a / b                          the broadcast shape of a and b
+    bprop:  grad_a = grad_y / b,  grad_b = -grad_y ⊙ a / b^2 = -grad_y ⊙ y / b,
+            each summed over its broadcast axes
+    """
+
+    arity = 2
+    input_names = ("a", "b")
+
+    def fprop(self, a, b):
+        _broadcast_shape("Div", (a, b))
+        return a / b
+
+    def bprop(self, inputs, y, grad_y):
+        a, b = inputs
+        return unbroadcast(grad_y / b, np.shape(a)), unbroadcast(-grad_y * y / b, np.shape(b))
+
+    def fprop_jvp(self, inputs, tangents, y):
+        """R{y} = (R{a} - y ⊙ R{b}) / b."""
+        (_, b), (Ra, Rb) = inputs, tangents
+        return (Ra - y * Rb) / b
+
+    def bprop_jvp(self, inputs, tangents, y, Ry, grad_y, R_grad_y):
+        """R{grad_a} = R{grad_y} / b - grad_y R{b} / b^2,
+        R{grad_b} = -(R{grad_y} a + grad_y R{a}) / b^2 + 2 grad_y a R{b} / b^3 (unbroadcast)."""
+        (a, b), (Ra, Rb) = inputs, tangents
+        R_grad_a = R_grad_y / b - grad_y * Rb / b**2
+        R_grad_b = -(R_grad_y * a + grad_y * Ra) / b**2 + 2 * grad_y * a * Rb / b**3
+        return unbroadcast(R_grad_a, np.shape(a)), unbroadcast(R_grad_b, np.shape(b))
+
+    def sample_inputs(self, rng):
+        a, b = _sample_pair(rng)
+        return a, np.sign(b) * (0.5 + np.abs(b))  # |b| >= 0.5: away from the pole at 0
+
+
+class MatMul(Box):
+    """Matrix product of two matrices (``a @ b``; Linear is h W^T + b).
+
+    fprop:  y = a b                            a: (N, K), b: (K, M), y: (N, M)
+    bprop:  grad_a = grad_y b^T  (N, K),  grad_b = a^T grad_y  (K, M)
+    """
+
+    arity = 2
+    input_names = ("a", "b")
+
+    def fprop(self, a, b):
+        if np.ndim(a) != 2 or np.ndim(b) != 2 or np.shape(a)[1] != np.shape(b)[0]:
+            raise ShapeError(
+                f"MatMul needs a of shape (N, K) and b of shape (K, M), got a {np.shape(a)} "
+                f"and b {np.shape(b)}"
+            )
+        return a @ b
+
+    def bprop(self, inputs, y, grad_y):
+        a, b = inputs
+        return grad_y @ b.T, a.T @ grad_y
+
+    def fprop_jvp(self, inputs, tangents, y):
+        """R{y} = R{a} b + a R{b}."""
+        (a, b), (Ra, Rb) = inputs, tangents
+        return Ra @ b + a @ Rb
+
+    def bprop_jvp(self, inputs, tangents, y, Ry, grad_y, R_grad_y):
+        """R{grad_a} = R{grad_y} b^T + grad_y R{b}^T;  R{grad_b} = R{a}^T grad_y + a^T R{grad_y}."""
+        (a, b), (Ra, Rb) = inputs, tangents
+        return R_grad_y @ b.T + grad_y @ Rb.T, Ra.T @ grad_y + a.T @ R_grad_y
+
+    def sample_inputs(self, rng):
+        return rng.standard_normal((4, 3)), rng.standard_normal((3, 2))
+
+
+class Transpose(Box):
+    """The transpose, axes reversed (``x.T``: W^T of a tied-weight autoencoder).
+
+    fprop:  y = x^T                            x: (N, D), y: (D, N) (any ndim: axes reversed)
+    bprop:  grad_x = grad_y^T
+    """
+
+    def fprop(self, x):
+        return np.transpose(x)
+
+    def bprop(self, inputs, y, grad_y):
+        return (np.transpose(grad_y),)
+
+    def fprop_jvp(self, inputs, tangents, y):
+        """R{y} = R{x}^T."""
+        return np.transpose(tangents[0])
+
+    def bprop_jvp(self, inputs, tangents, y, Ry, grad_y, R_grad_y):
+        """R{grad_x} = R{grad_y}^T."""
+        return (np.transpose(R_grad_y),)
+
+    def sample_inputs(self, rng):
+        return (rng.standard_normal((4, 3)),)
+
+
+class Sum(Box):
+    """Sum of the elements over ``axis`` (None: all of them), as ``np.sum``.
+
+    fprop:  y = sum_{i in axis} x_i            x's shape without those axes (kept as 1 with
+                                               keepdims)
+    bprop:  grad_x = grad_y copied along the summed axes (every x_i has slope 1)
+    """
+
+    def __init__(self, axis: int | Sequence[int] | None = None, keepdims: bool = False):
+        self.axis, self.keepdims = _axes(axis), bool(keepdims)
+
+    @classmethod
+    def example(cls) -> Sum:
+        return cls(axis=0)
+
+    def config(self) -> dict:
+        axis = list(self.axis) if isinstance(self.axis, tuple) else self.axis
+        return {"axis": axis, "keepdims": self.keepdims}
+
+    def _spread(self, grad_y, x):
+        """grad_y broadcast back over the reduced axes of x (a fresh, writable array)."""
+        if not self.keepdims and self.axis is not None:
+            grad_y = np.expand_dims(grad_y, self.axis)
+        return np.broadcast_to(grad_y, np.shape(x)).copy()
+
+    def fprop(self, x):
+        return np.asarray(np.sum(x, axis=self.axis, keepdims=self.keepdims))
+
+    def bprop(self, inputs, y, grad_y):
+        return (self._spread(grad_y, inputs[0]),)
+
+    def fprop_jvp(self, inputs, tangents, y):
+        """R{y} = the same reduction of R{x} (linear)."""
+        return self.fprop(tangents[0])
+
+    def bprop_jvp(self, inputs, tangents, y, Ry, grad_y, R_grad_y):
+        """R{grad_x} = R{grad_y} spread back over the reduced axes."""
+        return self.bprop(inputs, y, R_grad_y)
+
+    def sample_inputs(self, rng):
+        return (rng.standard_normal((4, 3)),)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(axis={self.axis!r}, keepdims={self.keepdims!r})"
+
+
+class Mean(Sum):
+    """Mean of the elements over ``axis`` (None: all of them), as ``np.mean``.
+
+    fprop:  y = 1/n sum_{i in axis} x_i        n the number of elements averaged
+    bprop:  grad_x = grad_y / n copied along the averaged axes
+    """
+
+    def fprop(self, x):
+        return np.asarray(np.mean(x, axis=self.axis, keepdims=self.keepdims))
+
+    def bprop(self, inputs, y, grad_y):
+        x = inputs[0]
+        n = np.size(x) // max(np.size(y), 1)
+        return (self._spread(grad_y / n, x),)
+
+    def sample_inputs(self, rng):
+        return (rng.standard_normal((4, 3)),)
+
+
+class Reshape(Box):
+    """The same elements in another shape (C order), as ``np.reshape``; -1 lets one axis
+    be inferred (``x.reshape(-1, 28 * 28)`` keeps the batch).
+
+    fprop:  y = reshape(x, shape)
+    bprop:  grad_x = reshape(grad_y, shape of x)
+    """
+
+    def __init__(self, shape: int | Sequence[int]):
+        shape = (shape,) if isinstance(shape, (int, np.integer)) else shape
+        self.shape = tuple(int(n) for n in shape)
+
+    @classmethod
+    def example(cls) -> Reshape:
+        return cls((-1, 2))
+
+    def config(self) -> dict:
+        return {"shape": list(self.shape)}
+
+    def fprop(self, x):
+        try:
+            return np.reshape(x, self.shape)
+        except ValueError:
+            raise ShapeError(
+                f"Reshape cannot make an array of shape {np.shape(x)} ({np.size(x)} elements) "
+                f"into shape {self.shape}"
+            ) from None
+
+    def bprop(self, inputs, y, grad_y):
+        return (np.reshape(grad_y, np.shape(inputs[0])),)
+
+    def fprop_jvp(self, inputs, tangents, y):
+        """R{y} = reshape(R{x})."""
+        return np.reshape(tangents[0], np.shape(y))
+
+    def bprop_jvp(self, inputs, tangents, y, Ry, grad_y, R_grad_y):
+        """R{grad_x} = reshape(R{grad_y}, shape of x)."""
+        return self.bprop(inputs, y, R_grad_y)
+
+    def sample_inputs(self, rng):
+        return (rng.standard_normal((4, 3)),)
+
+    def __repr__(self) -> str:
+        return f"Reshape({self.shape!r})"
+
+
+class Concat(Box):
+    """Any number of children joined along ``axis``, as ``np.concatenate`` (a skip
+    connection's [h, x]; a two-headed network's shared features).
+
+    fprop:  y = [x_1, x_2, ..., x_n]           along axis; the other axes agree
+    bprop:  grad_x_i = the slice of grad_y where x_i sits
+    """
+
+    arity = None
+    min_arity = 1
+    input_names = ("x",)
+
+    def __init__(self, axis: int = -1):
+        self.axis = int(axis)
+
+    @classmethod
+    def example(cls) -> Concat:
+        return cls(axis=1)
+
+    def config(self) -> dict:
+        return {"axis": self.axis}
+
+    def fprop(self, *xs):
+        try:
+            return np.concatenate(xs, axis=self.axis)
+        except (ValueError, np.exceptions.AxisError):
+            raise ShapeError(
+                f"Concat along axis {self.axis} needs children that agree on every other axis, "
+                f"got {[np.shape(x) for x in xs]}"
+            ) from None
+
+    def bprop(self, inputs, y, grad_y):
+        ends = np.cumsum([np.shape(x)[self.axis] for x in inputs])[:-1]
+        return tuple(np.split(grad_y, ends, axis=self.axis))
+
+    def fprop_jvp(self, inputs, tangents, y):
+        """R{y} = [R{x_1}, ..., R{x_n}]."""
+        return self.fprop(*tangents)
+
+    def bprop_jvp(self, inputs, tangents, y, Ry, grad_y, R_grad_y):
+        """R{grad_x_i} = the slice of R{grad_y} where x_i sits."""
+        return self.bprop(inputs, y, R_grad_y)
+
+    def sample_inputs(self, rng):
+        return rng.standard_normal((4, 3)), rng.standard_normal((4, 1)), rng.standard_normal((4, 2))
+
+    def __repr__(self) -> str:
+        return f"Concat(axis={self.axis})"
+
+
+class Exp(Box):
+    """Element-wise exponential.
+
+    fprop:  y = exp(x)                         any shape
+    bprop:  grad_x = grad_y ⊙ exp(x) = grad_y ⊙ y
+    """
+
+    def fprop(self, x):
+        return np.exp(x)
+
+    def bprop(self, inputs, y, grad_y):
+        return (grad_y * y,)
+
+    def fprop_jvp(self, inputs, tangents, y):
+        """R{y} = y ⊙ R{x}."""
+        return y * tangents[0]
+
+    def bprop_jvp(self, inputs, tangents, y, Ry, grad_y, R_grad_y):
+        """R{grad_x} = y ⊙ (R{grad_y} + grad_y ⊙ R{x})."""
+        return (y * (R_grad_y + grad_y * tangents[0]),)
+
+    def sample_inputs(self, rng):
+        return (rng.standard_normal((4, 3)),)
+
+
+class Log(Box):
+    """Element-wise natural logarithm (x > 0).
+
+    fprop:  y = log(x)                         any shape
+    bprop:  grad_x = grad_y / x
+    """
+
+    def fprop(self, x):
+        return np.log(x)
+
+    def bprop(self, inputs, y, grad_y):
+        return (grad_y / inputs[0],)
+
+    def fprop_jvp(self, inputs, tangents, y):
+        """R{y} = R{x} / x."""
+        return tangents[0] / inputs[0]
+
+    def bprop_jvp(self, inputs, tangents, y, Ry, grad_y, R_grad_y):
+        """R{grad_x} = R{grad_y} / x - grad_y ⊙ R{x} / x^2."""
+        x, Rx = inputs[0], tangents[0]
+        return (R_grad_y / x - grad_y * Rx / x**2,)
+
+    def sample_inputs(self, rng):
+        return (rng.uniform(0.5, 2.0, (4, 3)),)
+
+
+class Square(Box):
+    """Element-wise square (``x ** 2``).
+
+    fprop:  y = x^2                            any shape
+    bprop:  grad_x = 2 x ⊙ grad_y
+    """
+
+    def fprop(self, x):
+        return x * x
+
+    def bprop(self, inputs, y, grad_y):
+        return (2 * inputs[0] * grad_y,)
+
+    def fprop_jvp(self, inputs, tangents, y):
+        """R{y} = 2 x ⊙ R{x}."""
+        return 2 * inputs[0] * tangents[0]
+
+    def bprop_jvp(self, inputs, tangents, y, Ry, grad_y, R_grad_y):
+        """R{grad_x} = 2 (R{x} ⊙ grad_y + x ⊙ R{grad_y})."""
+        return (2 * (tangents[0] * grad_y + inputs[0] * R_grad_y),)
+
+    def sample_inputs(self, rng):
+        return (rng.standard_normal((4, 3)),)
+
+
+class Pow(Box):
+    """Element-wise power with a constant exponent p (x > 0 unless p is a whole number).
+
+    fprop:  y = x^p                            any shape
+    bprop:  grad_x = p x^(p-1) ⊙ grad_y
+    """
+
+    def __init__(self, p: float):
+        if isinstance(p, bool) or not isinstance(p, (int, float, np.number)) or not np.isfinite(p):
+            raise ValueError(f"Pow needs a finite constant exponent, got {p!r}")
+        self.p = p.item() if isinstance(p, np.number) else p
+
+    @classmethod
+    def example(cls) -> Pow:
+        return cls(1.5)
+
+    def config(self) -> dict:
+        return {"p": self.p}
+
+    def fprop(self, x):
+        return x**self.p
+
+    def bprop(self, inputs, y, grad_y):
+        p, x = self.p, inputs[0]
+        return (p * x ** (p - 1) * grad_y,)
+
+    def fprop_jvp(self, inputs, tangents, y):
+        """R{y} = p x^(p-1) ⊙ R{x}."""
+        p, x = self.p, inputs[0]
+        return p * x ** (p - 1) * tangents[0]
+
+    def bprop_jvp(self, inputs, tangents, y, Ry, grad_y, R_grad_y):
+        """R{grad_x} = p x^(p-1) R{grad_y} + p (p-1) x^(p-2) R{x} grad_y."""
+        p, x, Rx = self.p, inputs[0], tangents[0]
+        return (p * x ** (p - 1) * R_grad_y + p * (p - 1) * x ** (p - 2) * Rx * grad_y,)
+
+    def sample_inputs(self, rng):
+        return (rng.uniform(0.5, 2.0, (4, 3)),)
+
+    def __repr__(self) -> str:
+        return f"Pow({self.p!r})"
+
+
+class Abs(Box):
+    """Element-wise absolute value.
+
+    fprop:  y = |x|                            any shape
+    bprop:  grad_x = sign(x) ⊙ grad_y          (a kink at x = 0, where sign(0) = 0 is used)
+    """
+
+    def fprop(self, x):
+        return np.abs(x)
+
+    def bprop(self, inputs, y, grad_y):
+        return (np.sign(inputs[0]) * grad_y,)
+
+    def fprop_jvp(self, inputs, tangents, y):
+        """R{y} = sign(x) ⊙ R{x}."""
+        return np.sign(inputs[0]) * tangents[0]
+
+    def bprop_jvp(self, inputs, tangents, y, Ry, grad_y, R_grad_y):
+        """R{grad_x} = sign(x) ⊙ R{grad_y}."""
+        return (np.sign(inputs[0]) * R_grad_y,)
+
+    def sample_inputs(self, rng):
+        x = rng.standard_normal((4, 3))
+        x[np.abs(x) < 0.05] = 0.5  # keep away from the kink at 0
+        return (x,)

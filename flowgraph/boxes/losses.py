@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import LabelError, ShapeError
+from .activations import Sigmoid
 from .base import Box
 
 
@@ -139,3 +140,158 @@ class SoftmaxCrossEntropy(Box):
 
     def sample_inputs(self, rng):
         return rng.standard_normal((4, 5)), rng.integers(0, 5, size=4)
+
+
+class SquaredError(Box):
+    """Half the squared Euclidean error, averaged over the batch: the regression loss.
+
+    Children ``(f, t)``: predictions f and targets t of one shape (N, ...) (float targets
+    get a gradient too: an autoencoder's target may be a node).
+
+    fprop:  l = 1/N sum_t ||f(x_t) - t_t||^2 / 2                   scalar
+    bprop:  grad_f = (f - t) / N,  grad_t = -(f - t) / N          (times grad_l)
+    """
+
+    arity = 2
+    input_names = ("f", "t")
+
+    def fprop(self, f, t):
+        if np.shape(f) != np.shape(t) or np.ndim(f) == 0:
+            raise ShapeError(
+                f"SquaredError needs predictions f and targets t of one shape (N, ...), got "
+                f"f {np.shape(f)} and t {np.shape(t)}"
+            )
+        e = f - t
+        return np.asarray(np.vdot(e, e) / (2 * len(f)), dtype=e.dtype)
+
+    def bprop(self, inputs, loss, grad_l):
+        f, t = inputs
+        grad_f = (f - t) * (grad_l / len(f))
+        return grad_f, -grad_f
+
+    def fprop_jvp(self, inputs, tangents, loss):
+        """R{l} = 1/N <f - t, R{f} - R{t}>."""
+        (f, t), (Rf, Rt) = inputs, tangents
+        return np.asarray(np.vdot(f - t, Rf - Rt) / len(f))
+
+    def bprop_jvp(self, inputs, tangents, loss, R_loss, grad_l, R_grad_l):
+        """R{grad_f} = ((R{f} - R{t}) grad_l + (f - t) R{grad_l}) / N = -R{grad_t}."""
+        (f, t), (Rf, Rt) = inputs, tangents
+        R_grad_f = ((Rf - Rt) * grad_l + (f - t) * R_grad_l) / len(f)
+        return R_grad_f, -R_grad_f
+
+    def sample_inputs(self, rng):
+        return rng.standard_normal((4, 3)), rng.standard_normal((4, 3))
+
+
+def _check_binary(a: np.ndarray, y: np.ndarray, box: str) -> None:
+    if np.asarray(y).dtype.kind not in "iub":
+        raise LabelError(
+            f"{box}: labels y must be integers 0 or 1, got dtype {np.asarray(y).dtype} "
+            "(convert with y.astype(int))"
+        )
+    if np.shape(y) != np.shape(a) or np.ndim(a) == 0:
+        raise ShapeError(
+            f"{box}: labels y must have the logits' shape (N,) or (N, K), got logits "
+            f"{np.shape(a)} and labels {np.shape(y)}"
+        )
+    if np.any((y != 0) & (y != 1)):
+        raise LabelError(f"{box}: labels must be 0 or 1, found {np.unique(y)[:5].tolist()}")
+
+
+class SigmoidCrossEntropy(Box):
+    """Sigmoid and binary cross-entropy fused: the loss straight from the logit a.
+
+    Children ``(a, y)``: logits a of shape (N,) (or (N, K): K independent labels), binary
+    integer labels y of a's shape.
+
+    fprop:  l = 1/N sum_t -[y_t log sigm(a_t) + (1 - y_t) log(1 - sigm(a_t))]
+              = 1/N sum_t (softplus(a_t) - y_t a_t)         stable for a = ±1e4
+    bprop:  grad_a = (sigm(a) - y) / N;  y gets no gradient (None)
+    """
+
+    arity = 2
+    input_names = ("a", "y")
+
+    def fprop(self, a, y):
+        _check_binary(a, y, "SigmoidCrossEntropy")
+        softplus = np.maximum(a, 0) + np.log1p(np.exp(-np.abs(a)))
+        return np.asarray(np.sum(softplus - y.astype(a.dtype) * a) / len(a), dtype=a.dtype)
+
+    def bprop(self, inputs, loss, grad_l):
+        a, y = inputs
+        return (Sigmoid().fprop(a) - y.astype(a.dtype)) * (grad_l / len(a)), None
+
+    def fprop_jvp(self, inputs, tangents, loss):
+        """R{l} = 1/N <sigm(a) - y, R{a}>."""
+        (a, y), Ra = inputs, tangents[0]
+        return np.asarray(np.vdot(Sigmoid().fprop(a) - y, Ra) / len(a))
+
+    def bprop_jvp(self, inputs, tangents, loss, R_loss, grad_l, R_grad_l):
+        """R{grad_a} = (sigm(a)(1 - sigm(a)) R{a} grad_l + (sigm(a) - y) R{grad_l}) / N."""
+        (a, y), Ra = inputs, tangents[0]
+        s = Sigmoid().fprop(a)
+        return (s * (1 - s) * Ra * grad_l + (s - y) * R_grad_l) / len(a), None
+
+    def sample_inputs(self, rng):
+        return 2 * rng.standard_normal(6), rng.integers(0, 2, size=6)
+
+
+class Hinge(Box):
+    """Multi-class hinge loss of Crammer and Singer: a convex surrogate that upper-bounds the
+    classification error (a misclassified example has margin loss at least 1).
+
+    Children ``(a, y)``: scores a of shape (N, C), integer labels y of shape (N,).
+
+    fprop:  l = 1/N sum_t max(0, 1 + max_{c != y_t} a_tc - a_{t,y_t})       scalar
+    bprop:  for each t with a positive hinge, c* = argmax_{c != y_t} a_tc:
+            grad_a_{t,c*} = 1/N,  grad_a_{t,y_t} = -1/N, all else 0 (kinks where the hinge is 0
+            or two rivals tie); y gets no gradient (None)
+    """
+
+    arity = 2
+    input_names = ("a", "y")
+
+    def _slopes(self, a, y):
+        """The (N, C) matrix d l / d a (times N): +1 at the best rival, -1 at the label,
+        on the rows whose hinge is positive; and the hinge of each row."""
+        rows = np.arange(len(a))
+        rivals = np.array(a, copy=True)
+        rivals[rows, y] = -np.inf
+        c_star = np.argmax(rivals, axis=1)
+        hinge = np.maximum(0, 1 + rivals[rows, c_star] - a[rows, y])
+        D = np.zeros_like(a)
+        active = hinge > 0
+        D[rows[active], c_star[active]] = 1
+        D[rows[active], y[active]] = -1
+        return D, hinge
+
+    def fprop(self, a, y):
+        _check_scores(a, "Hinge", "scores a")
+        _check_labels(y, a.shape[0], a.shape[1], "Hinge")
+        if a.shape[1] < 2:
+            raise ShapeError(f"Hinge needs at least 2 classes, got scores of shape {a.shape}")
+        return np.asarray(np.sum(self._slopes(a, y)[1]) / len(a), dtype=a.dtype)
+
+    def bprop(self, inputs, loss, grad_l):
+        a, y = inputs
+        return self._slopes(a, y)[0] * (grad_l / len(a)), None
+
+    def fprop_jvp(self, inputs, tangents, loss):
+        """R{l} = 1/N <D, R{a}>, D the slopes of bprop."""
+        (a, y), Ra = inputs, tangents[0]
+        return np.asarray(np.vdot(self._slopes(a, y)[0], Ra) / len(a))
+
+    def bprop_jvp(self, inputs, tangents, loss, R_loss, grad_l, R_grad_l):
+        """R{grad_a} = D R{grad_l} / N (piecewise linear: no curvature)."""
+        a, y = inputs  # piecewise linear: only grad_l moves
+        return self._slopes(a, y)[0] * (R_grad_l / len(a)), None
+
+    def sample_inputs(self, rng):
+        n, c = 6, 4
+        # scores 1.3 apart (plus noise): hinges are 1 + 1.3 k, never within 0.1 of the kink
+        a = 1.3 * np.array([rng.permutation(c) for _ in range(n)])
+        a += rng.uniform(-0.04, 0.04, (n, c))
+        y = rng.integers(0, c, size=n)
+        y[::2] = np.argmax(a[::2], axis=1)  # some rows right by a margin: a zero hinge
+        return a, y

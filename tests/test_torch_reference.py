@@ -1,0 +1,166 @@
+"""A differential test of every box against torch.autograd, in float64: fprop against the
+same function written in PyTorch, bprop against torch's vector-Jacobian product."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import flowgraph as fg
+from flowgraph.gradcheck import all_box_classes
+
+torch = pytest.importorskip("torch")
+F = torch.nn.functional
+
+
+def _axis(box):
+    return box.axis if isinstance(box.axis, int) else tuple(box.axis) if box.axis else None
+
+
+def _reduce(op, x, box):
+    axis = _axis(box)
+    return op(x) if axis is None else op(x, dim=axis, keepdim=box.keepdims)
+
+
+def _crammer_singer(a, y):
+    a_y = a.gather(1, y[:, None])[:, 0]
+    rivals = a.masked_fill(F.one_hot(y, a.shape[1]).bool(), float("-inf"))
+    return torch.clamp(1 + rivals.max(dim=1).values - a_y, min=0).mean()
+
+
+def _sum_all(*ts):
+    total = ts[0]
+    for t in ts[1:]:
+        total = total + t
+    return total
+
+
+# each box's function written with PyTorch's own operations: (box, *tensors) -> tensor
+TORCH = {
+    "Linear": lambda box, h, W, b: h @ W.T + b,
+    "Identity": lambda box, a: a,
+    "Sigmoid": lambda box, a: torch.sigmoid(a),
+    "Tanh": lambda box, a: torch.tanh(a),
+    "ReLU": lambda box, a: torch.relu(a),
+    "Softmax": lambda box, a: torch.softmax(a, dim=-1),
+    "CrossEntropy": lambda box, f, y: F.nll_loss(torch.log(f), y),
+    "SoftmaxCrossEntropy": lambda box, a, y: F.cross_entropy(a, y),
+    "L2Penalty": lambda box, *Ws: _sum_all(*[(W**2).sum() for W in Ws]),
+    "L1Penalty": lambda box, *Ws: _sum_all(*[W.abs().sum() for W in Ws]),
+    "Add": lambda box, *xs: _sum_all(*xs),
+    "Scale": lambda box, x: box.c * x,
+    "Sub": lambda box, a, b: a - b,
+    "Neg": lambda box, x: -x,
+    "Mul": lambda box, a, b: a * b,
+    "Div": lambda box, a, b: a / b,
+    "MatMul": lambda box, a, b: a @ b,
+    "Transpose": lambda box, x: x.permute(*reversed(range(x.ndim))),
+    "Sum": lambda box, x: _reduce(torch.sum, x, box),
+    "Mean": lambda box, x: _reduce(torch.mean, x, box),
+    "Reshape": lambda box, x: x.reshape(box.shape),
+    "Concat": lambda box, *xs: torch.cat(xs, dim=box.axis),
+    "Exp": lambda box, x: torch.exp(x),
+    "Log": lambda box, x: torch.log(x),
+    "Square": lambda box, x: torch.square(x),
+    "Pow": lambda box, x: x**box.p,
+    "Abs": lambda box, x: torch.abs(x),
+    "Softplus": lambda box, a: F.softplus(a),
+    "LeakyReLU": lambda box, a: F.leaky_relu(a, box.slope),
+    "SquaredError": lambda box, f, t: ((f - t) ** 2).sum() / (2 * len(f)),
+    "SigmoidCrossEntropy": lambda box, a, y: (
+        F.binary_cross_entropy_with_logits(a, y.double(), reduction="sum") / len(a)
+    ),
+    "Hinge": lambda box, a, y: _crammer_singer(a, y),
+    # Block.example(): y = h + ((h W^T) + b)^2 / 4
+    "Block": lambda box, h, W, b: h + ((h @ W.T) + b) ** 2 / 4,
+}
+
+BOX_CLASSES = all_box_classes()
+
+
+def compare(box, inputs, rng, ref=None):
+    """fprop and bprop of ``box`` on ``inputs`` against PyTorch's, in float64."""
+    ref = ref or TORCH[type(box).__name__]
+    xs = [np.asarray(x) for x in inputs]
+    ts = [
+        torch.tensor(x, dtype=torch.float64, requires_grad=True)
+        if np.issubdtype(x.dtype, np.floating)
+        else torch.tensor(x, dtype=torch.long)
+        for x in xs
+    ]
+    out = np.asarray(box.fprop(*xs))
+    out_t = ref(box, *ts)
+    np.testing.assert_allclose(out, out_t.detach().numpy(), rtol=1e-12, atol=1e-14)
+    R = rng.standard_normal(out.shape)
+    grads = box.bprop(xs, out, R)
+    floats = [t for t in ts if t.requires_grad]
+    torch_grads = iter(
+        torch.autograd.grad(out_t, floats, grad_outputs=torch.tensor(R), allow_unused=True)
+    )
+    assert len(grads) == len(xs)
+    for i, (x, g) in enumerate(zip(xs, grads)):
+        if not np.issubdtype(x.dtype, np.floating):
+            assert g is None, f"{box}: integer input {i} must get no gradient"
+            continue
+        tg = next(torch_grads)
+        expected = np.zeros_like(x) if tg is None else tg.numpy()
+        np.testing.assert_allclose(
+            g, expected, rtol=1e-11, atol=1e-13, err_msg=f"{box}: gradient of input {i}"
+        )
+
+
+def test_every_box_has_a_torch_reference():
+    missing = {c.__name__ for c in BOX_CLASSES} - set(TORCH)
+    assert not missing, f"add a PyTorch reference for {sorted(missing)}"
+
+
+@pytest.mark.parametrize("cls", BOX_CLASSES, ids=[c.__name__ for c in BOX_CLASSES])
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_fprop_and_bprop_agree_with_torch(cls, seed):
+    rng = np.random.default_rng(seed)
+    box = cls.example()
+    compare(box, box.sample_inputs(rng), rng)
+
+
+@pytest.mark.parametrize(
+    "shapes", [((4, 3), (3,)), ((4, 3), (4, 1)), ((4, 1), (1, 3)), ((), (2, 4, 3))], ids=str
+)
+@pytest.mark.parametrize("cls", [fg.Add, fg.Sub, fg.Mul, fg.Div], ids=lambda c: c.__name__)
+def test_broadcasting_agrees_with_torch(cls, shapes, rng):
+    a, b = (rng.standard_normal(s) for s in shapes)
+    compare(cls(), [a, np.sign(b) * (0.5 + np.abs(b))], rng)
+
+
+@pytest.mark.parametrize(
+    "box",
+    [
+        fg.Sum(),
+        fg.Sum(axis=(0, 2), keepdims=True),
+        fg.Mean(axis=1),
+        fg.Mean(axis=-1, keepdims=True),
+        fg.Reshape((6, -1)),
+        fg.Transpose(),
+        fg.Pow(3),
+        fg.Pow(-1.5),
+        fg.Scale(-2.0),
+        fg.LeakyReLU(0.3),
+    ],
+    ids=repr,
+)
+def test_configurations_agree_with_torch(box, rng):
+    compare(box, [rng.uniform(0.5, 2.0, (2, 4, 3))], rng)
+
+
+def test_multi_label_sigmoid_cross_entropy_and_huge_logits_agree_with_torch(rng):
+    a = rng.standard_normal((5, 3)) * 3
+    compare(fg.SigmoidCrossEntropy(), [a, rng.integers(0, 2, size=(5, 3))], rng)
+    compare(fg.SigmoidCrossEntropy(), [np.array([1e4, -1e4, 3.0]), np.array([0, 0, 1])], rng)
+
+
+def test_a_block_with_two_outputs_agrees_with_torch(rng):
+    h, W, V = fg.Input("h"), fg.Input("W"), fg.Input("V")
+    z = h @ W.T
+    block = fg.Block(fg.Graph([fg.tanh(z), fg.softplus(z) @ V.T]), [h, W, V], name="heads")
+    inputs = [rng.standard_normal((5, 4)), rng.standard_normal((3, 4)), rng.standard_normal((2, 3))]
+    compare(block.output(0), inputs, rng, ref=lambda box, h, W, V: torch.tanh(h @ W.T))
+    compare(block.output(1), inputs, rng, ref=lambda box, h, W, V: F.softplus(h @ W.T) @ V.T)
