@@ -55,10 +55,12 @@ from .boxes import (  # the library to compose with
 from .callbacks import CSVLogger
 from .errors import (
     BoxError,
+    DataError,
     FeedError,
     FlowgraphError,
     GraphError,
     LabelError,
+    ModelError,
     NonFiniteError,
     ShapeError,
 )
@@ -89,7 +91,7 @@ from .functional import sum as sum
 from .gradcheck import BoxReport, GraphReport, check_box, check_graph
 from .graph import Constant, Graph, Input, Node, Parameter
 from .io import ModelFileError, load_model, save_model
-from .models import Model, mlp
+from .models import MLP, Model, mlp
 from .optim import SGD
 from .preprocessing import Preprocessing
 from .render import render, to_dot
@@ -116,12 +118,12 @@ __all__ = [
     # training
     "mlp", "Model", "train", "History", "EarlyStopping", "Callback", "DivergenceError", "SGD",
     "CSVLogger", "Preprocessing",
-    "init", "optim", "datasets",
+    "init", "optim", "datasets", "MLP",
     # rendering: fg.render is the function (from flowgraph.render import to_svg, ...)
     "to_dot", "render",
     # files
     "load_model", "save_model", "ModelFileError",
     # errors
     "FlowgraphError", "GraphError", "FeedError", "ShapeError", "LabelError",
-    "NonFiniteError", "BoxError",
+    "NonFiniteError", "BoxError", "DataError", "ModelError",
 ]  # fmt: skip

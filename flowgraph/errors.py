@@ -32,3 +32,12 @@ class NonFiniteError(FlowgraphError, FloatingPointError):
 
 class BoxError(FlowgraphError):
     """A box's fprop or bprop failed; the message says which node and which shapes."""
+
+
+class DataError(FlowgraphError, ValueError):
+    """Data fed to a Model or to training is unusable: empty, NaN or inf, arrays of unequal
+    lengths, strings; the message names the array (and the first bad index)."""
+
+
+class ModelError(FlowgraphError, ValueError):
+    """A Model asked for something its graph does not have (a classification output, an Input)."""

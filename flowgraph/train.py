@@ -4,8 +4,11 @@
 
 Each epoch visits the training set once in a fresh random order (drawn from ``seed``), in
 mini-batches of ``batch_size`` (1 is the lecture's per-example SGD): fprop, bprop, one
-optimizer step per batch. Early stopping watches the validation error and, after ``patience``
-epochs without improvement (the look-ahead), stops and restores the best parameters.
+optimizer step per batch. Any :class:`~flowgraph.Model` trains: the data is a feed, a dict
+from Input names to arrays of one length N along axis 0, shuffled and batched together
+(``(X, y)`` for models with Inputs x and y). Early stopping watches the validation loss or,
+for a classifier, the validation error and, after ``patience`` epochs without improvement
+(the look-ahead), stops and restores the best parameters.
 """
 
 from __future__ import annotations
@@ -20,7 +23,9 @@ from typing import Any
 
 import numpy as np
 
+from .boxes import Softmax
 from .errors import FlowgraphError
+from .graph import Node
 from .models import Model
 
 __all__ = ["train", "History", "EarlyStopping", "Callback", "DivergenceError"]
@@ -35,14 +40,16 @@ class History:
     """Per-epoch records of a training run, as lists (one entry per epoch).
 
     ``train_loss`` and ``train_error`` are averaged over the epoch's batches as they were
-    processed (the running figures; call ``model.error`` for the error at the end).
-    ``valid_error`` is measured after each epoch (NaN without a validation set), ``lr`` is the
-    rate alpha_t at the end of the epoch, ``seconds`` the epoch's wall time.
+    processed (the running figures; call ``model.error`` for the error at the end; NaN for
+    a model without a classification output). ``valid_loss`` (every model) and
+    ``valid_error`` (classifiers) are measured after each epoch (NaN without a validation
+    set), ``lr`` is the rate alpha_t at the end of the epoch, ``seconds`` the epoch's wall time.
     """
 
     epoch: list[int] = field(default_factory=list)
     train_loss: list[float] = field(default_factory=list)
     train_error: list[float] = field(default_factory=list)
+    valid_loss: list[float] = field(default_factory=list)
     valid_error: list[float] = field(default_factory=list)
     lr: list[float] = field(default_factory=list)
     seconds: list[float] = field(default_factory=list)
@@ -60,7 +67,7 @@ class History:
 
     def records(self) -> list[dict[str, float]]:
         """One dict per epoch."""
-        keys = ("epoch", "train_loss", "train_error", "valid_error", "lr", "seconds")
+        keys = ("epoch", "train_loss", "train_error", "valid_loss", "valid_error", "lr", "seconds")
         return [dict(zip(keys, row)) for row in zip(*(getattr(self, k) for k in keys))]
 
     def to_dict(self) -> dict[str, Any]:
@@ -68,6 +75,7 @@ class History:
             "epoch": self.epoch,
             "train_loss": self.train_loss,
             "train_error": self.train_error,
+            "valid_loss": self.valid_loss,
             "valid_error": self.valid_error,
             "lr": self.lr,
             "seconds": self.seconds,
@@ -85,18 +93,33 @@ class History:
             matplotlib.use("Agg", force=False)
         from matplotlib.figure import Figure
 
-        fig = Figure(figsize=(9, 3.6), layout="constrained")
-        ax_err, ax_loss = fig.subplots(1, 2)
-        ax_err.plot(self.epoch, self.train_error, label="training error", color="#0072B2")
-        if any(not math.isnan(v) for v in self.valid_error):
-            ax_err.plot(self.epoch, self.valid_error, label="validation error", color="#D55E00")
-        if self.best_epoch is not None:
-            ax_err.axvline(self.best_epoch, color="0.5", ls="--", lw=1, label="best epoch")
-        ax_err.set(xlabel="epoch", ylabel="classification error", title="error")
-        ax_err.set_ylim(bottom=0)
-        ax_err.legend(frameon=False)
-        ax_loss.plot(self.epoch, self.train_loss, color="#009E73")
-        ax_loss.set(xlabel="epoch", ylabel="mean training loss", title="loss", yscale="log")
+        classifier = any(not math.isnan(v) for v in self.train_error)
+        fig = Figure(figsize=(9, 3.6) if classifier else (5, 3.6), layout="constrained")
+        if classifier:
+            ax_err, ax_loss = fig.subplots(1, 2)
+            ax_err.plot(self.epoch, self.train_error, label="training error", color="#0072B2")
+            if any(not math.isnan(v) for v in self.valid_error):
+                ax_err.plot(
+                    self.epoch, self.valid_error, label="validation error", color="#D55E00"
+                )
+            if self.best_epoch is not None:
+                ax_err.axvline(self.best_epoch, color="0.5", ls="--", lw=1, label="best epoch")
+            ax_err.set(xlabel="epoch", ylabel="classification error", title="error")
+            ax_err.set_ylim(bottom=0)
+            ax_err.legend(frameon=False)
+        else:  # no classification output: the loss is the whole story
+            ax_loss = fig.subplots(1, 1)
+            if self.best_epoch is not None:
+                ax_loss.axvline(self.best_epoch, color="0.5", ls="--", lw=1, label="best epoch")
+        ax_loss.plot(self.epoch, self.train_loss, color="#009E73", label="training loss")
+        if any(not math.isnan(v) for v in self.valid_loss):
+            ax_loss.plot(self.epoch, self.valid_loss, color="#CC79A7", label="validation loss")
+        losses = [v for v in self.train_loss + self.valid_loss if math.isfinite(v)]
+        positive = bool(losses) and min(losses) > 0
+        ax_loss.set(
+            xlabel="epoch", ylabel="mean loss", title="loss", yscale="log" if positive else "linear"
+        )
+        ax_loss.legend(frameon=False)
         if title:
             fig.suptitle(title)
         if path is not None:
@@ -125,20 +148,44 @@ class Callback:
 
 
 class EarlyStopping:
-    """Stop when the validation error has not improved for ``patience`` epochs (look-ahead);
-    the best parameters seen are restored at the end.
+    """Stop when the monitored validation figure has not improved for ``patience`` epochs
+    (look-ahead); the best parameters seen are restored at the end.
 
-    An epoch improves when its validation error is below the best so far by more than
-    ``min_delta``.
+    ``monitor`` is ``"valid_error"`` (the classification error) or ``"valid_loss"``; by
+    default the error for a model with a classification output, the loss otherwise. An epoch
+    improves when its figure is below the best so far by more than ``min_delta``.
     """
 
-    def __init__(self, patience: int = 10, min_delta: float = 0.0, restore_best: bool = True):
+    MONITORS = ("valid_loss", "valid_error")
+
+    def __init__(
+        self,
+        patience: int = 10,
+        min_delta: float = 0.0,
+        restore_best: bool = True,
+        *,
+        monitor: str | None = None,
+    ):
         if patience < 1:
             raise ValueError(f"patience must be >= 1 epoch, got {patience}")
+        if monitor is not None and monitor not in self.MONITORS:
+            raise ValueError(f"monitor must be one of {self.MONITORS} (or None), got {monitor!r}")
         self.patience = int(patience)
         self.min_delta = float(min_delta)
         self.restore_best = restore_best
+        self.monitor = monitor
         self.reset()
+
+    def watches(self, model: Model) -> str:
+        """The history field this early stopping watches on ``model``."""
+        if self.monitor is None:
+            return "valid_error" if model.classifier else "valid_loss"
+        if self.monitor == "valid_error" and not model.classifier:
+            raise ValueError(
+                "EarlyStopping(monitor='valid_error') needs a model with a classification "
+                "output; this one has none: monitor 'valid_loss'"
+            )
+        return self.monitor
 
     def reset(self) -> None:
         self.best = math.inf
@@ -146,17 +193,18 @@ class EarlyStopping:
         self.best_state: dict[str, np.ndarray] | None = None
         self.wait = 0
 
-    def update(self, model: Model, epoch: int, valid_error: float) -> bool:
-        """Record an epoch; True when training should stop."""
-        if valid_error < self.best - self.min_delta:
-            self.best, self.best_epoch, self.wait = valid_error, epoch, 0
+    def update(self, model: Model, epoch: int, value: float) -> bool:
+        """Record an epoch's monitored figure; True when training should stop."""
+        if value < self.best - self.min_delta:
+            self.best, self.best_epoch, self.wait = value, epoch, 0
             self.best_state = model.state()
             return False
         self.wait += 1
         return self.wait >= self.patience
 
     def __repr__(self) -> str:
-        return f"EarlyStopping(patience={self.patience}, min_delta={self.min_delta})"
+        monitor = f", monitor={self.monitor!r}" if self.monitor is not None else ""
+        return f"EarlyStopping(patience={self.patience}, min_delta={self.min_delta}{monitor})"
 
 
 class _StopFlag:
@@ -188,34 +236,36 @@ class _StopFlag:
             signal.signal(sig, previous)
 
 
-def _check_data(model: Model, data: Any, what: str) -> tuple[np.ndarray, np.ndarray]:
-    try:
-        X, y = data
-    except (TypeError, ValueError):
-        raise TypeError(f"{what} must be an (X, y) tuple") from None
-    X = np.ascontiguousarray(X, dtype=model.dtype)
-    y = np.asarray(y)
-    n_in = model.parameters[0].value.shape[1]
-    if X.ndim != 2 or X.shape[1] != n_in:
-        raise ValueError(f"{what}: X must have shape (N, {n_in}) for this model, got {X.shape}")
-    if y.shape != (len(X),):
-        raise ValueError(f"{what}: y must have shape ({len(X)},), got {y.shape}")
-    if not np.issubdtype(y.dtype, np.integer):
-        if np.all(np.mod(y, 1) == 0):
-            y = y.astype(np.int64)
-        else:
-            raise ValueError(f"{what}: labels y must be integers, got dtype {y.dtype}")
-    if len(y) and (y.min() < 0 or y.max() >= model.n_classes):
-        raise ValueError(
-            f"{what}: labels must lie in [0, {model.n_classes}), found {y.min()}..{y.max()}"
-        )
-    return X, y.astype(np.int64, copy=False)
+def _running_scores(model: Model) -> Node | None:
+    """The node of the training graph whose argmax is the predicted class (for the running
+    training error): the output itself, or the scores a softmax output is computed from
+    (argmax softmax(a) = argmax a); None without a classification output on the loss path."""
+    if not model.classifier or model.output is None:
+        return None
+    on_path = {id(n) for n in model.train_graph.order}
+    out = model.output
+    candidates = [getattr(model, "logits", None), out]
+    if isinstance(out.box, Softmax) and out.children:
+        candidates.append(out.children[0])
+    return next((c for c in candidates if c is not None and id(c) in on_path), None)
+
+
+def _valid_loss(model: Model, feed: dict[Any, np.ndarray], n: int, batch_size: int = 4096) -> float:
+    """The mean loss over the validation examples, in batches weighted by their size (the loss
+    is a mean over its batch: the weighted mean of the batch means is the mean over all)."""
+    if n <= batch_size:
+        return float(model.train_graph.fprop(feed))
+    total = 0.0
+    for i in range(0, n, batch_size):
+        part = {k: v[i : i + batch_size] for k, v in feed.items()}
+        total += float(model.train_graph.fprop(part)) * min(batch_size, n - i)
+    return total / n
 
 
 def train(
     model: Model,
-    train: tuple[Any, Any],
-    valid: tuple[Any, Any] | None = None,
+    train_feed: Any,
+    valid_feed: Any = None,
     *,
     epochs: int,
     batch_size: int,
@@ -225,20 +275,32 @@ def train(
     progress: bool = True,
     callbacks: Sequence[Callback] = (),
 ) -> History:
-    """Train ``model`` with ``optimizer`` on ``train = (X, y)``; return the :class:`History`.
+    """Train ``model`` with ``optimizer`` on ``train_feed``; return the :class:`History`.
+
+    A feed is a dict from the names of the model's Inputs (those its loss reads) to arrays of
+    one length N along axis 0, shuffled and cut into batches together; ``(X, y)`` stands for
+    ``{"x": X, "y": y}``. Before the first step every array is checked: numbers, equal
+    lengths, N > 0, no NaN or inf (named with its first bad index), integer labels for a
+    classifier. After each epoch the loss on ``valid_feed`` (and, for a classifier, its
+    error) is recorded; ``early_stopping`` watches one of them.
 
     The same seed, data and model give the same parameters, bit for bit. Ctrl-C stops at the
     end of the current batch (``history.interrupted``), keeping what was learnt (the best
     parameters when early stopping is on). A NaN or infinite loss raises
     :class:`DivergenceError`.
     """
-    X, y = _check_data(model, train, "train")
-    if valid is not None:
-        Xv, yv = _check_data(model, valid, "valid")
-    if early_stopping is not None and valid is None:
-        raise ValueError("early stopping watches the validation error: pass valid=(X, y)")
     if int(epochs) < 1 or int(batch_size) < 1:
         raise ValueError(f"epochs and batch_size must be >= 1, got {epochs} and {batch_size}")
+    feed = model.as_feed(train_feed, what="train")
+    valid = model.as_feed(valid_feed, what="valid") if valid_feed is not None else None
+    if early_stopping is not None and valid is None:
+        raise ValueError(
+            "early stopping watches the validation loss or error: pass valid=(X, y) or a "
+            "validation feed"
+        )
+    monitor = early_stopping.watches(model) if early_stopping is not None else (
+        "valid_error" if model.classifier else "valid_loss"
+    )  # fmt: skip
     epochs, batch_size = int(epochs), int(batch_size)
     rng = np.random.default_rng(seed) if not isinstance(seed, np.random.Generator) else seed
     if early_stopping is not None:
@@ -248,8 +310,16 @@ def train(
         c.on_train_begin(model)
 
     history = History()
-    graph, x_node, y_node, logits = model.train_graph, model.x, model.y, model.logits
-    n = len(X)
+    graph = model.train_graph
+    nodes = list(feed)
+    arrays = [np.ascontiguousarray(feed[k]) for k in nodes]
+    n = len(arrays[0])
+    n_valid = len(next(iter(valid.values()))) if valid else 0
+    scores = _running_scores(model)
+    labels_at = next((i for i, k in enumerate(nodes) if k is model.labels), None)
+    if labels_at is None:
+        scores = None
+    two = len(nodes) == 2  # (x, y): the batch dict as a literal, the common case's fast path
     bar = None
     if progress:
         from tqdm.auto import tqdm
@@ -261,18 +331,25 @@ def train(
             for epoch in range(1, epochs + 1):
                 start = time.perf_counter()
                 perm = rng.permutation(n)
-                Xs, ys = X[perm], y[perm]  # one copy per epoch; batches are views into it
+                shuffled = [a[perm] for a in arrays]  # one copy per epoch; batches are views
                 loss_sum, wrong = 0.0, 0
                 seen = 0
                 for i in range(0, n, batch_size):
-                    xb, yb = Xs[i : i + batch_size], ys[i : i + batch_size]
-                    loss = graph.fprop({x_node: xb, y_node: yb})
+                    if two:
+                        parts = [shuffled[0][i : i + batch_size], shuffled[1][i : i + batch_size]]
+                        batch = {nodes[0]: parts[0], nodes[1]: parts[1]}
+                    else:
+                        parts = [a[i : i + batch_size] for a in shuffled]
+                        batch = dict(zip(nodes, parts))
+                    loss = graph.fprop(batch)
                     graph.bprop()
                     optimizer.step()
                     step += 1
-                    m = len(yb)
+                    m = min(batch_size, n - i)
                     loss_sum += float(loss) * m
-                    wrong += int(np.count_nonzero(logits.value.argmax(axis=1) != yb))
+                    if scores is not None:
+                        yb = parts[labels_at]  # type: ignore[index]
+                        wrong += int(np.count_nonzero(scores.value.argmax(axis=1) != yb))
                     seen += m
                     for c in step_callbacks:
                         c.on_step_end(model, step)
@@ -286,22 +363,32 @@ def train(
                         f"training diverged in epoch {epoch}: the mean training loss is "
                         f"{mean_loss}; lower the learning rate (alpha_t = {optimizer.lr:g})"
                     )
-                v_err = model.error(Xv, yv) if valid is not None else float("nan")
+                v_loss = v_err = float("nan")
+                if valid is not None:
+                    v_loss = _valid_loss(model, valid, n_valid)
+                    if model.classifier:
+                        v_err = model.error(valid)
                 history.epoch.append(epoch)
                 history.train_loss.append(mean_loss)
-                history.train_error.append(wrong / seen)
+                history.train_error.append(wrong / seen if scores is not None else float("nan"))
+                history.valid_loss.append(v_loss)
                 history.valid_error.append(v_err)
                 history.lr.append(float(optimizer.lr))
                 history.seconds.append(time.perf_counter() - start)
                 halt = False
                 if early_stopping is not None:
-                    halt = early_stopping.update(model, epoch, v_err)
+                    halt = early_stopping.update(model, epoch, getattr(history, monitor)[-1])
                 for c in callbacks:
                     halt = bool(c.on_epoch_end(model, history)) or halt
                 if bar is not None:
-                    post = {"loss": f"{mean_loss:.4f}", "train err": f"{wrong / seen:.3f}"}
+                    post = {"loss": f"{mean_loss:.4f}"}
+                    if scores is not None:
+                        post["train err"] = f"{wrong / seen:.3f}"
                     if valid is not None:
-                        post["valid err"] = f"{v_err:.3f}"
+                        if model.classifier:
+                            post["valid err"] = f"{v_err:.3f}"
+                        else:
+                            post["valid loss"] = f"{v_loss:.4f}"
                     bar.set_postfix(post, refresh=False)
                     bar.update(1)
                 if stop.set:
@@ -319,8 +406,10 @@ def train(
         history.best_epoch = early_stopping.best_epoch
         if early_stopping.restore_best:
             model.load_state(early_stopping.best_state)
-    elif valid is not None and history.valid_error:
-        history.best_epoch = int(np.nanargmin(history.valid_error)) + 1
+    elif valid is not None and history.epoch:
+        watched = getattr(history, monitor)
+        if any(not math.isnan(v) for v in watched):
+            history.best_epoch = int(np.nanargmin(watched)) + 1
     for c in callbacks:
         c.on_train_end(model, history)
     return history

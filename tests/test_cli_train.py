@@ -159,6 +159,7 @@ def test_ctrl_c_keeps_the_best_model_and_writes_everything(tmp_path, monkeypatch
         (["train", "--schedule", "power", "--decay", "0.3"], "0.5 < --decay <= 1"),
         (["train", "--valid", "0.6", "--test", "0.5"], "--valid + --test must be below 1"),
         (["train", "--dataset", "moons", "--data-dir", "x"], "--data-dir is for mnist"),
+        (["train", "--dataset", "moons", "--test", "0.0001"], "its test split would be empty"),
         (["evaluate"], "the following arguments are required: MODEL"),
         (["evaluate", "nowhere.npz"], "no model file at nowhere.npz"),
     ],
@@ -227,3 +228,70 @@ def test_a_bad_flag_from_the_shell_prints_no_traceback(tmp_path):
     assert done.returncode == 2
     assert done.stderr.count("\n") == 1 and "Traceback" not in done.stderr
     assert "argument --hidden" in done.stderr and done.stdout == ""
+
+
+# -- evaluate: any saved model ------------------------------------------------------------------
+
+
+@pytest.fixture
+def regression_file(tmp_path):
+    """A linear regression (a user's loss box) trained and saved, with its data as a feed."""
+    from test_models import linear_regression
+
+    model = linear_regression()
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(60, 3))
+    T = X @ np.array([[1.0], [2.0], [3.0]])
+    fg.train(model, {"x": X, "t": T}, epochs=30, batch_size=10, progress=False,
+             optimizer=fg.SGD(model.parameters, 0.1))  # fmt: skip
+    np.savez(tmp_path / "feed.npz", x=X, t=T)
+    return model, model.save(tmp_path / "regression.npz"), tmp_path / "feed.npz"
+
+
+def test_evaluate_any_model_on_a_feed(regression_file, capsys, tmp_path):
+    model, path, feed = regression_file
+    boxes = ["--boxes", "test_models:HalfSquaredError"]
+    assert main(["evaluate", str(path), *boxes, "--feed", str(feed)]) == 0
+    out = capsys.readouterr().out
+    with np.load(feed) as data:
+        expected = model.loss_value({"x": data["x"], "t": data["t"]})
+    assert "60 examples" in out and f"loss {expected:.6g}" in out and "error" not in out
+    # the user's box must be named on the command line; the file alone imports nothing
+    assert main(["evaluate", str(path), "--feed", str(feed)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "--boxes MODULE:HalfSquaredError" in err
+    # a model without `flowgraph train`'s metadata and no --feed: says what to pass
+    assert main(["evaluate", str(path), *boxes]) == 2
+    assert "--feed" in capsys.readouterr().err
+    # bad feeds are one line each
+    np.savez(tmp_path / "short.npz", x=np.zeros((5, 3)), t=np.zeros((4, 1)))
+    np.savez(tmp_path / "extra.npz", x=np.zeros((5, 3)), t=np.zeros((5, 1)), z=np.zeros(5))
+    np.savez(tmp_path / "nan.npz", x=np.full((5, 3), np.nan), t=np.zeros((5, 1)))
+    np.savez(tmp_path / "empty.npz", x=np.zeros((0, 3)), t=np.zeros((0, 1)))
+    for name, message in [
+        ("short.npz", "x has 5, t has 4"),
+        ("extra.npz", "['z'], which are not Inputs"),
+        ("nan.npz", "array 'x' holds nan at index (0, 0)"),
+        ("empty.npz", "no examples"),
+        ("missing.npz", "no file at"),
+    ]:
+        assert main(["evaluate", str(path), *boxes, "--feed", str(tmp_path / name)]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and message in err, (name, err)
+    assert main(["evaluate", str(path), "--boxes", "test_models"]) == 2
+    assert "MODULE:CLASS" in capsys.readouterr().err
+
+
+def test_evaluate_a_classifier_feed_reports_error_and_confusion(tmp_path, capsys):
+    rng = np.random.default_rng(0)
+    model = fg.mlp([2, 3], seed=0)
+    X, y = rng.normal(size=(40, 2)), np.arange(40) % 3
+    np.savez(tmp_path / "feed.npz", x=X, y=y)
+    path = model.save(tmp_path / "m.npz")
+    assert main(["evaluate", str(path), "--feed", str(tmp_path / "feed.npz")]) == 0
+    out = capsys.readouterr().out
+    assert f"accuracy {1 - model.error(X, y):.4f}" in out
+    assert f"loss {model.loss_value(X, y):.6g}" in out and "predicted" in out
+    np.savez(tmp_path / "column.npz", x=X, y=y[:, None])  # labels as a column: never broadcast
+    assert main(["evaluate", str(path), "--feed", str(tmp_path / "column.npz")]) == 2
+    assert r"shape (40,), got (40, 1)" in capsys.readouterr().err

@@ -158,3 +158,300 @@ def test_pickled_objects_are_never_executed(tmp_path):
         assert "param/W1.npy" in z.namelist()
     with pytest.raises(fg.ModelFileError, match="not a readable flowgraph model"):
         fg.load_model(path)
+
+
+# -- any graph --------------------------------------------------------------------------------
+
+
+def _regression_model():
+    from test_models import HalfSquaredError, linear_regression
+
+    model = linear_regression()
+    rng = np.random.default_rng(0)
+    model["W"].value[:] = rng.normal(size=(1, 3))
+    model["b"].value[:] = 0.5
+    return model, HalfSquaredError
+
+
+def test_any_graph_round_trips_with_its_user_boxes(tmp_path):
+    model, HalfSquaredError = _regression_model()
+    model.metadata = {"dataset": "synthetic", "preprocessing": {"kind": "none"}}
+    path = fg.save_model(model, tmp_path / "regression")
+    with pytest.raises(fg.ModelFileError, match="'HalfSquaredError' .* boxes=\\(HalfSquaredError"):
+        fg.load_model(path)  # a user box is never looked up by the name in the file
+    loaded = fg.load_model(path, boxes=(HalfSquaredError,))
+    X, T = np.random.default_rng(1).normal(size=(7, 3)), np.zeros((7, 1))
+    assert np.array_equal(loaded.forward(X), model.forward(X))
+    assert loaded.loss_value({"x": X, "t": T}) == model.loss_value({"x": X, "t": T})
+    assert [n.name for n in loaded.graph.order] == [n.name for n in model.graph.order]
+    assert [type(n.box) for n in loaded.graph.order] == [type(n.box) for n in model.graph.order]
+    assert loaded.metadata == model.metadata and not loaded.classifier
+    assert loaded.output.name == "f" and loaded.loss.name == "loss"
+
+
+def test_a_classifier_graph_keeps_its_roles_and_box_arguments(tmp_path):
+    rng = np.random.default_rng(0)
+    pixels, label = fg.Input("pixels"), fg.Input("label")
+    W, b = fg.Parameter(rng.normal(size=(3, 4)), "W"), fg.Parameter(np.zeros(3), "b")
+    a = fg.Linear()(pixels, W, b, name="a")
+    loss = fg.Add()(fg.SoftmaxCrossEntropy()(a, label), fg.Scale(0.25)(fg.L2Penalty()(W)))
+    model = fg.Model(loss=loss, output=fg.Softmax()(a, name="p"))
+    loaded = fg.load_model(model.save(tmp_path / "m.npz"))
+    X, y = rng.normal(size=(9, 4)), np.arange(9) % 3
+    assert loaded.classifier and loaded.labels.name == "label"
+    assert np.array_equal(loaded.predict_proba(X), model.predict_proba(X))
+    assert loaded.error(X, y) == model.error(X, y)
+    assert loaded.loss_value(X, y) == model.loss_value(X, y)  # Scale(0.25) came back as 0.25
+
+
+def test_a_box_that_cannot_be_rebuilt_is_refused_at_save(tmp_path):
+    class Shift(fg.Box):  # takes an argument but does not define config()
+        def __init__(self, c):
+            self.c = c
+
+        def fprop(self, x):
+            return x + self.c
+
+        def bprop(self, inputs, output, grad):
+            return (grad,)
+
+    x = fg.Input("x")
+    model = fg.Model(loss=fg.L2Penalty()(Shift(1.0)(x)))
+    with pytest.raises(TypeError, match=r"Shift\(\*\*config\(\)\) fails.*define"):
+        fg.save_model(model, tmp_path / "m.npz")
+    assert not list(tmp_path.iterdir())
+    with pytest.raises(TypeError, match="takes a Model, got Graph.*fg.Model"):
+        fg.save_model(model.graph, tmp_path / "m.npz")
+
+
+def test_version_1_files_still_load(tmp_path):
+    """A file as flowgraph wrote it before format 2: kind mlp, no declared arrays, no digest
+    of the description."""
+    model, X = _trained(activation="relu", l2=0.01)
+    arrays = {f"param/{p.name}": p.value for p in model.parameters}
+    meta = {
+        "format": "flowgraph-model", "version": 1, "kind": "mlp", "config": model.config,
+        "parameters": [p.name for p in model.parameters],
+        "sha256": {k: io._digest(v) for k, v in arrays.items()}, "metadata": {"dataset": "x"},
+    }  # fmt: skip
+    path = tmp_path / "v1.npz"
+    np.savez(path, __meta__=np.array(json.dumps(meta)), **arrays)
+    loaded = fg.load_model(path)
+    assert np.array_equal(loaded.predict_proba(X), model.predict_proba(X))
+    assert loaded.config == model.config and loaded.metadata == {"dataset": "x"}
+
+
+# -- crafted files: refused quickly, always as ModelFileError ----------------------------------
+
+
+def _meta(path) -> dict:
+    with np.load(path, allow_pickle=False) as data:
+        return json.loads(str(data["__meta__"]))
+
+
+def _write(path, meta, arrays, *, rehash: bool = True) -> None:
+    """Write a model file by hand; ``rehash`` recomputes the description's digest (a forger
+    who knows the format), so that the checks behind it are the ones tested."""
+    if rehash:
+        import hashlib
+
+        meta["sha256_meta"] = hashlib.sha256(io._canonical(meta)).hexdigest()
+    np.savez(path, __meta__=np.array(json.dumps(meta)), **arrays)
+
+
+def _arrays(path) -> dict:
+    with np.load(path, allow_pickle=False) as data:
+        return {k: data[k] for k in data.files if k != "__meta__"}
+
+
+def test_tampered_description_is_refused(tmp_path):
+    model, _ = _regression_model()
+    model.metadata = {"preprocessing": {"kind": "scale", "factor": 0.0625}}
+    path = model.save(tmp_path / "m.npz")
+    meta, arrays = _meta(path), _arrays(path)
+    meta["metadata"]["preprocessing"]["factor"] = 1.0  # what the model is fed: behaviour
+    _write(path, meta, arrays, rehash=False)
+    with pytest.raises(fg.ModelFileError, match="description .* was modified"):
+        fg.load_model(path)
+    meta = _meta(model.save(tmp_path / "m.npz"))
+    meta["graph"]["nodes"][3]["box"] = "Tanh"  # the structure
+    _write(path, meta, arrays, rehash=False)
+    with pytest.raises(fg.ModelFileError, match="was modified"):
+        fg.load_model(path)
+    meta.pop("sha256_meta")
+    _write(path, meta, arrays, rehash=False)
+    with pytest.raises(fg.ModelFileError, match="lacks its SHA-256"):
+        fg.load_model(path)
+
+
+def test_declared_sizes_are_checked_before_reading(tmp_path):
+    model, box = _regression_model()
+    path = model.save(tmp_path / "m.npz")
+    meta, arrays = _meta(path), _arrays(path)
+    # a description declaring a 40 GB parameter: refused from the JSON alone
+    meta["arrays"]["param/W"]["shape"] = [100_000, 100_000]
+    _write(path, meta, arrays)
+    with pytest.raises(fg.ModelFileError, match="more than the limit of"):
+        fg.load_model(path, boxes=(box,))
+    # an mlp config implying 40 GB
+    mlp_path = fg.mlp([4, 3]).save(tmp_path / "mlp.npz")
+    meta = _meta(mlp_path)
+    meta["config"]["sizes"] = [100_000, 100_000, 3]
+    _write(mlp_path, meta, _arrays(mlp_path))
+    with pytest.raises(fg.ModelFileError, match="needs 4000[0-9]{7} bytes .* max_bytes="):
+        fg.load_model(mlp_path)
+    # the limit is the caller's to raise
+    path = model.save(tmp_path / "m.npz")
+    with pytest.raises(fg.ModelFileError, match="limit of 16 bytes"):
+        fg.load_model(path, boxes=(box,), max_bytes=16)
+    assert fg.load_model(path, boxes=(box,), max_bytes=32).parameters[0].value.shape == (1, 3)
+
+
+def test_a_zip_bomb_is_refused_before_decompressing(tmp_path):
+    """A member that inflates to 64 MB from about 64 kB while the description declares
+    three floats: refused from the zip's directory, nothing inflated."""
+    model, box = _regression_model()
+    path = model.save(tmp_path / "m.npz")
+    with zipfile.ZipFile(path) as z:
+        members = {n: z.read(n) for n in z.namelist()}
+    bomb = tmp_path / "bomb.npz"
+    with zipfile.ZipFile(bomb, "w") as z:
+        for name, data in members.items():
+            if name == "param/W.npy":
+                data = data[:128] + bytes(64 * 2**20)
+            z.writestr(name, data, compress_type=zipfile.ZIP_DEFLATED)
+    assert bomb.stat().st_size < 2**20
+    with pytest.raises(fg.ModelFileError, match=r"param/W: its member holds 67108992 bytes"):
+        fg.load_model(bomb, boxes=(box,))
+
+
+def _forge_uncompressed_size(path, member: str, size: int) -> None:
+    """Overwrite a member's uncompressed size in the zip's central directory."""
+    data = bytearray(path.read_bytes())
+    name = member.encode()
+    at = data.index(b"PK\x01\x02")  # the first central directory entry
+    while int.from_bytes(data[at + 28 : at + 30], "little") != len(name) or (
+        data[at + 46 : at + 46 + len(name)] != name
+    ):
+        at = data.index(b"PK\x01\x02", at + 4)
+    data[at + 24 : at + 28] = size.to_bytes(4, "little")
+    path.write_bytes(bytes(data))
+
+
+def test_forged_directory_sizes_are_refused(tmp_path):
+    model, box = _regression_model()
+    path = model.save(tmp_path / "m.npz")
+    _forge_uncompressed_size(path, "param/b.npy", 2**31)  # stored: sizes must agree
+    with pytest.raises(fg.ModelFileError, match="'param/b.npy' declares sizes"):
+        fg.load_model(path, boxes=(box,))
+    deflated = tmp_path / "deflated.npz"
+    with zipfile.ZipFile(path := model.save(tmp_path / "m.npz")) as z:
+        members = {n: z.read(n) for n in z.namelist()}
+    with zipfile.ZipFile(deflated, "w", compression=zipfile.ZIP_DEFLATED) as z:
+        for name, data in members.items():
+            z.writestr(name, data)
+    assert fg.load_model(deflated, boxes=(box,)).forward(np.ones((1, 3))).shape == (1, 1)
+    _forge_uncompressed_size(deflated, "param/b.npy", 2**31)
+    with pytest.raises(fg.ModelFileError, match="a zip bomb"):
+        fg.load_model(deflated, boxes=(box,))
+
+
+@pytest.mark.parametrize(
+    "members, message",
+    [
+        ({"evil.txt": b"x"}, "'evil.txt', which is not an array"),
+        ({"param/extra.npy": None}, "do not match the description"),
+    ],
+)
+def test_unexpected_members_are_refused(tmp_path, members, message):
+    model, box = _regression_model()
+    path = model.save(tmp_path / "m.npz")
+    with zipfile.ZipFile(path, "a") as z:
+        for name, data in members.items():
+            if data is None:
+                buf = __import__("io").BytesIO()
+                np.save(buf, np.zeros(2))
+                data = buf.getvalue()
+            z.writestr(name, data)
+    with pytest.raises(fg.ModelFileError, match=message):
+        fg.load_model(path, boxes=(box,))
+
+
+def test_wrong_dtypes_are_refused(tmp_path):
+    model, box = _regression_model()
+    path = model.save(tmp_path / "m.npz")
+    meta, arrays = _meta(path), _arrays(path)
+    arrays["param/b"] = np.array([1], dtype=np.int64)  # an integer "parameter"
+    meta["sha256"]["param/b"] = io._digest(arrays["param/b"])
+    _write(path, meta, arrays)
+    with pytest.raises(fg.ModelFileError, match="param/b has dtype int64"):
+        fg.load_model(path, boxes=(box,))
+    meta["arrays"]["param/b"]["dtype"] = "<i8"
+    _write(path, meta, arrays)
+    with pytest.raises(fg.ModelFileError, match="declared '<i8'; parameters are floats"):
+        fg.load_model(path, boxes=(box,))
+    meta, arrays = _meta(model.save(path)), _arrays(path)
+    arrays["param/b"] = arrays["param/b"].astype(np.float32)  # not what is declared
+    meta["sha256"]["param/b"] = io._digest(arrays["param/b"])
+    _write(path, meta, arrays)
+    with pytest.raises(fg.ModelFileError, match="float32, the description says <f8"):
+        fg.load_model(path, boxes=(box,))
+
+
+JUNK = [None, True, -1.5, "junk", ["x"], {"a": 1}]
+
+
+def _paths(obj, prefix=()):
+    """Every place in a JSON document: (path, value)."""
+    yield prefix, obj
+    if isinstance(obj, dict):
+        for k, v in obj.items():
+            yield from _paths(v, (*prefix, k))
+    elif isinstance(obj, list):
+        for i, v in enumerate(obj):
+            yield from _paths(v, (*prefix, i))
+
+
+def test_every_malformed_field_is_a_model_file_error(tmp_path):
+    """Each field of the description, in turn replaced by each kind of junk (the digest
+    recomputed, as a forger would): the file loads or is refused with a ModelFileError,
+    never a KeyError, TypeError or other traceback."""
+    rng = np.random.default_rng(0)
+    pixels, label = fg.Input("pixels"), fg.Input("label")
+    W, b = fg.Parameter(rng.normal(size=(3, 4)), "W"), fg.Parameter(np.zeros(3), "b")
+    a = fg.Linear()(pixels, W, b, name="a")
+    loss = fg.Add()(fg.SoftmaxCrossEntropy()(a, label), fg.Scale(0.25)(fg.L2Penalty()(W)))
+    graph_file = fg.Model(loss=loss, output=fg.Softmax()(a, name="p")).save(tmp_path / "g.npz")
+    mlp_file = fg.mlp([2, 3, 2], l2=0.1).save(tmp_path / "mlp.npz", metadata={"k": [1]})
+    sources = [graph_file, mlp_file]
+    refused = tried = 0
+    pick = np.random.default_rng(0)
+    for source in sources:
+        original, arrays = _meta(source), _arrays(source)
+        cases = [
+            (where, junk)
+            for where, _ in _paths(original)
+            if where and where[-1] != "sha256_meta"
+            for junk in JUNK
+        ]
+        if len(cases) > 250:  # a fixed sample of the larger descriptions
+            cases = [cases[i] for i in sorted(pick.choice(len(cases), 250, replace=False))]
+        for where, junk in cases:
+            meta = json.loads(json.dumps(original))
+            parent = meta
+            for key in where[:-1]:
+                parent = parent[key]
+            parent[where[-1]] = junk
+            _write(tmp_path / "junk.npz", meta, arrays)
+            tried += 1
+            try:
+                fg.load_model(tmp_path / "junk.npz")
+            except fg.ModelFileError:
+                refused += 1
+            else:  # only free-form places take junk: metadata, flags, numbers, labels=None
+                free = ("auto", "c", "classifier", "labels", "value")
+                seedless = (where[-1] == "seed" and junk is None) or (
+                    where[0] == "blocks" and where[-1] == "name" and isinstance(junk, str)
+                )  # fmt: skip
+                assert where[0] == "metadata" or where[-1] in free or seedless, (where, junk)
+    assert tried > 200 and refused > tried // 2

@@ -119,3 +119,101 @@ def test_state_round_trip_and_checks():
         other.load_state({k: v for k, v in model.state().items() if k != "b2"})
     with pytest.raises(ValueError, match="W1: shape"):
         other.load_state({**model.state(), "W1": np.zeros((2, 2))})
+
+
+# -- any graph as a Model -------------------------------------------------------------------------
+
+
+class HalfSquaredError(fg.Box):
+    """l = 1/N sum_t ||f_t - t_t||^2 / 2; grad_f = (f - t) / N, grad_t = -(f - t) / N."""
+
+    arity = 2
+    input_names = ("f", "t")
+
+    def fprop(self, f, t):
+        return np.asarray(0.5 * np.sum((f - t) ** 2) / len(f), dtype=f.dtype)
+
+    def bprop(self, inputs, loss, grad_loss):
+        f, t = inputs
+        grad_f = grad_loss * (f - t) / len(f)
+        return grad_f, -grad_f
+
+    def sample_inputs(self, rng):
+        return rng.standard_normal((4, 2)), rng.standard_normal((4, 2))
+
+
+def linear_regression(d: int = 3, dtype=np.float64) -> fg.Model:
+    x, t = fg.Input("x"), fg.Input("t")
+    W = fg.Parameter(np.zeros((1, d), dtype=dtype), "W")
+    b = fg.Parameter(np.zeros(1, dtype=dtype), "b")
+    f = fg.Linear()(x, W, b, name="f")
+    return fg.Model(loss=HalfSquaredError()(f, t, name="loss"), output=f)
+
+
+def test_any_graph_is_a_model_with_roles():
+    model = linear_regression()
+    assert [i.name for i in model.inputs] == ["x", "t"]
+    assert model.features == [model["x"]] and model.targets == [model["t"]]
+    assert [p.name for p in model.parameters] == ["W", "b"]
+    assert not model.classifier and model.labels is None and model.config == {}
+    assert [n.name for n in model.predict_graph.order] == ["x", "W", "b", "f"]
+    assert "t" not in model.predict_graph.nodes  # prediction needs no targets
+    assert "loss 'loss'" in repr(model) and "4 parameters" in repr(model)
+    model["W"].value[:] = [[1.0, 2.0, 3.0]]
+    X = np.arange(6.0).reshape(2, 3)
+    np.testing.assert_array_equal(model.forward({"x": X}), X @ [[1.0], [2.0], [3.0]])
+    np.testing.assert_array_equal(model.forward(X), model.forward({"x": X, "t": np.zeros(2)}))
+    assert model.loss_value({"x": X, "t": np.zeros((2, 1))}) == pytest.approx((8**2 + 26**2) / 4)
+    with pytest.raises(fg.ModelError, match="classification output.*'f' \\(Linear\\)"):
+        model.predict(X)
+    with pytest.raises(AttributeError, match="no Input named 'y'"):
+        model.y  # noqa: B018
+    with pytest.raises(fg.FeedError, match="'z', which is not an Input"):
+        model.forward({"x": X, "z": X})
+
+
+def test_a_softmax_output_makes_a_classifier_whatever_the_names():
+    rng = np.random.default_rng(0)
+    pixels, label = fg.Input("pixels"), fg.Input("label")
+    W = fg.Parameter(rng.normal(size=(3, 4)), "W")
+    b = fg.Parameter(np.zeros(3), "b")
+    a = fg.Linear()(pixels, W, b, name="a")
+    model = fg.Model(loss=fg.SoftmaxCrossEntropy()(a, label), output=fg.Softmax()(a, name="p"))
+    assert model.classifier and model.labels is label
+    X, y = rng.normal(size=(10, 4)), np.arange(10) % 3
+    P = model.predict_proba({"pixels": X})
+    assert P.shape == (10, 3)
+    assert model.error(X, y) == model.error({"pixels": X, "label": y})  # (X, y) finds the roles
+    assert model.error(X, y) == pytest.approx(np.mean(P.argmax(1) != y))
+    with pytest.raises(fg.ModelError, match="pass labels="):
+        fg.Model(loss=fg.Add()(model.loss, fg.SoftmaxCrossEntropy()(a, fg.Input("other"))),
+                 output=model.output)  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "labels, message",
+    [
+        (np.zeros((12, 1), int), r"shape \(12,\), got \(12, 1\).*y.ravel"),
+        (np.zeros(11, int), r"shape \(12,\), got \(11,\)"),
+        (np.zeros(12), "must be integers, got dtype float64"),
+        (np.array(["0"] * 12), "must be integers, got dtype <U1"),
+        (np.full(12, 3), r"lie in \[0, 3\)"),
+    ],
+)
+def test_error_never_broadcasts_labels(labels, message):
+    X, _ = _data()
+    model = fg.mlp([4, 3])
+    with pytest.raises(fg.LabelError, match=message):
+        model.error(X, labels)
+
+
+def test_empty_or_non_finite_data_is_a_clear_error():
+    X, y = _data()
+    model = fg.mlp([4, 3])
+    with pytest.raises(fg.DataError, match="no examples"):
+        model.error(X[:0], y[:0])
+    with pytest.raises(fg.DataError, match="no examples"):
+        model.loss_value(X[:0], y[:0])
+    X[5, 2] = np.inf
+    with pytest.raises(fg.DataError, match=r"array 'x' holds inf at index \(5, 2\)"):
+        model.predict(X)

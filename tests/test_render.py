@@ -543,3 +543,27 @@ if __name__ == "__main__":  # pragma: no cover
             to_dot(small_mlp(), values=True, grads=True, order=True).source, encoding="utf-8"
         )
         print(f"wrote {GOLDEN}")
+
+
+def test_cli_renders_any_saved_graph_on_a_feed(tmp_path, capsys):
+    from test_models import linear_regression
+
+    from flowgraph.cli import main
+
+    model = linear_regression()
+    path = model.save(tmp_path / "regression.npz")
+    rng = np.random.default_rng(0)
+    np.savez(tmp_path / "feed.npz", x=rng.normal(size=(20, 3)), t=rng.normal(size=(20, 1)))
+    boxes = ["--boxes", "test_models:HalfSquaredError"]
+    out = tmp_path / "graph.svg"
+    assert main(["render", str(path), *boxes, "-o", str(out)]) == 0
+    assert sorted(svg_nodes(out.read_text(encoding="utf-8"))) == sorted(
+        nid(n.name) for n in model.graph.order
+    )
+    args = ["render", str(path), *boxes, "-o", str(out), "--values", "--check", "--batch", "4"]
+    assert main(args + ["--feed", str(tmp_path / "feed.npz")]) == 0
+    assert "no box fails" in capsys.readouterr().out
+    assert "4×3" in svg_text(svg_nodes(out.read_text(encoding="utf-8"))[nid("x")])
+    assert main(args) == 2  # inputs x and t: no dataset can feed them
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "pass --feed DATA.npz" in err

@@ -274,3 +274,110 @@ def test_history_plot_writes_a_png(tmp_path):
     fig = history.plot(tmp_path / "curves.png", title="blobs")
     assert (tmp_path / "curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert len(fig.axes) == 2
+
+
+# -- any Model, feeds, bad data -------------------------------------------------------------------
+
+
+def _regression(n: int, seed: int) -> dict[str, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, 3))
+    return {"x": X, "t": X @ np.array([[1.0], [-2.0], [0.5]]) + 0.3 + 0.1 * rng.normal(size=(n, 1))}
+
+
+def test_a_regression_model_trains_on_feeds_and_records_the_validation_loss():
+    from test_models import linear_regression
+
+    model = linear_regression()
+    train_feed, valid_feed = _regression(120, 0), _regression(40, 1)
+    history = fg.train(
+        model, train_feed, valid_feed, epochs=40, batch_size=10, progress=False,
+        optimizer=fg.SGD(model.parameters, 0.05), early_stopping=fg.EarlyStopping(3),
+    )  # fmt: skip
+    np.testing.assert_allclose(model["W"].value, [[1.0, -2.0, 0.5]], atol=0.05)
+    assert len(history.valid_loss) == len(history) and history.valid_loss[-1] < 0.02
+    assert all(math.isnan(v) for v in history.train_error + history.valid_error)  # no classes
+    # early stopping watched the validation loss, and restored the best epoch's parameters
+    assert history.valid_loss[history.best_epoch - 1] == min(history.valid_loss)
+    assert model.loss_value(valid_feed) == pytest.approx(min(history.valid_loss), rel=1e-12)
+    with pytest.raises(ValueError, match="monitor='valid_error'.*needs a model with a"):
+        fg.train(
+            model, train_feed, valid_feed, epochs=1, batch_size=10, progress=False,
+            optimizer=fg.SGD(model.parameters, 0.05),
+            early_stopping=fg.EarlyStopping(3, monitor="valid_error"),
+        )  # fmt: skip
+    # (X, t) as a pair: the one data Input and the one target
+    fg.train(model, (train_feed["x"], train_feed["t"]), epochs=1, batch_size=10,
+             optimizer=fg.SGD(model.parameters, 0.05), progress=False)  # fmt: skip
+
+
+def test_a_classifier_may_stop_on_its_validation_loss():
+    train_set, valid_set = _two_clouds(30, 0, 0.3), _two_clouds(200, 1, 0.0)
+    model = fg.mlp([2, 50, 50, 2], seed=0)
+    history = fg.train(
+        model, train_set, valid_set, epochs=100, batch_size=5, progress=False,
+        optimizer=fg.SGD(model.parameters, 0.3, momentum=0.9),
+        early_stopping=fg.EarlyStopping(5, monitor="valid_loss"),
+    )  # fmt: skip
+    best = history.best_epoch
+    assert history.stopped_early and len(history) == best + 5
+    assert history.valid_loss[best - 1] == min(history.valid_loss)
+    assert model.loss_value(*valid_set) == pytest.approx(history.valid_loss[best - 1], rel=1e-6)
+    assert all(0 <= e <= 1 for e in history.valid_error)  # the error is recorded all the same
+
+
+@pytest.mark.parametrize(
+    "train_set, valid_set, message",
+    [
+        ({"x": np.zeros((5, 4)), "y": np.zeros(4, int)}, None, r"y must have shape \(5,\)"),
+        ({"x": np.zeros((0, 4)), "y": np.zeros(0, int)}, None, "train: no examples"),
+        (_blobs(), (np.zeros((0, 4)), np.zeros(0, int)), "valid: no examples"),
+        ({"x": np.zeros((5, 4)), "label": np.zeros(5, int)}, None, "'label', which is not"),
+        ({"x": np.zeros((5, 4))}, None, "no array for Input 'y'"),
+    ],
+)
+def test_feeds_are_checked_before_training(train_set, valid_set, message):
+    model = fg.mlp([4, 3])
+    with pytest.raises(fg.FlowgraphError, match=message):
+        fg.train(model, train_set, valid_set, epochs=1, batch_size=4, progress=False,
+                 optimizer=fg.SGD(model.parameters, 0.1))  # fmt: skip
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_non_finite_data_is_bad_data_not_divergence(bad):
+    X, y = _blobs()
+    X[17, 3] = bad
+    model = fg.mlp([4, 3])
+    before = model.state()
+    with pytest.raises(fg.DataError, match=rf"train: array 'x' holds {bad} at index \(17, 3\)"):
+        fg.train(model, (X, y), epochs=1, batch_size=4, progress=False,
+                 optimizer=fg.SGD(model.parameters, 0.1))  # fmt: skip
+    assert all(np.array_equal(v, model.state()[k]) for k, v in before.items())  # no step taken
+    Xv, yv = _blobs(30, seed=1)
+    Xv[0, 0] = bad
+    with pytest.raises(fg.DataError, match=r"valid: array 'x' holds .* at index \(0, 0\)"):
+        fg.train(model, _blobs(), (Xv, yv), epochs=1, batch_size=4, progress=False,
+                 optimizer=fg.SGD(model.parameters, 0.1))  # fmt: skip
+
+
+def test_unequal_lengths_name_the_arrays():
+    from test_models import linear_regression
+
+    model = linear_regression()
+    feed = _regression(20, 0)
+    feed["t"] = feed["t"][:19]
+    with pytest.raises(fg.DataError, match="same length along axis 0.*x has 20, t has 19"):
+        fg.train(model, feed, epochs=1, batch_size=4, progress=False,
+                 optimizer=fg.SGD(model.parameters, 0.1))  # fmt: skip
+
+
+def test_regression_history_plots_its_losses(tmp_path):
+    from test_models import linear_regression
+
+    model = linear_regression()
+    history = fg.train(model, _regression(40, 0), _regression(20, 1), epochs=3, batch_size=10,
+                       optimizer=fg.SGD(model.parameters, 0.05), progress=False)  # fmt: skip
+    fig = history.plot(tmp_path / "curves.png")
+    assert len(fig.axes) == 1 and (tmp_path / "curves.png").read_bytes()[:4] == b"\x89PNG"
+    labels = [line.get_label() for line in fig.axes[0].lines]
+    assert labels == ["best epoch", "training loss", "validation loss"]

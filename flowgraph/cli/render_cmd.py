@@ -16,9 +16,11 @@ def add_parser(sub) -> None:
         "render",
         help="draw a saved model's flow graph (SVG, PNG or PDF) with Graphviz",
         description="Draw the flow graph of MODEL.npz (written by `flowgraph train` or "
-        "Model.save). With --values, --grads or --check, fprop and bprop run on a small batch of "
-        "the model's dataset first (named in the model file or metrics.json beside it, or by "
-        "--dataset). Exit status 1 when --check finds a failing box.",
+        "Model.save, any graph). With --values, --grads or --check, fprop and bprop run on a "
+        "small batch first: of --feed DATA.npz (arrays named after the model's Inputs), or of "
+        "the model's dataset (named in the model file or metrics.json beside it, or by "
+        "--dataset) for a model with Inputs x and y. Exit status 1 when --check finds a "
+        "failing box.",
     )
     p.add_argument("model", metavar="MODEL.npz", help="a model file saved by flowgraph")
     p.add_argument(
@@ -50,6 +52,9 @@ def add_parser(sub) -> None:
     p.add_argument("--data-dir", default=None, help="folder of the dataset files (MNIST)")
     p.add_argument("--batch", type=int, default=8, help="examples in the batch (default 8)")
     p.add_argument("--seed", type=int, default=0, help="seed choosing the batch (default 0)")
+    from .model_args import add_model_arguments
+
+    add_model_arguments(p)
     p.set_defaults(run=run)
 
 
@@ -102,15 +107,17 @@ def _batch(model: Any, args: argparse.Namespace, model_path: Path) -> tuple[np.n
     if data_dir is None and name == metadata.get("dataset"):
         data_dir = metadata.get("data_dir")
     X, y, _ = get_dataset(name, data_dir=data_dir, seed=args.seed)
+    from ..models import MLP
+
     X = np.asarray(X, dtype=np.float64)
-    n_in = model.parameters[0].value.shape[1]
+    n_in = model.parameters[0].value.shape[1] if isinstance(model, MLP) else X.shape[-1]
     if X.ndim != 2 or X.shape[1] != n_in:
         raise UsageError(
             f"dataset {name!r} has inputs of shape {X.shape[1:]} but the model takes {n_in} "
             "features; pass the --dataset it was trained on"
         )
     X = _preprocess(X, metadata)  # the model's own input pipeline, whatever the data
-    n_classes = model.parameters[-1].value.shape[0]
+    n_classes = model.n_classes if model.n_classes is not None else np.inf
     if len(y) and int(np.max(y)) >= n_classes:
         raise UsageError(
             f"dataset {name!r} has labels up to {int(np.max(y))} but the model has {n_classes} "
@@ -121,18 +128,46 @@ def _batch(model: Any, args: argparse.Namespace, model_path: Path) -> tuple[np.n
     return X[rows].astype(model.dtype), np.asarray(y)[rows]
 
 
+def _feed(model: Any, args: argparse.Namespace, model_path: Path) -> dict:
+    """A batch for the whole graph: rows of --feed, or of the model's dataset (x and y)."""
+    from . import UsageError
+    from .model_args import feed_for
+
+    if args.feed is None:
+        names = {i.name for i in model.inputs}
+        if names != {"x", "y"}:
+            raise UsageError(
+                f"{model_path} reads Inputs {sorted(names)}; --values, --grads and --check need "
+                "a batch of them: pass --feed DATA.npz (np.savez(path, name=array, ...))"
+            )
+        X, y = _batch(model, args, model_path)
+        return {model.x: X, model.y: y}
+    if args.batch < 1:
+        raise UsageError(f"--batch must be at least 1, got {args.batch}")
+    arrays = feed_for(model, args.feed)
+    missing = [i.name for i in model.inputs if i.name not in arrays]
+    if missing:
+        raise UsageError(f"--feed {args.feed} has no array for Input(s) {missing}")
+    feed = model.as_feed(arrays, what=f"--feed {args.feed}")  # lengths, NaN, labels checked
+    for node in model.inputs:  # the output's own Inputs too, when the loss does not read them
+        feed.setdefault(node, model._prepare(node, np.asarray(arrays[node.name]), "--feed"))
+    n = len(next(iter(feed.values())))
+    rng = np.random.default_rng(args.seed)
+    rows = np.sort(rng.choice(n, size=min(args.batch, n), replace=False))
+    return {node: value[rows] for node, value in feed.items()}
+
+
 def run(args: argparse.Namespace) -> int:
     from ..gradcheck import check_graph
-    from ..io import load_model
     from ..render import render
+    from .model_args import load
 
     model_path = Path(args.model)
-    model = load_model(model_path)
+    model = load(model_path, args)
     graph = model.graph
     report = None
     if args.values or args.grads or args.check:
-        X, y = _batch(model, args, model_path)
-        feed = {model.x: X, model.y: y}
+        feed = _feed(model, args, model_path)
         if args.check:
             report = check_graph(graph, feed, seed=args.seed)  # leaves fprop/bprop values
         else:

@@ -224,6 +224,9 @@ def add_parser(sub) -> None:
         help="which part of the split to evaluate (default test)",
     )  # fmt: skip
     e.add_argument("--plot", default=None, metavar="PNG", help="also draw the confusion matrix")
+    from .model_args import add_model_arguments
+
+    add_model_arguments(e)  # --boxes, --feed: a model of any graph, on arrays of your own
     e.set_defaults(run=run_evaluate)
 
 
@@ -262,6 +265,12 @@ def _load_parts(
             X, y, valid=split["valid"], test=split["test"], seed=split["seed"]
         )
         parts = {"train": train, "valid": valid, "test": test}
+    empty = [k for k, (_, yk) in parts.items() if len(yk) == 0]
+    if empty:  # found now, not as a NaN error after the training
+        raise UsageError(
+            f"{name} has {len(y)} examples: its {' and '.join(empty)} split would be empty "
+            f"(--valid {split['valid']}, --test {split['test']}); use larger fractions"
+        )
     return parts, info
 
 
@@ -492,22 +501,28 @@ def _render_graph(model, path: Path) -> str | None:
 
 
 def run_evaluate(args: argparse.Namespace) -> int:
-    from ..io import ModelFileError, load_model
+    from ..io import ModelFileError
+    from ..models import MLP
     from ..plots import confusion_matrix, format_confusion, plot_confusion
     from . import UsageError
+    from .model_args import load
 
     path = Path(args.model)
     if not path.is_file():
         raise UsageError(f"no model file at {path}")
-    model = load_model(path)
+    model = load(path, args)
+    if args.feed is not None:
+        return _evaluate_feed(model, path, args)
     meta = model.metadata
     split = meta.get("split")
     pre = meta.get("preprocessing")
     if not isinstance(split, dict) or not isinstance(pre, dict):
         raise ModelFileError(
             f"{path} holds no dataset split or preprocessing in its metadata (was it written by "
-            "`flowgraph train`?)"
+            "`flowgraph train`?); pass --feed DATA.npz to evaluate it on arrays of your own"
         )
+    if not (model.classifier and {i.name for i in model.inputs} == {"x", "y"}):
+        raise UsageError(f"{path}: evaluating on a dataset needs a classifier of x and y: --feed")
     dataset = args.dataset or meta.get("dataset")
     if not dataset:
         raise UsageError(f"{path} does not name its dataset; pass --dataset")
@@ -516,19 +531,48 @@ def run_evaluate(args: argparse.Namespace) -> int:
     )  # fmt: skip
     parts, info = _load_parts(dataset, data_dir, split)
     X, y = parts[args.split]
-    n_in = model.parameters[0].value.shape[1]
-    if X.shape[1] != n_in or info["n_classes"] > model.n_classes:
+    n_in = model.parameters[0].value.shape[1] if isinstance(model, MLP) else X.shape[1]
+    n_classes = model.n_classes if model.n_classes is not None else info["n_classes"]
+    if X.shape[1] != n_in or info["n_classes"] > n_classes:
         raise UsageError(
-            f"the model takes {n_in} inputs and {model.n_classes} classes; {info['name']} has "
+            f"the model takes {n_in} inputs and {n_classes} classes; {info['name']} has "
             f"{X.shape[1]} features and {info['n_classes']} classes"
         )
-    pred = model.predict(apply_preprocessing(pre, X))
-    M = confusion_matrix(y, pred, model.n_classes)
-    error = 1 - np.trace(M) / max(1, M.sum())
+    Xp = apply_preprocessing(pre, X)
+    loss = model.loss_value(Xp, y)  # also refuses an empty split, NaN, bad labels
+    pred = model.predict(Xp)
+    M = confusion_matrix(y, pred, n_classes)
+    error = 1 - np.trace(M) / M.sum()
     print(f"{path}: {info['name']}, {args.split} split of seed {split['seed']}: {len(y)} examples")
-    print(f"error {error:.4f}   accuracy {1 - error:.4f}")
+    print(f"error {error:.4f}   accuracy {1 - error:.4f}   loss {loss:.4f}")
     print(format_confusion(M))
     if args.plot:
         plot_confusion(M, args.plot, title=f"{info['name']} ({args.split}): error {error:.4f}")
+        print(f"wrote {args.plot}")
+    return 0
+
+
+def _evaluate_feed(model, path: Path, args: argparse.Namespace) -> int:
+    """``evaluate --feed DATA.npz``: the loss of any model on the arrays, and for a classifier
+    its error and confusion matrix."""
+    from ..plots import confusion_matrix, format_confusion, plot_confusion
+    from . import UsageError
+    from .model_args import feed_for
+
+    arrays = feed_for(model, args.feed)
+    result = model.evaluate(arrays)
+    print(f"{path}: {result['examples']} examples of {args.feed}")
+    if result["error"] is None:
+        print(f"loss {result['loss']:.6g}")
+        if args.plot:
+            raise UsageError("--plot draws a confusion matrix: the model has no classifier output")
+        return 0
+    print(f"error {result['error']:.4f}   accuracy {1 - result['error']:.4f}   "
+          f"loss {result['loss']:.6g}")  # fmt: skip
+    P = model.predict_proba(arrays)
+    M = confusion_matrix(np.asarray(arrays[model.labels.name]), P.argmax(axis=1), P.shape[1])
+    print(format_confusion(M))
+    if args.plot:
+        plot_confusion(M, args.plot, title=f"{path.name}: error {result['error']:.4f}")
         print(f"wrote {args.plot}")
     return 0
