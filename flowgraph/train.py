@@ -32,7 +32,13 @@ __all__ = ["train", "History", "EarlyStopping", "Callback", "DivergenceError"]
 
 
 class DivergenceError(FlowgraphError):
-    """The training loss became NaN or infinite."""
+    """The training loss became NaN or infinite. ``history`` holds the epochs trained before
+    (``history.diverged`` is True); the model keeps the best parameters seen (early stopping)
+    or those of the last epoch whose loss was finite, never the broken ones."""
+
+    def __init__(self, message: str, history: History | None = None):
+        super().__init__(message)
+        self.history = history
 
 
 @dataclass
@@ -56,6 +62,7 @@ class History:
     best_epoch: int | None = None
     stopped_early: bool = False
     interrupted: bool = False
+    diverged: bool = False
 
     def __len__(self) -> int:
         return len(self.epoch)
@@ -82,6 +89,7 @@ class History:
             "best_epoch": self.best_epoch,
             "stopped_early": self.stopped_early,
             "interrupted": self.interrupted,
+            "diverged": self.diverged,
         }
 
     def plot(self, path=None, *, title: str | None = None):
@@ -326,6 +334,10 @@ def train(
 
         bar = tqdm(total=epochs, desc="training", unit="epoch", leave=True)
     step = 0
+    # the parameters to fall back on if the loss turns NaN: the initial ones, then those of
+    # each finite epoch (early stopping keeps the best ones itself)
+    last_finite = model.state()
+    keep_each_epoch = early_stopping is None
     try:
         with _StopFlag() as stop:
             for epoch in range(1, epochs + 1):
@@ -359,9 +371,23 @@ def train(
                     break
                 mean_loss = loss_sum / seen
                 if not math.isfinite(mean_loss):
+                    history.diverged = True
+                    best = early_stopping.best_state if early_stopping is not None else None
+                    kept = (
+                        f"the best parameters (epoch {early_stopping.best_epoch}) are kept"
+                        if best is not None
+                        else f"the parameters after epoch {epoch - 1} are kept"
+                        if epoch > 1 and keep_each_epoch
+                        else "the initial parameters are kept"
+                    )
+                    model.load_state(best if best is not None else last_finite)
+                    if best is not None:
+                        history.best_epoch = early_stopping.best_epoch
                     raise DivergenceError(
                         f"training diverged in epoch {epoch}: the mean training loss is "
-                        f"{mean_loss}; lower the learning rate (alpha_t = {optimizer.lr:g})"
+                        f"{mean_loss}; lower the learning rate (alpha_t = {optimizer.lr:g}); "
+                        f"{kept}",
+                        history,
                     )
                 v_loss = v_err = float("nan")
                 if valid is not None:
@@ -375,6 +401,8 @@ def train(
                 history.valid_error.append(v_err)
                 history.lr.append(float(optimizer.lr))
                 history.seconds.append(time.perf_counter() - start)
+                if keep_each_epoch:
+                    last_finite = model.state()
                 halt = False
                 if early_stopping is not None:
                     halt = early_stopping.update(model, epoch, getattr(history, monitor)[-1])

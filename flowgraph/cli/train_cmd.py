@@ -328,7 +328,7 @@ def _table(rows: list[tuple[str, float]]) -> str:
 def run_train(args: argparse.Namespace) -> int:
     from .. import optim
     from ..models import mlp
-    from ..train import EarlyStopping, train
+    from ..train import DivergenceError, EarlyStopping, train
     from . import UsageError
 
     if 0 in args.hidden and len(args.hidden) > 1:
@@ -385,19 +385,27 @@ def run_train(args: argparse.Namespace) -> int:
     (out / MANIFEST).unlink(missing_ok=True)
     log = CSVLogger(out / "metrics.csv")  # one row per epoch as it trains: a killed run keeps it
     start = time.perf_counter()
+    diverged = None
     with np.errstate(over="ignore", invalid="ignore"):  # divergence is reported as such below
-        history = train(
-            model, data["fit"], data["valid"], epochs=args.epochs, batch_size=args.batch_size,
-            optimizer=optimizer, early_stopping=stopper, seed=args.seed,
-            progress=not args.no_progress, callbacks=[log],
-        )  # fmt: skip
+        try:
+            history = train(
+                model, data["fit"], data["valid"], epochs=args.epochs,
+                batch_size=args.batch_size, optimizer=optimizer, early_stopping=stopper,
+                seed=args.seed, progress=not args.no_progress, callbacks=[log],
+            )  # fmt: skip
+        except DivergenceError as e:  # the model holds the last good parameters: keep them
+            if e.history is None:
+                raise
+            diverged, history = e, e.history
     seconds = time.perf_counter() - start
     errors = {k: model.error(*data[k]) for k in ("train", "valid", "test")}
 
     print()
     print(_table([(k, errors[k]) for k in ("train", "valid", "test")]))
     stop_note = (
-        f"stopped early: no better validation error in {args.patience} epochs"
+        "diverged"
+        if diverged is not None
+        else f"stopped early: no better validation error in {args.patience} epochs"
         if history.stopped_early
         else "interrupted"
         if history.interrupted
@@ -413,6 +421,7 @@ def run_train(args: argparse.Namespace) -> int:
         "seconds": seconds,
         "stopped_early": history.stopped_early,
         "interrupted": history.interrupted,
+        "diverged": diverged is not None,
         "config": config,
         "dataset": info,
         "history": history.to_dict(),
@@ -426,7 +435,8 @@ def run_train(args: argparse.Namespace) -> int:
         "metrics": {k: metrics[k] for k in metrics if k not in ("history", "dataset")},
     }
     written = _write_outputs(out, model, history, metrics, metadata, parts, pre, name)
-    write_manifest(out, written, interrupted=history.interrupted, epochs=len(history))
+    write_manifest(out, written, interrupted=history.interrupted, epochs=len(history),
+                   diverged=diverged is not None)  # fmt: skip
     written.append(MANIFEST)
     if history.interrupted:
         print(
@@ -434,6 +444,11 @@ def run_train(args: argparse.Namespace) -> int:
             f"(epoch {history.best_epoch}) and wrote every output"
         )
     print(f"wrote {out}/: {', '.join(written)}")
+    if diverged is not None:
+        import sys
+
+        print(f"flowgraph train: error: {diverged}; every output was written", file=sys.stderr)
+        return 1
     return 130 if history.interrupted else 0
 
 
