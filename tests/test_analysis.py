@@ -239,3 +239,22 @@ def test_slice_2d_is_centred_on_theta_and_directions_are_filter_normalised():
     s = A.slice_2d(model, X, y, d1, A.random_direction(model, 2), steps=5, span=0.5)
     assert s["loss"][2][2] == pytest.approx(model.loss_value(X, y), rel=1e-6)
     assert np.asarray(s["loss"]).shape == (5, 5)
+
+
+def test_loss_rise_along_unit_directions_is_the_curvature_along_them():
+    X, y = data()
+    model = fg.mlp([3, 4, 3], dtype=np.float64, seed=0)
+    theta = A.flatten(model)
+    r = 1e-3
+    out = A.loss_rise(model, X, y, [r, -r], n_directions=1, seed=5)
+    d = A.random_direction(model, np.random.default_rng(5), normalise=None)
+    d /= np.linalg.norm(d)
+    # (l(theta + r d) + l(theta - r d)) / 2 - l(theta) = r^2 d^T H d / 2 + O(r^4)
+    curvature = float(d @ A.hvp(model, X, y, d))
+    assert np.mean(out["mean"]) == pytest.approx(0.5 * r**2 * curvature, rel=1e-3)
+    assert out["loss"] == model.loss_value(X, y) and out["radius"] == [r, -r]
+    np.testing.assert_array_equal(A.flatten(model), theta)  # parameters restored
+    filt = A.loss_rise(model, X, y, [0.0, 0.5], n_directions=3, normalise="filter", seed=5)
+    assert filt["mean"][0] == 0.0 and filt["std"][0] == 0.0
+    with pytest.raises(A.AnalysisError, match="n_directions"):
+        A.loss_rise(model, X, y, [1.0], n_directions=0)

@@ -149,3 +149,18 @@ def test_batch_size_sharpness_reports_each_run(digits):
     model = fg.mlp([64, 8, 10], dtype=np.float64)
     A.set_flat(model, r["theta"][0])
     assert model.error(*test) == r["test_error"][0]
+
+
+def test_batch_size_sharpness_stops_each_run_at_the_target_loss(digits):
+    train, test = digits
+    r = A.batch_size_sharpness(train, test, batch_sizes=(8, 150), epochs=(40, 1000),
+                               hidden=(8,), lr=0.5, target_loss=0.3)  # fmt: skip
+    assert r["reached_target"] == [True, True]
+    assert all(0.2 < loss <= 0.3 for loss in r["train_loss"])
+    assert r["steps"][0] < 40 * 19 and r["steps"][1] < 1000
+    model = fg.mlp([64, 8, 10], dtype=np.float64)
+    A.set_flat(model, r["theta"][1])
+    assert model.loss_value(*train) == r["train_loss"][1]
+    short = A.batch_size_sharpness(train, test, batch_sizes=(150,), epochs=2, hidden=(8,),
+                                   target_loss=1e-6)  # fmt: skip
+    assert short["reached_target"] == [False] and short["epochs"] == [2]

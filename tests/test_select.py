@@ -407,14 +407,46 @@ def test_table_csv_ties_and_plots(tmp_path):
 
 def test_random_search_plot_of_continuous_draws(tmp_path):
     data = make_data(8)
-    result = random_search(
-        {"lr": loguniform(1e-3, 0.3), "l2": loguniform(1e-6, 1e-2), "epochs": 1},
-        data, 14, progress=False, refit=False,
-    )  # fmt: skip
+    space = {"lr": loguniform(1e-3, 0.3), "l2": loguniform(1e-6, 1e-2),
+             "momentum": uniform(0.0, 0.9), "activation": ["tanh", "relu"], "epochs": 1}
+    result = random_search(space, data, 8, progress=False, refit=False)  # fmt: skip
+    assert result.varying() == ["lr", "l2", "momentum", "activation"]
     fig = result.plot(path=tmp_path / "scatter.png")
+    assert (tmp_path / "scatter.png").stat().st_size > 0
+    axes = [ax for ax in fig.axes if ax.get_visible()]
+    # one scatter per hyper-parameter, never a heat map of eight distinct floats
+    assert len(axes) == 4 and not any(ax.images for ax in fig.axes)
+    assert [ax.get_xlabel() for ax in axes] == [
+        "lr (log-uniform)", "l2 (log-uniform)", "momentum", "activation"]  # fmt: skip
+    assert [ax.get_xscale() for ax in axes] == ["log", "log", "linear", "linear"]
+    for ax in axes:
+        assert ax.get_ylabel() == "validation error"
+        assert len(ax.collections[0].get_offsets()) == len(result.ok_trials)
+    assert [t.get_text() for t in axes[3].get_xticklabels()] == ["relu", "tanh"]
+    both = result.plot("lr", "l2")  # two at once: a scatter coloured by the error
+    assert not both.axes[0].images
+    assert both.axes[0].get_xscale() == "log" and both.axes[0].get_yscale() == "log"
+
+
+def test_a_grid_heat_map_keeps_its_tick_labels_readable():
+    def trial(i, lr, hidden):
+        return {"trial": i, "seed": 0, "config": {"lr": lr, "hidden": hidden}, "status": "ok",
+                "valid_error": 0.1 + 0.01 * i, "train_error": 0.0, "epochs_trained": 1,
+                "best_epoch": None, "seconds": 0.1, "error": ""}  # fmt: skip
+
+    lrs = [0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0]
+    hidden = [(50,), (100, 100)]
+    trials = [trial(i, lr, h) for i, (lr, h) in enumerate((a, b) for a in lrs for b in hidden)]
+    result = SearchResult(kind="grid", space={"lr": lrs, "hidden": hidden}, seed=0,
+                          trials=trials, n_planned=len(trials))  # fmt: skip
+    fig = result.plot()
     ax = fig.axes[0]
-    assert ax.get_xscale() == "log" and ax.get_yscale() == "log" and not ax.images
-    assert result.varying() == ["lr", "l2"]
+    assert ax.images[0].get_array().shape == (2, 8)
+    labels = ax.get_xticklabels()
+    assert [t.get_text() for t in labels] == ["0.001", "0.003", "0.01", "0.03", "0.1", "0.3",
+                                              "1", "3"]  # fmt: skip
+    assert all(t.get_rotation() > 0 for t in labels)  # eight labels: slanted, not overlapping
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["50", "100x100"]
 
 
 def test_a_dataset_name_is_loaded_split_and_standardised():

@@ -8,10 +8,11 @@
     (17, 17)
 
 Modules: ``params`` (theta as one vector), ``hessian`` (hessian, hvp, newton_step,
-top_eigenvalues, spectrum), ``landscape`` (interpolate, slice_2d, permute_hidden), ``lottery``,
-``adversarial``, ``phenomena`` (memorisation, double descent, batch size and sharpness, bias
-and variance, L1 sparsity, critical points) and ``experiments`` (each phenomenon end to end,
-with its figure: ``flowgraph experiment NAME``).
+top_eigenvalues, spectrum), ``landscape`` (interpolate, slice_2d, loss_rise, permute_hidden),
+``lottery``, ``adversarial``, ``phenomena`` (memorisation, double descent, batch size and
+sharpness, bias and variance, L1 sparsity, critical points) and ``experiments`` (each
+phenomenon end to end, one module each, with its figure and claims: ``flowgraph experiment
+NAME``).
 """
 
 from .adversarial import accuracy_vs_eps, fgsm, input_gradient
@@ -25,7 +26,7 @@ from .hessian import (
     spectrum,
     top_eigenvalues,
 )
-from .landscape import interpolate, permute_hidden, random_direction, slice_2d
+from .landscape import interpolate, loss_rise, permute_hidden, random_direction, slice_2d
 from .lottery import LotteryResult, lottery_ticket, magnitude_masks, sparsity, train_masked
 from .params import (
     AnalysisError,
@@ -54,7 +55,7 @@ __all__ = [
     "to_float64", "reinitialise",
     "hessian", "hvp", "newton_step", "saddle_free_newton", "NewtonStep", "top_eigenvalues",
     "spectrum", "Spectrum",
-    "interpolate", "random_direction", "slice_2d", "permute_hidden",
+    "interpolate", "random_direction", "loss_rise", "slice_2d", "permute_hidden",
     "magnitude_masks", "sparsity", "train_masked", "lottery_ticket", "LotteryResult",
     "input_gradient", "fgsm", "accuracy_vs_eps",
     "random_labels", "memorization", "double_descent", "batch_size_sharpness", "bias_variance",

@@ -12,6 +12,9 @@ along two random directions normalised unit by unit ("filter normalisation": eac
 incoming weights rescaled to the norm of that unit's weights in theta, so the picture does not
 depend on each layer's scale; Li, Xu, Taylor, Studer, Goldstein, NeurIPS 2018).
 
+``loss_rise`` measures flatness without a Hessian: the mean increase of the loss at a fixed
+distance r from a solution along random directions, ~ r^2 tr(H) / (2P) for small r.
+
 ``permute_hidden`` shows why there is no single global optimum: permuting the hidden units of
 a layer (the rows of W(k) and b(k) and the columns of W(k+1)) gives the same function
 f(x; theta) — the hidden unit parameters are not identifiable.
@@ -27,7 +30,7 @@ import numpy as np
 from ..models import Model
 from .params import AnalysisError, flatten, set_flat, unflatten
 
-__all__ = ["interpolate", "random_direction", "slice_2d", "permute_hidden"]
+__all__ = ["interpolate", "random_direction", "loss_rise", "slice_2d", "permute_hidden"]
 
 
 def _evaluate(model: Model, X: Any, y: Any) -> tuple[float, float]:
@@ -124,6 +127,51 @@ def random_direction(
             raise AnalysisError(f"unknown normalise={normalise!r}; choose 'filter', 'layer', None")
         parts.append(d.ravel())
     return np.concatenate(parts)
+
+
+def loss_rise(
+    model: Model,
+    X: Any,
+    y: Any,
+    radii: Sequence[float],
+    *,
+    n_directions: int = 10,
+    normalise: str | None = None,
+    seed: int | np.random.Generator = 0,
+) -> dict[str, Any]:
+    """The loss increase l(theta + r d) - l(theta) along random directions d, at each radius r.
+
+    ``normalise=None``: d is uniform on the unit sphere (||d|| = 1), so r is the Euclidean
+    distance moved and, for small r, the mean rise is r^2 tr(H) / (2P): the mean curvature.
+    ``"filter"`` or ``"layer"``: d from :func:`random_direction` scaled unit by unit (or layer
+    by layer) to the weights, so r is a relative size (Li et al. 2018). The same
+    ``n_directions`` directions serve every radius. Returns ``radius``, ``mean`` and ``std``
+    (over the directions) of the rise, and ``loss`` at theta. theta is the model's current
+    parameters, restored afterwards.
+    """
+    if n_directions < 1:
+        raise AnalysisError(f"n_directions must be >= 1, got {n_directions}")
+    rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+    theta = flatten(model)
+    base = model.loss_value(X, y)
+    dirs = []
+    for _ in range(int(n_directions)):
+        d = random_direction(model, rng, theta=theta, normalise=normalise)
+        dirs.append(d / np.linalg.norm(d) if normalise is None else d)
+    rise = np.zeros((len(radii), len(dirs)))
+    try:
+        for i, r in enumerate(radii):
+            for j, d in enumerate(dirs):
+                set_flat(model, theta + float(r) * d)
+                rise[i, j] = model.loss_value(X, y) - base
+    finally:
+        set_flat(model, theta)
+    return {
+        "radius": [float(r) for r in radii],
+        "mean": rise.mean(axis=1).tolist(),
+        "std": rise.std(axis=1).tolist(),
+        "loss": float(base),
+    }
 
 
 def slice_2d(

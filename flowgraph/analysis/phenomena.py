@@ -34,7 +34,7 @@ from ..models import Model, mlp
 from ..optim import SGD
 from ..train import Callback, train
 from .hessian import _hessian, spectrum, top_eigenvalues
-from .params import AnalysisError, flatten, objective, to_float64
+from .params import AnalysisError, flatten, objective, set_flat, to_float64
 
 __all__ = [
     "random_labels",
@@ -175,6 +175,23 @@ def double_descent(
     return out
 
 
+class _StopAtLoss(Callback):
+    """Keep the parameters after the first update at which the full training loss is <= target,
+    then stop at the end of that epoch (``train`` stops between epochs only)."""
+
+    def __init__(self, X, y, target: float):
+        self.X, self.y, self.target = X, y, float(target)
+        self.step: int | None = None
+        self.theta: np.ndarray | None = None
+
+    def on_step_end(self, model, step):
+        if self.theta is None and model.loss_value(self.X, self.y) <= self.target:
+            self.step, self.theta = step, flatten(model)
+
+    def on_epoch_end(self, model, history):
+        return self.theta is not None
+
+
 def batch_size_sharpness(
     train_data: tuple[Any, Any],
     test_data: tuple[Any, Any],
@@ -184,13 +201,21 @@ def batch_size_sharpness(
     activation: str = "tanh",
     epochs: Sequence[int] | int = 30,
     lr: float = 0.05,
+    momentum: float = 0.0,
+    target_loss: float | None = None,
     sharpness_points: int | None = 500,
     seed: int = 0,
 ) -> dict[str, Any]:
     """Train the same network from the same initialisation with each batch size; report test
     error, training loss and sharpness lambda_max(H) of the training loss (Lanczos on the
     R-operator's H v, on at most ``sharpness_points`` training points). ``epochs`` may give one
-    count per batch size. Returns also each solution's parameter vector ``theta``."""
+    count per batch size.
+
+    ``target_loss``: each run instead stops at the first update after which the (full,
+    regularised) training loss l(theta) is <= target_loss, so that the solutions compared are
+    equally well fitted (Keskar et al. 2017 compare them at equal training loss); ``epochs`` is
+    then the most it may take, and ``reached_target`` says whether it got there. Returns also
+    ``steps`` (updates taken) and each solution's parameter vector ``theta``."""
     X, y = train_data
     C = _n_classes(y, test_data[1])
     epochs_list = [int(epochs)] * len(batch_sizes) if np.isscalar(epochs) else list(epochs)
@@ -200,7 +225,10 @@ def batch_size_sharpness(
     Xs, ys = X[:n_s], y[:n_s]
     out: dict[str, Any] = {
         "batch_size": [int(b) for b in batch_sizes],
-        "epochs": epochs_list,
+        "epochs": [],
+        "steps": [],
+        "reached_target": [],
+        "target_loss": target_loss,
         "test_error": [],
         "train_error": [],
         "train_loss": [],
@@ -209,10 +237,25 @@ def batch_size_sharpness(
     }
     for bs, ep in zip(batch_sizes, epochs_list):
         model = mlp([X.shape[1], *hidden, C], activation, dtype=np.float64, seed=seed)
-        opt = SGD(model.parameters, lr=lr)
-        train(
-            model, (X, y), epochs=ep, batch_size=int(bs), optimizer=opt, seed=seed, progress=False
+        opt = SGD(model.parameters, lr=lr, momentum=momentum)
+        stop = [] if target_loss is None else [_StopAtLoss(X, y, target_loss)]
+        history = train(
+            model,
+            (X, y),
+            epochs=ep,
+            batch_size=int(bs),
+            optimizer=opt,
+            seed=seed,
+            progress=False,
+            callbacks=stop,
         )
+        steps = len(history) * -(-len(X) // int(bs))
+        if stop and stop[0].theta is not None:
+            set_flat(model, stop[0].theta)
+            steps = stop[0].step
+        out["epochs"].append(len(history))
+        out["steps"].append(int(steps))
+        out["reached_target"].append(bool(not stop or stop[0].theta is not None))
         out["test_error"].append(model.error(*test_data))
         out["train_error"].append(model.error(X, y))
         out["train_loss"].append(model.loss_value(X, y))

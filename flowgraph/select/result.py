@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from ..models import Model
-from .space import SearchError, format_value
+from .space import Distribution, SearchError, format_value
 from .trial import resolve_config
 
 __all__ = ["SearchResult", "COLUMNS"]
@@ -189,57 +189,82 @@ class SearchResult:
         path: str | os.PathLike | None = None,
         title: str | None = None,
     ):
-        """Validation error against hyper-parameter ``x`` (one point per trial, the best per
-        value joined), or with ``y`` a heat map of the lowest validation error per (x, y) cell
-        (a scatter coloured by the error when the values are too many for cells). By default
-        ``x`` and ``y`` are the first two hyper-parameters that vary. Returns a matplotlib
-        Figure, written to ``path`` (PNG) when given."""
-        import matplotlib
+        """The validation error against the hyper-parameters; returns a matplotlib Figure,
+        written to ``path`` (PNG) when given.
 
-        matplotlib.use("Agg", force=False)
+        A random search draws, by default, one scatter panel per hyper-parameter that varies:
+        the validation error of each trial against its value, on a log axis where the space
+        draws the value log-uniformly (random draws are distinct floats, so there are no
+        cells to fill). A grid search draws, by default, a heat map of the lowest validation
+        error per (x, y) cell of its first two varying hyper-parameters, or a line of the best
+        error per value when only one varies. ``x`` alone: that hyper-parameter's panel;
+        ``x`` and ``y``: the heat map for a grid, a scatter coloured by the error for random
+        draws."""
         from matplotlib.figure import Figure
 
         varying = self.varying()
-        if x is None:
-            if not varying:
-                raise SearchError("nothing to plot: no hyper-parameter takes two values")
-            x = varying[0]
-            if y is None and len(varying) > 1:
-                y = varying[1]
         for name in (x, y):
             if name is not None and name not in self.params:
                 raise SearchError(
                     f"cannot plot {name!r}: the searched hyper-parameters are {self.params}"
                 )
-        fig = Figure(figsize=(6.4 if y is None else 7.2, 4.4), layout="constrained")
-        ax = fig.subplots()
-        if y is None:
-            self._plot_line(ax, x)
-        else:
-            self._plot_map(fig, ax, x, y)
+        if x is None:
+            if not varying:
+                raise SearchError("nothing to plot: no hyper-parameter takes two values")
+            if self.kind == "random" or len(varying) == 1:
+                panels = varying
+            else:
+                x, y = varying[0], varying[1] if y is None else y
+        if x is not None:
+            panels = [x] if y is None else []
         n_failed = len(self.failed_trials)
-        ax.set_title(
-            title
-            or f"{self.kind} search: {len(self.ok_trials)} trials"
+        heading = title or (
+            f"{self.kind} search: {len(self.ok_trials)} trials"
             + (f", {n_failed} failed" if n_failed else "")
         )
+        if panels:
+            ncols = min(3, len(panels))
+            nrows = -(-len(panels) // ncols)
+            fig = Figure(figsize=(4.4 * ncols, 3.6 * nrows + 0.4), layout="constrained")
+            axes = fig.subplots(nrows, ncols, squeeze=False).ravel()
+            for ax, name in zip(axes, panels):
+                self._plot_line(ax, name, legend=ax is axes[0])
+            for ax in axes[len(panels) :]:
+                ax.set_visible(False)
+            if len(panels) > 1:
+                fig.suptitle(heading)
+            else:
+                axes[0].set_title(heading)
+        else:
+            fig = Figure(figsize=(7.2, 4.4), layout="constrained")
+            ax = fig.subplots()
+            self._plot_map(fig, ax, x, y)
+            ax.set_title(heading)
         if path is not None:
             Path(path).parent.mkdir(parents=True, exist_ok=True)
             fig.savefig(path, dpi=120)
         return fig
 
+    def _log_scale(self, name: str, values: Sequence[Any]) -> bool:
+        """Whether ``name`` goes on a log axis: drawn log-uniformly, or a grid of positive
+        numbers spanning a factor of 20 or more."""
+        entry = self.space.get(name)
+        if isinstance(entry, Distribution):
+            return "loguniform" in entry.to_json()
+        pos = [float(v) for v in values if _is_number(v)]
+        if len(pos) < len(values) or not pos or min(pos) <= 0:
+            return False
+        return max(pos) / min(pos) >= 20
+
     def _axis(self, name: str, values: Sequence[Any]):
         """(positions, ticks, labels, log) placing ``values`` on an axis."""
         if all(_is_number(v) for v in values):
-            pos = [float(v) for v in values]
-            positive = [v for v in pos if v > 0]
-            log = len(positive) == len(pos) and max(pos) / min(pos) >= 20
-            return pos, None, None, log
+            return [float(v) for v in values], None, None, self._log_scale(name, values)
         levels = sorted({format_value(v): v for v in values}.items(), key=lambda kv: _level(kv[1]))
         index = {label: i for i, (label, _) in enumerate(levels)}
         return [index[format_value(v)] for v in values], list(index.values()), list(index), False
 
-    def _plot_line(self, ax, x: str) -> None:
+    def _plot_line(self, ax, x: str, legend: bool = True) -> None:
         ok = self.ok_trials
         pos, ticks, labels, log = self._axis(x, [t["config"].get(x) for t in self.trials])
         where = {t["trial"]: p for t, p in zip(self.trials, pos)}
@@ -269,11 +294,15 @@ class SearchResult:
             )
         if ticks is not None:
             ax.set_xticks(ticks, labels)
+            _readable_ticks(ax.get_xticklabels())
         if log:
             ax.set_xscale("log")
-        ax.set(xlabel=x, ylabel="validation error")
+        drawn = "log-uniform" if log and isinstance(self.space.get(x), Distribution) else ""
+        ax.set(xlabel=f"{x} ({drawn})" if drawn else x, ylabel="validation error")
         ax.set_ylim(bottom=0)
-        ax.legend(frameon=False)
+        ax.grid(True, alpha=0.3, lw=0.6)
+        if legend:
+            ax.legend(frameon=False, fontsize=8.5)
 
     def _plot_map(self, fig, ax, x: str, y: str) -> None:
         import numpy as np
@@ -286,9 +315,10 @@ class SearchResult:
             raise SearchError("nothing to plot: every trial failed")
         x_levels = sorted({format_value(v): v for v in xs}.items(), key=lambda kv: _level(kv[1]))
         y_levels = sorted({format_value(v): v for v in ys}.items(), key=lambda kv: _level(kv[1]))
-        if len(x_levels) > 12 or len(y_levels) > 12:  # continuous draws: no cells to fill
-            px, _, _, xlog = self._axis(x, xs)
-            py, _, _, ylog = self._axis(y, ys)
+        # random draws are distinct floats: no cells to fill, a scatter coloured by the error
+        if self.kind == "random" or len(x_levels) > 12 or len(y_levels) > 12:
+            px, xticks, xlabels, xlog = self._axis(x, xs)
+            py, yticks, ylabels, ylog = self._axis(y, ys)
             sc = ax.scatter(px, py, c=errs, cmap="viridis_r", s=30)
             fig.colorbar(sc, ax=ax, label="validation error")
             ax.set(
@@ -297,6 +327,11 @@ class SearchResult:
                 xscale="log" if xlog else "linear",
                 yscale="log" if ylog else "linear",
             )
+            if xticks is not None:
+                ax.set_xticks(xticks, xlabels)
+                _readable_ticks(ax.get_xticklabels())
+            if yticks is not None:
+                ax.set_yticks(yticks, ylabels)
             return
         xi = {label: i for i, (label, _) in enumerate(x_levels)}
         yi = {label: i for i, (label, _) in enumerate(y_levels)}
@@ -304,14 +339,15 @@ class SearchResult:
         for vx, vy, e in zip(xs, ys, errs):
             i, j = yi[format_value(vy)], xi[format_value(vx)]
             cells[i, j] = e if np.isnan(cells[i, j]) else min(cells[i, j], e)
-        import matplotlib
+        from matplotlib import colormaps
 
-        cmap = matplotlib.colormaps["viridis_r"].with_extremes(bad="0.85")
+        cmap = colormaps["viridis_r"].with_extremes(bad="0.85")
         im = ax.imshow(np.ma.masked_invalid(cells), cmap=cmap, origin="lower", aspect="auto")
         failed = {
             (format_value(t["config"].get(y)), format_value(t["config"].get(x)))
             for t in self.failed_trials
         }
+        size = 9 if cells.size <= 30 else 7.5 if cells.size <= 80 else 6
         for (i, j), e in np.ndenumerate(cells):
             key = (y_levels[i][0], x_levels[j][0])
             text = f"{e:.3f}" if not np.isnan(e) else "failed" if key in failed else ""
@@ -321,13 +357,24 @@ class SearchResult:
                 text,
                 ha="center",
                 va="center",
-                fontsize=9,
+                fontsize=size,
                 color="w" if e > np.nanmean(cells) else "k",
             )
         ax.set_xticks(range(len(xi)), list(xi))
         ax.set_yticks(range(len(yi)), list(yi))
+        _readable_ticks(ax.get_xticklabels())
         ax.set(xlabel=x, ylabel=y)
         fig.colorbar(im, ax=ax, label="lowest validation error")
+
+
+def _readable_ticks(labels) -> None:
+    # many or long category labels on an x axis: smaller and slanted, so they do not overlap
+    texts = [t.get_text() for t in labels]
+    if len(texts) > 6 or sum(len(t) for t in texts) > 40:
+        for t in labels:
+            t.set_rotation(35)
+            t.set_horizontalalignment("right")
+            t.set_fontsize(8)
 
 
 def _level(v: Any) -> tuple[int, Any, Any]:
