@@ -95,7 +95,7 @@ from .models import MLP, Model, mlp
 from .optim import SGD
 from .preprocessing import Preprocessing
 from .render import render, to_dot
-from .train import Callback, DivergenceError, EarlyStopping, History, train
+from .train import Callback, DivergenceError, EarlyStopping, History, TrainState, train
 
 __version__ = "0.1.0"
 
@@ -117,7 +117,7 @@ __all__ = [
     "check_box", "check_graph", "BoxReport", "GraphReport",
     # training
     "mlp", "Model", "train", "History", "EarlyStopping", "Callback", "DivergenceError", "SGD",
-    "CSVLogger", "Preprocessing",
+    "CSVLogger", "Preprocessing", "TrainState",
     "init", "optim", "datasets", "MLP",
     # rendering: fg.render is the function (from flowgraph.render import to_svg, ...)
     "to_dot", "render",

@@ -28,7 +28,7 @@ from .errors import FlowgraphError
 from .graph import Node
 from .models import Model
 
-__all__ = ["train", "History", "EarlyStopping", "Callback", "DivergenceError"]
+__all__ = ["train", "History", "EarlyStopping", "Callback", "DivergenceError", "TrainState"]
 
 
 class DivergenceError(FlowgraphError):
@@ -270,6 +270,52 @@ def _valid_loss(model: Model, feed: dict[Any, np.ndarray], n: int, batch_size: i
     return total / n
 
 
+@dataclass
+class TrainState:
+    """Where a training run stands after its last finished epoch: enough, with the model's
+    parameters and the optimiser's ``state()``, to continue it so that the result is the one
+    an uninterrupted run of the same epochs gives, bit for bit.
+
+    Pass one to :func:`train` (``state=``): train fills it in after every epoch (the epoch and
+    update counts, the batch order's random generator, the history, early stopping's record)
+    and, when it already holds epochs, continues from there instead of starting anew.
+    ``to_dict``/``from_dict`` give JSON for the numbers; early stopping's best parameters are
+    the one array part (``best_state``).
+    """
+
+    epoch: int = 0
+    step: int = 0
+    rng: dict[str, Any] | None = None
+    history: History = field(default_factory=History)
+    stopping: dict[str, Any] | None = None  # best, best_epoch, wait
+    best_state: dict[str, np.ndarray] | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON part (``best_state`` excluded)."""
+        h = self.history.to_dict()
+        return {"epoch": self.epoch, "step": self.step, "rng": self.rng, "history": h,
+                "stopping": self.stopping}  # fmt: skip
+
+    @classmethod
+    def from_dict(cls, d: Any, best_state: dict[str, np.ndarray] | None = None) -> TrainState:
+        try:
+            hist = History(**{k: list(d["history"][k]) for k in _HISTORY_LISTS})
+            for k in ("best_epoch", "stopped_early", "interrupted", "diverged"):
+                if k in d["history"]:
+                    setattr(hist, k, d["history"][k])
+            state = cls(int(d["epoch"]), int(d["step"]), d["rng"], hist, d.get("stopping"),
+                        best_state)  # fmt: skip
+        except (KeyError, TypeError, ValueError) as e:
+            raise ValueError(f"not a training state: {e!r}") from None
+        if state.epoch != len(hist) or state.epoch < 0:
+            raise ValueError(f"training state: epoch {state.epoch} but {len(hist)} in its history")
+        return state
+
+
+_HISTORY_LISTS = ("epoch", "train_loss", "train_error", "valid_loss", "valid_error", "lr",
+                  "seconds")  # fmt: skip
+
+
 def train(
     model: Model,
     train_feed: Any,
@@ -282,6 +328,7 @@ def train(
     seed: int | np.random.Generator | None = 0,
     progress: bool = True,
     callbacks: Sequence[Callback] = (),
+    state: TrainState | None = None,
 ) -> History:
     """Train ``model`` with ``optimizer`` on ``train_feed``; return the :class:`History`.
 
@@ -296,6 +343,10 @@ def train(
     end of the current batch (``history.interrupted``), keeping what was learnt (the best
     parameters when early stopping is on). A NaN or infinite loss raises
     :class:`DivergenceError`.
+
+    ``state`` (a :class:`TrainState`) is filled in after every epoch; one that already holds
+    epochs (with the model's parameters and the optimiser's state of that moment restored by
+    the caller) makes this call continue that run up to ``epochs`` in all.
     """
     if int(epochs) < 1 or int(batch_size) < 1:
         raise ValueError(f"epochs and batch_size must be >= 1, got {epochs} and {batch_size}")
@@ -318,6 +369,18 @@ def train(
         c.on_train_begin(model)
 
     history = History()
+    first = 1
+    if state is not None and state.epoch > 0:  # continue where that run stood
+        if state.rng is None:
+            raise ValueError("the training state holds epochs but no random generator state")
+        rng.bit_generator.state = state.rng
+        history, first = state.history, state.epoch + 1
+        history.interrupted = history.stopped_early = False
+        if early_stopping is not None and state.stopping is not None:
+            early_stopping.best = float(state.stopping["best"])
+            early_stopping.best_epoch = state.stopping["best_epoch"]
+            early_stopping.wait = int(state.stopping["wait"])
+            early_stopping.best_state = state.best_state
     graph = model.train_graph
     nodes = list(feed)
     arrays = [np.ascontiguousarray(feed[k]) for k in nodes]
@@ -333,14 +396,16 @@ def train(
         from tqdm.auto import tqdm
 
         bar = tqdm(total=epochs, desc="training", unit="epoch", leave=True)
-    step = 0
+    step = state.step if state is not None and state.epoch > 0 else 0
+    if bar is not None:
+        bar.update(first - 1)
     # the parameters to fall back on if the loss turns NaN: the initial ones, then those of
     # each finite epoch (early stopping keeps the best ones itself)
     last_finite = model.state()
     keep_each_epoch = early_stopping is None
     try:
         with _StopFlag() as stop:
-            for epoch in range(1, epochs + 1):
+            for epoch in range(first, epochs + 1):
                 start = time.perf_counter()
                 perm = rng.permutation(n)
                 shuffled = [a[perm] for a in arrays]  # one copy per epoch; batches are views
@@ -406,6 +471,13 @@ def train(
                 halt = False
                 if early_stopping is not None:
                     halt = early_stopping.update(model, epoch, getattr(history, monitor)[-1])
+                if state is not None:  # where the run stands, before the callbacks save it
+                    state.epoch, state.step, state.history = epoch, step, history
+                    state.rng = rng.bit_generator.state
+                    if early_stopping is not None:
+                        state.stopping = {"best": early_stopping.best, "wait": early_stopping.wait,
+                                          "best_epoch": early_stopping.best_epoch}  # fmt: skip
+                        state.best_state = early_stopping.best_state
                 for c in callbacks:
                     halt = bool(c.on_epoch_end(model, history)) or halt
                 if bar is not None:
