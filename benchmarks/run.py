@@ -490,6 +490,10 @@ def machine() -> list[str]:
     return lines
 
 
+# one optimiser step alone (benchmarks/optim_step.py): Adam's goal is <= 1.1 x torch's
+OPTIM_SIZES = (784, 256, 256, 10)
+
+
 @dataclass
 class Results:
     """Everything one run measured."""
@@ -500,6 +504,8 @@ class Results:
     repeats: int
     threads: int
     quick: bool
+    optim_steps: dict[str, float] | None = None  # microseconds per optimiser step
+    optim_sizes: tuple[int, ...] = OPTIM_SIZES
 
 
 def markdown(results: Results) -> str:
@@ -565,6 +571,8 @@ def markdown(results: Results) -> str:
                 cells.append("" if value is None else f"{value:.1f}")
             name = f"**{part}**" if part.startswith("total") else part
             out.append(f"| {name} | " + " | ".join(cells) + " |")
+    if results.optim_steps:
+        out += optim_section(results)
     out += ["", "## How it is measured", ""] + METHOD
     return "\n".join(out) + "\n"
 
@@ -599,6 +607,31 @@ METHOD = [
 ]
 
 
+def optim_section(results: Results) -> list[str]:
+    """The table of one optimiser step and its ratios."""
+    costs = results.optim_steps or {}
+    sizes = "-".join(map(str, results.optim_sizes))
+    out = ["", f"## One optimiser step ({sizes}, float32, microseconds)", ""]
+    out.append(
+        "`benchmarks/optim_step.py`: the update alone, from the same fixed gradients on the "
+        "same parameters, median of interleaved rounds (no fprop, bprop or zero_grad)."
+    )
+    out += ["", "| step | us per step |", "|---|---:|"]
+    out += [f"| {label} | {us:.1f} |" for label, us in costs.items()]
+    adam, sgd, torch_adam = (
+        costs.get(k, float("nan"))
+        for k in ("flowgraph Adam", "flowgraph SGD", "torch.optim.Adam")
+    )
+    out += ["", "| ratio | measured | target | met |", "|---|---:|---|---|"]
+    ratio = adam / torch_adam
+    met = "-" if np.isnan(ratio) else ("yes" if ratio <= 1.1 else "**no**")
+    out.append(
+        f"| Adam step: flowgraph / torch.optim.Adam | {_fmt(ratio, '.2f')} | <= 1.1 | {met} |"
+    )
+    out.append(f"| flowgraph: Adam step / SGD step | {_fmt(adam / sgd, '.2f')} | - | - |")
+    return out
+
+
 # flowgraph's training step, box by box: the networks where the Graph's own work shows
 PROFILED = (
     ("2-16-16-2, batch 1", (2, 16, 16, 2), 1),
@@ -616,6 +649,7 @@ def run(
     gradcheck: bool = True,
     profile: bool = True,
     threads: int = 1,
+    optim: bool = True,
 ) -> Results:
     """Time the workloads, measure their memory (subprocesses), count gradient checks per
     second and profile flowgraph's step. ``threads`` caps BLAS and PyTorch threads (0: each
@@ -644,7 +678,16 @@ def run(
             print("profiling flowgraph's training step ...", file=sys.stderr, flush=True)
             for title, sizes, batch in PROFILED[:1] if quick else PROFILED:
                 profiles[title] = step_profile(sizes, batch, budget=0.002 if quick else 0.02)
-    return Results(rows, grad, profiles, repeats, threads, quick)
+        optim_steps, optim_sizes = None, OPTIM_SIZES
+        if optim:
+            from benchmarks.optim_step import step_costs
+
+            print("timing one optimiser step ...", file=sys.stderr, flush=True)
+            optim_sizes = (784, 32, 32, 10) if quick else OPTIM_SIZES
+            optim_steps = step_costs(
+                optim_sizes, budget=0.002 if quick else 0.05, rounds=2 if quick else 7
+            )
+    return Results(rows, grad, profiles, repeats, threads, quick, optim_steps, optim_sizes)
 
 
 @contextlib.contextmanager
@@ -713,6 +756,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-memory", action="store_true", help="skip the memory subprocesses")
     parser.add_argument("--no-gradcheck", action="store_true", help="skip the gradcheck row")
     parser.add_argument("--no-profile", action="store_true", help="skip the step profile")
+    parser.add_argument("--no-optim", action="store_true", help="skip the optimiser steps")
     parser.add_argument(
         "--output", help="where to write the markdown (default: benchmarks/RESULTS.md, "
         "except with --quick: nowhere)"
@@ -745,6 +789,7 @@ def main(argv: list[str] | None = None) -> int:
             gradcheck=not args.no_gradcheck,
             profile=not args.no_profile,
             threads=args.threads,
+            optim=not args.no_optim,
         )
     except (ValueError, RuntimeError) as e:
         parser.error(str(e))

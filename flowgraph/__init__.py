@@ -92,7 +92,7 @@ from .gradcheck import BoxReport, GraphReport, check_box, check_graph
 from .graph import Constant, Graph, Input, Node, Parameter
 from .io import ModelFileError, load_model, save_model
 from .models import MLP, Model, mlp
-from .optim import SGD
+from .optim import SGD, AdaGrad, Adam, AdamW, RMSProp
 from .preprocessing import Preprocessing
 from .render import render, to_dot
 from .train import Callback, DivergenceError, EarlyStopping, History, TrainState, train
@@ -117,6 +117,7 @@ __all__ = [
     "check_box", "check_graph", "BoxReport", "GraphReport",
     # training
     "mlp", "Model", "train", "History", "EarlyStopping", "Callback", "DivergenceError", "SGD",
+    "AdaGrad", "RMSProp", "Adam", "AdamW",
     "CSVLogger", "Preprocessing", "TrainState",
     "init", "optim", "datasets", "MLP",
     # rendering: fg.render is the function (from flowgraph.render import to_svg, ...)

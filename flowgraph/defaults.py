@@ -7,6 +7,8 @@ alpha_t = alpha / (1 + delta t) with alpha = 0.2 and delta = 1e-3, L2 with lambd
 batches of 32, at most 200 epochs with early stopping after 30 without a better validation
 error; 15% of the examples for validation and 15% for the test. The 2-D sets use 1000 points
 and alpha = 0.05 (a large step keeps a 100 x 100 network at a straight boundary there).
+Another ``optimizer`` (flowgraph.optim) takes its own alpha, and momentum only where it has one
+(``LR_BY_OPTIMIZER``, ``MOMENTUM_BY_OPTIMIZER``).
 """
 
 from __future__ import annotations
@@ -14,7 +16,8 @@ from __future__ import annotations
 from typing import Any
 
 __all__ = ["HYPERPARAMETERS", "SPLIT", "DECAY", "TWO_D", "TWO_D_SAMPLES", "TWO_D_LR",
-           "augment_for", "lr_for", "n_samples_for"]  # fmt: skip
+           "augment_for", "lr_for", "n_samples_for", "LR_BY_OPTIMIZER",
+           "MOMENTUM_BY_OPTIMIZER", "resolve_optimizer"]  # fmt: skip
 
 # what a configuration that says nothing else trains with
 HYPERPARAMETERS: dict[str, Any] = {
@@ -30,6 +33,7 @@ HYPERPARAMETERS: dict[str, Any] = {
     "batch_size": 32,
     "epochs": 200,
     "patience": 30,
+    "optimizer": "sgd",
 }
 SPLIT = {"valid": 0.15, "test": 0.15}  # fractions of the examples (MNIST keeps its test set)
 DECAY = {"constant": 0.0, "inverse": 1e-3, "power": 0.6}  # delta by schedule
@@ -38,9 +42,33 @@ TWO_D_SAMPLES = 1000
 TWO_D_LR = 0.05
 
 
-def lr_for(dataset: str) -> float:
-    """alpha for a dataset: 0.05 for the 2-D sets, 0.2 otherwise."""
-    return TWO_D_LR if dataset.strip().lower() in TWO_D else HYPERPARAMETERS["lr"]
+# alpha by optimizer, tuned on digits with batches of 32 (torch.optim's defaults, which the
+# classes of flowgraph.optim keep, are 0.01 for adagrad and rmsprop and 0.001 for adam, adamw)
+LR_BY_OPTIMIZER = {"sgd": 0.2, "nesterov": 0.2, "adagrad": 0.1, "rmsprop": 3e-3, "adam": 3e-3,
+                   "adamw": 3e-3}  # fmt: skip
+# beta when none is given: SGD's momentum; rmsprop's is 0 and the others take none
+MOMENTUM_BY_OPTIMIZER = {"sgd": 0.9, "nesterov": 0.9}
+
+
+def lr_for(dataset: str, optimizer: str = "sgd") -> float:
+    """alpha for a dataset and an optimizer: SGD's (and Nesterov's) 0.05 for the 2-D sets and
+    0.2 otherwise; the other optimizers' LR_BY_OPTIMIZER on every set."""
+    if optimizer in ("sgd", "nesterov") and dataset.strip().lower() in TWO_D:
+        return TWO_D_LR
+    return LR_BY_OPTIMIZER[optimizer]
+
+
+def resolve_optimizer(config: dict[str, Any], given: Any) -> None:
+    """In ``config`` (defaults updated by the names in ``given``): the optimizer's name in
+    lower case, and alpha and beta by optimizer where ``given`` sets neither."""
+    name = config["optimizer"]
+    if not isinstance(name, str) or name.strip().lower() not in LR_BY_OPTIMIZER:
+        raise ValueError(f"unknown optimizer {name!r}; choose one of {', '.join(LR_BY_OPTIMIZER)}")
+    config["optimizer"] = name = name.strip().lower()
+    if "lr" not in given:
+        config["lr"] = LR_BY_OPTIMIZER[name]
+    if "momentum" not in given:
+        config["momentum"] = MOMENTUM_BY_OPTIMIZER.get(name)
 
 
 def n_samples_for(dataset: str) -> int | None:

@@ -179,3 +179,13 @@ def test_without_threadpoolctl_the_runner_restarts_itself_with_capped_threads(tm
     assert proc.returncode == 0, proc.stderr
     assert "BLAS and PyTorch on 1 thread(s)" in proc.stdout
     assert "via numpy.show_config" in proc.stdout  # threadpoolctl really was missing
+
+
+def test_one_optimiser_step_is_timed_next_to_torch(quick):
+    from benchmarks.optim_step import STEPS
+
+    assert set(quick.optim_steps) == set(STEPS)  # torch is installed where the tests run
+    assert all(us > 0 for us in quick.optim_steps.values())
+    text = bench.markdown(quick)
+    assert "## One optimiser step (784-32-32-10, float32, microseconds)" in text
+    assert "| Adam step: flowgraph / torch.optim.Adam |" in text

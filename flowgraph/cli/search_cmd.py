@@ -16,7 +16,9 @@ _FLOATS = ("lr", "decay", "momentum", "l2", "l1")
 _INTS = ("batch_size", "epochs", "warmup")
 
 EPILOG = """\
-hyper-parameters: lr, schedule (constant, inverse, power), decay, warmup, momentum,
+hyper-parameters: optimizer (sgd, nesterov, adagrad, rmsprop, adam, adamw), lr (default
+  by optimizer, as for flowgraph train: 0.2 sgd, nesterov; 0.1 adagrad; 0.003 the others),
+  schedule (constant, inverse, power), decay, warmup, momentum (sgd, nesterov, rmsprop),
   hidden, activation (tanh, sigmoid, relu, identity), l2, l1, batch_size, epochs,
   patience (early stopping; none to turn it off).
 hidden sizes: hidden=50,100 is one hidden layer of 50 or one of 100; hidden=100x100,50 is
@@ -27,6 +29,7 @@ space.json: {"lr": {"loguniform": [0.001, 1]}, "momentum": {"uniform": [0, 0.9]}
 
 examples:
   flowgraph search --dataset digits --grid lr=0.01,0.1 hidden=50,100 --jobs 2
+  flowgraph search --grid optimizer=sgd,nesterov,adam,adamw --set epochs=20
   flowgraph search --random 20 --space space.json --scheduler tcp://host:8786
 """
 
@@ -102,6 +105,15 @@ def parse_token(name: str, token: str, option: str) -> Any:
         raise UsageError(f"{option} {name}={token}: {token!r} is not {kind}{why}") from None
     if name == "schedule" and token.lower() in ("auto", "none"):
         return None
+    if name == "optimizer":
+        from ..optim import OPTIMIZERS
+
+        if token.lower() not in OPTIMIZERS:
+            raise UsageError(
+                f"{option} optimizer={token}: unknown optimizer; choose one of "
+                f"{', '.join(OPTIMIZERS)}"
+            )
+        return token.lower()
     return token
 
 

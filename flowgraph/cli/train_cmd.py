@@ -6,7 +6,8 @@ from ``--seed``), fits the preprocessing on the training part only, builds the l
     a(k) = b(k) + W(k) h(k-1),  h(k) = g(a(k)),  f(x) = softmax(a(L+1)),
 
 minimises 1/T sum_t -log f(x_t)_{y_t} + l2 sum_k ||W(k)||_F^2 + l1 sum_k |W(k)| with SGD
-(momentum beta, decreasing rate alpha_t, early stopping on the validation error), prints a
+(momentum beta, decreasing rate alpha_t, early stopping on the validation error; or another
+``--optimizer``: nesterov, adagrad, rmsprop, adam, adamw), prints a
 summary and writes model.npz, metrics.json, curves.png, graph.svg and, for 2-D sets,
 boundary.png. ``evaluate`` re-creates the same test split from the model's metadata and
 prints the error, the accuracy and the confusion matrix.
@@ -28,6 +29,8 @@ from ..callbacks import CSVLogger
 from ..defaults import (
     DECAY,
     HYPERPARAMETERS,
+    LR_BY_OPTIMIZER,
+    MOMENTUM_BY_OPTIMIZER,
     SPLIT,
     TWO_D,
     TWO_D_LR,
@@ -53,6 +56,7 @@ DEFAULTS = {
                           "batch_size", "epochs", "patience")},  # fmt: skip
     "hidden": list(_H["hidden"]),
     "decay": None,  # per schedule: DECAY
+    "optimizer": _H["optimizer"],  # and lr, momentum by optimizer when not given
     "seed": 0,
     "dtype": "float32",
     **SPLIT,
@@ -161,16 +165,21 @@ def add_parser(sub) -> None:
         "lambda, 0): weights become exactly 0 (the weights only, never the biases)",
     )  # fmt: skip
     net.add_argument("--dtype", choices=["float32", "float64"], default=d["dtype"])
-    sgd = p.add_argument_group("SGD")
+    sgd = p.add_argument_group("training")
     sgd.add_argument(
         "--lr", type=positive_float, default=None,
-        help=f"alpha (default {d['lr']:g}; {TWO_D_LR:g} for the 2-D sets, where a large step "
-        "keeps a 100 x 100 network at a straight boundary)",
-    )
-    sgd.add_argument(
-        "--momentum", type=nonnegative_float, default=d["momentum"], metavar="BETA",
-        help=f"beta of grad_bar = grad + beta grad_bar (default {d['momentum']:g}; 0: plain SGD)",
+        help="alpha; the default depends on --optimizer: "
+        + ", ".join(f"{k} {v:g}" for k, v in LR_BY_OPTIMIZER.items())
+        + f" (tuned on digits; torch.optim's are 0.01 for adagrad and rmsprop, 0.001 for adam); "
+        f"sgd and nesterov take {TWO_D_LR:g} on the 2-D sets, where a large step keeps a "
+        "100 x 100 network at a straight boundary",
     )  # fmt: skip
+    sgd.add_argument(
+        "--momentum", type=nonnegative_float, default=None, metavar="BETA",
+        help="beta of grad_bar = grad + beta grad_bar (default 0.9 for sgd and nesterov, 0 for "
+        "rmsprop; --momentum 0 --optimizer sgd is plain SGD; adagrad and adam take none)",
+    )  # fmt: skip
+    _add_optimizer_arguments(p)
     sgd.add_argument(
         "--schedule", choices=["constant", "inverse", "power"], default=d["schedule"],
         help="alpha_t: constant, inverse = alpha / (1 + delta t), power = alpha / t^delta",
@@ -228,6 +237,75 @@ def add_parser(sub) -> None:
 
     add_model_arguments(e)  # --boxes, --feed: a model of any graph, on arrays of your own
     e.set_defaults(run=run_evaluate)
+
+
+def _add_optimizer_arguments(p) -> None:
+    from ..optim import OPTIMIZERS
+
+    o = p.add_argument_group(
+        "optimizer", "the update rule (flowgraph.optim: torch.optim's rules and option defaults)"
+    )
+    o.add_argument(
+        "--optimizer", choices=OPTIMIZERS, default=DEFAULTS["optimizer"],
+        help="sgd (the lecture's, with --momentum), nesterov (SGD with Nesterov momentum), "
+        "adagrad, rmsprop, adam, adamw (Adam with decoupled weight decay); default sgd. "
+        "Each takes only its own options below.",
+    )  # fmt: skip
+    o.add_argument("--beta1", type=nonnegative_float, default=None,
+                   help="adam, adamw: decay of the gradient's average m (default 0.9)")
+    o.add_argument("--beta2", type=nonnegative_float, default=None,
+                   help="adam, adamw: decay of the squared gradient's average v (default 0.999)")
+    o.add_argument("--rho", type=nonnegative_float, default=None,
+                   help="rmsprop: decay of the squared gradient's average (torch's alpha; "
+                   "default 0.99)")
+    o.add_argument("--eps", type=nonnegative_float, default=None,
+                   help="adagrad, rmsprop, adam, adamw: added to sqrt(v) (default 1e-10 for "
+                   "adagrad, 1e-8 for the others)")
+    o.add_argument("--weight-decay", type=nonnegative_float, default=None, metavar="LAMBDA",
+                   help="adds LAMBDA theta to grad (every parameter, biases too; --l2 penalises "
+                   "the weights in the graph instead); adamw: the decoupled decay "
+                   "theta *= 1 - alpha_t LAMBDA (default 0, adamw 0.01)")
+    o.add_argument("--dampening", type=nonnegative_float, default=None,
+                   help="sgd: grad_bar = (1 - d) grad + beta grad_bar (default 0)")
+    o.add_argument("--centered", action="store_true",
+                   help="rmsprop: divide by the gradient's estimated standard deviation")
+    o.add_argument("--amsgrad", action="store_true",
+                   help="adam, adamw: use the largest v so far (AMSGrad)")  # fmt: skip
+
+
+_OPTIMIZER_FLAGS = ("beta1", "beta2", "rho", "eps", "weight_decay", "dampening")
+
+
+def _optimizer_config(args: argparse.Namespace) -> dict[str, Any]:
+    """The optimizer, its rate and the options given, with each default resolved."""
+    name = args.optimizer
+    config: dict[str, Any] = {
+        "optimizer": name,
+        "lr": args.lr if args.lr is not None else lr_for(args.dataset, name),
+        "momentum": args.momentum if args.momentum is not None else MOMENTUM_BY_OPTIMIZER.get(name),
+    }
+    config.update({k: getattr(args, k) for k in _OPTIMIZER_FLAGS if getattr(args, k) is not None})
+    config.update({k: True for k in ("centered", "amsgrad") if getattr(args, k)})
+    return config
+
+
+def _make_optimizer(config: dict[str, Any], parameters, schedule, **shared: Any):
+    """The optimizer of ``config``; an option it does not take is a usage error naming it."""
+    from ..optim import OPTIONS, make_optimizer
+    from . import UsageError
+
+    name = config["optimizer"]
+    options = {k: config.get(k) for k in ("momentum", *_OPTIMIZER_FLAGS, "centered", "amsgrad")}
+    wrong = [k for k, v in options.items() if v is not None and k not in OPTIONS[name]]
+    if wrong:
+        flags = lambda ks: ", ".join("--" + k.replace("_", "-") for k in ks)  # noqa: E731
+        raise UsageError(
+            f"--optimizer {name} does not take {flags(wrong)}; it takes {flags(OPTIONS[name])}"
+        )
+    try:
+        return make_optimizer(name, parameters, schedule, **shared, **options)
+    except ValueError as e:
+        raise UsageError(str(e)) from None
 
 
 # -- data ---------------------------------------------------------------------------------------
@@ -291,7 +369,7 @@ def apply_preprocessing(pre: dict[str, Any], X: np.ndarray) -> np.ndarray:
 
 def _config(args: argparse.Namespace) -> dict[str, Any]:
     if args.lr is None:
-        args.lr = lr_for(args.dataset)
+        args.lr = lr_for(args.dataset, args.optimizer)
     decay = DECAY[args.schedule] if args.decay is None else args.decay
     return {
         "dataset": args.dataset.strip().lower(),
@@ -303,8 +381,7 @@ def _config(args: argparse.Namespace) -> dict[str, Any]:
         "l1_prox": args.l1_prox,
         "init": args.init,
         "dtype": args.dtype,
-        "lr": args.lr,
-        "momentum": args.momentum,
+        **_optimizer_config(args),
         "schedule": args.schedule,
         "decay": decay,
         "warmup": args.warmup,
@@ -334,7 +411,7 @@ def run_train(args: argparse.Namespace) -> int:
     if 0 in args.hidden and len(args.hidden) > 1:
         raise UsageError(f"--hidden {' '.join(map(str, args.hidden))}: none / 0 stands alone")
     config = _config(args)
-    if args.momentum >= 1:
+    if config["momentum"] is not None and config["momentum"] >= 1:
         raise UsageError(f"--momentum must lie in [0, 1), got {args.momentum}")
     if args.valid + args.test >= 1:
         raise UsageError(f"--valid + --test must be below 1, got {args.valid + args.test:g}")
@@ -367,11 +444,10 @@ def run_train(args: argparse.Namespace) -> int:
     sizes = [n_in, *config["hidden"], n_classes]
     model = mlp(sizes, config["activation"], config["l2"], config["l1"], args.dtype, args.seed,
                 weight_init=INITS[args.init])  # fmt: skip
-    schedule = optim.make_schedule(config["schedule"], args.lr, config["decay"], args.warmup)
-    optimizer = optim.SGD(
-        model.parameters, schedule, momentum=args.momentum,
-        l1_prox=args.l1_prox, l1_params=model.weights,
-    )  # fmt: skip
+    schedule = optim.make_schedule(config["schedule"], config["lr"], config["decay"], args.warmup)
+    optimizer = _make_optimizer(
+        config, model.parameters, schedule, l1_prox=args.l1_prox, l1_params=model.weights
+    )
     stopper = EarlyStopping(args.patience) if args.patience else None
     counts = "  /  ".join(f"{len(data[k][1])} {k}" for k in ("train", "valid", "test"))
     if augment == "shifts":
@@ -379,7 +455,7 @@ def run_train(args: argparse.Namespace) -> int:
     print(f"{name}: {info['n_samples']} examples ({counts}), {info['n_classes']} classes")
     print(f"network {' -> '.join(map(str, sizes))}, {config['activation']}, l2 = {config['l2']:g}"
           + (f", l1 = {config['l1']:g}" if config["l1"] else ""))  # fmt: skip
-    print(f"SGD {schedule}, momentum {args.momentum:g}, batch size {args.batch_size}", flush=True)
+    print(f"{optimizer!r}, batch size {args.batch_size}", flush=True)
 
     # a run's files are whole only once its manifest is written, last; an older one goes first
     (out / MANIFEST).unlink(missing_ok=True)

@@ -6,13 +6,17 @@ from :data:`DEFAULTS`, the same as ``flowgraph train``'s (:mod:`flowgraph.defaul
 units, batches of 32, 200 epochs at most with early stopping after 30). The names and what
 they set:
 
-    lr          alpha, the learning rate (alpha_t = alpha for the constant schedule)
+    optimizer   sgd, nesterov, adagrad, rmsprop, adam or adamw (flowgraph.optim; default sgd)
+    lr          alpha, the learning rate (alpha_t = alpha for the constant schedule); default
+                by optimizer: 0.2 for sgd and nesterov, 0.1 adagrad, 0.003 rmsprop, adam
+                and adamw (flowgraph.defaults.LR_BY_OPTIMIZER)
     schedule    "constant", "inverse" alpha / (1 + delta t) or "power" alpha / t^delta
                 (None: constant when decay = 0, inverse otherwise)
     decay       delta, the decrease constant of the schedule (default: the schedule's own,
                 1e-3 for inverse and 0.6 for power)
     warmup      updates kept at the fixed rate alpha before the schedule decreases it
-    momentum    beta in grad_bar(t) = grad + beta grad_bar(t-1)
+    momentum    beta in grad_bar(t) = grad + beta grad_bar(t-1) (sgd and nesterov: default
+                0.9; rmsprop: its momentum, default 0; adagrad, adam and adamw take none)
     hidden      the hidden widths (H_1, ..., H_L): 100, "100x100" or (100, 100); 0 or () for none
     activation  g: tanh, sigmoid, relu or identity
     l2, l1      lambda of the penalties l2 sum ||W(k)||_F^2 and l1 sum |W(k)|

@@ -2,10 +2,10 @@
 
 A trial is a pure function of (configuration, data, seed): it builds the network
 a(k) = b(k) + W(k) h(k-1), h(k) = g(a(k)), f(x) = softmax(a(L+1)) with weights drawn from
-``seed``, trains it by SGD on ``-log f(x)_y + lambda Omega(theta)`` with batches shuffled from
-``seed``, and measures the classification error on the validation set. Nothing is shared
-between trials, so a trial gives the same numbers in this process, in a loky worker or on a
-Dask worker, and can be re-run alone from its record.
+``seed``, trains it by SGD (or the configuration's ``optimizer``) on ``-log f(x)_y + lambda
+Omega(theta)`` with batches shuffled from ``seed``, and measures the classification error on
+the validation set. Nothing is shared between trials, so a trial gives the same numbers in
+this process, in a loky worker or on a Dask worker, and can be re-run alone from its record.
 """
 
 from __future__ import annotations
@@ -17,9 +17,9 @@ from typing import Any
 
 import numpy as np
 
-from ..defaults import DECAY
+from ..defaults import DECAY, resolve_optimizer
 from ..models import Model, mlp
-from ..optim import SGD
+from ..optim import make_optimizer
 from ..train import Callback, EarlyStopping, History, train
 from .space import DEFAULTS, check_names, normalize_value
 
@@ -36,7 +36,10 @@ def resolve_config(config: Mapping[str, Any]) -> dict[str, Any]:
     check_names(list(config), "configuration")
     c = dict(DEFAULTS)
     c.update({k: normalize_value(k, v) for k, v in config.items()})
+    resolve_optimizer(c, config)  # alpha and beta by optimizer unless the config sets them
     for name in ("lr", "decay", "momentum", "l2", "l1"):
+        if name == "momentum" and c[name] is None:  # the optimizer's own default
+            continue
         if isinstance(c[name], bool) or not isinstance(c[name], (int, float)):
             raise ValueError(f"{name} must be a number, got {c[name]!r}")
         c[name] = float(c[name])
@@ -106,13 +109,14 @@ def fit_config(
     (X, y), valid, _ = data
     sizes = [X.shape[1], *c["hidden"], _n_classes(data)]
     model = mlp(sizes, activation=c["activation"], l2=c["l2"], l1=c["l1"], seed=seed)
-    optimizer = SGD(
+    optimizer = make_optimizer(
+        c["optimizer"],
         model.parameters,
-        lr=c["lr"],
-        momentum=c["momentum"],
-        schedule=c["schedule"],
+        c["lr"],
+        c["schedule"],
         decay=c["decay"],
         warmup=c["warmup"],
+        momentum=c["momentum"],
     )
     stopper = EarlyStopping(patience=c["patience"]) if c["patience"] is not None else None
     history = train(
