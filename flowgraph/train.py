@@ -471,7 +471,8 @@ def train(
                 halt = False
                 if early_stopping is not None:
                     halt = early_stopping.update(model, epoch, getattr(history, monitor)[-1])
-                if state is not None:  # where the run stands, before the callbacks save it
+                if state is not None and seen == n:  # a whole epoch: where the run stands,
+                    # before the callbacks save it (an epoch cut short by Ctrl-C is not one)
                     state.epoch, state.step, state.history = epoch, step, history
                     state.rng = rng.bit_generator.state
                     if early_stopping is not None:
