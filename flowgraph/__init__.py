@@ -97,7 +97,7 @@ from .models import MLP, Model, mlp
 from .optim import SGD, AdaGrad, Adam, AdamW, RMSProp
 from .preprocessing import Preprocessing
 from .render import render, to_dot
-from .train import Callback, DivergenceError, EarlyStopping, History, train
+from .train import Callback, DivergenceError, EarlyStopping, History, TrainState, train
 
 __all__ = [
     # the engine
@@ -120,7 +120,7 @@ __all__ = [
     # training
     "mlp", "Model", "train", "History", "EarlyStopping", "Callback", "DivergenceError", "SGD",
     "AdaGrad", "RMSProp", "Adam", "AdamW",
-    "CSVLogger", "Preprocessing",
+    "CSVLogger", "Preprocessing", "TrainState",
     "init", "optim", "datasets", "MLP",
     # rendering: fg.render is the function (from flowgraph.render import to_svg, ...)
     "to_dot", "render",

@@ -23,19 +23,25 @@ __all__ = ["CSVLogger"]
 class CSVLogger(Callback):
     """Append each epoch's record of the History to a CSV file (a header first).
 
-    ``append=True`` keeps the rows already in the file (a resumed run continues its log);
-    otherwise the file starts anew at ``on_train_begin``. NaN (no validation set) is written
-    as an empty cell.
+    ``append=True`` keeps the rows already in the file; otherwise the file starts anew at
+    ``on_train_begin``, with the rows of ``history`` (a resumed run's epochs so far) first.
+    NaN (no validation set) is written as an empty cell.
     """
 
-    def __init__(self, path: str | os.PathLike, *, append: bool = False):
+    def __init__(self, path: str | os.PathLike, *, append: bool = False, history: Any = None):
         self.path = Path(path)
         self.append = append
-        self._columns: list[str] | None = None
+        self.history = history  # a resumed run's epochs so far: written first, in place of
+        self._columns: list[str] | None = None  # whatever the file held
 
     def on_train_begin(self, model: Any) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._columns = None
+        if self.history is not None:
+            self.path.write_text("", encoding="utf-8")
+            for row in self.history.records():
+                self._write(row)
+            return
         if self.append and self.path.is_file() and self.path.stat().st_size:
             with open(self.path, newline="", encoding="utf-8") as f:
                 self._columns = next(csv.reader(f), None)
@@ -46,7 +52,10 @@ class CSVLogger(Callback):
         records = history.records()
         if not records:
             return False
-        row = records[-1]
+        self._write(records[-1])
+        return False
+
+    def _write(self, row: dict[str, Any]) -> None:
         with open(self.path, "a", newline="", encoding="utf-8") as f:
             writer = csv.writer(f)
             if self._columns is None:
@@ -55,7 +64,6 @@ class CSVLogger(Callback):
             writer.writerow([_cell(row.get(c)) for c in self._columns])
             f.flush()
             os.fsync(f.fileno())
-        return False
 
 
 def _cell(v: Any) -> Any:

@@ -28,11 +28,17 @@ from .errors import FlowgraphError
 from .graph import Node
 from .models import Model
 
-__all__ = ["train", "History", "EarlyStopping", "Callback", "DivergenceError"]
+__all__ = ["train", "History", "EarlyStopping", "Callback", "DivergenceError", "TrainState"]
 
 
 class DivergenceError(FlowgraphError):
-    """The training loss became NaN or infinite."""
+    """The training loss became NaN or infinite. ``history`` holds the epochs trained before
+    (``history.diverged`` is True); the model keeps the best parameters seen (early stopping)
+    or those of the last epoch whose loss was finite, never the broken ones."""
+
+    def __init__(self, message: str, history: History | None = None):
+        super().__init__(message)
+        self.history = history
 
 
 @dataclass
@@ -56,6 +62,7 @@ class History:
     best_epoch: int | None = None
     stopped_early: bool = False
     interrupted: bool = False
+    diverged: bool = False
 
     def __len__(self) -> int:
         return len(self.epoch)
@@ -82,6 +89,7 @@ class History:
             "best_epoch": self.best_epoch,
             "stopped_early": self.stopped_early,
             "interrupted": self.interrupted,
+            "diverged": self.diverged,
         }
 
     def plot(self, path=None, *, title: str | None = None):
@@ -258,6 +266,52 @@ def _valid_loss(model: Model, feed: dict[Any, np.ndarray], n: int, batch_size: i
     return total / n
 
 
+@dataclass
+class TrainState:
+    """Where a training run stands after its last finished epoch: enough, with the model's
+    parameters and the optimiser's ``state()``, to continue it so that the result is the one
+    an uninterrupted run of the same epochs gives, bit for bit.
+
+    Pass one to :func:`train` (``state=``): train fills it in after every epoch (the epoch and
+    update counts, the batch order's random generator, the history, early stopping's record)
+    and, when it already holds epochs, continues from there instead of starting anew.
+    ``to_dict``/``from_dict`` give JSON for the numbers; early stopping's best parameters are
+    the one array part (``best_state``).
+    """
+
+    epoch: int = 0
+    step: int = 0
+    rng: dict[str, Any] | None = None
+    history: History = field(default_factory=History)
+    stopping: dict[str, Any] | None = None  # best, best_epoch, wait
+    best_state: dict[str, np.ndarray] | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON part (``best_state`` excluded)."""
+        h = self.history.to_dict()
+        return {"epoch": self.epoch, "step": self.step, "rng": self.rng, "history": h,
+                "stopping": self.stopping}  # fmt: skip
+
+    @classmethod
+    def from_dict(cls, d: Any, best_state: dict[str, np.ndarray] | None = None) -> TrainState:
+        try:
+            hist = History(**{k: list(d["history"][k]) for k in _HISTORY_LISTS})
+            for k in ("best_epoch", "stopped_early", "interrupted", "diverged"):
+                if k in d["history"]:
+                    setattr(hist, k, d["history"][k])
+            state = cls(int(d["epoch"]), int(d["step"]), d["rng"], hist, d.get("stopping"),
+                        best_state)  # fmt: skip
+        except (KeyError, TypeError, ValueError) as e:
+            raise ValueError(f"not a training state: {e!r}") from None
+        if state.epoch != len(hist) or state.epoch < 0:
+            raise ValueError(f"training state: epoch {state.epoch} but {len(hist)} in its history")
+        return state
+
+
+_HISTORY_LISTS = ("epoch", "train_loss", "train_error", "valid_loss", "valid_error", "lr",
+                  "seconds")  # fmt: skip
+
+
 def train(
     model: Model,
     train_feed: Any,
@@ -270,6 +324,7 @@ def train(
     seed: int | np.random.Generator | None = 0,
     progress: bool = True,
     callbacks: Sequence[Callback] = (),
+    state: TrainState | None = None,
 ) -> History:
     """Train ``model`` with ``optimizer`` on ``train_feed``; return the :class:`History`.
 
@@ -308,6 +363,11 @@ def train(
         Show a tqdm progress bar.
     callbacks
         :class:`Callback` objects called at each step and epoch.
+    state
+        A :class:`TrainState`, filled in after every epoch; one that already holds epochs
+        (with the model's parameters and the optimiser's state of that moment restored by
+        the caller) makes this call continue that run up to ``epochs`` in all, bit for bit
+        as one uninterrupted run.
 
     Returns
     -------
@@ -347,6 +407,18 @@ def train(
         c.on_train_begin(model)
 
     history = History()
+    first = 1
+    if state is not None and state.epoch > 0:  # continue where that run stood
+        if state.rng is None:
+            raise ValueError("the training state holds epochs but no random generator state")
+        rng.bit_generator.state = state.rng
+        history, first = state.history, state.epoch + 1
+        history.interrupted = history.stopped_early = False
+        if early_stopping is not None and state.stopping is not None:
+            early_stopping.best = float(state.stopping["best"])
+            early_stopping.best_epoch = state.stopping["best_epoch"]
+            early_stopping.wait = int(state.stopping["wait"])
+            early_stopping.best_state = state.best_state
     graph = model.train_graph
     nodes = list(feed)
     arrays = [np.ascontiguousarray(feed[k]) for k in nodes]
@@ -362,10 +434,16 @@ def train(
         from tqdm.auto import tqdm
 
         bar = tqdm(total=epochs, desc="training", unit="epoch", leave=True)
-    step = 0
+    step = state.step if state is not None and state.epoch > 0 else 0
+    if bar is not None:
+        bar.update(first - 1)
+    # the parameters to fall back on if the loss turns NaN: the initial ones, then those of
+    # each finite epoch (early stopping keeps the best ones itself)
+    last_finite = model.state()
+    keep_each_epoch = early_stopping is None
     try:
         with _StopFlag() as stop:
-            for epoch in range(1, epochs + 1):
+            for epoch in range(first, epochs + 1):
                 start = time.perf_counter()
                 perm = rng.permutation(n)
                 shuffled = [a[perm] for a in arrays]  # one copy per epoch; batches are views
@@ -396,9 +474,23 @@ def train(
                     break
                 mean_loss = loss_sum / seen
                 if not math.isfinite(mean_loss):
+                    history.diverged = True
+                    best = early_stopping.best_state if early_stopping is not None else None
+                    kept = (
+                        f"the best parameters (epoch {early_stopping.best_epoch}) are kept"
+                        if best is not None
+                        else f"the parameters after epoch {epoch - 1} are kept"
+                        if epoch > 1 and keep_each_epoch
+                        else "the initial parameters are kept"
+                    )
+                    model.load_state(best if best is not None else last_finite)
+                    if best is not None:
+                        history.best_epoch = early_stopping.best_epoch
                     raise DivergenceError(
                         f"training diverged in epoch {epoch}: the mean training loss is "
-                        f"{mean_loss}; lower the learning rate (alpha_t = {optimizer.lr:g})"
+                        f"{mean_loss}; lower the learning rate (alpha_t = {optimizer.lr:g}); "
+                        f"{kept}",
+                        history,
                     )
                 v_loss = v_err = float("nan")
                 if valid is not None:
@@ -412,9 +504,19 @@ def train(
                 history.valid_error.append(v_err)
                 history.lr.append(float(optimizer.lr))
                 history.seconds.append(time.perf_counter() - start)
+                if keep_each_epoch:
+                    last_finite = model.state()
                 halt = False
                 if early_stopping is not None:
                     halt = early_stopping.update(model, epoch, getattr(history, monitor)[-1])
+                if state is not None and seen == n:  # a whole epoch: where the run stands,
+                    # before the callbacks save it (an epoch cut short by Ctrl-C is not one)
+                    state.epoch, state.step, state.history = epoch, step, history
+                    state.rng = rng.bit_generator.state
+                    if early_stopping is not None:
+                        state.stopping = {"best": early_stopping.best, "wait": early_stopping.wait,
+                                          "best_epoch": early_stopping.best_epoch}  # fmt: skip
+                        state.best_state = early_stopping.best_state
                 for c in callbacks:
                     halt = bool(c.on_epoch_end(model, history)) or halt
                 if bar is not None:

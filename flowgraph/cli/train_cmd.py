@@ -39,6 +39,7 @@ from ..defaults import (
     lr_for,
 )
 from ..preprocessing import Preprocessing
+from ..train import Callback
 from .args import (
     check_out_dir,
     fraction,
@@ -66,6 +67,8 @@ DEFAULTS = {
 PREPROCESS = ("auto", "standardize", "scale", "none")
 INITS = {"glorot": "glorot_uniform", "normal": "normal", "constant": "constant", "zeros": "zeros"}
 MANIFEST = "manifest.json"  # written last: the run's files are complete once it exists
+RESUME = "resume.npz"  # where a run stands after its last finished epoch (--resume DIR)
+RESUME_FORMAT = "flowgraph-resume"
 AUGMENT = ("auto", "shifts", "none")
 
 
@@ -198,8 +201,9 @@ def add_parser(sub) -> None:
         help=f"examples per update (1 = per-example SGD; default {d['batch_size']})",
     )  # fmt: skip
     sgd.add_argument(
-        "--epochs", type=positive_int, default=d["epochs"], help=f"at most (default {d['epochs']})"
-    )
+        "--epochs", type=positive_int, default=None,
+        help=f"at most, in all (default {d['epochs']}; with --resume, the run's own)",
+    )  # fmt: skip
     sgd.add_argument(
         "--patience", type=nonnegative_int, default=d["patience"],
         help=f"early stopping look-ahead in epochs (default {d['patience']}; 0 = none)",
@@ -213,6 +217,12 @@ def add_parser(sub) -> None:
         "--out", default=None, metavar="DIR", help="output directory (default runs/<timestamp>)"
     )
     run_.add_argument("--no-progress", action="store_true", help="no progress bar")
+    run_.add_argument(
+        "--resume", default=None, metavar="DIR",
+        help=f"continue the run in DIR from its last finished epoch ({RESUME}, written after "
+        "every epoch), up to --epochs in all; every other option is that run's own. The result "
+        "is that of one uninterrupted run, bit for bit",
+    )  # fmt: skip
     p.set_defaults(run=run_train)
 
     e = sub.add_parser(
@@ -405,8 +415,30 @@ def _table(rows: list[tuple[str, float]]) -> str:
 def run_train(args: argparse.Namespace) -> int:
     from .. import optim
     from ..models import mlp
-    from ..train import EarlyStopping, train
+    from ..train import DivergenceError, EarlyStopping, TrainState, train
     from . import UsageError
+
+    point = None
+    if args.resume is not None:  # the run's own options, its parameters and where it stood
+        point = read_resume_point(Path(args.resume))
+        epochs = args.epochs
+        args = argparse.Namespace(**{**vars(args), **point["args"]})
+        args.out, args.no_progress = args.resume, args.no_progress
+        args.epochs = epochs if epochs is not None else point["args"]["epochs"]
+        stopping = point["state"].get("stopping") or {}
+        if args.patience and stopping.get("wait", 0) >= args.patience:
+            raise UsageError(
+                f"--resume {args.resume}: that run stopped early after epoch "
+                f"{point['state']['epoch']} (no better validation error in {args.patience} "
+                "epochs): there is nothing to continue"
+            )
+        if args.epochs <= point["state"]["epoch"]:
+            raise UsageError(
+                f"--resume {args.resume}: the run already has {point['state']['epoch']} epochs; "
+                f"give --epochs above that (it was {point['args']['epochs']})"
+            )
+    if args.epochs is None:
+        args.epochs = DEFAULTS["epochs"]
 
     if 0 in args.hidden and len(args.hidden) > 1:
         raise UsageError(f"--hidden {' '.join(map(str, args.hidden))}: none / 0 stands alone")
@@ -459,21 +491,38 @@ def run_train(args: argparse.Namespace) -> int:
 
     # a run's files are whole only once its manifest is written, last; an older one goes first
     (out / MANIFEST).unlink(missing_ok=True)
-    log = CSVLogger(out / "metrics.csv")  # one row per epoch as it trains: a killed run keeps it
+    state = TrainState()
+    if point is not None:
+        model.load_state(point["params"])
+        optimizer.load_state(point["optimizer"])
+        state = TrainState.from_dict(point["state"], best_state=point["best"])
+        print(f"resuming {args.out} after epoch {state.epoch} of {args.epochs}", flush=True)
+    # one row per epoch as it trains: a killed run keeps it (a resumed one, its earlier rows)
+    log = CSVLogger(out / "metrics.csv", history=state.history if point is not None else None)
+    resume_point = _ResumePoint(out / RESUME, optimizer, state, _run_args(args))
     start = time.perf_counter()
+    diverged = None
     with np.errstate(over="ignore", invalid="ignore"):  # divergence is reported as such below
-        history = train(
-            model, data["fit"], data["valid"], epochs=args.epochs, batch_size=args.batch_size,
-            optimizer=optimizer, early_stopping=stopper, seed=args.seed,
-            progress=not args.no_progress, callbacks=[log],
-        )  # fmt: skip
+        try:
+            history = train(
+                model, data["fit"], data["valid"], epochs=args.epochs,
+                batch_size=args.batch_size, optimizer=optimizer, early_stopping=stopper,
+                seed=args.seed, progress=not args.no_progress, callbacks=[resume_point, log],
+                state=state,
+            )  # fmt: skip
+        except DivergenceError as e:  # the model holds the last good parameters: keep them
+            if e.history is None:
+                raise
+            diverged, history = e, e.history
     seconds = time.perf_counter() - start
     errors = {k: model.error(*data[k]) for k in ("train", "valid", "test")}
 
     print()
     print(_table([(k, errors[k]) for k in ("train", "valid", "test")]))
     stop_note = (
-        f"stopped early: no better validation error in {args.patience} epochs"
+        "diverged"
+        if diverged is not None
+        else f"stopped early: no better validation error in {args.patience} epochs"
         if history.stopped_early
         else "interrupted"
         if history.interrupted
@@ -489,6 +538,7 @@ def run_train(args: argparse.Namespace) -> int:
         "seconds": seconds,
         "stopped_early": history.stopped_early,
         "interrupted": history.interrupted,
+        "diverged": diverged is not None,
         "config": config,
         "dataset": info,
         "history": history.to_dict(),
@@ -502,7 +552,10 @@ def run_train(args: argparse.Namespace) -> int:
         "metrics": {k: metrics[k] for k in metrics if k not in ("history", "dataset")},
     }
     written = _write_outputs(out, model, history, metrics, metadata, parts, pre, name)
-    write_manifest(out, written, interrupted=history.interrupted, epochs=len(history))
+    if (out / RESUME).is_file():
+        written.append(RESUME)
+    write_manifest(out, written, interrupted=history.interrupted, epochs=len(history),
+                   diverged=diverged is not None)  # fmt: skip
     written.append(MANIFEST)
     if history.interrupted:
         print(
@@ -510,7 +563,75 @@ def run_train(args: argparse.Namespace) -> int:
             f"(epoch {history.best_epoch}) and wrote every output"
         )
     print(f"wrote {out}/: {', '.join(written)}")
+    if diverged is not None:
+        import sys
+
+        print(f"flowgraph train: error: {diverged}; every output was written", file=sys.stderr)
+        return 1
     return 130 if history.interrupted else 0
+
+
+def _run_args(args: argparse.Namespace) -> dict[str, Any]:
+    """The options that define a run (what --resume takes back), as JSON."""
+    skip = {"run", "command", "resume", "out", "no_progress"}
+    return {k: v for k, v in vars(args).items() if k not in skip}
+
+
+class _ResumePoint(Callback):
+    """After every epoch, ``resume.npz``: the current parameters, the optimiser's state, the
+    TrainState (and early stopping's best parameters) and the run's options; no pickle."""
+
+    def __init__(self, path: Path, optimizer: Any, state: Any, run_args: dict[str, Any]):
+        self.path, self.optimizer, self.state, self.args = path, optimizer, state, run_args
+
+    def on_epoch_end(self, model: Any, history: Any) -> bool:
+        from ..io import atomic_write
+
+        if self.state.epoch != history.epoch[-1]:  # an epoch cut short: keep the last point
+            return False
+
+        arrays = {f"param/{p.name}": p.value for p in model.parameters}
+        for name, value in (self.state.best_state or {}).items():
+            arrays[f"best/{name}"] = value
+        opt = self.optimizer.state()
+        buffers = {}
+        for key, value in opt.items():
+            if isinstance(value, list) and key != "names":
+                buffers[key] = [a is not None for a in value]
+                for i, a in enumerate(value):
+                    if a is not None:
+                        arrays[f"opt/{key}/{i}"] = a
+        scalars = {k: v for k, v in opt.items() if k not in buffers}
+        meta = {"format": RESUME_FORMAT, "version": 1, "args": self.args, "buffers": buffers,
+                "state": self.state.to_dict(), "optimizer": scalars}  # fmt: skip
+        arrays["__meta__"] = np.array(json.dumps(meta))
+        atomic_write(self.path, lambda f: np.savez(f, **arrays), suffix=".npz")
+        return False
+
+
+def read_resume_point(folder: Path) -> dict[str, Any]:
+    """What ``_ResumePoint`` wrote in ``folder``, checked; a bad file is one clear line."""
+    from . import UsageError
+
+    path = folder / RESUME
+    if not path.is_file():
+        raise UsageError(f"--resume {folder}: no {RESUME} there (written after each epoch of a "
+                         "flowgraph train run)")  # fmt: skip
+    try:
+        with np.load(path, allow_pickle=False) as f:
+            meta = json.loads(str(f["__meta__"]))
+            arrays = {k: f[k] for k in f.files if k != "__meta__"}
+        if meta.get("format") != RESUME_FORMAT or meta.get("version") != 1:
+            raise ValueError("not a flowgraph resume point")
+        opt = dict(meta["optimizer"])
+        for key, present in meta["buffers"].items():
+            opt[key] = [arrays[f"opt/{key}/{i}"] if has else None for i, has in enumerate(present)]
+        best = {k[5:]: v for k, v in arrays.items() if k.startswith("best/")} or None
+        params = {k[6:]: v for k, v in arrays.items() if k.startswith("param/")}
+        return {"args": meta["args"], "state": meta["state"], "optimizer": opt,
+                "params": params, "best": best}  # fmt: skip
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as e:
+        raise UsageError(f"--resume {folder}: {RESUME} cannot be read ({e})") from None
 
 
 def write_manifest(out: Path, names: list[str], **facts: Any) -> None:
