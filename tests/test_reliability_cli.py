@@ -99,3 +99,12 @@ def test_piping_into_head_ends_quietly(tmp_path):
     _, err = proc.communicate(timeout=300)
     assert b"Traceback" not in err and b"BrokenPipeError" not in err, err.decode()
     assert proc.returncode in (0, 141)
+
+
+def test_train_and_search_share_their_progress_flags(tmp_path, capsys):
+    from flowgraph.cli import build_parser
+
+    parser = build_parser()
+    for flag in ("--no-progress", "-q", "--quiet"):
+        assert parser.parse_args(["train", flag]).no_progress is True
+        assert parser.parse_args(["search", "--grid", "lr=0.1", flag]).quiet is True

@@ -78,7 +78,9 @@ def add_parser(sub) -> None:
     p.add_argument("--checkpoint", default=None, help="file of finished trials (resumes)")
     p.add_argument("--out", default="runs/search", help="output folder (runs/search)")
     p.add_argument("--top", type=positive_int, default=20, help="rows of the table printed (20)")
-    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    p.add_argument(  # the same flags as flowgraph train
+        "--no-progress", "-q", "--quiet", dest="quiet", action="store_true", help="no progress bar"
+    )
     p.set_defaults(run=run)
 
 

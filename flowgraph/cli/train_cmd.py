@@ -216,7 +216,10 @@ def add_parser(sub) -> None:
     run_.add_argument(
         "--out", default=None, metavar="DIR", help="output directory (default runs/<timestamp>)"
     )
-    run_.add_argument("--no-progress", action="store_true", help="no progress bar")
+    run_.add_argument(  # the same flags as flowgraph search
+        "--no-progress", "-q", "--quiet", dest="no_progress", action="store_true",
+        help="no progress bar",
+    )  # fmt: skip
     run_.add_argument(
         "--resume", default=None, metavar="DIR",
         help=f"continue the run in DIR from its last finished epoch ({RESUME}, written after "
