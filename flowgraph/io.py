@@ -28,6 +28,7 @@ version 1 (MLPs only) still load.
 from __future__ import annotations
 
 import hashlib
+import inspect
 import json
 import os
 import zipfile
@@ -61,6 +62,7 @@ MAX_MEMBERS = 100_000  # zip members (one per parameter)
 MAX_NODES = 1_000_000  # nodes in a described graph, Blocks' inner nodes included
 MAX_DEPTH = 32  # Blocks nested in Blocks
 MAX_HEADER = 65_536  # an .npy header (numpy writes 128 bytes)
+_HEADER_LIMIT = "max_header_size" in inspect.signature(npy_format.read_array_header_1_0).parameters
 MAX_RATIO = 1_100  # uncompressed / compressed size of a deflated member (deflate's own bound)
 
 
@@ -359,11 +361,14 @@ class _Reader:
             try:
                 version = npy_format.read_magic(f)
                 if version == (1, 0):
-                    h_shape, fortran, h_dtype = npy_format.read_array_header_1_0(f, MAX_HEADER)
+                    read_header = npy_format.read_array_header_1_0
                 elif version == (2, 0):
-                    h_shape, fortran, h_dtype = npy_format.read_array_header_2_0(f, MAX_HEADER)
+                    read_header = npy_format.read_array_header_2_0
                 else:
                     raise ValueError(f".npy version {version} is not supported")
+                # NumPy < 1.24 takes no header limit; the member's size is bounded above
+                limit = {"max_header_size": MAX_HEADER} if _HEADER_LIMIT else {}
+                h_shape, fortran, h_dtype = read_header(f, **limit)
             except (ValueError, EOFError, OSError, SyntaxError, zipfile.BadZipFile) as e:
                 raise self.error(f"array {key} has no valid .npy header: {e}") from None
             if h_dtype.kind not in kinds or h_dtype.hasobject or h_dtype.fields is not None:
