@@ -162,23 +162,18 @@ def report(results: list[dict], seconds: float) -> str:
         "server makes at most 30 pictures a second per tab; several tabs share its Python "
         "process (one GIL) and the machine's cores with the browser's renderers. A load "
         "average above the 2 cores means other programs were running: the figures fall with "
-        "it, so compare runs at similar loads. (`python -m benchmarks` writes this file anew: "
-        "run this script after it to put this section back.)",
+        "it, so compare runs at similar loads.",
         "",
     ]
     return "\n".join(lines)
 
 
 def write(section: str) -> None:
-    text = RESULTS.read_text() if RESULTS.exists() else "# Benchmark results\n"
-    if SECTION in text:  # replace our section, keep everything else as it is
-        head, rest = text.split(SECTION, 1)
-        nxt = rest.find("\n## ")
-        tail = rest[nxt + 1 :] if nxt >= 0 else ""
-        text = head + section + ("\n" + tail if tail else "")
-    else:
-        text = text.rstrip("\n") + "\n\n" + section
-    RESULTS.write_text(text)
+    if str(ROOT) not in sys.path:  # run as a script: make the benchmarks package importable
+        sys.path.insert(0, str(ROOT))
+    from benchmarks.sections import replace_section
+
+    replace_section(RESULTS, "playground", section)
 
 
 def main(argv=None) -> int:

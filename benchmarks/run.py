@@ -619,8 +619,7 @@ def optim_section(results: Results) -> list[str]:
     out += ["", "| step | us per step |", "|---|---:|"]
     out += [f"| {label} | {us:.1f} |" for label, us in costs.items()]
     adam, sgd, torch_adam = (
-        costs.get(k, float("nan"))
-        for k in ("flowgraph Adam", "flowgraph SGD", "torch.optim.Adam")
+        costs.get(k, float("nan")) for k in ("flowgraph Adam", "flowgraph SGD", "torch.optim.Adam")
     )
     out += ["", "| ratio | measured | target | met |", "|---|---:|---|---|"]
     ratio = adam / torch_adam
@@ -796,8 +795,11 @@ def main(argv: list[str] | None = None) -> int:
     text = markdown(results)
     print(text)
     output = args.output or (None if args.quick else str(RESULTS))
-    if output:
-        Path(output).write_text(text)
+    if output:  # the sections other scripts own (residual, playground, ...) stay
+        from benchmarks.sections import keep_sections
+
+        previous = Path(output).read_text() if Path(output).exists() else ""
+        Path(output).write_text(keep_sections(previous, text))
         print(f"written to {output}", file=sys.stderr)
     mismatched = [f"{r.workload.key}/{r.impl}" for r in results.rows if r.loss_ok is False]
     if mismatched:
