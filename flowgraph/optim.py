@@ -407,6 +407,17 @@ class SGD(Optimizer):
 
     def _update(self, alpha: float) -> None:
         beta = self.momentum
+        if beta == 0 and not self.maximize and not self.weight_decay:
+            # the lecture's plain step, theta -= alpha grad: the hot path of small networks,
+            # where each attribute look-up and call per parameter is a visible share
+            for p in self.parameters:
+                outer = p.grad_outer
+                if outer is not None:  # grad = u v^T (one example): one BLAS pass, in place
+                    outer.subtract_from(p.value, alpha)
+                else:
+                    g = p.grad
+                    p.value -= alpha * (g if g is not None else self._grad(p))  # None: raises
+            return
         sign = -1.0 if self.maximize else 1.0
         velocity = self._buffers["velocity"]
         for i, p in enumerate(self.parameters):
