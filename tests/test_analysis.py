@@ -445,3 +445,30 @@ def test_second_order_tools_on_the_autoencoder_written_with_operators():
     )
     np.testing.assert_allclose(A.top_eigenvalues(ops, feed), np.linalg.eigvalsh(H)[-1:], rtol=1e-8)
     assert A.spectrum(ops, feed).counts == A.newton_step(ops, feed, apply=False).counts
+
+
+def test_second_order_tools_take_a_model_of_any_graph_not_only_an_mlp():
+    """The tied-weight autoencoder as ``fg.Model(loss=, output=x_hat)`` (the box library's
+    SquaredError, no classifier): hessian, spectrum, sharpness, Newton and saddle-free Newton
+    take the Model and its feed as they take a Graph, and agree with the graph's figures."""
+    graph, feed = autoencoder()
+    x = fg.Input("x")
+    W, b, c = (fg.Parameter(graph[name].value, name) for name in ("W", "b", "c"))
+    x_hat = fg.tanh(x @ W.T + b) @ W + c
+    model = fg.Model(loss=fg.SquaredError()(x_hat, x), output=x_hat)
+    assert not model.classifier
+    data = {"x": feed["x"]}
+    H = A.hessian(model, feed=data)
+    np.testing.assert_allclose(H, A.hessian(graph, feed=feed), rtol=0, atol=1e-12)
+    eig = np.linalg.eigvalsh(H)
+    np.testing.assert_allclose(A.top_eigenvalues(model, feed=data), eig[-1:], rtol=1e-8)
+    assert A.spectrum(model, feed=data).counts == A.spectrum(graph, feed=feed).counts
+    theta0 = A.flatten(model).copy()
+    report = A.newton_step(model, feed=data, apply=False)
+    assert report.counts == A.spectrum(model, feed=data).counts
+    np.testing.assert_array_equal(A.flatten(model), theta0)  # not applied: untouched
+    before = model.loss_value(data)
+    losses = A.saddle_free_newton(model, feed=data, steps=5)
+    assert losses[0] == pytest.approx(before, rel=1e-12)
+    assert model.loss_value(data) < before  # written back into the model's Parameters
+    assert not np.array_equal(A.flatten(model), theta0)
