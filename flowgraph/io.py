@@ -2,8 +2,11 @@
 
 The file is a zip of ``.npy`` members: ``param/<name>`` for each Parameter and ``__meta__``, a
 JSON string holding the format name and version, the model's ``kind``, its structure, the
-declared dtype and shape of every array, their SHA-256 and any metadata the caller adds (the
-dataset, the preprocessing, the metrics). ``kind`` is
+declared dtype and shape of every array, their SHA-256, the model's ``preprocessing`` (its
+input pipeline x -> x', ``Preprocessing.to_dict()`` or null) and any metadata the caller adds
+(the dataset, the split, the metrics; ``metadata["preprocessing"]`` repeats the
+preprocessing, as files written before ``Model.preprocessing`` held it there only, and such
+files still load with it). ``kind`` is
 
 * ``"mlp"``: a model built by :func:`flowgraph.mlp`, described by its ``config`` (the ``mlp``
   arguments) and rebuilt by ``mlp``;
@@ -253,7 +256,10 @@ def save_model(model, path: str | os.PathLike, *, metadata: dict[str, Any] | Non
         The file; ``.npz`` is added when the suffix is another. Written atomically.
     metadata
         JSON-serialisable data saved with the model (default ``model.metadata``): the data
-        set, its split, the preprocessing, the metrics; covered by the integrity check.
+        set, its split, the metrics; covered by the integrity check. The model's
+        ``preprocessing`` is saved with it, and repeated as ``metadata["preprocessing"]``;
+        metadata that names another preprocessing than the model's is refused (ModelError):
+        set ``model.preprocessing`` instead.
 
     Returns
     -------
@@ -273,6 +279,7 @@ def save_model(model, path: str | os.PathLike, *, metadata: dict[str, Any] | Non
     ...     np.ones((4, 2)))).all())
     ({'dataset': 'blobs'}, True)
     """
+    from .errors import ModelError
     from .models import MLP, Model
 
     if not isinstance(model, Model):
@@ -280,6 +287,18 @@ def save_model(model, path: str | os.PathLike, *, metadata: dict[str, Any] | Non
             f"save_model takes a Model, got {type(model).__name__}; wrap a graph's nodes: "
             "fg.Model(loss=loss_node, output=output_node)"
         )
+    metadata = metadata if metadata is not None else model.metadata
+    pre = model.preprocessing.to_dict() if model.preprocessing is not None else None
+    if isinstance(metadata, Mapping):
+        said = metadata.get("preprocessing", pre)
+        if said != pre:
+            raise ModelError(
+                f"save_model: metadata['preprocessing'] is {said!r:.120} but the model's "
+                f"preprocessing is {model.preprocessing!r}; the model owns its input pipeline: "
+                "set model.preprocessing = fg.Preprocessing.from_dict(...) (or None)"
+            )
+        if pre is not None:
+            metadata = {**metadata, "preprocessing": pre}
     path = Path(path)
     if path.suffix != ".npz":
         path = path.with_suffix(path.suffix + ".npz") if path.suffix else path.with_suffix(".npz")
@@ -304,7 +323,8 @@ def save_model(model, path: str | os.PathLike, *, metadata: dict[str, Any] | Non
     meta["parameters"] = [p.name for p in model.parameters]
     meta["arrays"] = {k: {"dtype": v.dtype.str, "shape": list(v.shape)} for k, v in arrays.items()}
     meta["sha256"] = {k: _digest(v) for k, v in arrays.items()}
-    meta["metadata"] = metadata if metadata is not None else getattr(model, "metadata", {})
+    meta["preprocessing"] = pre
+    meta["metadata"] = metadata
     try:
         meta = json.loads(json.dumps(meta))  # the description as a reader will see it
         meta["sha256_meta"] = hashlib.sha256(_canonical(meta)).hexdigest()
@@ -622,7 +642,38 @@ def load_model(
     if not isinstance(metadata, dict):
         raise ModelFileError(f"{path}: its metadata is not a JSON object: {metadata!r}")
     model.metadata = metadata
+    model.preprocessing = _preprocessing_of(meta, metadata, model, path)
     return model
+
+
+def _preprocessing_of(meta: dict, metadata: dict, model, path: Path):
+    """The model's preprocessing, as the file describes it: its own entry, or in files written
+    before there was one, ``metadata["preprocessing"]`` (what ``flowgraph train`` and
+    ``search`` stored). Checked like the rest: a malformed one, one that disagrees with the
+    metadata's or that cannot take the model's inputs is a ModelFileError."""
+    from .errors import ModelError
+    from .preprocessing import Preprocessing, PreprocessingError
+
+    said = metadata.get("preprocessing")
+    if "preprocessing" in meta:
+        desc = meta["preprocessing"]
+        if "preprocessing" in metadata and said != desc:
+            raise ModelFileError(
+                f"{path}: its preprocessing {desc!r:.80} and metadata['preprocessing'] "
+                f"{said!r:.80} disagree"
+            )
+    else:
+        desc = said
+    if desc is None:
+        return None
+    try:
+        pre = Preprocessing.from_dict(desc)
+        model._check_preprocessing(pre)
+        if not any(i.name == "x" for i in model.inputs):
+            raise ModelError("it applies to an Input named 'x', and the model has none")
+    except (PreprocessingError, ModelError) as e:
+        raise ModelFileError(f"{path}: its preprocessing: {e}") from None
+    return pre
 
 
 def _check_meta_digest(meta: dict, path: Path) -> None:

@@ -10,7 +10,9 @@
 
 Data reaches a Model as a *feed*: a dict from Input names (or Input nodes) to arrays whose
 first axis runs over the examples t = 1 .. N, all of the same length N. ``(X, y)`` is short for
-``{"x": X, "y": y}`` on a model whose Inputs are named x and y (as ``mlp``'s are).
+``{"x": X, "y": y}`` on a model whose Inputs are named x and y (as ``mlp``'s are). A model
+with a ``preprocessing`` applies it to x where data becomes a feed (:meth:`Model.as_feed`),
+once: every method that takes data takes it raw.
 """
 
 from __future__ import annotations
@@ -34,10 +36,11 @@ from .boxes import (
     SoftmaxCrossEntropy,
     Tanh,
 )
-from .errors import DataError, FeedError, GraphError, LabelError, ModelError
+from .errors import DataError, FeedError, FlowgraphError, GraphError, LabelError, ModelError
 from .graph import Graph, Input, Node, Parameter
+from .preprocessing import Preprocessing
 
-__all__ = ["ACTIVATIONS", "Model", "MLP", "mlp"]
+__all__ = ["ACTIVATIONS", "Feed", "Model", "MLP", "mlp"]
 
 ACTIVATIONS = {"tanh": Tanh, "sigmoid": Sigmoid, "relu": ReLU, "identity": Identity}
 
@@ -72,6 +75,21 @@ def check_labels(y: Any, n: int, n_classes: int | None, what: str, *, whole_floa
     return y.astype(np.int64, copy=False)
 
 
+class Feed(dict):
+    """A feed as :meth:`Model.as_feed` returns it: ``{Input: array}`` as the graph reads it,
+    checked, in the model's dtype, with the model's preprocessing already applied to x (x').
+
+    Given back to the model that made it (to ``forward``, ``error``, ``evaluate``,
+    ``fg.train``, ...), a Feed is taken as it is: the preprocessing is never applied twice. Any
+    other dict, a plain copy of a Feed included, is data as the user has it (raw)."""
+
+    __slots__ = ("model", "checked")
+
+    def __init__(self, items: Any = (), *, model: Model | None = None, checked: bool = False):
+        super().__init__(items)
+        self.model, self.checked = model, checked
+
+
 class Model:
     """A graph together with its roles: what training, saving, evaluation and analysis work on.
 
@@ -89,6 +107,22 @@ class Model:
     ``predict_proba``, ``predict`` (argmax_c f(x)_c) and ``error`` (the fraction of examples
     whose predicted class differs from its label); ``labels`` is the Input holding the
     integer labels y, by default the one target.
+
+    ``preprocessing`` (a :class:`flowgraph.Preprocessing` or None, settable) is the model's
+    own input pipeline, fitted on the training inputs and applied to the Input named ``x``:
+
+        scale:        x' = c x
+        standardize:  x'_j = (x_j - mu_j) / sigma_j        (mu, sigma of the training part)
+        none / None:  x' = x
+
+    Every method that takes data (``predict``, ``predict_proba``, ``forward``, ``error``,
+    ``loss_value``, ``evaluate``, and ``fg.train`` for its training and validation data)
+    takes x as the user has it and feeds x' to the graph, exactly once, where the data
+    becomes a feed (:meth:`as_feed`). The graph itself, and so whatever works on it directly
+    (``graph.fprop``, gradients with respect to its Input x, Hessians), lives in the x'
+    space. ``save_model`` keeps the preprocessing with the model (also as
+    ``metadata["preprocessing"]``) and ``load_model`` restores it. A model without an Input
+    named x has no preprocessing: setting one is a ModelError.
     """
 
     def __init__(
@@ -135,7 +169,8 @@ class Model:
             labels = self.targets[0]
         self.labels: Input | None = labels
         self.config: dict[str, Any] = {}
-        self.metadata: dict[str, Any] = {}  # saved with the model (dataset, preprocessing...)
+        self.metadata: dict[str, Any] = {}  # saved with the model (dataset, split, metrics...)
+        self._preprocessing: Preprocessing | None = None
 
     # -- what the model holds -------------------------------------------------------------------
     @property
@@ -176,6 +211,37 @@ class Model:
         """C, the number of classes, where the graph alone says it (None otherwise)."""
         return None
 
+    @property
+    def preprocessing(self) -> Preprocessing | None:
+        """The input pipeline x -> x' applied to the Input x of all data given (see the class
+        docstring); None: x is fed as it is. Setting it also sets (or, with None, removes)
+        ``metadata["preprocessing"]``, its description."""
+        return self._preprocessing
+
+    @preprocessing.setter
+    def preprocessing(self, pre: Preprocessing | None) -> None:
+        if pre is not None:
+            if not isinstance(pre, Preprocessing):
+                raise TypeError(
+                    f"model.preprocessing takes a flowgraph.Preprocessing or None, got "
+                    f"{type(pre).__name__} (a description dict: Preprocessing.from_dict(d))"
+                )
+            if not any(i.name == "x" for i in self.inputs):
+                raise ModelError(
+                    f"a preprocessing applies to the Input named 'x', and this model's inputs "
+                    f"are {[i.name for i in self.inputs]}: name the data Input 'x' "
+                    "(fg.Input('x')), or preprocess the arrays yourself"
+                )
+            self._check_preprocessing(pre)
+        self._preprocessing = pre
+        if pre is None:
+            self.metadata.pop("preprocessing", None)
+        else:
+            self.metadata["preprocessing"] = pre.to_dict()
+
+    def _check_preprocessing(self, pre: Preprocessing) -> None:
+        """Refuse a preprocessing that cannot take this model's inputs (where that is known)."""
+
     def __repr__(self) -> str:
         n = sum(p.value.size for p in self.parameters)
         out = f", output {self.output.name!r}" if self.output is not None else ""
@@ -192,6 +258,28 @@ class Model:
             a = a.astype(self.dtype)
         return a
 
+    def _rows(self, node: Input, a: np.ndarray) -> np.ndarray:
+        """An array of Input ``node`` with its rows made explicit (an MLP takes one row as a
+        vector); here, as it is."""
+        return a
+
+    def _preprocess(self, node: Input, value: Any, what: str) -> np.ndarray:
+        """x', from the array given for the Input x: the one place data meets the
+        preprocessing. Non-numbers pass untouched (the feed check names them), and NaN or
+        inf stay where they are (the feed check names the first)."""
+        pre = self._preprocessing
+        assert pre is not None
+        a = self._rows(node, np.asarray(value))
+        if a.dtype.kind not in "biuf":
+            return a
+        try:
+            return pre.transform(a, check_finite=False)
+        except (FlowgraphError, ValueError) as e:
+            raise DataError(
+                f"{what}: array {node.name!r} of shape {a.shape} does not fit the model's "
+                f"preprocessing {pre!r}: {e}"
+            ) from None
+
     def as_feed(
         self,
         data: Any,
@@ -200,18 +288,32 @@ class Model:
         graph: str = "train",
         what: str = "data",
         check: bool = True,
-    ) -> dict[Input, np.ndarray]:
-        """The feed ``{Input: array}`` for ``train_graph`` (``graph="train"``) or
-        ``predict_graph`` (``"predict"``) from ``data``: a dict from Input names (or Inputs) to
-        arrays, an ``(X, y)`` pair or ``X, y`` (for Inputs named x and y), or one array X when
-        the output reads one Input. Keys naming Inputs the chosen graph does not read (the
-        labels, for prediction) are left out. With ``check`` the arrays are verified: numbers,
-        a first axis of the same length N > 0 everywhere, no NaN or inf, integer labels."""
-        target = self.train_graph if graph == "train" else self.predict_graph
+        preprocess: bool = True,
+    ) -> Feed:
+        """The feed ``{Input: array}`` for ``train_graph`` (``graph="train"``),
+        ``predict_graph`` (``"predict"``) or the whole ``graph`` (``"all"``) from ``data``: a
+        dict from Input names (or Inputs) to arrays, an ``(X, y)`` pair or ``X, y`` (for
+        Inputs named x and y), or one array X when the output reads one Input. Keys naming
+        Inputs the chosen graph does not read (the labels, for prediction) are left out.
+
+        This is where the model's ``preprocessing`` meets the data: x becomes x' here, and
+        only here (``preprocess=False``: the arrays are x' already, the graph's own input
+        space). The result is a :class:`Feed`, which this model takes back as it is. With
+        ``check`` the arrays are verified: numbers, a first axis of the same length N > 0
+        everywhere, no NaN or inf, integer labels."""
+        targets = {"train": self.train_graph, "predict": self.predict_graph, "all": self.graph}
+        if graph not in targets:
+            raise ValueError(f"graph must be 'train', 'predict' or 'all', got {graph!r}")
+        target = targets[graph]
         if target is None:
             raise ModelError("this model has no output: pass Model(loss=..., output=...)")
+        if isinstance(data, Feed) and data.model is self:  # made here: x' already
+            if y is not None:
+                raise TypeError(f"{what}: pass either a feed or (X, y), not both")
+            return self._refeed(data, target, graph, what, check)
         named = self._as_named(data, y, what, target)
-        feed: dict[Input, np.ndarray] = {}
+        pre = self._preprocessing if preprocess else None
+        feed = Feed(model=self, checked=check)
         for node in target.inputs:
             if node.name not in named:
                 given = sorted(named)
@@ -219,10 +321,29 @@ class Model:
                     f"{what}: no array for Input {node.name!r}; this {graph} graph reads "
                     f"{[i.name for i in target.inputs]}, the data holds {given}"
                 )
-            feed[node] = self._prepare(node, named[node.name], what)
+            value = named[node.name]
+            if pre is not None and node.name == "x":
+                value = self._preprocess(node, value, what)
+            feed[node] = self._prepare(node, value, what)
         if check:
             self._check_feed(feed, what)
         return feed
+
+    def _refeed(self, feed: Feed, target: Graph, graph: str, what: str, check: bool) -> Feed:
+        """The part of one of this model's Feeds that ``target`` reads (nothing applied again)."""
+        out = Feed(model=self, checked=feed.checked)
+        for node in target.inputs:
+            if node not in feed:
+                raise FeedError(
+                    f"{what}: no array for Input {node.name!r}; this {graph} graph reads "
+                    f"{[i.name for i in target.inputs]}, the feed holds "
+                    f"{sorted(k.name for k in feed)}"
+                )
+            out[node] = feed[node]
+        if check and not out.checked:
+            self._check_feed(out, what)
+            out.checked = True
+        return out
 
     def _as_named(self, data: Any, y: Any, what: str, target: Graph) -> dict[str, Any]:
         if isinstance(data, Mapping):
@@ -318,7 +439,8 @@ class Model:
     # -- prediction ---------------------------------------------------------------------------
     def forward(self, data: Any, *, batch_size: int = 4096, what: str = "forward") -> np.ndarray:
         """The output's value f(x) for the examples of ``data`` (a feed, or X), computed by the
-        prediction graph in batches of ``batch_size`` rows: no labels needed."""
+        prediction graph in batches of ``batch_size`` rows: no labels needed. The data is raw:
+        the model's ``preprocessing`` (if any) makes x' of x first."""
         feed = self.as_feed(data, graph="predict", what=what)
         assert self.predict_graph is not None
         n = len(next(iter(feed.values()))) if feed else 0
@@ -365,7 +487,13 @@ class Model:
         must be integers of shape (N,): nothing is broadcast."""
         self._need_classifier("error")
         assert self.labels is not None
-        if isinstance(data, Mapping) and y is None:
+        if isinstance(data, Feed) and data.model is self and y is None:  # x' already
+            if self.labels not in data:
+                raise FeedError(f"error: the feed holds no labels {self.labels.name!r}")
+            y = data[self.labels]
+            data = Feed(((k, v) for k, v in data.items() if k is not self.labels),
+                        model=self, checked=data.checked)  # fmt: skip
+        elif isinstance(data, Mapping) and y is None:
             named = self._as_named(data, None, "error", self.graph)
             if self.labels.name not in named:
                 raise FeedError(f"error: the feed holds no labels {self.labels.name!r}")
@@ -390,7 +518,7 @@ class Model:
         feed = self.as_feed(data, y, what="evaluate")
         n = len(next(iter(feed.values())))
         loss = float(self.train_graph.fprop(feed))
-        error = self.error({k.name: v for k, v in feed.items()}) if self.classifier else None
+        error = self.error(feed) if self.classifier else None  # a Feed: x' already
         return {"examples": n, "loss": loss, "error": error}
 
     # -- parameters as data -------------------------------------------------------------------
@@ -463,6 +591,17 @@ class MLP(Model):
         if X.dtype.kind not in "biuf":
             raise DataError(f"array 'x' has dtype {X.dtype}; feed numbers")
         return np.ascontiguousarray(X, dtype=self.dtype)
+
+    def _check_preprocessing(self, pre: Preprocessing) -> None:
+        n_in, width = self.parameters[0].value.shape[1], pre.input_width()
+        if width is not None and width != n_in:
+            raise ModelError(
+                f"this model takes inputs of {n_in} features; the preprocessing {pre!r} is for "
+                f"{width}"
+            )
+
+    def _rows(self, node: Input, a: np.ndarray) -> np.ndarray:
+        return a.reshape(1, -1) if node is self.x and a.ndim == 1 else a
 
     def _prepare(self, node: Input, value: Any, what: str) -> np.ndarray:
         if node is self.x:

@@ -106,14 +106,21 @@ def plot_decision_boundary(
     argmax_c f(x)_c (lighter where the network is less sure, max_c f(x)_c near 1/C), the
     training points ``(X, y)`` as dots and test points as crosses.
 
-    ``X`` is in the units to draw; ``transform`` maps such points to the model's inputs (the
-    preprocessing applied before training). Returns the matplotlib Figure, written to
+    ``X`` is in the units to draw, those the model takes: a model with a ``preprocessing``
+    applies it itself. ``transform`` maps such points to the inputs of a model without one
+    that was trained on transformed data (a model with its own preprocessing refuses a
+    ``transform``: it would be applied twice). Returns the matplotlib Figure, written to
     ``path`` (PNG) when given.
     """
     import matplotlib
     from matplotlib.colors import ListedColormap
     from matplotlib.figure import Figure  # not pyplot: the backend stays the user's
 
+    if transform is not None and getattr(model, "preprocessing", None) is not None:
+        raise ValueError(
+            "plot_decision_boundary: the model applies its own preprocessing "
+            f"({model.preprocessing!r}); pass the points raw, without transform="
+        )
     X, y = np.asarray(X, dtype=np.float64), np.asarray(y)
     if X.ndim != 2 or X.shape[1] != 2:
         raise ValueError(f"decision regions are drawn for 2-D inputs, got X of shape {X.shape}")

@@ -10,6 +10,12 @@ and right (a digit moved by a pixel is the same digit), so the training set grow
 The statistics are fitted on the training part alone: the validation and test parts must not
 leak into the choice of theta.
 
+A model owns its preprocessing: ``model.preprocessing = pre`` makes every method that takes
+data (``predict``, ``predict_proba``, ``forward``, ``error``, ``loss_value``, ``evaluate``, and
+``fg.train`` for the training and validation data) apply x -> x' to the Input x, once, and
+``fg.save_model`` / ``fg.load_model`` keep it with the model. Shifted copies are not part of
+it: :meth:`Preprocessing.augment` is for the raw training images, before training.
+
     >>> import numpy as np
     >>> pre = Preprocessing.fit(np.array([[0.0, 2.0], [2.0, 6.0]]), "standardize")
     >>> pre.transform(np.array([[1.0, 4.0]]))
@@ -49,7 +55,7 @@ class Preprocessing:
     ``kind`` is none, scale or standardize; ``factor`` is c of scale; ``standardizer`` holds mu
     and sigma; ``image_shape`` (rows, cols), when set, makes :meth:`augment` add the four
     one-pixel shifts of every training image. ``transform`` is what a model's ``predict``
-    applies; ``augment`` is for training only.
+    applies (when set as ``model.preprocessing``); ``augment`` is for training only.
     """
 
     def __init__(
@@ -100,8 +106,9 @@ class Preprocessing:
                    image_shape=image_shape)  # fmt: skip
 
     # -- applying it ------------------------------------------------------------------------------
-    def transform(self, X: Any) -> np.ndarray:
-        """x' for every row of X, in X's float dtype (float64 for integer X)."""
+    def transform(self, X: Any, *, check_finite: bool = True) -> np.ndarray:
+        """x' for every row of X, in X's float dtype (float64 for integer X).
+        ``check_finite=False``: NaN and inf pass through in place (a Model names them)."""
         X = np.asarray(X)
         if self.kind == "none":
             return X
@@ -109,7 +116,26 @@ class Preprocessing:
             dtype = X.dtype if np.issubdtype(X.dtype, np.floating) else np.dtype(np.float64)
             return (X * np.asarray(self.factor, dtype=dtype)).astype(dtype, copy=False)
         assert self.standardizer is not None
-        return self.standardizer.transform(X)
+        return self.standardizer.transform(X, check_finite=check_finite)
+
+    def inverse_transform(self, Xp: Any) -> np.ndarray:
+        """x from x' (to rounding): x = x' / c for scale, mu + sigma x' for standardize."""
+        Xp = np.asarray(Xp)
+        if self.kind == "none":
+            return Xp
+        if self.kind == "scale":
+            dtype = Xp.dtype if np.issubdtype(Xp.dtype, np.floating) else np.dtype(np.float64)
+            return (Xp / np.asarray(self.factor, dtype=dtype)).astype(dtype, copy=False)
+        assert self.standardizer is not None
+        return self.standardizer.inverse_transform(Xp)
+
+    def input_width(self) -> int | None:
+        """The number of features D this preprocessing takes, where it says (None: any)."""
+        if self.standardizer is not None:
+            return self.standardizer.n_features
+        if self.image_shape is not None:
+            return self.image_shape[0] * self.image_shape[1]
+        return None
 
     def augment(self, X: Any, y: Any) -> tuple[np.ndarray, np.ndarray]:
         """The training set with 4 more copies of each image moved by one pixel (blank pixels

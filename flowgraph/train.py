@@ -333,7 +333,9 @@ def train(
     ``{"x": X, "y": y}``. Before the first step every array is checked: numbers, equal
     lengths, N > 0, no NaN or inf (named with its first bad index), integer labels for a
     classifier. After each epoch the loss on ``valid_feed`` (and, for a classifier, its
-    error) is recorded; ``early_stopping`` watches one of them.
+    error) is recorded; ``early_stopping`` watches one of them. A model with a
+    ``preprocessing`` takes both feeds raw: x' is computed once, before the first epoch
+    (shifted copies of training images, :meth:`Preprocessing.augment`, are the caller's).
 
     The same seed, data and model give the same parameters, bit for bit. Ctrl-C stops at the
     end of the current batch (``history.interrupted``), keeping what was learnt (the best
@@ -388,6 +390,7 @@ def train(
     """
     if int(epochs) < 1 or int(batch_size) < 1:
         raise ValueError(f"epochs and batch_size must be >= 1, got {epochs} and {batch_size}")
+    # the one pass over the data: checked, and x -> x' by the model's preprocessing, once
     feed = model.as_feed(train_feed, what="train")
     valid = model.as_feed(valid_feed, what="valid") if valid_feed is not None else None
     if early_stopping is not None and valid is None:
@@ -496,7 +499,7 @@ def train(
                 if valid is not None:
                     v_loss = _valid_loss(model, valid, n_valid)
                     if model.classifier:
-                        v_err = model.error(valid)
+                        v_err = model.error(valid)  # a Feed: x' already, not again
                 history.epoch.append(epoch)
                 history.train_loss.append(mean_loss)
                 history.train_error.append(wrong / seen if scores is not None else float("nan"))

@@ -119,5 +119,12 @@ def test_evaluate_reads_the_best_model_of_a_search(tmp_path, capsys):
     assert f"error {test_error:.4f}" in shown
     import flowgraph as fg
 
-    meta = fg.load_model(out / "best_model.npz").metadata
+    best = fg.load_model(out / "best_model.npz")
+    meta = best.metadata
     assert meta["preprocessing"]["kind"] == "scale" and meta["split"]["valid"] == 0.15
+    # it owns that preprocessing: loaded, it takes the raw test part (pixels 0..16)
+    from flowgraph.cli.train_cmd import _load_parts
+
+    assert best.preprocessing == fg.Preprocessing.from_dict(meta["preprocessing"])
+    parts, _ = _load_parts(meta["dataset"], None, meta["split"])
+    assert f"{best.error(*parts['test']):.4f}" == f"{test_error:.4f}"

@@ -107,6 +107,31 @@ def test_evaluate_reproduces_the_test_split(moons_run, capsys):
     assert png.read_bytes()[:8] == PNG
 
 
+def test_a_trained_model_file_predicts_on_raw_data(tmp_path, capsys):
+    """model.npz owns its input pipeline (digits: x' = x / 16; the shifted copies were for
+    training only): loaded, it takes the raw pixels and gives the errors of metrics.json, as
+    does `flowgraph evaluate`; a model without it, fed x' by hand, agrees (applied once)."""
+    from flowgraph.cli.train_cmd import _load_parts
+
+    out = tmp_path / "digits"
+    argv = ["train", "--dataset", "digits", "--n-samples", "300", "--hidden", "8",
+            "--epochs", "3", "--no-progress", "--out", str(out)]  # fmt: skip
+    assert main(argv) == 0
+    metrics = _metrics(out)
+    model = fg.load_model(out / "model.npz")
+    assert model.preprocessing == fg.Preprocessing("scale", factor=1 / 16, image_shape=(8, 8))
+    parts, _ = _load_parts("digits", None, model.metadata["split"])
+    assert parts["test"][0].max() > 1  # raw pixel counts 0..16
+    for k in ("train", "valid", "test"):
+        assert model.error(*parts[k]) == metrics[f"{k}_error"], k
+    bare = fg.load_model(out / "model.npz")
+    bare.preprocessing = None
+    assert bare.error(parts["test"][0] / 16, parts["test"][1]) == metrics["test_error"]
+    capsys.readouterr()
+    assert main(["evaluate", str(out / "model.npz")]) == 0
+    assert f"error {metrics['test_error']:.4f}" in capsys.readouterr().out
+
+
 def test_evaluate_on_another_dataset_of_the_same_shape(moons_run, capsys):
     _, out = moons_run
     assert main(["evaluate", str(out / "model.npz"), "--dataset", "xor"]) == 0

@@ -175,7 +175,8 @@ def _regression_model():
 
 def test_any_graph_round_trips_with_its_user_boxes(tmp_path):
     model, HalfSquaredError = _regression_model()
-    model.metadata = {"dataset": "synthetic", "preprocessing": {"kind": "none"}}
+    model.metadata = {"dataset": "synthetic"}
+    model.preprocessing = fg.Preprocessing("none")  # on its Input x
     path = fg.save_model(model, tmp_path / "regression")
     with pytest.raises(fg.ModelFileError, match="'HalfSquaredError' .* boxes=\\(HalfSquaredError"):
         fg.load_model(path)  # a user box is never looked up by the name in the file
@@ -266,10 +267,11 @@ def _arrays(path) -> dict:
 
 def test_tampered_description_is_refused(tmp_path):
     model, _ = _regression_model()
-    model.metadata = {"preprocessing": {"kind": "scale", "factor": 0.0625}}
+    model.preprocessing = fg.Preprocessing("scale", factor=0.0625)
     path = model.save(tmp_path / "m.npz")
     meta, arrays = _meta(path), _arrays(path)
-    meta["metadata"]["preprocessing"]["factor"] = 1.0  # what the model is fed: behaviour
+    for where in (meta, meta["metadata"]):  # what the model is fed: behaviour
+        where["preprocessing"]["factor"] = 1.0
     _write(path, meta, arrays, rehash=False)
     with pytest.raises(fg.ModelFileError, match="description .* was modified"):
         fg.load_model(path)
@@ -452,7 +454,7 @@ def test_every_malformed_field_is_a_model_file_error(tmp_path):
                 refused += 1
             else:  # only free-form places take junk: metadata, flags, numbers, labels=None
                 free = ("auto", "c", "classifier", "labels", "value")
-                seedless = (where[-1] == "seed" and junk is None) or (
+                seedless = (where[-1] in ("seed", "preprocessing") and junk is None) or (
                     where[0] == "blocks" and where[-1] == "name" and isinstance(junk, str)
                 )  # fmt: skip
                 assert where[0] == "metadata" or where[-1] in free or seedless, (where, junk)

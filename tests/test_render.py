@@ -445,8 +445,9 @@ def test_bad_arguments_are_named():
 # -- the command line ---------------------------------------------------------------------------
 
 
-def saved_model(tmp_path, *, metadata=None, sizes=(64, 5, 10)):
+def saved_model(tmp_path, *, metadata=None, sizes=(64, 5, 10), preprocessing=None):
     model = fg.mlp(list(sizes), l2=1e-3, dtype=np.float64, seed=0)
+    model.preprocessing = preprocessing
     return model, model.save(tmp_path / "model.npz", metadata=metadata)
 
 
@@ -471,7 +472,8 @@ def test_cli_values_grads_check_on_a_batch_of_the_named_dataset(tmp_path, capsys
     X, _, _ = get_dataset("digits")
     mean, scale = X.mean(axis=0), X.std(axis=0) + 1.0
     pre = {"kind": "standardize", "mean": mean.tolist(), "scale": scale.tolist()}
-    _, path = saved_model(tmp_path, metadata={"dataset": "digits", "preprocessing": pre})
+    _, path = saved_model(tmp_path, metadata={"dataset": "digits"},
+                          preprocessing=fg.Preprocessing.from_dict(pre))  # fmt: skip
     out = tmp_path / "graph.svg"
     args = ["render", str(path), "-o", str(out), "--values", "--grads", "--order", "--check"]
     assert main(args + ["--batch", "5"]) == 0

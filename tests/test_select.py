@@ -454,6 +454,13 @@ def test_a_dataset_name_is_loaded_split_and_standardised():
     assert len(result.trials) == 2 and result.test_error is not None
     tr, va, te = fg.select.load_data("moons", seed=0)
     assert abs(tr[0].mean()) < 1e-6 and len(va[0]) == len(te[0]) > 0
+    # the trials trained on those x'; the best model owns the preprocessing and takes raw data
+    from flowgraph.defaults import SPLIT, n_samples_for
+
+    X, y, _ = fg.datasets.get_dataset("moons", seed=0, n_samples=n_samples_for("moons"))
+    _, _, raw_test = fg.datasets.split(X, y, valid=SPLIT["valid"], test=SPLIT["test"], seed=0)
+    assert result.best_model.preprocessing.kind == "standardize"
+    assert result.best_model.error(*raw_test) == result.test_error
 
 
 def test_an_unreachable_scheduler_is_a_clear_error():

@@ -125,6 +125,7 @@ def to_float64(model: Model) -> Model:
     )
     copy.load_state(model.state())
     copy.metadata = dict(model.metadata)
+    copy.preprocessing = model.preprocessing  # the same input pipeline: same data, same loss
     return copy
 
 
@@ -249,7 +250,10 @@ def objective(
     """The training loss of ``model`` as an :class:`Objective`: a Model's on (X, y) (the MLP's
     inputs ``x`` and ``y``) or on ``feed`` (any Model: a dict from its Inputs or their names to
     arrays; a dict may also come as X); a Graph's first output on ``feed``. A Model's loss is
-    the one it trains (with the penalties lambda Omega). ``float64``: see :class:`Objective`."""
+    the one it trains (with the penalties lambda Omega). ``float64``: see :class:`Objective`.
+
+    A Model's data is raw, as for ``model.loss_value``: its ``preprocessing`` is applied once,
+    here, and the objective's feed (what the graph, its gradients and Hessians see) holds x'."""
     if isinstance(X, Mapping) and feed is None and y is None:
         X, feed = None, X
     if isinstance(model, Model):

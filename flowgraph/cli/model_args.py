@@ -26,7 +26,8 @@ def add_model_arguments(p: argparse.ArgumentParser) -> None:
         default=None,
         metavar="DATA.npz",
         help="the data as an .npz of arrays named after the model's Inputs (np.savez(path, "
-        "x=X, t=T)): for a model not trained by `flowgraph train`",
+        "x=X, t=T)): for a model not trained by `flowgraph train`; raw, as for "
+        "model.predict (the model applies its own preprocessing)",
     )
 
 

@@ -81,14 +81,6 @@ def _dataset_name(model: Any, model_path: Path) -> str | None:
     return None
 
 
-def _preprocess(X: np.ndarray, metadata: dict) -> np.ndarray:
-    """The model's own input pipeline: the preprocessing ``flowgraph train`` saved with it."""
-    from .train_cmd import apply_preprocessing
-
-    pre = metadata.get("preprocessing")
-    return apply_preprocessing(pre, X) if isinstance(pre, dict) else X
-
-
 def _batch(model: Any, args: argparse.Namespace, model_path: Path) -> tuple[np.ndarray, np.ndarray]:
     from . import UsageError
 
@@ -116,7 +108,6 @@ def _batch(model: Any, args: argparse.Namespace, model_path: Path) -> tuple[np.n
             f"dataset {name!r} has inputs of shape {X.shape[1:]} but the model takes {n_in} "
             "features; pass the --dataset it was trained on"
         )
-    X = _preprocess(X, metadata)  # the model's own input pipeline, whatever the data
     n_classes = model.n_classes if model.n_classes is not None else np.inf
     if len(y) and int(np.max(y)) >= n_classes:
         raise UsageError(
@@ -125,11 +116,12 @@ def _batch(model: Any, args: argparse.Namespace, model_path: Path) -> tuple[np.n
         )
     rng = np.random.default_rng(args.seed)
     rows = np.sort(rng.choice(len(X), size=min(args.batch, len(X)), replace=False))
-    return X[rows].astype(model.dtype), np.asarray(y)[rows]
+    return X[rows], np.asarray(y)[rows]  # raw: as_feed applies the model's preprocessing
 
 
 def _feed(model: Any, args: argparse.Namespace, model_path: Path) -> dict:
-    """A batch for the whole graph: rows of --feed, or of the model's dataset (x and y)."""
+    """A batch for the whole graph: rows of --feed, or of the model's dataset (x and y), as
+    the graph reads them (x', the model's preprocessing applied once)."""
     from . import UsageError
     from .model_args import feed_for
 
@@ -141,16 +133,16 @@ def _feed(model: Any, args: argparse.Namespace, model_path: Path) -> dict:
                 "a batch of them: pass --feed DATA.npz (np.savez(path, name=array, ...))"
             )
         X, y = _batch(model, args, model_path)
-        return {model.x: X, model.y: y}
+        return dict(model.as_feed({"x": X, "y": y}, graph="all", what="the batch"))
     if args.batch < 1:
         raise UsageError(f"--batch must be at least 1, got {args.batch}")
     arrays = feed_for(model, args.feed)
     missing = [i.name for i in model.inputs if i.name not in arrays]
     if missing:
         raise UsageError(f"--feed {args.feed} has no array for Input(s) {missing}")
-    feed = model.as_feed(arrays, what=f"--feed {args.feed}")  # lengths, NaN, labels checked
-    for node in model.inputs:  # the output's own Inputs too, when the loss does not read them
-        feed.setdefault(node, model._prepare(node, np.asarray(arrays[node.name]), "--feed"))
+    # every Input (the output's too, where the loss does not read them): lengths, NaN, labels
+    # checked, x' of a model with a preprocessing
+    feed = model.as_feed(arrays, graph="all", what=f"--feed {args.feed}")
     n = len(next(iter(feed.values())))
     rng = np.random.default_rng(args.seed)
     rows = np.sort(rng.choice(n, size=min(args.batch, n), replace=False))

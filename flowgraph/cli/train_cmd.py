@@ -231,9 +231,10 @@ def add_parser(sub) -> None:
     e = sub.add_parser(
         "evaluate",
         help="error, accuracy and confusion matrix of a saved model on its test split",
-        description="Load MODEL (a model.npz written by `flowgraph train`), re-create the "
-        "test split it was trained with (or that of --dataset), re-apply its preprocessing and "
-        "print the error, the accuracy and the confusion matrix.",
+        description="Load MODEL (a model.npz written by `flowgraph train` or `search`), "
+        "re-create the test split it was trained with (or that of --dataset), feed it to the "
+        "model, which applies its own preprocessing, and print the error, the accuracy and the "
+        "confusion matrix. With --feed, the arrays are raw data too.",
     )
     e.add_argument("model", metavar="MODEL", help="a model.npz from flowgraph train")
     e.add_argument(
@@ -365,18 +366,6 @@ def _load_parts(
     return parts, info
 
 
-def apply_preprocessing(pre: dict[str, Any], X: np.ndarray) -> np.ndarray:
-    """Re-apply the input preprocessing saved in a model's metadata (a
-    :class:`flowgraph.preprocessing.Preprocessing` as its ``to_dict``)."""
-    from ..io import ModelFileError
-    from ..preprocessing import Preprocessing, PreprocessingError
-
-    try:
-        return Preprocessing.from_dict(pre).transform(X)
-    except PreprocessingError as e:
-        raise ModelFileError(f"the model's metadata: {e}") from None
-
-
 # -- train --------------------------------------------------------------------------------------
 
 
@@ -471,20 +460,19 @@ def run_train(args: argparse.Namespace) -> int:
         parts["train"][0], args.preprocess, dataset=name,
         image_shape=info["image_shape"] if augment == "shifts" else None,
     )  # fmt: skip
-    pre = preprocessing.to_dict()  # saved with the model
-    fit = preprocessing.augment(*parts["train"])
-    data = {k: (preprocessing.transform(X).astype(args.dtype), y) for k, (X, y) in parts.items()}
-    data["fit"] = (preprocessing.transform(fit[0]).astype(args.dtype), fit[1])
-    n_in, n_classes = data["train"][0].shape[1], info["n_classes"]
+    fit = preprocessing.augment(*parts["train"])  # shifted copies of the raw training images
+    n_in, n_classes = parts["train"][0].shape[1], info["n_classes"]
     sizes = [n_in, *config["hidden"], n_classes]
     model = mlp(sizes, config["activation"], config["l2"], config["l1"], args.dtype, args.seed,
                 weight_init=INITS[args.init])  # fmt: skip
+    # the model owns its input pipeline: it is fed raw data from here on, saved with it
+    model.preprocessing = preprocessing
     schedule = optim.make_schedule(config["schedule"], config["lr"], config["decay"], args.warmup)
     optimizer = _make_optimizer(
         config, model.parameters, schedule, l1_prox=args.l1_prox, l1_params=model.weights
     )
     stopper = EarlyStopping(args.patience) if args.patience else None
-    counts = "  /  ".join(f"{len(data[k][1])} {k}" for k in ("train", "valid", "test"))
+    counts = "  /  ".join(f"{len(parts[k][1])} {k}" for k in ("train", "valid", "test"))
     if augment == "shifts":
         counts += f"; trained on {len(fit[1])} with shifted copies"
     print(f"{name}: {info['n_samples']} examples ({counts}), {info['n_classes']} classes")
@@ -508,7 +496,7 @@ def run_train(args: argparse.Namespace) -> int:
     with np.errstate(over="ignore", invalid="ignore"):  # divergence is reported as such below
         try:
             history = train(
-                model, data["fit"], data["valid"], epochs=args.epochs,
+                model, fit, parts["valid"], epochs=args.epochs,
                 batch_size=args.batch_size, optimizer=optimizer, early_stopping=stopper,
                 seed=args.seed, progress=not args.no_progress, callbacks=[resume_point, log],
                 state=state,
@@ -518,7 +506,7 @@ def run_train(args: argparse.Namespace) -> int:
                 raise
             diverged, history = e, e.history
     seconds = time.perf_counter() - start
-    errors = {k: model.error(*data[k]) for k in ("train", "valid", "test")}
+    errors = {k: model.error(*parts[k]) for k in ("train", "valid", "test")}  # raw data
 
     print()
     print(_table([(k, errors[k]) for k in ("train", "valid", "test")]))
@@ -550,11 +538,11 @@ def run_train(args: argparse.Namespace) -> int:
         "dataset": name,
         "data_dir": args.data_dir,
         "split": split,
-        "preprocessing": pre,
+        "preprocessing": preprocessing.to_dict(),  # also the model's own, saved with it
         "n_classes": n_classes,
         "metrics": {k: metrics[k] for k in metrics if k not in ("history", "dataset")},
     }
-    written = _write_outputs(out, model, history, metrics, metadata, parts, pre, name)
+    written = _write_outputs(out, model, history, metrics, metadata, parts, name)
     if (out / RESUME).is_file():
         written.append(RESUME)
     write_manifest(out, written, interrupted=history.interrupted, epochs=len(history),
@@ -653,7 +641,7 @@ def write_manifest(out: Path, names: list[str], **facts: Any) -> None:
     atomic_write(out / MANIFEST, lambda f: f.write(text.encode() + b"\n"))
 
 
-def _write_outputs(out, model, history, metrics, metadata, parts, pre, name) -> list[str]:
+def _write_outputs(out, model, history, metrics, metadata, parts, name) -> list[str]:
     out.mkdir(parents=True, exist_ok=True)
     model.save(out / "model.npz", metadata=metadata)
     from .._atomic import atomic_write
@@ -672,9 +660,9 @@ def _write_outputs(out, model, history, metrics, metadata, parts, pre, name) -> 
         from ..plots import plot_decision_boundary
 
         (X, y), (Xt, yt) = parts["train"], parts["test"]
-        plot_decision_boundary(
-            model, X, y, out / "boundary.png", transform=Preprocessing.from_dict(pre).transform,
-            X_test=Xt, y_test=yt, title=f"{name}: decision regions",
+        plot_decision_boundary(  # raw points: the model applies its preprocessing
+            model, X, y, out / "boundary.png", X_test=Xt, y_test=yt,
+            title=f"{name}: decision regions",
         )  # fmt: skip
         written.append("boundary.png")
     return written
@@ -715,11 +703,10 @@ def run_evaluate(args: argparse.Namespace) -> int:
         return _evaluate_feed(model, path, args)
     meta = model.metadata
     split = meta.get("split")
-    pre = meta.get("preprocessing")
-    if not isinstance(split, dict) or not isinstance(pre, dict):
+    if not isinstance(split, dict):
         raise ModelFileError(
-            f"{path} holds no dataset split or preprocessing in its metadata (was it written by "
-            "`flowgraph train`?); pass --feed DATA.npz to evaluate it on arrays of your own"
+            f"{path} holds no dataset split in its metadata (was it written by `flowgraph "
+            "train` or `search`?); pass --feed DATA.npz to evaluate it on arrays of your own"
         )
     if not (model.classifier and {i.name for i in model.inputs} == {"x", "y"}):
         raise UsageError(f"{path}: evaluating on a dataset needs a classifier of x and y: --feed")
@@ -738,9 +725,9 @@ def run_evaluate(args: argparse.Namespace) -> int:
             f"the model takes {n_in} inputs and {n_classes} classes; {info['name']} has "
             f"{X.shape[1]} features and {info['n_classes']} classes"
         )
-    Xp = apply_preprocessing(pre, X)
-    loss = model.loss_value(Xp, y)  # also refuses an empty split, NaN, bad labels
-    pred = model.predict(Xp)
+    # raw data: the model applies its own preprocessing (saved with it)
+    loss = model.loss_value(X, y)  # also refuses an empty split, NaN, bad labels
+    pred = model.predict(X)
     M = confusion_matrix(y, pred, n_classes)
     error = 1 - np.trace(M) / M.sum()
     print(f"{path}: {info['name']}, {args.split} split of seed {split['seed']}: {len(y)} examples")

@@ -130,9 +130,10 @@ class Standardizer:
     def n_features(self) -> int:
         return len(self.mean)
 
-    def transform(self, X: np.ndarray) -> np.ndarray:
-        """(X - mu) / sigma, in X's float dtype (float64 for integer X)."""
-        X = self._check(X)
+    def transform(self, X: np.ndarray, *, check_finite: bool = True) -> np.ndarray:
+        """(X - mu) / sigma, in X's float dtype (float64 for integer X). ``check_finite=False``
+        lets NaN and inf through, in place (for a caller that names them itself)."""
+        X = self._check(X, finite=check_finite)
         dtype = X.dtype if np.issubdtype(X.dtype, np.floating) else np.dtype(np.float64)
         return ((X - self.mean) / self.scale).astype(dtype, copy=False)
 
@@ -160,8 +161,8 @@ class Standardizer:
             raise DatasetError("mean must be finite and scale finite and positive")
         return cls(mean, scale)
 
-    def _check(self, X: np.ndarray) -> np.ndarray:
-        X = _as_matrix(X, "X")
+    def _check(self, X: np.ndarray, *, finite: bool = True) -> np.ndarray:
+        X = _as_matrix(X, "X", finite=finite)
         if X.shape[1] != self.n_features:
             raise DatasetError(
                 f"X has {X.shape[1]} features, the Standardizer was fitted on {self.n_features}"
@@ -169,13 +170,13 @@ class Standardizer:
         return X
 
 
-def _as_matrix(X: np.ndarray, name: str) -> np.ndarray:
+def _as_matrix(X: np.ndarray, name: str, *, finite: bool = True) -> np.ndarray:
     X = np.asarray(X)
     if X.ndim != 2:
         raise DatasetError(f"{name} must be a 2-D array (examples x features), got shape {X.shape}")
     if not (np.issubdtype(X.dtype, np.number) and not np.iscomplexobj(X)):
         raise DatasetError(f"{name} must hold real numbers, got dtype {X.dtype}")
-    if not np.all(np.isfinite(X)):
+    if finite and not np.all(np.isfinite(X)):
         raise DatasetError(f"{name} holds NaN or infinite values")
     return X
 

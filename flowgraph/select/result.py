@@ -51,7 +51,8 @@ class SearchResult:
     ``trials`` (list of dicts, see :func:`run_trial`), ``n_planned`` (trials the search
     holds), ``interrupted`` (stopped by Ctrl-C: no test evaluation then), ``n_resumed``
     (trials read back from the checkpoint), ``best_model`` and ``test_error`` (None until the
-    best configuration is evaluated).
+    best configuration is evaluated). For a search on a dataset name, ``best_model`` carries
+    the data's preprocessing (``best_model.preprocessing``): it takes raw inputs.
     """
 
     kind: str

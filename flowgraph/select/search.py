@@ -43,9 +43,9 @@ Plan = list[tuple[int, dict[str, Any], int]]
 
 class LoadedData(tuple):
     """((X_train, y_train), (X_valid, y_valid), (X_test, y_test)) of a named dataset, with how
-    it was made: ``preprocessing`` (fitted on the training part, applied to all three) and
-    ``metadata`` (dataset, split, preprocessing: what ``flowgraph evaluate`` needs to re-create
-    the same test part from a saved best model)."""
+    it was made: ``preprocessing`` (fitted on the training part, applied to all three: the
+    parts are x') and ``metadata`` (dataset, split, preprocessing: what ``flowgraph evaluate``
+    needs to re-create the same test part from a saved best model)."""
 
     preprocessing: Any = None
     metadata: dict[str, Any]
@@ -79,7 +79,11 @@ def load_data(
     ``flowgraph train`` does (:class:`flowgraph.Preprocessing` fitted on the training part:
     ``auto`` scales digits by 1/16 and standardises the others; ``augment="auto"`` adds the
     shifted copies of the digits' training images). The same defaults as ``flowgraph train``
-    (:mod:`flowgraph.defaults`), so a configuration means the same run in both."""
+    (:mod:`flowgraph.defaults`), so a configuration means the same run in both.
+
+    The parts are preprocessed (x'): the trials' models, which have no preprocessing of their
+    own, train on them as they are. The search's ``best_model`` is given the preprocessing
+    (``model.preprocessing``), so that it takes raw inputs, as ``get_dataset`` gives them."""
     if isinstance(data, LoadedData):
         return data
     if not isinstance(data, str):
@@ -454,10 +458,14 @@ def _evaluate_best(result: SearchResult, data: Data) -> None:
             RuntimeWarning,
             stacklevel=3,
         )
-    result.best_model = model
-    result.test_error = model.error(Xt, yt)
-    # where the data came from and how it was preprocessed travel with the model
+    result.test_error = model.error(Xt, yt)  # x' data, a model without preprocessing: once
+    # where the data came from travels with the model, and so does its input pipeline: from
+    # now on the best model takes raw inputs (a saved best_model.npz, its predict)
     model.metadata.update(getattr(data, "metadata", {}))
+    pre = getattr(data, "preprocessing", None)
+    if pre is not None:
+        model.preprocessing = pre
+    result.best_model = model
 
 
 def grid_search(
