@@ -541,8 +541,8 @@ def markdown(results: Results) -> str:
     if grad is not None:
         out += ["", "## Gradient checks", ""]
         out.append(
-            f"`fg.check_box` on all {grad['boxes']} boxes ({grad['inputs']} inputs, float64 "
-            f"central differences): {grad['seconds'] * 1e3:.1f} ms, "
+            f"`fg.check_box` on all {grad['boxes']} boxes ({grad['inputs']} inputs and the "
+            f"forward-mode rules, float64 central differences): {grad['seconds'] * 1e3:.1f} ms, "
             f"**{grad['per_s']:.0f} boxes checked per second**."
         )
     out += ["", "## Ratios against the targets (issue 5)", ""]

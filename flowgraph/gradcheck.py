@@ -26,6 +26,11 @@ The Graph does not call ``bprop`` but ``bprop_needed`` (skipping inputs that nee
 returning a rank-1 gradient as an ``Outer``): ``check_box`` holds every pattern of ``needs``
 at the sample's batch and at a batch of one example to ``bprop``, and ``check_graph``
 re-checks each box on the path the Graph took.
+
+A box's forward-mode rules (``fprop_jvp``, ``bprop_jvp``: the directional derivatives of fprop
+and bprop) are checked too, at the same inputs, by :func:`flowgraph.check_jvp`: one random
+tangent, every element of R{out} and of each R{grad_x} against central differences, an element
+that fails judged again by the same differentiation as above (kinks apart).
 """
 
 from __future__ import annotations
@@ -33,12 +38,15 @@ from __future__ import annotations
 import inspect
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from .boxes.base import Box, Outer
 from .errors import FeedError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .jvp import JVPReport
 
 __all__ = [
     "InputCheck",
@@ -62,6 +70,7 @@ KINK_RTOL = 1e-3  # evidence of non-smoothness (relative to the slopes) that ref
 REFINE = 16  # ...dividing it by this...
 MAX_REFINE = 8  # ...at most this many times (eps / 16^8 ~ 2e-10 eps)
 ROUNDOFF = 16  # round-off of the estimate: this many ulps of |f| over the step (4x margin)
+JUMP_ULPS = 1000  # f(h) - f(-h) this many times the round-off, not shrinking with h: a jump
 MAX_PATTERN_INPUTS = 6  # every pattern of needs for up to this many inputs (2^6 - 1 = 63)
 PATH_RTOL = 1e-9  # a fast path equals bprop up to summation order: relative to its largest
 
@@ -147,31 +156,41 @@ def _header(what: str = "input") -> str:
 
 @dataclass
 class BoxReport:
-    """What ``check_box`` found for each differentiable input of one box, and for each path
-    of ``bprop_needed`` (``paths``) held to ``bprop``."""
+    """What ``check_box`` found for each differentiable input of one box, for each path of
+    ``bprop_needed`` (``paths``) held to ``bprop``, and for its forward-mode rules (``jvp``,
+    a :class:`~flowgraph.jvp.JVPReport` from :func:`~flowgraph.check_jvp`; None when they
+    were not checked, ``jvp_note`` then says why, or is empty when ``jvp=False`` said so)."""
 
     box: str
     inputs: list[InputCheck]
     node: str | None = None
     paths: list[PathCheck] = field(default_factory=list)
+    jvp: JVPReport | None = None
+    jvp_note: str = ""
 
     @property
     def ok(self) -> bool:
-        return all(c.ok for c in self.inputs) and all(p.ok for p in self.paths)
+        return (
+            all(c.ok for c in self.inputs)
+            and all(p.ok for p in self.paths)
+            and (self.jvp is None or self.jvp.ok)
+        )
 
     @property
     def status(self) -> str:
         """'fail', 'kink' (passes except at non-differentiable points) or 'pass'."""
         if not self.ok:
             return "fail"
-        return "kink" if any(c.n_kinks for c in self.inputs) else "pass"
+        kinks = any(c.n_kinks for c in self.inputs)
+        return "kink" if kinks or (self.jvp is not None and self.jvp.status == "kink") else "pass"
 
     @property
     def max_rel_err(self) -> float:
+        """The gradients' worst relative error (the rules' is ``jvp.max_rel_err``)."""
         return max((c.max_rel_err for c in self.inputs), default=0.0)
 
     @property
-    def failing(self) -> list[str]:
+    def failing_inputs(self) -> list[str]:
         """Inputs with a wrong gradient, from bprop or from a path of bprop_needed."""
         names = [c.name for c in self.inputs if not c.ok]
         for p in self.paths:
@@ -179,13 +198,45 @@ class BoxReport:
         return names
 
     @property
+    def failing_rules(self) -> list[str]:
+        """Forward-mode rules that are wrong, as check_jvp names them (``'fprop_jvp'``,
+        ``'bprop_jvp: grad_a'``)."""
+        return [] if self.jvp is None else self.jvp.failing
+
+    @property
+    def failing(self) -> list[str]:
+        """Everything wrong: the inputs with a wrong gradient, then the wrong forward-mode
+        rules."""
+        return self.failing_inputs + self.failing_rules
+
+    @property
     def failing_paths(self) -> list[PathCheck]:
         return [p for p in self.paths if not p.ok]
 
     def title(self) -> str:
         where = f" at node '{self.node}'" if self.node else ""
-        failing = f" (wrong gradient for: {', '.join(self.failing)})" if self.failing else ""
+        wrong = []
+        if self.failing_inputs:
+            wrong.append(f"wrong gradient for: {', '.join(self.failing_inputs)}")
+        if self.failing_rules:
+            wrong.append(f"wrong forward-mode rule: {', '.join(self.failing_rules)}")
+        failing = f" ({'; '.join(wrong)})" if wrong else ""
         return f"{self.box}{where}: {self.status.upper()}{failing}"
+
+    def jvp_lines(self) -> list[str]:
+        """The forward-mode rules' part of the table: a title and one row per rule, or one
+        line saying there are none; nothing when they were not asked for."""
+        from .jvp import rules_header
+
+        if self.jvp is None:
+            if not self.jvp_note:
+                return []
+            return [f"forward-mode rules (fprop_jvp, bprop_jvp): {self.jvp_note}"]
+        return [
+            f"forward-mode rules (fprop_jvp, bprop_jvp) along a random tangent: "
+            f"{self.jvp.verdict()}",
+            "  " + rules_header(),
+        ] + ["  " + c.line() for c in self.jvp.checks]
 
     def __str__(self) -> str:
         if not self.inputs and not self.paths:
@@ -200,6 +251,7 @@ class BoxReport:
                 f"{len(self.paths)} equal bprop"
             )
             lines += ["    " + p.line() for p in bad]
+        lines += ["  " + line for line in self.jvp_lines()]
         return "\n".join(lines)
 
     def __bool__(self) -> bool:
@@ -211,7 +263,8 @@ class GraphReport:
     """What ``check_graph`` found: every parameter end to end, and every box on its own.
 
     ``first_failing_box`` names the first node in fprop order whose box fails its own check
-    with the values recorded in the graph: where to look first.
+    with the values recorded in the graph (its bprop, a path of bprop_needed, or one of its
+    forward-mode rules): where to look first.
     """
 
     output: str
@@ -246,7 +299,11 @@ class GraphReport:
             lines.append("each box with the values recorded in the graph:")
             for name, rep in self.boxes.items():
                 mark = rep.status.upper()
-                extra = "" if rep.ok else f"  failing input(s): {', '.join(rep.failing)}"
+                extra = ""
+                if rep.failing_inputs:
+                    extra += f"  failing input(s): {', '.join(rep.failing_inputs)}"
+                if rep.failing_rules:
+                    extra += f"  wrong forward-mode rule(s): {', '.join(rep.failing_rules)}"
                 lines.append(
                     f"  {name:<14} {rep.box:<20} {mark:<5} max rel {rep.max_rel_err:.2e}{extra}"
                 )
@@ -313,13 +370,21 @@ def _differentiate(
     So: the evidence e = max(|c(h) - c(h/2)|, |r|) is compared with ``KINK_RTOL`` times the
     slopes (plus round-off, u |f| / h, and ``atol``); below it the function is smooth at
     this step; above it the step is refined, and a kink is declared only when e does not
-    shrink (a smooth function's evidence shrinks 256-fold per refinement, a jump's stays).
-    Evidence that grows as h shrinks is round-off: the previous step is then used, its
-    evidence counted in the allowance. A step that leaves the domain (a non-finite value)
-    is refined too.
+    shrink while the slopes stay (a smooth function's evidence shrinks 256-fold per
+    refinement, a jump's stays).
+
+    A function that itself jumps by J at the point (bprop of ReLU at 0, as the forward-mode
+    check differentiates it) keeps |f(h) - f(-h)| near J at every step, where a smooth one's
+    shrinks with h, a pole's grows and round-off stays within a few ulps: that is a kink
+    too. Evidence that grows far above round-off, or slopes that change with the step, mean
+    a pole within the step (the gradient -1/f of -log f, for f below the step): the step is
+    refined. Evidence that grows to round-off level as h shrinks: the previous step is used,
+    its evidence counted in the allowance. A step that leaves the domain (a non-finite
+    value) is refined too.
     """
     h = eps
-    prev: tuple[float, float, float, float] | None = None  # (evidence, numeric, h, noise)
+    # (evidence, numeric, h, noise, |f(h) - f(-h)|, slopes)
+    prev: tuple[float, float, float, float, float, float] | None = None
     for _ in range(MAX_REFINE + 1):
         fp, fm = f_at(h), f_at(-h)
         fp2, fm2 = f_at(h / 2), f_at(-h / 2)
@@ -336,15 +401,26 @@ def _differentiate(
         evidence = max(abs(c1 - c2), abs(r))
         if evidence <= KINK_RTOL * slopes + noise + atol:
             return _Verdict("smooth", numeric, noise + 1e-3 * evidence, h)
+        gap = abs(fp - fm)
         if prev is not None:
-            e_prev, n_prev, h_prev, noise_prev = prev
+            e_prev, n_prev, h_prev, noise_prev, gap_prev, slopes_prev = prev
+            steady = gap_prev / 2 < gap < 2 * gap_prev  # neither shrinks nor grows (a pole)
+            if evidence > e_prev / 8 and steady and gap > JUMP_ULPS * noise * h:
+                return _Verdict("kink", step=h, why=f"the function jumps by {gap:.3g} here")
             if evidence > REFINE * e_prev:  # round-off took over: the coarser step was better
                 if e_prev <= 1e-2 * slopes:
                     return _Verdict("smooth", n_prev, noise_prev + e_prev, h_prev)
-                break
-            if evidence > e_prev / 8:  # the slopes' disagreement does not shrink: a jump
+                if evidence <= JUMP_ULPS * noise:
+                    break
+                # ...or, far above round-off, the steps still straddle a pole: refine on
+                prev = (evidence, numeric, h, noise, gap, slopes)
+                h /= REFINE
+                continue
+            # the slopes' disagreement does not shrink, and the slopes themselves stay (a
+            # pole's change with the step): a jump of the slope
+            if evidence > e_prev / 8 and slopes_prev / 4 <= slopes <= 4 * slopes_prev:
                 return _Verdict("kink", step=h, why=f"one-sided slopes differ by {abs(r):.3g}")
-        prev = (evidence, numeric, h, noise)
+        prev = (evidence, numeric, h, noise, gap, slopes)
         h /= REFINE
     return _Verdict(
         "unresolved",
@@ -618,17 +694,22 @@ def check_box(
     node: str | None = None,
     needs: Sequence[bool] | None = None,
     paths: bool = True,
+    jvp: bool = True,
 ) -> BoxReport:
-    """Compare ``box.bprop`` with central differences of ``box.fprop``, input by input, and
-    hold every path the Graph may take, ``box.bprop_needed``, to ``bprop``.
+    """Compare ``box.bprop`` with central differences of ``box.fprop``, input by input, hold
+    every path the Graph may take, ``box.bprop_needed``, to ``bprop``, and check the box's
+    forward-mode rules ``fprop_jvp`` and ``bprop_jvp`` when it has them.
 
     ``inputs`` default to ``box.sample_inputs(rng)``. Floating inputs are checked (in
     float64); integer inputs (labels) are held fixed. The paths checked are every pattern of
     ``needs`` over the floating inputs, on these inputs and on a batch of one example cut
     from them (or ``box.sample_inputs(rng, n=1)`` where the box takes ``n``); given
     ``needs`` (as ``check_graph`` does, with the Graph's own), only that pattern on these
-    inputs; ``paths=False``: none. Returns a :class:`BoxReport`; ``print(report)`` shows a
-    table, ``report.ok`` the verdict.
+    inputs; ``paths=False``: none. The forward-mode rules are checked at the same inputs by
+    :func:`flowgraph.check_jvp` (along one random tangent, element by element, kinks apart),
+    whenever ``box.has_jvp()``; bprop_jvp only when bprop is right, as it is bprop's
+    derivative. Returns a :class:`BoxReport`; ``print(report)`` shows a table, ``report.ok``
+    the verdict, ``report.failing`` what is wrong.
 
     Parameters
     ----------
@@ -651,11 +732,18 @@ def check_box(
         Which inputs' gradients the Graph asks ``bprop_needed`` for (see above).
     paths
         Check the ``bprop_needed`` paths as well as ``bprop``.
+    jvp
+        Check the forward-mode rules (``fprop_jvp``, ``bprop_jvp``) against central
+        differences of ``fprop`` and ``bprop`` when the box defines them (for a
+        :class:`~flowgraph.Block`: when all its inner boxes do); a box without them is not
+        a failure, its report says it has none. ``jvp=False``: skip them (``report.jvp`` is
+        None).
 
     Returns
     -------
     BoxReport
-        One :class:`InputCheck` per input (errors, the worst element, kinks) and ``ok``.
+        One :class:`InputCheck` per input (errors, the worst element, kinks), the paths,
+        ``jvp`` (a :class:`~flowgraph.jvp.JVPReport`, or None) and ``ok``.
 
     Examples
     --------
@@ -668,6 +756,16 @@ def check_box(
     >>> report = fg.check_box(BadTanh(), [np.linspace(-1, 1, 6)])
     >>> report.ok, report.inputs[0].name
     (False, 'a')
+    >>> class TwiceTanh(fg.Tanh):  # bprop is right, forward mode doubles R{h}
+    ...     def fprop_jvp(self, inputs, tangents, h):
+    ...         return 2 * (1 - h * h) * tangents[0]
+    >>> report = fg.check_box(TwiceTanh())
+    >>> report.ok, report.failing
+    (False, ['fprop_jvp'])
+    >>> print(report.title())
+    TwiceTanh: FAIL (wrong forward-mode rule: fprop_jvp)
+    >>> fg.check_box(TwiceTanh(), jvp=False).ok
+    True
     """
     rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
     kind = type(box).__name__
@@ -772,7 +870,33 @@ def check_box(
         if notes_all:
             c.note, c.broken = notes_all, True
         checks.append(c)
-    return BoxReport(kind, checks, node, path_checks)
+    report = BoxReport(kind, checks, node, path_checks)
+    if jvp and any(_is_float(x) for x in xs):
+        bprop_ok = all(c.ok for c in checks)
+        report.jvp, report.jvp_note = _check_rules(box, xs, rng, eps, rtol, atol, bprop_ok)
+    return report
+
+
+def _check_rules(
+    box: Box,
+    xs: list[Any],
+    rng: np.random.Generator,
+    eps: float,
+    rtol: float,
+    atol: float,
+    bprop_ok: bool,
+) -> tuple[JVPReport | None, str]:
+    """check_jvp at the checker's inputs, or why not: (report, "") or (None, note)."""
+    from .jvp import JVPCheck, JVPReport, check_jvp
+
+    if not box.has_jvp():
+        return None, "none (optional: Hessian-vector products then use finite differences)"
+    try:
+        rules = check_jvp(box, xs, rng=rng, eps=eps, rtol=rtol, atol=atol, bprop_jvp=bprop_ok)
+    except Exception as e:  # fprop or bprop failing off the point: a finding, not a crash
+        broken = JVPCheck("(rules)", (), broken=True, note=f"raised {type(e).__name__}: {e}")
+        rules = JVPReport(type(box).__name__, [broken])
+    return rules, ""
 
 
 def check_graph(
@@ -789,13 +913,15 @@ def check_graph(
     n_samples: int = N_SAMPLES,
     n_directions: int = N_DIRECTIONS,
     boxes: bool = True,
+    jvp: bool = True,
 ) -> GraphReport:
     """Check the graph's gradient of ``output`` (default its first) for every parameter.
 
     Runs in float64 on copies of the parameters; the parameters' own arrays are put back
     (dtype and all) and a last fprop/bprop in their dtype leaves the nodes' values and
     gradients as the user had them. With ``boxes=True`` (default) every box is also checked
-    on its own with the values recorded at fprop, so a failure is traced to its box; with
+    on its own with the values recorded at fprop (:func:`check_box` with the Graph's
+    ``needs``, forward-mode rules included), so a failure is traced to its box; with
     ``boxes=False`` that happens only when an end-to-end check fails.
 
     Parameters
@@ -813,12 +939,16 @@ def check_graph(
         As for :func:`check_box`.
     boxes
         Also check every box on its own (see above).
+    jvp
+        In each box's own check, its forward-mode rules too (see :func:`check_box`): a wrong
+        rule fails the report and names its box, although the gradient does not use it.
 
     Returns
     -------
     GraphReport
         ``parameters`` (one :class:`InputCheck` each), ``boxes`` (the box-by-box reports),
-        ``ok`` and ``first_failing_box`` (the first box in fprop order whose bprop is wrong).
+        ``ok`` and ``first_failing_box`` (the first box in fprop order whose own check
+        fails: its bprop, a path of bprop_needed or a forward-mode rule).
 
     Examples
     --------
@@ -921,6 +1051,7 @@ def check_graph(
                         node=n.name,
                         needs=graph_needs.get(id(n)),
                         paths=id(n) in graph_needs,  # boxes bprop visits, as it visits them
+                        jvp=jvp,
                     )
         return report
     finally:

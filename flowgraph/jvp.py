@@ -26,7 +26,7 @@ differences of its fprop and bprop.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
@@ -241,39 +241,64 @@ def jvp(
 
 
 # -- checking a box's rules ------------------------------------------------------------------------
+MAX_REJUDGED = 1024  # elements of one rule re-examined with refined steps, worst first
+
+
 @dataclass
 class JVPCheck:
     """One comparison of a rule with central differences: ``what`` is ``"fprop_jvp"`` (R{out})
-    or ``"bprop_jvp: grad_h"`` (R{grad_h}); errors are over every element, ``worst`` is the
-    index of the worst one with its ``analytic`` and ``numeric`` values."""
+    or ``"bprop_jvp: grad_h"`` (R{grad_h}); errors are over every element (kinks excluded),
+    ``worst`` is the index of the worst one with its ``analytic`` and ``numeric`` values.
+    ``skipped``: not compared (bprop_jvp while bprop itself is wrong), says ``note``."""
 
     what: str
     shape: tuple[int, ...]
     max_abs_err: float = 0.0
     max_rel_err: float = 0.0
+    n_checked: int = 0
     n_failed: int = 0
+    n_kinks: int = 0
     worst: tuple[int, ...] | None = None
     analytic: float = float("nan")
     numeric: float = float("nan")
     note: str = ""
     broken: bool = False
+    skipped: bool = False
 
     @property
     def ok(self) -> bool:
         return not self.broken and self.n_failed == 0
 
-    def line(self) -> str:
+    @property
+    def status(self) -> str:
+        if not self.ok:
+            return "FAIL"
+        if self.skipped:
+            return "SKIP"
+        return "KINK" if self.n_kinks else "PASS"
+
+    def line(self, width: int = 22) -> str:
+        """One row of the table (the columns of :meth:`flowgraph.gradcheck.InputCheck.line`)."""
         worst = (
             ""
             if self.worst is None
             else f"  worst {self.worst}: analytic {self.analytic:.6g}, numeric {self.numeric:.6g}"
         )
         note = f"  [{self.note}]" if self.note else ""
-        status = "PASS" if self.ok else "FAIL"
+        if self.skipped:
+            return f"{self.what:<{width}} {'':<12} {'':>9} {'':>9}  {'':<26} {self.status}{note}"
+        counts = f"{self.n_failed}/{self.n_checked} failed"
+        if self.n_kinks:
+            counts += f", {self.n_kinks} at kinks"
         return (
-            f"{self.what:<22} {str(self.shape):<12} {self.max_abs_err:9.2e} "
-            f"{self.max_rel_err:9.2e}  {status}{worst}{note}"
+            f"{self.what:<{width}} {str(self.shape):<12} {self.max_abs_err:9.2e} "
+            f"{self.max_rel_err:9.2e}  {counts:<26} {self.status}{worst}{note}"
         )
+
+
+def rules_header(width: int = 22) -> str:
+    """The header of the rows of :meth:`JVPCheck.line`."""
+    return f"{'rule':<{width}} {'shape':<12} {'max abs':>9} {'max rel':>9}  {'elements':<26} status"
 
 
 @dataclass
@@ -289,6 +314,13 @@ class JVPReport:
         return all(c.ok for c in self.checks)
 
     @property
+    def status(self) -> str:
+        """'fail', 'kink' (passes except at non-differentiable points) or 'pass'."""
+        if not self.ok:
+            return "fail"
+        return "kink" if any(c.n_kinks for c in self.checks) else "pass"
+
+    @property
     def failing(self) -> list[str]:
         return [c.what for c in self.checks if not c.ok]
 
@@ -296,11 +328,13 @@ class JVPReport:
     def max_rel_err(self) -> float:
         return max((c.max_rel_err for c in self.checks), default=0.0)
 
+    def verdict(self) -> str:
+        """``PASS``, ``KINK`` or ``FAIL (wrong: ...)``."""
+        return self.status.upper() + (f" (wrong: {', '.join(self.failing)})" if not self.ok else "")
+
     def __str__(self) -> str:
-        verdict = "PASS" if self.ok else f"FAIL (wrong: {', '.join(self.failing)})"
-        head = f"{'rule':<22} {'shape':<12} {'max abs':>9} {'max rel':>9}  status"
         return "\n".join(
-            [f"{self.box} forward-mode rules: {verdict}", "  " + head]
+            [f"{self.box} forward-mode rules: {self.verdict()}", "  " + rules_header()]
             + ["  " + c.line() for c in self.checks]
         )
 
@@ -309,8 +343,28 @@ class JVPReport:
 
 
 def _compare_arrays(
-    what: str, analytic: Any, numeric: np.ndarray, rtol: float, atol: float
+    what: str,
+    analytic: Any,
+    F: Callable[[float], np.ndarray],
+    F0: Any,
+    *,
+    eps: float,
+    rtol: float,
+    atol: float,
 ) -> JVPCheck:
+    """Hold ``analytic`` to the derivative at r = 0 of ``F`` (r -> an array; ``F0`` = F(0)).
+
+    The central difference (F(eps) - F(-eps)) / (2 eps) judges every element at once; an
+    element it fails (or cannot compute: a step out of the domain) is judged again by the
+    gradient checker's own differentiation (Richardson's estimate, refined steps, kinks told
+    apart: :func:`flowgraph.gradcheck._differentiate`), the worst ``MAX_REJUDGED`` first, on
+    the same evaluations of F. So a kink (ReLU at 0) is reported apart and a steep point is
+    judged with a smaller step, while a wrong rule still fails.
+    """
+    from .gradcheck import _differentiate
+
+    with np.errstate(all="ignore"):
+        numeric = (F(eps) - F(-eps)) / (2 * eps)
     check = JVPCheck(what=what, shape=tuple(np.shape(numeric)))
     try:
         a = np.asarray(analytic, dtype=np.float64)
@@ -324,17 +378,59 @@ def _compare_arrays(
     if not np.all(np.isfinite(a)):
         check.broken, check.note = True, "not finite"
         return check
-    abs_err = np.abs(a - numeric)
-    scale = np.maximum(np.abs(a), np.abs(numeric))
-    tol = atol + rtol * scale
-    check.n_failed = int(np.sum(abs_err > tol)) + int(np.sum(~np.isfinite(numeric)))
-    if a.size:
-        check.max_abs_err = float(abs_err.max())
-        rel = np.divide(abs_err, scale, out=np.zeros_like(abs_err), where=scale > 0)
+    a_flat, n_flat = a.reshape(-1), numeric.reshape(-1).copy()
+    allowance = np.zeros(a.size)
+    kink = np.zeros(a.size, dtype=bool)
+
+    def errors() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        with np.errstate(invalid="ignore"):
+            abs_err = np.abs(a_flat - n_flat)
+            scale = np.maximum(np.abs(a_flat), np.abs(n_flat))
+        return abs_err, scale, atol + rtol * scale + allowance
+
+    abs_err, scale, tol = errors()
+    with np.errstate(invalid="ignore"):
+        bad = np.flatnonzero(~(abs_err <= tol))  # NaN (a step out of the domain) too
+    if bad.size:
+        with np.errstate(invalid="ignore"):
+            score = np.where(np.isfinite(abs_err[bad]), abs_err[bad] / tol[bad], np.inf)
+        bad = bad[np.argsort(-score, kind="stable")]
+        f0 = np.asarray(F0, dtype=np.float64).reshape(-1)
+        unresolved = ""
+        for k in bad[:MAX_REJUDGED]:
+            if not np.isfinite(f0[k]):
+                n_flat[k] = np.nan
+                unresolved = f"not finite at the point ({f0[k]})"
+                continue
+            v = _differentiate(lambda r, k=k: float(F(r).reshape(-1)[k]), f0[k], 0.0, eps, atol)
+            if v.kind == "kink":
+                kink[k] = True
+            elif v.kind == "smooth":
+                n_flat[k], allowance[k] = v.numeric, v.allowance
+            else:
+                n_flat[k], unresolved = np.nan, v.why
+        if bad.size > MAX_REJUDGED:
+            check.note = f"{bad.size - MAX_REJUDGED} elements failing at eps not re-examined"
+        check.note = "; ".join(x for x in (unresolved, check.note) if x)
+        abs_err, scale, tol = errors()
+    judged = ~kink
+    with np.errstate(invalid="ignore"):
+        failed = judged & ~(abs_err <= tol)
+    check.n_checked = int(a.size)
+    check.n_failed = int(failed.sum())
+    check.n_kinks = int(kink.sum())
+    finite = judged & np.isfinite(abs_err)
+    if finite.any():
+        check.max_abs_err = float(abs_err[finite].max())
+        rel = np.divide(abs_err, scale, out=np.zeros_like(abs_err), where=finite & (scale > 0))
         check.max_rel_err = float(rel.max())
-        k = int(np.argmax(abs_err / tol))
+    if judged.any():
+        with np.errstate(invalid="ignore"):
+            score = np.where(finite, abs_err / tol, np.inf)
+        score[kink] = -1.0
+        k = int(np.argmax(score))
         check.worst = tuple(int(i) for i in np.unravel_index(k, a.shape))
-        check.analytic, check.numeric = float(a.reshape(-1)[k]), float(numeric.reshape(-1)[k])
+        check.analytic, check.numeric = float(a_flat[k]), float(n_flat[k])
     return check
 
 
@@ -345,6 +441,18 @@ def _float64(v: Any) -> Any:
     return v
 
 
+def _cached(f: Callable[[float], Any]) -> Callable[[float], Any]:
+    """f, evaluated once per step r (every element's refinement uses the same steps)."""
+    seen: dict[float, Any] = {}
+
+    def at(r: float) -> Any:
+        if r not in seen:
+            seen[r] = f(r)
+        return seen[r]
+
+    return at
+
+
 def check_jvp(
     box: Box,
     inputs: Sequence[Any] | None = None,
@@ -353,6 +461,7 @@ def check_jvp(
     eps: float = 1e-6,
     rtol: float = 1e-5,
     atol: float = 1e-7,
+    bprop_jvp: bool = True,
 ) -> JVPReport:
     """Compare a box's forward-mode rules with central differences, in float64.
 
@@ -360,13 +469,21 @@ def check_jvp(
     floating input, 0 for labels), a random grad_out g and a random R{g}:
 
     * ``fprop_jvp(u, t, out)`` against (fprop(u + eps t) - fprop(u - eps t)) / (2 eps);
-    * ``bprop_jvp(u, t, out, R{out}, g, R{g})`` against the same central difference of
+    * ``bprop_jvp(u, t, out, R{out}, g, R{g})`` (R{out} from fprop_jvp when that passed, else
+      the central difference, so that each rule is judged on its own) against the same
+      central difference of
       r -> bprop(u + r t, fprop(u + r t), g + r R{g}), input by input (an input whose bprop
-      gives None, such as labels, must get None or zeros).
+      gives None, such as labels, must get None or zeros; an integer input that bprop gives a
+      gradient, such as a constant, does not move but its gradient does).
 
-    Elements fail where |analytic - numeric| > atol + rtol * max(|analytic|, |numeric|).
-    ``rng`` is a seed or a Generator. ``sample_inputs`` must stay away from kinks (as for the
-    gradient checker). Raises :class:`JVPError` when the box has no forward-mode rules.
+    Elements fail where |analytic - numeric| > atol + rtol * max(|analytic|, |numeric|). An
+    element that fails at eps is judged again as :func:`flowgraph.check_box` judges one: with
+    Richardson's estimate and smaller steps where the function curves steeply or a step
+    leaves its domain, and reported apart as a kink where it is not differentiable along t
+    (ReLU at 0; bprop jumps there), never passed or failed. ``bprop_jvp=False`` checks
+    fprop_jvp only (``check_box`` does so when bprop itself is wrong: bprop_jvp is the
+    derivative of bprop, and has nothing right to be held to). ``rng`` is a seed or a
+    Generator. Raises :class:`JVPError` when the box has no forward-mode rules.
     """
     kind = type(box).__name__
     if not box.has_jvp():
@@ -385,10 +502,12 @@ def check_jvp(
     def moved(r: float) -> list[Any]:
         return [x + r * t if f else x for x, t, f in zip(xs, ts, floating)]
 
+    @_cached
     def fprop_at(r: float) -> np.ndarray:
         with np.errstate(all="ignore"):
             return np.asarray(box.fprop(*moved(r)), dtype=np.float64)
 
+    @_cached
     def bprop_at(r: float) -> list[Any]:
         u = moved(r)
         with np.errstate(all="ignore"):
@@ -396,7 +515,7 @@ def check_jvp(
 
     report = JVPReport(kind)
     snapshot = [x.copy() for x in xs] + [t.copy() for t in ts]
-    Rout_numeric = (fprop_at(eps) - fprop_at(-eps)) / (2 * eps)
+    options = dict(eps=eps, rtol=rtol, atol=atol)
     try:
         Rout = box.fprop_jvp(xs, ts, out)
     except Exception as e:  # a broken rule is a finding of the report, not a crash
@@ -405,10 +524,15 @@ def check_jvp(
             JVPCheck("fprop_jvp", out.shape, broken=True, note=f"raised {type(e).__name__}: {e}")
         )
     else:
-        report.checks.append(_compare_arrays("fprop_jvp", Rout, Rout_numeric, rtol, atol))
-    if Rout is None or np.shape(Rout) != out.shape:  # reported above; go on with the numeric one
-        Rout = Rout_numeric
+        report.checks.append(_compare_arrays("fprop_jvp", Rout, fprop_at, out, **options))
+    if not report.checks[0].ok:  # reported above: bprop_jvp is judged on the right R{out}
+        with np.errstate(all="ignore"):
+            Rout = (fprop_at(eps) - fprop_at(-eps)) / (2 * eps)
     Rout = np.asarray(Rout, dtype=np.float64)
+    if not bprop_jvp:
+        note = "not checked: bprop is wrong, and bprop_jvp is its derivative"
+        report.checks.append(JVPCheck("bprop_jvp", (), skipped=True, note=note))
+        return report
     grads0 = box.bprop(xs, out, g)
     try:
         Rgrads = box.bprop_jvp(xs, ts, out, Rout, g.copy(), Rg.copy())
@@ -428,20 +552,22 @@ def check_jvp(
             )
         )
         return report
-    plus, minus = bprop_at(eps), bprop_at(-eps)
-    for i, (x, f) in enumerate(zip(xs, floating)):
+    for i, x in enumerate(xs):
         name = f"bprop_jvp: grad_{box.input_name(i)}"
-        if not f or grads0[i] is None:
+        if grads0[i] is None:  # labels; an integer constant (Div's 2) may have a gradient
             if Rgrads[i] is not None and np.any(np.asarray(Rgrads[i]) != 0):
                 report.checks.append(
                     JVPCheck(name, x.shape, broken=True, note="bprop gives None here, so must this")
                 )
             continue
-        numeric = (np.asarray(plus[i], np.float64) - np.asarray(minus[i], np.float64)) / (2 * eps)
         if Rgrads[i] is None:
             report.checks.append(JVPCheck(name, x.shape, broken=True, note="returned None"))
             continue
-        report.checks.append(_compare_arrays(name, Rgrads[i], numeric, rtol, atol))
+
+        def grad_at(r: float, i: int = i) -> np.ndarray:
+            return np.asarray(bprop_at(r)[i], dtype=np.float64)
+
+        report.checks.append(_compare_arrays(name, Rgrads[i], grad_at, grads0[i], **options))
     if any(not np.array_equal(a, b) for a, b in zip(xs + ts, snapshot)):
         report.checks.append(
             JVPCheck("(arguments)", (), broken=True, note="a rule wrote into its arguments")

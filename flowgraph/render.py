@@ -495,9 +495,9 @@ def to_dot(
     its position in the fprop sweep and in the bprop sweep (``—`` for a box bprop skips
     because no parameter lies below it). check: a GraphReport from ``check_graph`` or a
     BoxReport from ``check_box`` colours each checked box green (pass), vermillion (fail,
-    labelled with its worst relative error and failing inputs) or amber (kink). A node whose
-    value or gradient holds NaN or inf is always flagged vermillion, and the node where they
-    first appear in fprop says so. group: the nodes of a
+    labelled with its worst relative error, failing inputs and wrong forward-mode rules) or
+    amber (kink). A node whose value or gradient holds NaN or inf is always flagged
+    vermillion, and the node where they first appear in fprop says so. group: the nodes of a
     layer (its Linear, W(k), b(k) and activation) are drawn in a cluster named after it.
     rankdir: "LR" (left to right) or "TB", "RL", "BT". legend: the key below the picture.
 
@@ -606,8 +606,10 @@ def to_dot(
             text = f"<B>{CHECK_MARK[status]}</B>"
             if status == "fail":
                 text += f"  max rel err {rep.max_rel_err:.2g}"
-                if rep.failing:
-                    text += f" (input {_esc(', '.join(rep.failing))})"
+                if rep.failing_inputs:
+                    text += f" (input {_esc(', '.join(rep.failing_inputs))})"
+                if rep.failing_rules:
+                    text += f" (rule {_esc(', '.join(rep.failing_rules))})"
             rows.append(f'<TR><TD COLSPAN="5">{_font(text, color=STYLE[status][1])}</TD></TR>')
         elif name in param_checks:
             pc = param_checks[name]

@@ -55,6 +55,9 @@ def test_every_box_passes_the_checker(cls):
     assert report.status == "pass", str(report)  # sample_inputs stay away from kinks
     assert report.inputs, f"{cls.__name__} has no input the checker could check"
     assert all(c.n_checked > 0 for c in report.inputs)
+    # ...and its forward-mode rules, which every box of the package has (tests/test_jvp.py)
+    assert report.jvp is not None, f"{cls.__name__}: {report.jvp_note}"
+    assert report.jvp.status == "pass" and len(report.jvp.checks) >= 2, str(report)
 
 
 @pytest.mark.parametrize("cls", BOX_CLASSES, ids=BOX_IDS)

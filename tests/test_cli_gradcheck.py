@@ -1,5 +1,5 @@
-"""`flowgraph gradcheck`: one line per box and input, exit 0 when all pass, 1 on a failure,
-2 with one line for a user's mistake."""
+"""`flowgraph gradcheck`: one line per box and input and one for its forward-mode rules, exit 0
+when all pass, 1 on a failure, 2 with one line for a user's mistake."""
 
 from __future__ import annotations
 
@@ -16,14 +16,17 @@ from flowgraph.cli import main
 from flowgraph.gradcheck import all_box_classes
 
 
-def expected_rows(classes) -> list[tuple[str, str]]:
-    """(box, input) for every floating-point input of every box, as the checker names them."""
+def expected_rows(classes, jvp=True) -> list[tuple[str, str]]:
+    """(box, input) for every floating-point input of every box, as the checker names them,
+    then (box, "jvp") for its forward-mode rules."""
     rows = []
     for cls in classes:
         box = cls.example()
         for i, x in enumerate(box.sample_inputs(np.random.default_rng(0))):
             if np.issubdtype(np.asarray(x).dtype, np.floating):
                 rows.append((cls.__name__, box.input_name(i)))
+        if jvp:
+            rows.append((cls.__name__, "jvp"))
     return rows
 
 
@@ -47,11 +50,21 @@ def test_gradcheck_named_boxes_any_case(capsys):
     lines = capsys.readouterr().out.strip().splitlines()
     assert [tuple(line.split()[:2]) for line in lines] == [
         ("Tanh", "a"),
+        ("Tanh", "jvp"),
         ("Linear", "h"),
         ("Linear", "W"),
         ("Linear", "b"),
+        ("Linear", "jvp"),
         ("2", "of"),
     ]
+    # 12 elements of R{h} and of R{grad_a}: one line for both rules
+    assert re.fullmatch(r"Tanh +jvp +max rel err +\S+ +24 checked +PASS", lines[1])
+
+
+def test_no_jvp_leaves_the_forward_mode_rules_out(capsys):
+    assert main(["gradcheck", "Tanh", "Linear", "--no-jvp"]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert [line.split()[1] for line in lines[:-1]] == ["a", "h", "W", "b"]
 
 
 def test_unknown_box_is_one_line_and_exit_2(capsys):
@@ -89,10 +102,15 @@ def test_a_wrong_box_fails_with_exit_1(capsys, monkeypatch, verbose):
     out = capsys.readouterr().out
     if verbose:
         assert "SigmoidWrong: FAIL (wrong gradient for: a)" in out
+        assert "forward-mode rules (fprop_jvp, bprop_jvp) along a random tangent" in out
     else:
         lines = out.strip().splitlines()
         assert lines[0].startswith("Tanh") and lines[0].endswith("PASS")
-        assert lines[1].split()[:2] == ["SigmoidWrong", "a"] and lines[1].endswith("FAIL")
+        assert lines[1].split()[:2] == ["Tanh", "jvp"] and lines[1].endswith("PASS")
+        assert lines[2].split()[:2] == ["SigmoidWrong", "a"] and lines[2].endswith("FAIL")
+        # its bprop_jvp is not judged against a wrong bprop; its fprop_jvp is right
+        assert lines[3].split()[:2] == ["SigmoidWrong", "jvp"] and "PASS" in lines[3]
+        assert "bprop_jvp not checked: bprop is wrong" in lines[3]
     assert re.search(r"^Uncheckable +cannot be checked: NotImplementedError.*FAIL$", out, re.M)
     assert "sample_inputs" in out
     assert out.strip().splitlines()[-1] == "1 of 3 boxes pass"
@@ -108,5 +126,67 @@ def test_python_dash_m_flowgraph_gradcheck():
     assert done.returncode == 0, done.stderr
     lines = done.stdout.strip().splitlines()
     assert len(lines) == len(expected_rows(all_box_classes())) + 1
+    assert sum(line.split()[1] == "jvp" for line in lines[:-1]) == len(all_box_classes())
     assert sum(line.endswith("PASS") for line in lines) == len(lines) - 1
     assert "FAIL" not in done.stdout and done.stderr == ""
+
+
+class TanhForwardTwice(fg.Tanh):
+    """bprop right; fprop_jvp gives 2 R{h}."""
+
+    def fprop_jvp(self, inputs, tangents, h):
+        return 2 * (1 - h * h) * tangents[0]
+
+
+class SigmoidBpropJvpForgetsRh(fg.Sigmoid):
+    """R{grad_a} = h (1 - h) R{grad_h}: the term (1 - 2 h) R{h} grad_h is forgotten."""
+
+    def bprop_jvp(self, inputs, tangents, h, Rh, grad_h, Rgrad_h):
+        return (h * (1 - h) * Rgrad_h,)
+
+
+@pytest.mark.parametrize("verbose", [[], ["-v"]])
+def test_a_wrong_forward_mode_rule_fails_with_exit_1(capsys, monkeypatch, verbose):
+    classes = [fg.Tanh, TanhForwardTwice, SigmoidBpropJvpForgetsRh]
+    monkeypatch.setattr(flowgraph.gradcheck, "all_box_classes", lambda: classes)
+    assert main(["gradcheck", *verbose]) == 1
+    out = capsys.readouterr().out
+    lines = out.strip().splitlines()
+    assert lines[-1] == "1 of 3 boxes pass"
+    if verbose:
+        assert "TanhForwardTwice: FAIL (wrong forward-mode rule: fprop_jvp)" in out
+        assert "SigmoidBpropJvpForgetsRh: FAIL (wrong forward-mode rule: bprop_jvp: grad_a)" in out
+        assert re.search(r"^ +fprop_jvp +\(4, 3\) .* 12/12 failed +FAIL +worst", out, re.M)
+    else:
+        by_row = {tuple(line.split()[:2]): line for line in lines[:-1]}
+        assert by_row[("TanhForwardTwice", "a")].endswith("PASS")  # bprop is right
+        assert re.search(r"FAIL  wrong: fprop_jvp$", by_row[("TanhForwardTwice", "jvp")])
+        assert by_row[("SigmoidBpropJvpForgetsRh", "jvp")].endswith(
+            "FAIL  wrong: bprop_jvp: grad_a"
+        )
+        assert by_row[("Tanh", "jvp")].endswith("PASS")
+    # --no-jvp: both pass
+    assert main(["gradcheck", "--no-jvp"]) == 0
+    assert capsys.readouterr().out.strip().splitlines()[-1] == "3 of 3 boxes pass"
+
+
+class CubeWithoutRules(fg.Box):
+    """fprop: y = x^3;  bprop: grad_x = 3 x^2 grad_y"""
+
+    def fprop(self, x):
+        return x**3
+
+    def bprop(self, inputs, y, grad_y):
+        return (3 * inputs[0] ** 2 * grad_y,)
+
+    def sample_inputs(self, rng):
+        return (rng.standard_normal((3, 2)),)
+
+
+def test_a_box_without_forward_mode_rules_passes_and_says_so(capsys, monkeypatch):
+    monkeypatch.setattr(flowgraph.gradcheck, "all_box_classes", lambda: [CubeWithoutRules])
+    assert main(["gradcheck"]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert lines[0].endswith("PASS")
+    assert re.fullmatch(r"CubeWithoutRules +jvp +none \(optional: .*\)", lines[1])
+    assert lines[2] == "1 of 1 boxes pass"

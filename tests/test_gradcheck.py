@@ -509,3 +509,158 @@ def test_check_box_input_mistakes():
     graph, _ = mlp_graph()
     with pytest.raises(fg.FeedError, match="feed must map"):
         fg.check_graph(graph, [np.ones((5, 3))])
+
+
+# -- forward-mode rules (fprop_jvp, bprop_jvp), checked with bprop ------------------------------
+
+
+class TanhForwardTwice(fg.Tanh):
+    """bprop right; fprop_jvp returns 2 R{h}."""
+
+    def fprop_jvp(self, inputs, tangents, h):
+        return 2 * (1 - h * h) * tangents[0]
+
+
+class TanhForwardOffByAThousandth(fg.Tanh):
+    def fprop_jvp(self, inputs, tangents, h):
+        return 1.001 * (1 - h * h) * tangents[0]
+
+
+class TanhBpropJvpForgetsRh(fg.Tanh):
+    """R{grad_a} = (1 - h^2) R{grad_h}: the term -2 h R{h} grad_h is forgotten."""
+
+    def bprop_jvp(self, inputs, tangents, h, Rh, grad_h, Rgrad_h):
+        return ((1 - h * h) * Rgrad_h,)
+
+
+class TanhBpropJvpOffByAThousandth(fg.Tanh):
+    def bprop_jvp(self, inputs, tangents, h, Rh, grad_h, Rgrad_h):
+        (right,) = super().bprop_jvp(inputs, tangents, h, Rh, grad_h, Rgrad_h)
+        return (1.001 * right,)
+
+
+class CubeWithoutRules(fg.Box):
+    """fprop: y = x^3;  bprop: grad_x = 3 x^2 grad_y"""
+
+    def fprop(self, x):
+        return x**3
+
+    def bprop(self, inputs, y, grad_y):
+        return (3 * inputs[0] ** 2 * grad_y,)
+
+    def sample_inputs(self, rng):
+        return (rng.standard_normal((3, 2)),)
+
+
+@pytest.mark.parametrize(
+    "cls, rule",
+    [
+        (TanhForwardTwice, "fprop_jvp"),
+        (TanhForwardOffByAThousandth, "fprop_jvp"),
+        (TanhBpropJvpForgetsRh, "bprop_jvp: grad_a"),
+        (TanhBpropJvpOffByAThousandth, "bprop_jvp: grad_a"),
+    ],
+    ids=lambda v: v.__name__ if isinstance(v, type) else None,
+)
+def test_a_wrong_forward_mode_rule_fails_check_box(cls, rule):
+    report = fg.check_box(cls())
+    assert all(c.ok for c in report.inputs) and all(p.ok for p in report.paths)  # bprop is right
+    assert not report.ok and report.status == "fail", str(report)
+    assert report.failing == [rule] and report.failing_rules == [rule]
+    assert report.failing_inputs == []
+    text = str(report)
+    assert text.startswith(f"{cls.__name__}: FAIL (wrong forward-mode rule: {rule})")
+    assert "forward-mode rules (fprop_jvp, bprop_jvp) along a random tangent: FAIL" in text
+    (row,) = [line for line in text.splitlines() if line.strip().startswith(rule)]
+    assert "12/12 failed" in row and row.split()[-1] != "PASS" and "FAIL" in row
+    # jvp=False: the same box passes, and its report says nothing of forward mode
+    off = fg.check_box(cls(), jvp=False)
+    assert off.ok and off.jvp is None and "forward-mode" not in str(off)
+
+
+def test_the_report_of_a_right_box_shows_its_forward_mode_rules():
+    report = fg.check_box(fg.Linear())
+    assert report.ok and report.jvp is not None and report.jvp.ok
+    assert [c.what for c in report.jvp.checks] == [
+        "fprop_jvp", "bprop_jvp: grad_h", "bprop_jvp: grad_W", "bprop_jvp: grad_b"
+    ]  # fmt: skip
+    assert all(c.status == "PASS" and c.n_checked > 0 for c in report.jvp.checks)
+    lines = str(report).splitlines()
+    at = lines.index("  forward-mode rules (fprop_jvp, bprop_jvp) along a random tangent: PASS")
+    assert "max abs" in lines[at + 1] and "elements" in lines[at + 1]
+    assert [line.split()[0] for line in lines[at + 2 :]] == ["fprop_jvp"] + ["bprop_jvp:"] * 3
+    assert all(" PASS " in line for line in lines[at + 2 :])
+
+
+def test_a_box_without_forward_mode_rules_says_so_and_passes():
+    report = fg.check_box(CubeWithoutRules())
+    assert report.ok and report.status == "pass" and report.jvp is None
+    (line,) = [x for x in str(report).splitlines() if "forward-mode" in x]
+    assert line.strip().startswith("forward-mode rules (fprop_jvp, bprop_jvp): none")
+    # a Block has rules only when every inner box has them: per instance
+    x = fg.Input("x")
+    block = fg.Block(fg.Graph(CubeWithoutRules()(fg.tanh(x))), inputs=[x])
+    assert fg.Block.has_jvp() and not block.has_jvp()
+    report = fg.check_box(block, [np.linspace(-1, 1, 6)])
+    assert report.ok and report.jvp is None and "none" in report.jvp_note
+    x2 = fg.Input("x")
+    good = fg.Block(fg.Graph(fg.tanh(x2) * x2), inputs=[x2])
+    report = fg.check_box(good, [np.linspace(-1, 1, 6)])
+    assert report.ok and report.jvp is not None and report.jvp.ok, str(report)
+
+
+def test_bprop_jvp_is_not_judged_while_bprop_is_wrong():
+    # bprop_jvp is the derivative of bprop: a wrong bprop is reported once, as itself
+    report = fg.check_box(TanhWrongDerivative())
+    assert report.failing == ["a"] and report.failing_rules == []
+    fprop_rule, bprop_rule = report.jvp.checks
+    assert fprop_rule.what == "fprop_jvp" and fprop_rule.status == "PASS"
+    assert bprop_rule.what == "bprop_jvp" and bprop_rule.status == "SKIP"
+    assert "not checked: bprop is wrong" in str(report)
+
+
+def test_forward_mode_rules_at_kinks_are_reported_apart():
+    a = np.array([[0.0, 1.5, -2.0], [0.0, -0.5, 0.0]])
+    report = fg.check_box(fg.ReLU(), [a])
+    assert report.ok and report.status == "kink", str(report)
+    assert [c.n_kinks for c in report.jvp.checks] == [3, 3]  # R{h}, and bprop jumps at 0
+    assert report.jvp.status == "kink"
+
+    class ReLUForwardTwice(fg.ReLU):
+        def fprop_jvp(self, inputs, tangents, h):
+            return 2 * (inputs[0] > 0) * tangents[0]
+
+    report = fg.check_box(ReLUForwardTwice(), [a])  # the kinks hide nothing: a = 1.5 fails
+    assert report.failing == ["fprop_jvp"] and report.jvp.checks[0].n_failed == 1
+
+
+def test_forward_mode_rules_near_a_pole_are_judged_with_smaller_steps():
+    # R{grad_f} of -log f_y at f_y = 1e-8: -1/f jumps sign within eps of it
+    f = np.full((3, 4), (1 - 1e-8) / 3)
+    f[:, 0] = 1e-8
+    report = fg.check_box(fg.CrossEntropy(), [f, np.zeros(3, dtype=int)])
+    assert report.ok and report.status == "pass", str(report)
+
+
+def test_check_graph_names_the_box_with_a_wrong_forward_mode_rule():
+    for wrong, rule in ((TanhForwardTwice(), "fprop_jvp"), (TanhBpropJvpForgetsRh(), "bprop")):
+        graph, feed = mlp_graph(wrong)
+        report = fg.check_graph(graph, feed)
+        assert all(c.ok for c in report.parameters)  # the gradient does not use the rules
+        assert not report.ok and report.first_failing_box == "h1", str(report)
+        assert [n for n, r in report.boxes.items() if not r.ok] == ["h1"]
+        assert report.boxes["h1"].failing_rules[0].startswith(rule)
+        text = str(report)
+        assert f"first failing box: 'h1' ({type(wrong).__name__})" in text
+        assert "wrong forward-mode rule(s): " + rule in text
+        off = fg.check_graph(graph, feed, jvp=False)
+        assert off.ok and all(r.jvp is None for r in off.boxes.values())
+
+
+def test_check_graph_checks_every_boxs_rules_with_its_recorded_values():
+    graph, feed = mlp_graph()
+    report = fg.check_graph(graph, feed)
+    assert report.ok, str(report)
+    assert all(r.jvp is not None and r.jvp.ok for r in report.boxes.values())
+    recorded = graph["h1"].children[0].value.shape
+    assert report.boxes["h1"].jvp.checks[0].shape == recorded

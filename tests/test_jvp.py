@@ -192,3 +192,49 @@ def test_jvp_errors_name_what_is_wrong():
     g2 = fg.Graph(fg.Linear()(Cube()(x), W, fg.Parameter(np.zeros(2), "c")))
     _, t = fg.jvp(g2, {x: np.ones((1, 2))}, {W: np.ones((2, 2))})
     np.testing.assert_array_equal(t, [[2.0, 2.0]])
+
+
+# -- check_jvp where the box is not smooth, or its input does not move ---------------------------
+def test_check_jvp_reports_kinks_apart_and_still_fails_a_wrong_rule():
+    a = np.array([[0.0, 1.5, -2.0], [0.0, -0.5, 0.0]])
+    report = check_jvp(fg.ReLU(), [a])
+    assert report.ok and report.status == "kink", str(report)
+    assert [(c.n_kinks, c.n_failed, c.n_checked) for c in report.checks] == [(3, 0, 6)] * 2
+    assert "3 at kinks" in str(report) and "KINK" in str(report)
+    W = np.array([[0.0, 1.0], [-1.0, 0.0]])  # sign(W) jumps at 0: bprop_jvp's kinks
+    report = check_jvp(fg.L1Penalty(), [W])
+    assert report.ok and report.checks[1].n_kinks == 2, str(report)
+    assert not check_jvp(WrongForward(), [np.array([[0.0, 1.0, -1.0]])]).ok
+
+
+def test_check_jvp_judges_steep_points_with_smaller_steps():
+    f = np.array([[1e-7, 1 - 1e-7], [3e-6, 1 - 3e-6], [0.4, 0.6]])  # f - eps leaves the domain
+    report = check_jvp(fg.CrossEntropy(), [f, np.array([0, 0, 1])])
+    assert report.ok and report.status == "pass", str(report)
+
+
+def test_check_jvp_of_an_integer_input_with_a_gradient():
+    # x / 2 in a graph: the 2 is an integer Constant; bprop gives it a gradient, which moves
+    # with x although the 2 does not
+    report = check_jvp(fg.Div(), [np.array([0.5, -1.5]), 2])
+    assert report.ok, str(report)
+    assert [c.what for c in report.checks] == [
+        "fprop_jvp",
+        "bprop_jvp: grad_a",
+        "bprop_jvp: grad_b",
+    ]
+
+
+def test_check_jvp_can_leave_bprop_jvp_out():
+    report = check_jvp(ForgetsTheSecondDerivative(), bprop_jvp=False)
+    assert report.ok and [c.status for c in report.checks] == ["PASS", "SKIP"]
+
+
+@pytest.mark.parametrize("factor", [2.0, 1.001])
+def test_check_jvp_catches_a_rule_wrong_by_a_factor(factor):
+    class Scaled(GoodCube):
+        def fprop_jvp(self, inputs, tangents, y):
+            return factor * super().fprop_jvp(inputs, tangents, y)
+
+    report = check_jvp(Scaled())
+    assert report.failing == ["fprop_jvp"] and report.checks[0].n_failed == 6, str(report)

@@ -10,14 +10,19 @@ def add_parser(sub) -> None:
         "gradcheck",
         help="check every box's bprop against central finite differences",
         description="Check every Box of flowgraph (or those named) against central finite "
-        "differences in float64, and every path the Graph takes (bprop_needed for each pattern "
-        "of needed inputs, at N = 1 and N > 1) against bprop; one line per box and input, and "
-        "one per failing path; exit status 1 on any failure.",
+        "differences in float64, every path the Graph takes (bprop_needed for each pattern "
+        "of needed inputs, at N = 1 and N > 1) against bprop, and the forward-mode rules "
+        "(fprop_jvp, bprop_jvp) against finite differences of fprop and bprop; one line per "
+        "box and input, one 'jvp' line per box for its rules, and one per failing path; exit "
+        "status 1 on any failure.",
     )
     p.add_argument("boxes", nargs="*", metavar="BOX", help="box class names (default: all)")
     p.add_argument("--seed", type=int, default=0, help="seed for sampled inputs (default 0)")
     p.add_argument("--eps", type=float, default=None, help="finite-difference step (1e-6)")
     p.add_argument("-v", "--verbose", action="store_true", help="print each box's full table")
+    p.add_argument(
+        "--no-jvp", action="store_true", help="skip the forward-mode rules (fprop_jvp, bprop_jvp)"
+    )
     p.set_defaults(run=run)
 
 
@@ -39,7 +44,9 @@ def run(args: argparse.Namespace) -> int:
     width = max(len(c.__name__) for c in classes)
     for cls in classes:
         try:
-            report = check_box(cls.example(), seed=args.seed, eps=args.eps or EPS)
+            report = check_box(
+                cls.example(), seed=args.seed, eps=args.eps or EPS, jvp=not args.no_jvp
+            )
         except Exception as e:  # a box that cannot be checked is a failure, not a crash
             print(f"{cls.__name__:<{width}}  cannot be checked: {type(e).__name__}: {e}  FAIL")
             failures += 1
@@ -55,6 +62,17 @@ def run(args: argparse.Namespace) -> int:
                 f"{cls.__name__:<{width}}  {c.name:<4} max rel err {c.max_rel_err:8.1e}  "
                 f"{c.n_checked:3d} checked  {c.status}" + (f"  {c.note}" if c.note else "")
             )
+        if report.jvp is not None:  # forward mode: R{out} and R{grad_x}, all rules in one line
+            rules = report.jvp
+            checked = sum(c.n_checked for c in rules.checks)
+            extra = f"  wrong: {', '.join(rules.failing)}" if rules.failing else ""
+            extra += "".join(f"  {c.what} {c.note}" for c in rules.checks if c.skipped)
+            print(
+                f"{cls.__name__:<{width}}  {'jvp':<4} max rel err {rules.max_rel_err:8.1e}  "
+                f"{checked:3d} checked  {rules.status.upper()}{extra}"
+            )
+        elif report.jvp_note:
+            print(f"{cls.__name__:<{width}}  {'jvp':<4} {report.jvp_note}")
         for p in report.failing_paths:  # bprop_needed, the path the Graph runs, is wrong
             print(f"{cls.__name__:<{width}}  {p.line()}  FAIL")
     print(f"{len(classes) - failures} of {len(classes)} boxes pass")
