@@ -69,6 +69,8 @@ N_DIRECTIONS = 4  # ...and this many random Gaussian directions
 KINK_RTOL = 1e-3  # evidence of non-smoothness (relative to the slopes) that refines the step
 REFINE = 16  # ...dividing it by this...
 MAX_REFINE = 8  # ...at most this many times (eps / 16^8 ~ 2e-10 eps)
+DOMAIN_SHRINK = 1000.0  # a step leaving the function's domain is divided by this instead...
+DOMAIN_FLOOR = 1e-280  # ...down to this (times the values' magnitude): then it is unresolved
 ROUNDOFF = 16  # round-off of the estimate: this many ulps of |f| over the step (4x margin)
 JUMP_ULPS = 1000  # f(h) - f(-h) this many times the round-off, not shrinking with h: a jump
 MAX_PATTERN_INPUTS = 6  # every pattern of needs for up to this many inputs (2^6 - 1 = 63)
@@ -385,13 +387,26 @@ def _differentiate(
     h = eps
     # (evidence, numeric, h, noise, |f(h) - f(-h)|, slopes)
     prev: tuple[float, float, float, float, float, float] | None = None
-    for _ in range(MAX_REFINE + 1):
+    refinements = 0
+    while refinements <= MAX_REFINE:
         fp, fm = f_at(h), f_at(-h)
         fp2, fm2 = f_at(h / 2), f_at(-h / 2)
-        if not all(np.isfinite(v) for v in (fp, fm, fp2, fm2)):
-            prev = None  # out of the domain at this step: smaller ones may stay inside it
-            h /= REFINE
+        outside = not all(np.isfinite(v) for v in (fp, fm, fp2, fm2))
+        # f(0) towering over all four neighbours: a pole (or a spike) lies within the step,
+        # as -1/f does for f = 1e-21 and a step of 1e-6; no estimate exists at this step
+        straddles = not outside and max(abs(fp), abs(fm), abs(fp2), abs(fm2)) < 0.1 * abs(f0)
+        if outside or straddles:
+            # out of the domain at this step (log f with f below it), or across a pole:
+            # smaller steps may stay on the point's side. The boundary may be far closer than
+            # eps / 16^MAX_REFINE (a softmax probability of 1e-21), so these steps shrink
+            # faster and are not counted, down to a step below which no difference of
+            # float64 values means anything.
+            prev = None
+            if h < DOMAIN_FLOOR * max(1.0, magnitude):
+                break
+            h /= DOMAIN_SHRINK
             continue
+        refinements += 1
         c1, c2 = (fp - fm) / (2 * h), (fp2 - fm2) / h
         r = (fp - 2 * f0 + fm) / h - 2 * (fp2 - 2 * f0 + fm2) / (h / 2)
         numeric = (4 * c2 - c1) / 3

@@ -329,8 +329,11 @@ def near(p: float, rows: int = 3, classes: int = 4) -> tuple[np.ndarray, np.ndar
     return f, np.zeros(rows, dtype=int)
 
 
-@pytest.mark.parametrize("p", [1e-2, 1e-4, 1e-6, 1e-8])
+@pytest.mark.parametrize("p", [1e-2, 1e-4, 1e-6, 1e-8, 1e-12, 1.6e-21, 1e-60])
 def test_a_wrong_cross_entropy_at_tiny_probabilities_fails(p):
+    """Also where f_y lies far below every step eps / 16^k the refinement takes (1.6e-21: a
+    softmax probability the random-graph property test met): those steps leave the domain of
+    log, and the checker must go on shrinking them until they fit, not give up."""
     report = fg.check_box(CrossEntropyTimes(), list(near(p)))
     assert not report.ok and report.inputs[0].n_kinks == 0, str(report)
     assert report.inputs[0].n_failed == 3  # every f_y; the others have zero gradient
