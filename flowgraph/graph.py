@@ -412,6 +412,31 @@ class Graph:
             return self.outputs[0].value
         return [o.value for o in self.outputs]
 
+    # -- the values of one fprop, kept and put back (the uses of a Block share its graph) ------
+    def _fprop_state(self) -> tuple[object, list[Any]]:
+        """``(stamp, values)``: the last successful fprop's stamp and the values it left in the
+        nodes it fed or computed (``self._stamped``, in order), for ``_restore_fprop_state``."""
+        stamp, values = self._stamp, []
+        for n in self._stamped if stamp is not None else ():
+            if n._fprop_stamp is not stamp:
+                stamp = None
+                break
+            values.append(n.value)
+        if stamp is None:
+            raise GraphError("no successful fprop whose values the nodes all still hold")
+        return stamp, values
+
+    def _restore_fprop_state(self, stamp: object, values: Sequence[Any]) -> None:
+        """Put back what ``_fprop_state`` returned: every node fprop feeds or computes holds
+        that fprop's value again, so its stamp is true again and bprop may use the values (a
+        later fprop of another graph over shared nodes still makes bprop refuse them)."""
+        if stamp is None or len(values) != len(self._stamped):
+            raise GraphError(f"not the state of an fprop of this graph ({len(values)} values)")
+        for n, v in zip(self._stamped, values):
+            n.value = v
+            n._fprop_stamp = stamp
+        self._stamp = stamp
+
     def _feed(self, feed: Mapping[Any, Any]) -> None:
         if type(feed) is not dict and not isinstance(feed, Mapping):
             raise FeedError(

@@ -14,6 +14,25 @@ import flowgraph as fg
 render_mod = importlib.import_module("flowgraph.render")
 
 
+def count_inner_fprops(block, box_type=fg.Tanh):
+    """A list that grows by one at each fprop of the block's inner ``box_type`` box: each
+    computation of the inner graph."""
+    node = next(n for n in block.graph.order if isinstance(n.box, box_type))
+    calls, fprop = [], node.box.fprop
+
+    def counted(*inputs):
+        calls.append(1)
+        return fprop(*inputs)
+
+    node.box.fprop = counted
+    return calls
+
+
+def recomputing(monkeypatch):
+    """Blocks as they were: no use's inner values kept, so bprop computes them again."""
+    monkeypatch.setattr(fg.Block, "_keep", lambda self, inputs, outs: None)
+
+
 def residual_block():
     """y = h + tanh(h W^T + b): the unit of a residual MLP, its weights passed in."""
     h, W, b = fg.Input("h"), fg.Input("W"), fg.Input("b")
@@ -64,24 +83,33 @@ def test_one_block_applied_three_times_gives_each_use_its_own_gradients(rng):
     assert report.ok, str(report)
 
 
-def test_bprop_after_another_use_recomputes_the_inner_graph(rng):
+def test_bprop_after_another_use_puts_back_its_own_values(rng):
     block = residual_block()
+    calls = count_inner_fprops(block)
     A, B = rng.standard_normal((4, 3)), rng.standard_normal((4, 3))
     W, b = rng.standard_normal((3, 3)), rng.standard_normal(3)
     g = rng.standard_normal((4, 3))
+    fresh = {}
+    for name, X in (("A", A), ("B", B)):  # each use alone, on a block of its own
+        alone = residual_block()
+        fresh[name] = alone.bprop([X, W, b], alone.fprop(X, W, b), g)
     out_A = block.fprop(A, W, b)
-    fresh = [np.array(v) for v in block.bprop([A, W, b], out_A, g)]
     out_B = block.fprop(B, W, b)  # the inner nodes now hold B's values
-    again = block.bprop([A, W, b], out_A, g)
-    for f, a in zip(fresh, again):
-        np.testing.assert_allclose(a, f, rtol=1e-15)
-    assert not np.allclose(block.bprop([B, W, b], out_B, g)[1], fresh[1])
+    assert len(calls) == 2
+    for name, X, out in (("A", A, out_A), ("B", B, out_B), ("B", B, out_B), ("A", A, out_A)):
+        got = block.bprop([X, W, b], out, g)
+        for f, a in zip(fresh[name], got):
+            np.testing.assert_array_equal(a, f)  # the same floats: the same values, put back
+    assert len(calls) == 2  # and never computed again
+    assert not np.allclose(fresh["A"][1], fresh["B"][1])
 
 
 def test_a_block_passes_the_checker_like_any_box():
     report = fg.check_box(residual_block())
     assert report.ok and report.status == "pass", str(report)
     assert [c.name for c in report.inputs] == ["h", "W", "b"]
+    report = fg.check_box(fg.Block.example())
+    assert report.ok and report.status == "pass", str(report)
 
 
 def test_bprop_needed_skips_inputs_that_need_no_gradient(rng):
@@ -213,3 +241,212 @@ def test_the_readme_example_of_composing_graphs_runs(tmp_path, monkeypatch):
     assert [p.name for p in scope["graph"].parameters] == [
         "W1", "b1", "W2", "b2", "W3", "b3", "V"
     ]  # fmt: skip
+
+
+# -- each use keeps its inner values: one inner forward pass per use, none again in bprop --------
+def the_block(graph):
+    return next(n.box for n in graph.order if isinstance(n.box, fg.Block)).root
+
+
+def test_one_inner_forward_pass_per_use_and_none_in_bprop(rng, monkeypatch):
+    graph, x, y = residual_mlp(rng, use_block=True)
+    block = the_block(graph)
+    calls = count_inner_fprops(block)
+    feed = feed_for(x, y, rng)
+    graph.fprop(feed)
+    assert len(calls) == 3  # one per use
+    graph.bprop(wrt=[x])
+    assert len(calls) == 3  # bprop computed nothing again
+    grads = [np.array(p.grad) for p in graph.parameters] + [np.array(x.grad)]
+    graph.bprop(wrt=[x])  # twice: the same values, the same gradients
+    assert len(calls) == 3
+    for p, g in zip([*graph.parameters, x], grads):
+        np.testing.assert_array_equal(p.grad, g, err_msg=p.name)
+    recomputing(monkeypatch)  # as before: the same floats, for two more inner passes
+    graph.fprop(feed)
+    graph.bprop(wrt=[x])
+    assert len(calls) == 3 + 3 + 2  # (uses 2 and 1 computed again; use 3 still held)
+    for p, g in zip([*graph.parameters, x], grads):
+        np.testing.assert_array_equal(p.grad, g, err_msg=p.name)
+
+
+def test_training_keeps_one_entry_per_use_and_no_more_memory(rng):
+    import gc
+    import tracemalloc
+
+    graph, x, y = residual_mlp(rng, use_block=True)
+    block = the_block(graph)
+    calls = count_inner_fprops(block)
+    sgd = fg.SGD(graph.parameters, lr=0.01)
+    feeds = [{x: rng.standard_normal((64, 3)), y: rng.integers(0, 2, 64)} for _ in range(4)]
+
+    def step(i):
+        graph.fprop(feeds[i % 4])
+        graph.bprop()
+        sgd.step()
+
+    tracemalloc.start()
+    try:
+        for i in range(20):
+            step(i)
+        gc.collect()
+        start = tracemalloc.get_traced_memory()[0]
+        for i in range(200):
+            step(i)
+            assert len(block._uses) == 3, i  # the entries of this step's uses, no older ones
+        gc.collect()
+        grown = tracemalloc.get_traced_memory()[0] - start
+    finally:
+        tracemalloc.stop()
+    assert len(calls) == 3 * 220
+    assert grown < 20_000, grown  # kept entries of every step would be ~3 MB
+    for n in graph.order + block.graph.order:  # the graphs let go of their values (the inner
+        n.value = None  # one holds the use bprop put back last): the entries go with them
+    assert len(block._uses) == 0 and not block._uses.by_output
+
+
+def test_a_block_with_two_outputs_computes_its_graph_once_per_use(rng, monkeypatch):
+    block = two_headed()
+    calls = count_inner_fprops(block)
+    x, t = fg.Input("x"), fg.Input("t")
+    W1, W2 = (fg.Parameter(rng.standard_normal((3, 4)), f"W{k}") for k in (1, 2))
+    V1, V2 = (fg.Parameter(rng.standard_normal((2, 3)), f"V{k}") for k in (1, 2))
+    a1, a2 = block(x, W1, V1)
+    b1, b2 = block(x, W2, V2)
+    loss = a1.mean() + fg.squared_error(a2 + b2, t) + (b1 * b1).mean()
+    graph = fg.Graph(loss)
+    feed = {x: rng.standard_normal((5, 4)), t: rng.standard_normal((5, 2))}
+    graph.fprop(feed)
+    assert len(calls) == 2  # two uses, two outputs each: the inner graph twice
+    graph.bprop(wrt=[x])
+    graph.bprop(wrt=[x])
+    assert len(calls) == 2
+    grads = [np.array(p.grad) for p in graph.parameters] + [np.array(x.grad)]
+    assert fg.check_graph(graph, feed, wrt=[x]).ok
+    recomputing(monkeypatch)  # as before: each output node computes the graph, bprop again
+    del calls[:]
+    graph.fprop(feed)
+    graph.bprop(wrt=[x])
+    assert len(calls) > 4
+    for p, g in zip([*graph.parameters, x], grads):
+        np.testing.assert_array_equal(p.grad, g, err_msg=p.name)
+
+
+def test_an_output_takes_no_values_computed_before_its_inputs_changed_in_place(rng):
+    """The outputs of one use take the computation of another only at the same contents:
+    SGD updates a Parameter in place, between graphs that use different outputs."""
+    block = two_headed()
+    calls = count_inner_fprops(block)
+    x = fg.Input("x")
+    W = fg.Parameter(rng.standard_normal((3, 4)), "W")
+    V = fg.Parameter(rng.standard_normal((2, 3)), "V")
+    y1, y2 = block(x, W, V)
+    both = fg.Graph(y1.mean() + y2.mean())  # fprop: y1 first, then y2
+    second = fg.Graph(y2.sum())
+    X = rng.standard_normal((5, 4))
+    second.fprop({x: X})  # output 1 computes the use; output 0 might take it...
+    W.value += 0.5  # ...but W changed since
+    both.fprop({x: X})  # (the same X array, the same W array)
+    np.testing.assert_allclose(y1.value, np.tanh(X @ W.value.T), rtol=1e-15)
+    assert len(calls) == 2  # output 0 computed it again, output 1 took that
+    both.bprop()
+    assert len(calls) == 2
+    second.fprop({x: X})
+    both.fprop({x: X})
+    assert len(calls) == 4  # unchanged contents: output 0 takes second's, output 1 its own
+    assert fg.check_graph(both, {x: X}).ok
+
+
+def test_a_block_whose_output_is_a_number_computes_again_in_bprop(rng):
+    class Total(fg.Box):
+        """fprop: s = sum_ij x_ij (a NumPy scalar, which no weak reference can key);
+        bprop: grad_x = grad_s everywhere"""
+
+        def fprop(self, x):
+            return np.float64(x.sum())
+
+        def bprop(self, inputs, s, grad_s):
+            return (np.full(np.shape(inputs[0]), grad_s),)
+
+    h, W = fg.Input("h"), fg.Input("W")
+    block = fg.Block(fg.Graph(Total()(fg.tanh(h @ W.T))), [h, W], name="total")
+    calls = count_inner_fprops(block)
+    x = fg.Input("x")
+    W1, W2 = (fg.Parameter(rng.standard_normal((3, 3)), f"W{k}") for k in (1, 2))
+    graph = fg.Graph(block(x, W1) * block(x, W2))
+    feed = {x: rng.standard_normal((4, 3))}
+    graph.fprop(feed)
+    graph.bprop(wrt=[x])
+    assert len(block._uses) == 0 and len(calls) == 3  # nothing kept: one use computed again
+    assert fg.check_graph(graph, feed, wrt=[x]).ok
+
+
+def test_putting_values_back_keeps_the_stale_state_check(rng):
+    """bprop puts a use's values back with the stamp of the fprop that computed them; another
+    graph over the same inner nodes then holds values of another fprop, and says so."""
+    h, W, b = fg.Input("h"), fg.Input("W"), fg.Input("b")
+    y = h + fg.tanh(h @ W.T + b)
+    block = fg.Block(fg.Graph(y), [h, W, b], name="residual")
+    other = fg.Graph((y * y).sum())  # the same inner nodes, in a graph of its own
+    graph, x, t = residual_chain(block, rng)
+    feed = feed_for(x, t, rng)
+    graph.fprop(feed)
+    graph.bprop(wrt=[x])
+    grads = [np.array(p.grad) for p in graph.parameters]
+    other.fprop({h: rng.standard_normal((5, 3)), W: np.eye(3), b: np.zeros(3)})
+    with pytest.raises(fg.GraphError, match="no successful fprop"):
+        block.graph._fprop_state()  # (its nodes hold other's values now)
+    graph.bprop(wrt=[x])  # the inner nodes hold other's values: the uses' are put back
+    for p, g in zip(graph.parameters, grads):
+        np.testing.assert_array_equal(p.grad, g, err_msg=p.name)
+    with pytest.raises(fg.GraphError, match="holds a value from another fprop"):
+        other.bprop()
+    state = block.graph._fprop_state()
+    with pytest.raises(fg.GraphError, match="not the state of an fprop"):
+        block.graph._restore_fprop_state(state[0], state[1][:-1])
+
+
+def residual_chain(block, rng):
+    x, y = fg.Input("x"), fg.Input("y")
+    h = x
+    for k in (1, 2, 3):
+        h = block(h, *params(rng, k))
+    V = fg.Parameter(rng.normal(0, 0.7, (2, 3)), "V")
+    return fg.Graph(fg.SoftmaxCrossEntropy()(h @ V.T, y)), x, y
+
+
+def test_hessian_vector_products_through_a_shared_block(rng):
+    from flowgraph import analysis as A
+
+    blocked, x, y = residual_mlp(rng, use_block=True)
+    inline, x2, y2 = residual_mlp(rng, use_block=False)
+    calls = count_inner_fprops(the_block(blocked))
+    feed = feed_for(x, y, rng)
+    v = rng.standard_normal(sum(p.value.size for p in blocked.parameters))
+    fprops = []
+    fprop = blocked.fprop
+    blocked.fprop = lambda *a, **k: fprops.append(1) or fprop(*a, **k)
+    Hv = A.hvp(blocked, feed=feed, v=v)
+    assert len(calls) == 3 * len(fprops)  # fprop_jvp and bprop_jvp compute nothing again
+    Hv_inline = A.hvp(inline, feed={x2: feed[x], y2: feed[y]}, v=v)
+    np.testing.assert_allclose(Hv, Hv_inline, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(Hv, A.hvp(blocked, feed=feed, v=v, method="fd"), rtol=1e-5)
+
+
+def test_a_copied_block_starts_with_no_values_kept(rng):
+    import copy
+    import pickle
+
+    graph, x, y = residual_mlp(rng, use_block=True)
+    feed = feed_for(x, y, rng)
+    graph.fprop(feed)
+    graph.bprop()
+    for clone in (copy.deepcopy(graph), pickle.loads(pickle.dumps(graph))):
+        block = the_block(clone)
+        assert len(block._uses) == 0 and block.output(0)._uses is block._uses
+        x_c = clone["x"]
+        clone.fprop({x_c: feed[x], clone["y"]: feed[y]})
+        clone.bprop()
+        assert len(block._uses) == 3
+        for p, q in zip(clone.parameters, graph.parameters):
+            np.testing.assert_array_equal(p.grad, q.grad)
