@@ -198,7 +198,8 @@ def markdown(res: dict) -> str:
         f"against {after} (after), each in its own worker process, one BLAS thread, the same "
         f"weights, data and batches; the median of {res['repeats']} interleaved epochs after a "
         f"warm-up (load average {res['load']:.1f} at the end; Python {res['python']}, NumPy "
-        f"{res['numpy']}). Below 1: after is faster.",
+        f"{res['numpy']}). Below 1: after is faster. On a shared machine the ratios of one run "
+        "spread by about 10% from run to run: compare several runs.",
         "",
         "| workload | before s/epoch | after s/epoch | after / before | same loss |",
         "|---|---:|---:|---:|---|",

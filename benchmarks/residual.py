@@ -27,8 +27,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import flowgraph as fg  # noqa: E402
+from benchmarks.sections import markers, replace_section  # noqa: E402
 
-BEGIN, END = "<!-- residual: begin -->", "<!-- residual: end -->"
+SECTION = "residual"  # its section of RESULTS.md (benchmarks/sections.py)
+BEGIN, END = markers(SECTION)
 
 
 def make_weights(d: int, width: int, blocks: int, classes: int, seed: int = 0):
@@ -154,13 +156,8 @@ def markdown(res: dict) -> str:
 
 
 def write_section(path: Path, text: str) -> None:
-    old = path.read_text() if path.exists() else ""
-    if BEGIN in old and END in old:
-        head, rest = old.split(BEGIN, 1)
-        new = head + text.rstrip("\n") + rest.split(END, 1)[1]
-    else:
-        new = old.rstrip("\n") + "\n\n" + text
-    path.write_text(new)
+    """Put the section (``markdown``'s text, markers included) into ``path``."""
+    replace_section(path, SECTION, text.replace(BEGIN, "").replace(END, ""))
 
 
 def main(argv: list[str] | None = None) -> int:
