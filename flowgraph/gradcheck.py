@@ -112,19 +112,7 @@ class InputCheck:
         return "KINK" if self.n_kinks else "PASS"
 
     def line(self) -> str:
-        worst = (
-            ""
-            if self.worst is None
-            else (f"  worst {self.worst}: analytic {self.analytic:.6g}, numeric {self.numeric:.6g}")
-        )
-        counts = f"{self.n_failed}/{self.n_checked} failed"
-        if self.n_kinks:
-            counts += f", {self.n_kinks} at kinks"
-        note = f"  [{self.note}]" if self.note else ""
-        return (
-            f"{self.name:<10} {str(self.shape):<12} {self.max_abs_err:9.2e} {self.max_rel_err:9.2e}"
-            f"  {counts:<26} {self.status}{worst}{note}"
-        )
+        return _row(self, self.name)
 
 
 @dataclass
@@ -152,8 +140,29 @@ class PathCheck:
         return f"bprop_needed(needs={pattern}){where}: {what}"
 
 
-def _header(what: str = "input") -> str:
-    return f"{what:<10} {'shape':<12} {'max abs':>9} {'max rel':>9}  {'elements':<26} status"
+def _header(what: str = "input", width: int = 10) -> str:
+    """The header of the rows :func:`_row` writes."""
+    return f"{what:<{width}} {'shape':<12} {'max abs':>9} {'max rel':>9}  {'elements':<26} status"
+
+
+def _row(check: Any, label: str, width: int = 10, *, counted: bool = True) -> str:
+    """One row of a report's table, for an :class:`InputCheck` or a
+    :class:`~flowgraph.jvp.JVPCheck` (``counted=False``: a row without figures)."""
+    note = f"  [{check.note}]" if check.note else ""
+    if not counted:
+        return f"{label:<{width}} {'':<12} {'':>9} {'':>9}  {'':<26} {check.status}{note}"
+    worst = (
+        ""
+        if check.worst is None
+        else f"  worst {check.worst}: analytic {check.analytic:.6g}, numeric {check.numeric:.6g}"
+    )
+    counts = f"{check.n_failed}/{check.n_checked} failed"
+    if check.n_kinks:
+        counts += f", {check.n_kinks} at kinks"
+    return (
+        f"{label:<{width}} {str(check.shape):<12} {check.max_abs_err:9.2e} "
+        f"{check.max_rel_err:9.2e}  {counts:<26} {check.status}{worst}{note}"
+    )
 
 
 @dataclass

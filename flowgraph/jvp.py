@@ -279,26 +279,16 @@ class JVPCheck:
 
     def line(self, width: int = 22) -> str:
         """One row of the table (the columns of :meth:`flowgraph.gradcheck.InputCheck.line`)."""
-        worst = (
-            ""
-            if self.worst is None
-            else f"  worst {self.worst}: analytic {self.analytic:.6g}, numeric {self.numeric:.6g}"
-        )
-        note = f"  [{self.note}]" if self.note else ""
-        if self.skipped:
-            return f"{self.what:<{width}} {'':<12} {'':>9} {'':>9}  {'':<26} {self.status}{note}"
-        counts = f"{self.n_failed}/{self.n_checked} failed"
-        if self.n_kinks:
-            counts += f", {self.n_kinks} at kinks"
-        return (
-            f"{self.what:<{width}} {str(self.shape):<12} {self.max_abs_err:9.2e} "
-            f"{self.max_rel_err:9.2e}  {counts:<26} {self.status}{worst}{note}"
-        )
+        from .gradcheck import _row
+
+        return _row(self, self.what, width, counted=not self.skipped)
 
 
 def rules_header(width: int = 22) -> str:
     """The header of the rows of :meth:`JVPCheck.line`."""
-    return f"{'rule':<{width}} {'shape':<12} {'max abs':>9} {'max rel':>9}  {'elements':<26} status"
+    from .gradcheck import _header
+
+    return _header("rule", width)
 
 
 @dataclass

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from helper_boxes import Cube
 
 import flowgraph as fg
 from flowgraph.gradcheck import all_box_classes
@@ -37,19 +38,6 @@ def test_the_forward_rules_state_their_math(name):
     cls = getattr(fg, name)
     for rule in (cls.fprop_jvp, cls.bprop_jvp):
         assert (rule.__doc__ or "").strip(), f"{cls.__name__}.{rule.__name__} has no docstring"
-
-
-class Cube(fg.Box):
-    """fprop: y = x^3;  bprop: grad_x = 3 x^2 grad_y"""
-
-    def fprop(self, x):
-        return x**3
-
-    def bprop(self, inputs, y, grad_y):
-        return (3 * inputs[0] ** 2 * grad_y,)
-
-    def sample_inputs(self, rng):
-        return (rng.standard_normal((3, 2)),)
 
 
 class GoodCube(Cube):
