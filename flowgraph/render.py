@@ -604,12 +604,17 @@ def to_dot(
         if status is not None:
             rep = box_checks[name]
             text = f"<B>{CHECK_MARK[status]}</B>"
-            if status == "fail":
-                text += f"  max rel err {rep.max_rel_err:.2g}"
-                if rep.failing_inputs:
-                    text += f" (input {_esc(', '.join(rep.failing_inputs))})"
+            if status == "fail":  # the error of what failed: the gradient, a rule, or both
+                if rep.failing_inputs or not rep.failing_rules:
+                    text += f"  max rel err {rep.max_rel_err:.2g}"
+                    if rep.failing_inputs:
+                        text += f" (input {_esc(', '.join(rep.failing_inputs))})"
                 if rep.failing_rules:
-                    text += f" (rule {_esc(', '.join(rep.failing_rules))})"
+                    assert rep.jvp is not None
+                    text += (
+                        f"  rule {_esc(', '.join(rep.failing_rules))}: max rel err "
+                        f"{rep.jvp.max_rel_err:.2g}"
+                    )
             rows.append(f'<TR><TD COLSPAN="5">{_font(text, color=STYLE[status][1])}</TD></TR>')
         elif name in param_checks:
             pc = param_checks[name]

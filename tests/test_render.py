@@ -233,6 +233,23 @@ def test_failing_box_after_check_graph_is_exactly_the_red_one():
             assert red_line not in svg_paint(nodes[nid(n.name)])[1], n.name
 
 
+class TanhWithTwiceTheTangent(fg.Tanh):
+    def fprop_jvp(self, inputs, tangents, h):
+        return 2 * super().fprop_jvp(inputs, tangents, h)
+
+
+def test_a_box_failing_only_its_forward_rule_shows_the_rule_and_its_error():
+    """The red node says what failed with that check's own error: the rule's (about 1 here),
+    not the gradient's, which passes (~1e-9) and would read as a pass."""
+    graph, _ = hand_mlp(2)
+    node = graph["h1"]
+    report = fg.check_box(TanhWithTwiceTheTangent(), [node.children[0].value], node="h1")
+    assert report.failing_inputs == [] and report.failing_rules == ["fprop_jvp"]
+    label = _label(to_dot(graph, check=report).source, "h1")
+    assert f"rule fprop_jvp: max rel err {report.jvp.max_rel_err:.2g}" in label
+    assert report.jvp.max_rel_err > 0.1 and f"{report.max_rel_err:.2g}" not in label
+
+
 def test_check_box_report_colours_its_node_only():
     graph, _ = hand_mlp(2)
     node = graph["h1"]
