@@ -2,8 +2,9 @@
 
     python benchmarks/before_after.py [--before 8dea4a5] [--quick] [--write benchmarks/RESULTS.md]
 
-The package as it was at ``--before`` (a git commit; default: the last commit before the
-general-graphs work of issue 11) is exported with ``git archive`` into a temporary folder;
+The package as it was at ``--before`` (a git commit, default the last commit before the
+general-graphs work of issue 11, exported with ``git archive`` into a temporary folder; or a
+folder holding a ``flowgraph`` package, such as another checkout) is timed against this one;
 two worker processes import one version each (``PYTHONPATH`` puts the old copy first, which
 the worker checks). Both train the same tanh MLP (``benchmarks/flowgraph_mlp.py``:
 ``fg.mlp`` + ``fg.SGD`` + ``fg.train``) from the same initial weights, on the same data, in
@@ -32,7 +33,8 @@ if __package__ in (None, ""):  # appended: a worker's PYTHONPATH (the old copy) 
 
 import numpy as np  # noqa: E402
 
-from benchmarks.run import WORKLOADS, Workload, make_data  # noqa: E402
+from benchmarks.flowgraph_mlp import initial_weights  # noqa: E402
+from benchmarks.run import WORKLOADS, make_data  # noqa: E402
 from benchmarks.sections import replace_section  # noqa: E402
 
 DEFAULT_BEFORE = "8dea4a5"  # main before issue 11 (box library, operators, Block, Model)
@@ -108,45 +110,45 @@ class Worker:
 
 
 # -- the comparison ----------------------------------------------------------------------------
-def export(ref: str, into: Path) -> str:
-    """``git archive`` the flowgraph package at ``ref`` into ``into``; the full commit id."""
+def export(ref: str, into: Path, repo: Path = ROOT) -> str:
+    """``git archive`` the flowgraph package at ``ref`` of ``repo`` into ``into``; the full
+    commit id."""
     sha = subprocess.run(
         ["git", "rev-parse", "--verify", f"{ref}^{{commit}}"],
-        cwd=ROOT, capture_output=True, text=True, check=True,
+        cwd=repo, capture_output=True, text=True, check=True,
     ).stdout.strip()  # fmt: skip
     archive = subprocess.run(
-        ["git", "archive", "--format=tar", sha, "flowgraph"], cwd=ROOT, capture_output=True,
+        ["git", "archive", "--format=tar", sha, "flowgraph"], cwd=repo, capture_output=True,
         check=True,
     ).stdout  # fmt: skip
     subprocess.run(["tar", "-x", "-C", str(into)], input=archive, check=True)
     return sha
 
 
-def initial_weights(w: Workload) -> list[np.ndarray]:
-    """Glorot uniform weights and zero biases, drawn here once for both versions."""
-    rng = np.random.default_rng(0)
-    out = []
-    for fan_in, fan_out in zip(w.sizes[:-1], w.sizes[1:]):
-        limit = np.sqrt(6.0 / (fan_in + fan_out))
-        out.append(rng.uniform(-limit, limit, (fan_out, fan_in)).astype(w.dtype))
-        out.append(np.zeros(fan_out, dtype=w.dtype))
-    return out
+def _git(*args: str) -> str:
+    """What ``git ARGS`` prints in the checkout; "" outside one (or without git)."""
+    try:
+        out = subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True)
+    except FileNotFoundError:
+        return ""
+    return out.stdout.strip() if out.returncode == 0 else ""
+
+
+def old_package(before: str, tmp: Path) -> tuple[Path, str]:
+    """The folder holding the old ``flowgraph`` package and how to name it: ``before`` itself
+    when it is such a folder (a copy, another checkout), else the commit it names, exported."""
+    if (Path(before) / "flowgraph" / "__init__.py").is_file():
+        return Path(before).resolve(), f"the copy in {before}"
+    old_root = tmp / "old"
+    old_root.mkdir()
+    return old_root, export(before, old_root)[:7]
 
 
 def compare(before: str, workloads, repeats: int, quick: bool) -> dict:
     with tempfile.TemporaryDirectory(prefix="fg-before-") as tmp:
-        old_root = Path(tmp) / "old"
-        old_root.mkdir()
-        sha = export(before, old_root)
-        head = subprocess.run(
-            ["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True
-        ).stdout.strip()
-        dirty = bool(
-            subprocess.run(
-                ["git", "status", "--porcelain", "flowgraph"], cwd=ROOT, capture_output=True,
-                text=True,
-            ).stdout.strip()
-        )  # fmt: skip
+        old_root, sha = old_package(before, Path(tmp))
+        head = _git("rev-parse", "HEAD")[:7] or "this folder"
+        dirty = bool(_git("status", "--porcelain", "flowgraph"))
         workers = {"before": Worker(old_root, "before"), "after": Worker(ROOT, "after")}
         rows = []
         try:
@@ -154,7 +156,7 @@ def compare(before: str, workloads, repeats: int, quick: bool) -> dict:
                 w = w.quick() if quick else w
                 X, y = make_data(w)
                 npz = Path(tmp) / f"{w.key}.npz"
-                weights = initial_weights(w)
+                weights = initial_weights(w.sizes, np.dtype(w.dtype), seed=0)  # for both
                 np.savez(
                     npz, X=X, y=y, n=len(weights), **{f"w{i}": a for i, a in enumerate(weights)}
                 )
@@ -190,11 +192,11 @@ def compare(before: str, workloads, repeats: int, quick: bool) -> dict:
 
 
 def markdown(res: dict) -> str:
-    after = res["after"][:7] + (" with uncommitted changes" if res["dirty"] else "")
+    after = res["after"] + (" with uncommitted changes" if res["dirty"] else "")
     lines = [
         "## The MLP timings of issue 5, before and after the general-graphs work (issue 11)",
         "",
-        f"`python benchmarks/before_after.py`: flowgraph at {res['before'][:7]} (before) "
+        f"`python benchmarks/before_after.py`: flowgraph at {res['before']} (before) "
         f"against {after} (after), each in its own worker process, one BLAS thread, the same "
         f"weights, data and batches; the median of {res['repeats']} interleaved epochs after a "
         f"warm-up (load average {res['load']:.1f} at the end; Python {res['python']}, NumPy "
@@ -239,8 +241,9 @@ def main(argv: list[str] | None = None) -> int:
     chosen = [w for w in WORKLOADS if w.key in keys]
     try:
         res = compare(args.before, chosen, repeats, args.quick)
-    except subprocess.CalledProcessError as e:
-        p.error(f"cannot export {args.before!r}: {(e.stderr or b'').strip()!s:.200}")
+    except (subprocess.CalledProcessError, FileNotFoundError) as e:  # no such commit, no git
+        why = getattr(e, "stderr", None) or str(e)
+        p.error(f"cannot export {args.before!r}: {why.strip()!s:.200}")
     text = markdown(res)
     print(text)
     if args.write:
