@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-__all__ = ["markers", "sections", "replace_section", "keep_sections"]
+__all__ = ["markers", "sections", "wrap", "replace_section", "keep_sections"]
 
 _SECTION = re.compile(r"<!-- ([\w-]+): begin -->\n.*?<!-- \1: end -->\n?", re.S)
 
