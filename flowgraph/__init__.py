@@ -54,6 +54,8 @@ from .boxes import (  # the library to compose with
     Transpose,
 )
 from .callbacks import CSVLogger
+from .core.forward import JVPError, check_jvp, jvp
+from .core.graph import Constant, Graph, Input, Node, Parameter
 from .errors import (
     BoxError,
     DataError,
@@ -90,9 +92,7 @@ from .functional import (
 )
 from .functional import sum as sum
 from .gradcheck import BoxReport, GraphReport, check_box, check_graph
-from .graph import Constant, Graph, Input, Node, Parameter
 from .io import ModelFileError, load_model, save_model
-from .jvp import JVPError, check_jvp, jvp
 from .models import MLP, Model, mlp
 from .optim import SGD, AdaGrad, Adam, AdamW, RMSProp
 from .preprocessing import Preprocessing

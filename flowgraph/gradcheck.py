@@ -42,11 +42,11 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .boxes.base import Box, Outer
+from .core.box import Box, Outer
 from .errors import FeedError
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .jvp import JVPReport
+    from .core.forward import JVPReport
 
 __all__ = [
     "InputCheck",
@@ -147,7 +147,7 @@ def _header(what: str = "input", width: int = 10) -> str:
 
 def _row(check: Any, label: str, width: int = 10, *, counted: bool = True) -> str:
     """One row of a report's table, for an :class:`InputCheck` or a
-    :class:`~flowgraph.jvp.JVPCheck` (``counted=False``: a row without figures)."""
+    :class:`~flowgraph.core.forward.JVPCheck` (``counted=False``: a row without figures)."""
     note = f"  [{check.note}]" if check.note else ""
     if not counted:
         return f"{label:<{width}} {'':<12} {'':>9} {'':>9}  {'':<26} {check.status}{note}"
@@ -169,7 +169,7 @@ def _row(check: Any, label: str, width: int = 10, *, counted: bool = True) -> st
 class BoxReport:
     """What ``check_box`` found for each differentiable input of one box, for each path of
     ``bprop_needed`` (``paths``) held to ``bprop``, and for its forward-mode rules (``jvp``,
-    a :class:`~flowgraph.jvp.JVPReport` from :func:`~flowgraph.check_jvp`; None when they
+    a :class:`~flowgraph.core.forward.JVPReport` from :func:`~flowgraph.check_jvp`; None when they
     were not checked, ``jvp_note`` then says why, or is empty when ``jvp=False`` said so)."""
 
     box: str
@@ -237,7 +237,7 @@ class BoxReport:
     def jvp_lines(self) -> list[str]:
         """The forward-mode rules' part of the table: a title and one row per rule, or one
         line saying there are none; nothing when they were not asked for."""
-        from .jvp import rules_header
+        from .core.forward import rules_header
 
         if self.jvp is None:
             if not self.jvp_note:
@@ -767,7 +767,7 @@ def check_box(
     -------
     BoxReport
         One :class:`InputCheck` per input (errors, the worst element, kinks), the paths,
-        ``jvp`` (a :class:`~flowgraph.jvp.JVPReport`, or None) and ``ok``.
+        ``jvp`` (a :class:`~flowgraph.core.forward.JVPReport`, or None) and ``ok``.
 
     Examples
     --------
@@ -911,7 +911,7 @@ def _check_rules(
     bprop_ok: bool,
 ) -> tuple[JVPReport | None, str]:
     """check_jvp at the checker's inputs, or why not: (report, "") or (None, note)."""
-    from .jvp import JVPCheck, JVPReport, check_jvp
+    from .core.forward import JVPCheck, JVPReport, check_jvp
 
     if not box.has_jvp():
         return None, "none (optional: Hessian-vector products then use finite differences)"
@@ -983,7 +983,7 @@ def check_graph(
     >>> report.ok, [c.name for c in report.parameters]
     (True, ['W1', 'b1', 'W2', 'b2'])
     """
-    from .graph import Node
+    from .core.graph import Node
 
     rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
     out_node: Node = graph._resolve(output) if output is not None else graph.outputs[0]

@@ -105,7 +105,7 @@ def box_types(boxes: Iterable[type] = ()) -> tuple[dict[str, type], dict[str, ty
     ``flowgraph.boxes`` package, found by walking ``Box.__subclasses__()``: no table to keep)
     and the caller's ``boxes``, each by class name, as two dicts (own, the caller's)."""
     from . import boxes as _package  # noqa: F401  (imports every family, defining the classes)
-    from .boxes.base import Box
+    from .core.box import Box
 
     own: dict[str, type] = {}
     stack = [Box]
@@ -162,7 +162,7 @@ def _box_record(node, where: str) -> dict[str, Any]:
 
 def _constant_class() -> type | None:
     try:
-        from .graph import Constant
+        from .core.graph import Constant
     except ImportError:  # a flowgraph without constants
         return None
     return Constant
@@ -170,7 +170,7 @@ def _constant_class() -> type | None:
 
 def _block_class() -> type | None:
     try:
-        from .boxes.block import Block
+        from .core.block import Block
     except ImportError:  # a flowgraph without blocks
         return None
     return Block
@@ -188,7 +188,7 @@ class _Describer:
         self.Constant, self.Block = _constant_class(), _block_class()
 
     def graph(self, graph, prefix: str = "", depth: int = 0) -> dict[str, Any]:
-        from .graph import Input, Parameter
+        from .core.graph import Input, Parameter
 
         where = f"in block {prefix[:-1]!r}: " if prefix else ""
         nodes: list[dict[str, Any]] = []
@@ -766,7 +766,7 @@ class _Builder:
 
     def graph(self, structure: Any, prefix: str = "", depth: int = 0):
         """(nodes by name, outputs) of a described graph."""
-        from .graph import Input, Node, Parameter
+        from .core.graph import Input, Node, Parameter
 
         where = f"block {prefix[:-1]!r}: " if prefix else ""
         if not isinstance(structure, dict) or not isinstance(structure.get("nodes"), list):
@@ -848,7 +848,7 @@ class _Builder:
         return cls
 
     def box_node(self, rec: dict, nodes: dict, prefix: str, depth: int, where: str):
-        from .boxes.base import Box
+        from .core.box import Box
         from .errors import GraphError
 
         name, children = rec["name"], rec.get("children")
@@ -883,7 +883,7 @@ class _Builder:
 
     def block(self, key: Any, depth: int, where: str, name: str):
         """The Block described as ``blocks[key]``, built on its first use."""
-        from .graph import Graph
+        from .core.graph import Graph
 
         if not isinstance(key, str) or not isinstance(self.blocks.get(key), dict):
             raise self.fail(where, f"node {name!r} uses block {key!r:.50}, which is not described")

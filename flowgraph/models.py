@@ -36,8 +36,8 @@ from .boxes import (
     SoftmaxCrossEntropy,
     Tanh,
 )
+from .core.graph import Graph, Input, Node, Parameter
 from .errors import DataError, FeedError, FlowgraphError, GraphError, LabelError, ModelError
-from .graph import Graph, Input, Node, Parameter
 from .preprocessing import Preprocessing
 
 __all__ = ["ACTIVATIONS", "Feed", "Model", "MLP", "mlp"]

@@ -29,11 +29,11 @@ import graphviz
 import numpy as np
 
 from ._atomic import atomic_write
-from .boxes.block import Block
 from .boxes.linear import Linear
+from .core.block import Block
+from .core.graph import Constant, Graph, Input, Node, Parameter
 from .errors import FlowgraphError
 from .gradcheck import BoxReport, GraphReport
-from .graph import Constant, Graph, Input, Node, Parameter
 
 __all__ = ["to_dot", "render", "to_svg", "GraphvizNotFoundError", "FORMATS"]
 

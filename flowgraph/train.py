@@ -24,8 +24,8 @@ from typing import Any
 import numpy as np
 
 from .boxes import Softmax
+from .core.graph import Node
 from .errors import FlowgraphError
-from .graph import Node
 from .models import Model
 
 __all__ = ["train", "History", "EarlyStopping", "Callback", "DivergenceError", "TrainState"]

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import flowgraph as fg
-from flowgraph.boxes.base import Box, Outer
+from flowgraph.core.box import Box, Outer
 
 
 @pytest.mark.parametrize("n", [1, 4])

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 import flowgraph as fg
-from flowgraph.boxes.base import Outer
+from flowgraph.core.box import Outer
 from flowgraph.gradcheck import all_box_classes
 from flowgraph.optim import inverse
 

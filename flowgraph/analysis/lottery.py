@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from ..graph import Parameter
+from ..core.graph import Parameter
 from ..models import Model
 from ..optim import SGD
 from ..train import train

@@ -17,8 +17,8 @@ from typing import Any
 
 import numpy as np
 
+from ..core.graph import Graph, Node, Parameter
 from ..errors import FlowgraphError
-from ..graph import Graph, Node, Parameter
 from ..models import Model, mlp
 
 __all__ = [

@@ -1,5 +1,7 @@
 """Every box, grouped by family. Adding a box touches one file of this folder."""
 
+from ..core.block import Block
+from ..core.box import Box
 from .activations import Identity, LeakyReLU, ReLU, Sigmoid, Softplus, Tanh
 from .arithmetic import (
     Abs,
@@ -21,8 +23,6 @@ from .arithmetic import (
     Transpose,
     unbroadcast,
 )
-from .base import Box
-from .block import Block
 from .linear import Linear
 from .losses import (
     CrossEntropy,

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .base import Box
+from ..core.box import Box
 
 
 class Identity(Box):

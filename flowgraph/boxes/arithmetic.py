@@ -11,8 +11,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from ..core.box import Box
 from ..errors import ShapeError
-from .base import Box
 
 
 def unbroadcast(grad: np.ndarray, shape: Sequence[int]) -> np.ndarray:

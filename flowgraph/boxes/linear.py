@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..core.box import Box, Outer
 from ..errors import ShapeError
-from .base import Box, Outer
 
 
 class Linear(Box):

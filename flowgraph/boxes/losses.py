@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..core.box import Box
 from ..errors import LabelError, ShapeError
 from .activations import Sigmoid
-from .base import Box
 
 
 def _check_labels(y: np.ndarray, n: int, n_classes: int, box: str) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .base import Box
+from ..core.box import Box
 
 
 def _float_weights(box: Box, Ws) -> np.dtype:

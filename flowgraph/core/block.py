@@ -10,10 +10,10 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ..errors import GraphError
-from .base import Box
+from .box import Box
 
 if TYPE_CHECKING:  # pragma: no cover
-    from ..graph import Graph, Input, Node
+    from .graph import Graph, Input, Node
 
 
 class _has_jvp:  # noqa: N801 (used as a method name)
@@ -116,7 +116,7 @@ class Block(Box):
     arity: int | None
 
     def __init__(self, graph: Graph, inputs: Sequence[Input], *, name: str = "block"):
-        from ..graph import Graph, Input
+        from .graph import Graph, Input
 
         if not isinstance(graph, Graph):
             raise GraphError(f"Block needs a Graph, got {type(graph).__name__}")
@@ -151,7 +151,7 @@ class Block(Box):
 
     @classmethod
     def example(cls) -> Block:
-        from ..graph import Graph, Input
+        from .graph import Graph, Input
 
         h, W, b = Input("h"), Input("W"), Input("b")
         y = h + ((h @ W.T) + b) ** 2 / 4  # a residual unit of boxes with forward-mode rules

@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from .boxes.arithmetic import (
+from ..boxes.arithmetic import (
     Add,
     Div,
     MatMul,
@@ -33,8 +33,8 @@ from .boxes.arithmetic import (
     Sum,
     Transpose,
 )
-from .boxes.base import Box, Outer
-from .errors import BoxError, FeedError, FlowgraphError, GraphError, NonFiniteError
+from ..errors import BoxError, FeedError, FlowgraphError, GraphError, NonFiniteError
+from .box import Box, Outer
 
 __all__ = ["Node", "Input", "Parameter", "Constant", "Graph", "as_node"]
 

@@ -32,8 +32,8 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from .boxes.base import Box
-from .errors import FlowgraphError
+from ..errors import FlowgraphError
+from .box import Box
 from .graph import Graph, Input, Node, Parameter
 
 __all__ = ["jvp", "JVPResult", "JVPError", "check_jvp", "JVPReport", "JVPCheck"]
@@ -279,14 +279,14 @@ class JVPCheck:
 
     def line(self, width: int = 22) -> str:
         """One row of the table (the columns of :meth:`flowgraph.gradcheck.InputCheck.line`)."""
-        from .gradcheck import _row
+        from ..gradcheck import _row
 
         return _row(self, self.what, width, counted=not self.skipped)
 
 
 def rules_header(width: int = 22) -> str:
     """The header of the rows of :meth:`JVPCheck.line`."""
-    from .gradcheck import _header
+    from ..gradcheck import _header
 
     return _header("rule", width)
 
@@ -351,7 +351,7 @@ def _compare_arrays(
     the same evaluations of F. So a kink (ReLU at 0) is reported apart and a steep point is
     judged with a smaller step, while a wrong rule still fails.
     """
-    from .gradcheck import _differentiate
+    from ..gradcheck import _differentiate
 
     with np.errstate(all="ignore"):
         numeric = (F(eps) - F(-eps)) / (2 * eps)

@@ -15,7 +15,7 @@ import numpy as np
 from ..errors import GraphError
 
 if TYPE_CHECKING:  # pragma: no cover
-    from ..graph import Node
+    from .graph import Node
 
 
 class Outer:
@@ -176,7 +176,7 @@ class Box:
 
     def __call__(self, *children: Node, name: str | None = None) -> Node:
         """Make a node whose value is this box applied to ``children``: ``Tanh()(a1)``."""
-        from ..graph import Node
+        from .graph import Node
 
         self.check_arity(len(children))
         for i, c in enumerate(children):
