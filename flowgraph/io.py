@@ -112,7 +112,7 @@ def box_types(boxes: Iterable[type] = ()) -> tuple[dict[str, type], dict[str, ty
     while stack:
         for sub in stack.pop().__subclasses__():
             stack.append(sub)
-            if sub.__module__.startswith("flowgraph.boxes"):
+            if sub.__module__.startswith(("flowgraph.boxes", "flowgraph.core")):
                 other = own.setdefault(sub.__name__, sub)
                 if other is not sub:  # a bug in flowgraph, not in a file
                     raise RuntimeError(
