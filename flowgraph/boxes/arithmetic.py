@@ -32,6 +32,53 @@ def unbroadcast(grad: np.ndarray, shape: Sequence[int]) -> np.ndarray:
     return grad.reshape(shape)
 
 
+def grad_like(grad: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """The gradient ``grad`` (already of x's shape) in the dtype of the child ``x`` when x is
+    a float array: under mixed precision a float16 parameter meeting float64 data gets a
+    float16 gradient, the dtype of the value it updates. An integer or Python-number child
+    (data, a constant) keeps the float gradient NumPy computed: rounding it to integers would
+    be a wrong number."""
+    dtype = getattr(x, "dtype", None)
+    if dtype is None or dtype.kind != "f" or getattr(grad, "dtype", dtype) == dtype:
+        return grad
+    return np.asarray(grad).astype(dtype)
+
+
+def _grad_of(grad: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """``grad`` summed back to x's shape (``unbroadcast``), in x's float dtype (``grad_like``)."""
+    return grad_like(unbroadcast(grad, np.shape(x)), x)
+
+
+def _float_dtype(x: np.ndarray) -> np.dtype:
+    """The float dtype a box computes x in: x's own when it is a float, else float64 (as NumPy
+    promotes integers meeting a Python float)."""
+    dtype = np.asarray(x).dtype
+    return dtype if dtype.kind == "f" else np.dtype(np.float64)
+
+
+def _check_axes(box: str, axis: int | tuple[int, ...] | None, x: np.ndarray) -> None:
+    """Refuse an axis x does not have (or one named twice). np.sum accepts axis 0 (and -1) on
+    a 0-d array, a sum that bprop then cannot spread back: every axis is checked here."""
+    if axis is None:
+        return
+    shape = np.shape(x)
+    ndim = len(shape)
+    axes = (axis,) if isinstance(axis, int) else axis
+    bad = [a for a in axes if not -ndim <= a < ndim]
+    if bad and not ndim:
+        raise ShapeError(
+            f"{box}(axis={axis!r}): its input has shape () (0-d, a single number) and no "
+            "axis to reduce; use axis=None"
+        )
+    if bad:
+        raise ShapeError(
+            f"{box}(axis={axis!r}): its input of shape {shape} has no axis {bad[0]} "
+            f"(its axes are {-ndim} .. {ndim - 1})"
+        )
+    if len({a % ndim for a in axes}) != len(axes):
+        raise ShapeError(f"{box}(axis={axis!r}) names an axis of its input twice")
+
+
 def _broadcast_shape(box: str, xs: Sequence[np.ndarray]) -> tuple[int, ...]:
     shapes = [np.shape(x) for x in xs]
     try:
@@ -86,7 +133,7 @@ class Add(Box):
         grads = []
         for x in inputs:
             shape_x = x.shape if type(x) is np.ndarray else np.shape(x)
-            grads.append(grad_s if shape_x == shape else unbroadcast(grad_s, shape_x))
+            grads.append(grad_like(grad_s if shape_x == shape else unbroadcast(grad_s, shape_x), x))
         return tuple(grads)
 
     def fprop_jvp(self, inputs, tangents, s):
@@ -98,7 +145,7 @@ class Add(Box):
 
     def bprop_jvp(self, inputs, tangents, s, Rs, grad_s, R_grad_s):
         """R{grad_x_i} = R{grad_s}, summed over x_i's broadcast axes."""
-        return tuple(unbroadcast(R_grad_s, np.shape(x)) for x in inputs)
+        return tuple(_grad_of(R_grad_s, x) for x in inputs)
 
     def sample_inputs(self, rng):
         return rng.standard_normal((4, 3)), rng.standard_normal(3), rng.standard_normal((4, 1))
@@ -126,9 +173,9 @@ class Scale(Box):
         return {"c": float(self.c)}
 
     def _c_like(self, a):
-        # c in a's float precision. From dtypes, not arrays: NumPy 1.x's value-based casting
-        # treats a 0-d float64 array like a scalar and would round c to float32.
-        return np.asarray(self.c, dtype=np.result_type(np.asarray(a).dtype, np.float32))
+        # c in a's float precision (float16 stays float16). From dtypes, not arrays: NumPy
+        # 1.x's value-based casting treats a 0-d float64 array like a scalar.
+        return np.asarray(self.c, dtype=_float_dtype(a))
 
     def fprop(self, x):
         return x * self._c_like(x)
@@ -138,11 +185,11 @@ class Scale(Box):
 
     def fprop_jvp(self, inputs, tangents, y):
         """R{y} = c R{x}."""
-        return self.c * tangents[0]
+        return self.fprop(tangents[0])
 
     def bprop_jvp(self, inputs, tangents, y, Ry, grad_y, Rgrad_y):
         """R{grad_x} = c R{grad_y}."""
-        return (self.c * Rgrad_y,)
+        return self.bprop(inputs, y, Rgrad_y)
 
     def sample_inputs(self, rng):
         return (rng.standard_normal((3, 2)),)
@@ -167,7 +214,7 @@ class Sub(Box):
 
     def bprop(self, inputs, y, grad_y):
         a, b = inputs
-        return unbroadcast(grad_y, np.shape(a)), unbroadcast(-grad_y, np.shape(b))
+        return _grad_of(grad_y, a), _grad_of(-grad_y, b)
 
     def fprop_jvp(self, inputs, tangents, y):
         """R{y} = R{a} - R{b}."""
@@ -223,7 +270,7 @@ class Mul(Box):
 
     def bprop(self, inputs, y, grad_y):
         a, b = inputs
-        return unbroadcast(grad_y * b, np.shape(a)), unbroadcast(grad_y * a, np.shape(b))
+        return _grad_of(grad_y * b, a), _grad_of(grad_y * a, b)
 
     def fprop_jvp(self, inputs, tangents, y):
         """R{y} = R{a} ⊙ b + a ⊙ R{b}."""
@@ -235,7 +282,7 @@ class Mul(Box):
         (a, b), (Ra, Rb) = inputs, tangents
         R_grad_a = R_grad_y * b + grad_y * Rb
         R_grad_b = R_grad_y * a + grad_y * Ra
-        return unbroadcast(R_grad_a, np.shape(a)), unbroadcast(R_grad_b, np.shape(b))
+        return _grad_of(R_grad_a, a), _grad_of(R_grad_b, b)
 
     def sample_inputs(self, rng):
         return _sample_pair(rng)
@@ -258,7 +305,7 @@ class Div(Box):
 
     def bprop(self, inputs, y, grad_y):
         a, b = inputs
-        return unbroadcast(grad_y / b, np.shape(a)), unbroadcast(-grad_y * y / b, np.shape(b))
+        return _grad_of(grad_y / b, a), _grad_of(-grad_y * y / b, b)
 
     def fprop_jvp(self, inputs, tangents, y):
         """R{y} = (R{a} - y ⊙ R{b}) / b."""
@@ -271,7 +318,7 @@ class Div(Box):
         (a, b), (Ra, Rb) = inputs, tangents
         R_grad_a = R_grad_y / b - grad_y * Rb / b**2
         R_grad_b = -(R_grad_y * a + grad_y * Ra) / b**2 + 2 * grad_y * a * Rb / b**3
-        return unbroadcast(R_grad_a, np.shape(a)), unbroadcast(R_grad_b, np.shape(b))
+        return _grad_of(R_grad_a, a), _grad_of(R_grad_b, b)
 
     def sample_inputs(self, rng):
         a, b = _sample_pair(rng)
@@ -298,7 +345,7 @@ class MatMul(Box):
 
     def bprop(self, inputs, y, grad_y):
         a, b = inputs
-        return grad_y @ b.T, a.T @ grad_y
+        return grad_like(grad_y @ b.T, a), grad_like(a.T @ grad_y, b)
 
     def fprop_jvp(self, inputs, tangents, y):
         """R{y} = R{a} b + a R{b}."""
@@ -308,7 +355,8 @@ class MatMul(Box):
     def bprop_jvp(self, inputs, tangents, y, Ry, grad_y, R_grad_y):
         """R{grad_a} = R{grad_y} b^T + grad_y R{b}^T;  R{grad_b} = R{a}^T grad_y + a^T R{grad_y}."""
         (a, b), (Ra, Rb) = inputs, tangents
-        return R_grad_y @ b.T + grad_y @ Rb.T, Ra.T @ grad_y + a.T @ R_grad_y
+        R_grad_a, R_grad_b = R_grad_y @ b.T + grad_y @ Rb.T, Ra.T @ grad_y + a.T @ R_grad_y
+        return grad_like(R_grad_a, a), grad_like(R_grad_b, b)
 
     def sample_inputs(self, rng):
         return rng.standard_normal((4, 3)), rng.standard_normal((3, 2))
@@ -343,8 +391,12 @@ class Sum(Box):
     """Sum of the elements over ``axis`` (None: all of them), as ``np.sum``.
 
     fprop:  y = sum_{i in axis} x_i            x's shape without those axes (kept as 1 with
-                                               keepdims)
+                                               keepdims); float16 is summed in float32 and
+                                               rounded once, to float16
     bprop:  grad_x = grad_y copied along the summed axes (every x_i has slope 1)
+
+    An axis the input lacks is a ShapeError at fprop (np.sum takes axis 0 of a 0-d array,
+    whose sum bprop could not spread back).
     """
 
     def __init__(self, axis: int | Sequence[int] | None = None, keepdims: bool = False):
@@ -364,8 +416,19 @@ class Sum(Box):
             grad_y = np.expand_dims(grad_y, self.axis)
         return np.broadcast_to(grad_y, np.shape(x)).copy()
 
+    def _reduce(self, reduction, x):
+        """``reduction`` (np.sum or np.mean) over the box's axes, a float16 x accumulated in
+        float32 (float16 sums of many terms lose every digit, or overflow) and returned in
+        float16."""
+        _check_axes(type(self).__name__, self.axis, x)
+        x = np.asarray(x)
+        if x.dtype != np.float16:
+            return np.asarray(reduction(x, axis=self.axis, keepdims=self.keepdims))
+        y = reduction(x, axis=self.axis, keepdims=self.keepdims, dtype=np.float32)
+        return np.asarray(y, dtype=np.float16)
+
     def fprop(self, x):
-        return np.asarray(np.sum(x, axis=self.axis, keepdims=self.keepdims))
+        return self._reduce(np.sum, x)
 
     def bprop(self, inputs, y, grad_y):
         return (self._spread(grad_y, inputs[0]),)
@@ -390,14 +453,20 @@ class Mean(Sum):
 
     fprop:  y = 1/n sum_{i in axis} x_i        n the number of elements averaged
     bprop:  grad_x = grad_y / n copied along the averaged axes
+
+    float16 is summed and divided in float32 (n = 70,000 is inf in float16, and 1/n would
+    be 0), and rounded once to float16.
     """
 
     def fprop(self, x):
-        return np.asarray(np.mean(x, axis=self.axis, keepdims=self.keepdims))
+        return self._reduce(np.mean, x)
 
     def bprop(self, inputs, y, grad_y):
         x = inputs[0]
         n = np.size(x) // max(np.size(y), 1)
+        grad_y = np.asarray(grad_y)
+        if grad_y.dtype == np.float16:
+            return (self._spread((grad_y.astype(np.float32) / n).astype(np.float16), x),)
         return (self._spread(grad_y / n, x),)
 
     def sample_inputs(self, rng):
@@ -454,15 +523,18 @@ class Concat(Box):
     """Any number of children joined along ``axis``, as ``np.concatenate`` (a skip
     connection's [h, x]; a two-headed network's shared features).
 
-    fprop:  y = [x_1, x_2, ..., x_n]           along axis; the other axes agree
-    bprop:  grad_x_i = the slice of grad_y where x_i sits
+    fprop:  y = [x_1, x_2, ..., x_n]           along axis (0 by default, as NumPy); the
+                                               other axes agree
+    bprop:  grad_x_i = the slice of grad_y where x_i sits (in x_i's dtype)
     """
 
     arity = None
     min_arity = 1
     input_names = ("x",)
 
-    def __init__(self, axis: int = -1):
+    def __init__(self, axis: int = 0):
+        if isinstance(axis, bool) or not isinstance(axis, (int, np.integer)):
+            raise ValueError(f"Concat needs an integer axis, got {axis!r}")
         self.axis = int(axis)
 
     @classmethod
@@ -473,6 +545,12 @@ class Concat(Box):
         return {"axis": self.axis}
 
     def fprop(self, *xs):
+        for i, x in enumerate(xs):
+            if not -np.ndim(x) <= self.axis < np.ndim(x):
+                raise ShapeError(
+                    f"Concat(axis={self.axis}): child {i} of shape {np.shape(x)} has no axis "
+                    f"{self.axis} (children's shapes {[np.shape(x) for x in xs]})"
+                )
         try:
             return np.concatenate(xs, axis=self.axis)
         except (ValueError, np.exceptions.AxisError):
@@ -483,7 +561,9 @@ class Concat(Box):
 
     def bprop(self, inputs, y, grad_y):
         ends = np.cumsum([np.shape(x)[self.axis] for x in inputs])[:-1]
-        return tuple(np.split(grad_y, ends, axis=self.axis))
+        return tuple(
+            grad_like(g, x) for g, x in zip(np.split(grad_y, ends, axis=self.axis), inputs)
+        )
 
     def fprop_jvp(self, inputs, tangents, y):
         """R{y} = [R{x_1}, ..., R{x_n}]."""
@@ -581,6 +661,10 @@ class Pow(Box):
 
     fprop:  y = x^p                            any shape
     bprop:  grad_x = p x^(p-1) ⊙ grad_y
+
+    Each term c x^q of a derivative is exactly 0 when its coefficient c is 0, also where x^q
+    is infinite (x = 0, q < 0): x^0 = 1 has slope 0 everywhere (not 0 * 0^-1 = NaN at 0),
+    and x^1 = x has second derivative 0 (as torch.autograd gives).
     """
 
     def __init__(self, p: float):
@@ -595,22 +679,29 @@ class Pow(Box):
     def config(self) -> dict:
         return {"p": self.p}
 
+    @staticmethod
+    def _term(c, x, q, v):
+        """c x^q ⊙ v, exactly 0 (in v's dtype) when c = 0: never 0 * inf."""
+        if c == 0:
+            return np.zeros_like(v)
+        return c * x**q * v
+
     def fprop(self, x):
         return x**self.p
 
     def bprop(self, inputs, y, grad_y):
         p, x = self.p, inputs[0]
-        return (p * x ** (p - 1) * grad_y,)
+        return (self._term(p, x, p - 1, grad_y),)
 
     def fprop_jvp(self, inputs, tangents, y):
         """R{y} = p x^(p-1) ⊙ R{x}."""
         p, x = self.p, inputs[0]
-        return p * x ** (p - 1) * tangents[0]
+        return self._term(p, x, p - 1, tangents[0])
 
     def bprop_jvp(self, inputs, tangents, y, Ry, grad_y, R_grad_y):
         """R{grad_x} = p x^(p-1) R{grad_y} + p (p-1) x^(p-2) R{x} grad_y."""
         p, x, Rx = self.p, inputs[0], tangents[0]
-        return (p * x ** (p - 1) * R_grad_y + p * (p - 1) * x ** (p - 2) * Rx * grad_y,)
+        return (self._term(p, x, p - 1, R_grad_y) + self._term(p * (p - 1), x, p - 2, Rx * grad_y),)
 
     def sample_inputs(self, rng):
         return (rng.uniform(0.5, 2.0, (4, 3)),)
