@@ -18,26 +18,29 @@ from ..errors import ShapeError
 def unbroadcast(grad: np.ndarray, shape: Sequence[int]) -> np.ndarray:
     """The gradient of a child of shape ``shape`` that NumPy broadcast to ``grad.shape``:
     ``grad`` summed over the leading axes the child lacks and over the axes where it has
-    length 1 (each element was used once per copy; the chain rule sums over the copies)."""
+    length 1 (each element was used once per copy; the chain rule sums over the copies).
+    A float16 gradient is summed in float32 and rounded once, back to float16."""
     shape = tuple(shape)
     if np.shape(grad) == shape:
         return grad
     grad = np.asarray(grad)
+    dtype = grad.dtype
+    work = np.float32 if dtype == np.float16 else None
     lead = grad.ndim - len(shape)
     if lead:
-        grad = np.add.reduce(grad, axis=tuple(range(lead)))
+        grad = np.add.reduce(grad, axis=tuple(range(lead)), dtype=work)
     ones = tuple(i for i, n in enumerate(shape) if n == 1 and grad.shape[i] != 1)
     if ones:
-        grad = np.add.reduce(grad, axis=ones, keepdims=True)
-    return grad.reshape(shape)
+        grad = np.add.reduce(grad, axis=ones, keepdims=True, dtype=work)
+    return grad.reshape(shape).astype(dtype, copy=False)
 
 
 def grad_like(grad: np.ndarray, x: np.ndarray) -> np.ndarray:
-    """The gradient ``grad`` (already of x's shape) in the dtype of the child ``x`` when x is
-    a float array: under mixed precision a float16 parameter meeting float64 data gets a
-    float16 gradient, the dtype of the value it updates. An integer or Python-number child
-    (data, a constant) keeps the float gradient NumPy computed: rounding it to integers would
-    be a wrong number."""
+    """A gradient (or a tangent) ``grad`` of x's shape in the dtype of x, the value it belongs
+    to, when x is a float array: under mixed precision a float16 parameter meeting float64
+    data gets a float16 gradient, the dtype of the value it updates. An integer or
+    Python-number x (data, a constant) keeps the float array NumPy computed: rounding it to
+    integers would be a wrong number."""
     dtype = getattr(x, "dtype", None)
     if dtype is None or dtype.kind != "f" or getattr(grad, "dtype", dtype) == dtype:
         return grad
@@ -141,7 +144,7 @@ class Add(Box):
         Rs = tangents[0]
         for r in tangents[1:]:
             Rs = Rs + r
-        return np.broadcast_to(Rs, np.shape(s)).copy()
+        return grad_like(np.broadcast_to(Rs, np.shape(s)).copy(), s)
 
     def bprop_jvp(self, inputs, tangents, s, Rs, grad_s, R_grad_s):
         """R{grad_x_i} = R{grad_s}, summed over x_i's broadcast axes."""
@@ -219,7 +222,7 @@ class Sub(Box):
     def fprop_jvp(self, inputs, tangents, y):
         """R{y} = R{a} - R{b}."""
         Ra, Rb = tangents
-        return np.broadcast_to(Ra - Rb, np.shape(y)).copy()
+        return grad_like(np.broadcast_to(Ra - Rb, np.shape(y)).copy(), y)
 
     def bprop_jvp(self, inputs, tangents, y, Ry, grad_y, R_grad_y):
         """R{grad_a} = R{grad_y}, R{grad_b} = -R{grad_y}, each unbroadcast."""
@@ -275,7 +278,7 @@ class Mul(Box):
     def fprop_jvp(self, inputs, tangents, y):
         """R{y} = R{a} ⊙ b + a ⊙ R{b}."""
         (a, b), (Ra, Rb) = inputs, tangents
-        return Ra * b + a * Rb
+        return grad_like(Ra * b + a * Rb, y)
 
     def bprop_jvp(self, inputs, tangents, y, Ry, grad_y, R_grad_y):
         """R{grad_a} = R{grad_y} ⊙ b + grad_y ⊙ R{b} (and a, b swapped), unbroadcast."""
@@ -310,7 +313,7 @@ class Div(Box):
     def fprop_jvp(self, inputs, tangents, y):
         """R{y} = (R{a} - y ⊙ R{b}) / b."""
         (_, b), (Ra, Rb) = inputs, tangents
-        return (Ra - y * Rb) / b
+        return grad_like((Ra - y * Rb) / b, y)
 
     def bprop_jvp(self, inputs, tangents, y, Ry, grad_y, R_grad_y):
         """R{grad_a} = R{grad_y} / b - grad_y R{b} / b^2,
@@ -350,7 +353,7 @@ class MatMul(Box):
     def fprop_jvp(self, inputs, tangents, y):
         """R{y} = R{a} b + a R{b}."""
         (a, b), (Ra, Rb) = inputs, tangents
-        return Ra @ b + a @ Rb
+        return grad_like(Ra @ b + a @ Rb, y)
 
     def bprop_jvp(self, inputs, tangents, y, Ry, grad_y, R_grad_y):
         """R{grad_a} = R{grad_y} b^T + grad_y R{b}^T;  R{grad_b} = R{a}^T grad_y + a^T R{grad_y}."""
@@ -567,7 +570,7 @@ class Concat(Box):
 
     def fprop_jvp(self, inputs, tangents, y):
         """R{y} = [R{x_1}, ..., R{x_n}]."""
-        return self.fprop(*tangents)
+        return grad_like(self.fprop(*tangents), y)
 
     def bprop_jvp(self, inputs, tangents, y, Ry, grad_y, R_grad_y):
         """R{grad_x_i} = the slice of R{grad_y} where x_i sits."""
