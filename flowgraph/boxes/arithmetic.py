@@ -133,10 +133,14 @@ class Add(Box):
     def bprop(self, inputs, s, grad_s):
         # loss + lambda Omega at every training step: attribute look-ups, not np.shape calls
         shape = grad_s.shape if type(grad_s) is np.ndarray else np.shape(grad_s)
+        dtype = getattr(grad_s, "dtype", None)
         grads = []
         for x in inputs:
-            shape_x = x.shape if type(x) is np.ndarray else np.shape(x)
-            grads.append(grad_like(grad_s if shape_x == shape else unbroadcast(grad_s, shape_x), x))
+            if type(x) is np.ndarray:
+                g = grad_s if x.shape == shape else unbroadcast(grad_s, x.shape)
+                grads.append(g if x.dtype == dtype else grad_like(g, x))
+            else:
+                grads.append(unbroadcast(grad_s, np.shape(x)))
         return tuple(grads)
 
     def fprop_jvp(self, inputs, tangents, s):

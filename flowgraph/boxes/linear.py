@@ -8,6 +8,11 @@ from ..core.box import Box, Outer
 from ..errors import ShapeError
 
 
+def _same(g: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """g as it is: the gradients of a Linear box of one dtype need no cast."""
+    return g
+
+
 class Linear(Box):
     """Pre-activation of layer k from the layer below, its weights and its biases.
 
@@ -88,7 +93,8 @@ class Linear(Box):
         if type(self).bprop is not Linear.bprop:  # a subclass redefined the math: use it
             return self.bprop(inputs, output, grad_a)
         h, W, b = inputs
-        like = self._like
+        mixed = not grad_a.dtype == h.dtype == W.dtype == b.dtype
+        like = self._like if mixed else _same
         grad_h = like(grad_a @ W, h) if needs[0] else None
         if grad_a.shape[0] == 1:  # one example: nothing to sum over the batch
             grad_W = Outer(like(grad_a[0], W), like(h[0], W)) if needs[1] else None

@@ -48,6 +48,9 @@ def _working(*xs: np.ndarray) -> tuple[np.dtype, np.dtype]:
     it, but float16 in float32: a float16 sum of N terms overflows past 65,504 and N itself is
     inf in float16 from N = 65,520 (the mean was then 0 or NaN), so the sum and the 1/N are
     taken in float32 and the result rounded once."""
+    dtype = getattr(xs[0], "dtype", None)
+    if len(xs) == 1 and dtype is not None and dtype.kind == "f" and dtype.itemsize >= 4:
+        return dtype, dtype  # float32, float64: the per-example fast path
     out = np.result_type(*(np.asarray(x).dtype for x in xs))
     if out.kind != "f":
         out = np.dtype(np.float64)
