@@ -99,10 +99,16 @@ def _sample_pair(rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _axes(axis: int | Sequence[int] | None) -> int | tuple[int, ...] | None:
-    """An axis argument as NumPy takes it; a list (read back from JSON) becomes a tuple."""
-    if axis is None or isinstance(axis, (int, np.integer)):
-        return None if axis is None else int(axis)
-    return tuple(int(a) for a in axis)
+    """An axis argument as NumPy takes it; a list (read back from JSON) becomes a tuple.
+    What no array has is refused at once: a non-integer axis, or one axis named twice."""
+    if axis is None:
+        return None
+    axes = (axis,) if isinstance(axis, (int, np.integer, float, str)) else tuple(axis)
+    if any(isinstance(a, bool) or not isinstance(a, (int, np.integer)) for a in axes):
+        raise ValueError(f"axis must be None, an integer or integers, got {axis!r}")
+    if len(set(axes)) != len(axes):
+        raise ValueError(f"axis names an axis twice: {axis!r}")
+    return int(axis) if isinstance(axis, (int, np.integer)) else tuple(int(a) for a in axes)
 
 
 class Add(Box):

@@ -318,3 +318,10 @@ def test_integer_arrays_fed_to_penalties_are_clear_errors(penalty, dtype):
     big = np.full((4, 4), 100, dtype=dtype)  # int8: 100^2 wraps around
     with pytest.raises(fg.BoxError, match="floating-point weights"):
         graph.fprop({W: big})
+
+
+@pytest.mark.parametrize("axis", [1.5, True, "0", (0, 0), [1, 1.0]])
+@pytest.mark.parametrize("cls", [fg.Sum, fg.Mean], ids=lambda c: c.__name__)
+def test_an_axis_no_array_has_is_refused_when_the_box_is_made(cls, axis):
+    with pytest.raises(ValueError, match="axis"):
+        cls(axis=axis)
