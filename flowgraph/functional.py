@@ -84,8 +84,9 @@ def transpose(x: Any, *, name: str | None = None) -> Node:
     return _one(boxes.Transpose(), x, name)
 
 
-def concat(xs: Sequence[Any], axis: int = -1, *, name: str | None = None) -> Node:
-    """[x_1, ..., x_n] joined along ``axis`` (a Concat box), as ``np.concatenate``."""
+def concat(xs: Sequence[Any], axis: int = 0, *, name: str | None = None) -> Node:
+    """[x_1, ..., x_n] joined along ``axis`` (a Concat box), as ``np.concatenate``: axis 0
+    by default (``axis=-1`` joins features, as a skip connection's [h, x])."""
     return boxes.Concat(axis)(*(as_node(x) for x in xs), name=name)
 
 

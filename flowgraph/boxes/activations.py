@@ -182,7 +182,9 @@ class LeakyReLU(Box):
         return {"slope": self.slope}
 
     def _g_prime(self, a):
-        return np.where(a > 0, 1, self.slope).astype(np.result_type(a, np.float32))
+        # in a's float dtype (float16 stays float16; integers meet a float slope: float64)
+        dtype = np.asarray(a).dtype
+        return np.where(a > 0, 1, self.slope).astype(dtype if dtype.kind == "f" else np.float64)
 
     def fprop(self, a):
         return a * self._g_prime(a)

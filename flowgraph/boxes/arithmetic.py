@@ -18,18 +18,68 @@ from ..errors import ShapeError
 def unbroadcast(grad: np.ndarray, shape: Sequence[int]) -> np.ndarray:
     """The gradient of a child of shape ``shape`` that NumPy broadcast to ``grad.shape``:
     ``grad`` summed over the leading axes the child lacks and over the axes where it has
-    length 1 (each element was used once per copy; the chain rule sums over the copies)."""
+    length 1 (each element was used once per copy; the chain rule sums over the copies).
+    A float16 gradient is summed in float32 and rounded once, back to float16."""
     shape = tuple(shape)
     if np.shape(grad) == shape:
         return grad
     grad = np.asarray(grad)
+    dtype = grad.dtype
+    work = np.float32 if dtype == np.float16 else None
     lead = grad.ndim - len(shape)
     if lead:
-        grad = np.add.reduce(grad, axis=tuple(range(lead)))
+        grad = np.add.reduce(grad, axis=tuple(range(lead)), dtype=work)
     ones = tuple(i for i, n in enumerate(shape) if n == 1 and grad.shape[i] != 1)
     if ones:
-        grad = np.add.reduce(grad, axis=ones, keepdims=True)
-    return grad.reshape(shape)
+        grad = np.add.reduce(grad, axis=ones, keepdims=True, dtype=work)
+    return grad.reshape(shape).astype(dtype, copy=False)
+
+
+def grad_like(grad: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """A gradient (or a tangent) ``grad`` of x's shape in the dtype of x, the value it belongs
+    to, when x is a float array: under mixed precision a float16 parameter meeting float64
+    data gets a float16 gradient, the dtype of the value it updates. An integer or
+    Python-number x (data, a constant) keeps the float array NumPy computed: rounding it to
+    integers would be a wrong number."""
+    dtype = getattr(x, "dtype", None)
+    if dtype is None or dtype.kind != "f" or getattr(grad, "dtype", dtype) == dtype:
+        return grad
+    return np.asarray(grad).astype(dtype)
+
+
+def _grad_of(grad: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """``grad`` summed back to x's shape (``unbroadcast``), in x's float dtype (``grad_like``)."""
+    return grad_like(unbroadcast(grad, np.shape(x)), x)
+
+
+def _float_dtype(x: np.ndarray) -> np.dtype:
+    """The float dtype a box computes x in: x's own when it is a float, else float64 (as NumPy
+    promotes integers meeting a Python float)."""
+    dtype = np.asarray(x).dtype
+    return dtype if dtype.kind == "f" else np.dtype(np.float64)
+
+
+def _check_axes(box: str, axis: int | tuple[int, ...] | None, x: np.ndarray) -> None:
+    """Refuse an axis x does not have (or one named twice). np.sum accepts axis 0 (and -1) on
+    a 0-d array, a sum that bprop then cannot spread back: every axis is checked here."""
+    if axis is None:
+        return
+    shape = np.shape(x)
+    ndim = len(shape)
+    axes = (axis,) if isinstance(axis, int) else axis
+    bad = [a for a in axes if not -ndim <= a < ndim]
+    if bad and not ndim:
+        raise ShapeError(
+            f"{box}(axis={axis!r}): its input has shape () (0-d, a single number) and no "
+            "axis to reduce; use axis=None"
+        )
+    if bad:
+        raise ShapeError(
+            f"{box}(axis={axis!r}): its input of shape {shape} has no axis {bad[0]} "
+            f"(its axes are {-ndim} .. {ndim - 1})"
+        )
+    if len({a % ndim for a in axes}) != len(axes):
+        raise ShapeError(f"{box}(axis={axis!r}) names an axis of its input twice")
 
 
 def _broadcast_shape(box: str, xs: Sequence[np.ndarray]) -> tuple[int, ...]:
@@ -49,10 +99,16 @@ def _sample_pair(rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _axes(axis: int | Sequence[int] | None) -> int | tuple[int, ...] | None:
-    """An axis argument as NumPy takes it; a list (read back from JSON) becomes a tuple."""
-    if axis is None or isinstance(axis, (int, np.integer)):
-        return None if axis is None else int(axis)
-    return tuple(int(a) for a in axis)
+    """An axis argument as NumPy takes it; a list (read back from JSON) becomes a tuple.
+    What no array has is refused at once: a non-integer axis, or one axis named twice."""
+    if axis is None:
+        return None
+    axes = (axis,) if isinstance(axis, (int, np.integer, float, str)) else tuple(axis)
+    if any(isinstance(a, bool) or not isinstance(a, (int, np.integer)) for a in axes):
+        raise ValueError(f"axis must be None, an integer or integers, got {axis!r}")
+    if len(set(axes)) != len(axes):
+        raise ValueError(f"axis names an axis twice: {axis!r}")
+    return int(axis) if isinstance(axis, (int, np.integer)) else tuple(int(a) for a in axes)
 
 
 class Add(Box):
@@ -83,10 +139,14 @@ class Add(Box):
     def bprop(self, inputs, s, grad_s):
         # loss + lambda Omega at every training step: attribute look-ups, not np.shape calls
         shape = grad_s.shape if type(grad_s) is np.ndarray else np.shape(grad_s)
+        dtype = getattr(grad_s, "dtype", None)
         grads = []
         for x in inputs:
-            shape_x = x.shape if type(x) is np.ndarray else np.shape(x)
-            grads.append(grad_s if shape_x == shape else unbroadcast(grad_s, shape_x))
+            if type(x) is np.ndarray:
+                g = grad_s if x.shape == shape else unbroadcast(grad_s, x.shape)
+                grads.append(g if x.dtype == dtype else grad_like(g, x))
+            else:
+                grads.append(unbroadcast(grad_s, np.shape(x)))
         return tuple(grads)
 
     def fprop_jvp(self, inputs, tangents, s):
@@ -94,11 +154,11 @@ class Add(Box):
         Rs = tangents[0]
         for r in tangents[1:]:
             Rs = Rs + r
-        return np.broadcast_to(Rs, np.shape(s)).copy()
+        return grad_like(np.broadcast_to(Rs, np.shape(s)).copy(), s)
 
     def bprop_jvp(self, inputs, tangents, s, Rs, grad_s, R_grad_s):
         """R{grad_x_i} = R{grad_s}, summed over x_i's broadcast axes."""
-        return tuple(unbroadcast(R_grad_s, np.shape(x)) for x in inputs)
+        return tuple(_grad_of(R_grad_s, x) for x in inputs)
 
     def sample_inputs(self, rng):
         return rng.standard_normal((4, 3)), rng.standard_normal(3), rng.standard_normal((4, 1))
@@ -126,9 +186,9 @@ class Scale(Box):
         return {"c": float(self.c)}
 
     def _c_like(self, a):
-        # c in a's float precision. From dtypes, not arrays: NumPy 1.x's value-based casting
-        # treats a 0-d float64 array like a scalar and would round c to float32.
-        return np.asarray(self.c, dtype=np.result_type(np.asarray(a).dtype, np.float32))
+        # c in a's float precision (float16 stays float16). From dtypes, not arrays: NumPy
+        # 1.x's value-based casting treats a 0-d float64 array like a scalar.
+        return np.asarray(self.c, dtype=_float_dtype(a))
 
     def fprop(self, x):
         return x * self._c_like(x)
@@ -138,11 +198,11 @@ class Scale(Box):
 
     def fprop_jvp(self, inputs, tangents, y):
         """R{y} = c R{x}."""
-        return self.c * tangents[0]
+        return self.fprop(tangents[0])
 
     def bprop_jvp(self, inputs, tangents, y, Ry, grad_y, Rgrad_y):
         """R{grad_x} = c R{grad_y}."""
-        return (self.c * Rgrad_y,)
+        return self.bprop(inputs, y, Rgrad_y)
 
     def sample_inputs(self, rng):
         return (rng.standard_normal((3, 2)),)
@@ -167,12 +227,12 @@ class Sub(Box):
 
     def bprop(self, inputs, y, grad_y):
         a, b = inputs
-        return unbroadcast(grad_y, np.shape(a)), unbroadcast(-grad_y, np.shape(b))
+        return _grad_of(grad_y, a), _grad_of(-grad_y, b)
 
     def fprop_jvp(self, inputs, tangents, y):
         """R{y} = R{a} - R{b}."""
         Ra, Rb = tangents
-        return np.broadcast_to(Ra - Rb, np.shape(y)).copy()
+        return grad_like(np.broadcast_to(Ra - Rb, np.shape(y)).copy(), y)
 
     def bprop_jvp(self, inputs, tangents, y, Ry, grad_y, R_grad_y):
         """R{grad_a} = R{grad_y}, R{grad_b} = -R{grad_y}, each unbroadcast."""
@@ -223,19 +283,19 @@ class Mul(Box):
 
     def bprop(self, inputs, y, grad_y):
         a, b = inputs
-        return unbroadcast(grad_y * b, np.shape(a)), unbroadcast(grad_y * a, np.shape(b))
+        return _grad_of(grad_y * b, a), _grad_of(grad_y * a, b)
 
     def fprop_jvp(self, inputs, tangents, y):
         """R{y} = R{a} ⊙ b + a ⊙ R{b}."""
         (a, b), (Ra, Rb) = inputs, tangents
-        return Ra * b + a * Rb
+        return grad_like(Ra * b + a * Rb, y)
 
     def bprop_jvp(self, inputs, tangents, y, Ry, grad_y, R_grad_y):
         """R{grad_a} = R{grad_y} ⊙ b + grad_y ⊙ R{b} (and a, b swapped), unbroadcast."""
         (a, b), (Ra, Rb) = inputs, tangents
         R_grad_a = R_grad_y * b + grad_y * Rb
         R_grad_b = R_grad_y * a + grad_y * Ra
-        return unbroadcast(R_grad_a, np.shape(a)), unbroadcast(R_grad_b, np.shape(b))
+        return _grad_of(R_grad_a, a), _grad_of(R_grad_b, b)
 
     def sample_inputs(self, rng):
         return _sample_pair(rng)
@@ -258,12 +318,12 @@ class Div(Box):
 
     def bprop(self, inputs, y, grad_y):
         a, b = inputs
-        return unbroadcast(grad_y / b, np.shape(a)), unbroadcast(-grad_y * y / b, np.shape(b))
+        return _grad_of(grad_y / b, a), _grad_of(-grad_y * y / b, b)
 
     def fprop_jvp(self, inputs, tangents, y):
         """R{y} = (R{a} - y ⊙ R{b}) / b."""
         (_, b), (Ra, Rb) = inputs, tangents
-        return (Ra - y * Rb) / b
+        return grad_like((Ra - y * Rb) / b, y)
 
     def bprop_jvp(self, inputs, tangents, y, Ry, grad_y, R_grad_y):
         """R{grad_a} = R{grad_y} / b - grad_y R{b} / b^2,
@@ -271,7 +331,7 @@ class Div(Box):
         (a, b), (Ra, Rb) = inputs, tangents
         R_grad_a = R_grad_y / b - grad_y * Rb / b**2
         R_grad_b = -(R_grad_y * a + grad_y * Ra) / b**2 + 2 * grad_y * a * Rb / b**3
-        return unbroadcast(R_grad_a, np.shape(a)), unbroadcast(R_grad_b, np.shape(b))
+        return _grad_of(R_grad_a, a), _grad_of(R_grad_b, b)
 
     def sample_inputs(self, rng):
         a, b = _sample_pair(rng)
@@ -298,17 +358,18 @@ class MatMul(Box):
 
     def bprop(self, inputs, y, grad_y):
         a, b = inputs
-        return grad_y @ b.T, a.T @ grad_y
+        return grad_like(grad_y @ b.T, a), grad_like(a.T @ grad_y, b)
 
     def fprop_jvp(self, inputs, tangents, y):
         """R{y} = R{a} b + a R{b}."""
         (a, b), (Ra, Rb) = inputs, tangents
-        return Ra @ b + a @ Rb
+        return grad_like(Ra @ b + a @ Rb, y)
 
     def bprop_jvp(self, inputs, tangents, y, Ry, grad_y, R_grad_y):
         """R{grad_a} = R{grad_y} b^T + grad_y R{b}^T;  R{grad_b} = R{a}^T grad_y + a^T R{grad_y}."""
         (a, b), (Ra, Rb) = inputs, tangents
-        return R_grad_y @ b.T + grad_y @ Rb.T, Ra.T @ grad_y + a.T @ R_grad_y
+        R_grad_a, R_grad_b = R_grad_y @ b.T + grad_y @ Rb.T, Ra.T @ grad_y + a.T @ R_grad_y
+        return grad_like(R_grad_a, a), grad_like(R_grad_b, b)
 
     def sample_inputs(self, rng):
         return rng.standard_normal((4, 3)), rng.standard_normal((3, 2))
@@ -343,8 +404,12 @@ class Sum(Box):
     """Sum of the elements over ``axis`` (None: all of them), as ``np.sum``.
 
     fprop:  y = sum_{i in axis} x_i            x's shape without those axes (kept as 1 with
-                                               keepdims)
+                                               keepdims); float16 is summed in float32 and
+                                               rounded once, to float16
     bprop:  grad_x = grad_y copied along the summed axes (every x_i has slope 1)
+
+    An axis the input lacks is a ShapeError at fprop (np.sum takes axis 0 of a 0-d array,
+    whose sum bprop could not spread back).
     """
 
     def __init__(self, axis: int | Sequence[int] | None = None, keepdims: bool = False):
@@ -364,8 +429,19 @@ class Sum(Box):
             grad_y = np.expand_dims(grad_y, self.axis)
         return np.broadcast_to(grad_y, np.shape(x)).copy()
 
+    def _reduce(self, reduction, x):
+        """``reduction`` (np.sum or np.mean) over the box's axes, a float16 x accumulated in
+        float32 (float16 sums of many terms lose every digit, or overflow) and returned in
+        float16."""
+        _check_axes(type(self).__name__, self.axis, x)
+        x = np.asarray(x)
+        if x.dtype != np.float16:
+            return np.asarray(reduction(x, axis=self.axis, keepdims=self.keepdims))
+        y = reduction(x, axis=self.axis, keepdims=self.keepdims, dtype=np.float32)
+        return np.asarray(y, dtype=np.float16)
+
     def fprop(self, x):
-        return np.asarray(np.sum(x, axis=self.axis, keepdims=self.keepdims))
+        return self._reduce(np.sum, x)
 
     def bprop(self, inputs, y, grad_y):
         return (self._spread(grad_y, inputs[0]),)
@@ -390,14 +466,20 @@ class Mean(Sum):
 
     fprop:  y = 1/n sum_{i in axis} x_i        n the number of elements averaged
     bprop:  grad_x = grad_y / n copied along the averaged axes
+
+    float16 is summed and divided in float32 (n = 70,000 is inf in float16, and 1/n would
+    be 0), and rounded once to float16.
     """
 
     def fprop(self, x):
-        return np.asarray(np.mean(x, axis=self.axis, keepdims=self.keepdims))
+        return self._reduce(np.mean, x)
 
     def bprop(self, inputs, y, grad_y):
         x = inputs[0]
         n = np.size(x) // max(np.size(y), 1)
+        grad_y = np.asarray(grad_y)
+        if grad_y.dtype == np.float16:
+            return (self._spread((grad_y.astype(np.float32) / n).astype(np.float16), x),)
         return (self._spread(grad_y / n, x),)
 
     def sample_inputs(self, rng):
@@ -454,15 +536,18 @@ class Concat(Box):
     """Any number of children joined along ``axis``, as ``np.concatenate`` (a skip
     connection's [h, x]; a two-headed network's shared features).
 
-    fprop:  y = [x_1, x_2, ..., x_n]           along axis; the other axes agree
-    bprop:  grad_x_i = the slice of grad_y where x_i sits
+    fprop:  y = [x_1, x_2, ..., x_n]           along axis (0 by default, as NumPy); the
+                                               other axes agree
+    bprop:  grad_x_i = the slice of grad_y where x_i sits (in x_i's dtype)
     """
 
     arity = None
     min_arity = 1
     input_names = ("x",)
 
-    def __init__(self, axis: int = -1):
+    def __init__(self, axis: int = 0):
+        if isinstance(axis, bool) or not isinstance(axis, (int, np.integer)):
+            raise ValueError(f"Concat needs an integer axis, got {axis!r}")
         self.axis = int(axis)
 
     @classmethod
@@ -473,6 +558,12 @@ class Concat(Box):
         return {"axis": self.axis}
 
     def fprop(self, *xs):
+        for i, x in enumerate(xs):
+            if not -np.ndim(x) <= self.axis < np.ndim(x):
+                raise ShapeError(
+                    f"Concat(axis={self.axis}): child {i} of shape {np.shape(x)} has no axis "
+                    f"{self.axis} (children's shapes {[np.shape(x) for x in xs]})"
+                )
         try:
             return np.concatenate(xs, axis=self.axis)
         except (ValueError, np.exceptions.AxisError):
@@ -483,11 +574,13 @@ class Concat(Box):
 
     def bprop(self, inputs, y, grad_y):
         ends = np.cumsum([np.shape(x)[self.axis] for x in inputs])[:-1]
-        return tuple(np.split(grad_y, ends, axis=self.axis))
+        return tuple(
+            grad_like(g, x) for g, x in zip(np.split(grad_y, ends, axis=self.axis), inputs)
+        )
 
     def fprop_jvp(self, inputs, tangents, y):
         """R{y} = [R{x_1}, ..., R{x_n}]."""
-        return self.fprop(*tangents)
+        return grad_like(self.fprop(*tangents), y)
 
     def bprop_jvp(self, inputs, tangents, y, Ry, grad_y, R_grad_y):
         """R{grad_x_i} = the slice of R{grad_y} where x_i sits."""
@@ -581,6 +674,10 @@ class Pow(Box):
 
     fprop:  y = x^p                            any shape
     bprop:  grad_x = p x^(p-1) ⊙ grad_y
+
+    Each term c x^q of a derivative is exactly 0 when its coefficient c is 0, also where x^q
+    is infinite (x = 0, q < 0): x^0 = 1 has slope 0 everywhere (not 0 * 0^-1 = NaN at 0),
+    and x^1 = x has second derivative 0 (as torch.autograd gives).
     """
 
     def __init__(self, p: float):
@@ -595,22 +692,29 @@ class Pow(Box):
     def config(self) -> dict:
         return {"p": self.p}
 
+    @staticmethod
+    def _term(c, x, q, v):
+        """c x^q ⊙ v, exactly 0 (in v's dtype) when c = 0: never 0 * inf."""
+        if c == 0:
+            return np.zeros_like(v)
+        return c * x**q * v
+
     def fprop(self, x):
         return x**self.p
 
     def bprop(self, inputs, y, grad_y):
         p, x = self.p, inputs[0]
-        return (p * x ** (p - 1) * grad_y,)
+        return (self._term(p, x, p - 1, grad_y),)
 
     def fprop_jvp(self, inputs, tangents, y):
         """R{y} = p x^(p-1) ⊙ R{x}."""
         p, x = self.p, inputs[0]
-        return p * x ** (p - 1) * tangents[0]
+        return self._term(p, x, p - 1, tangents[0])
 
     def bprop_jvp(self, inputs, tangents, y, Ry, grad_y, R_grad_y):
         """R{grad_x} = p x^(p-1) R{grad_y} + p (p-1) x^(p-2) R{x} grad_y."""
         p, x, Rx = self.p, inputs[0], tangents[0]
-        return (p * x ** (p - 1) * R_grad_y + p * (p - 1) * x ** (p - 2) * Rx * grad_y,)
+        return (self._term(p, x, p - 1, R_grad_y) + self._term(p * (p - 1), x, p - 2, Rx * grad_y),)
 
     def sample_inputs(self, rng):
         return (rng.uniform(0.5, 2.0, (4, 3)),)

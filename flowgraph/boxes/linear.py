@@ -8,6 +8,11 @@ from ..core.box import Box, Outer
 from ..errors import ShapeError
 
 
+def _same(g: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """g as it is: the gradients of a Linear box of one dtype need no cast."""
+    return g
+
+
 class Linear(Box):
     """Pre-activation of layer k from the layer below, its weights and its biases.
 
@@ -21,6 +26,9 @@ class Linear(Box):
         grad_h = W^T grad_a           batched: grad_a W,              (N, H_{k-1})
         grad_W = grad_a h^T           summed over the batch: grad_a^T h, (H_k, H_{k-1})
         grad_b = grad_a               summed over the batch,          (H_k,)
+
+    Each gradient comes back in its child's float dtype (mixed precision: float32 W and b
+    meeting float64 data get float32 gradients, the dtype of the values they update).
     """
 
     arity = 3
@@ -44,26 +52,36 @@ class Linear(Box):
                 "W must be (out, in) and b (out,)"
             )
         a = h @ W.T
-        a += b
+        if b.dtype == a.dtype or np.can_cast(b.dtype, a.dtype):
+            a += b
+        else:  # b of a wider dtype (float64 biases, float32 data): a's dtype is promoted
+            a = a + b
         return a
 
+    @staticmethod
+    def _like(g, x):
+        """g in x's dtype when x is a float array (integer data keep the float gradient)."""
+        return g.astype(x.dtype, copy=False) if x.dtype.kind == "f" else g
+
     def bprop(self, inputs, output, grad_a):
-        h, W, _ = inputs
+        h, W, b = inputs
         grad_h = grad_a @ W
         grad_W = grad_a.T @ h
         grad_b = grad_a.sum(axis=0)
-        return grad_h, grad_W, grad_b
+        return self._like(grad_h, h), self._like(grad_W, W), self._like(grad_b, b)
 
     def fprop_jvp(self, inputs, tangents, output):
         """R{a} = R{b} + R{W} h + W R{h}        batched: R{h} W^T + h R{W}^T + R{b}."""
         (h, W, _), (Rh, RW, Rb) = inputs, tangents
-        return Rh @ W.T + h @ RW.T + Rb
+        return self._like(Rh @ W.T + h @ RW.T + Rb, output)
 
     def bprop_jvp(self, inputs, tangents, output, output_tangent, grad_a, Rgrad_a):
         """Product rule on bprop: R{grad_h} = R{grad_a} W + grad_a R{W},
         R{grad_W} = R{grad_a}^T h + grad_a^T R{h}, R{grad_b} = sum_t R{grad_a} (no fast path)."""
-        (h, W, _), (Rh, RW, _) = inputs, tangents
-        return Rgrad_a @ W + grad_a @ RW, Rgrad_a.T @ h + grad_a.T @ Rh, Rgrad_a.sum(axis=0)
+        (h, W, b), (Rh, RW, _) = inputs, tangents
+        R_grad_h, R_grad_W = Rgrad_a @ W + grad_a @ RW, Rgrad_a.T @ h + grad_a.T @ Rh
+        R_grad_b = Rgrad_a.sum(axis=0)
+        return self._like(R_grad_h, h), self._like(R_grad_W, W), self._like(R_grad_b, b)
 
     def bprop_needed(self, inputs, output, grad_a, needs):
         """``bprop`` with two fast paths (``bprop`` is their test oracle):
@@ -74,14 +92,16 @@ class Linear(Box):
         """
         if type(self).bprop is not Linear.bprop:  # a subclass redefined the math: use it
             return self.bprop(inputs, output, grad_a)
-        h, W, _ = inputs
-        grad_h = grad_a @ W if needs[0] else None
+        h, W, b = inputs
+        mixed = not grad_a.dtype == h.dtype == W.dtype == b.dtype
+        like = self._like if mixed else _same
+        grad_h = like(grad_a @ W, h) if needs[0] else None
         if grad_a.shape[0] == 1:  # one example: nothing to sum over the batch
-            grad_W = Outer(grad_a[0], h[0]) if needs[1] else None
-            grad_b = grad_a[0] if needs[2] else None
+            grad_W = Outer(like(grad_a[0], W), like(h[0], W)) if needs[1] else None
+            grad_b = like(grad_a[0], b) if needs[2] else None
         else:
-            grad_W = grad_a.T @ h if needs[1] else None
-            grad_b = grad_a.sum(axis=0) if needs[2] else None
+            grad_W = like(grad_a.T @ h, W) if needs[1] else None
+            grad_b = like(grad_a.sum(axis=0), b) if needs[2] else None
         return grad_h, grad_W, grad_b
 
     def sample_inputs(self, rng):

@@ -42,6 +42,28 @@ def _check_scores(a: np.ndarray, box: str, what: str) -> None:
         raise ShapeError(f"{box}: {what} must have shape (N, C), got {np.shape(a)}")
 
 
+def _working(*xs: np.ndarray) -> tuple[np.dtype, np.dtype]:
+    """(the dtype a loss computes in, the dtype it returns) for inputs ``xs``: it returns the
+    promoted float dtype of its inputs (NumPy rules; integers make float64) and computes in
+    it, but float16 in float32: a float16 sum of N terms overflows past 65,504 and N itself is
+    inf in float16 from N = 65,520 (the mean was then 0 or NaN), so the sum and the 1/N are
+    taken in float32 and the result rounded once."""
+    dtype = getattr(xs[0], "dtype", None)
+    if len(xs) == 1 and dtype is not None and dtype.kind == "f" and dtype.itemsize >= 4:
+        return dtype, dtype  # float32, float64: the per-example fast path
+    out = np.result_type(*(np.asarray(x).dtype for x in xs))
+    if out.kind != "f":
+        out = np.dtype(np.float64)
+    return np.promote_types(out, np.float32), out
+
+
+def _grad_in(g: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """A gradient as the gradient of input x: in x's dtype when x is a float array (float16
+    logits get a float16 gradient, computed in float32), else as computed."""
+    dtype = np.asarray(x).dtype
+    return g.astype(dtype, copy=False) if dtype.kind == "f" else g
+
+
 def softmax(a: np.ndarray) -> np.ndarray:
     """Row-wise softmax(a)_c = exp(a_c) / sum_c' exp(a_c'), stable: the row max is subtracted."""
     # the ufuncs' reduce: a.max and a.sum, without the methods' Python-level wrappers
@@ -106,29 +128,35 @@ class CrossEntropy(Box):
         _check_scores(f, "CrossEntropy", "probabilities f")
         n = f.shape[0]
         _check_labels(y, n, f.shape[1], "CrossEntropy")
-        return np.asarray(-np.log(f[np.arange(n), y]).mean(), dtype=f.dtype)
+        work, out = _working(f)
+        fy = f[np.arange(n), y].astype(work)
+        return np.asarray(-np.log(fy).mean(), dtype=out)
 
     def bprop(self, inputs, loss, grad_loss):
         f, y = inputs
         n = f.shape[0]
         rows = np.arange(n)
-        grad_f = np.zeros_like(f)
-        grad_f[rows, y] = -grad_loss / (f[rows, y] * n)
+        work, out = _working(f)
+        grad_f = np.zeros(f.shape, dtype=out)
+        grad_f[rows, y] = -np.asarray(grad_loss, dtype=work) / (f[rows, y].astype(work) * n)
         return grad_f, None
 
     def fprop_jvp(self, inputs, tangents, loss):
         """R{l} = 1/N sum_t -R{f}_{t,y_t} / f_{t,y_t}."""
         (f, y), Rf = inputs, tangents[0]
         rows = np.arange(f.shape[0])
-        return np.asarray(-(Rf[rows, y] / f[rows, y]).mean())
+        work, out = _working(f)
+        return np.asarray(-(Rf[rows, y].astype(work) / f[rows, y]).mean(), dtype=out)
 
     def bprop_jvp(self, inputs, tangents, loss, Rloss, grad_loss, Rgrad_loss):
         """R{grad_f}_{t,y_t} = (-R{grad_l} / f_{t,y_t} + grad_l R{f}_{t,y_t} / f_{t,y_t}^2) / N."""
         (f, y), Rf = inputs, tangents[0]
         n = f.shape[0]
         rows = np.arange(n)
-        fy, Rfy = f[rows, y], Rf[rows, y]
-        Rgrad_f = np.zeros(np.shape(f), dtype=np.result_type(f, Rf, Rgrad_loss))
+        work, out = _working(f)
+        fy, Rfy = f[rows, y].astype(work), Rf[rows, y].astype(work)
+        grad_loss, Rgrad_loss = np.asarray(grad_loss, work), np.asarray(Rgrad_loss, work)
+        Rgrad_f = np.zeros(np.shape(f), dtype=out)
         Rgrad_f[rows, y] = (-Rgrad_loss / fy + grad_loss * Rfy / (fy * fy)) / n
         return Rgrad_f, None
 
@@ -158,6 +186,8 @@ class SoftmaxCrossEntropy(Box):
         _check_scores(a, "SoftmaxCrossEntropy", "a")
         n = a.shape[0]
         _check_labels(y, n, a.shape[1], "SoftmaxCrossEntropy")
+        work, out = _working(a)
+        a = a.astype(work, copy=False)
         # np.add.reduce is a.sum without the method's Python-level wrapper (which costs more
         # than the work at N = 1); the mean is sum / N
         top = _label_entries(a.argmax(axis=1))  # (t, k_t): each row's largest score
@@ -166,31 +196,35 @@ class SoftmaxCrossEntropy(Box):
         np.exp(e, out=e)
         e[top] = 0  # exp(a_k - m) = 1 is the "1 +" of log1p
         per_example = np.log1p(np.add.reduce(e, axis=1)) + (m - a[_label_entries(y)])
-        return np.asarray(np.add.reduce(per_example) / n, dtype=a.dtype)
+        return np.asarray(np.add.reduce(per_example) / n, dtype=out)
 
     def bprop(self, inputs, loss, grad_loss):
         a, y = inputs
         n = a.shape[0]
-        grad_a = softmax(a)  # f(x)
+        work, out = _working(a)
+        grad_a = softmax(a.astype(work, copy=False))  # f(x), a fresh array
         grad_a[_label_entries(y)] -= 1  # f(x) - e(y)
-        grad_a *= grad_loss / n
-        return grad_a, None
+        grad_a *= np.asarray(grad_loss, dtype=work) / n
+        return _grad_in(grad_a, a), None
 
     def fprop_jvp(self, inputs, tangents, loss):
         """R{l} = <grad_a l, R{a}> = 1/N sum_t (f(x_t) - e(y_t))^T R{a_t}."""
         (a, y), Ra = inputs, tangents[0]
-        f_minus_e = softmax(a)
+        work, out = _working(a)
+        f_minus_e = softmax(a.astype(work, copy=False))
         f_minus_e[_label_entries(y)] -= 1
-        return np.asarray((f_minus_e * Ra).sum() / a.shape[0])
+        return np.asarray((f_minus_e * Ra).sum() / a.shape[0], dtype=out)
 
     def bprop_jvp(self, inputs, tangents, loss, Rloss, grad_loss, Rgrad_loss):
         """R{grad_a} = (R{f} grad_l + (f - e(y)) R{grad_l}) / N,  R{f} = (diag(f) - f f^T) R{a}."""
         (a, y), Ra = inputs, tangents[0]
         n = a.shape[0]
-        f = softmax(a)
-        Rf = softmax_jvp(f, Ra)
+        work, out = _working(a)
+        f = softmax(a.astype(work, copy=False))
+        Rf = softmax_jvp(f, Ra.astype(work, copy=False))
         f[_label_entries(y)] -= 1  # f - e(y)
-        return (Rf * grad_loss + f * Rgrad_loss) / n, None
+        grad_loss, Rgrad_loss = np.asarray(grad_loss, work), np.asarray(Rgrad_loss, work)
+        return _grad_in((Rf * grad_loss + f * Rgrad_loss) / n, a), None
 
     def sample_inputs(self, rng):
         return rng.standard_normal((4, 5)), rng.integers(0, 5, size=4)
@@ -215,24 +249,30 @@ class SquaredError(Box):
                 f"SquaredError needs predictions f and targets t of one shape (N, ...), got "
                 f"f {np.shape(f)} and t {np.shape(t)}"
             )
-        e = f - t
-        return np.asarray(np.vdot(e, e) / (2 * len(f)), dtype=e.dtype)
+        work, out = _working(f, t)
+        e = np.subtract(f, t, dtype=work)
+        return np.asarray(np.vdot(e, e) / (2 * len(f)), dtype=out)
 
     def bprop(self, inputs, loss, grad_l):
         f, t = inputs
-        grad_f = (f - t) * (grad_l / len(f))
-        return grad_f, -grad_f
+        work, _ = _working(f, t)
+        grad_f = np.subtract(f, t, dtype=work) * (np.asarray(grad_l, work) / len(f))
+        return _grad_in(grad_f, f), _grad_in(-grad_f, t)
 
     def fprop_jvp(self, inputs, tangents, loss):
         """R{l} = 1/N <f - t, R{f} - R{t}>."""
         (f, t), (Rf, Rt) = inputs, tangents
-        return np.asarray(np.vdot(f - t, Rf - Rt) / len(f))
+        work, out = _working(f, t)
+        e, Re = np.subtract(f, t, dtype=work), np.subtract(Rf, Rt, dtype=work)
+        return np.asarray(np.vdot(e, Re) / len(f), dtype=out)
 
     def bprop_jvp(self, inputs, tangents, loss, R_loss, grad_l, R_grad_l):
         """R{grad_f} = ((R{f} - R{t}) grad_l + (f - t) R{grad_l}) / N = -R{grad_t}."""
         (f, t), (Rf, Rt) = inputs, tangents
-        R_grad_f = ((Rf - Rt) * grad_l + (f - t) * R_grad_l) / len(f)
-        return R_grad_f, -R_grad_f
+        work, _ = _working(f, t)
+        e, Re = np.subtract(f, t, dtype=work), np.subtract(Rf, Rt, dtype=work)
+        R_grad_f = (Re * np.asarray(grad_l, work) + e * np.asarray(R_grad_l, work)) / len(f)
+        return _grad_in(R_grad_f, f), _grad_in(-R_grad_f, t)
 
     def sample_inputs(self, rng):
         return rng.standard_normal((4, 3)), rng.standard_normal((4, 3))
@@ -269,23 +309,32 @@ class SigmoidCrossEntropy(Box):
 
     def fprop(self, a, y):
         _check_binary(a, y, "SigmoidCrossEntropy")
+        work, out = _working(a)
+        a = a.astype(work, copy=False)
         softplus = np.maximum(a, 0) + np.log1p(np.exp(-np.abs(a)))
-        return np.asarray(np.sum(softplus - y.astype(a.dtype) * a) / len(a), dtype=a.dtype)
+        return np.asarray(np.sum(softplus - y.astype(work) * a) / len(a), dtype=out)
 
     def bprop(self, inputs, loss, grad_l):
         a, y = inputs
-        return (Sigmoid().fprop(a) - y.astype(a.dtype)) * (grad_l / len(a)), None
+        work, _ = _working(a)
+        s = Sigmoid().fprop(a.astype(work, copy=False))
+        return _grad_in((s - y.astype(work)) * (np.asarray(grad_l, work) / len(a)), a), None
 
     def fprop_jvp(self, inputs, tangents, loss):
         """R{l} = 1/N <sigm(a) - y, R{a}>."""
         (a, y), Ra = inputs, tangents[0]
-        return np.asarray(np.vdot(Sigmoid().fprop(a) - y, Ra) / len(a))
+        work, out = _working(a)
+        s = Sigmoid().fprop(a.astype(work, copy=False))
+        return np.asarray(np.vdot(s - y, Ra.astype(work, copy=False)) / len(a), dtype=out)
 
     def bprop_jvp(self, inputs, tangents, loss, R_loss, grad_l, R_grad_l):
         """R{grad_a} = (sigm(a)(1 - sigm(a)) R{a} grad_l + (sigm(a) - y) R{grad_l}) / N."""
         (a, y), Ra = inputs, tangents[0]
-        s = Sigmoid().fprop(a)
-        return (s * (1 - s) * Ra * grad_l + (s - y) * R_grad_l) / len(a), None
+        work, _ = _working(a)
+        s = Sigmoid().fprop(a.astype(work, copy=False))
+        grad_l, R_grad_l = np.asarray(grad_l, work), np.asarray(R_grad_l, work)
+        R_grad_a = (s * (1 - s) * Ra * grad_l + (s - y) * R_grad_l) / len(a)
+        return _grad_in(R_grad_a, a), None
 
     def sample_inputs(self, rng):
         return 2 * rng.standard_normal(6), rng.integers(0, 2, size=6)
@@ -325,21 +374,29 @@ class Hinge(Box):
         _check_labels(y, a.shape[0], a.shape[1], "Hinge")
         if a.shape[1] < 2:
             raise ShapeError(f"Hinge needs at least 2 classes, got scores of shape {a.shape}")
-        return np.asarray(np.sum(self._slopes(a, y)[1]) / len(a), dtype=a.dtype)
+        work, out = _working(a)
+        hinge = self._slopes(a.astype(work, copy=False), y)[1]
+        return np.asarray(np.sum(hinge) / len(a), dtype=out)
 
     def bprop(self, inputs, loss, grad_l):
         a, y = inputs
-        return self._slopes(a, y)[0] * (grad_l / len(a)), None
+        work, _ = _working(a)
+        D = self._slopes(a.astype(work, copy=False), y)[0]
+        return _grad_in(D * (np.asarray(grad_l, work) / len(a)), a), None
 
     def fprop_jvp(self, inputs, tangents, loss):
         """R{l} = 1/N <D, R{a}>, D the slopes of bprop."""
         (a, y), Ra = inputs, tangents[0]
-        return np.asarray(np.vdot(self._slopes(a, y)[0], Ra) / len(a))
+        work, out = _working(a)
+        D = self._slopes(a.astype(work, copy=False), y)[0]
+        return np.asarray(np.vdot(D, Ra.astype(work, copy=False)) / len(a), dtype=out)
 
     def bprop_jvp(self, inputs, tangents, loss, R_loss, grad_l, R_grad_l):
         """R{grad_a} = D R{grad_l} / N (piecewise linear: no curvature)."""
         a, y = inputs  # piecewise linear: only grad_l moves
-        return self._slopes(a, y)[0] * (R_grad_l / len(a)), None
+        work, _ = _working(a)
+        D = self._slopes(a.astype(work, copy=False), y)[0]
+        return _grad_in(D * (np.asarray(R_grad_l, work) / len(a)), a), None
 
     def sample_inputs(self, rng):
         n, c = 6, 4

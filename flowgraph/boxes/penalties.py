@@ -31,19 +31,30 @@ class L2Penalty(Box):
 
     def fprop(self, *Ws):
         dtype = _float_weights(self, Ws)
-        return np.asarray(sum(np.vdot(W, W) for W in Ws), dtype=dtype)
+        work = np.promote_types(dtype, np.float32)  # float16 squares summed in float32
+        return np.asarray(
+            sum(np.vdot(W.astype(work, copy=False), W.astype(work, copy=False)) for W in Ws),
+            dtype=dtype,
+        )
 
     def bprop(self, inputs, omega, grad_omega):
-        return tuple(W * (2 * grad_omega) for W in inputs)
+        return tuple((W * (2 * grad_omega)).astype(W.dtype, copy=False) for W in inputs)
 
     def fprop_jvp(self, inputs, tangents, omega):
         """R{Omega} = sum_k 2 <W(k), R{W(k)}>."""
-        return np.asarray(sum(2 * np.vdot(W, RW) for W, RW in zip(inputs, tangents)))
+        dtype = np.result_type(*inputs)
+        work = np.promote_types(dtype, np.float32)
+        R = sum(
+            2 * np.vdot(W.astype(work, copy=False), RW.astype(work, copy=False))
+            for W, RW in zip(inputs, tangents)
+        )
+        return np.asarray(R, dtype=dtype)
 
     def bprop_jvp(self, inputs, tangents, omega, Romega, grad_omega, Rgrad_omega):
         """R{grad_W(k)} = 2 R{W(k)} grad_Omega + 2 W(k) R{grad_Omega}."""
         return tuple(
-            2 * RW * grad_omega + 2 * W * Rgrad_omega for W, RW in zip(inputs, tangents)
+            (2 * RW * grad_omega + 2 * W * Rgrad_omega).astype(W.dtype, copy=False)
+            for W, RW in zip(inputs, tangents)
         )
 
     def sample_inputs(self, rng):
@@ -63,18 +74,25 @@ class L1Penalty(Box):
 
     def fprop(self, *Ws):
         dtype = _float_weights(self, Ws)
-        return np.asarray(sum(np.abs(W).sum() for W in Ws), dtype=dtype)
+        work = np.promote_types(dtype, np.float32)  # float16 summed in float32
+        return np.asarray(sum(np.abs(W).sum(dtype=work) for W in Ws), dtype=dtype)
 
     def bprop(self, inputs, omega, grad_omega):
-        return tuple(np.sign(W) * grad_omega for W in inputs)
+        return tuple((np.sign(W) * grad_omega).astype(W.dtype, copy=False) for W in inputs)
 
     def fprop_jvp(self, inputs, tangents, omega):
         """R{Omega} = sum_k <sign(W(k)), R{W(k)}>."""
-        return np.asarray(sum(np.vdot(np.sign(W), RW) for W, RW in zip(inputs, tangents)))
+        dtype = np.result_type(*inputs)
+        work = np.promote_types(dtype, np.float32)
+        R = sum(
+            np.vdot(np.sign(W).astype(work, copy=False), RW.astype(work, copy=False))
+            for W, RW in zip(inputs, tangents)
+        )
+        return np.asarray(R, dtype=dtype)
 
     def bprop_jvp(self, inputs, tangents, omega, Romega, grad_omega, Rgrad_omega):
         """R{grad_W(k)} = sign(W(k)) R{grad_Omega}  (|W|'' = 0 away from the kink at 0)."""
-        return tuple(np.sign(W) * Rgrad_omega for W in inputs)
+        return tuple((np.sign(W) * Rgrad_omega).astype(W.dtype, copy=False) for W in inputs)
 
     def sample_inputs(self, rng):
         Ws = rng.standard_normal((3, 4)), rng.standard_normal((2, 3))
