@@ -54,6 +54,7 @@ from .boxes import (  # the library to compose with
     Transpose,
 )
 from .callbacks import CSVLogger
+from .check import BoxReport, GraphReport, check_box, check_graph
 from .core.forward import JVPError, check_jvp, jvp
 from .core.graph import Constant, Graph, Input, Node, Parameter
 from .errors import (
@@ -91,7 +92,6 @@ from .functional import (
     transpose,
 )
 from .functional import sum as sum
-from .gradcheck import BoxReport, GraphReport, check_box, check_graph
 from .io import ModelFileError, load_model, save_model
 from .models import MLP, Model, mlp
 from .optim import SGD, AdaGrad, Adam, AdamW, RMSProp

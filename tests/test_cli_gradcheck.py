@@ -12,9 +12,9 @@ import pytest
 from helper_boxes import Cube
 
 import flowgraph as fg
-import flowgraph.gradcheck
+import flowgraph.check
+from flowgraph.check import all_box_classes
 from flowgraph.cli import main
-from flowgraph.gradcheck import all_box_classes
 
 
 def expected_rows(classes, jvp=True) -> list[tuple[str, str]]:
@@ -98,7 +98,7 @@ class Uncheckable(fg.Box):
 @pytest.mark.parametrize("verbose", [[], ["-v"]])
 def test_a_wrong_box_fails_with_exit_1(capsys, monkeypatch, verbose):
     classes = [fg.Tanh, SigmoidWrong, Uncheckable]
-    monkeypatch.setattr(flowgraph.gradcheck, "all_box_classes", lambda: classes)
+    monkeypatch.setattr(flowgraph.check, "all_box_classes", lambda: classes)
     assert main(["gradcheck", *verbose]) == 1
     out = capsys.readouterr().out
     if verbose:
@@ -149,7 +149,7 @@ class SigmoidBpropJvpForgetsRh(fg.Sigmoid):
 @pytest.mark.parametrize("verbose", [[], ["-v"]])
 def test_a_wrong_forward_mode_rule_fails_with_exit_1(capsys, monkeypatch, verbose):
     classes = [fg.Tanh, TanhForwardTwice, SigmoidBpropJvpForgetsRh]
-    monkeypatch.setattr(flowgraph.gradcheck, "all_box_classes", lambda: classes)
+    monkeypatch.setattr(flowgraph.check, "all_box_classes", lambda: classes)
     assert main(["gradcheck", *verbose]) == 1
     out = capsys.readouterr().out
     lines = out.strip().splitlines()
@@ -176,7 +176,7 @@ class CubeWithoutRules(Cube):
 
 
 def test_a_box_without_forward_mode_rules_passes_and_says_so(capsys, monkeypatch):
-    monkeypatch.setattr(flowgraph.gradcheck, "all_box_classes", lambda: [CubeWithoutRules])
+    monkeypatch.setattr(flowgraph.check, "all_box_classes", lambda: [CubeWithoutRules])
     assert main(["gradcheck"]) == 0
     lines = capsys.readouterr().out.strip().splitlines()
     assert lines[0].endswith("PASS")

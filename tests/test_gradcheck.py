@@ -10,7 +10,7 @@ import pytest
 from helper_boxes import Cube
 
 import flowgraph as fg
-from flowgraph.gradcheck import all_box_classes
+from flowgraph.check import all_box_classes
 
 # -- wrong boxes, each a bug a student could write --------------------------------------------
 

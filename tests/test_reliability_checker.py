@@ -14,8 +14,8 @@ import numpy as np
 import pytest
 
 import flowgraph as fg
+from flowgraph.check import all_box_classes
 from flowgraph.core.box import Outer
-from flowgraph.gradcheck import all_box_classes
 from flowgraph.optim import inverse
 
 BOX_CLASSES = all_box_classes()  # the same auto-discovery as tests/test_boxes.py
@@ -278,19 +278,19 @@ def test_render_check_fails_on_a_wrong_fast_path(tmp_path, monkeypatch, capsys):
 def test_render_check_fails_when_only_the_end_to_end_gradient_is_wrong(
     tmp_path, monkeypatch, capsys
 ):
-    from flowgraph import gradcheck
+    from flowgraph import check
     from flowgraph.cli import main
 
     model = fg.mlp([64, 5, 10], dtype=np.float64, seed=0)
     path = model.save(tmp_path / "model.npz", metadata={"dataset": "digits"})
-    real = gradcheck.check_graph
+    real = check.check_graph
 
     def only_parameters_wrong(*args, **kwargs):
         report = real(*args, **kwargs)
         report.parameters[0].n_failed = 1  # as if the Graph's sum were wrong, boxes all right
         return report
 
-    monkeypatch.setattr(gradcheck, "check_graph", only_parameters_wrong)
+    monkeypatch.setattr(check, "check_graph", only_parameters_wrong)
     status = main(["render", str(path), "-o", str(tmp_path / "g.svg"), "--check", "--batch", "3"])
     out = capsys.readouterr().out
     assert status == 1 and "every box passes on its own" in out, out

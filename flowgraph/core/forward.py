@@ -279,14 +279,14 @@ class JVPCheck:
 
     def line(self, width: int = 22) -> str:
         """One row of the table (the columns of :meth:`flowgraph.gradcheck.InputCheck.line`)."""
-        from ..gradcheck import _row
+        from ..check.box import _row
 
         return _row(self, self.what, width, counted=not self.skipped)
 
 
 def rules_header(width: int = 22) -> str:
     """The header of the rows of :meth:`JVPCheck.line`."""
-    from ..gradcheck import _header
+    from ..check.box import _header
 
     return _header("rule", width)
 
@@ -351,7 +351,7 @@ def _compare_arrays(
     the same evaluations of F. So a kink (ReLU at 0) is reported apart and a steep point is
     judged with a smaller step, while a wrong rule still fails.
     """
-    from ..gradcheck import _differentiate
+    from ..check.box import _differentiate
 
     with np.errstate(all="ignore"):
         numeric = (F(eps) - F(-eps)) / (2 * eps)

@@ -42,11 +42,11 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .core.box import Box, Outer
-from .errors import FeedError
+from ..core.box import Box, Outer
+from ..errors import FeedError
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .core.forward import JVPReport
+    from ..core.forward import JVPReport
 
 __all__ = [
     "InputCheck",
@@ -237,7 +237,7 @@ class BoxReport:
     def jvp_lines(self) -> list[str]:
         """The forward-mode rules' part of the table: a title and one row per rule, or one
         line saying there are none; nothing when they were not asked for."""
-        from .core.forward import rules_header
+        from ..core.forward import rules_header
 
         if self.jvp is None:
             if not self.jvp_note:
@@ -911,7 +911,7 @@ def _check_rules(
     bprop_ok: bool,
 ) -> tuple[JVPReport | None, str]:
     """check_jvp at the checker's inputs, or why not: (report, "") or (None, note)."""
-    from .core.forward import JVPCheck, JVPReport, check_jvp
+    from ..core.forward import JVPCheck, JVPReport, check_jvp
 
     if not box.has_jvp():
         return None, "none (optional: Hessian-vector products then use finite differences)"
@@ -983,7 +983,7 @@ def check_graph(
     >>> report.ok, [c.name for c in report.parameters]
     (True, ['W1', 'b1', 'W2', 'b2'])
     """
-    from .core.graph import Node
+    from ..core.graph import Node
 
     rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
     out_node: Node = graph._resolve(output) if output is not None else graph.outputs[0]
@@ -1094,7 +1094,7 @@ def all_box_classes() -> list[type[Box]]:
     import importlib
     import pkgutil
 
-    from . import boxes
+    from .. import boxes
 
     # import every family file of flowgraph/boxes, even one its __init__ forgets
     for info in pkgutil.iter_modules(boxes.__path__, boxes.__name__ + "."):
