@@ -54,8 +54,8 @@ from .boxes import (  # the library to compose with
     Transpose,
 )
 from .callbacks import CSVLogger
-from .check import BoxReport, GraphReport, check_box, check_graph
-from .core.forward import JVPError, check_jvp, jvp
+from .check import BoxReport, GraphReport, check_box, check_graph, check_jvp
+from .core.forward import JVPError, jvp
 from .core.graph import Constant, Graph, Input, Node, Parameter
 from .errors import (
     BoxError,

@@ -8,8 +8,8 @@ import pytest
 from helper_boxes import Cube
 
 import flowgraph as fg
-from flowgraph.check import all_box_classes
-from flowgraph.core.forward import JVPError, check_jvp
+from flowgraph.check import all_box_classes, check_jvp
+from flowgraph.core.forward import JVPError
 
 ISSUE_BOXES = {
     "Linear", "Identity", "Sigmoid", "Tanh", "ReLU", "Softmax", "CrossEntropy",
