@@ -68,8 +68,7 @@ def _report(parts: Sequence[str]) -> str:
 
 def jvp_report_html(report: Any) -> str:
     """A :class:`~flowgraph.check.report.JVPReport`: its verdict, and a row per rule."""
-    wrong = "" if report.ok else f" (wrong: {', '.join(report.failing)})"
-    title = text_html(f"{report.box} forward-mode rules: ", report.status, wrong)
+    title = text_html(f"{report.box} forward-mode rules: ", *report.verdict_parts())
     return _report([title, checks_html("rule", report.checks)])
 
 
@@ -85,7 +84,7 @@ def box_report_html(report: Any) -> str:
         parts.append(text_html(report.paths_line()))
         parts += [text_html(f"{p.line()}  ", "FAIL") for p in report.failing_paths]
     if report.jvp_title():
-        parts.append(text_html(report.jvp_title()))
+        parts.append(text_html(*report.jvp_title_parts()))
     if report.jvp is not None:
         parts.append(checks_html("rule", report.jvp.checks))
     return _report(parts)

@@ -236,9 +236,14 @@ class JVPReport:
     def max_rel_err(self) -> float:
         return max((c.max_rel_err for c in self.checks), default=0.0)
 
+    def verdict_parts(self) -> tuple[str, str]:
+        """The verdict in two parts: ``PASS``, ``KINK`` or ``FAIL``, and ``" (wrong: ...)"``
+        (empty unless it fails)."""
+        return self.status.upper(), (f" (wrong: {', '.join(self.failing)})" if not self.ok else "")
+
     def verdict(self) -> str:
         """``PASS``, ``KINK`` or ``FAIL (wrong: ...)``."""
-        return self.status.upper() + (f" (wrong: {', '.join(self.failing)})" if not self.ok else "")
+        return "".join(self.verdict_parts())
 
     def __str__(self) -> str:
         return "\n".join(
@@ -336,15 +341,21 @@ class BoxReport:
         good = len(self.paths) - len(self.failing_paths)
         return f"paths the Graph takes (bprop_needed){at}: {good} of {len(self.paths)} equal bprop"
 
+    def jvp_title_parts(self) -> tuple[str, str, str]:
+        """The title of the forward-mode rules' part in three parts (what, status, what is
+        wrong): their verdict, or why they were not checked in the first part alone; all
+        empty when ``jvp=False`` said so."""
+        if self.jvp is not None:
+            what = "forward-mode rules (fprop_jvp, bprop_jvp) along a random tangent: "
+            return (what, *self.jvp.verdict_parts())
+        if self.jvp_note:
+            return f"forward-mode rules (fprop_jvp, bprop_jvp): {self.jvp_note}", "", ""
+        return "", "", ""
+
     def jvp_title(self) -> str:
         """The title of the forward-mode rules' part: their verdict, or why they were not
         checked (empty when ``jvp=False`` said so)."""
-        if self.jvp is not None:
-            verdict = self.jvp.verdict()
-            return f"forward-mode rules (fprop_jvp, bprop_jvp) along a random tangent: {verdict}"
-        if self.jvp_note:
-            return f"forward-mode rules (fprop_jvp, bprop_jvp): {self.jvp_note}"
-        return ""
+        return "".join(self.jvp_title_parts())
 
     def jvp_lines(self) -> list[str]:
         """The forward-mode rules' part of the table: a title and one row per rule, or one
