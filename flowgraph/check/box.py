@@ -140,9 +140,8 @@ def check_box(
     if len(grads) != len(xs):
         note = f"bprop returned {len(grads)} gradients for {len(xs)} inputs"
         return BoxReport(kind, [InputCheck(name="(all)", shape=(), broken=True, note=note)], node)
-    path_checks = []
-    if paths:
-        path_checks = check_paths(box, (xs, out, R, grads), rng, sampled=sampled, needs=needs)
+    sample = (xs, out, R, grads)
+    path_checks = check_paths(box, sample, rng, sampled=sampled, needs=needs) if paths else []
     settings = Settings(eps, rtol, atol, max_elements, n_samples, n_directions)
     checks = _check_inputs(box, xs, grads, out, R, rng, settings, wrote)
     report = BoxReport(kind, checks, node, path_checks)

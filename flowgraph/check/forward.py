@@ -235,7 +235,7 @@ def _check_tangents(
     """Each input's R{grad_u} against the central difference of its gradient from bprop
     (``grads0`` at the point)."""
     box, xs = line.box, line.xs
-    checks = []
+    checks: list[JVPCheck] = []
     for i, x in enumerate(xs):
         name = f"bprop_jvp: grad_{box.input_name(i)}"
         if grads0[i] is None:  # labels; an integer constant (Div's 2) may have a gradient

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from ..core import Node
+from ..core import Graph, Node
 from ..errors import FeedError
 from .box import check_box
 from .differences import (
@@ -135,7 +135,14 @@ class _Run:
     at each box, the ``needs`` the Graph's plan gave each box, the nodes ``reached`` from the
     output and ``loss()``, L = sum(R ⊙ output) at the current values."""
 
-    def __init__(self, graph, feed: Mapping[Any, Any], out: Node, wrt: Sequence[Node], rng):
+    def __init__(
+        self,
+        graph: Graph,
+        feed: Mapping[Any, Any],
+        out: Node,
+        wrt: Sequence[Node],
+        rng: np.random.Generator,
+    ):
         self.graph, self.out = graph, out
         self.feed64 = {k: as_float64(np.asarray(v)) for k, v in feed.items()}
         extra = [w for w in wrt if w not in graph.parameters]
@@ -199,7 +206,11 @@ def _check_each_box(
 
 
 def _put_back(
-    graph, originals: Mapping[Node, Any], feed: Mapping[Any, Any], out: Node, wrt: Sequence[Node]
+    graph: Graph,
+    originals: Mapping[Node, Any],
+    feed: Mapping[Any, Any],
+    out: Node,
+    wrt: Sequence[Node],
 ) -> None:
     """The parameters' own arrays back, and a last fprop/bprop in their dtype, so that the
     nodes' values and gradients are as the user had them."""

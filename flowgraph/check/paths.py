@@ -184,7 +184,7 @@ def check_paths(
     if one is not None:
         sample_one, failed_one = _sample_of_one(box, one, rng)
         samples += [sample_one] if sample_one is not None else []
-    checks = []
+    checks: list[PathCheck] = []
     for xs, out, G, ref in samples:
         n = xs[0].shape[0] if isinstance(xs[0], np.ndarray) and xs[0].ndim >= 1 else None
         if needs is not None:

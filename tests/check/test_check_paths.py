@@ -9,7 +9,7 @@ import pytest
 
 import flowgraph as fg
 from flowgraph.check import all_box_classes
-from flowgraph.core.box import Outer
+from flowgraph.core import Outer
 
 BOX_CLASSES = all_box_classes()  # the same auto-discovery as tests/test_boxes.py
 BOX_IDS = [c.__name__ for c in BOX_CLASSES]
