@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from ..core import Box, JVPError
-from .differences import ATOL, EPS, RTOL, differentiate
+from .differences import ATOL, EPS, RTOL, as_float64, differentiate
 from .report import JVPCheck, JVPReport
 
 __all__ = ["check_jvp", "compare_arrays"]
@@ -142,13 +142,6 @@ def compare_arrays(
         check.note = elements.rejudge(bad, F, F0, eps)
     elements.summarise(check, a.shape)
     return check
-
-
-def _float64_array(v: Any) -> np.ndarray:
-    v = v if isinstance(v, np.ndarray) else np.asarray(v)
-    if np.issubdtype(v.dtype, np.floating):
-        return np.array(v, dtype=np.float64, copy=True)
-    return v
 
 
 def _cached(f: Callable[[float], Any]) -> Callable[[float], Any]:
@@ -290,7 +283,7 @@ def check_jvp(
     if not box.has_jvp():
         raise JVPError(f"{kind} defines no forward-mode rules (fprop_jvp and bprop_jvp) to check")
     rng = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
-    xs = [_float64_array(v) for v in (box.sample_inputs(rng) if inputs is None else inputs)]
+    xs = [as_float64(np.asarray(v)) for v in (box.sample_inputs(rng) if inputs is None else inputs)]
     box.check_arity(len(xs))
     line = _Line(box, xs, rng)
     snapshot = [x.copy() for x in xs] + [t.copy() for t in line.ts]
