@@ -296,7 +296,7 @@ def measure_memory(rows: list[Row], epochs: int = 1, threads: int = 1) -> None:
 def gradcheck_throughput(repeats: int) -> dict[str, float]:
     """Boxes checked per second by ``fg.check_box`` over every box of the package."""
     import flowgraph as fg
-    from flowgraph.gradcheck import all_box_classes
+    from flowgraph.check import all_box_classes
 
     boxes = [cls.example() for cls in all_box_classes()]
     times, n_checks = [], 0

@@ -54,7 +54,8 @@ from .boxes import (  # the library to compose with
     Transpose,
 )
 from .callbacks import CSVLogger
-from .core.forward import JVPError, check_jvp, jvp
+from .check import BoxReport, GraphReport, check_box, check_graph, check_jvp
+from .core.forward import JVPError, jvp
 from .core.graph import Constant, Graph, Input, Node, Parameter
 from .errors import (
     BoxError,
@@ -91,7 +92,6 @@ from .functional import (
     transpose,
 )
 from .functional import sum as sum
-from .gradcheck import BoxReport, GraphReport, check_box, check_graph
 from .io import ModelFileError, load_model, save_model
 from .models import MLP, Model, mlp
 from .optim import SGD, AdaGrad, Adam, AdamW, RMSProp

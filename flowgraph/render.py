@@ -30,10 +30,10 @@ import numpy as np
 
 from ._atomic import atomic_write
 from .boxes.linear import Linear
+from .check import BoxReport, GraphReport
 from .core.block import Block
 from .core.graph import Constant, Graph, Input, Node, Parameter
 from .errors import FlowgraphError
-from .gradcheck import BoxReport, GraphReport
 
 __all__ = ["to_dot", "render", "to_svg", "GraphvizNotFoundError", "FORMATS"]
 

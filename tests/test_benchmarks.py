@@ -50,7 +50,7 @@ def test_every_workload_times_every_implementation_on_the_same_work(quick):
         by_key.setdefault(r.workload.key, set()).add(r.impl)
     assert by_key["tiny-b1"] == {"flowgraph", "numpy-fast", "numpy-plain", "torch", "micrograd"}
     assert "micrograd" not in by_key["mlp-b128"]
-    assert grad["boxes"] == len(fg.gradcheck.all_box_classes()) and grad["per_s"] > 0
+    assert grad["boxes"] == len(fg.check.all_box_classes()) and grad["per_s"] > 0
 
 
 def test_markdown_has_machine_table_profile_and_every_target(quick):

@@ -12,7 +12,7 @@ import pytest
 
 import flowgraph as fg
 from flowgraph.boxes import unbroadcast
-from flowgraph.gradcheck import all_box_classes
+from flowgraph.check import all_box_classes
 
 BOX_CLASSES = all_box_classes()
 JVP_CLASSES = [c for c in BOX_CLASSES if c.has_jvp()]

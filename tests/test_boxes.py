@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import flowgraph as fg
-from flowgraph.gradcheck import all_box_classes
+from flowgraph.check import all_box_classes
 
 ISSUE_BOXES = {
     "Linear",

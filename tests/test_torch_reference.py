@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import flowgraph as fg
-from flowgraph.gradcheck import all_box_classes
+from flowgraph.check import all_box_classes
 
 torch = pytest.importorskip("torch")
 F = torch.nn.functional

@@ -27,7 +27,7 @@ def add_parser(sub) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..gradcheck import EPS, all_box_classes, check_box
+    from ..check import EPS, all_box_classes, check_box
     from . import UsageError
 
     if args.eps is not None and not args.eps > 0:

@@ -150,7 +150,7 @@ def _feed(model: Any, args: argparse.Namespace, model_path: Path) -> dict:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..gradcheck import check_graph
+    from ..check import check_graph
     from ..render import render
     from .model_args import load
 

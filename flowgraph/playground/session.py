@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from ..gradcheck import check_graph
+from ..check import check_graph
 from ..optim import SGD
 from ..render import to_dot
 from . import problems

@@ -12,9 +12,9 @@ import pytest
 from helper_boxes import Cube
 
 import flowgraph as fg
-import flowgraph.gradcheck
+import flowgraph.check
+from flowgraph.check import all_box_classes
 from flowgraph.cli import main
-from flowgraph.gradcheck import all_box_classes
 
 
 def expected_rows(classes, jvp=True) -> list[tuple[str, str]]:
@@ -98,7 +98,7 @@ class Uncheckable(fg.Box):
 @pytest.mark.parametrize("verbose", [[], ["-v"]])
 def test_a_wrong_box_fails_with_exit_1(capsys, monkeypatch, verbose):
     classes = [fg.Tanh, SigmoidWrong, Uncheckable]
-    monkeypatch.setattr(flowgraph.gradcheck, "all_box_classes", lambda: classes)
+    monkeypatch.setattr(flowgraph.check, "all_box_classes", lambda: classes)
     assert main(["gradcheck", *verbose]) == 1
     out = capsys.readouterr().out
     if verbose:
@@ -149,7 +149,7 @@ class SigmoidBpropJvpForgetsRh(fg.Sigmoid):
 @pytest.mark.parametrize("verbose", [[], ["-v"]])
 def test_a_wrong_forward_mode_rule_fails_with_exit_1(capsys, monkeypatch, verbose):
     classes = [fg.Tanh, TanhForwardTwice, SigmoidBpropJvpForgetsRh]
-    monkeypatch.setattr(flowgraph.gradcheck, "all_box_classes", lambda: classes)
+    monkeypatch.setattr(flowgraph.check, "all_box_classes", lambda: classes)
     assert main(["gradcheck", *verbose]) == 1
     out = capsys.readouterr().out
     lines = out.strip().splitlines()
@@ -176,9 +176,63 @@ class CubeWithoutRules(Cube):
 
 
 def test_a_box_without_forward_mode_rules_passes_and_says_so(capsys, monkeypatch):
-    monkeypatch.setattr(flowgraph.gradcheck, "all_box_classes", lambda: [CubeWithoutRules])
+    monkeypatch.setattr(flowgraph.check, "all_box_classes", lambda: [CubeWithoutRules])
     assert main(["gradcheck"]) == 0
     lines = capsys.readouterr().out.strip().splitlines()
     assert lines[0].endswith("PASS")
     assert re.fullmatch(r"CubeWithoutRules +jvp +none \(optional: .*\)", lines[1])
     assert lines[2] == "1 of 1 boxes pass"
+
+
+# -- the command line fails whenever a check fails, render --check too ------------------------
+
+
+LINEAR_BPROP_NEEDED = fg.Linear.bprop_needed
+
+
+def doubled_grad_b(self, inputs, output, grad_a, needs):
+    grad_h, grad_W, grad_b = LINEAR_BPROP_NEEDED(self, inputs, output, grad_a, needs)
+    return grad_h, grad_W, None if grad_b is None else 2 * grad_b
+
+
+def test_gradcheck_command_fails_on_a_wrong_fast_path(monkeypatch, capsys):
+    from flowgraph.cli import main
+
+    monkeypatch.setattr(fg.Linear, "bprop_needed", doubled_grad_b)
+    assert main(["gradcheck", "Linear"]) == 1
+    out = capsys.readouterr().out
+    assert "bprop_needed(needs=" in out and "FAIL" in out and "0 of 1 boxes pass" in out
+    assert "cannot be checked" not in out and "b: differs from bprop's" in out
+
+
+def test_render_check_fails_on_a_wrong_fast_path(tmp_path, monkeypatch, capsys):
+    from flowgraph.cli import main
+
+    model = fg.mlp([64, 5, 10], dtype=np.float64, seed=0)
+    path = model.save(tmp_path / "model.npz", metadata={"dataset": "digits"})
+    monkeypatch.setattr(fg.Linear, "bprop_needed", doubled_grad_b)
+    status = main(["render", str(path), "-o", str(tmp_path / "g.svg"), "--check", "--batch", "3"])
+    out = capsys.readouterr().out
+    assert status == 1, out
+    assert "first failing box: 'a1'" in out and "no box fails" not in out
+
+
+def test_render_check_fails_when_only_the_end_to_end_gradient_is_wrong(
+    tmp_path, monkeypatch, capsys
+):
+    from flowgraph import check
+    from flowgraph.cli import main
+
+    model = fg.mlp([64, 5, 10], dtype=np.float64, seed=0)
+    path = model.save(tmp_path / "model.npz", metadata={"dataset": "digits"})
+    real = check.check_graph
+
+    def only_parameters_wrong(*args, **kwargs):
+        report = real(*args, **kwargs)
+        report.parameters[0].n_failed = 1  # as if the Graph's sum were wrong, boxes all right
+        return report
+
+    monkeypatch.setattr(check, "check_graph", only_parameters_wrong)
+    status = main(["render", str(path), "-o", str(tmp_path / "g.svg"), "--check", "--batch", "3"])
+    out = capsys.readouterr().out
+    assert status == 1 and "every box passes on its own" in out, out
