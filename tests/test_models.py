@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from helper_models import linear_regression
 
 import flowgraph as fg
 
@@ -122,32 +123,6 @@ def test_state_round_trip_and_checks():
 
 
 # -- any graph as a Model -------------------------------------------------------------------------
-
-
-class HalfSquaredError(fg.Box):
-    """l = 1/N sum_t ||f_t - t_t||^2 / 2; grad_f = (f - t) / N, grad_t = -(f - t) / N."""
-
-    arity = 2
-    input_names = ("f", "t")
-
-    def fprop(self, f, t):
-        return np.asarray(0.5 * np.sum((f - t) ** 2) / len(f), dtype=f.dtype)
-
-    def bprop(self, inputs, loss, grad_loss):
-        f, t = inputs
-        grad_f = grad_loss * (f - t) / len(f)
-        return grad_f, -grad_f
-
-    def sample_inputs(self, rng):
-        return rng.standard_normal((4, 2)), rng.standard_normal((4, 2))
-
-
-def linear_regression(d: int = 3, dtype=np.float64) -> fg.Model:
-    x, t = fg.Input("x"), fg.Input("t")
-    W = fg.Parameter(np.zeros((1, d), dtype=dtype), "W")
-    b = fg.Parameter(np.zeros(1, dtype=dtype), "b")
-    f = fg.Linear()(x, W, b, name="f")
-    return fg.Model(loss=HalfSquaredError()(f, t, name="loss"), output=f)
 
 
 def test_any_graph_is_a_model_with_roles():
