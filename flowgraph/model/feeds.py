@@ -72,9 +72,7 @@ def check_labels(y: Any, n: int, n_classes: int | None, what: str, *, whole_floa
                 + (" (convert with y.astype(int))" if whole else "")
             )
     if n and n_classes is not None and (y.min() < 0 or y.max() >= n_classes):
-        raise LabelError(
-            f"{what}: labels must lie in [0, {n_classes}), found {y.min()}..{y.max()}"
-        )
+        raise LabelError(f"{what}: labels must lie in [0, {n_classes}), found {y.min()}..{y.max()}")
     return y.astype(np.int64, copy=False)
 
 
@@ -114,8 +112,7 @@ def named_arrays(model: Model, data: Any, y: Any, what: str, target: Graph) -> d
     if isinstance(data, (np.ndarray, list)) and len(target.inputs) == 1:
         return {target.inputs[0].name: data}
     raise TypeError(
-        f"{what} must be a feed {{input name: array}} or an (X, y) tuple, got "
-        f"{type(data).__name__}"
+        f"{what} must be a feed {{input name: array}} or an (X, y) tuple, got {type(data).__name__}"
     )
 
 

@@ -96,9 +96,7 @@ class Model:
         self.parameters: list[Parameter] = list(self.graph.parameters)
         read_by_output = {id(i) for i in (self.predict_graph.inputs if output is not None else [])}
         self.features = [i for i in self.inputs if id(i) in read_by_output]
-        self.targets = [
-            i for i in self.train_graph.inputs if id(i) not in read_by_output
-        ]
+        self.targets = [i for i in self.train_graph.inputs if id(i) not in read_by_output]
         if classifier is None:
             classifier = output is not None and isinstance(output.box, Softmax)
         if classifier and output is None:

@@ -1,12 +1,15 @@
-"""The mlp builder and Model: names, shapes, argument checks, the loss with its penalties."""
+"""The one MLP builder, fg.mlp: names, shapes, argument checks, the loss with its penalties, and
+its parts (the configs a file holds, the shapes they imply)."""
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
-from helper_models import linear_regression
 
 import flowgraph as fg
+from flowgraph.model.mlp import check_config, from_config, layers, parameter_shapes, penalized
 
 
 def _data(n: int = 12, d: int = 4, c: int = 3, seed: int = 0):
@@ -106,89 +109,55 @@ def test_loss_holds_the_penalties_on_weights_only(l2, l1):
         assert "nll" in model.graph.nodes
 
 
-def test_state_round_trip_and_checks():
-    model = fg.mlp([4, 5, 3], seed=0)
-    other = fg.mlp([4, 5, 3], seed=1)
-    X, _ = _data()
-    assert not np.array_equal(model.predict_proba(X), other.predict_proba(X))
-    other.load_state(model.state())
-    assert np.array_equal(model.predict_proba(X), other.predict_proba(X))
-    state = model.state()
-    state["W1"][:] = 0  # a copy: the model is untouched
-    assert model["W1"].value.any()
-    with pytest.raises(KeyError, match="b2"):
-        other.load_state({k: v for k, v in model.state().items() if k != "b2"})
-    with pytest.raises(ValueError, match="W1: shape"):
-        other.load_state({**model.state(), "W1": np.zeros((2, 2))})
-
-
-# -- any graph as a Model -------------------------------------------------------------------------
-
-
-def test_any_graph_is_a_model_with_roles():
-    model = linear_regression()
-    assert [i.name for i in model.inputs] == ["x", "t"]
-    assert model.features == [model["x"]] and model.targets == [model["t"]]
-    assert [p.name for p in model.parameters] == ["W", "b"]
-    assert not model.classifier and model.labels is None and model.config == {}
-    assert [n.name for n in model.predict_graph.order] == ["x", "W", "b", "f"]
-    assert "t" not in model.predict_graph.nodes  # prediction needs no targets
-    assert "loss 'loss'" in repr(model) and "4 parameters" in repr(model)
-    model["W"].value[:] = [[1.0, 2.0, 3.0]]
-    X = np.arange(6.0).reshape(2, 3)
-    np.testing.assert_array_equal(model.forward({"x": X}), X @ [[1.0], [2.0], [3.0]])
-    np.testing.assert_array_equal(model.forward(X), model.forward({"x": X, "t": np.zeros(2)}))
-    assert model.loss_value({"x": X, "t": np.zeros((2, 1))}) == pytest.approx((8**2 + 26**2) / 4)
-    with pytest.raises(fg.ModelError, match="classification output.*'f' \\(Linear\\)"):
-        model.predict(X)
-    with pytest.raises(AttributeError, match="no Input named 'y'"):
-        model.y  # noqa: B018
-    with pytest.raises(fg.FeedError, match="'z', which is not an Input"):
-        model.forward({"x": X, "z": X})
-
-
-def test_a_softmax_output_makes_a_classifier_whatever_the_names():
-    rng = np.random.default_rng(0)
-    pixels, label = fg.Input("pixels"), fg.Input("label")
-    W = fg.Parameter(rng.normal(size=(3, 4)), "W")
-    b = fg.Parameter(np.zeros(3), "b")
-    a = fg.Linear()(pixels, W, b, name="a")
-    model = fg.Model(loss=fg.SoftmaxCrossEntropy()(a, label), output=fg.Softmax()(a, name="p"))
-    assert model.classifier and model.labels is label
-    X, y = rng.normal(size=(10, 4)), np.arange(10) % 3
-    P = model.predict_proba({"pixels": X})
-    assert P.shape == (10, 3)
-    assert model.error(X, y) == model.error({"pixels": X, "label": y})  # (X, y) finds the roles
-    assert model.error(X, y) == pytest.approx(np.mean(P.argmax(1) != y))
-    with pytest.raises(fg.ModelError, match="pass labels="):
-        fg.Model(loss=fg.Add()(model.loss, fg.SoftmaxCrossEntropy()(a, fg.Input("other"))),
-                 output=model.output)  # fmt: skip
-
-
 @pytest.mark.parametrize(
-    "labels, message",
+    "change, message",
     [
-        (np.zeros((12, 1), int), r"shape \(12,\), got \(12, 1\).*y.ravel"),
-        (np.zeros(11, int), r"shape \(12,\), got \(11,\)"),
-        (np.zeros(12), "must be integers, got dtype float64"),
-        (np.array(["0"] * 12), "must be integers, got dtype <U1"),
-        (np.full(12, 3), r"lie in \[0, 3\)"),
+        ({"sizes": [4, 2.0]}, "sizes must be a list of at least two whole numbers"),
+        ({"sizes": [4, True]}, "sizes must be a list"),
+        ({"sizes": [4]}, "sizes must be a list"),
+        ({"activation": "swish"}, "unknown activation 'swish'"),
+        ({"l2": -0.5}, "l2 must be a number >= 0"),
+        ({"l1": "0"}, "l1 must be a number >= 0"),
+        ({"weight_init": "xavier"}, "unknown initialiser"),
+        ({"weight_init": 3}, "weight_init must be an initialiser's name"),
+        ({"seed": 1.5}, "seed must be a whole number or null"),
+        ({"dtype": "int32"}, "dtype int32 is not a float type"),
+        ({"dtype": ["float32"]}, "unknown dtype"),
     ],
 )
-def test_error_never_broadcasts_labels(labels, message):
-    X, _ = _data()
-    model = fg.mlp([4, 3])
-    with pytest.raises(fg.LabelError, match=message):
-        model.error(X, labels)
+def test_a_config_read_back_is_checked_field_by_field(change, message):
+    config = {**fg.mlp([4, 5, 3], l2=0.1).config, **change}
+    with pytest.raises(ValueError, match=message):
+        check_config(config)
 
 
-def test_empty_or_non_finite_data_is_a_clear_error():
-    X, y = _data()
-    model = fg.mlp([4, 3])
-    with pytest.raises(fg.DataError, match="no examples"):
-        model.error(X[:0], y[:0])
-    with pytest.raises(fg.DataError, match="no examples"):
-        model.loss_value(X[:0], y[:0])
-    X[5, 2] = np.inf
-    with pytest.raises(fg.DataError, match=r"array 'x' holds inf at index \(5, 2\)"):
-        model.predict(X)
+def test_a_config_rebuilds_its_mlp_and_implies_its_shapes_before_building():
+    model = fg.mlp([4, 5, 3], activation="relu", l2=0.1, dtype=np.float64, seed=3)
+    config = json.loads(json.dumps(model.config))  # as a file holds it
+    assert check_config(config) == config
+    shapes = parameter_shapes(config["sizes"], config["dtype"])
+    assert shapes == {p.name: (p.value.dtype.str, p.value.shape) for p in model.parameters}
+    again = from_config(config)
+    assert again.config == model.config and repr(again) == repr(model)
+    assert [n.name for n in again.graph.order] == [n.name for n in model.graph.order]
+    assert all(not p.value.any() for p in again.parameters)  # zeros, to be filled
+    again.load_state(model.state())
+    X = np.random.default_rng(0).normal(size=(6, 4))
+    np.testing.assert_array_equal(again.forward(X), model.forward(X))
+
+
+def test_the_layers_and_penalties_are_the_builders_parts():
+    """layers() + penalized() with another data loss: the same names, the same draws."""
+    x, t = fg.Input("x"), fg.Input("t")
+    rng = np.random.default_rng(5)
+    f, hidden, weights, biases = layers(
+        x, [2, 3, 1], "tanh", fg.init.get("glorot_uniform"), rng, np.float64, last="f"
+    )
+    loss = penalized(fg.SquaredError(), f, t, weights, 0.5, 0.0, name="mse")
+    assert [h.name for h in hidden] == ["h1"] and f.name == "f" and loss.name == "loss"
+    assert {"mse", "l2_term"} <= set(fg.Graph(loss).nodes)
+    assert [W.name for W in weights] == ["W1", "W2"] and [b.name for b in biases] == ["b1", "b2"]
+    reference = fg.mlp([2, 3, 2], dtype=np.float64, seed=5)  # W1 is the first draw of both
+    np.testing.assert_array_equal(weights[0].value, reference["W1"].value)
+    bare = penalized(fg.SquaredError(), f, t, weights, 0.0, 0.0, name="mse")
+    assert bare.name == "loss" and isinstance(bare.box, fg.SquaredError)
