@@ -102,6 +102,14 @@ class Model:
         if classifier and output is None:
             raise ModelError("Model: classifier=True needs an output (the probabilities f(x))")
         self.classifier = bool(classifier)
+        self.labels: Input | None = self._labels_of(labels)
+        self.config: dict[str, Any] = {}
+        self.metadata: dict[str, Any] = {}  # saved with the model (dataset, split, metrics...)
+        self._preprocessing: Preprocessing | None = None
+
+    def _labels_of(self, labels: Input | str | None) -> Input | None:
+        """The Input of the labels y: the one given (by node or name), else a classifier's
+        one target; a ModelError when there is no single candidate."""
         if isinstance(labels, str):
             labels = self._named_input(labels)
         if labels is not None and not any(labels is i for i in self.inputs):
@@ -115,10 +123,7 @@ class Model:
                     "(or classifier=False for a Softmax output that is not a classifier's)"
                 )
             labels = self.targets[0]
-        self.labels: Input | None = labels
-        self.config: dict[str, Any] = {}
-        self.metadata: dict[str, Any] = {}  # saved with the model (dataset, split, metrics...)
-        self._preprocessing: Preprocessing | None = None
+        return labels
 
     # -- what the model holds -------------------------------------------------------------------
     @property
