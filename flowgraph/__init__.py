@@ -93,9 +93,8 @@ from .functional import (
 )
 from .functional import sum as sum
 from .io import ModelFileError, load_model, save_model
-from .models import MLP, Model, mlp
+from .model import MLP, Model, Preprocessing, mlp
 from .optim import SGD, AdaGrad, Adam, AdamW, RMSProp
-from .preprocessing import Preprocessing
 from .render import render, to_dot
 from .train import Callback, DivergenceError, EarlyStopping, History, TrainState, train
 

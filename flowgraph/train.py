@@ -26,7 +26,7 @@ import numpy as np
 from .boxes import Softmax
 from .core.graph import Node
 from .errors import FlowgraphError
-from .models import Model
+from .model import Model
 
 __all__ = ["train", "History", "EarlyStopping", "Callback", "DivergenceError", "TrainState"]
 

@@ -261,7 +261,7 @@ def test_a_bad_flag_from_the_shell_prints_no_traceback(tmp_path):
 @pytest.fixture
 def regression_file(tmp_path):
     """A linear regression (a user's loss box) trained and saved, with its data as a feed."""
-    from test_models import linear_regression
+    from helper_models import linear_regression
 
     model = linear_regression()
     rng = np.random.default_rng(0)
@@ -275,7 +275,7 @@ def regression_file(tmp_path):
 
 def test_evaluate_any_model_on_a_feed(regression_file, capsys, tmp_path):
     model, path, feed = regression_file
-    boxes = ["--boxes", "test_models:HalfSquaredError"]
+    boxes = ["--boxes", "helper_models:HalfSquaredError"]
     assert main(["evaluate", str(path), *boxes, "--feed", str(feed)]) == 0
     out = capsys.readouterr().out
     with np.load(feed) as data:
@@ -303,7 +303,7 @@ def test_evaluate_any_model_on_a_feed(regression_file, capsys, tmp_path):
         assert main(["evaluate", str(path), *boxes, "--feed", str(tmp_path / name)]) == 2
         err = capsys.readouterr().err
         assert err.count("\n") == 1 and message in err, (name, err)
-    assert main(["evaluate", str(path), "--boxes", "test_models"]) == 2
+    assert main(["evaluate", str(path), "--boxes", "helper_models"]) == 2
     assert "MODULE:CLASS" in capsys.readouterr().err
 
 

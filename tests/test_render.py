@@ -531,11 +531,10 @@ def test_cli_renders_what_flowgraph_train_saved(tmp_path, capsys):
 
 
 def test_cli_check_finds_a_wrong_box_and_exits_1(tmp_path, monkeypatch, capsys):
-    from flowgraph import models
     from flowgraph.cli import main
 
     _, path = saved_model(tmp_path, metadata={"dataset": "digits"}, sizes=(64, 5, 5, 10))
-    monkeypatch.setitem(models.ACTIVATIONS, "tanh", BadTanh)  # load_model rebuilds with it
+    monkeypatch.setattr(fg.Tanh, "bprop", BadTanh.bprop)  # the loaded model's Tanh boxes too
     out = tmp_path / "check.svg"
     assert main(["render", str(path), "-o", str(out), "--check"]) == 1
     assert "first failing box: 'h1'" in capsys.readouterr().out
@@ -565,7 +564,7 @@ if __name__ == "__main__":  # pragma: no cover
 
 
 def test_cli_renders_any_saved_graph_on_a_feed(tmp_path, capsys):
-    from test_models import linear_regression
+    from helper_models import linear_regression
 
     from flowgraph.cli import main
 
@@ -573,7 +572,7 @@ def test_cli_renders_any_saved_graph_on_a_feed(tmp_path, capsys):
     path = model.save(tmp_path / "regression.npz")
     rng = np.random.default_rng(0)
     np.savez(tmp_path / "feed.npz", x=rng.normal(size=(20, 3)), t=rng.normal(size=(20, 1)))
-    boxes = ["--boxes", "test_models:HalfSquaredError"]
+    boxes = ["--boxes", "helper_models:HalfSquaredError"]
     out = tmp_path / "graph.svg"
     assert main(["render", str(path), *boxes, "-o", str(out)]) == 0
     assert sorted(svg_nodes(out.read_text(encoding="utf-8"))) == sorted(

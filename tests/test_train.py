@@ -286,7 +286,7 @@ def _regression(n: int, seed: int) -> dict[str, np.ndarray]:
 
 
 def test_a_regression_model_trains_on_feeds_and_records_the_validation_loss():
-    from test_models import linear_regression
+    from helper_models import linear_regression
 
     model = linear_regression()
     train_feed, valid_feed = _regression(120, 0), _regression(40, 1)
@@ -361,7 +361,7 @@ def test_non_finite_data_is_bad_data_not_divergence(bad):
 
 
 def test_unequal_lengths_name_the_arrays():
-    from test_models import linear_regression
+    from helper_models import linear_regression
 
     model = linear_regression()
     feed = _regression(20, 0)
@@ -372,7 +372,7 @@ def test_unequal_lengths_name_the_arrays():
 
 
 def test_regression_history_plots_its_losses(tmp_path):
-    from test_models import linear_regression
+    from helper_models import linear_regression
 
     model = linear_regression()
     history = fg.train(model, _regression(40, 0), _regression(20, 1), epochs=3, batch_size=10,

@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from ..models import Model
+from ..model import Model
 from .params import AnalysisError
 
 __all__ = ["input_gradient", "fgsm", "accuracy_vs_eps"]
@@ -32,8 +32,8 @@ __all__ = ["input_gradient", "fgsm", "accuracy_vs_eps"]
 def _data(model: Model, X: Any, y: Any) -> tuple[np.ndarray, np.ndarray]:
     """x' (the graph's input: X after the model's preprocessing, applied here once) and y."""
     if model.preprocessing is not None:
-        X = model._preprocess(model.x, X, "adversarial")
-    X = model._as_input(X)
+        X = model.preprocess(model.x, X, "adversarial")
+    X = model.as_input(X)
     y = np.asarray(y)
     if y.shape != (len(X),):
         raise AnalysisError(f"y must have shape ({len(X)},), got {y.shape}")

@@ -36,7 +36,7 @@ import numpy as np
 
 from ..core.forward import JVPError, boxes_without_jvp, forward_tangents
 from ..core.graph import Graph, Input, Node
-from ..models import Model
+from ..model import Model
 from .params import AnalysisError, Objective, is_mlp, loss_graph, objective, set_flat, to_float64
 
 __all__ = [

@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from ..models import Model
+from ..model import Model
 from .params import AnalysisError, flatten, set_flat, unflatten
 
 __all__ = ["interpolate", "random_direction", "loss_rise", "slice_2d", "permute_hidden"]

@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from ..core.graph import Parameter
-from ..models import Model
+from ..model import Model
 from ..optim import SGD
 from ..train import train
 from .params import AnalysisError, reinitialise

@@ -19,7 +19,7 @@ import numpy as np
 
 from ..core.graph import Graph, Node, Parameter
 from ..errors import FlowgraphError
-from ..models import Model, mlp
+from ..model import Model, mlp
 
 __all__ = [
     "AnalysisError",
@@ -280,7 +280,7 @@ def objective(
             raise AnalysisError(
                 "a Model's objective needs the data: pass X and y (or feed={name: array})"
             )
-        Xa = model._as_input(X)
+        Xa = model.as_input(X)
         ya = np.asarray(y)
         if ya.shape != (len(Xa),):
             raise AnalysisError(f"y must have shape ({len(Xa)},), got {ya.shape}")

@@ -32,7 +32,7 @@ from typing import Any
 
 import numpy as np
 
-from ..models import Model, mlp
+from ..model import Model, mlp
 from ..optim import SGD
 from ..train import Callback, train
 from .hessian import _hessian, spectrum, top_eigenvalues

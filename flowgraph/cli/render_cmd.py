@@ -99,7 +99,7 @@ def _batch(model: Any, args: argparse.Namespace, model_path: Path) -> tuple[np.n
     if data_dir is None and name == metadata.get("dataset"):
         data_dir = metadata.get("data_dir")
     X, y, _ = get_dataset(name, data_dir=data_dir, seed=args.seed)
-    from ..models import MLP
+    from ..model import MLP
 
     X = np.asarray(X, dtype=np.float64)
     n_in = model.parameters[0].value.shape[1] if isinstance(model, MLP) else X.shape[-1]

@@ -38,7 +38,7 @@ from ..defaults import (
     augment_for,
     lr_for,
 )
-from ..preprocessing import Preprocessing
+from ..model.preprocessing import Preprocessing
 from ..train import Callback
 from .args import (
     check_out_dir,
@@ -95,7 +95,7 @@ def _warn_ignored(args: argparse.Namespace) -> None:
 
 
 def add_parser(sub) -> None:
-    from ..models import ACTIVATIONS
+    from ..model.mlp import ACTIVATIONS
 
     d = DEFAULTS
     p = sub.add_parser(
@@ -406,7 +406,7 @@ def _table(rows: list[tuple[str, float]]) -> str:
 
 def run_train(args: argparse.Namespace) -> int:
     from .. import optim
-    from ..models import mlp
+    from ..model import mlp
     from ..train import DivergenceError, EarlyStopping, TrainState, train
     from . import UsageError
 
@@ -576,7 +576,7 @@ class _ResumePoint(Callback):
         self.path, self.optimizer, self.state, self.args = path, optimizer, state, run_args
 
     def on_epoch_end(self, model: Any, history: Any) -> bool:
-        from ..io import atomic_write
+        from .._atomic import atomic_write
 
         if self.state.epoch != history.epoch[-1]:  # an epoch cut short: keep the last point
             return False
@@ -690,7 +690,7 @@ def _render_graph(model, path: Path) -> str | None:
 
 def run_evaluate(args: argparse.Namespace) -> int:
     from ..io import ModelFileError
-    from ..models import MLP
+    from ..model import MLP
     from ..plots import confusion_matrix, format_confusion, plot_confusion
     from . import UsageError
     from .model_args import load

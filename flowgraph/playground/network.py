@@ -1,9 +1,11 @@
 """The playground's network: the lecture's MLP from :func:`flowgraph.mlp`, or its regression twin.
 
 Classification is ``fg.mlp([F, H_1, .., H_L, C], ...)`` itself (softmax output, cross-entropy
-loss). Regression keeps the same layers and names, a(k) = b(k) + W(k) h(k-1), h(k) = g(a(k)),
-with one linear output unit f(x) = a(L+1) and the loss 1/N sum_t (f(x_t) - t_t)^2 / 2 plus the
-same penalties. :class:`Net` names the nodes the playground draws.
+loss). Regression is built from the same parts (:func:`flowgraph.model.mlp.layers` and
+:func:`~flowgraph.model.mlp.penalized`): the same layers and names, a(k) = b(k) + W(k) h(k-1),
+h(k) = g(a(k)), with one linear output unit f(x) = a(L+1) (named ``output``) and the loss
+1/N sum_t (f(x_t) - t_t)^2 / 2 plus the same penalties. :class:`Net` names the nodes the
+playground draws.
 """
 
 from __future__ import annotations
@@ -13,9 +15,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from .. import init as initializers
-from ..boxes import Add, L1Penalty, L2Penalty, Linear, Scale, SquaredError
+from ..boxes import SquaredError
 from ..core.graph import Graph, Input, Node, Parameter
-from ..models import ACTIVATIONS, mlp
+from ..model.mlp import layers, mlp, penalized
 from .settings import Settings
 
 __all__ = ["Net", "build"]
@@ -64,27 +66,8 @@ def build(s: Settings, dtype=np.float64) -> Net:
     rng = initializers.as_generator(s.seed)
     make_weight = initializers.get(INIT_NAMES[s.init])
     x, t = Input("x"), Input("y")
-    h: Node = x
-    sizes.append(1)
-    weights, biases, hidden = [], [], []
-    for k in range(1, len(sizes)):
-        W = Parameter(make_weight((sizes[k], sizes[k - 1]), rng, dtype=dtype), f"W{k}")
-        b = Parameter(np.zeros(sizes[k], dtype=dtype), f"b{k}")
-        weights.append(W)
-        biases.append(b)
-        a = Linear()(h, W, b, name=f"a{k}" if k < len(sizes) - 1 else "output")
-        if k < len(sizes) - 1:
-            h = ACTIVATIONS[s.activation]()(a, name=f"h{k}")
-            hidden.append(h)
-        else:
-            h = a
-    terms: list[Node] = []
-    if s.l2 > 0:
-        terms.append(Scale(s.l2)(L2Penalty()(*weights, name="omega_l2"), name="l2_term"))
-    if s.l1 > 0:
-        terms.append(Scale(s.l1)(L1Penalty()(*weights, name="omega_l1"), name="l1_term"))
-    if terms:
-        loss = Add()(SquaredError()(h, t, name="mse"), *terms, name="loss")
-    else:
-        loss = SquaredError()(h, t, name="loss")
-    return Net(x, t, loss, h, hidden, weights, biases)
+    f, hidden, weights, biases = layers(
+        x, [*sizes, 1], s.activation, make_weight, rng, dtype, last="output"
+    )
+    loss = penalized(SquaredError(), f, t, weights, s.l2, s.l1, name="mse")
+    return Net(x, t, loss, f, hidden, weights, biases)

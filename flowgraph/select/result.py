@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..models import Model
+from ..model import Model
 from .space import Distribution, SearchError, format_value
 from .trial import resolve_config
 

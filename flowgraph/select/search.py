@@ -90,7 +90,7 @@ def load_data(
         return check_data(data)
     from .. import datasets
     from ..defaults import augment_for, n_samples_for
-    from ..preprocessing import Preprocessing
+    from ..model.preprocessing import Preprocessing
 
     name = data.strip().lower()
     if n_samples is None:

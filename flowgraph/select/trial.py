@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from ..defaults import DECAY, resolve_optimizer
-from ..models import Model, mlp
+from ..model import Model, mlp
 from ..optim import make_optimizer
 from ..train import Callback, EarlyStopping, History, train
 from .space import DEFAULTS, check_names, normalize_value

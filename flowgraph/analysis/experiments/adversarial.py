@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ...models import mlp
+from ...model import mlp
 from .. import data as D
 from ..adversarial import accuracy_vs_eps, fgsm
 from .common import BLUE, VERMILION, Outcome, claim, examples, figure, fit, style

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ...models import mlp
+from ...model import mlp
 from .. import data as D
 from ..landscape import interpolate, permute_hidden, random_direction, slice_2d
 from ..params import flatten, set_flat

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ...models import mlp
+from ...model import mlp
 from .. import data as D
 from ..lottery import lottery_ticket
 from .common import GREEN, VERMILION, Outcome, claim, figure, style

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ...models import mlp
+from ...model import mlp
 from .. import data as D
 from ..hessian import hessian, newton_step, spectrum
 from ..params import flatten, objective, set_flat

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ...models import mlp
+from ...model import mlp
 from ..hessian import hessian, saddle_free_newton, spectrum
 from ..landscape import interpolate
 from ..params import AnalysisError, flatten, set_flat

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ...models import mlp
+from ...model import mlp
 from .. import data as D
 from ..landscape import loss_rise
 from ..params import set_flat

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from flowgraph import datasets
-from flowgraph.preprocessing import Preprocessing, PreprocessingError, default_kind
+from flowgraph.model.preprocessing import Preprocessing, PreprocessingError, default_kind
 
 
 @pytest.fixture(scope="module")
@@ -180,7 +180,7 @@ def test_a_saved_model_predicts_on_raw_inputs_what_the_original_did(tmp_path, rn
 
 
 def _rewrite(path, meta, arrays):
-    meta["sha256_meta"] = hashlib.sha256(io._canonical(meta)).hexdigest()
+    meta["sha256_meta"] = hashlib.sha256(io.format.canonical(meta)).hexdigest()
     np.savez(path, __meta__=np.array(json.dumps(meta)), **arrays)
 
 

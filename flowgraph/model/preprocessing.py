@@ -31,8 +31,8 @@ from typing import Any
 
 import numpy as np
 
-from .datasets import Standardizer
-from .errors import FlowgraphError
+from ..datasets import Standardizer
+from ..errors import FlowgraphError
 
 __all__ = ["Preprocessing", "PreprocessingError", "KINDS", "default_kind"]
 
