@@ -376,7 +376,7 @@ class Graph:
     def _repr_svg_(self) -> str | None:
         """Jupyter shows a Graph as its SVG picture (needs Graphviz's ``dot``)."""
         try:
-            from .render import to_svg
+            from ..render import to_svg
         except ImportError:  # rendering not available: plain repr
             return None
         return to_svg(self)
