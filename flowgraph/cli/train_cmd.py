@@ -38,6 +38,7 @@ from ..defaults import (
     augment_for,
     lr_for,
 )
+from ..optim import SCHEDULES
 from ..preprocessing import Preprocessing
 from ..train import Callback
 from .args import (
@@ -184,7 +185,7 @@ def add_parser(sub) -> None:
     )  # fmt: skip
     _add_optimizer_arguments(p)
     sgd.add_argument(
-        "--schedule", choices=["constant", "inverse", "power"], default=d["schedule"],
+        "--schedule", choices=list(SCHEDULES), default=d["schedule"],
         help="alpha_t: constant, inverse = alpha / (1 + delta t), power = alpha / t^delta",
     )  # fmt: skip
     sgd.add_argument(
