@@ -62,7 +62,7 @@ def test_dot_text_matches_golden_and_is_deterministic():
     assert "0x" not in source  # no memory addresses
     expected = GOLDEN.read_text(encoding="utf-8")
     assert source == expected, (
-        "the DOT text changed; if on purpose: python tests/test_render.py --update-golden"
+        "the DOT text changed; if on purpose: python tests/render/test_to_dot.py --update-golden"
     )
 
 
