@@ -36,7 +36,8 @@ class Adam(Optimizer):
 
     buffer_names = ("m", "v", "v_max")
     default_lr = 1e-3
-    coupled_decay = True  # weight_decay is added to grad (AdamW: False, decoupled)
+    # weight_decay is added to grad; AdamW: False, theta shrinks by 1 - alpha_t lambda_w
+    coupled_decay = True
 
     def __init__(
         self,
@@ -68,8 +69,11 @@ class Adam(Optimizer):
         (beta1, beta2), t = self.betas, self.t
         step_size = alpha / (1.0 - beta1**t)  # alpha_t m_hat = step_size m
         bias2_sqrt = (1.0 - beta2**t) ** 0.5  # sqrt(v_hat) = sqrt(v) / bias2_sqrt
+        decay = 1.0 if self.coupled_decay else 1.0 - alpha * self.weight_decay
         for i, (p, work) in enumerate(zip(self.parameters, self._work)):
             grad = self.gradient(p, coupled_decay=self.coupled_decay)
+            if decay != 1.0:  # AdamW: theta <- (1 - alpha_t lambda_w) theta, before the step
+                p.value *= decay
             m, v = self.buffer("m", i), self.buffer("v", i)
             # m <- beta1 m + (1 - beta1) grad, as m += (1 - beta1)(grad - m) (torch's lerp)
             np.subtract(grad, m, out=work)

@@ -29,7 +29,7 @@ class AdamW(Adam):
     array([0.85])
     """
 
-    coupled_decay = False
+    coupled_decay = False  # Adam.update shrinks theta first, in the same pass over it
 
     def __init__(
         self,
@@ -41,9 +41,3 @@ class AdamW(Adam):
         **kwargs: Any,
     ):
         super().__init__(parameters, lr, schedule, weight_decay=weight_decay, **kwargs)
-
-    def update(self, alpha: float) -> None:
-        if self.weight_decay:
-            for p in self.parameters:
-                p.value *= 1.0 - alpha * self.weight_decay  # theta <- (1 - alpha_t lambda_w) theta
-        super().update(alpha)
