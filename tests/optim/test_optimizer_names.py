@@ -7,6 +7,8 @@ import pytest
 
 import flowgraph as fg
 from flowgraph import optim
+from flowgraph.cli import UsageError, build_parser
+from flowgraph.playground.settings import SettingsError, parse
 from flowgraph.select import space
 
 
@@ -102,9 +104,6 @@ def test_a_new_row_is_all_an_optimiser_name_needs(monkeypatch):
 
 
 def test_the_command_line_the_search_and_the_playground_offer_the_tables_names():
-    from flowgraph.cli import UsageError, build_parser
-    from flowgraph.playground.settings import SettingsError, parse
-
     parser = build_parser()
     for name in optim.OPTIMIZERS:
         assert parser.parse_args(["train", "--optimizer", name]).optimizer == name
