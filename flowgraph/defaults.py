@@ -15,6 +15,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from .optim import DEFAULT_LR, OPTIMIZERS
+
 __all__ = ["HYPERPARAMETERS", "SPLIT", "DECAY", "TWO_D", "TWO_D_SAMPLES", "TWO_D_LR",
            "augment_for", "lr_for", "n_samples_for", "LR_BY_OPTIMIZER",
            "MOMENTUM_BY_OPTIMIZER", "resolve_optimizer"]  # fmt: skip
@@ -43,7 +45,8 @@ TWO_D_LR = 0.05
 
 
 # alpha by optimizer, tuned on digits with batches of 32 (torch.optim's defaults, which the
-# classes of flowgraph.optim keep, are 0.01 for adagrad and rmsprop and 0.001 for adam, adamw)
+# classes of flowgraph.optim keep, are 0.01 for adagrad and rmsprop and 0.001 for adam, adamw);
+# the optimizers are those of flowgraph.optim.OPTIMIZERS, and one missing here takes torch's
 LR_BY_OPTIMIZER = {"sgd": 0.2, "nesterov": 0.2, "adagrad": 0.1, "rmsprop": 3e-3, "adam": 3e-3,
                    "adamw": 3e-3}  # fmt: skip
 # beta when none is given: SGD's momentum; rmsprop's is 0 and the others take none
@@ -55,18 +58,18 @@ def lr_for(dataset: str, optimizer: str = "sgd") -> float:
     0.2 otherwise; the other optimizers' LR_BY_OPTIMIZER on every set."""
     if optimizer in ("sgd", "nesterov") and dataset.strip().lower() in TWO_D:
         return TWO_D_LR
-    return LR_BY_OPTIMIZER[optimizer]
+    return LR_BY_OPTIMIZER.get(optimizer) or DEFAULT_LR[optimizer]  # type: ignore[return-value]
 
 
 def resolve_optimizer(config: dict[str, Any], given: Any) -> None:
     """In ``config`` (defaults updated by the names in ``given``): the optimizer's name in
     lower case, and alpha and beta by optimizer where ``given`` sets neither."""
     name = config["optimizer"]
-    if not isinstance(name, str) or name.strip().lower() not in LR_BY_OPTIMIZER:
-        raise ValueError(f"unknown optimizer {name!r}; choose one of {', '.join(LR_BY_OPTIMIZER)}")
+    if not isinstance(name, str) or name.strip().lower() not in OPTIMIZERS:
+        raise ValueError(f"unknown optimizer {name!r}; choose one of {', '.join(OPTIMIZERS)}")
     config["optimizer"] = name = name.strip().lower()
     if "lr" not in given:
-        config["lr"] = LR_BY_OPTIMIZER[name]
+        config["lr"] = LR_BY_OPTIMIZER.get(name) or DEFAULT_LR[name]
     if "momentum" not in given:
         config["momentum"] = MOMENTUM_BY_OPTIMIZER.get(name)
 

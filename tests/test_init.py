@@ -105,3 +105,10 @@ def test_zero_weights_with_tanh_are_a_saddle_point():
         assert not W.value.any()
     assert not model["b1"].value.any()
     assert model["b2"].value.any()
+
+
+def test_glorot_uniform_default_seed_is_zero():
+    from flowgraph.init import glorot_uniform
+
+    np.testing.assert_array_equal(glorot_uniform((3, 4)), glorot_uniform((3, 4), rng=0))
+    assert not np.array_equal(glorot_uniform((3, 4)), glorot_uniform((3, 4), rng=1))

@@ -7,37 +7,6 @@ import numpy as np
 import pytest
 
 import flowgraph as fg
-from flowgraph.optim import constant, make_schedule
-
-
-def test_a_constant_schedule_by_name_has_no_decrease_constant():
-    s = make_schedule("constant", 0.1, delta=0.5)
-    assert s == constant(0.1) and s.delta == 0.0
-    assert make_schedule("inverse", 0.1, delta=0.5).delta == 0.5
-    # delta defaults to 0: an inverse schedule without it keeps alpha
-    assert make_schedule("inverse", 0.1).delta == 0.0 and make_schedule("inverse", 0.1)(9) == 0.1
-
-
-def test_sgd_state_without_and_with_momentum():
-    W = fg.Parameter(np.ones((2, 2)), "W")
-    W.grad = np.full((2, 2), 0.5)
-    plain = fg.SGD([W], lr=0.1)
-    plain.step()
-    state = plain.state()
-    assert state["t"] == 1 and state["velocity"] == [None]  # no momentum: no buffer
-    heavy = fg.SGD([W], lr=0.1, momentum=0.9)
-    heavy.step()
-    state = heavy.state()
-    assert state["t"] == 1
-    np.testing.assert_array_equal(state["velocity"][0], np.full((2, 2), 0.5))
-    state["velocity"][0][...] = 7.0  # a copy: the optimizer's own velocity is untouched
-    np.testing.assert_array_equal(heavy.state()["velocity"][0], np.full((2, 2), 0.5))
-
-
-def test_sgd_accepts_a_learning_rate_that_agrees_with_its_schedule():
-    W = fg.Parameter(np.ones(2), "W")
-    assert fg.SGD([W], lr=0.1, schedule=constant(0.1)).lr == 0.1
-    assert fg.SGD([W], schedule=constant(0.2)).lr == 0.2
 
 
 def test_node_repr_names_the_box_or_the_leaf_kind():
@@ -75,11 +44,6 @@ def test_has_jvp_needs_both_forward_rules():
     assert Both.has_jvp()
 
 
-def test_glorot_uniform_default_seed_is_zero():
-    from flowgraph.init import glorot_uniform
-
-    np.testing.assert_array_equal(glorot_uniform((3, 4)), glorot_uniform((3, 4), rng=0))
-    assert not np.array_equal(glorot_uniform((3, 4)), glorot_uniform((3, 4), rng=1))
 
 
 def test_linear_hints_at_reshape_only_for_a_single_example():
@@ -95,9 +59,3 @@ def test_cross_entropy_labels_may_exceed_the_number_of_rows():
     f = np.full((2, 5), 0.2)
     loss = fg.CrossEntropy().fprop(f, np.array([4, 3]))  # 5 classes, 2 examples
     assert float(loss) == pytest.approx(-np.log(0.2))
-
-
-def test_sgd_without_warmup_uses_a_plain_constant_schedule():
-    W = fg.Parameter(np.ones(2), "W")
-    opt = fg.SGD([W], lr=0.1)
-    assert opt.schedule == constant(0.1) and str(opt.schedule) == "alpha = 0.1"

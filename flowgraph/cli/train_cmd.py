@@ -39,6 +39,7 @@ from ..defaults import (
     lr_for,
 )
 from ..model.preprocessing import Preprocessing
+from ..optim import SCHEDULES
 from ..train import Callback
 from .args import (
     check_out_dir,
@@ -184,7 +185,7 @@ def add_parser(sub) -> None:
     )  # fmt: skip
     _add_optimizer_arguments(p)
     sgd.add_argument(
-        "--schedule", choices=["constant", "inverse", "power"], default=d["schedule"],
+        "--schedule", choices=list(SCHEDULES), default=d["schedule"],
         help="alpha_t: constant, inverse = alpha / (1 + delta t), power = alpha / t^delta",
     )  # fmt: skip
     sgd.add_argument(

@@ -16,6 +16,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from ..errors import FlowgraphError
+from ..optim import SCHEDULES
 
 __all__ = [
     "Settings",
@@ -32,7 +33,6 @@ REGRESSION = ("plane", "bumps", "saddle", "waves")
 FEATURES = ("x1", "x2", "x1sq", "x2sq", "x1x2", "sinx1", "sinx2")
 ACTIVATIONS = ("tanh", "relu", "sigmoid", "identity")
 INITS = ("glorot", "zeros", "constant")
-SCHEDULES = ("constant", "inverse", "power")
 
 # the limits the page's controls show; the server refuses anything outside them
 LIMITS = {
@@ -250,7 +250,7 @@ def parse(raw: Mapping[str, Any] | None) -> Settings:
         lr=_number("learning rate", raw.get("lr", d.lr), float, *LIMITS["lr"]),
         momentum=_number("momentum", raw.get("momentum", d.momentum), float, *LIMITS["momentum"]),
         batch=_number("batch size", raw.get("batch", d.batch), int, *LIMITS["batch"]),
-        schedule=_choice("schedule", raw.get("schedule", d.schedule), SCHEDULES),
+        schedule=_choice("schedule", raw.get("schedule", d.schedule), tuple(SCHEDULES)),
         decay=_number("decay", raw.get("decay", d.decay), float, *LIMITS["decay"]),
         seed=_number("seed", raw.get("seed", d.seed), int, *LIMITS["seed"]),
         speed=_number(

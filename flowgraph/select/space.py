@@ -41,6 +41,7 @@ import numpy as np
 
 from ..defaults import HYPERPARAMETERS
 from ..errors import FlowgraphError
+from ..optim import SCHEDULES
 
 __all__ = [
     "DEFAULTS",
@@ -333,8 +334,8 @@ _VALID: dict[str, tuple[Any, str]] = {
     "epochs": (lambda v: _whole(v) and v >= 1, "a whole number of epochs >= 1"),
     "patience": (lambda v: v is None or (_whole(v) and v >= 1), "None or a whole number >= 1"),
     "schedule": (
-        lambda v: v is None or v in ("constant", "inverse", "power"),
-        "constant, inverse or power",
+        lambda v: v is None or v in SCHEDULES,
+        "None or one of " + ", ".join(SCHEDULES),
     ),
     "activation": (lambda v: v in ("tanh", "sigmoid", "relu", "identity"),
                    "tanh, sigmoid, relu or identity"),  # fmt: skip

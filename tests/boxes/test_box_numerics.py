@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 
 import flowgraph as fg
+from flowgraph.check import all_box_classes
 from flowgraph.core.box import Outer
-from flowgraph.gradcheck import all_box_classes
 
 FLOATS = (np.float16, np.float32, np.float64)
 BOXES = all_box_classes()

@@ -1,4 +1,4 @@
-"""SGD: the update, the lecture's momentum, the learning-rate schedules and their checks."""
+"""SGD: the update, the lecture's momentum, its state, the proximal L1 step and the masks."""
 
 from __future__ import annotations
 
@@ -7,62 +7,7 @@ import pytest
 
 import flowgraph as fg
 from flowgraph import optim
-
-
-def test_constant_schedule():
-    s = optim.constant(0.3)
-    assert [s(t) for t in (1, 2, 100)] == [0.3, 0.3, 0.3]
-
-
-@pytest.mark.parametrize("alpha, delta", [(0.5, 0.1), (0.02, 1e-3), (1.0, 0.0)])
-def test_inverse_schedule(alpha, delta):
-    s = optim.inverse(alpha, delta)
-    for t in (1, 2, 7, 1000):
-        assert s(t) == pytest.approx(alpha / (1 + delta * t), rel=1e-15)
-
-
-@pytest.mark.parametrize("alpha, delta", [(0.5, 0.51), (0.1, 0.75), (2.0, 1.0)])
-def test_power_schedule(alpha, delta):
-    s = optim.power(alpha, delta)
-    for t in (1, 2, 7, 1000):
-        assert s(t) == pytest.approx(alpha / t**delta, rel=1e-15)
-
-
-@pytest.mark.parametrize("delta", [0.5, 0.3, 0.0, -1.0, 1.01, 2.0])
-def test_power_delta_outside_half_to_one_is_refused(delta):
-    with pytest.raises(ValueError, match=r"0.5 < delta <= 1"):
-        optim.power(0.1, delta)
-
-
-@pytest.mark.parametrize(
-    "make, formula",
-    [
-        (lambda: optim.constant(0.2, warmup=3), lambda s: 0.2),
-        (lambda: optim.inverse(0.2, 0.5, warmup=3), lambda s: 0.2 / (1 + 0.5 * s)),
-        (lambda: optim.power(0.2, 0.75, warmup=3), lambda s: 0.2 / s**0.75),
-    ],
-)
-def test_warmup_keeps_alpha_fixed_then_decays(make, formula):
-    s = make()
-    assert [s(t) for t in (1, 2, 3)] == [0.2, 0.2, 0.2]
-    # after the warm-up, the decay starts from its first step: t counts updates past warm-up
-    for t in (4, 5, 10):
-        assert s(t) == pytest.approx(formula(t - 3), rel=1e-15)
-
-
-def test_schedule_arguments_are_checked():
-    with pytest.raises(ValueError, match="alpha must be > 0"):
-        optim.constant(0.0)
-    with pytest.raises(ValueError, match="alpha must be > 0"):
-        optim.inverse(float("nan"), 0.1)
-    with pytest.raises(ValueError, match="delta must be >= 0"):
-        optim.inverse(0.1, -0.1)
-    with pytest.raises(ValueError, match="warmup must be >= 0"):
-        optim.constant(0.1, warmup=-1)
-    with pytest.raises(ValueError, match="unknown schedule 'cosine'"):
-        optim.make_schedule("cosine", 0.1)
-    assert optim.make_schedule("power", 0.1, 0.6, 2) == optim.power(0.1, 0.6, 2)
-    assert "alpha / (1 + delta t)" in str(optim.inverse(0.1, 0.01))
+from flowgraph.optim import constant, inverse
 
 
 def _params(seed: int = 0) -> list[fg.Parameter]:
@@ -167,3 +112,76 @@ def test_l1_prox_soft_thresholds_and_masks_stay_applied():
     assert W.value[1, 1] == 0  # pruned stays pruned
     with pytest.raises(ValueError, match="mask for W"):
         fg.SGD([W], 0.1, masks={W: np.ones(3)})
+
+
+def test_sgd_state_without_and_with_momentum():
+    W = fg.Parameter(np.ones((2, 2)), "W")
+    W.grad = np.full((2, 2), 0.5)
+    plain = fg.SGD([W], lr=0.1)
+    plain.step()
+    state = plain.state()
+    assert state["t"] == 1 and state["velocity"] == [None]  # no momentum: no buffer
+    heavy = fg.SGD([W], lr=0.1, momentum=0.9)
+    heavy.step()
+    state = heavy.state()
+    assert state["t"] == 1
+    np.testing.assert_array_equal(state["velocity"][0], np.full((2, 2), 0.5))
+    state["velocity"][0][...] = 7.0  # a copy: the optimizer's own velocity is untouched
+    np.testing.assert_array_equal(heavy.state()["velocity"][0], np.full((2, 2), 0.5))
+
+
+def test_sgd_accepts_a_learning_rate_that_agrees_with_its_schedule():
+    W = fg.Parameter(np.ones(2), "W")
+    assert fg.SGD([W], lr=0.1, schedule=constant(0.1)).lr == 0.1
+    assert fg.SGD([W], schedule=constant(0.2)).lr == 0.2
+
+
+def test_sgd_without_warmup_uses_a_plain_constant_schedule():
+    W = fg.Parameter(np.ones(2), "W")
+    opt = fg.SGD([W], lr=0.1)
+    assert opt.schedule == constant(0.1) and str(opt.schedule) == "alpha = 0.1"
+
+
+# -- the proximal L1 step ------------------------------------------------------------------------
+
+
+def test_l1_proximal_step_shrinks_only_the_named_weights_by_alpha_t_lambda():
+    W = fg.Parameter(np.array([[0.5, -0.5, 0.02], [-0.01, 2.0, 0.0]]), "W")
+    b = fg.Parameter(np.array([0.5, -0.01]), "b")
+    W.grad, b.grad = np.zeros_like(W.value), np.zeros_like(b.value)
+    schedule = inverse(0.1, 1.0)  # alpha_t = 0.1 / (1 + t): 0.05, then 0.0333...
+    lam = 0.5
+    opt = fg.SGD([W, b], schedule, l1_prox=lam, l1_params=[W])
+    expected = W.value.copy()
+    for t in (1, 2):
+        alpha_t = 0.1 / (1 + t)
+        shrink = alpha_t * lam
+        expected = np.sign(expected) * np.maximum(np.abs(expected) - shrink, 0)
+        opt.step()
+        W.grad, b.grad = np.zeros_like(W.value), np.zeros_like(b.value)
+        np.testing.assert_allclose(W.value, expected, rtol=1e-15, atol=1e-17)
+    np.testing.assert_array_equal(b.value, [0.5, -0.01])  # biases are not named: untouched
+    assert W.value[0, 2] == 0.0 and W.value[1, 0] == 0.0  # exactly zero, not tiny
+    assert W.value[0, 0] == pytest.approx(0.5 - 0.5 * (0.05 + 0.1 / 3))
+
+
+def test_l1_proximal_step_follows_the_gradient_step():
+    W = fg.Parameter(np.array([[1.0, -1.0]]), "W")
+    W.grad = np.array([[0.2, 0.2]])
+    opt = fg.SGD([W], lr=0.5, l1_prox=0.1, l1_params=[W])
+    opt.step()  # W - 0.5 * grad = [0.9, -1.1], then shrunk by 0.05
+    np.testing.assert_allclose(W.value, [[0.85, -1.05]], rtol=1e-15)
+
+
+def test_l1_proximal_step_with_the_rank_one_fast_path():
+    x = fg.Input("x")
+    W, b = fg.Parameter(np.array([[0.3, -0.2]]), "W"), fg.Parameter(np.zeros(1), "b")
+    graph = fg.Graph(fg.L2Penalty()(fg.Linear()(x, W, b)))
+    graph.fprop({x: np.array([[1.0, 2.0]])})
+    graph.bprop()
+    assert W.grad_outer is not None  # one example: grad_W kept as factors
+    grad_W = W.grad_outer.materialize()
+    before = W.value.copy()
+    fg.SGD([W, b], lr=0.1, l1_prox=0.2, l1_params=[W]).step()
+    step = before - 0.1 * grad_W
+    np.testing.assert_allclose(W.value, np.sign(step) * np.maximum(np.abs(step) - 0.02, 0))

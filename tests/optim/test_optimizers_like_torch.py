@@ -1,4 +1,5 @@
-"""Every optimiser against torch.optim, resuming from state(), and the per-example fast path.
+"""Every optimiser against torch.optim, resuming from state(), and the per-example fast path
+(their names and argument checks: test_optimizer_names.py).
 
 The torch side trains a twin of the same flowgraph network: its torch Parameters share memory
 with the twin's parameter arrays, so both start from the same weights, see the gradients of
@@ -390,56 +391,6 @@ def test_plain_and_momentum_sgd_never_build_the_rank_one_gradient():
             assert W.grad_outer is not None
             opt.step()
             assert W.grad_outer is not None  # still factors: nothing read the array
-
-
-# -- arguments, by name ------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    "make, message",
-    [
-        (lambda ps: fg.SGD(ps, 0.1, nesterov=True), "Nesterov momentum needs momentum"),
-        (lambda ps: fg.SGD(ps, 0.1, momentum=0.9, nesterov=True, dampening=0.1), "dampening"),
-        (lambda ps: fg.SGD(ps, 0.1, dampening=1.5), r"dampening must lie in \[0, 1\]"),
-        (lambda ps: fg.Adam(ps, betas=(0.9, 1.0)), r"beta2 must lie in \[0, 1\)"),
-        (lambda ps: fg.Adam(ps, betas=0.9), "two numbers"),
-        (lambda ps: fg.Adam(ps, eps=-1.0), "eps must be >= 0"),
-        (lambda ps: fg.RMSProp(ps, rho=1.5), "rho must lie"),
-        (lambda ps: fg.RMSProp(ps, momentum=1.0), "momentum beta must lie"),
-        (lambda ps: fg.AdaGrad(ps, initial_accumulator_value=-1.0), "initial_accumulator"),
-        (lambda ps: fg.AdamW(ps, weight_decay=-0.1), "weight_decay must be >= 0"),
-        (lambda ps: fg.Adam([]), "Adam got no parameters"),
-    ],
-)
-def test_bad_options_are_clear_errors(make, message):
-    with pytest.raises(ValueError, match=message):
-        make(_model().parameters)
-
-
-def test_step_before_bprop_names_the_parameter():
-    with pytest.raises(ValueError, match="parameter 'W1' has no gradient"):
-        fg.Adam(_model().parameters).step()
-
-
-def test_make_optimizer_by_name():
-    ps = _model().parameters
-    assert isinstance(optim.make_optimizer("adam", ps), fg.Adam)
-    assert optim.make_optimizer("Adam", ps).lr == 1e-3  # torch's default rate
-    nest = optim.make_optimizer("nesterov", ps, 0.1)
-    assert isinstance(nest, fg.SGD) and nest.nesterov and nest.momentum == 0.9
-    w = optim.make_optimizer("adamw", ps, 0.01, "inverse", decay=0.1, beta2=0.99,
-                             weight_decay=0.05, momentum=None)  # fmt: skip
-    assert isinstance(w, fg.AdamW) and w.betas == (0.9, 0.99) and w.weight_decay == 0.05
-    assert w.schedule == optim.inverse(0.01, 0.1)
-    r = optim.make_optimizer("rmsprop", ps, rho=0.9, momentum=0.5, centered=True)
-    assert (r.rho, r.momentum, r.centered) == (0.9, 0.5, True)
-    assert "momentum=0.5" in repr(r) and "RMSProp(alpha = 0.01" in repr(r)
-    with pytest.raises(ValueError, match="adam does not take momentum; it takes beta1"):
-        optim.make_optimizer("adam", ps, momentum=0.9)
-    with pytest.raises(ValueError, match="unknown optimizer 'lbfgs'"):
-        optim.make_optimizer("lbfgs", ps)
-    with pytest.raises(ValueError, match="SGD needs a learning rate"):
-        optim.make_optimizer("sgd", ps)
 
 
 @pytest.mark.parametrize(
