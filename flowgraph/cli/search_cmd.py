@@ -8,7 +8,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from ..defaults import SPLIT
+from ..training.defaults import SPLIT
 from .args import check_out_dir, fraction, nonnegative_int, positive_int, scheduler_address
 
 # how a command-line token becomes a value, per hyper-parameter

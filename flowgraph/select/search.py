@@ -21,8 +21,8 @@ from typing import Any
 
 import numpy as np
 
-from ..defaults import SPLIT
-from ..train import Callback
+from ..training import Callback
+from ..training.defaults import SPLIT
 from .result import SearchResult, _sort_key
 from .space import (
     SearchError,
@@ -89,8 +89,8 @@ def load_data(
     if not isinstance(data, str):
         return check_data(data)
     from .. import datasets
-    from ..defaults import augment_for, n_samples_for
     from ..preprocessing import Preprocessing
+    from ..training.defaults import augment_for, n_samples_for
 
     name = data.strip().lower()
     if n_samples is None:

@@ -39,8 +39,8 @@ from typing import Any
 
 import numpy as np
 
-from ..defaults import HYPERPARAMETERS
 from ..errors import FlowgraphError
+from ..training.defaults import HYPERPARAMETERS
 
 __all__ = [
     "DEFAULTS",

@@ -44,7 +44,7 @@ def test_an_interrupted_run_resumes_from_its_last_finished_epoch(tmp_path, monke
     whole, part = tmp_path / "whole", tmp_path / "part"
     argv = [*RUN, "--patience", "0", "--epochs", "5"]
     assert main([*argv, "--out", str(whole)]) == 0
-    train_module = sys.modules["flowgraph.train"]
+    train_module = sys.modules["flowgraph.training.recipe"]
     real = train_module.train
 
     class CtrlC(fg.Callback):  # Ctrl-C in the middle of epoch 3
