@@ -53,7 +53,6 @@ from .boxes import (  # the library to compose with
     Tanh,
     Transpose,
 )
-from .training import CSVLogger
 from .core.forward import JVPError, check_jvp, jvp
 from .core.graph import Constant, Graph, Input, Node, Parameter
 from .errors import (
@@ -97,7 +96,15 @@ from .models import MLP, Model, mlp
 from .optim import SGD, AdaGrad, Adam, AdamW, RMSProp
 from .preprocessing import Preprocessing
 from .render import render, to_dot
-from .training import Callback, DivergenceError, EarlyStopping, History, TrainState, train
+from .training import (
+    Callback,
+    CSVLogger,
+    DivergenceError,
+    EarlyStopping,
+    History,
+    TrainState,
+    train,
+)
 
 __all__ = [
     # the engine

@@ -156,6 +156,16 @@ def _from_json(line: dict[str, Any]) -> dict[str, Any]:
     return record
 
 
+def _impossible_error(record: dict[str, Any]) -> str | None:
+    """Why a trial record's error rates cannot be (an error rate lies in [0, 1]; NaN only for
+    a failed trial), or None: an edited checkpoint must not choose the best trial."""
+    for k in ("valid_error", "train_error"):
+        v = record[k]
+        if (math.isnan(v) and record.get("status") == "ok") or not (math.isnan(v) or 0 <= v <= 1):
+            return f"{k} = {v} is not an error rate in [0, 1] of a finished trial"
+    return None
+
+
 class _Checkpoint:
     """A JSON-lines file: a header naming the data, then one finished trial per line, each
     written with one call, flushed and fsync'ed.
@@ -227,6 +237,9 @@ class _Checkpoint:
                 i = int(record["trial"])
             except (json.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError):
                 raise SearchError(f"checkpoint {self.path}, line {n}: not a trial record") from None
+            impossible = _impossible_error(record)
+            if impossible:
+                raise SearchError(f"checkpoint {self.path}, line {n}: {impossible}")
             if i not in planned or planned[i] != (record["config"], record["seed"]):
                 want = planned.get(i)
                 raise SearchError(

@@ -56,9 +56,8 @@ class Progress(Callback):
         if isatty is not None and isatty():
             from tqdm.auto import tqdm  # only where a bar is drawn
 
-            self.bar = tqdm(total=self.epochs, desc="training", unit="epoch", leave=True,
-                            file=self._stream())  # fmt: skip
-            self.bar.update(self.done)
+            self.bar = tqdm(total=self.epochs, initial=self.done, desc="training", unit="epoch",
+                            leave=True, file=self._stream())  # fmt: skip
 
     def on_epoch_end(self, model: Any, history: Any) -> bool:
         post = figures(history)
