@@ -68,7 +68,6 @@ def _width(text: str) -> int:
 
 
 def add_parser(sub) -> None:
-    d = RUN_DEFAULTS  # shown in the help; every option's own default is None: "not given"
     p = sub.add_parser(
         "train",
         help="train an MLP with SGD (default: digits, 2 x 100 tanh units) and save it",
@@ -78,6 +77,17 @@ def add_parser(sub) -> None:
         "and (2-D sets) boundary.png to --out. Ctrl-C stops at the end of the batch and keeps "
         "the best model so far.",
     )
+    _add_data_arguments(p)
+    _add_network_arguments(p)
+    _add_training_arguments(p)
+    _add_run_arguments(p)
+    p.set_defaults(run=run_train)
+
+    evaluate_cmd.add_parser(sub)
+
+
+def _add_data_arguments(p) -> None:
+    """--dataset, the split, the preprocessing."""
     data = p.add_argument_group("data")
     data.add_argument(
         "--dataset", default=None, metavar="NAME",
@@ -111,6 +121,11 @@ def add_parser(sub) -> None:
         help="shifts: add 4 copies of each training image moved by one pixel (up, down, left, "
         "right); auto = shifts for digits, none otherwise",
     )  # fmt: skip
+
+
+def _add_network_arguments(p) -> None:
+    """--hidden, --init, --activation, the penalties, --dtype."""
+    d = RUN_DEFAULTS
     net = p.add_argument_group("network")
     net.add_argument(
         "--hidden", type=_width, nargs="*", default=None, metavar="H",
@@ -139,6 +154,11 @@ def add_parser(sub) -> None:
         "lambda, 0): weights become exactly 0 (the weights only, never the biases)",
     )  # fmt: skip
     net.add_argument("--dtype", choices=DTYPES, default=None, help="float32 (default) or float64")
+
+
+def _add_training_arguments(p) -> None:
+    """--lr, --momentum, the optimizer, the schedule, batches, epochs, patience."""
+    d = RUN_DEFAULTS
     sgd = p.add_argument_group("training")
     sgd.add_argument(
         "--lr", type=positive_float, default=None,
@@ -179,6 +199,10 @@ def add_parser(sub) -> None:
         "--patience", type=nonnegative_int, default=None,
         help=f"early stopping look-ahead in epochs (default {d['patience']}; 0 = none)",
     )  # fmt: skip
+
+
+def _add_run_arguments(p) -> None:
+    """--seed, --out, progress, --threads, --resume."""
     run_ = p.add_argument_group("run")
     run_.add_argument(
         "--seed", type=nonnegative_int, default=None,
@@ -202,9 +226,6 @@ def add_parser(sub) -> None:
         "every epoch), up to --epochs in all; every other option is that run's own. The result "
         "is that of one uninterrupted run, bit for bit",
     )  # fmt: skip
-    p.set_defaults(run=run_train)
-
-    evaluate_cmd.add_parser(sub)
 
 
 def _add_optimizer_arguments(p) -> None:

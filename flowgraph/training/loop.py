@@ -84,20 +84,13 @@ def train(
     # the one pass over the data: checked, and x -> x' by the model's preprocessing, once
     batches = Batches(model, model.as_feed(train_feed, what="train"), batch_size)
     valid = model.as_feed(valid_feed, what="valid") if valid_feed is not None else None
-    if early_stopping is not None:
-        if valid is None:
-            raise ValueError("early stopping watches the validation loss or error: pass "
-                             "valid=(X, y) or a validation feed")  # fmt: skip
-        early_stopping.reset()
-        early_stopping.watches(model)  # a monitor the model cannot give is refused now
+    check_early_stopping(early_stopping, model, valid)
     rng = np.random.default_rng(seed) if not isinstance(seed, np.random.Generator) else seed
-    hooks = [c for c in (early_stopping,) if c is not None] + list(callbacks)
-    for c in hooks:
-        c.on_train_begin(model)
     history, first, step = continue_from(state, rng, early_stopping)
-    bar = Progress(epochs, min(first - 1, epochs)) if progress else None
-    if bar is not None:
-        bar.on_train_begin(model)
+    bar = [Progress(epochs, min(first - 1, epochs))] if progress else []
+    watchers = [*callbacks, *bar]  # after early stopping, and after the state is recorded
+    for c in [*([early_stopping] if early_stopping else []), *watchers]:
+        c.on_train_begin(model)
     rollback = Rollback(model, early_stopping)
     each_step = [c for c in callbacks if overrides(c, "on_step_end")]
     try:
@@ -108,11 +101,10 @@ def train(
                                                         each_step, stop)  # fmt: skip
                 if seen == 0:
                     break
-                mean_loss = loss_sum / seen
-                rollback.check(model, history, epoch, mean_loss, float(optimizer.lr))
+                rollback.check(model, history, epoch, loss_sum / seen, float(optimizer.lr))
                 v_loss, v_err = valid_figures(model, valid)
                 history.append(
-                    epoch=epoch, train_loss=mean_loss, valid_loss=v_loss, valid_error=v_err,
+                    epoch=epoch, train_loss=loss_sum / seen, valid_loss=v_loss, valid_error=v_err,
                     train_error=wrong / seen if batches.scores is not None else float("nan"),
                     lr=float(optimizer.lr), seconds=time.perf_counter() - start,
                 )  # fmt: skip
@@ -120,24 +112,31 @@ def train(
                 halt = early_stopping.on_epoch_end(model, history) if early_stopping else False
                 if state is not None and seen == batches.n:  # a whole epoch: where the run
                     record_state(state, epoch, step, history, rng, early_stopping)  # stands
-                for c in callbacks:
+                for c in watchers:
                     halt = bool(c.on_epoch_end(model, history)) or halt
-                if bar is not None:
-                    bar.on_epoch_end(model, history)
                 if stop.set or halt:
                     history.interrupted = stop.set
                     history.stopped_early = not stop.set and bool(early_stopping and
                                                                   early_stopping.stopped)
                     break
     finally:
-        if bar is not None:
-            bar.close()
+        for b in bar:
+            b.close()
     finish(model, history, early_stopping, valid)
-    if bar is not None:
-        bar.on_train_end(model, history)
-    for c in callbacks:
+    for c in watchers:
         c.on_train_end(model, history)
     return history
+
+
+def check_early_stopping(early_stopping: EarlyStopping | None, model: Any, valid: Any) -> None:
+    """Early stopping needs a validation set and a figure the model gives; it starts anew."""
+    if early_stopping is None:
+        return
+    if valid is None:
+        raise ValueError("early stopping watches the validation loss or error: pass "
+                         "valid=(X, y) or a validation feed")  # fmt: skip
+    early_stopping.reset()
+    early_stopping.watches(model)  # a monitor the model cannot give is refused now
 
 
 def run_epoch(
