@@ -286,6 +286,8 @@ def run_train(args: argparse.Namespace) -> int:
     with StopFlag() as stop, blas_threads(args.threads):  # a signal from here on: see below
         config, point, out = _configure(args)
         run = prepare(config, out, point)
+        if stop.set:  # before the first step: nothing learnt, nothing to keep
+            raise KeyboardInterrupt
         _print_header(run, args.resume)
         train_run(run, progress=not args.no_progress)
         errors = errors_of(run)  # raw data: the model applies its preprocessing
