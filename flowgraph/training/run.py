@@ -75,7 +75,7 @@ def check_memory(c: dict[str, Any]) -> None:
     if c["n_samples"] is not None:
         rows = c["n_samples"] if c["dataset"] in TWO_D else min(rows, c["n_samples"])
     itemsize = np.dtype(c["dtype"]).itemsize
-    check_fits(rows, [n_in, *c["hidden"], 10], c["batch_size"], itemsize,
+    check_fits(rows, [n_in, *c["hidden"], 10], min(c["batch_size"], rows), itemsize,
                augment=c["augment"] == "shifts")  # fmt: skip
 
 
