@@ -15,7 +15,7 @@ from typing import IO, Any
 
 from .callbacks import Callback
 
-__all__ = ["Progress", "LINES"]
+__all__ = ["Progress", "LINES", "interactive", "figures"]
 
 LINES = 10  # lines a run writes to a file or a pipe, about
 
@@ -52,8 +52,7 @@ class Progress(Callback):
         return self.stream if self.stream is not None else sys.stderr
 
     def on_train_begin(self, model: Any) -> None:
-        isatty = getattr(self._stream(), "isatty", None)
-        if isatty is not None and isatty():
+        if interactive(self._stream()):
             from tqdm.auto import tqdm  # only where a bar is drawn
 
             self.bar = tqdm(total=self.epochs, initial=self.done, desc="training", unit="epoch",
@@ -85,6 +84,15 @@ class Progress(Callback):
         if self.bar is not None:
             self.bar.close()
             self.bar = None
+
+
+def interactive(stream: Any) -> bool:
+    """Whether ``stream`` redraws a bar in place: a terminal, or a Jupyter kernel's output
+    (where tqdm.auto draws a widget)."""
+    isatty = getattr(stream, "isatty", None)
+    if isatty is not None and isatty():
+        return True
+    return type(stream).__module__.startswith("ipykernel")
 
 
 def figures(history: Any) -> dict[str, str]:

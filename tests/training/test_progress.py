@@ -74,3 +74,10 @@ def test_train_without_progress_prints_nothing(capsys):
              optimizer=fg.SGD(model.parameters, 0.1))  # fmt: skip
     assert capsys.readouterr().err == ""
     assert np.isfinite(model.loss_value(X, y))
+
+
+def test_a_jupyter_kernel_stream_counts_as_interactive():
+    from flowgraph.training.progress import interactive
+
+    Kernel = type("OutStream", (io.StringIO,), {"__module__": "ipykernel.iostream"})
+    assert interactive(Kernel()) and interactive(Terminal()) and not interactive(io.StringIO())
