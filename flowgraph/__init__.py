@@ -53,7 +53,6 @@ from .boxes import (  # the library to compose with
     Tanh,
     Transpose,
 )
-from .callbacks import CSVLogger
 from .check import BoxReport, GraphReport, check_box, check_graph, check_jvp
 from .core.forward import JVPError, jvp
 from .core.graph import Constant, Graph, Input, Node, Parameter
@@ -96,7 +95,15 @@ from .io import ModelFileError, load_model, save_model
 from .model import MLP, Model, Preprocessing, mlp
 from .optim import SGD, AdaGrad, Adam, AdamW, RMSProp
 from .render import render, to_dot
-from .train import Callback, DivergenceError, EarlyStopping, History, TrainState, train
+from .training import (
+    Callback,
+    CSVLogger,
+    DivergenceError,
+    EarlyStopping,
+    History,
+    TrainState,
+    train,
+)
 
 __all__ = [
     # the engine

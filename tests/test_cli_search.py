@@ -123,7 +123,7 @@ def test_evaluate_reads_the_best_model_of_a_search(tmp_path, capsys):
     meta = best.metadata
     assert meta["preprocessing"]["kind"] == "scale" and meta["split"]["valid"] == 0.15
     # it owns that preprocessing: loaded, it takes the raw test part (pixels 0..16)
-    from flowgraph.cli.train_cmd import _load_parts
+    from flowgraph.training.recipe import load_parts as _load_parts
 
     assert best.preprocessing == fg.Preprocessing.from_dict(meta["preprocessing"])
     parts, _ = _load_parts(meta["dataset"], None, meta["split"])

@@ -120,7 +120,7 @@ def test_a_run_folder_is_whole_once_its_manifest_is_written_last(tmp_path, monke
     def broken(*args, **kwargs):
         raise RuntimeError("a crash in the middle of training")
 
-    monkeypatch.setattr(sys.modules["flowgraph.train"], "train", broken)
+    monkeypatch.setattr(sys.modules["flowgraph.training.recipe"], "train", broken)
     with pytest.raises(RuntimeError):
         main(argv)
     assert not (out / "manifest.json").exists()

@@ -455,7 +455,7 @@ def test_a_dataset_name_is_loaded_split_and_standardised():
     tr, va, te = fg.select.load_data("moons", seed=0)
     assert abs(tr[0].mean()) < 1e-6 and len(va[0]) == len(te[0]) > 0
     # the trials trained on those x'; the best model owns the preprocessing and takes raw data
-    from flowgraph.defaults import SPLIT, n_samples_for
+    from flowgraph.training.defaults import SPLIT, n_samples_for
 
     X, y, _ = fg.datasets.get_dataset("moons", seed=0, n_samples=n_samples_for("moons"))
     _, _, raw_test = fg.datasets.split(X, y, valid=SPLIT["valid"], test=SPLIT["test"], seed=0)

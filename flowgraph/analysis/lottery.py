@@ -28,7 +28,7 @@ import numpy as np
 from ..core.graph import Parameter
 from ..model import Model
 from ..optim import SGD
-from ..train import train
+from ..training import train
 from .params import AnalysisError, reinitialise
 
 __all__ = ["magnitude_masks", "sparsity", "train_masked", "lottery_ticket", "LotteryResult"]

@@ -34,7 +34,7 @@ import numpy as np
 
 from ..model import Model, mlp
 from ..optim import SGD
-from ..train import Callback, train
+from ..training import Callback, train
 from .hessian import _hessian, spectrum, top_eigenvalues
 from .params import AnalysisError, flatten, objective, set_flat, to_float64
 

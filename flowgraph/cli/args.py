@@ -21,6 +21,7 @@ __all__ = [
     "scheduler_address",
     "check_out_dir",
     "check_out_file",
+    "read_config_text",
 ]
 
 
@@ -125,3 +126,19 @@ def check_out_file(path: str | os.PathLike, option: str = "-o") -> Path:
         raise UsageError(f"{option} {out} is a folder; give a file name")
     check_out_dir(out.parent, option)
     return out
+
+
+CONFIG_LIMIT = 2**20  # bytes: a configuration file (a search space) is small JSON
+
+
+def read_config_text(path: str | os.PathLike, option: str, limit: int = CONFIG_LIMIT) -> str:
+    """The text of a configuration file, read at most ``limit`` bytes (so that ``/dev/zero``
+    or a huge file is one line, not a process killed for memory)."""
+    from . import UsageError
+
+    with open(path, "rb") as f:
+        data = f.read(limit + 1)
+    if len(data) > limit:
+        raise UsageError(f"{option} {path}: larger than {limit} bytes; a configuration file is "
+                         "small JSON")  # fmt: skip
+    return data.decode("utf-8")

@@ -8,8 +8,15 @@ import json
 from pathlib import Path
 from typing import Any
 
-from ..defaults import SPLIT
-from .args import check_out_dir, fraction, nonnegative_int, positive_int, scheduler_address
+from ..training.defaults import SPLIT
+from .args import (
+    check_out_dir,
+    fraction,
+    nonnegative_int,
+    positive_int,
+    read_config_text,
+    scheduler_address,
+)
 
 # how a command-line token becomes a value, per hyper-parameter
 _FLOATS = ("lr", "decay", "momentum", "l2", "l1")
@@ -148,7 +155,7 @@ def _read_space(path: str, random: bool) -> dict[str, Any]:
     from . import UsageError
 
     try:
-        spec = json.loads(Path(path).read_text())
+        spec = json.loads(read_config_text(path, "--space"))
     except FileNotFoundError:
         raise UsageError(f"--space: no such file {path}") from None
     except (json.JSONDecodeError, UnicodeDecodeError) as e:

@@ -52,7 +52,7 @@ REGISTRY: dict[str, Named] = {
 # Views of the table, read by the command line and the search.
 OPTIMIZERS: tuple[str, ...] = tuple(REGISTRY)
 # alpha when none is given: torch.optim's defaults for the adaptive methods. SGD has none in
-# the library (the command line and the search choose theirs: flowgraph.defaults).
+# the library (the command line and the search choose theirs: flowgraph.training.defaults).
 DEFAULT_LR: dict[str, float | None] = {k: n.cls.default_lr for k, n in REGISTRY.items()}
 # which of make_optimizer's options each optimiser takes
 OPTIONS: dict[str, tuple[str, ...]] = {k: n.options for k, n in REGISTRY.items()}

@@ -20,8 +20,8 @@ from typing import Any
 import numpy as np
 
 from ..check import check_graph
-from ..optim import SGD
 from ..render import to_dot
+from ..training import recipe
 from . import problems
 from .network import Net, build
 from .settings import Settings
@@ -57,9 +57,10 @@ class Run:
     def __init__(self, settings: Settings):
         self.settings = s = settings
         self.net: Net = build(s, DTYPE)
-        self.sgd = SGD(
-            self.net.parameters, lr=s.lr, momentum=s.momentum, schedule=s.schedule, decay=s.decay
-        )
+        # the optimiser step of the training recipe, as `flowgraph train` and a search make it
+        sgd = {"optimizer": "sgd", "lr": s.lr, "momentum": s.momentum, "schedule": s.schedule,
+               "decay": s.decay}  # fmt: skip
+        self.sgd = recipe.build_optimizer(sgd, self.net)
         self._batch_rng = np.random.default_rng([s.seed, 1])
         self.t = 0  # SGD steps done
         self.epochs_done: float = 0  # passes over the training set (fractional after a click)

@@ -21,8 +21,8 @@ from typing import Any
 
 import numpy as np
 
-from ..defaults import SPLIT
-from ..train import Callback
+from ..training import Callback
+from ..training.defaults import SPLIT
 from .result import SearchResult, _sort_key
 from .space import (
     SearchError,
@@ -79,7 +79,7 @@ def load_data(
     ``flowgraph train`` does (:class:`flowgraph.Preprocessing` fitted on the training part:
     ``auto`` scales digits by 1/16 and standardises the others; ``augment="auto"`` adds the
     shifted copies of the digits' training images). The same defaults as ``flowgraph train``
-    (:mod:`flowgraph.defaults`), so a configuration means the same run in both.
+    (:mod:`flowgraph.training.defaults`), so a configuration means the same run in both.
 
     The parts are preprocessed (x'): the trials' models, which have no preprocessing of their
     own, train on them as they are. The search's ``best_model`` is given the preprocessing
@@ -89,8 +89,8 @@ def load_data(
     if not isinstance(data, str):
         return check_data(data)
     from .. import datasets
-    from ..defaults import augment_for, n_samples_for
     from ..model.preprocessing import Preprocessing
+    from ..training.defaults import augment_for, n_samples_for
 
     name = data.strip().lower()
     if n_samples is None:
@@ -154,6 +154,16 @@ def _from_json(line: dict[str, Any]) -> dict[str, Any]:
     for k in ("valid_error", "train_error"):
         record[k] = math.nan if record[k] is None else float(record[k])
     return record
+
+
+def _impossible_error(record: dict[str, Any]) -> str | None:
+    """Why a trial record's error rates cannot be (an error rate lies in [0, 1]; NaN only for
+    a failed trial), or None: an edited checkpoint must not choose the best trial."""
+    for k in ("valid_error", "train_error"):
+        v = record[k]
+        if (math.isnan(v) and record.get("status") == "ok") or not (math.isnan(v) or 0 <= v <= 1):
+            return f"{k} = {v} is not an error rate in [0, 1] of a finished trial"
+    return None
 
 
 class _Checkpoint:
@@ -227,6 +237,9 @@ class _Checkpoint:
                 i = int(record["trial"])
             except (json.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError):
                 raise SearchError(f"checkpoint {self.path}, line {n}: not a trial record") from None
+            impossible = _impossible_error(record)
+            if impossible:
+                raise SearchError(f"checkpoint {self.path}, line {n}: {impossible}")
             if i not in planned or planned[i] != (record["config"], record["seed"]):
                 want = planned.get(i)
                 raise SearchError(

@@ -1,7 +1,7 @@
 """Search spaces: the hyper-parameters a trial may set, grids of values and random distributions.
 
 A configuration maps hyper-parameter names to values; what it leaves out takes its default
-from :data:`DEFAULTS`, the same as ``flowgraph train``'s (:mod:`flowgraph.defaults`: momentum
+from :data:`DEFAULTS`, the same as ``flowgraph train``'s (:mod:`flowgraph.training.defaults`: momentum
 0.9, alpha / (1 + delta t) with alpha = 0.2 and delta = 1e-3, L2 3e-4, two layers of 100 tanh
 units, batches of 32, 200 epochs at most with early stopping after 30). The names and what
 they set::
@@ -9,7 +9,7 @@ they set::
     optimizer   sgd, nesterov, adagrad, rmsprop, adam or adamw (flowgraph.optim; default sgd)
     lr          alpha, the learning rate (alpha_t = alpha for the constant schedule); default
                 by optimizer: 0.2 for sgd and nesterov, 0.1 adagrad, 0.003 rmsprop, adam
-                and adamw (flowgraph.defaults.LR_BY_OPTIMIZER)
+                and adamw (flowgraph.training.defaults.LR_BY_OPTIMIZER)
     schedule    "constant", "inverse" alpha / (1 + delta t) or "power" alpha / t^delta
                 (None: constant when decay = 0, inverse otherwise)
     decay       delta, the decrease constant of the schedule (default: the schedule's own,
@@ -39,9 +39,9 @@ from typing import Any
 
 import numpy as np
 
-from ..defaults import HYPERPARAMETERS
 from ..errors import FlowgraphError
 from ..optim import SCHEDULES
+from ..training.defaults import HYPERPARAMETERS
 
 __all__ = [
     "DEFAULTS",
@@ -62,7 +62,7 @@ __all__ = [
 ]
 
 # what a trial trains with for every name its configuration does not set: the same defaults
-# as `flowgraph train` (flowgraph.defaults); the decay follows the schedule unless given
+# as `flowgraph train` (flowgraph.training.defaults); the decay follows the schedule unless given
 DEFAULTS: dict[str, Any] = dict(HYPERPARAMETERS)
 
 

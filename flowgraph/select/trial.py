@@ -17,10 +17,9 @@ from typing import Any
 
 import numpy as np
 
-from ..defaults import DECAY, resolve_optimizer
-from ..model import Model, mlp
-from ..optim import make_optimizer
-from ..train import Callback, EarlyStopping, History, train
+from ..model import Model
+from ..training import Callback, History, recipe
+from ..training.defaults import DECAY, resolve_optimizer
 from .space import DEFAULTS, check_names, normalize_value
 
 __all__ = ["resolve_config", "fit_config", "run_trial", "check_data", "Data"]
@@ -54,7 +53,7 @@ def resolve_config(config: Mapping[str, Any]) -> dict[str, Any]:
         c[name] = int(v)
     if "schedule" in config and c["schedule"] is None:  # auto: by the decay given
         c["schedule"] = "constant" if c["decay"] == 0 else "inverse"
-    if "decay" not in config:  # the schedule's own delta (flowgraph.defaults.DECAY)
+    if "decay" not in config:  # the schedule's own delta (flowgraph.training.defaults.DECAY)
         c["decay"] = DECAY.get(c["schedule"], c["decay"])
     elif c["schedule"] == "constant" and c["decay"] != 0:
         raise ValueError(
@@ -104,33 +103,15 @@ def fit_config(
     """Build and train the network of ``config`` on data's training part, watching the
     validation part (early stopping when ``patience`` is set); return the model and history.
 
-    ``sizes = [D, H_1, ..., H_L, C]``; weights and batch order come from ``seed``."""
+    The steps are the recipe's (:mod:`flowgraph.training.recipe`), as for ``flowgraph train``:
+    ``sizes = [D, H_1, ..., H_L, C]`` in ``dtype``, weights by ``init`` and batch order from
+    ``seed``."""
     c = resolve_config(config)
     (X, y), valid, _ = data
-    sizes = [X.shape[1], *c["hidden"], _n_classes(data)]
-    model = mlp(sizes, activation=c["activation"], l2=c["l2"], l1=c["l1"], seed=seed)
-    optimizer = make_optimizer(
-        c["optimizer"],
-        model.parameters,
-        c["lr"],
-        c["schedule"],
-        decay=c["decay"],
-        warmup=c["warmup"],
-        momentum=c["momentum"],
-    )
-    stopper = EarlyStopping(patience=c["patience"]) if c["patience"] is not None else None
-    history = train(
-        model,
-        (X, y),
-        valid,
-        epochs=c["epochs"],
-        batch_size=c["batch_size"],
-        optimizer=optimizer,
-        early_stopping=stopper,
-        seed=seed,
-        progress=progress,
-        callbacks=callbacks,
-    )
+    model = recipe.build_model(c, X.shape[1], _n_classes(data), seed=seed)
+    optimizer = recipe.build_optimizer(c, model)
+    history = recipe.fit(c, model, optimizer, (X, y), valid, seed=seed, progress=progress,
+                         callbacks=callbacks)  # fmt: skip
     return model, history
 
 

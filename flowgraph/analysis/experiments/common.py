@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from ...optim import SGD
-from ...train import train
+from ...training import train
 
 __all__ = [
     "Claim",

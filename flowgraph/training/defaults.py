@@ -8,18 +8,20 @@ batches of 32, at most 200 epochs with early stopping after 30 without a better 
 error; 15% of the examples for validation and 15% for the test. The 2-D sets use 1000 points
 and alpha = 0.05 (a large step keeps a 100 x 100 network at a straight boundary there).
 Another ``optimizer`` (flowgraph.optim) takes its own alpha, and momentum only where it has one
-(``LR_BY_OPTIMIZER``, ``MOMENTUM_BY_OPTIMIZER``).
+(``LR_BY_OPTIMIZER``, ``MOMENTUM_BY_OPTIMIZER``). Parameters are float32, drawn by Glorot's rule
+U[-b, b], b = sqrt(6 / (fan_in + fan_out)). ``RUN_DEFAULTS`` adds what a whole run needs
+beyond the network and SGD: the dataset, the split, the preprocessing and the seed.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from .optim import DEFAULT_LR, OPTIMIZERS
+from ..optim import DEFAULT_LR, OPTIMIZERS
 
 __all__ = ["HYPERPARAMETERS", "SPLIT", "DECAY", "TWO_D", "TWO_D_SAMPLES", "TWO_D_LR",
            "augment_for", "lr_for", "n_samples_for", "LR_BY_OPTIMIZER",
-           "MOMENTUM_BY_OPTIMIZER", "resolve_optimizer"]  # fmt: skip
+           "MOMENTUM_BY_OPTIMIZER", "resolve_optimizer", "RUN_DEFAULTS", "INITS"]  # fmt: skip
 
 # what a configuration that says nothing else trains with
 HYPERPARAMETERS: dict[str, Any] = {
@@ -36,12 +38,26 @@ HYPERPARAMETERS: dict[str, Any] = {
     "epochs": 200,
     "patience": 30,
     "optimizer": "sgd",
+    "dtype": "float32",
+    "init": "glorot",
 }
 SPLIT = {"valid": 0.15, "test": 0.15}  # fractions of the examples (MNIST keeps its test set)
 DECAY = {"constant": 0.0, "inverse": 1e-3, "power": 0.6}  # delta by schedule
 TWO_D = ("moons", "circles", "spirals", "xor", "blobs")
 TWO_D_SAMPLES = 1000
 TWO_D_LR = 0.05
+# --init names and the flowgraph.init rule each stands for
+INITS = {"glorot": "glorot_uniform", "normal": "normal", "constant": "constant", "zeros": "zeros"}
+
+# what a run (flowgraph train) takes where its configuration is silent; None: resolved by the
+# recipe (lr and momentum by optimizer and dataset, decay by schedule, augment by dataset)
+RUN_DEFAULTS: dict[str, Any] = {
+    **HYPERPARAMETERS, "hidden": [100, 100], "lr": None, "momentum": None, "decay": None,
+    "dataset": "digits", "data_dir": None, "n_samples": None, "noise": None, "valid": 0.15,
+    "test": 0.15, "preprocess": "auto", "augment": "auto", "l1_prox": 0.0, "seed": 0,
+    "beta1": None, "beta2": None, "rho": None, "eps": None, "weight_decay": None,
+    "dampening": None, "centered": False, "amsgrad": False,
+}  # fmt: skip
 
 
 # alpha by optimizer, tuned on digits with batches of 32 (torch.optim's defaults, which the

@@ -44,7 +44,7 @@ def test_an_interrupted_run_resumes_from_its_last_finished_epoch(tmp_path, monke
     whole, part = tmp_path / "whole", tmp_path / "part"
     argv = [*RUN, "--patience", "0", "--epochs", "5"]
     assert main([*argv, "--out", str(whole)]) == 0
-    train_module = sys.modules["flowgraph.train"]
+    train_module = sys.modules["flowgraph.training.recipe"]
     real = train_module.train
 
     class CtrlC(fg.Callback):  # Ctrl-C in the middle of epoch 3
@@ -79,3 +79,63 @@ def test_resume_mistakes_are_one_line(tmp_path, capsys):
     capsys.readouterr()
     assert main(["train", "--resume", str(early), "--epochs", "60"]) == 2
     assert "stopped early" in capsys.readouterr().err
+
+
+def _bytes(folder):
+    return {p.name: p.read_bytes() for p in folder.iterdir() if p.is_file()}
+
+
+def test_options_that_conflict_with_the_run_are_refused_by_name(tmp_path, capsys):
+    run, other = tmp_path / "run", tmp_path / "other"
+    assert main([*RUN, "--epochs", "2", "--patience", "0", "--out", str(run)]) == 0
+    before = _bytes(run)
+    capsys.readouterr()
+    argv = ["train", "--resume", str(run), "--out", str(other), "--lr", "5", "--hidden", "50",
+            "--dataset", "digits", "--epochs", "4"]  # fmt: skip
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Traceback" not in err
+    for named in (f"--out {other}", "--lr 5", "--hidden 50", "--dataset digits"):
+        assert named in err, err
+    assert "--epochs" not in err.split("conflict")[0]  # a safe option is no conflict
+    assert _bytes(run) == before and not other.exists()  # nothing written anywhere
+
+
+def test_options_equal_to_the_runs_own_and_the_safe_ones_apply(tmp_path, capsys):
+    whole, part = tmp_path / "whole", tmp_path / "part"
+    argv = [*RUN, "--patience", "0", "--lr", "0.1"]
+    assert main([*argv, "--epochs", "4", "--out", str(whole)]) == 0
+    assert main([*argv, "--epochs", "2", "--out", str(part)]) == 0
+    capsys.readouterr()
+    again = ["train", "--resume", str(part), "--out", str(part), "--lr", "0.1", "--hidden", "8",
+             "--dataset", "blobs", "--epochs", "4", "-q"]  # fmt: skip
+    assert main(again) == 0
+    assert "resuming" in capsys.readouterr().out
+    a, b = _params(whole), _params(part)
+    assert all(np.array_equal(a[k], b[k]) for k in a) and _log(whole) == _log(part)
+
+
+@pytest.mark.parametrize("patience", ["0", "1"])
+def test_a_run_killed_while_writing_its_outputs_is_completed(tmp_path, capsys, patience):
+    """Training ended (epoch limit, or early stopping), the outputs were never written: resuming
+    trains nothing more and writes them, equal to those of the uninterrupted run."""
+    whole, cut = tmp_path / "whole", tmp_path / "cut"
+    argv = [*RUN, "--epochs", "30", "--patience", patience]
+    assert main([*argv, "--out", str(whole)]) == 0
+    assert main([*argv, "--out", str(cut)]) == 0
+    for name in ("manifest.json", "model.npz", "metrics.json", "curves.png"):
+        (cut / name).unlink()  # what a SIGKILL in the middle of writing leaves
+    capsys.readouterr()
+    assert main(["train", "--resume", str(cut), "--no-progress"]) == 0
+    out = capsys.readouterr().out
+    assert "manifest.json" in out
+    a, b = _params(whole), _params(cut)
+    assert all(np.array_equal(a[k], b[k]) for k in a)
+    assert _log(whole) == _log(cut)
+    import json
+
+    ma, mb = (json.loads((f / "metrics.json").read_text()) for f in (whole, cut))
+    for key in ("epochs", "best_epoch", "stopped_early", "test_error", "valid_error"):
+        assert ma[key] == mb[key], key
+    # once whole, there is nothing left to do
+    assert main(["train", "--resume", str(cut), "--no-progress"]) == 2

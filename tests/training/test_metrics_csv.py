@@ -7,7 +7,7 @@ import csv
 import numpy as np
 
 import flowgraph as fg
-from flowgraph.callbacks import CSVLogger
+from flowgraph.training import CSVLogger
 
 
 def _rows(path):

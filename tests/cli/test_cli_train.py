@@ -111,7 +111,7 @@ def test_a_trained_model_file_predicts_on_raw_data(tmp_path, capsys):
     """model.npz owns its input pipeline (digits: x' = x / 16; the shifted copies were for
     training only): loaded, it takes the raw pixels and gives the errors of metrics.json, as
     does `flowgraph evaluate`; a model without it, fed x' by hand, agrees (applied once)."""
-    from flowgraph.cli.train_cmd import _load_parts
+    from flowgraph.training.recipe import load_parts as _load_parts
 
     out = tmp_path / "digits"
     argv = ["train", "--dataset", "digits", "--n-samples", "300", "--hidden", "8",
@@ -144,7 +144,7 @@ def test_evaluate_on_another_dataset_of_the_same_shape(moons_run, capsys):
 def test_ctrl_c_keeps_the_best_model_and_writes_everything(tmp_path, monkeypatch, capsys):
     """Ctrl-C (a SIGINT to this process) in epoch 3: training ends after that batch, every
     output is written with the best parameters so far, and the run says so."""
-    train_module = sys.modules["flowgraph.train"]
+    train_module = sys.modules["flowgraph.training.recipe"]
     real_train = train_module.train
 
     class CtrlC(fg.Callback):

@@ -15,7 +15,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from .train import Callback
+from .callbacks import Callback
 
 __all__ = ["CSVLogger"]
 

@@ -1,0 +1,176 @@
+"""Empirical risk minimisation by stochastic gradient descent: the training loop.
+
+    argmin_theta  1/T sum_t l(f(x_t; theta), y_t) + lambda Omega(theta)
+
+Each epoch visits the training set once in a fresh random order (drawn from ``seed``), in
+mini-batches of ``batch_size`` (1 is the lecture's per-example SGD): fprop, bprop, one
+optimizer step per batch. Everything else is a callback or a small named part: early stopping
+(:mod:`.early_stopping`), the progress bar (:mod:`.progress`), the rollback on a NaN loss
+(:mod:`.divergence`), Ctrl-C (:mod:`.signals`), the validation figures (:mod:`.validation`) and
+where a run stands for a later resume (:mod:`.resume`).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from .batches import Batches
+from .callbacks import Callback, overrides
+from .divergence import Rollback
+from .early_stopping import EarlyStopping
+from .history import History
+from .progress import Progress
+from .resume import TrainState, continue_from, record_state
+from .signals import StopFlag
+from .validation import valid_figures
+
+__all__ = ["train"]
+
+
+def train(
+    model: Any,
+    train_feed: Any,
+    valid_feed: Any = None,
+    *,
+    epochs: int,
+    batch_size: int,
+    optimizer: Any,
+    early_stopping: EarlyStopping | None = None,
+    seed: int | np.random.Generator | None = 0,
+    progress: bool = True,
+    callbacks: Sequence[Callback] = (),
+    state: TrainState | None = None,
+) -> History:
+    """Train ``model`` with ``optimizer`` on ``train_feed``; return the :class:`History`.
+
+    A feed is a dict from the names of the model's Inputs (those its loss reads) to arrays of
+    one length N along axis 0, shuffled and cut into batches together; ``(X, y)`` stands for
+    ``{"x": X, "y": y}``. Before the first step every array is checked: numbers, equal
+    lengths, N > 0, no NaN or inf (named with its first bad index), integer labels for a
+    classifier. After each epoch the loss on ``valid_feed`` (and, for a classifier, its
+    error) is recorded; ``early_stopping`` watches one of them. A model with a
+    ``preprocessing`` takes both feeds raw: x' is computed once, before the first epoch.
+
+    The same seed, data and model give the same parameters, bit for bit. Ctrl-C (or SIGTERM)
+    stops at the end of the current batch (``history.interrupted``), keeping what was learnt
+    (the best parameters when early stopping is on). A NaN or infinite loss raises
+    :class:`DivergenceError` with the last good parameters restored.
+
+    ``epochs`` passes at most; ``batch_size`` examples per update; ``optimizer`` e.g.
+    :class:`flowgraph.SGD`; ``early_stopping`` an :class:`EarlyStopping` (needs
+    ``valid_feed``); ``seed`` of the batch order; ``progress`` a tqdm bar on a terminal (a few
+    lines otherwise); ``callbacks`` :class:`Callback` objects called at each step and epoch;
+    ``state`` a :class:`TrainState` filled in after every epoch: one that already holds
+    epochs (the model's parameters and the optimiser's state of that moment restored by the
+    caller) continues that run up to ``epochs`` in all, bit for bit as one uninterrupted run.
+
+    >>> import flowgraph as fg
+    >>> X, y = fg.datasets.make_blobs(200, seed=0)
+    >>> model = fg.mlp([2, 8, 3], seed=0)
+    >>> history = fg.train(model, (X[:150], y[:150]), (X[150:], y[150:]), epochs=20,
+    ...                    batch_size=10, optimizer=fg.SGD(model.parameters, lr=0.1),
+    ...                    early_stopping=fg.EarlyStopping(patience=3), progress=False)
+    >>> history.stopped_early, model.error(X[150:], y[150:]) < 0.05
+    (True, True)
+    """
+    if int(epochs) < 1 or int(batch_size) < 1:
+        raise ValueError(f"epochs and batch_size must be >= 1, got {epochs} and {batch_size}")
+    epochs = int(epochs)
+    # the one pass over the data: checked, and x -> x' by the model's preprocessing, once
+    batches = Batches(model, model.as_feed(train_feed, what="train"), batch_size)
+    valid = model.as_feed(valid_feed, what="valid") if valid_feed is not None else None
+    check_early_stopping(early_stopping, model, valid)
+    rng = np.random.default_rng(seed) if not isinstance(seed, np.random.Generator) else seed
+    history, first, step = continue_from(state, rng, early_stopping)
+    bar = [Progress(epochs, min(first - 1, epochs))] if progress else []
+    watchers = [*callbacks, *bar]  # after early stopping, and after the state is recorded
+    for c in [*([early_stopping] if early_stopping else []), *watchers]:
+        c.on_train_begin(model)
+    rollback = Rollback(model, early_stopping)
+    each_step = [c for c in callbacks if overrides(c, "on_step_end")]
+    try:
+        with StopFlag() as stop:
+            for epoch in range(first, epochs + 1):
+                start = time.perf_counter()
+                loss_sum, wrong, seen, step = run_epoch(model, optimizer, batches, rng, step,
+                                                        each_step, stop)  # fmt: skip
+                if seen == 0:
+                    break
+                rollback.check(model, history, epoch, loss_sum / seen, float(optimizer.lr))
+                v_loss, v_err = valid_figures(model, valid)
+                history.append(
+                    epoch=epoch, train_loss=loss_sum / seen, valid_loss=v_loss, valid_error=v_err,
+                    train_error=wrong / seen if batches.scores is not None else float("nan"),
+                    lr=float(optimizer.lr), seconds=time.perf_counter() - start,
+                )  # fmt: skip
+                rollback.keep(model, epoch)
+                halt = early_stopping.on_epoch_end(model, history) if early_stopping else False
+                if state is not None and seen == batches.n:  # a whole epoch: where the run
+                    record_state(state, epoch, step, history, rng, early_stopping)  # stands
+                for c in watchers:
+                    halt = bool(c.on_epoch_end(model, history)) or halt
+                if stop.set or halt:
+                    history.interrupted = stop.set
+                    history.stopped_early = not stop.set and bool(early_stopping and
+                                                                  early_stopping.stopped)
+                    break
+    finally:
+        for b in bar:
+            b.close()
+    finish(model, history, early_stopping, valid)
+    for c in watchers:
+        c.on_train_end(model, history)
+    return history
+
+
+def check_early_stopping(early_stopping: EarlyStopping | None, model: Any, valid: Any) -> None:
+    """Early stopping needs a validation set and a figure the model gives; it starts anew."""
+    if early_stopping is None:
+        return
+    if valid is None:
+        raise ValueError("early stopping watches the validation loss or error: pass "
+                         "valid=(X, y) or a validation feed")  # fmt: skip
+    early_stopping.reset()
+    early_stopping.watches(model)  # a monitor the model cannot give is refused now
+
+
+def run_epoch(
+    model: Any, optimizer: Any, batches: Batches, rng: np.random.Generator, step: int,
+    each_step: list[Callback], stop: StopFlag,
+) -> tuple[float, int, int, int]:  # fmt: skip
+    """One pass over the batches: fprop, bprop, one optimizer step each. Returns the sum of
+    the batch losses weighted by their size, the examples classified wrong, the examples seen
+    and the update count. Stops after the batch where Ctrl-C came or the loss went NaN."""
+    graph = model.train_graph
+    loss_sum, wrong, seen = 0.0, 0, 0
+    for batch, parts in batches.epoch(rng):
+        loss = graph.fprop(batch)
+        graph.bprop()
+        optimizer.step()
+        step += 1
+        m = len(parts[0])
+        loss_sum += float(loss) * m
+        wrong += batches.wrong(parts)
+        seen += m
+        for c in each_step:
+            c.on_step_end(model, step)
+        if stop.set or not math.isfinite(loss_sum):  # NaN: stop now, raised by the caller
+            break
+    return loss_sum, wrong, seen, step
+
+
+def finish(model: Any, history: History, early_stopping: EarlyStopping | None,
+           valid: Any) -> None:  # fmt: skip
+    """The end of training: the best epoch's parameters back (early stopping), and the best
+    epoch named in ``history`` (without early stopping: the lowest validation figure)."""
+    if early_stopping is not None and early_stopping.best_state is not None:
+        early_stopping.on_train_end(model, history)
+    elif valid is not None and history.epoch:
+        watched = history.valid_error if model.classifier else history.valid_loss
+        if any(not np.isnan(v) for v in watched):
+            history.best_epoch = int(np.nanargmin(watched)) + 1
