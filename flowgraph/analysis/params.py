@@ -34,11 +34,18 @@ __all__ = [
     "objective",
     "is_mlp",
     "loss_graph",
+    "as_generator",
 ]
 
 
 class AnalysisError(FlowgraphError):
     """An analysis tool was called on something it cannot handle (named in the message)."""
+
+
+def as_generator(seed: int | np.random.Generator) -> np.random.Generator:
+    """A ``numpy.random.Generator``: ``seed`` itself when it is one (its draws go on), else a
+    fresh one seeded with it. Every random thing of the analysis takes one or the other."""
+    return seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
 
 
 def parameters_of(model: Model | Graph | Sequence[Parameter]) -> list[Parameter]:

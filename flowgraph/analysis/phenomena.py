@@ -35,8 +35,9 @@ import numpy as np
 from ..models import Model, mlp
 from ..optim import SGD
 from ..train import Callback, train
-from .hessian import _hessian, spectrum, top_eigenvalues
+from .hessian import objective_hessian
 from .params import AnalysisError, flatten, objective, set_flat, to_float64
+from .spectrum import spectrum, top_eigenvalues
 
 __all__ = [
     "random_labels",
@@ -421,7 +422,7 @@ def critical_points(
             for _ in range(max_iter):
                 if gn < grad_tol or not np.isfinite(gn):
                     break
-                H = _hessian(obj, "exact", 0.0)
+                H, _ = objective_hessian(obj, "exact", 0.0, "critical_points")
                 delta = -np.linalg.lstsq(H, g, rcond=1e-12)[0]
                 t = 1.0
                 while t > 1e-6:

@@ -10,8 +10,10 @@ import numpy as np
 
 from ...models import mlp
 from .. import data as D
-from ..hessian import hessian, newton_step, spectrum
+from ..hessian import hessian
+from ..newton import newton_step
 from ..params import flatten, objective, set_flat
+from ..spectrum import spectrum
 from .common import BLUE, GREEN, PURPLE, VERMILION, Outcome, claim, figure, pool, style
 
 CLAIMS = {

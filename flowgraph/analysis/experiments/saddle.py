@@ -9,10 +9,12 @@ from __future__ import annotations
 import numpy as np
 
 from ...models import mlp
-from ..hessian import hessian, saddle_free_newton, spectrum
+from ..hessian import hessian
 from ..landscape import interpolate
+from ..newton import saddle_free_newton
 from ..params import AnalysisError, flatten, set_flat
 from ..phenomena import critical_points
+from ..spectrum import spectrum
 from .common import BLUE, GREEN, VERMILION, Outcome, claim, figure, fit, pool, style
 
 CLAIMS = {
