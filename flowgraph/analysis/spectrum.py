@@ -123,6 +123,10 @@ def top_eigenvalues(
 
 
 def _lanczos(matvec, n, k, iters, rng):
+    """The k largest Ritz pairs of H after m Lanczos steps: an orthonormal basis Q of the
+    Krylov space span{q, H q, ..., H^{m-1} q} in which Q^T H Q = T is tridiagonal (alpha on
+    the diagonal, beta beside it); the eigenvalues of T approximate H's extreme ones, and
+    Q S (S: T's eigenvectors) their eigenvectors."""
     m = min(n, iters or (2 * k + 30))
     Q = np.zeros((n, m))
     alpha, beta = np.zeros(m), np.zeros(m)
@@ -150,6 +154,10 @@ def _lanczos(matvec, n, k, iters, rng):
 
 
 def _power(matvec, n, k, iters, tol, rng):
+    """The k largest eigenpairs one at a time: v <- (H - s I) v / ||(H - s I) v|| with the
+    pairs found so far deflated (H - sum_i lambda_i u_i u_i^T), until the Rayleigh quotient
+    v^T (H - s I) v changes by less than tol; s = 0, or the dominant eigenvalue when that is
+    negative, so that the largest algebraic one dominates."""
     vals: list[float] = []
     vecs: list[np.ndarray] = []
 
