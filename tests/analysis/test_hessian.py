@@ -1,6 +1,9 @@
 """flowgraph.analysis.hessian: H and H v, exact (the R-operator) and by finite differences."""
 
+import importlib
+import types
 import warnings
+from collections.abc import Mapping
 
 import numpy as np
 import pytest
@@ -98,10 +101,19 @@ def test_a_box_without_forward_rules_falls_back_on_finite_differences_and_says_s
         A.hessian(data_side, feed=feed)
 
 
-def test_the_hessian_module_keeps_no_table_of_boxes():
-    import flowgraph.analysis.hessian as Hmod
-
-    assert not hasattr(Hmod, "R_RULES")
+@pytest.mark.parametrize("name", ["hessian", "spectrum", "newton", "directional"])
+def test_the_second_order_modules_keep_no_table_of_boxes(name):
+    """Each box carries its own forward-mode rules: no module of the analysis maps boxes to
+    rules. (``import flowgraph.analysis.hessian as m`` would give the function: the package's
+    name ``hessian`` hides the module, so the module is looked up by its full name.)"""
+    module = importlib.import_module(f"flowgraph.analysis.{name}")
+    assert isinstance(module, types.ModuleType) and module.__name__.endswith(name)
+    boxes = {c for c in vars(fg).values() if isinstance(c, type) and issubclass(c, fg.Box)}
+    for attr, value in vars(module).items():
+        if isinstance(value, Mapping) and not attr.startswith("__"):
+            entries = [*value, *value.values()]
+            assert not [e for e in entries if isinstance(e, type) and e in boxes], attr
+    assert not hasattr(module, "R_RULES")
     assert all(c.has_jvp() for c in (fg.Linear, fg.Tanh, fg.SoftmaxCrossEntropy, fg.Scale))
 
 
