@@ -7,9 +7,11 @@
     >>> A.hessian(model, X, y).shape                      # exact, by the R-operator
     (17, 17)
 
-Modules: ``params`` (theta as one vector), ``hessian`` (hessian, hvp, newton_step,
-top_eigenvalues, spectrum: exact through each box's forward-mode rules, see
-:mod:`flowgraph.jvp`; on any Graph with ``feed=``), ``landscape`` (interpolate, slice_2d,
+Modules: ``params`` (theta as one vector, the loss as a function of it), ``hessian`` (hessian,
+hvp: exact through each box's forward-mode rules, see :mod:`flowgraph.core.forward`; on any
+Graph with ``feed=``), ``spectrum`` (spectrum, top_eigenvalues, count_eigenvalues),
+``newton`` (newton_step, saddle_free_newton), ``directional`` (jvp: forward mode on a Model's
+raw data, through its preprocessing), ``landscape`` (interpolate, slice_2d,
 loss_rise, permute_hidden), ``lottery``, ``adversarial``, ``phenomena`` (memorisation, double
 descent, batch size and sharpness, bias and variance, L1 sparsity, critical points) and
 ``experiments`` (each phenomenon end to end, one module each, with its figure and claims:
@@ -17,21 +19,11 @@ descent, batch size and sharpness, bias and variance, L1 sparsity, critical poin
 """
 
 from .adversarial import accuracy_vs_eps, fgsm, input_gradient
-from .hessian import (
-    HessianFallbackWarning,
-    NewtonStep,
-    Spectrum,
-    count_eigenvalues,
-    hessian,
-    hvp,
-    missing_jvp_rules,
-    newton_step,
-    saddle_free_newton,
-    spectrum,
-    top_eigenvalues,
-)
+from .directional import jvp
+from .hessian import HessianFallbackWarning, hessian, hvp, missing_jvp_rules
 from .landscape import interpolate, loss_rise, permute_hidden, random_direction, slice_2d
 from .lottery import LotteryResult, lottery_ticket, magnitude_masks, sparsity, train_masked
+from .newton import NewtonStep, newton_step, saddle_free_newton
 from .params import (
     AnalysisError,
     Objective,
@@ -53,11 +45,12 @@ from .phenomena import (
     memorization,
     random_labels,
 )
+from .spectrum import Spectrum, count_eigenvalues, spectrum, top_eigenvalues
 
 __all__ = [
     "AnalysisError", "Objective", "objective", "flatten", "unflatten", "set_flat", "flat_grad",
     "to_float64", "reinitialise",
-    "hessian", "hvp", "newton_step", "saddle_free_newton", "NewtonStep", "top_eigenvalues",
+    "jvp", "hessian", "hvp", "newton_step", "saddle_free_newton", "NewtonStep", "top_eigenvalues",
     "spectrum", "Spectrum", "count_eigenvalues", "missing_jvp_rules", "HessianFallbackWarning",
     "interpolate", "random_direction", "loss_rise", "slice_2d", "permute_hidden",
     "magnitude_masks", "sparsity", "train_masked", "lottery_ticket", "LotteryResult",

@@ -24,20 +24,20 @@ from typing import Any
 import numpy as np
 
 from ..model import Model
-from .params import AnalysisError
+from .params import AnalysisError, as_generator
 
 __all__ = ["input_gradient", "fgsm", "accuracy_vs_eps"]
 
 
 def _data(model: Model, X: Any, y: Any) -> tuple[np.ndarray, np.ndarray]:
-    """x' (the graph's input: X after the model's preprocessing, applied here once) and y."""
-    if model.preprocessing is not None:
-        X = model.preprocess(model.x, X, "adversarial")
-    X = model.as_input(X)
+    """x' (the graph's input: X after the model's preprocessing, applied here once, by
+    ``Model.as_feed``, which also checks the arrays) and y."""
     y = np.asarray(y)
+    feed = model.as_feed((X, y), what="adversarial")
+    X = np.ascontiguousarray(feed[model.x], dtype=model.dtype)
     if y.shape != (len(X),):
         raise AnalysisError(f"y must have shape ({len(X)},), got {y.shape}")
-    return X, y.astype(np.int64)
+    return X, np.asarray(feed[model.y]).astype(np.int64)
 
 
 def _gradient(model: Model, Xp: np.ndarray, y: np.ndarray) -> np.ndarray:
@@ -97,7 +97,7 @@ def accuracy_vs_eps(
 ) -> dict[str, list[float]]:
     """Test accuracy under FGSM perturbations of size eps, and, as a control, under random
     sign perturbations x + eps s, s uniform in {-1, +1}^D, of the same size."""
-    rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+    rng = as_generator(seed)
     X, y = _data(model, X, y)  # x', once: everything below is in the graph's input space
 
     def error(Xp: np.ndarray) -> float:  # on x' as it is: the preprocessing is not applied again

@@ -15,7 +15,7 @@ import numpy as np
 from ..datasets import get_dataset
 from .params import AnalysisError
 
-__all__ = ["load", "split"]
+__all__ = ["load", "split", "n_classes"]
 
 
 def load(
@@ -58,3 +58,8 @@ def split(
     tr = idx[:n_train]
     te = idx[n_train:] if n_test is None else idx[n_train : n_train + n_test]
     return (X[tr], y[tr]), (X[te], y[te])
+
+
+def n_classes(*ys: Any) -> int:
+    """C, the number of classes the label arrays ``ys`` use together: max label + 1."""
+    return int(max(np.max(y) for y in ys)) + 1

@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 
 from ..model import Model
-from .params import AnalysisError, flatten, set_flat, unflatten
+from .params import AnalysisError, as_generator, flatten, set_flat, unflatten
 
 __all__ = ["interpolate", "random_direction", "loss_rise", "slice_2d", "permute_hidden"]
 
@@ -104,7 +104,7 @@ def random_direction(
     biases' entries are set to 0 (Li et al. 2018); ``"layer"``: each whole matrix rescaled to
     ||W(k)||_F; ``None``: unnormalised.
     """
-    rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+    rng = as_generator(seed)
     theta = flatten(model) if theta is None else flatten_like(model, theta)
     state = unflatten(model, theta)
     parts = []
@@ -151,7 +151,7 @@ def loss_rise(
     """
     if n_directions < 1:
         raise AnalysisError(f"n_directions must be >= 1, got {n_directions}")
-    rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+    rng = as_generator(seed)
     theta = flatten(model)
     base = model.loss_value(X, y)
     dirs = []

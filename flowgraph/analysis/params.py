@@ -34,11 +34,18 @@ __all__ = [
     "objective",
     "is_mlp",
     "loss_graph",
+    "as_generator",
 ]
 
 
 class AnalysisError(FlowgraphError):
     """An analysis tool was called on something it cannot handle (named in the message)."""
+
+
+def as_generator(seed: int | np.random.Generator) -> np.random.Generator:
+    """A ``numpy.random.Generator``: ``seed`` itself when it is one (its draws go on), else a
+    fresh one seeded with it. Every random thing of the analysis takes one or the other."""
+    return seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
 
 
 def parameters_of(model: Model | Graph | Sequence[Parameter]) -> list[Parameter]:
@@ -258,35 +265,22 @@ def objective(
         X, feed = None, X
     if isinstance(model, Model):
         graph, loss = loss_graph(model)
-        if hasattr(model, "as_feed") and (feed is not None or X is not None):
-            # a Model that reads any feed: a dict of its Inputs (or names), or (X, y)
-            if feed is not None and (X is not None or y is not None):
-                raise AnalysisError("pass either the data (X, y) or feed=, not both")
-            try:
-                fed = model.as_feed(feed if feed is not None else X, y, what="analysis")
-            except TypeError as e:  # (its data errors are FlowgraphErrors already)
-                raise AnalysisError(str(e)) from e
-            return Objective(graph, fed, output=loss, float64=float64)
-        if feed is not None:
-            if X is not None or y is not None:
-                raise AnalysisError("pass either the data (X, y) or feed=, not both")
-            return Objective(graph, feed, output=loss, float64=float64)
-        if not (hasattr(model, "x") and hasattr(model, "y")):
-            names = [i.name for i in graph.inputs]
-            raise AnalysisError(
-                f"this model's loss takes the inputs {names}: pass feed={{name: array, ...}}"
-            )
-        if X is None or y is None:
+        if feed is None and X is None:
+            if not (hasattr(model, "x") and hasattr(model, "y")):
+                names = [i.name for i in graph.inputs]
+                raise AnalysisError(
+                    f"this model's loss takes the inputs {names}: pass feed={{name: array, ...}}"
+                )
             raise AnalysisError(
                 "a Model's objective needs the data: pass X and y (or feed={name: array})"
             )
-        Xa = model.as_input(X)
-        ya = np.asarray(y)
-        if ya.shape != (len(Xa),):
-            raise AnalysisError(f"y must have shape ({len(Xa)},), got {ya.shape}")
-        return Objective(
-            graph, {model.x: Xa, model.y: ya.astype(np.int64)}, output=loss, float64=float64
-        )
+        if feed is not None and (X is not None or y is not None):
+            raise AnalysisError("pass either the data (X, y) or feed=, not both")
+        try:  # a dict of its Inputs (or names), or (X, y): preprocessed and checked here
+            fed = model.as_feed(feed if feed is not None else X, y, what="analysis")
+        except TypeError as e:  # (its data errors are FlowgraphErrors already)
+            raise AnalysisError(str(e)) from e
+        return Objective(graph, fed, output=loss, float64=float64)
     if isinstance(model, Graph):
         if feed is None:
             raise AnalysisError("a Graph's objective needs feed={Input: array, ...}")

@@ -1,10 +1,10 @@
 """Search spaces: the hyper-parameters a trial may set, grids of values and random distributions.
 
 A configuration maps hyper-parameter names to values; what it leaves out takes its default
-from :data:`DEFAULTS`, the same as ``flowgraph train``'s (:mod:`flowgraph.training.defaults`: momentum
-0.9, alpha / (1 + delta t) with alpha = 0.2 and delta = 1e-3, L2 3e-4, two layers of 100 tanh
-units, batches of 32, 200 epochs at most with early stopping after 30). The names and what
-they set::
+from :data:`DEFAULTS`, the same as ``flowgraph train``'s (:mod:`flowgraph.training.defaults`:
+momentum 0.9, alpha / (1 + delta t) with alpha = 0.2 and delta = 1e-3, L2 3e-4, two layers of
+100 tanh units, batches of 32, 200 epochs at most with early stopping after 30). The names and
+what they set::
 
     optimizer   sgd, nesterov, adagrad, rmsprop, adam or adamw (flowgraph.optim; default sgd)
     lr          alpha, the learning rate (alpha_t = alpha for the constant schedule); default

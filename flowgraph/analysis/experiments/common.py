@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+from matplotlib.figure import Figure
 
 from ...optim import SGD
 from ...training import train
@@ -93,8 +94,6 @@ def _short(v: Any) -> str:
 
 def figure(ncols: int, *, width: float = 4.6, height: float = 3.8, nrows: int = 1):
     """A matplotlib Figure (no pyplot, no backend change) of ``nrows x ncols`` panel sizes."""
-    from matplotlib.figure import Figure
-
     return Figure(figsize=(width * ncols, height * nrows), layout="constrained", dpi=110)
 
 

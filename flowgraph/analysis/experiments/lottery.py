@@ -7,6 +7,7 @@ lower test error than the same mask with a fresh random initialisation (Frankle 
 from __future__ import annotations
 
 import numpy as np
+from matplotlib.ticker import NullFormatter, NullLocator
 
 from ...model import mlp
 from .. import data as D
@@ -72,8 +73,6 @@ def run(ds, quick: bool, seed: int) -> Outcome:
     ax.plot(pct, rand * 100, "s--", color=VERMILION, label="same mask, random re-init  m ⊙ θ0'")
     ax.set_xscale("log")
     ax.invert_xaxis()
-    from matplotlib.ticker import NullFormatter, NullLocator
-
     ax.xaxis.set_minor_locator(NullLocator())
     ax.xaxis.set_minor_formatter(NullFormatter())
     ax.set_xticks(pct, [f"{p:.1f}" for p in pct])

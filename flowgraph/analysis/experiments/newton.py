@@ -10,8 +10,10 @@ import numpy as np
 
 from ...model import mlp
 from .. import data as D
-from ..hessian import hessian, newton_step, spectrum
+from ..hessian import hessian
+from ..newton import newton_step
 from ..params import flatten, objective, set_flat
+from ..spectrum import spectrum
 from .common import BLUE, GREEN, PURPLE, VERMILION, Outcome, claim, figure, pool, style
 
 CLAIMS = {
@@ -24,50 +26,52 @@ CLAIMS = {
 }
 
 
-def run(ds, quick: bool, seed: int) -> Outcome:
-    X, y, C = pool(ds["X"], ds["image_shape"]), ds["y"], ds["n_classes"]
-    n = 150 if quick else 500
-    (Xtr, ytr), _ = D.split(X, y, min(n, len(X) - 1), seed=seed)
+def _logistic_regression(X, y, C: int, quick: bool, seed: int) -> dict:
+    """Convex: softmax regression with L2, from theta = 0, by Newton's method and by full-batch
+    gradient descent with the largest stable step 1 / lambda_max at the optimum."""
     lam = 1e-3
-    # convex: logistic (softmax) regression with L2; Newton from theta = 0
-    lr_model = mlp([X.shape[1], C], l2=lam, dtype=np.float64, seed=seed)
-    P = len(flatten(lr_model))
-    set_flat(lr_model, np.zeros(P))
-    newton_loss, newton_grad = [lr_model.loss_value(Xtr, ytr)], []
+    model = mlp([X.shape[1], C], l2=lam, dtype=np.float64, seed=seed)
+    P = len(flatten(model))
+    set_flat(model, np.zeros(P))
+    newton_loss, newton_grad = [model.loss_value(X, y)], []
     for _ in range(8 if quick else 10):
-        r = newton_step(lr_model, Xtr, ytr, damping=1e-8)
+        r = newton_step(model, X, y, damping=1e-8)
         newton_loss.append(r.loss_after)
         newton_grad.append(r.grad_norm)
-    loss_star = min(newton_loss)
-    # gradient descent, full batch, with the largest stable step 1 / lambda_max at the optimum
-    lam_max = float(np.linalg.eigvalsh(hessian(lr_model, Xtr, ytr))[-1])
+    lam_max = float(np.linalg.eigvalsh(hessian(model, X, y))[-1])
     gd_model = mlp([X.shape[1], C], l2=lam, dtype=np.float64, seed=seed)
     set_flat(gd_model, np.zeros(P))
-    obj = objective(gd_model, Xtr, ytr)
+    obj = objective(gd_model, X, y)
     theta = np.zeros(P)
     gd_loss = []
     for _ in range(100 if quick else 400):
         g = obj.grad(theta)
         gd_loss.append(float(obj.output.value))
         theta = theta - g / lam_max
-    # non-convex: a small tanh MLP at its random initialisation
-    mlp_model = mlp([X.shape[1], 4 if quick else 8, C], "tanh", dtype=np.float64, seed=seed)
-    spec = spectrum(mlp_model, Xtr, ytr)
-    forced = newton_step(mlp_model, Xtr, ytr, allow_indefinite=True)
-    lr_spec = spectrum(lr_model, Xtr, ytr)
-    tol = 1e-8
-    converged = [i + 1 for i, g in enumerate(newton_grad) if g < tol]
-    res = {
+    return {
+        "P": P,
+        "newton_loss": newton_loss,
+        "newton_grad": newton_grad,
+        "loss_star": min(newton_loss),
+        "lam_max": lam_max,
+        "gd_loss": gd_loss,
+        "spec": spectrum(model, X, y),
+    }
+
+
+def _results(lr: dict, spec, forced, converged: list[int]) -> dict:
+    gd_loss, lr_spec = lr["gd_loss"], lr["spec"]
+    return {
         "logistic_regression": {
-            "parameters": P,
-            "newton_loss": newton_loss,
-            "newton_grad_norm": newton_grad,
+            "parameters": lr["P"],
+            "newton_loss": lr["newton_loss"],
+            "newton_grad_norm": lr["newton_grad"],
             "gd_loss": gd_loss,
-            "gd_step": 1 / lam_max,
+            "gd_step": 1 / lr["lam_max"],
             "min_eigenvalue": float(lr_spec.eigenvalues.min()),
             "n_zero_eigenvalues": lr_spec.n_zero,
             "newton_steps_to_1e-8": converged[0] if converged else None,
-            "gd_excess_loss_at_end": gd_loss[-1] - loss_star,
+            "gd_excess_loss_at_end": gd_loss[-1] - lr["loss_star"],
         },
         "mlp": {
             "parameters": len(spec.eigenvalues),
@@ -80,9 +84,13 @@ def run(ds, quick: bool, seed: int) -> Outcome:
             "loss_after_newton": forced.loss_after,
         },
     }
+
+
+def _claims(lr: dict, spec, converged: list[int], tol: float) -> list:
+    gd_loss, loss_star = lr["gd_loss"], lr["loss_star"]
     max_steps = 8
     gap = 1e-4
-    claims = [
+    return [
         claim(
             CLAIMS,
             "newton_converges",
@@ -90,7 +98,7 @@ def run(ds, quick: bool, seed: int) -> Outcome:
             tol=tol,
             max_steps=max_steps,
             steps_taken=converged[0] if converged else None,
-            grad_norms=newton_grad,
+            grad_norms=lr["newton_grad"],
         ),
         claim(
             CLAIMS,
@@ -109,11 +117,14 @@ def run(ds, quick: bool, seed: int) -> Outcome:
             min_eigenvalue=float(spec.eigenvalues.min()),
         ),
     ]
+
+
+def _figure(lr: dict, spec, forced):
+    newton_loss, gd_loss, loss_star = lr["newton_loss"], lr["gd_loss"], lr["loss_star"]
     fig = figure(3, width=4.4)
     ax1, ax2, ax3 = fig.subplots(1, 3)
-    it_n = np.arange(len(newton_loss))
     ax1.semilogy(
-        it_n,
+        np.arange(len(newton_loss)),
         np.maximum(np.array(newton_loss) - loss_star, 1e-16),
         "o-",
         color=VERMILION,
@@ -130,9 +141,9 @@ def run(ds, quick: bool, seed: int) -> Outcome:
         ax1,
         "iteration (full batch)",
         "loss − min loss",
-        f"Convex: logistic regression ({P} parameters)",
+        f"Convex: logistic regression ({lr['P']} parameters)",
     )
-    ax2.hist(lr_spec.eigenvalues, bins=40, color=GREEN, alpha=0.8, label="logistic regression")
+    ax2.hist(lr["spec"].eigenvalues, bins=40, color=GREEN, alpha=0.8, label="logistic regression")
     ax2.hist(spec.eigenvalues, bins=40, color=PURPLE, alpha=0.7, label="tanh MLP at init")
     ax2.axvline(0, color="k", lw=0.8)
     ax2.set_yscale("log")
@@ -147,14 +158,32 @@ def run(ds, quick: bool, seed: int) -> Outcome:
     for i, v in enumerate([forced.loss_before, forced.loss_after]):
         ax3.text(i, v, f"{v:.3f}", ha="center", va="bottom", fontsize=9)
     style(ax3, "", "training loss", "MLP: Newton step with indefinite H", legend=False)
+    return fig
+
+
+def run(ds, quick: bool, seed: int) -> Outcome:
+    X, y, C = pool(ds["X"], ds["image_shape"]), ds["y"], ds["n_classes"]
+    n = 150 if quick else 500
+    (Xtr, ytr), _ = D.split(X, y, min(n, len(X) - 1), seed=seed)
+    lr = _logistic_regression(Xtr, ytr, C, quick, seed)
+    # non-convex: a small tanh MLP at its random initialisation
+    mlp_model = mlp([X.shape[1], 4 if quick else 8, C], "tanh", dtype=np.float64, seed=seed)
+    spec = spectrum(mlp_model, Xtr, ytr)
+    forced = newton_step(mlp_model, Xtr, ytr, allow_indefinite=True)
+    tol = 1e-8
+    converged = [i + 1 for i, g in enumerate(lr["newton_grad"]) if g < tol]
+    res = _results(lr, spec, forced, converged)
+    claims = _claims(lr, spec, converged, tol)
+    fig = _figure(lr, spec, forced)
     inputs = ds["name"] + (" pooled to 4 x 4" if X.shape[1] != ds["X"].shape[1] else "")
     res["inputs"] = inputs
     fig.suptitle(
         f"Newton's method is only practical with few parameters and local convexity ({inputs})"
     )
+    gd_loss, loss_star = lr["gd_loss"], lr["loss_star"]
     lines = [
-        f"logistic regression ({P} parameters): Newton |grad| per step "
-        + ", ".join(f"{g:.1e}" for g in newton_grad),
+        f"logistic regression ({lr['P']} parameters): Newton |grad| per step "
+        + ", ".join(f"{g:.1e}" for g in lr["newton_grad"]),
         f"gradient descent after {len(gd_loss)} steps: loss - min = {gd_loss[-1] - loss_star:.2e}",
         f"tanh MLP at init ({len(spec.eigenvalues)} parameters): {spec.n_negative} negative, "
         f"{spec.n_zero} zero, {spec.n_positive} positive eigenvalues; the Newton step moves the "

@@ -9,10 +9,12 @@ from __future__ import annotations
 import numpy as np
 
 from ...model import mlp
-from ..hessian import hessian, saddle_free_newton, spectrum
+from ..hessian import hessian
 from ..landscape import interpolate
+from ..newton import saddle_free_newton
 from ..params import AnalysisError, flatten, set_flat
 from ..phenomena import critical_points
+from ..spectrum import spectrum
 from .common import BLUE, GREEN, VERMILION, Outcome, claim, figure, fit, pool, style
 
 CLAIMS = {
@@ -26,22 +28,23 @@ CLAIMS = {
 KEYS = ("loss", "grad_norm", "n_negative", "n_zero", "n_positive", "index", "kind", "start")
 
 
-def run(ds, quick: bool, seed: int) -> Outcome:
-    # full Hessians at every Newton iteration from dozens of starts: the network must be tiny
-    X, y, C, shape = ds["X"], ds["y"], ds["n_classes"], ds["image_shape"]
+def _tiny_data(ds, quick: bool):
+    """The data, pooled until at most 16 inputs (full Hessians at every Newton iteration from
+    dozens of starts: the network must be tiny), and its first n examples."""
+    X, y, shape = ds["X"], ds["y"], ds["image_shape"]
     while shape and X.shape[1] > 16 and shape[0] % 2 == 0 and shape[1] % 2 == 0:
         X, shape = pool(X, shape), (shape[0] // 2, shape[1] // 2)
     n = min(len(X), 40 if quick else 80)
-    X, y = X[:n], y[:n]
-    H1 = 3 if quick else 4
-    lam = 1e-3
-    model = mlp([X.shape[1], H1, C], "tanh", l2=lam, dtype=np.float64, seed=seed)
+    return X[:n], y[:n], shape
+
+
+def _newton_starts(model, y, C: int, quick: bool, seed: int) -> list[np.ndarray]:
+    """The symmetric point of the lecture (every weight 0 with tanh, the output biases at the
+    best constant prediction; loaded into ``model``), then random points at several scales."""
     P = len(flatten(model))
     rng = np.random.default_rng(seed)
-    # the symmetric point of the lecture: every weight 0 (tanh), output biases at the best
-    # constant prediction
     zero = {k: np.zeros_like(v) for k, v in model.state().items()}
-    zero["b2"] = np.log(np.maximum(np.bincount(y, minlength=C) / n, 1e-3))
+    zero["b2"] = np.log(np.maximum(np.bincount(y, minlength=C) / len(y), 1e-3))
     model.load_state(zero)
     starts = [flatten(model)]
     scales = [0.3, 1.0, 2.0] if quick else [0.1, 0.3, 0.6, 1.0, 1.5, 2.5]
@@ -49,12 +52,15 @@ def run(ds, quick: bool, seed: int) -> Outcome:
     for s in scales:
         for _ in range(per):
             starts.append(s * rng.standard_normal(P))
-    found = critical_points(model, X, y, starts, max_iter=30 if quick else 60)
-    # minima: trained networks polished by saddle-free Newton (which descends negative
-    # curvature instead of being attracted to it)
-    n_min = 2 if quick else 4
+    return starts
+
+
+def _trained_minima(X, y, sizes, lam: float, n_min: int, quick: bool, seed: int) -> list[dict]:
+    """Minima: trained networks polished by saddle-free Newton (which descends negative
+    curvature instead of being attracted to it), where it reaches a critical point."""
+    found = []
     for k in range(n_min):
-        net = mlp([X.shape[1], H1, C], "tanh", l2=lam, dtype=np.float64, seed=seed + k)
+        net = mlp(sizes, "tanh", l2=lam, dtype=np.float64, seed=seed + k)
         fit(net, (X, y), epochs=60 if quick else 200, batch_size=10, lr=0.1, seed=seed + k)
         saddle_free_newton(net, X, y, steps=40)
         spec = spectrum(net, X, y)
@@ -62,20 +68,19 @@ def run(ds, quick: bool, seed: int) -> Outcome:
             d = spec.to_dict()
             d.update(theta=flatten(net), start=f"trained {k}")
             found.append(d)
-    if not found:
-        raise AnalysisError("Newton's method found no critical point; try another --seed")
+    return found
+
+
+def _results(found: list[dict], P: int, n_starts: int, n_min: int) -> dict:
     pts = sorted(found, key=lambda d: d["loss"])
     zero_pt = next((d for d in found if d["start"] == 0), None)
     minima = [d for d in pts if d["n_negative"] == 0]
     saddles = [d for d in pts if d["n_negative"] > 0 and d["n_positive"] > 0]
-    best_min = minima[0] if minima else pts[0]
     losses = np.array([d["loss"] for d in found])
     idx = np.array([d["index"] for d in found])
-    med = float(np.median(losses))
-    high, low = idx[losses > med], idx[losses <= med]
-    res = {
+    return {
         "parameters": P,
-        "newton_starts": len(starts),
+        "newton_starts": n_starts,
         "saddle_free_newton_starts": n_min,
         "critical_points": [{k: d[k] for k in KEYS} for d in pts],
         "zero_weights_point": None
@@ -87,8 +92,15 @@ def run(ds, quick: bool, seed: int) -> Outcome:
         if len(found) > 2 and np.std(idx) > 0
         else None,
     }
+
+
+def _claims(found: list[dict], zero_pt: dict | None, res: dict) -> list:
+    losses = np.array([d["loss"] for d in found])
+    idx = np.array([d["index"] for d in found])
+    med = float(np.median(losses))
+    high, low = idx[losses > med], idx[losses <= med]
     tol = 1e-6
-    claims = [
+    return [
         claim(
             CLAIMS,
             "critical",
@@ -107,9 +119,9 @@ def run(ds, quick: bool, seed: int) -> Outcome:
         claim(
             CLAIMS,
             "both_kinds",
-            saddles and minima,
-            n_saddles=len(saddles),
-            n_minima=len(minima),
+            res["n_saddles"] and res["n_minima"],
+            n_saddles=res["n_saddles"],
+            n_minima=res["n_minima"],
         ),
         claim(
             CLAIMS,
@@ -120,18 +132,21 @@ def run(ds, quick: bool, seed: int) -> Outcome:
             mean_index_below=float(low.mean()) if len(low) else None,
         ),
     ]
-    fig = figure(3, width=4.4)
-    ax1, ax2, ax3 = fig.subplots(1, 3)
+
+
+def _plot_points(ax, found: list[dict], zero_pt: dict | None) -> None:
+    losses = np.array([d["loss"] for d in found])
+    idx = np.array([d["index"] for d in found])
     colors = [
         VERMILION if d["n_negative"] else (GREEN if d["n_zero"] <= 1 else "0.6") for d in found
     ]
-    ax1.scatter(idx, losses, c=colors, s=36, edgecolor="k", lw=0.4, zorder=3)
-    ax1.scatter([], [], c=VERMILION, label="saddle point")
-    ax1.scatter([], [], c=GREEN, label="minimum")
+    ax.scatter(idx, losses, c=colors, s=36, edgecolor="k", lw=0.4, zorder=3)
+    ax.scatter([], [], c=VERMILION, label="saddle point")
+    ax.scatter([], [], c=GREEN, label="minimum")
     if any(not d["n_negative"] and d["n_zero"] > 1 for d in found):
-        ax1.scatter([], [], c="0.6", label="degenerate (flat directions, no λ < 0)")
+        ax.scatter([], [], c="0.6", label="degenerate (flat directions, no λ < 0)")
     if zero_pt is not None:
-        ax1.annotate(
+        ax.annotate(
             "all weights 0",
             (zero_pt["index"], zero_pt["loss"]),
             fontsize=8,
@@ -140,11 +155,14 @@ def run(ds, quick: bool, seed: int) -> Outcome:
             ha="right",
         )
     style(
-        ax1,
+        ax,
         "index: fraction of negative eigenvalues",
         "training loss",
         f"{len(found)} critical points found by Newton",
     )
+
+
+def _plot_spectra(ax, zero_pt: dict | None, best_min: dict) -> None:
     for d, col, lab in (
         (zero_pt, VERMILION, "saddle: all weights 0"),
         (best_min, GREEN, "lowest minimum"),
@@ -152,16 +170,21 @@ def run(ds, quick: bool, seed: int) -> Outcome:
         if d is None:
             continue
         ev = np.asarray(d["eigenvalues"])
-        ax2.plot(np.arange(1, len(ev) + 1), ev, "o-", color=col, ms=3, label=lab)
-    ax2.axhline(0, color="k", lw=0.8)
-    ax2.set_yscale("symlog", linthresh=1e-3)
+        ax.plot(np.arange(1, len(ev) + 1), ev, "o-", color=col, ms=3, label=lab)
+    ax.axhline(0, color="k", lw=0.8)
+    ax.set_yscale("symlog", linthresh=1e-3)
     style(
-        ax2,
+        ax,
         "eigenvalue rank (ascending)",
         "eigenvalue λ of H (symmetric log scale)",
         "Hessian spectra",
     )
-    # the loss along the most negative and the most positive eigenvector at the saddle
+
+
+def _plot_through_saddle(ax, model, zero_pt: dict | None, X, y) -> dict | None:
+    """The loss along the most negative and the most positive eigenvector at the saddle; its
+    smallest and largest eigenvalues."""
+    curvature = None
     if zero_pt is not None:
         set_flat(model, zero_pt["theta"])
         H = hessian(model, X, y)
@@ -174,16 +197,15 @@ def run(ds, quick: bool, seed: int) -> Outcome:
             vals = interpolate(
                 model, zero_pt["theta"], zero_pt["theta"] + vec, X, y, 41, span=(ts[0], ts[-1])
             )["loss"]
-            ax3.plot(ts, vals, color=col, label=lab)
-        res["saddle_curvature"] = {"min_eigenvalue": float(w[0]), "max_eigenvalue": float(w[-1])}
-    style(ax3, "step t along the eigenvector", "training loss", "Through the saddle point")
-    inputs = ds["name"] + (
-        f" pooled to {shape[0]} x {shape[1]}" if shape != ds["image_shape"] else ""
-    )
-    res["inputs"] = inputs
-    fig.suptitle(f"Saddle points of a tiny tanh network ({P} parameters, {inputs})")
+            ax.plot(ts, vals, color=col, label=lab)
+        curvature = {"min_eigenvalue": float(w[0]), "max_eigenvalue": float(w[-1])}
+    style(ax, "step t along the eigenvector", "training loss", "Through the saddle point")
+    return curvature
+
+
+def _lines(found, n_starts: int, n_min: int, res: dict, zero_pt, best_min) -> list[str]:
     lines = [
-        f"{len(found)} critical points from {len(starts)} Newton and {n_min} saddle-free Newton "
+        f"{len(found)} critical points from {n_starts} Newton and {n_min} saddle-free Newton "
         f"starts: {res['n_saddles']} saddles, {res['n_minima']} minima",
     ]
     if zero_pt is not None:
@@ -192,4 +214,36 @@ def run(ds, quick: bool, seed: int) -> Outcome:
             f"{zero_pt['n_negative']} negative / {zero_pt['n_positive']} positive eigenvalues"
         )
     lines.append(f"lowest minimum: loss {best_min['loss']:.4f}, {best_min['kind']}")
-    return Outcome(res, fig, lines, claims)
+    return lines
+
+
+def run(ds, quick: bool, seed: int) -> Outcome:
+    X, y, shape = _tiny_data(ds, quick)
+    C, H1, lam = ds["n_classes"], 3 if quick else 4, 1e-3
+    model = mlp([X.shape[1], H1, C], "tanh", l2=lam, dtype=np.float64, seed=seed)
+    P = len(flatten(model))
+    starts = _newton_starts(model, y, C, quick, seed)
+    found = critical_points(model, X, y, starts, max_iter=30 if quick else 60)
+    n_min = 2 if quick else 4
+    found += _trained_minima(X, y, [X.shape[1], H1, C], lam, n_min, quick, seed)
+    if not found:
+        raise AnalysisError("Newton's method found no critical point; try another --seed")
+    pts = sorted(found, key=lambda d: d["loss"])
+    zero_pt = next((d for d in found if d["start"] == 0), None)
+    minima = [d for d in pts if d["n_negative"] == 0]
+    best_min = minima[0] if minima else pts[0]
+    res = _results(found, P, len(starts), n_min)
+    claims = _claims(found, zero_pt, res)
+    fig = figure(3, width=4.4)
+    ax1, ax2, ax3 = fig.subplots(1, 3)
+    _plot_points(ax1, found, zero_pt)
+    _plot_spectra(ax2, zero_pt, best_min)
+    curvature = _plot_through_saddle(ax3, model, zero_pt, X, y)
+    if curvature is not None:
+        res["saddle_curvature"] = curvature
+    inputs = ds["name"] + (
+        f" pooled to {shape[0]} x {shape[1]}" if shape != ds["image_shape"] else ""
+    )
+    res["inputs"] = inputs
+    fig.suptitle(f"Saddle points of a tiny tanh network ({P} parameters, {inputs})")
+    return Outcome(res, fig, _lines(found, len(starts), n_min, res, zero_pt, best_min), claims)

@@ -21,6 +21,8 @@ experiment reports it with its spread, and its figure and text say what the numb
 from __future__ import annotations
 
 import numpy as np
+from matplotlib.lines import Line2D
+from matplotlib.patches import Patch
 
 from ...model import mlp
 from .. import data as D
@@ -44,34 +46,40 @@ def _summary(values) -> dict[str, float]:
     return {"mean": float(a.mean()), "std": float(a.std())}
 
 
-def run(ds, quick: bool, seed: int) -> Outcome:
-    X, y, C = ds["X"], ds["y"], ds["n_classes"]
-    n = min(200 if quick else 500, len(X) // 2)
-    hidden = 16 if quick else 32
-    target = 0.05 if quick else 0.02
-    n_seeds = 5 if quick else 8
-    lr = 0.5
-    small = 8
-    radii = np.linspace(0, 3, 4 if quick else 7)
-    filter_radius = 0.3
-    n_dirs = 6 if quick else 10
-    per_seed = {
-        k: {"train_loss": [], "steps": [], "reached": [], "test_error": [], "train_error": []}
-        for k in ("small", "large")
+def _setup(ds, quick: bool, seed: int) -> dict:
+    """The sizes of the experiment: training set, width, target loss, seeds, radii."""
+    return {
+        "n": min(200 if quick else 500, len(ds["X"]) // 2),
+        "hidden": 16 if quick else 32,
+        "target": 0.05 if quick else 0.02,
+        "seeds": [seed + i for i in range(5 if quick else 8)],
+        "lr": 0.5,
+        "small": 8,
+        "radii": np.linspace(0, 3, 4 if quick else 7),
+        "filter_radius": 0.3,
+        "n_dirs": 6 if quick else 10,
     }
+
+
+def _measure(ds, cfg: dict) -> dict:
+    """Per seed and batch size ("small", "large"): training loss and error, steps, whether the
+    target was reached, test error, lambda_max and the loss rises around the solution."""
+    X, y, C = ds["X"], ds["y"], ds["n_classes"]
+    n, hidden, radii, n_dirs = cfg["n"], cfg["hidden"], cfg["radii"], cfg["n_dirs"]
+    keys = ("train_loss", "steps", "reached", "test_error", "train_error")
+    per_seed = {k: {key: [] for key in keys} for k in ("small", "large")}
     for k in per_seed:
         per_seed[k].update(lambda_max=[], rise=[], rise_filter=[])
-    seeds = [seed + i for i in range(n_seeds)]
-    for s in seeds:
+    for s in cfg["seeds"]:
         (Xtr, ytr), (Xte, yte) = D.split(X, y, n, n_test=1000, seed=s)
         r = batch_size_sharpness(
             (Xtr, ytr),
             (Xte, yte),
-            batch_sizes=(small, n),
+            batch_sizes=(cfg["small"], n),
             epochs=(100, 3000),
             hidden=(hidden,),
-            lr=lr,
-            target_loss=target,
+            lr=cfg["lr"],
+            target_loss=cfg["target"],
             sharpness_points=None,
             seed=s,
         )
@@ -94,52 +102,81 @@ def run(ds, quick: bool, seed: int) -> Outcome:
                     model,
                     Xtr,
                     ytr,
-                    [filter_radius],
+                    [cfg["filter_radius"]],
                     n_directions=n_dirs,
                     normalise="filter",
                     seed=1000 + s,
                 )["mean"][0]
             )
+    return per_seed
+
+
+def _paired(per_seed: dict) -> dict:
+    """The per-seed numbers the claims and the figure compare, as arrays: small vs large."""
     S, L = per_seed["small"], per_seed["large"]
-    lam_s, lam_l = np.array(S["lambda_max"]), np.array(L["lambda_max"])
-    rise_s, rise_l = np.array(S["rise"])[:, -1], np.array(L["rise"])[:, -1]
-    filt_s, filt_l = np.array(S["rise_filter"]), np.array(L["rise_filter"])
     err_s, err_l = np.array(S["test_error"]), np.array(L["test_error"])
     gap = (err_l - err_s) * 100  # percentage points, paired by seed
-    gap_clear = bool(np.mean(gap > 0) >= 0.8 and gap.mean() > gap.std())
-    min_fraction, tol = 0.8, 0.15
-    loss_s, loss_l = np.mean(S["train_loss"]), np.mean(L["train_loss"])
-    res = {
-        "seeds": seeds,
-        "n_train": n,
-        "hidden": hidden,
-        "lr": lr,
-        "batch_size": [small, n],
-        "target_loss": target,
-        "radius": radii.tolist(),
-        "filter_radius": filter_radius,
-        "small": S,
-        "large": L,
-        "lambda_max": {"small": _summary(lam_s), "large": _summary(lam_l)},
-        "loss_rise_at_max_radius": {"small": _summary(rise_s), "large": _summary(rise_l)},
-        "loss_rise_filter_normalised": {"small": _summary(filt_s), "large": _summary(filt_l)},
-        "test_error": {"small": _summary(err_s), "large": _summary(err_l)},
+    return {
+        "lam_s": np.array(S["lambda_max"]),
+        "lam_l": np.array(L["lambda_max"]),
+        "rise_s": np.array(S["rise"])[:, -1],
+        "rise_l": np.array(L["rise"])[:, -1],
+        "filt_s": np.array(S["rise_filter"]),
+        "filt_l": np.array(L["rise_filter"]),
+        "err_s": err_s,
+        "err_l": err_l,
+        "gap": gap,
+        "gap_clear": bool(np.mean(gap > 0) >= 0.8 and gap.mean() > gap.std()),
+        "loss_s": np.mean(S["train_loss"]),
+        "loss_l": np.mean(L["train_loss"]),
+    }
+
+
+def _results(cfg: dict, per_seed: dict, p: dict) -> dict:
+    gap = p["gap"]
+    return {
+        "seeds": cfg["seeds"],
+        "n_train": cfg["n"],
+        "hidden": cfg["hidden"],
+        "lr": cfg["lr"],
+        "batch_size": [cfg["small"], cfg["n"]],
+        "target_loss": cfg["target"],
+        "radius": cfg["radii"].tolist(),
+        "filter_radius": cfg["filter_radius"],
+        "small": per_seed["small"],
+        "large": per_seed["large"],
+        "lambda_max": {"small": _summary(p["lam_s"]), "large": _summary(p["lam_l"])},
+        "loss_rise_at_max_radius": {"small": _summary(p["rise_s"]), "large": _summary(p["rise_l"])},
+        "loss_rise_filter_normalised": {
+            "small": _summary(p["filt_s"]),
+            "large": _summary(p["filt_l"]),
+        },
+        "test_error": {"small": _summary(p["err_s"]), "large": _summary(p["err_l"])},
         "test_error_gap_points": {
             **_summary(gap),
             "large_worse_on": int(np.sum(gap > 0)),
-            "of_seeds": len(seeds),
-            "clear": gap_clear,
+            "of_seeds": len(cfg["seeds"]),
+            "clear": p["gap_clear"],
         },
     }
-    claims = [
+
+
+def _claims(cfg: dict, per_seed: dict, p: dict) -> list:
+    S, L = per_seed["small"], per_seed["large"]
+    lam_s, lam_l, rise_s, rise_l = p["lam_s"], p["lam_l"], p["rise_s"], p["rise_l"]
+    target, K = cfg["target"], len(cfg["seeds"])
+    min_fraction, tol = 0.8, 0.15
+    return [
         claim(
             CLAIMS,
             "same_loss",
-            all(S["reached"]) and all(L["reached"]) and abs(loss_s - loss_l) <= tol * target,
+            all(S["reached"])
+            and all(L["reached"])
+            and abs(p["loss_s"] - p["loss_l"]) <= tol * target,
             target=target,
             tol=tol,
-            train_loss_small=float(loss_s),
-            train_loss_large=float(loss_l),
+            train_loss_small=float(p["loss_s"]),
+            train_loss_large=float(p["loss_l"]),
         ),
         claim(
             CLAIMS,
@@ -147,7 +184,7 @@ def run(ds, quick: bool, seed: int) -> Outcome:
             np.mean(lam_l > lam_s) >= min_fraction and lam_l.mean() > lam_s.mean(),
             min_fraction=min_fraction,
             seeds_sharper=int(np.sum(lam_l > lam_s)),
-            of_seeds=len(seeds),
+            of_seeds=K,
             mean_small=float(lam_s.mean()),
             mean_large=float(lam_l.mean()),
         ),
@@ -155,97 +192,101 @@ def run(ds, quick: bool, seed: int) -> Outcome:
             CLAIMS,
             "sharper_random",
             np.mean(rise_l > rise_s) >= min_fraction and rise_l.mean() > rise_s.mean(),
-            radius=float(radii[-1]),
+            radius=float(cfg["radii"][-1]),
             min_fraction=min_fraction,
             seeds_sharper=int(np.sum(rise_l > rise_s)),
-            of_seeds=len(seeds),
+            of_seeds=K,
             mean_small=float(rise_s.mean()),
             mean_large=float(rise_l.mean()),
         ),
     ]
-    K = len(seeds)
-    gap_text = (
-        f"test error {err_s.mean():.1%} vs {err_l.mean():.1%}: gap {gap.mean():+.1f} ± "
-        f"{gap.std():.1f} points, large batch worse on {int(np.sum(gap > 0))} of {K} seeds"
-    )
-    verdict = (
-        "the large batch also generalises worse"
-        if gap_clear
-        else "no clear test-error gap at this scale"
-    )
-    res["test_error_verdict"] = verdict
 
-    fig = figure(3, width=4.5, height=4.0)
-    ax1, ax2, ax3 = fig.subplots(1, 3)
-    labels = [f"batch {small}", f"batch {n}\n(full)"]
-    colors = (GREEN, PURPLE)
+
+def _headline(claims: list) -> str:
+    """What the claims found (not what the paper found)."""
+    if claims[1].holds and claims[2].holds:
+        return "Large batches find sharper minima"
+    if claims[1].holds or claims[2].holds:
+        by = "λmax" if claims[1].holds else "the loss along random directions"
+        return f"Large batches find sharper minima by {by} only"
+    return "No consistent sharpness difference between the batch sizes"
+
+
+def _plot_lambda(ax, cfg: dict, p: dict, labels: list) -> None:
+    lam_s, lam_l, K = p["lam_s"], p["lam_l"], len(cfg["seeds"])
     x = np.array([0, 1])
     for a, b in zip(lam_s, lam_l):
-        ax1.plot(x, [a, b], "-", color="0.6", lw=0.8, zorder=1)
-    for i, (vals, col) in enumerate(zip((lam_s, lam_l), colors)):
-        ax1.scatter([i] * K, vals, color=col, s=18, zorder=2)
-        ax1.errorbar(
+        ax.plot(x, [a, b], "-", color="0.6", lw=0.8, zorder=1)
+    for i, (vals, col) in enumerate(zip((lam_s, lam_l), (GREEN, PURPLE))):
+        ax.scatter([i] * K, vals, color=col, s=18, zorder=2)
+        ax.errorbar(
             i + 0.12, vals.mean(), yerr=vals.std(), fmt="D", color="k", ms=5, capsize=4, zorder=3
         )
-    ax1.errorbar([], [], yerr=[], fmt="D", color="k", ms=5, capsize=4, label="mean ± std")
-    ax1.plot([], [], "-", color="0.6", lw=0.8, label="one seed (paired)")
-    ax1.set_xticks(x, labels)
-    ax1.set_xlim(-0.4, 1.5)
-    ax1.set_ylim(bottom=0)
+    ax.errorbar([], [], yerr=[], fmt="D", color="k", ms=5, capsize=4, label="mean ± std")
+    ax.plot([], [], "-", color="0.6", lw=0.8, label="one seed (paired)")
+    ax.set_xticks(x, labels)
+    ax.set_xlim(-0.4, 1.5)
+    ax.set_ylim(bottom=0)
     style(
-        ax1,
+        ax,
         "",
         "λmax(H) of the training loss",
         f"Top Hessian eigenvalue: ×{lam_l.mean() / lam_s.mean():.2f}, "
         f"larger on {int(np.sum(lam_l > lam_s))}/{K} seeds",
         loc="lower right",
     )
+
+
+def _plot_rise(ax, cfg: dict, per_seed: dict, p: dict, labels: list) -> None:
+    radii, n, K = cfg["radii"], cfg["n"], len(cfg["seeds"])
+    filt_s, filt_l = p["filt_s"], p["filt_l"]
     for key, col, lab in (("small", GREEN, labels[0]), ("large", PURPLE, f"batch {n}")):
         R = np.array(per_seed[key]["rise"])
         m, sd = R.mean(axis=0), R.std(axis=0)
-        ax2.plot(radii, m, "o-", color=col, ms=4, label=f"{lab}: mean ± std over seeds")
-        ax2.fill_between(radii, m - sd, m + sd, color=col, alpha=0.2, lw=0)
+        ax.plot(radii, m, "o-", color=col, ms=4, label=f"{lab}: mean ± std over seeds")
+        ax.fill_between(radii, m - sd, m + sd, color=col, alpha=0.2, lw=0)
     style(
-        ax2,
+        ax,
         "distance r along random unit directions d (‖d‖ = 1)",
         "loss rise  l(θ* + r d) − l(θ*)",
-        f"Random directions: ×{rise_l.mean() / rise_s.mean():.2f} at r = {radii[-1]:g}",
+        f"Random directions: ×{p['rise_l'].mean() / p['rise_s'].mean():.2f} at r = {radii[-1]:g}",
         loc="upper left",
     )
-    ax2.text(
+    ax.text(
         0.98,
         0.03,
-        f"filter-normalised, t = {filter_radius:g}:\n"
+        f"filter-normalised, t = {cfg['filter_radius']:g}:\n"
         f"{filt_s.mean():.3f} ± {filt_s.std():.3f} vs {filt_l.mean():.3f} ± {filt_l.std():.3f}"
         f"\n(×{filt_l.mean() / filt_s.mean():.2f}, larger on {int(np.sum(filt_l > filt_s))}/{K})",
-        transform=ax2.transAxes,
+        transform=ax.transAxes,
         ha="right",
         va="bottom",
         fontsize=8,
         color="0.25",
     )
+
+
+def _plot_error(ax, cfg: dict, p: dict, labels: list) -> None:
+    err_s, err_l, gap, K = p["err_s"], p["err_l"], p["gap"], len(cfg["seeds"])
     w = 0.55
-    for i, (vals, col) in enumerate(zip((err_s, err_l), colors)):
-        ax3.bar(i, vals.mean() * 100, w, yerr=vals.std() * 100, capsize=5, color=col, alpha=0.55)
-        ax3.scatter(i + np.linspace(-0.15, 0.15, K), vals * 100, color="k", s=10, zorder=3)
-    ax3.set_xticks(x, labels)
-    ax3.set_ylim(0, max(err_s.max(), err_l.max()) * 100 * 1.15)
+    for i, (vals, col) in enumerate(zip((err_s, err_l), (GREEN, PURPLE))):
+        ax.bar(i, vals.mean() * 100, w, yerr=vals.std() * 100, capsize=5, color=col, alpha=0.55)
+        ax.scatter(i + np.linspace(-0.15, 0.15, K), vals * 100, color="k", s=10, zorder=3)
+    ax.set_xticks(np.array([0, 1]), labels)
+    ax.set_ylim(0, max(err_s.max(), err_l.max()) * 100 * 1.15)
     style(
-        ax3,
+        ax,
         "",
         "test error (%)",
         f"Test error: gap {gap.mean():+.1f} ± {gap.std():.1f} points",
         legend=False,
     )
     # the legend under the axes, where neither bars nor points can hide it
-    from matplotlib.lines import Line2D
-    from matplotlib.patches import Patch
-
     handles = [
         Patch(facecolor="0.75", edgecolor="k", label=f"bar: mean ± std over {K} seeds"),
         Line2D([], [], ls="", marker="o", color="k", ms=3, label="one seed"),
     ]
-    ax3.legend(
+    ax.legend(
         handles=handles,
         frameon=False,
         fontsize=8.5,
@@ -253,24 +294,17 @@ def run(ds, quick: bool, seed: int) -> Outcome:
         bbox_to_anchor=(0.5, -0.16),
         ncol=2,
     )
-    # the headline says what the claims found, not what the paper found
-    if claims[1].holds and claims[2].holds:
-        headline = "Large batches find sharper minima"
-    elif claims[1].holds or claims[2].holds:
-        by = "λmax" if claims[1].holds else "the loss along random directions"
-        headline = f"Large batches find sharper minima by {by} only"
-    else:
-        headline = "No consistent sharpness difference between the batch sizes"
-    res["sharpness_verdict"] = headline
-    fig.suptitle(
-        f"{headline} at equal training loss {target:g} (Keskar et al. 2017); {verdict} "
-        f"({counted(ds, n)}, {K} seeds)"
-    )
+
+
+def _lines(ds, cfg: dict, per_seed: dict, p: dict, headline: str, verdict: str) -> list[str]:
+    radii, K, n = cfg["radii"], len(cfg["seeds"]), cfg["n"]
+    err_s, err_l, gap = p["err_s"], p["err_l"], p["gap"]
+    filt_s, filt_l = p["filt_s"], p["filt_l"]
     lines = [
-        f"{K} seeds, {counted(ds, n)}, tanh MLP with {hidden} hidden units, SGD alpha = {lr:g}, "
-        f"each trained until the training loss <= {target:g}",
+        f"{K} seeds, {counted(ds, n)}, tanh MLP with {cfg['hidden']} hidden units, "
+        f"SGD alpha = {cfg['lr']:g}, each trained until the training loss <= {cfg['target']:g}",
     ]
-    for key, bs in (("small", small), ("large", n)):
+    for key, bs in (("small", cfg["small"]), ("large", n)):
         d = per_seed[key]
         lines.append(
             f"batch {bs:4d}: {np.mean(d['steps']):.0f} updates, training loss "
@@ -280,9 +314,40 @@ def run(ds, quick: bool, seed: int) -> Outcome:
             f"test error {np.mean(d['test_error']):.3f} ± {np.std(d['test_error']):.3f}"
         )
     lines.append(
-        f"filter-normalised directions (t = {filter_radius:g}): rise {filt_s.mean():.4f} vs "
-        f"{filt_l.mean():.4f} (larger for the large batch on {int(np.sum(filt_l > filt_s))} "
+        f"filter-normalised directions (t = {cfg['filter_radius']:g}): rise {filt_s.mean():.4f} "
+        f"vs {filt_l.mean():.4f} (larger for the large batch on {int(np.sum(filt_l > filt_s))} "
         f"of {K} seeds)"
     )
+    gap_text = (
+        f"test error {err_s.mean():.1%} vs {err_l.mean():.1%}: gap {gap.mean():+.1f} ± "
+        f"{gap.std():.1f} points, large batch worse on {int(np.sum(gap > 0))} of {K} seeds"
+    )
     lines.append(f"{headline.lower()}; {gap_text}: {verdict}")
-    return Outcome(res, fig, lines, claims)
+    return lines
+
+
+def run(ds, quick: bool, seed: int) -> Outcome:
+    cfg = _setup(ds, quick, seed)
+    per_seed = _measure(ds, cfg)
+    p = _paired(per_seed)
+    res = _results(cfg, per_seed, p)
+    claims = _claims(cfg, per_seed, p)
+    verdict = (
+        "the large batch also generalises worse"
+        if p["gap_clear"]
+        else "no clear test-error gap at this scale"
+    )
+    res["test_error_verdict"] = verdict
+    headline = _headline(claims)
+    res["sharpness_verdict"] = headline
+    fig = figure(3, width=4.5, height=4.0)
+    ax1, ax2, ax3 = fig.subplots(1, 3)
+    labels = [f"batch {cfg['small']}", f"batch {cfg['n']}\n(full)"]
+    _plot_lambda(ax1, cfg, p, labels)
+    _plot_rise(ax2, cfg, per_seed, p, labels)
+    _plot_error(ax3, cfg, p, labels)
+    fig.suptitle(
+        f"{headline} at equal training loss {cfg['target']:g} (Keskar et al. 2017); {verdict} "
+        f"({counted(ds, cfg['n'])}, {len(cfg['seeds'])} seeds)"
+    )
+    return Outcome(res, fig, _lines(ds, cfg, per_seed, p, headline, verdict), claims)

@@ -1,4 +1,6 @@
-"""flowgraph.analysis: lottery tickets, adversarial examples and the phenomena, on small data."""
+"""flowgraph.analysis.phenomena: each surprising property of trained networks, measured on
+small data (memorisation, L1 sparsity, double descent, bias and variance, critical points,
+batch size and sharpness)."""
 
 import numpy as np
 import pytest
@@ -14,72 +16,6 @@ def digits():
     return D.split(d["X"], d["y"], 150, n_test=300, seed=0)
 
 
-# -- lottery tickets ------------------------------------------------------------------------
-def test_magnitude_masks_prune_the_smallest_weights_of_each_layer():
-    model = fg.mlp([6, 10, 4], seed=0)
-    masks = A.magnitude_masks(model, 0.5)
-    W1, W2 = model.weights
-    assert masks[W1].sum() == 30 and masks[W2].sum() == 30  # 50% of 60; output 25% of 40
-    assert np.abs(W1.value[masks[W1] == 0]).max() <= np.abs(W1.value[masks[W1] == 1]).min()
-    again = A.magnitude_masks(model, 0.5, masks)  # prunes half of what is left
-    assert again[W1].sum() == 15 and np.all(again[W1] <= masks[W1])
-    assert again[W2].sum() == 30 - round(0.25 * 30) and np.all(again[W2] <= masks[W2])
-    assert A.sparsity(again) == pytest.approx((again[W1].sum() + again[W2].sum()) / 100)
-    with pytest.raises(A.AnalysisError, match="fraction"):
-        A.magnitude_masks(model, 1.0)
-
-
-def test_pruned_weights_are_exactly_zero_after_training(digits):
-    train, _ = digits
-    model = fg.mlp([64, 20, 10], seed=0)
-    masks = A.magnitude_masks(model, 0.7)
-    A.train_masked(model, masks, train, epochs=3, batch_size=16, lr=0.05)
-    for W, m in masks.items():
-        assert np.all(W.value[m == 0] == 0.0)
-        assert np.count_nonzero(W.value[m == 1]) == int(m.sum())  # the others did train
-
-
-def test_lottery_ticket_rounds(digits):
-    train, test = digits
-    model = fg.mlp([64, 20, 10], "relu", seed=0)
-    r = A.lottery_ticket(model, train, test, rounds=2, fraction=0.5, epochs=3)
-    assert r.remaining[0] == 1.0 and r.remaining[1] > r.remaining[2] > 0.2
-    assert len(r.ticket_error) == len(r.random_error) == 3
-    for W, m in r.masks.items():
-        assert np.all(W.value[m == 0] == 0.0)
-
-
-# -- adversarial examples -------------------------------------------------------------------
-def test_input_gradient_matches_finite_differences():
-    rng = np.random.default_rng(0)
-    model = fg.mlp([5, 4, 3], dtype=np.float64, seed=0)
-    X, y = rng.standard_normal((6, 5)), rng.integers(0, 3, 6)
-    g = A.input_gradient(model, X, y)
-    eps = 1e-6
-    for t, j in [(0, 0), (3, 2), (5, 4)]:
-        Xp, Xm = X.copy(), X.copy()
-        Xp[t, j] += eps
-        Xm[t, j] -= eps
-        # each example's own loss l_t = N * (its share of the mean loss)
-        fd = (model.loss_value(Xp, y) - model.loss_value(Xm, y)) * len(X) / (2 * eps)
-        assert g[t, j] == pytest.approx(fd, rel=1e-6, abs=1e-9)
-
-
-def test_fgsm_increases_the_loss_and_stays_in_range(digits):
-    (X, y), (Xt, yt) = digits
-    model = fg.mlp([64, 20, 10], seed=0)
-    A.train_masked(model, None, (X, y), epochs=5, batch_size=16, lr=0.05)
-    X_adv = A.fgsm(model, Xt, yt, 0.1)
-    assert model.loss_value(X_adv, yt) > model.loss_value(Xt, yt) + 0.1
-    assert X_adv.min() >= 0 and X_adv.max() <= 1
-    assert np.abs(X_adv - Xt).max() <= 0.1 + 1e-6
-    curve = A.accuracy_vs_eps(model, Xt, yt, [0.0, 0.1, 0.2])
-    assert curve["accuracy_fgsm"][0] == pytest.approx(1 - model.error(Xt, yt))
-    assert curve["accuracy_fgsm"][2] < curve["accuracy_fgsm"][1] < curve["accuracy_fgsm"][0]
-    assert curve["accuracy_random"][2] > curve["accuracy_fgsm"][2]  # the direction matters
-
-
-# -- phenomena ------------------------------------------------------------------------------
 def test_random_labels_are_memorised_on_a_small_set(digits):
     (X, y), test = digits
     r = A.memorization((X[:50], y[:50]), test, hidden=(128,), epochs=40, batch_size=8, every=10)

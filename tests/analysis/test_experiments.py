@@ -7,7 +7,8 @@ import json
 import numpy as np
 import pytest
 
-from flowgraph.analysis.experiments import EXPERIMENTS, Claim, Outcome
+from flowgraph.analysis import AnalysisError
+from flowgraph.analysis.experiments import EXPERIMENTS, Claim, Outcome, run_experiment
 from flowgraph.analysis.experiments.common import figure
 from flowgraph.cli import main
 
@@ -92,9 +93,6 @@ def test_unknown_dataset_is_one_line_and_status_2(tmp_path, capsys):
 
 
 def test_unknown_experiment_names_the_choices(tmp_path):
-    from flowgraph.analysis import AnalysisError
-    from flowgraph.analysis.experiments import run_experiment
-
     with pytest.raises(AnalysisError, match="unknown experiment 'nope'; choose one of newton"):
         run_experiment("nope", out=tmp_path, echo=None)
 
