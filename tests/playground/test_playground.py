@@ -24,7 +24,7 @@ from flowgraph.playground.server import Playground
 from flowgraph.playground.session import GRID, THUMB
 from flowgraph.playground.settings import Settings
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parent.parent.parent
 
 
 # -- settings -------------------------------------------------------------------------------
