@@ -65,14 +65,16 @@ class Outcome:
     family: str
     name: str
     failure: str | None  # None: held
+    seconds: float = 0.0
 
 
 def attempt(case: Case) -> Outcome:
+    start = time.monotonic()
     try:
         failure = case.run()
     except Exception as e:  # the harness's own check raised: the property did not hold
         failure = f"{type(e).__name__}: {str(e)[:160]}"
-    return Outcome(case.family, case.name, failure)
+    return Outcome(case.family, case.name, failure, time.monotonic() - start)
 
 
 # -- subprocesses -----------------------------------------------------------------------------
@@ -396,7 +398,7 @@ def run_playground(limit: int | None) -> list[Outcome]:
 QUICK = ["--dataset", "moons", "--n-samples", "100", "--epochs", "1", "--hidden", "4",
          "--no-progress"]  # fmt: skip
 TRAIN_ARGS = {
-    "--epochs": ["-1", "abc", "nan", "1e9", "99999999999999999999"],
+    "--epochs": ["-1", "abc", "nan", "1e9", "0"],
     "--lr": ["nan", "inf", "-1", "abc", "1e400", "-inf"],
     "--hidden": ["-5", "abc", "0 4", "1.5", "1000000000"],
     "--n-samples": ["0", "-1", "abc", "10000000000", "1"],
@@ -406,7 +408,7 @@ TRAIN_ARGS = {
     "--batch-size": ["0", "-3", "abc", "1e3"],
     "--momentum": ["1", "-1", "nan", "5"],
     "--dataset": ["nosuch", "../../etc/passwd", ""],
-    "--seed": ["-1", "abc", "1" + "0" * 30],
+    "--seed": ["-1", "abc", "1.5"],
     "--patience": ["-1", "abc"],
     "--decay": ["-1", "nan"],
     "--warmup": ["-1", "abc"],
@@ -486,7 +488,7 @@ def model_cli_cases(work: Path, model: Path) -> list[Case]:
                                          str(work / "a-file" / "c.png")],  # fmt: skip
         "render --batch 0": ["render", str(model), "--values", "--batch", "0"],
         "render --batch -1": ["render", str(model), "--values", "--batch", "-1"],
-        "render --batch 10^9": ["render", str(model), "--values", "--batch", "1000000000"],
+        "render --batch abc": ["render", str(model), "--values", "--batch", "abc"],
         "render --rankdir XX": ["render", str(model), "--rankdir", "XX"],
         "render -o .xyz": ["render", str(model), "-o", str(work / "g.xyz")],
         "render -o under a file": ["render", str(model), "-o", str(work / "a-file" / "g.svg")],
@@ -529,7 +531,7 @@ def search_cases(work: Path) -> list[Case]:
         "--grid lr=-1": ["--grid", "lr=-1", *quick],
         "--grid lr=nan": ["--grid", "lr=nan", *quick],
         "--grid hidden=-3": ["--grid", "hidden=-3", *quick],
-        "--grid epochs=1e9": ["--grid", "epochs=1000000000", "--set", "batch_size=16"],
+        "--grid epochs=-1": ["--grid", "epochs=-1", "--set", "batch_size=16"],
         "--grid no equals": ["--grid", "lr", *quick],
         "--random -1": ["--random", "-1", *quick],
         "--random abc": ["--random", "abc", *quick],
@@ -542,7 +544,7 @@ def search_cases(work: Path) -> list[Case]:
         "--set epochs=-1": ["--grid", "lr=0.1", "--set", "epochs=-1"],
         "--set lr in --grid too": ["--grid", "lr=0.1", "--set", "lr=0.2", "epochs=1"],
         "--jobs 0": ["--grid", "lr=0.1", "--jobs", "0", *quick],
-        "--jobs -1": ["--grid", "lr=0.1", "--jobs", "-1", *quick],
+        "--jobs abc": ["--grid", "lr=0.1", "--jobs", "abc", *quick],
         "--scheduler nonsense": ["--grid", "lr=0.1", "--scheduler", "nonsense", *quick],
         "--checkpoint a folder": ["--grid", "lr=0.1", "--checkpoint", str(work), *quick],
         "--checkpoint valid_error -5": ["--grid", "lr=0.1,0.2", "--checkpoint", str(checkpoint),
