@@ -97,6 +97,10 @@ MALFORMED_BODIES = {
     "lone surrogate": b'{"action": "\\ud800"}',
     "NUL": b'{"action": "\x00"}',
     "duplicate keys": b'{"action": "play", "action": ["play"]}',
+    "escaped quotes": b'"' + b'\\"' * 100_000,
+    "backslashes": b'["' + b"\\" * 200_000,
+    "many strings": b'"a",' * 50_000,
+    "a 200,000-digit number": b"1" * 200_000,
 }
 ENDPOINTS = ["/api/session", "/api/s/{sid}/control", "/api/s/{sid}/settings",
              "/api/s/{sid}/point", "/api/s/{sid}/close"]  # fmt: skip

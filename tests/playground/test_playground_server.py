@@ -231,6 +231,7 @@ MALFORMED = {
     "truncated": b'{"action": "pl',
     "not UTF-8": b'{"action": "\xff\xfe"}',
     "NUL": b'{"action": "\x00"}',
+    "escaped quotes": b'"' + b'\\"' * 100_000,  # a quadratic scan would take minutes
 }
 ENDPOINTS = ["/api/session", "/api/s/{sid}/control", "/api/s/{sid}/settings",
              "/api/s/{sid}/point", "/api/s/{sid}/close"]  # fmt: skip
@@ -244,6 +245,25 @@ def test_every_malformed_body_is_a_400_with_one_sentence(pg, sid, endpoint):
         assert answer[0] == 400, (name, path, answer[0], answer[2][:200])
         one_line_error(answer)
     assert sid in pg.sessions and serving(pg)  # not closed by a refused body, still serving
+
+
+HOSTILE_TO_SCANNERS = [
+    b'"' + b'\\"' * 120_000,  # one string that never ends, every quote escaped
+    b'["' + b"\\" * 240_000,  # backslashes to the end
+    b'"a",' * 60_000,  # many short strings
+    b"[" * 120_000 + b"]" * 120_000,
+    b'{"a": "' + b"[" * 240_000,
+    b"1" * 240_000,
+]
+
+
+@pytest.mark.parametrize("raw", HOSTILE_TO_SCANNERS, ids=range(len(HOSTILE_TO_SCANNERS)))
+def test_checking_a_body_takes_time_linear_in_its_length(raw):
+    assert len(raw) <= guard.MAX_BODY
+    start = time.monotonic()
+    with pytest.raises(guard.RequestError) as e:
+        guard.decode(raw)
+    assert time.monotonic() - start < 1.0 and e.value.status == 400
 
 
 def test_malformed_framing_is_refused_with_one_sentence(pg, sid):
