@@ -46,8 +46,17 @@ SECTION = "redteam"
 def prepare(work: Path) -> None:
     """A short finished run in work/run: its model.npz and resume.npz are the crafted files'
     originals."""
-    args = ["train", *QUICK[:-3], "--epochs", "2", "--hidden", "4", "--no-progress",
-            "--out", str(work / "run")]  # fmt: skip
+    args = [
+        "train",
+        *QUICK[:-3],
+        "--epochs",
+        "2",
+        "--hidden",
+        "4",
+        "--no-progress",
+        "--out",
+        str(work / "run"),
+    ]
     proc = flowgraph(args, work, timeout=120)
     if proc.returncode != 0:
         raise SystemExit(f"redteam: the reference run failed: {proc.stderr[-400:]}")
@@ -90,10 +99,12 @@ def report(outcomes: dict[str, list[Outcome]], seconds: float) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.redteam", description=__doc__
-                                     .split("\n\n")[0])  # fmt: skip
-    parser.add_argument("--family", action="append", choices=FAMILIES,
-                        help="a family to try (repeat; default: all)")  # fmt: skip
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks.redteam", description=__doc__.split("\n\n")[0]
+    )
+    parser.add_argument(
+        "--family", action="append", choices=FAMILIES, help="a family to try (repeat; default: all)"
+    )
     parser.add_argument("--limit", type=int, default=None, help="the first N cases of each")
     parser.add_argument("--write", action="store_true", help="the counts into RESULTS.md")
     args = parser.parse_args(argv)

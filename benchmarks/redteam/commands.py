@@ -13,8 +13,17 @@ import numpy as np
 
 from .harness import Case, Outcome, attempt, cli_case, flowgraph, one_line_refusal
 
-QUICK = ["--dataset", "moons", "--n-samples", "100", "--epochs", "1", "--hidden", "4",
-         "--no-progress"]  # fmt: skip
+QUICK = [
+    "--dataset",
+    "moons",
+    "--n-samples",
+    "100",
+    "--epochs",
+    "1",
+    "--hidden",
+    "4",
+    "--no-progress",
+]
 TRAIN_ARGS = {
     "--epochs": ["-1", "abc", "nan", "1e9", "0"],
     "--lr": ["nan", "inf", "-1", "abc", "1e400", "-inf"],
@@ -61,16 +70,20 @@ def train_cases(work: Path) -> list[Case]:
         "unknown option": ["--frobnicate"],
         "--schedule power --decay 2": ["--schedule", "power", "--decay", "2"],
     }.items():
-        cases.append(cli_case("cli", f"train {name}", ["train", *QUICK, "--out", out, *args],
-                              work))  # fmt: skip
+        cases.append(cli_case("cli", f"train {name}", ["train", *QUICK, "--out", out, *args], work))
     return cases
 
 
 def crafted_files(work: Path) -> dict[str, Path]:
     """Files that are not what a command expects."""
     files = {"nowhere": work / "nowhere.npz", "a folder": work}
-    kinds = {"empty": b"", "text": b"hello\n", "zip of text": None, "npz without meta": None,
-             "random bytes": os.urandom(3000)}  # fmt: skip
+    kinds = {
+        "empty": b"",
+        "text": b"hello\n",
+        "zip of text": None,
+        "npz without meta": None,
+        "random bytes": os.urandom(3000),
+    }
     for name, data in kinds.items():
         path = work / f"crafted-{name.replace(' ', '-')}.npz"
         if name == "zip of text":
@@ -88,8 +101,11 @@ def model_cli_cases(work: Path, model: Path) -> list[Case]:
     cases = []
     for name, path in crafted_files(work).items():
         cases.append(cli_case("cli", f"evaluate {name}", ["evaluate", str(path)], work))
-        cases.append(cli_case("cli", f"render {name}", ["render", str(path), "-o",
-                                                         str(work / "g.svg")], work))  # fmt: skip
+        cases.append(
+            cli_case(
+                "cli", f"render {name}", ["render", str(path), "-o", str(work / "g.svg")], work
+            )
+        )
     feed = work / "feed-wrong.npz"
     np.savez(feed, x=np.zeros((3, 7)), y=np.zeros(3))
     for name, args in {
@@ -102,8 +118,12 @@ def model_cli_cases(work: Path, model: Path) -> list[Case]:
         "evaluate --boxes nomodule:X": ["evaluate", str(model), "--boxes", "nomodule:X"],
         "evaluate --boxes os:system": ["evaluate", str(model), "--boxes", "os:system"],
         "evaluate --boxes bad": ["evaluate", str(model), "--boxes", "bad"],
-        "evaluate --plot under a file": ["evaluate", str(model), "--plot",
-                                         str(work / "a-file" / "c.png")],  # fmt: skip
+        "evaluate --plot under a file": [
+            "evaluate",
+            str(model),
+            "--plot",
+            str(work / "a-file" / "c.png"),
+        ],
         "render --batch 0": ["render", str(model), "--values", "--batch", "0"],
         "render --batch -1": ["render", str(model), "--values", "--batch", "-1"],
         "render --batch abc": ["render", str(model), "--values", "--batch", "abc"],
@@ -128,14 +148,26 @@ def model_cli_cases(work: Path, model: Path) -> list[Case]:
 
 
 def search_cases(work: Path) -> list[Case]:
-    base = ["search", "--dataset", "moons", "--n-samples", "100", "--no-progress",
-            "--out", str(work / "runs" / "search")]  # fmt: skip
+    base = [
+        "search",
+        "--dataset",
+        "moons",
+        "--n-samples",
+        "100",
+        "--no-progress",
+        "--out",
+        str(work / "runs" / "search"),
+    ]
     quick = ["--set", "epochs=1", "batch_size=16"]
-    bad_space = {"not json": b"{nope", "a list": b"[1, 2]", "deep": b"[" * 100_000,
-                 "bad distribution": b'{"lr": {"lognormal": [1, 2]}}',
-                 "bad bounds": b'{"lr": {"loguniform": [1, -1]}}',
-                 "unknown name": b'{"nonsense": [1, 2]}', "huge int": b'{"epochs": 1' +
-                 b"0" * 5000 + b"}"}  # fmt: skip
+    bad_space = {
+        "not json": b"{nope",
+        "a list": b"[1, 2]",
+        "deep": b"[" * 100_000,
+        "bad distribution": b'{"lr": {"lognormal": [1, 2]}}',
+        "bad bounds": b'{"lr": {"loguniform": [1, -1]}}',
+        "unknown name": b'{"nonsense": [1, 2]}',
+        "huge int": b'{"epochs": 1' + b"0" * 5000 + b"}",
+    }
     spaces = {}
     for name, data in bad_space.items():
         spaces[name] = work / f"space-{name.replace(' ', '-')}.json"
@@ -157,16 +189,20 @@ def search_cases(work: Path) -> list[Case]:
         "--space nowhere": ["--random", "2", "--space", str(work / "none.json"), *quick],
         "--space a folder": ["--random", "2", "--space", str(work), *quick],
         "--space /dev/zero": ["--random", "2", "--space", "/dev/zero", *quick],
-        **{f"--space {k}": ["--random", "2", "--space", str(p), *quick]
-           for k, p in spaces.items()},  # fmt: skip
+        **{f"--space {k}": ["--random", "2", "--space", str(p), *quick] for k, p in spaces.items()},
         "--set epochs=-1": ["--grid", "lr=0.1", "--set", "epochs=-1"],
         "--set lr in --grid too": ["--grid", "lr=0.1", "--set", "lr=0.2", "epochs=1"],
         "--jobs 0": ["--grid", "lr=0.1", "--jobs", "0", *quick],
         "--jobs abc": ["--grid", "lr=0.1", "--jobs", "abc", *quick],
         "--scheduler nonsense": ["--grid", "lr=0.1", "--scheduler", "nonsense", *quick],
         "--checkpoint a folder": ["--grid", "lr=0.1", "--checkpoint", str(work), *quick],
-        "--checkpoint valid_error -5": ["--grid", "lr=0.1,0.2", "--checkpoint", str(checkpoint),
-                                        *quick],  # fmt: skip
+        "--checkpoint valid_error -5": [
+            "--grid",
+            "lr=0.1,0.2",
+            "--checkpoint",
+            str(checkpoint),
+            *quick,
+        ],
         "--n-samples -1": ["--grid", "lr=0.1", "--n-samples", "-1", *quick],
         "--valid 2": ["--grid", "lr=0.1", "--valid", "2", *quick],
         "--top -1": ["--grid", "lr=0.1", "--top", "-1", *quick],

@@ -152,9 +152,14 @@ def load_in_workers(paths: list[Path], timeout: float = 120) -> dict[str, str | 
     todo = [str(p) for p in paths]
     while todo:
         try:
-            proc = subprocess.run([sys.executable, "-c", LOADER, *todo], env=env(),
-                                  capture_output=True, text=True, timeout=timeout,
-                                  preexec_fn=limit_memory())  # fmt: skip
+            proc = subprocess.run(
+                [sys.executable, "-c", LOADER, *todo],
+                env=env(),
+                capture_output=True,
+                text=True,
+                timeout=timeout,
+                preexec_fn=limit_memory(),
+            )
             stdout, died = proc.stdout, f"the loader died (exit {proc.returncode})"
         except subprocess.TimeoutExpired as e:
             stdout, died = (e.stdout or b"").decode(), f"no answer within {timeout:g} s"
@@ -259,8 +264,12 @@ def crafted_resumes(run: Path, folder: Path) -> dict[str, tuple[Path, Path]]:
         write_resume(d / "resume.npz", meta, arrays)
         out[name] = (d, folder / "other" / via)
     raw = (run / "resume.npz").read_bytes()
-    files = {"truncated": raw[: len(raw) // 2], "empty": b"", "random bytes": os.urandom(2000),
-             "a text": b"resume\n"}  # fmt: skip
+    files = {
+        "truncated": raw[: len(raw) // 2],
+        "empty": b"",
+        "random bytes": os.urandom(2000),
+        "a text": b"resume\n",
+    }
     n = len(out)
     for name, data in files.items():
         d = folder / f"r{n:02d}"
@@ -268,8 +277,11 @@ def crafted_resumes(run: Path, folder: Path) -> dict[str, tuple[Path, Path]]:
         (d / "resume.npz").write_bytes(data)
         out[name] = (d, folder / "other" / "none")
         n += 1
-    for name, meta in {"__meta__ not JSON": "{nope", "__meta__ deep": "[" * 100_000,
-                       "__meta__ 5,000-digit int": "1" + "0" * 5000}.items():  # fmt: skip
+    for name, meta in {
+        "__meta__ not JSON": "{nope",
+        "__meta__ deep": "[" * 100_000,
+        "__meta__ 5,000-digit int": "1" + "0" * 5000,
+    }.items():
         d = folder / f"r{n:02d}"
         d.mkdir(parents=True, exist_ok=True)
         write_resume(d / "resume.npz", meta, arrays0)

@@ -44,8 +44,14 @@ def attempt(case: Case) -> Outcome:
 
 # -- subprocesses -----------------------------------------------------------------------------
 def env() -> dict[str, str]:
-    return {**os.environ, "PYTHONPATH": str(ROOT), "MPLBACKEND": "Agg", "OMP_NUM_THREADS": "1",
-            "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}  # fmt: skip
+    return {
+        **os.environ,
+        "PYTHONPATH": str(ROOT),
+        "MPLBACKEND": "Agg",
+        "OMP_NUM_THREADS": "1",
+        "OPENBLAS_NUM_THREADS": "1",
+        "MKL_NUM_THREADS": "1",
+    }
 
 
 def limit_memory(limit: int = MEMORY) -> Callable[[], None]:
@@ -56,9 +62,15 @@ def limit_memory(limit: int = MEMORY) -> Callable[[], None]:
 
 
 def flowgraph(args: list[str], cwd: Path, timeout: float = 90) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "flowgraph", *args], cwd=cwd, env=env(),
-                          capture_output=True, text=True, timeout=timeout,
-                          preexec_fn=limit_memory())  # fmt: skip
+    return subprocess.run(
+        [sys.executable, "-m", "flowgraph", *args],
+        cwd=cwd,
+        env=env(),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        preexec_fn=limit_memory(),
+    )
 
 
 def one_line_refusal(proc: subprocess.CompletedProcess) -> str | None:

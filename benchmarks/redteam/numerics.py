@@ -151,8 +151,14 @@ def train_error_of_other_output() -> str | None:
     x, t = fg.Input("x"), fg.Input("y")
     V = fg.Parameter(rng.standard_normal((3, 2)), "V")
     model = fg.Model(loss=fg.softmax_cross_entropy(x @ V.T, t), output=fg.softmax(x @ V.T))
-    history = fg.train(model, (X, y), epochs=1, batch_size=10, optimizer=fg.SGD(model.parameters,
-                       lr=0.1), progress=False)  # fmt: skip
+    history = fg.train(
+        model,
+        (X, y),
+        epochs=1,
+        batch_size=10,
+        optimizer=fg.SGD(model.parameters, lr=0.1),
+        progress=False,
+    )
     error = history.train_error[-1]
     return None if np.isfinite(error) else f"train_error {error} (model.error works)"
 
@@ -183,15 +189,35 @@ def impossible_axis() -> str | None:
 
 
 def numerics_cases(work: Path) -> list[Case]:
-    cases = [Case("numerics", f"d/dx x**{n} at {at}", lambda n=n, at=at: grad_of_power(n, at))
-             for n, at in [(0, 0.0), (0, 2.0), (1, 0.0), (2, 0.0), (3, 0.0), (0.5, 1.0),
-                           (0, -1.0), (2, -1.5)]]  # fmt: skip
+    cases = [
+        Case("numerics", f"d/dx x**{n} at {at}", lambda n=n, at=at: grad_of_power(n, at))
+        for n, at in [
+            (0, 0.0),
+            (0, 2.0),
+            (1, 0.0),
+            (2, 0.0),
+            (3, 0.0),
+            (0.5, 1.0),
+            (0, -1.0),
+            (2, -1.5),
+        ]
+    ]
     for kind in ("softmax", "sigmoid", "squared"):
         for n in (1_000, 70_000, 300_000):
-            cases.append(Case("numerics", f"float16 {kind} loss at N = {n}",
-                              lambda k=kind, n=n: half_precision_loss(k, n)))  # fmt: skip
-    for kind in ("Linear float32", "Linear float16", "@ float32", "@ float16",
-                 "leaky_relu float16"):  # fmt: skip
+            cases.append(
+                Case(
+                    "numerics",
+                    f"float16 {kind} loss at N = {n}",
+                    lambda k=kind, n=n: half_precision_loss(k, n),
+                )
+            )
+    for kind in (
+        "Linear float32",
+        "Linear float16",
+        "@ float32",
+        "@ float16",
+        "leaky_relu float16",
+    ):
         cases.append(Case("numerics", f"dtype: {kind}", lambda k=kind: mixed_precision(k)))
     cases += [
         Case("numerics", "a bias gradient of the wrong shape", wrong_gradient_shape),

@@ -10,7 +10,6 @@ import struct
 import sys
 import threading
 import time
-from collections.abc import Callable
 
 from .harness import Case, Outcome, attempt
 
@@ -38,8 +37,13 @@ def http(port: int, raw: bytes, timeout: float = 10.0, host: str = "127.0.0.1"):
         return int(head.split()[1]), body
 
 
-def raw_request(method: str, path: str, body: bytes = b"", host: str = "127.0.0.1",
-                headers: dict[str, str] | None = None) -> bytes:  # fmt: skip
+def raw_request(
+    method: str,
+    path: str,
+    body: bytes = b"",
+    host: str = "127.0.0.1",
+    headers: dict[str, str] | None = None,
+) -> bytes:
     lines = [f"{method} {path} HTTP/1.1", f"Host: {host}"]
     lines += [f"{k}: {v}" for k, v in (headers or {}).items()]
     if method == "POST":
@@ -102,73 +106,91 @@ MALFORMED_BODIES = {
     "many strings": b'"a",' * 50_000,
     "a 200,000-digit number": b"1" * 200_000,
 }
-ENDPOINTS = ["/api/session", "/api/s/{sid}/control", "/api/s/{sid}/settings",
-             "/api/s/{sid}/point", "/api/s/{sid}/close"]  # fmt: skip
-ATTACKER_HOSTS = ["evil.example", "evil.example:{port}", "127.0.0.1.evil.example", "0x7f.1",
-                  "localhost.evil.example", "", "[::ffff:evil]", "local host"]  # fmt: skip
+ENDPOINTS = [
+    "/api/session",
+    "/api/s/{sid}/control",
+    "/api/s/{sid}/settings",
+    "/api/s/{sid}/point",
+    "/api/s/{sid}/close",
+]
+ATTACKER_HOSTS = [
+    "evil.example",
+    "evil.example:{port}",
+    "127.0.0.1.evil.example",
+    "0x7f.1",
+    "localhost.evil.example",
+    "",
+    "[::ffff:evil]",
+    "local host",
+]
 
 
-def playground_cases(pg, sid: str) -> list[Case]:
-    """Bodies and headers against the running server ``pg`` with session ``sid``."""
-    port, own = pg.port, f"127.0.0.1:{pg.port}"
-    cases = []
+def refusal(name: str, port: int, raw: bytes, statuses: tuple[int, ...]) -> Case:
+    """The case: ``raw`` sent to the server on ``port`` is refused with one of ``statuses``
+    and one sentence of JSON."""
+    return Case("playground", name, lambda: refused_with_sentence(http(port, raw), statuses))
 
-    def body_case(path: str, body: bytes) -> Callable[[], str | None]:
-        return lambda: refused_with_sentence(http(port, raw_request("POST", path, body, own)),
-                                             (400,))  # fmt: skip
 
-    for endpoint in ENDPOINTS:
-        for name, body in MALFORMED_BODIES.items():
-            path = endpoint.format(sid=sid)
-            cases.append(Case("playground", f"{endpoint} {name}", body_case(path, body)))
-    framing = {
-        "length -1": (b"POST /api/session HTTP/1.1\r\nHost: H\r\nContent-Length: -1\r\n\r\n{}",
-                      (400,)),  # fmt: skip
-        "length 2_0": (b"POST /api/session HTTP/1.1\r\nHost: H\r\nContent-Length: 2_0\r\n\r\n{}",
-                       (400,)),  # fmt: skip
-        "length 10^30": (b"POST /api/session HTTP/1.1\r\nHost: H\r\nContent-Length: 1"
-                         + b"0" * 30 + b"\r\n\r\n", (400, 413)),  # fmt: skip
-        "length 10 MB": (b"POST /api/session HTTP/1.1\r\nHost: H\r\nContent-Length: 10000000"
-                         b"\r\n\r\n", (413,)),  # fmt: skip
-        "chunked": (b"POST /api/session HTTP/1.1\r\nHost: H\r\nTransfer-Encoding: chunked\r\n\r\n"
-                    b"2\r\n{}\r\n0\r\n\r\n", (400, 411)),  # fmt: skip
-        "two lengths": (b"POST /api/session HTTP/1.1\r\nHost: H\r\nContent-Length: 2\r\n"
-                        b"Content-Length: 5\r\n\r\n{}", (400,)),  # fmt: skip
+def framing_requests(sid: str) -> dict[str, tuple[bytes, tuple[int, ...]]]:
+    """Requests malformed below the JSON (lengths, methods, lines, paths, queries), with the
+    statuses that refuse them; ``Host: H`` stands for the server's own."""
+    post = b"POST /api/session HTTP/1.1\r\nHost: H\r\n"
+    frame = f"GET /api/s/{sid}/frame?"
+    return {
+        "length -1": (post + b"Content-Length: -1\r\n\r\n{}", (400,)),
+        "length 2_0": (post + b"Content-Length: 2_0\r\n\r\n{}", (400,)),
+        "length 10^30": (post + b"Content-Length: 1" + b"0" * 30 + b"\r\n\r\n", (400, 413)),
+        "length 10 MB": (post + b"Content-Length: 10000000\r\n\r\n", (413,)),
+        "chunked": (post + b"Transfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\n\r\n", (400, 411)),
+        "two lengths": (post + b"Content-Length: 2\r\nContent-Length: 5\r\n\r\n{}", (400,)),
         "PUT": (b"PUT /api/session HTTP/1.1\r\nHost: H\r\n\r\n", (405, 501)),
         "DELETE": (b"DELETE / HTTP/1.1\r\nHost: H\r\n\r\n", (405, 501)),
         "garbage line": (b"GARBAGE\r\n\r\n", (400,)),
         "HTTP/9.9": (b"GET / HTTP/9.9\r\nHost: H\r\n\r\n", (400, 505)),
         "200 headers": (b"GET / HTTP/1.1\r\n" + b"X: y\r\n" * 200 + b"\r\n", (400, 431)),
         "long line": (b"GET /" + b"a" * 70_000 + b" HTTP/1.1\r\n\r\n", (400, 414)),
-        "after=10^5000": (f"GET /api/s/{sid}/frame?after={'9' * 5000} HTTP/1.1\r\nHost: H\r\n\r\n"
-                          .encode(), (400,)),  # fmt: skip
-        "graph=x": (f"GET /api/s/{sid}/frame?graph=x HTTP/1.1\r\nHost: H\r\n\r\n".encode(),
-                    (400,)),  # fmt: skip
+        "after=10^5000": (
+            f"{frame}after={'9' * 5000} HTTP/1.1\r\nHost: H\r\n\r\n".encode(),
+            (400,),
+        ),
+        "graph=x": (f"{frame}graph=x HTTP/1.1\r\nHost: H\r\n\r\n".encode(), (400,)),
         "static NUL": (b"GET /static/a%00.js HTTP/1.1\r\nHost: H\r\n\r\n", (404,)),
-        "static long": (b"GET /static/" + b"a" * 5000 + b".js HTTP/1.1\r\nHost: H\r\n\r\n",
-                        (404,)),  # fmt: skip
+        "static long": (b"GET /static/" + b"a" * 5000 + b".js HTTP/1.1\r\nHost: H\r\n\r\n", (404,)),
         "static dots": (b"GET /static/..%2f..%2fserver.py HTTP/1.1\r\nHost: H\r\n\r\n", (404,)),
         "unknown session": (b"GET /api/s/nope/frame HTTP/1.1\r\nHost: H\r\n\r\n", (404,)),
     }
-    for name, (raw, statuses) in framing.items():
+
+
+def playground_cases(pg, sid: str) -> list[Case]:
+    """Bodies, framing and headers against the running server ``pg`` with session ``sid``."""
+    port, own = pg.port, f"127.0.0.1:{pg.port}"
+    cases = []
+    for endpoint in ENDPOINTS:
+        path = endpoint.format(sid=sid)
+        for name, body in MALFORMED_BODIES.items():
+            raw = raw_request("POST", path, body, own)
+            cases.append(refusal(f"{endpoint} {name}", port, raw, (400,)))
+    for name, (raw, statuses) in framing_requests(sid).items():
         raw = raw.replace(b"Host: H", f"Host: {own}".encode())
-        cases.append(Case("playground", f"framing: {name}",
-                          lambda raw=raw, s=statuses: refused_with_sentence(http(port, raw), s)))
+        cases.append(refusal(f"framing: {name}", port, raw, statuses))
     for host in ATTACKER_HOSTS:
         host = host.format(port=port)
         for method in ("GET", "POST"):
             raw = raw_request(method, "/" if method == "GET" else "/api/session", b"{}", host)
-            cases.append(Case("playground", f"Host {host!r} {method}",
-                              lambda raw=raw: refused_with_sentence(http(port, raw), (403,))))
-    senders = [{"Origin": "http://evil.example"}, {"Origin": "null"},
-               {"Origin": f"https://{own}"}, {"Origin": f"http://127.0.0.1:{port + 1}"},
-               {"Origin": "http://localhost.evil.example"}, {"Sec-Fetch-Site": "cross-site"},
-               {"Sec-Fetch-Site": "same-site"}]  # fmt: skip
+            cases.append(refusal(f"Host {host!r} {method}", port, raw, (403,)))
+    senders = [
+        {"Origin": "http://evil.example"},
+        {"Origin": "null"},
+        {"Origin": f"https://{own}"},
+        {"Origin": f"http://127.0.0.1:{port + 1}"},
+        {"Origin": "http://localhost.evil.example"},
+        {"Sec-Fetch-Site": "cross-site"},
+        {"Sec-Fetch-Site": "same-site"},
+    ]
     for headers in senders:
         for method, path in (("POST", "/api/session"), ("GET", f"/api/s/{sid}/frame")):
             raw = raw_request(method, path, b"{}", own, headers)
-            cases.append(Case("playground", f"{method} {path[:12]} with {headers}",
-                              lambda raw=raw: refused_with_sentence(http(port, raw), (403,))))
+            cases.append(refusal(f"{method} {path[:12]} with {headers}", port, raw, (403,)))
     return cases
 
 
@@ -177,7 +199,8 @@ def connection_cases(pg, sid: str, stderr: io.StringIO) -> list[Case]:
     traceback on the server's stderr and the page still served."""
     port, own = pg.port, f"127.0.0.1:{pg.port}"
     half = raw_request("POST", "/api/session", b'{"settings": {', own).replace(
-        b"Content-Length: 14", b"Content-Length: 400")
+        b"Content-Length: 14", b"Content-Length: 400"
+    )
 
     def vanish(raw: bytes, rst: bool) -> str | None:
         s = socket.create_connection(("127.0.0.1", port), timeout=5)
@@ -221,14 +244,22 @@ def connection_cases(pg, sid: str, stderr: io.StringIO) -> list[Case]:
     cases = []
     poll = raw_request("GET", f"/api/s/{sid}/frame?after=999999", host=own)
     page = raw_request("GET", "/", host=own)
-    for name, raw in [("half a body", half), ("half the headers", half[:25]), ("a page", page),
-                      ("a long poll", poll)]:  # fmt: skip
+    for name, raw in [
+        ("half a body", half),
+        ("half the headers", half[:25]),
+        ("a page", page),
+        ("a long poll", poll),
+    ]:
         for rst in (False, True):
             how = "reset" if rst else "closed"
-            cases.append(Case("playground", f"{name}, then {how}",
-                              lambda raw=raw, rst=rst: vanish(raw, rst)))  # fmt: skip
-    for name, sent in [("nothing", b""), ("half the headers", b"GET / HTTP/1.1\r\n"),
-                       ("half a body", half)]:  # fmt: skip
+            cases.append(
+                Case("playground", f"{name}, then {how}", lambda raw=raw, rst=rst: vanish(raw, rst))
+            )
+    for name, sent in [
+        ("nothing", b""),
+        ("half the headers", b"GET / HTTP/1.1\r\n"),
+        ("half a body", half),
+    ]:
         cases.append(Case("playground", f"silent after {name}", lambda sent=sent: silent(sent)))
     cases.append(Case("playground", "40 idle connections", bounded))
     cases.append(Case("playground", "no traceback, still serving", quiet_and_serving))
@@ -244,8 +275,9 @@ def wildcard_case(bound: str) -> Case:
         pg = Playground(bound, 0, idle_timeout=2.0).start()
         local = "::1" if ":" in bound else "127.0.0.1"
         try:
-            evil = http(pg.port, raw_request("POST", "/api/session", b"{}", "evil.example"),
-                        host=local)  # fmt: skip
+            evil = http(
+                pg.port, raw_request("POST", "/api/session", b"{}", "evil.example"), host=local
+            )
             mine = http(pg.port, raw_request("GET", "/", host="localhost"), host=local)
             return refused_with_sentence(evil, (403,)) or (
                 None if mine[0] == 200 else f"localhost got {mine[0]}"
@@ -271,11 +303,13 @@ def run_playground(limit: int | None) -> list[Outcome]:
 
     stderr, real = io.StringIO(), sys.stderr
     sys.stderr = stderr  # the server's threads print here: a traceback is a failure
-    pg = Playground("127.0.0.1", 0, timeout=60.0, max_sessions=8, idle_timeout=1.0,
-                    max_connections=8).start()  # fmt: skip
+    pg = Playground(
+        "127.0.0.1", 0, timeout=60.0, max_sessions=8, idle_timeout=1.0, max_connections=8
+    ).start()
     try:
-        status, body = http(pg.port, raw_request("POST", "/api/session", b"{}",
-                                                 f"127.0.0.1:{pg.port}"))  # fmt: skip
+        status, body = http(
+            pg.port, raw_request("POST", "/api/session", b"{}", f"127.0.0.1:{pg.port}")
+        )
         sid = json.loads(body)["id"]
         cases = playground_cases(pg, sid)
         cases += [wildcard_case(bound) for bound in wildcards()]
