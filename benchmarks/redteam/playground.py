@@ -298,11 +298,31 @@ def wildcards() -> list[str]:
     return ["0.0.0.0", "::"]
 
 
+def dripping(port: int, deadline: float) -> str | None:
+    """Headers sent a byte every 0.2 s (never silent for the idle timeout) are cut once
+    ``deadline`` seconds have passed (slowloris)."""
+    with socket.create_connection(("127.0.0.1", port), timeout=0.2) as s:
+        s.sendall(b"GET / HTTP/1.1\r\n")
+        start = time.monotonic()
+        while time.monotonic() - start < deadline + 5:
+            try:
+                s.sendall(b"X")
+                if s.recv(100) == b"":
+                    return None
+            except TimeoutError:
+                continue
+            except (ConnectionResetError, BrokenPipeError):
+                return None
+    return f"headers dripped for {deadline + 5:g} s were never cut"
+
+
 def run_playground(limit: int | None) -> list[Outcome]:
+    from flowgraph.playground import guard
     from flowgraph.playground.server import Playground
 
-    stderr, real = io.StringIO(), sys.stderr
+    stderr, real, headers_seconds = io.StringIO(), sys.stderr, guard.HEADERS_SECONDS
     sys.stderr = stderr  # the server's threads print here: a traceback is a failure
+    guard.HEADERS_SECONDS = 1.0  # a short deadline for the slowloris case
     pg = Playground(
         "127.0.0.1", 0, timeout=60.0, max_sessions=8, idle_timeout=1.0, max_connections=8
     ).start()
@@ -314,8 +334,10 @@ def run_playground(limit: int | None) -> list[Outcome]:
         cases = playground_cases(pg, sid)
         cases += [wildcard_case(bound) for bound in wildcards()]
         connections = connection_cases(pg, sid, stderr)  # the last: quiet and still serving
+        drip = Case("playground", "headers dripped a byte at a time", lambda: dripping(pg.port, 1))
+        connections.insert(-1, drip)
         cases = (cases + connections[:-1])[:limit] + connections[-1:]
         return [attempt(c) for c in cases]
     finally:
         pg.shutdown()
-        sys.stderr = real
+        sys.stderr, guard.HEADERS_SECONDS = real, headers_seconds

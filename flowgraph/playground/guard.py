@@ -14,8 +14,9 @@ when it comes from the page this server sent:
   another page's fetch, image or form (browsers send no Origin on a cross-site GET), refused.
 
 A connection silent for the handler's ``timeout`` is closed (http.server sets it on the
-socket), and :class:`GuardedServer` serves at most ``max_connections`` at once (one thread
-each), answering one more 503 and closing it.
+socket), one whose request line and headers take over :data:`HEADERS_SECONDS` (a byte now and
+then) is cut, and :class:`GuardedServer` serves at most ``max_connections`` at once (one
+thread each), answering one more 503 and closing it.
 
 A body is read only with a Content-Length (no chunked encoding) of at most
 :data:`MAX_BODY` bytes, within :data:`BODY_SECONDS`; it must be UTF-8 JSON nested at most
@@ -36,7 +37,7 @@ import threading
 import time
 from collections.abc import Mapping
 from http import HTTPStatus
-from http.server import ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, BinaryIO
 from urllib.parse import urlsplit
 
@@ -56,12 +57,15 @@ __all__ = [
     "decode",
     "fields",
     "GuardedServer",
+    "GuardedHandler",
+    "HEADERS_SECONDS",
 ]
 
 MAX_BODY = 256 * 1024  # bytes of a request body; the page's largest is a few KiB
 MAX_DEPTH = 8  # nesting of a body's JSON; the page's deepest, settings.points, is 3
 MAX_DIGITS = 40  # characters of one JSON number; a float64 needs at most 24
 BODY_SECONDS = 10.0  # a body must arrive within this time once its headers have
+HEADERS_SECONDS = 10.0  # a request's line and headers, within this time of its first byte
 LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "::1"})
 SAFE_SITES = ("same-origin", "none")  # Sec-Fetch-Site of the page's own requests, of a link
 
@@ -307,6 +311,9 @@ class GuardedServer(ThreadingHTTPServer):
         self.address_family = socket.AF_INET6 if ":" in address[0] else socket.AF_INET
         self.slots = threading.BoundedSemaphore(max_connections)
         self.max_connections = max_connections
+        self.reading: dict[socket.socket, float] = {}  # connection: deadline of its headers
+        self.late: set[socket.socket] = set()  # cut for taking too long
+        self.watch = threading.Lock()
         super().__init__(address, handler)
 
     def server_bind(self) -> None:
@@ -346,7 +353,65 @@ class GuardedServer(ThreadingHTTPServer):
             pass
         self.shutdown_request(request)
 
+    # -- a deadline for each request's headers --------------------------------------------------
+    def begin_request(self, conn: socket.socket) -> None:
+        """The first byte of a request arrived on ``conn``: its headers are due."""
+        with self.watch:
+            self.reading[conn] = time.monotonic() + HEADERS_SECONDS
+
+    def headers_read(self, conn: socket.socket) -> bool:
+        """The headers on ``conn`` are read; False when they came too late (it was cut)."""
+        with self.watch:
+            self.reading.pop(conn, None)
+            late = conn in self.late
+            self.late.discard(conn)
+        return not late
+
+    def service_actions(self) -> None:
+        """Between two polls of serve_forever: cut each connection whose request line and
+        headers are overdue (shutting its socket wakes the thread reading it)."""
+        now = time.monotonic()
+        with self.watch:
+            overdue = [conn for conn, deadline in self.reading.items() if deadline < now]
+            for conn in overdue:
+                del self.reading[conn]
+                self.late.add(conn)
+        for conn in overdue:
+            try:
+                conn.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
     def handle_error(self, request, client_address) -> None:
         if isinstance(sys.exc_info()[1], (ConnectionError, TimeoutError, Disconnected)):
             return  # the client went away: nothing to say
         super().handle_error(request, client_address)  # a bug: its traceback on stderr
+
+
+class GuardedHandler(BaseHTTPRequestHandler):
+    """A request handler whose requests are watched by its :class:`GuardedServer`: from the
+    first byte of a request to the end of its headers, at most :data:`HEADERS_SECONDS`.
+    Subclasses call :meth:`headers_in_time` before acting on a request."""
+
+    server: GuardedServer
+
+    def handle_one_request(self) -> None:
+        try:
+            waiting = self.rfile.peek(1)  # idle between requests: the socket's timeout
+        except (ConnectionError, TimeoutError):
+            waiting = b""
+        if not waiting:  # closed, or silent past the timeout
+            self.close_connection = True
+            return
+        self.server.begin_request(self.connection)
+        try:
+            super().handle_one_request()
+        finally:
+            self.server.headers_read(self.connection)
+
+    def headers_in_time(self) -> bool:
+        """Whether this request's headers arrived in time (else its connection was cut)."""
+        if self.server.headers_read(self.connection):
+            return True
+        self.close_connection = True
+        return False

@@ -31,13 +31,13 @@ import sys
 import threading
 import time
 from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler
 from importlib import resources
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from .guard import (
     Disconnected,
+    GuardedHandler,
     GuardedServer,
     RequestError,
     allowed_hosts,
@@ -214,7 +214,7 @@ class Playground:
         self.httpd.server_close()
 
 
-class _Handler(BaseHTTPRequestHandler):
+class _Handler(GuardedHandler):
     playground: Playground
     server_version = "flowgraph-playground"
     protocol_version = "HTTP/1.1"  # keep-alive: the page's polls reuse one connection
@@ -249,7 +249,9 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _dispatch(self, method: str) -> None:
         """Answer one request: its route's answer, or a 4xx (500: a bug) with one sentence;
-        nothing when the client went away."""
+        nothing when the client went away (or was cut for sending its headers too slowly)."""
+        if not self.headers_in_time():
+            return
         try:
             answer = self._answer(method)
         except Disconnected:

@@ -361,6 +361,27 @@ def test_a_body_must_arrive_in_time(pg, monkeypatch):
         assert answer[0] == 408 and "took over 0.5 s" in one_line_error(answer)
 
 
+def test_a_request_dripping_its_headers_is_cut(pg, monkeypatch):
+    """Slowloris: a byte now and then is never silent for the idle timeout, but the request
+    line and headers must be whole within HEADERS_SECONDS of their first byte."""
+    monkeypatch.setattr(guard, "HEADERS_SECONDS", 0.5)
+    with connect(pg) as s:
+        s.sendall(b"GET / HTTP/1.1\r\n")
+        start, cut = time.monotonic(), False
+        s.settimeout(0.2)
+        while not cut and time.monotonic() - start < 5:
+            try:
+                s.sendall(b"X")
+                cut = s.recv(100) == b""
+            except TimeoutError:
+                continue
+            except (ConnectionResetError, BrokenPipeError):
+                cut = True
+        waited = time.monotonic() - start
+    assert cut and 0.4 <= waited < 0.5 + IDLE, waited
+    assert serving(pg)
+
+
 def handler_threads() -> int:
     return sum("process_request" in t.name for t in threading.enumerate())
 
