@@ -17,8 +17,9 @@ Families:
 - ``numerics``: the issue's silent wrong numbers as properties (x ** 0 at 0, float16 losses,
   gradient dtypes, gradient shapes, configs, jvp with preprocessing, concat's axis).
 
-Every subprocess runs with its address space limited (``--memory``, 3 GiB), one BLAS thread,
-and a timeout. Run ``python -m benchmarks.redteam`` (all, a few minutes) or pick families with
+Every subprocess runs with its address space limited (3 GiB, so that an allocation the
+command should have refused fails fast instead of swapping), one BLAS thread, and a timeout.
+Run ``python -m benchmarks.redteam`` (all, one to three minutes) or pick families with
 ``--family``; ``--limit N`` tries the first N cases of each; ``--write`` puts the counts into
 benchmarks/RESULTS.md. Exit status 1 when any case failed.
 """

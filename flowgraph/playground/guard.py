@@ -62,7 +62,7 @@ __all__ = [
 ]
 
 MAX_BODY = 256 * 1024  # bytes of a request body; the page's largest is a few KiB
-MAX_DEPTH = 8  # nesting of a body's JSON; the page's deepest, settings.points, is 3
+MAX_DEPTH = 8  # nesting of a body's JSON; the page's deepest (settings.points) is 4
 MAX_DIGITS = 40  # characters of one JSON number; a float64 needs at most 24
 BODY_SECONDS = 10.0  # a body must arrive within this time once its headers have
 HEADERS_SECONDS = 10.0  # a request's line and headers, within this time of its first byte
