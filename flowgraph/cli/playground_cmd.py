@@ -15,6 +15,14 @@ def _port(text: str) -> int:
     return port
 
 
+def _host(text: str) -> str:
+    """An address or host name to bind; ``[::1]`` as written in a URL reads as ``::1``."""
+    host = text[1:-1] if text.startswith("[") and text.endswith("]") else text
+    if len(host) > 253:
+        raise argparse.ArgumentTypeError(f"--host is {len(host)} characters long (at most 253)")
+    return host
+
+
 def add_parser(sub) -> None:
     p = sub.add_parser(
         "playground",
@@ -27,8 +35,10 @@ def add_parser(sub) -> None:
     p.add_argument("--port", type=_port, default=8765, help="TCP port (default 8765; 0: any)")
     p.add_argument(
         "--host",
+        type=_host,
         default="127.0.0.1",
-        help="address to bind (default 127.0.0.1, this machine only; 0.0.0.0 serves everyone)",
+        help="address to bind (default 127.0.0.1, this machine only; 0.0.0.0 or :: serves "
+        "everyone who can reach this machine, with a warning on stderr)",
     )
     p.add_argument("--no-browser", action="store_true", help="do not open a browser")
     p.set_defaults(run=run)

@@ -15,28 +15,55 @@ which the page shows):
     POST /api/s/ID/close            the tab is closing: stop its training now
 
 A session no page has asked anything for ``timeout`` seconds (a closed tab) is stopped and
-forgotten by a reaper thread. Bodies are limited to 256 KiB, sessions to ``max_sessions``; a
-request for another host name than the one served (DNS rebinding) is refused.
+forgotten by a reaper thread. What a request must be to be answered (its Host, Origin and
+Sec-Fetch-Site; its body's size, JSON and fields) is :mod:`.guard`'s; a malformed one is a 4xx
+with one sentence, never a 500. Connections: a socket silent for ``idle_timeout`` seconds is
+closed, at most ``max_connections`` are served at once (one thread each) and one more is
+answered 503 and closed; a client that goes away mid-request is forgotten without a word.
 """
 
 from __future__ import annotations
 
 import json
+import re
 import secrets
+import sys
 import threading
 import time
 from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from importlib import resources
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from .guard import (
+    Disconnected,
+    GuardedHandler,
+    GuardedServer,
+    RequestError,
+    allowed_hosts,
+    check_sender,
+    decode,
+    fields,
+    is_loopback,
+    read_body,
+)
 from .session import Session
 from .settings import Settings, SettingsError, parse
 
 __all__ = ["Playground", "serve", "RequestError", "limit_blas_threads"]
 
-MAX_BODY = 256 * 1024
+IDLE_TIMEOUT = 20.0  # seconds a connection may stay silent; the page polls every second
+MAX_CONNECTIONS = 64  # a browser opens at most 6 per server, over all its tabs
+NUMBER = (int, float, str)  # a JSON number, or the page's text of one (settings.parse reads it)
+# the fields each POST endpoint takes, of which types; `settings.parse` checks their values
+BODIES = {
+    "session": {"settings": (dict,)},
+    "control": {"action": (str,)},
+    "settings": {"settings": (dict,)},
+    "point": {"x1": NUMBER, "x2": NUMBER, "label": NUMBER},
+    "close": {},
+}
+REQUIRED = {"control": ("action",), "point": ("x1", "x2", "label")}
 STATIC_TYPES = {
     ".html": "text/html; charset=utf-8",
     ".js": "text/javascript; charset=utf-8",
@@ -45,20 +72,13 @@ STATIC_TYPES = {
 }
 
 
-class RequestError(Exception):
-    """A request the server refuses: the status and a sentence for the page."""
-
-    def __init__(self, status: int, message: str):
-        super().__init__(message)
-        self.status = status
-
-
 def _static(name: str) -> bytes | None:
-    if "/" in name or "\\" in name or name.startswith(".") or not name:
+    """A file of static/ by its plain name (letters, digits, ``-``, ``_``, one dot)."""
+    if not re.fullmatch(r"[A-Za-z0-9_-]{1,64}\.[a-z]{1,8}", name):
         return None
     try:
         return resources.files(__package__).joinpath("static", name).read_bytes()
-    except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
+    except OSError:
         return None
 
 
@@ -66,7 +86,9 @@ class Playground:
     """The sessions of one server, and the server itself once :meth:`start` or :meth:`serve`.
 
     ``timeout``: seconds without a request after which a tab's session stops;
-    ``max_sessions``: how many tabs may train at once; ``fps``: pictures per second at most."""
+    ``max_sessions``: how many tabs may train at once; ``fps``: pictures per second at most;
+    ``idle_timeout``: seconds a connection may stay silent before it is closed;
+    ``max_connections``: connections served at once (one more is answered 503)."""
 
     def __init__(
         self,
@@ -76,23 +98,36 @@ class Playground:
         timeout: float = 6.0,
         max_sessions: int = 32,
         fps: float = 30.0,
+        idle_timeout: float = IDLE_TIMEOUT,
+        max_connections: int = MAX_CONNECTIONS,
     ):
         self.timeout, self.max_sessions, self.fps = timeout, max_sessions, fps
         self.sessions: dict[str, Session] = {}
         self._lock = threading.Lock()
         self._stop = threading.Event()
-        handler = type("Handler", (_Handler,), {"playground": self})
-        self.httpd = ThreadingHTTPServer((host, port), handler)
-        self.httpd.daemon_threads = True
+        handler = type("Handler", (_Handler,), {"playground": self, "timeout": idle_timeout})
+        self.httpd = GuardedServer((host, port), handler, max_connections)
         self.host, self.port = self.httpd.server_address[:2]
+        self.bound = str(host)  # as given: a Host header may name it
         self._reaper = threading.Thread(target=self._reap, name="playground-reaper", daemon=True)
         self._reaper.start()
         self._thread: threading.Thread | None = None
 
     @property
+    def loopback(self) -> bool:
+        """Whether only this machine can reach the server."""
+        return is_loopback(str(self.host))
+
+    @property
     def url(self) -> str:
-        host = self.host if ":" not in str(self.host) else f"[{self.host}]"
+        """The page's address; for a wildcard address (0.0.0.0, ``::``), its loopback one."""
+        host = {"0.0.0.0": "127.0.0.1", "::": "::1"}.get(str(self.host), str(self.host))
+        host = host if ":" not in host else f"[{host}]"
         return f"http://{host}:{self.port}/"
+
+    def allowed_hosts(self, local: str | None) -> frozenset[str]:
+        """The Host names answered on a connection that reached local address ``local``."""
+        return allowed_hosts(self.bound, local) | {str(self.host).lower()}
 
     # -- sessions ---------------------------------------------------------------------------
     def create(self, settings: Settings) -> Session:
@@ -179,7 +214,7 @@ class Playground:
         self.httpd.server_close()
 
 
-class _Handler(BaseHTTPRequestHandler):
+class _Handler(GuardedHandler):
     playground: Playground
     server_version = "flowgraph-playground"
     protocol_version = "HTTP/1.1"  # keep-alive: the page's polls reuse one connection
@@ -188,73 +223,63 @@ class _Handler(BaseHTTPRequestHandler):
         pass
 
     # -- plumbing ---------------------------------------------------------------------------
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None):
+        """http.server's own refusals (a malformed request line or header, a method other
+        than GET, HEAD and POST) as ``{"error": sentence}`` too, with a status line even to
+        a request line that reads as HTTP/0.9."""
+        self.close_connection = True
+        if getattr(self, "request_version", "HTTP/0.9") == "HTTP/0.9":
+            self.request_version = "HTTP/1.0"
+        try:
+            self._send(code, _error(message or HTTPStatus(code).phrase))
+        except (ConnectionError, TimeoutError):
+            pass
+
     def _send(self, status: int, body: bytes, ctype: str = "application/json") -> None:
         self.send_response(status)
         self.send_header("Content-Type", ctype)
         self.send_header("Content-Length", str(len(body)))
         self.send_header("Cache-Control", "no-store")
         self.send_header("X-Content-Type-Options", "nosniff")
+        if self.close_connection:
+            self.send_header("Connection", "close")
         self.end_headers()
         if self.command != "HEAD":
             self.wfile.write(body)
 
-    def _json(self, obj: Any, status: int = 200) -> None:
-        self._send(status, json.dumps(obj, separators=(",", ":")).encode())
-
-    def _body(self) -> dict[str, Any]:
-        try:
-            length = int(self.headers.get("Content-Length") or 0)
-        except ValueError:
-            raise RequestError(HTTPStatus.BAD_REQUEST, "malformed Content-Length") from None
-        if length > MAX_BODY or length < 0:
-            raise RequestError(
-                HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
-                f"request body of {length} bytes refused (at most {MAX_BODY})",
-            )
-        raw = self.rfile.read(length) if length else b"{}"
-        try:
-            body = json.loads(raw.decode("utf-8"))
-        except (UnicodeDecodeError, json.JSONDecodeError) as e:
-            raise RequestError(
-                HTTPStatus.BAD_REQUEST, f"malformed JSON in the request: {e}"
-            ) from None
-        if not isinstance(body, dict):
-            raise RequestError(
-                HTTPStatus.BAD_REQUEST, f"the request must be a JSON object, got {raw[:60]!r}"
-            )
-        return body
-
-    def _check_host(self, method: str) -> None:
-        """Refuse another host name (DNS rebinding) and a POST from another site's page."""
-        host = (self.headers.get("Host") or "").rsplit(":", 1)[0].strip("[]").lower()
-        bound = str(self.playground.host)
-        allowed = {"127.0.0.1", "localhost", "::1", bound}
-        if bound not in ("0.0.0.0", "::") and host not in allowed:  # 0.0.0.0: any name
-            raise RequestError(HTTPStatus.FORBIDDEN, f"unexpected Host header {host!r}")
-        origin = self.headers.get("Origin")
-        if method == "POST" and origin is not None:
-            if urlsplit(origin).netloc.lower() != (self.headers.get("Host") or "").lower():
-                raise RequestError(HTTPStatus.FORBIDDEN, f"requests from {origin} are refused")
-
     def _dispatch(self, method: str) -> None:
+        """Answer one request: its route's answer, or a 4xx (500: a bug) with one sentence;
+        nothing when the client went away (or was cut for sending its headers too slowly)."""
+        if not self.headers_in_time():
+            return
         try:
-            self._check_host(method)
-            url = urlsplit(self.path)
-            parts = [p for p in url.path.split("/") if p]
-            if method == "POST":
-                body = self._body()
-                self._post(parts, body)
-            else:
-                self._get(parts, parse_qs(url.query))
+            answer = self._answer(method)
+        except Disconnected:
+            self.close_connection = True
+            return
         except RequestError as e:
             self.close_connection = True  # a refused body may be left unread on the socket
-            self._json({"error": str(e)}, e.status)
+            answer = (e.status, _error(str(e)))
         except SettingsError as e:
-            self._json({"error": str(e)}, HTTPStatus.BAD_REQUEST)
-        except (BrokenPipeError, ConnectionResetError):
-            pass  # the tab went away mid-answer
+            answer = (HTTPStatus.BAD_REQUEST, _error(str(e)))
         except Exception as e:  # a bug: say so on the page, keep serving
-            self._json({"error": f"internal error: {type(e).__name__}: {e}"}, 500)
+            answer = (500, _error(f"internal error: {type(e).__name__}: {e}"))
+        try:
+            self._send(*answer)
+        except (ConnectionError, TimeoutError):  # the tab went away mid-answer
+            self.close_connection = True
+
+    def _answer(self, method: str) -> tuple:
+        """(status, body[, content type]) of a request that passed :func:`.guard.check_sender`."""
+        url = urlsplit(self.path)
+        local = self.connection.getsockname()[0]
+        check_sender(self.headers, self.playground.allowed_hosts(local), method, url.path)
+        parts = [p for p in url.path.split("/") if p]
+        if method == "POST":
+            return self._post(parts, decode(read_body(self.rfile, self.headers)))
+        if self.headers.get("Content-Length", "0").strip() not in ("", "0"):
+            self.close_connection = True  # a GET's body is never read: do not parse it next
+        return self._get(parts, parse_qs(url.query))
 
     def do_GET(self) -> None:
         self._dispatch("GET")
@@ -266,7 +291,7 @@ class _Handler(BaseHTTPRequestHandler):
         self._dispatch("POST")
 
     # -- routes -----------------------------------------------------------------------------
-    def _get(self, parts: list[str], query: dict[str, list[str]]) -> None:
+    def _get(self, parts: list[str], query: dict[str, list[str]]) -> tuple:
         if not parts:
             parts = ["static", "index.html"]
         if parts == ["favicon.ico"]:
@@ -275,55 +300,47 @@ class _Handler(BaseHTTPRequestHandler):
             data = _static(parts[1])
             suffix = "." + parts[1].rsplit(".", 1)[-1]
             if data is None or suffix not in STATIC_TYPES:
-                raise RequestError(HTTPStatus.NOT_FOUND, f"no file {parts[1]!r}")
-            self._send(200, data, STATIC_TYPES[suffix])
-            return
+                raise RequestError(HTTPStatus.NOT_FOUND, f"no file {parts[1][:80]!r}")
+            return 200, data, STATIC_TYPES[suffix]
         if len(parts) == 4 and parts[:2] == ["api", "s"]:
             session = self.playground.get(parts[2])
             if parts[3] == "frame":
                 after = _int_arg(query, "after", -1)
                 # graph=0: the flow graph is off screen, skip its `dot` runs while playing
                 session.wants_graph = _int_arg(query, "graph", 1) != 0
-                self._send(200, session.wait_frame(after, timeout=1.0))
-                return
+                return 200, session.wait_frame(after, timeout=1.0)
             if parts[3] == "graph.svg":
                 svg = session.svg
                 if svg is None:
                     raise RequestError(HTTPStatus.NOT_FOUND, session.svg_note or "no picture yet")
-                self._send(200, svg.encode(), "image/svg+xml")
-                return
-        raise RequestError(HTTPStatus.NOT_FOUND, f"no page {self.path!r}")
+                return 200, svg.encode(), "image/svg+xml"
+        raise RequestError(HTTPStatus.NOT_FOUND, f"no page {self.path[:80]!r}")
 
-    def _post(self, parts: list[str], body: dict[str, Any]) -> None:
+    def _post(self, parts: list[str], body: dict[str, Any]) -> tuple:
+        """POST /api/session or /api/s/ID/NAME, once its body has NAME's fields (BODIES)."""
         pg = self.playground
         if parts == ["api", "session"]:
-            session = pg.create(parse(body.get("settings")))
-            self._json(_described(session))
-            return
-        if len(parts) == 4 and parts[:2] == ["api", "s"]:
-            if parts[3] == "close":
-                pg.close_session(parts[2])
-                self._json({"closed": True})
-                return
-            session = pg.get(parts[2])
-            if parts[3] == "control":
-                self._control(session, body.get("action"))
-                return
-            if parts[3] == "settings":
-                session.reset(parse(body.get("settings")))
-                self._json(_described(session))
-                return
-            if parts[3] == "point":
-                missing = [k for k in ("x1", "x2", "label") if k not in body]
-                if missing:
-                    raise RequestError(HTTPStatus.BAD_REQUEST, f"point lacks {', '.join(missing)}")
-                session.set_points(session.settings.with_point(body["x1"], body["x2"],
-                                                               body["label"]))  # fmt: skip
-                self._json(_described(session))
-                return
-        raise RequestError(HTTPStatus.NOT_FOUND, f"no endpoint {self.path!r}")
+            name = "session"
+        elif len(parts) == 4 and parts[:2] == ["api", "s"] and parts[3] in BODIES:
+            name = parts[3]
+        else:
+            raise RequestError(HTTPStatus.NOT_FOUND, f"no endpoint {self.path[:80]!r}")
+        body = fields(body, name, BODIES[name], REQUIRED.get(name, ()))
+        if name == "session":
+            return _json(_described(pg.create(parse(body.get("settings")))))
+        if name == "close":
+            pg.close_session(parts[2])
+            return _json({"closed": True})
+        session = pg.get(parts[2])
+        if name == "control":
+            return self._control(session, body["action"])
+        if name == "settings":
+            session.reset(parse(body.get("settings")))
+        else:  # point
+            session.set_points(session.settings.with_point(body["x1"], body["x2"], body["label"]))
+        return _json(_described(session))
 
-    def _control(self, session: Session, action: Any) -> None:
+    def _control(self, session: Session, action: str) -> tuple:
         simple = {
             "play": session.play,
             "pause": session.pause,
@@ -332,15 +349,24 @@ class _Handler(BaseHTTPRequestHandler):
             "reset": session.reset,
         }
         if action == "check":
-            self._json(session.check())
-            return
+            return _json(session.check())
         if action not in simple:
             raise RequestError(
                 HTTPStatus.BAD_REQUEST,
-                f"unknown action {action!r}; actions are {', '.join([*simple, 'check'])}",
+                f"unknown action {action[:40]!r}; actions are {', '.join([*simple, 'check'])}",
             )
         simple[action]()
-        self._send(200, session.frame_bytes)
+        return 200, session.frame_bytes
+
+
+def _json(obj: Any, status: int = 200) -> tuple[int, bytes]:
+    return status, json.dumps(obj, separators=(",", ":")).encode()
+
+
+def _error(message: str) -> bytes:
+    """``{"error": sentence}``, one line, the sentence cut at 300 characters."""
+    message = " ".join(message.split())
+    return json.dumps({"error": message if len(message) <= 300 else message[:297] + "..."}).encode()
 
 
 def _described(session: Session) -> dict[str, Any]:
@@ -362,6 +388,10 @@ def _int_arg(query: dict[str, list[str]], name: str, default: int) -> int:
         return int(values[0])
     except ValueError:
         raise RequestError(HTTPStatus.BAD_REQUEST, f"{name} must be a whole number") from None
+
+
+def _stderr(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
 
 
 def limit_blas_threads() -> bool:
@@ -386,9 +416,14 @@ def serve(
     open_browser: bool = True,
     announce=print,
     on_ready=None,
+    warn=None,
 ) -> None:
     """Serve the playground until Ctrl-C or SIGTERM, printing its URL and opening a browser
-    (``webbrowser.open``); ``on_ready(playground)`` is called once the socket is bound."""
+    (``webbrowser.open``); ``on_ready(playground)`` is called once the socket is bound.
+    Listening beyond loopback (``0.0.0.0``, ``::``, a network address), ``warn`` (default: a
+    line on stderr) says so."""
+    if warn is None:
+        warn = _stderr
     import signal
     import webbrowser
 
@@ -396,6 +431,12 @@ def serve(
     if not limit_blas_threads():
         announce("(install threadpoolctl, or the playground extra, for faster pictures)")
     announce(f"flowgraph playground: {pg.url}  (Ctrl-C stops it)")
+    if not pg.loopback:
+        warn(
+            f"flowgraph playground: warning: listening on {pg.host} port {pg.port}, beyond this "
+            "machine: anyone who can reach it may train networks on this computer "
+            "(--host 127.0.0.1 serves this machine only)"
+        )
 
     def on_term(signum, frame):
         raise KeyboardInterrupt

@@ -24,7 +24,7 @@ from flowgraph.playground.server import Playground
 from flowgraph.playground.session import GRID, THUMB
 from flowgraph.playground.settings import Settings
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parent.parent.parent
 
 
 # -- settings -------------------------------------------------------------------------------
@@ -334,6 +334,16 @@ def test_too_many_tabs_are_refused(server):
 def test_command_line_refuses_a_bad_port(capsys):
     assert cli_main(["playground", "--port", "http"]) == 2
     assert "--port must be a whole number" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "host, words",
+    [("a" * 300, "--host is 300 characters long"), ("nosuch.invalid", "cannot serve on")],
+)
+def test_command_line_refuses_a_bad_host_in_one_line(capsys, host, words):
+    assert cli_main(["playground", "--no-browser", "--port", "0", "--host", host]) == 2
+    err = capsys.readouterr().err
+    assert words in err and err.count("\n") == 1 and "Traceback" not in err
 
 
 def test_serve_opens_the_browser_on_its_url(monkeypatch):
