@@ -126,7 +126,7 @@ def test_grid_over_optimizers_trains_each_and_a_wrong_option_fails_one_trial():
         {"optimizer": "adam", "epochs": 2, "batch_size": 16}, data, 0
     )["train_error"]
     bad = run_trial({"optimizer": "adam", "momentum": 0.9, "epochs": 1}, data, 0)
-    assert bad["status"] == "failed" and "adam does not take momentum" in bad["error"]
+    assert bad["status"] == "failed" and "adam does not take --momentum" in bad["error"]
 
 
 def test_search_command_line_takes_optimizer(tmp_path, capsys):
