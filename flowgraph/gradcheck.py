@@ -42,7 +42,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .core.box import Box, Outer
+from .core import Box, Outer
 from .errors import FeedError
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -983,11 +983,11 @@ def check_graph(
     >>> report.ok, [c.name for c in report.parameters]
     (True, ['W1', 'b1', 'W2', 'b2'])
     """
-    from .core.graph import Node
+    from .core import Node
 
     rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
-    out_node: Node = graph._resolve(output) if output is not None else graph.outputs[0]
-    wrt_nodes = [graph._resolve(w) for w in wrt]
+    out_node: Node = graph.resolve(output) if output is not None else graph.outputs[0]
+    wrt_nodes = [graph.resolve(w) for w in wrt]
     originals = {p: p.value for p in graph.parameters}
     if not isinstance(feed, Mapping):
         raise FeedError(
@@ -1007,7 +1007,7 @@ def check_graph(
         # the path the Graph took at each box: bprop_needed with these needs (same targets
         # as bprop's: the parameters, then the inputs of wrt)
         extra = tuple(w for w in wrt_nodes if w not in graph.parameters)
-        plan = graph._plan(out_node, tuple(graph.parameters) + extra)
+        plan = graph.plan(out_node, tuple(graph.parameters) + extra)
         graph_needs = {id(n): needs for n, needs in plan}
 
         def L() -> float:  # wrt inputs are perturbed in place, inside feed64's arrays

@@ -105,7 +105,7 @@ def box_types(boxes: Iterable[type] = ()) -> tuple[dict[str, type], dict[str, ty
     ``flowgraph.boxes`` package, found by walking ``Box.__subclasses__()``: no table to keep)
     and the caller's ``boxes``, each by class name, as two dicts (own, the caller's)."""
     from . import boxes as _package  # noqa: F401  (imports every family, defining the classes)
-    from .core.box import Box
+    from .core import Box
 
     own: dict[str, type] = {}
     stack = [Box]
@@ -162,7 +162,7 @@ def _box_record(node, where: str) -> dict[str, Any]:
 
 def _constant_class() -> type | None:
     try:
-        from .core.graph import Constant
+        from .core import Constant
     except ImportError:  # a flowgraph without constants
         return None
     return Constant
@@ -188,13 +188,13 @@ class _Describer:
         self.Constant, self.Block = _constant_class(), _block_class()
 
     def graph(self, graph, prefix: str = "", depth: int = 0) -> dict[str, Any]:
-        from .core.graph import Input, Parameter
+        from .core import Input, Parameter
 
         where = f"in block {prefix[:-1]!r}: " if prefix else ""
         nodes: list[dict[str, Any]] = []
         for n in graph.order:
             record: dict[str, Any] = {"name": n.name}
-            if getattr(n, "_auto_named", False):
+            if getattr(n, "auto_named", False):
                 record["auto"] = True
             if isinstance(n, Input):
                 record["kind"] = "input"
@@ -766,7 +766,7 @@ class _Builder:
 
     def graph(self, structure: Any, prefix: str = "", depth: int = 0):
         """(nodes by name, outputs) of a described graph."""
-        from .core.graph import Input, Node, Parameter
+        from .core import Input, Node, Parameter
 
         where = f"block {prefix[:-1]!r}: " if prefix else ""
         if not isinstance(structure, dict) or not isinstance(structure.get("nodes"), list):
@@ -795,7 +795,7 @@ class _Builder:
             auto = rec.get("auto", False)
             if not isinstance(auto, bool):
                 raise self.fail(where, f"node {name!r}: 'auto' must be true or false")
-            node._auto_named = auto
+            node.auto_named = auto
             nodes[name] = node
         outputs = structure.get("outputs")
         if (
@@ -848,7 +848,7 @@ class _Builder:
         return cls
 
     def box_node(self, rec: dict, nodes: dict, prefix: str, depth: int, where: str):
-        from .core.box import Box
+        from .core import Box
         from .errors import GraphError
 
         name, children = rec["name"], rec.get("children")
@@ -883,7 +883,7 @@ class _Builder:
 
     def block(self, key: Any, depth: int, where: str, name: str):
         """The Block described as ``blocks[key]``, built on its first use."""
-        from .core.graph import Graph
+        from .core import Graph
 
         if not isinstance(key, str) or not isinstance(self.blocks.get(key), dict):
             raise self.fail(where, f"node {name!r} uses block {key!r:.50}, which is not described")

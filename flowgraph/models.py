@@ -36,7 +36,7 @@ from .boxes import (
     SoftmaxCrossEntropy,
     Tanh,
 )
-from .core.graph import Graph, Input, Node, Parameter
+from .core import Graph, Input, Node, Parameter
 from .errors import DataError, FeedError, FlowgraphError, GraphError, LabelError, ModelError
 from .preprocessing import Preprocessing
 

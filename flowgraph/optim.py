@@ -55,7 +55,7 @@ from typing import Any
 
 import numpy as np
 
-from .core.graph import Parameter
+from .core import Parameter
 
 __all__ = [
     "Schedule",
@@ -165,7 +165,7 @@ class Optimizer:
     A subclass names its running averages in ``_buffer_names`` (one array per parameter, or
     None until first needed) and implements ``_update(alpha)``. It reads each gradient
     through ``_grad(p)``; plain and momentum SGD read the rank-1 factors ``p.grad_outer``
-    of per-example training instead where they can (see :class:`flowgraph.core.box.Outer`).
+    of per-example training instead where they can (see :class:`flowgraph.core.rank1.Outer`).
     """
 
     _buffer_names: tuple[str, ...] = ()

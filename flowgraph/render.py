@@ -30,8 +30,8 @@ import numpy as np
 
 from ._atomic import atomic_write
 from .boxes.linear import Linear
+from .core import Constant, Graph, Input, Node, Parameter
 from .core.block import Block
-from .core.graph import Constant, Graph, Input, Node, Parameter
 from .errors import FlowgraphError
 from .gradcheck import BoxReport, GraphReport
 
@@ -405,7 +405,7 @@ def _bprop_positions(graph: Graph) -> dict[str, int]:
     Graph.bprop follows: boxes reaching no parameter are skipped)."""
     if not graph.parameters:
         return {}
-    plan = graph._plan(graph.outputs[0], tuple(graph.parameters))
+    plan = graph.plan(graph.outputs[0], tuple(graph.parameters))
     return {node.name: i for i, (node, _) in enumerate(plan, start=1)}  # type: ignore[misc]
 
 

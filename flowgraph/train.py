@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from .boxes import Softmax
-from .core.graph import Node
+from .core import Node
 from .errors import FlowgraphError
 from .models import Model
 

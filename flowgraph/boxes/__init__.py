@@ -1,6 +1,5 @@
 """Every box, grouped by family. Adding a box touches one file of this folder."""
 
-from ..core.block import Block
 from ..core.box import Box
 from .activations import Identity, LeakyReLU, ReLU, Sigmoid, Softplus, Tanh
 from .arithmetic import (
@@ -53,5 +52,5 @@ __all__ = [
     # the library to compose with
     "Sub", "Neg", "Mul", "Div", "MatMul", "Transpose", "Sum", "Mean", "Reshape", "Concat",
     "Exp", "Log", "Square", "Pow", "Abs", "Softplus", "LeakyReLU",
-    "SquaredError", "SigmoidCrossEntropy", "Hinge", "unbroadcast", "Block",
+    "SquaredError", "SigmoidCrossEntropy", "Hinge", "unbroadcast",
 ]  # fmt: skip

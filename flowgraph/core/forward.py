@@ -34,7 +34,8 @@ import numpy as np
 
 from ..errors import FlowgraphError
 from .box import Box
-from .graph import Graph, Input, Node, Parameter
+from .graph import Graph
+from .node import Input, Node, Parameter
 
 __all__ = ["jvp", "JVPResult", "JVPError", "check_jvp", "JVPReport", "JVPCheck"]
 
@@ -235,7 +236,7 @@ def jvp(
         seeds[id(node)] = t
     R = forward_tangents(g, seeds)
     outs = [R[id(o)] if id(o) in R else _zeros_like(o.value) for o in g.outputs]
-    if g._single:
+    if g.single_output:
         return JVPResult(values, outs[0])
     return JVPResult(values, outs)
 

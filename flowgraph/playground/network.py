@@ -14,7 +14,7 @@ import numpy as np
 
 from .. import init as initializers
 from ..boxes import Add, L1Penalty, L2Penalty, Linear, Scale, SquaredError
-from ..core.graph import Graph, Input, Node, Parameter
+from ..core import Graph, Input, Node, Parameter
 from ..models import ACTIVATIONS, mlp
 from .settings import Settings
 
