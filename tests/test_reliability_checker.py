@@ -18,7 +18,7 @@ from flowgraph.core.rank1 import Outer
 from flowgraph.gradcheck import all_box_classes
 from flowgraph.optim import inverse
 
-BOX_CLASSES = all_box_classes()  # the same auto-discovery as tests/test_boxes.py
+BOX_CLASSES = all_box_classes()  # the same auto-discovery as tests/boxes/test_every_box.py
 BOX_IDS = [c.__name__ for c in BOX_CLASSES]
 
 

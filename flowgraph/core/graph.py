@@ -73,6 +73,16 @@ def _augment(error: Exception, node: Node, stage: str, values: Sequence[Any]) ->
     return new
 
 
+def _wrong_shape(node: Node, child: Node, grad: Any) -> BoxError:
+    shape = grad.shape if type(grad) is Outer else np.shape(grad)
+    return BoxError(
+        f"bprop of node {node.describe()} returned a gradient of shape {shape} for "
+        f"its child {child.describe()}, whose value has shape {np.shape(child.value)}: a "
+        "gradient has the shape of what it differentiates (sum it over the axes that fprop "
+        "broadcast)"
+    )
+
+
 class Graph:
     """A flow graph: the nodes reachable from ``outputs``, sorted topologically once.
 
@@ -326,14 +336,25 @@ class Graph:
             if node.grad is None:  # its parents gave it no gradient
                 complete = False
                 continue
-            grads = self.box_bprop(node, needs)
-            for child, need, grad in zip(node.children, needs, grads):
+            children = node.children
+            try:
+                grads = node.box.bprop_needed(
+                    list(map(_value, children)), node.value, node.grad, needs
+                )
+            except NonFiniteError:
+                raise
+            except Exception as e:  # add the node, the box and the shapes to any failure
+                raise _augment(e, node, "bprop", [c.value for c in children]) from e
+            if type(grads) is not tuple or len(grads) != len(needs):
+                grads = self.gradient_tuple(node, grads)
+            for child, need, grad in zip(children, needs, grads):
                 if not need:
                     continue
                 if grad is None:
                     complete = False
                     continue
-                grad = self.checked_gradient(node, child, grad)
+                if type(grad) is not np.ndarray or grad.shape != child.value.shape:
+                    grad = self.checked_gradient(node, child, grad)  # a wrong shape is an error
                 child.grad = grad if child.grad is None else child.grad + grad  # never in place
                 if check:
                     self.check_finite_value(child, child.grad, f"gradient from {node.name}")
@@ -409,6 +430,8 @@ class Graph:
         output's dtype so that a float32 graph stays float32 all the way down."""
         value = output.value
         if grad_output is None:
+            if isinstance(value, (np.ndarray, np.generic)) and value.size == 1:  # (fast)
+                return np.array(1, value.dtype) if not value.shape else np.ones_like(value)
             if np.size(value) != 1:
                 raise GraphError(
                     f"output {output.describe()} has shape {np.shape(value)}, not a scalar: "
@@ -425,21 +448,16 @@ class Graph:
         return grad_output
 
     @staticmethod
-    def box_bprop(node: Node, needs: tuple[bool, ...]) -> Sequence[Any]:
-        """``node.box``'s gradients for its children (``bprop_needed``: those flagged in
-        ``needs``), one per child; a failure is raised naming the node and the shapes."""
-        children = node.children
-        try:
-            grads = node.box.bprop_needed(list(map(_value, children)), node.value, node.grad, needs)
-        except NonFiniteError:
-            raise
-        except Exception as e:  # add the node, the box and the shapes to any failure
-            raise _augment(e, node, "bprop", [c.value for c in children]) from e
-        if not isinstance(grads, (tuple, list)) or len(grads) != len(children):
-            n = len(grads) if isinstance(grads, (tuple, list)) else type(grads).__name__
+    def gradient_tuple(node: Node, grads: Any) -> Sequence[Any]:
+        """``grads`` as bprop must return them: a tuple (or list) with one gradient per child
+        of ``node``, else a BoxError saying what came back."""
+        n = len(node.children)
+        if not isinstance(grads, (tuple, list)) or len(grads) != n:
+            sized = isinstance(grads, (tuple, list))
+            what = f"{len(grads)} gradients" if sized else f"a {type(grads).__name__}"
             raise BoxError(
-                f"bprop of node {node.describe()} returned {n} gradients for its "
-                f"{len(children)} children: return a tuple with one per child (None for none)"
+                f"bprop of node {node.describe()} returned {what} for its {n} children: "
+                "return a tuple with one gradient per child (None for a child without one)"
             )
         return grads
 
@@ -449,29 +467,18 @@ class Graph:
 
         It must have the child's shape: a wrong one (a bias gradient not summed over the
         batch) is a BoxError naming the box, the child and both shapes, here rather than as
-        an optimiser's broadcasting error later. A Parameter's gradient takes its dtype (a
-        float32 weight meeting float64 data). A rank-1 gradient (an :class:`Outer`, from
+        an optimiser's broadcasting error later. A rank-1 gradient (an :class:`Outer`, from
         Linear on one example) stays factors only as a Parameter's first gradient, for SGD's
         in-place update (:mod:`flowgraph.core.rank1`); anywhere else it becomes the array.
+        (A Parameter gives its gradient its own dtype as it is stored.)
         """
-        value = child.value
-        try:
-            same = grad.shape == value.shape
-        except AttributeError:  # a Python number
-            same = np.shape(grad) == np.shape(value)
-        if not same:
-            raise BoxError(
-                f"bprop of node {node.describe()} returned a gradient of shape "
-                f"{np.shape(grad)} for its child {child.describe()}, whose value has shape "
-                f"{np.shape(value)}: a gradient has the shape of what it differentiates "
-                "(sum it over the axes that fprop broadcast)"
-            )
-        if type(grad) is Outer:
-            if isinstance(child, Parameter) and child.grad_outer is None and child.grad is None:
-                return grad.astype(value.dtype)
+        if type(grad) is Outer:  # the rank-1 fast path
+            if isinstance(child, Parameter) and grad.shape == child.value.shape:
+                if child.grad is None:
+                    return grad
             grad = grad.materialize()
-        if isinstance(child, Parameter) and grad.dtype != value.dtype:
-            return grad.astype(value.dtype)
+        if np.shape(grad) != np.shape(child.value):
+            raise _wrong_shape(node, child, grad)
         return grad
 
     def resolve(self, ref: Node | str) -> Node:

@@ -156,15 +156,24 @@ class Parameter(Node):
     # them, and anyone who reads ``grad`` gets the array, built on first access.
     @property
     def grad(self) -> Any:
+        """The gradient of the loss with respect to the value (its shape, its dtype)."""
         if self._outer is not None:
-            self._grad, self._outer = self._outer.materialize(), None
+            self._grad, self._outer = self._outer.materialize(self.value.dtype), None
         return self._grad
 
     @grad.setter
     def grad(self, value: Any) -> None:
-        if type(value) is Outer:
+        # in the value's dtype: a float32 weight that met float64 data gets a float32 gradient
+        # (factors are cast as they are used: Outer.materialize, Outer.subtract_from)
+        if value is None:
+            self._grad = self._outer = None
+        elif type(value) is Outer:
             self._grad, self._outer = None, value
         else:
+            dtype = self.value.dtype
+            given = getattr(value, "dtype", None)
+            if given is not dtype and given != dtype:
+                value = np.asarray(value, dtype=dtype)
             self._grad, self._outer = value, None
 
     @property

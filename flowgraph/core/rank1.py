@@ -36,15 +36,10 @@ class Outer:
     def shape(self) -> tuple[int, int]:
         return (self.u.shape[0], self.v.shape[0])
 
-    def materialize(self) -> np.ndarray:
-        """The (m, n) array u v^T."""
-        return np.outer(self.u, self.v)
-
-    def astype(self, dtype: np.dtype) -> Outer:
-        """The factors in ``dtype`` (a Parameter's gradient has the Parameter's dtype)."""
-        if self.u.dtype == dtype and self.v.dtype == dtype:
-            return self
-        return Outer(self.u.astype(dtype), self.v.astype(dtype))
+    def materialize(self, dtype: Any = None) -> np.ndarray:
+        """The (m, n) array u v^T (in ``dtype``, default the factors' own)."""
+        out = np.outer(self.u, self.v)
+        return out if dtype is None else out.astype(dtype, copy=False)
 
     def subtract_from(self, W: np.ndarray, alpha: float) -> None:
         """W <- W - alpha u v^T, in place (with SciPy's BLAS ``sger``/``dger`` when present)."""

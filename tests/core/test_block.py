@@ -7,7 +7,7 @@ import importlib
 
 import numpy as np
 import pytest
-from test_box_library import check_jvp
+from helper_boxes import check_jvp
 
 import flowgraph as fg
 
@@ -231,7 +231,7 @@ def test_the_readme_example_of_composing_graphs_runs(tmp_path, monkeypatch):
     import re
     from pathlib import Path
 
-    readme = (Path(__file__).parent.parent / "README.md").read_text()
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
     section = readme.split("## Composing graphs", 1)[1].split("\n## ", 1)[0]
     (code,) = re.findall(r"```python\n(.*?)```", section, re.S)
     monkeypatch.chdir(tmp_path)
