@@ -358,8 +358,8 @@ class Graph:
                 child.grad = grad if child.grad is None else child.grad + grad  # never in place
                 if check:
                     self.check_finite_value(child, child.grad, f"gradient from {node.name}")
-        for t in unreached if complete else targets:
-            if t.grad is None and getattr(t, "grad_outer", None) is None:
+        for t in unreached if complete else targets:  # a zero gradient, not None
+            if getattr(t, "grad_outer", None) is None and t.grad is None:  # (keep factors)
                 t.grad = np.zeros_like(t.value)
 
     def check_fresh(self, output: Node) -> None:
