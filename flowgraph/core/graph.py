@@ -26,6 +26,8 @@ from .rank1 import Outer
 __all__ = ["Graph"]
 
 _value = attrgetter("value")  # map(_value, children): the children's values, looped in C
+_stamp = attrgetter("fprop_stamp")
+_ndarray = np.ndarray
 
 
 def _topological_order(outputs: Sequence[Node]) -> list[Node]:
@@ -91,8 +93,11 @@ class Graph:
     the order (``tanh1``, ``linear2``), so the same construction gives the same names.
 
     Attributes: ``order`` (every node, children first), ``inputs``, ``parameters`` (in order),
-    ``outputs``, ``nodes`` (name -> node). ``check_finite=True`` makes fprop and bprop stop at
-    the first box whose output or gradient holds NaN or inf, naming it.
+    ``outputs``, ``nodes`` (name -> node), ``box_nodes`` (the nodes of a box, in order),
+    ``stamped`` (the nodes an fprop feeds or computes: inputs, then box nodes) and
+    ``single_output`` (built from one node: fprop returns its value, not a list).
+    ``check_finite=True`` makes fprop and bprop stop at the first box whose output or
+    gradient holds NaN or inf, naming it.
     """
 
     def __init__(self, outputs: Node | Sequence[Node], *, check_finite: bool = False):
@@ -199,9 +204,7 @@ class Graph:
         """
         self._stamp = None  # until this fprop succeeds, no bprop may use the nodes' values
         stamp = object()
-        self._feed(feed)
-        for inp in self.inputs:
-            inp.fprop_stamp = stamp
+        self._feed(feed, stamp)
         check = self.check_finite if check_finite is None else check_finite
         node = None
         try:
@@ -246,7 +249,8 @@ class Graph:
             n.fprop_stamp = stamp
         self._stamp = stamp
 
-    def _feed(self, feed: Mapping[Any, Any]) -> None:
+    def _feed(self, feed: Mapping[Any, Any], stamp: object) -> None:
+        """Give each Input its value from ``feed`` (by node or by name), stamped ``stamp``."""
         if type(feed) is not dict and not isinstance(feed, Mapping):
             raise FeedError(
                 f"feed must map Input nodes (or their names) to arrays, got {type(feed).__name__}"
@@ -259,6 +263,7 @@ class Graph:
             else:
                 raise FeedError(self._missing_feed_message(inp, feed))
             inp.value = value if isinstance(value, np.ndarray) else np.asarray(value)
+            inp.fprop_stamp = stamp
         if len(feed) > len(self.inputs):
             known = {i.name for i in self.inputs}
             for key in feed:
@@ -353,7 +358,7 @@ class Graph:
                 if grad is None:
                     complete = False
                     continue
-                if type(grad) is not np.ndarray or grad.shape != child.value.shape:
+                if type(grad) is not _ndarray or grad.shape != child.value.shape:
                     grad = self.checked_gradient(node, child, grad)  # a wrong shape is an error
                 child.grad = grad if child.grad is None else child.grad + grad  # never in place
                 if check:
@@ -373,7 +378,10 @@ class Graph:
                 "bprop needs the values of a successful fprop of this graph: the last fprop "
                 "failed (or none ran), so the nodes' values are not all from one forward pass"
             )
-        for n in self.stamped:
+        stamped = self.stamped
+        if list(map(_stamp, stamped)).count(stamp) == len(stamped):  # (the loop below, in C)
+            return
+        for n in stamped:
             if n.fprop_stamp is not stamp:
                 raise GraphError(
                     f"node {n.describe()} holds a value from another fprop (another graph "
