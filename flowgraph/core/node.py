@@ -28,7 +28,9 @@ class Node:
 
     After ``Graph.fprop`` a node holds its ``value``; after ``Graph.bprop`` every node on a
     path from the parameters to the output holds ``grad``, the gradient of that output with
-    respect to the node's value (same shape), and other nodes hold ``None``.
+    respect to the node's value (same shape), and other nodes hold ``None``. The Graph also
+    writes ``fprop_stamp`` (which of its fprops computed or fed the value: bprop refuses
+    values of two passes) and ``auto_named`` (True when it chose the name, ``tanh1``).
     """
 
     kind = "box"
