@@ -256,13 +256,13 @@ class Graph:
                 f"feed must map Input nodes (or their names) to arrays, got {type(feed).__name__}"
             )
         for inp in self.inputs:
-            if inp in feed:
+            try:
                 value = feed[inp]
-            elif inp.name in feed:
+            except KeyError:
+                if inp.name not in feed:
+                    raise FeedError(self._missing_feed_message(inp, feed)) from None
                 value = feed[inp.name]
-            else:
-                raise FeedError(self._missing_feed_message(inp, feed))
-            inp.value = value if isinstance(value, np.ndarray) else np.asarray(value)
+            inp.value = value if isinstance(value, _ndarray) else np.asarray(value)
             inp.fprop_stamp = stamp
         if len(feed) > len(self.inputs):
             known = {i.name for i in self.inputs}

@@ -172,10 +172,12 @@ class Parameter(Node):
         elif type(value) is Outer:
             self._grad, self._outer = None, value
         else:
-            dtype = self.value.dtype
-            given = getattr(value, "dtype", None)
-            if given is not dtype and given != dtype:
-                value = np.asarray(value, dtype=dtype)
+            try:
+                same = value.dtype is self.value.dtype
+            except AttributeError:  # a number
+                same = False
+            if not same:  # (no copy where the dtype is equal but another object)
+                value = np.asarray(value, dtype=self.value.dtype)
             self._grad, self._outer = value, None
 
     @property
