@@ -344,7 +344,7 @@ def step_profile(
     out: list[tuple[str, float]] = []
     fprop_total = per_call(lambda: graph.fprop({model.x: X, model.y: y}))
     boxes_f = 0.0
-    for node in graph._boxes:
+    for node in graph.box_nodes:
         values = [c.value for c in node.children]
         t = per_call(lambda node=node, values=values: node.box.fprop(*values))
         boxes_f += t
@@ -352,7 +352,7 @@ def step_profile(
     out.append(("Graph.fprop around the boxes (feed, loop)", max(0.0, fprop_total - boxes_f)))
     bprop_total = per_call(graph.bprop)
     boxes_b = 0.0
-    for node, needs in graph._plan(graph.outputs[0], tuple(graph.parameters)):
+    for node, needs in graph.plan(graph.outputs[0], tuple(graph.parameters)):
         values = [c.value for c in node.children]
         g = node.grad if node.grad is not None else np.ones_like(node.value)
         t = per_call(

@@ -20,8 +20,6 @@ from ._version import __version__ as __version__  # one source: flowgraph/_versi
 from .boxes import (  # the library to compose with
     Abs,
     Add,
-    Block,
-    Box,
     Concat,
     CrossEntropy,
     Div,
@@ -54,8 +52,8 @@ from .boxes import (  # the library to compose with
     Transpose,
 )
 from .check import BoxReport, GraphReport, check_box, check_graph, check_jvp
+from .core import Constant, Graph, Input, Node, Parameter
 from .core.forward import JVPError, jvp
-from .core.graph import Constant, Graph, Input, Node, Parameter
 from .errors import (
     BoxError,
     DataError,

@@ -2,7 +2,7 @@
 
 Each function makes one node of one box, exactly as ``fg.Tanh()(a)`` does (the box is what
 the checker verifies; these are spelling). A number or an array argument becomes a
-:class:`~flowgraph.core.graph.Constant`, as with the operators on nodes.
+:class:`~flowgraph.core.node.Constant`, as with the operators on nodes.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from . import boxes
-from .core.graph import Node, as_node
+from .core.node import Node, as_node
 
 __all__ = [
     "exp", "log", "tanh", "sigmoid", "relu", "softplus", "leaky_relu", "abs", "square",

@@ -27,9 +27,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from ..core import Graph
 from ..core.forward import JVPResult
 from ..core.forward import jvp as graph_jvp
-from ..core.graph import Graph
 from ..model import Model
 from .params import AnalysisError
 

@@ -32,8 +32,8 @@ from typing import Any
 
 import numpy as np
 
+from ..core import Graph, Input, Node
 from ..core.forward import JVPError, boxes_without_jvp, forward_tangents
-from ..core.graph import Graph, Input, Node
 from ..model import Model
 from .params import AnalysisError, Objective, is_mlp, loss_graph, objective, to_float64
 

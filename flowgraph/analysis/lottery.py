@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from ..core.graph import Parameter
+from ..core import Parameter
 from ..model import Model
 from ..optim import SGD
 from ..training import train

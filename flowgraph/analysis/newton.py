@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from ..core.graph import Graph
+from ..core import Graph
 from ..model import Model
 from .hessian import analysed_objective, objective_hessian
 from .params import AnalysisError, set_flat

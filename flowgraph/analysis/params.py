@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from ..core.graph import Graph, Node, Parameter
+from ..core import Graph, Node, Parameter
 from ..errors import FlowgraphError
 from ..model import Model, mlp
 

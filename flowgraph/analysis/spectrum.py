@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from ..core.graph import Graph
+from ..core import Graph
 from ..model import Model
 from .hessian import analysed_objective, choose_method, objective_hessian, objective_hvp
 from .params import AnalysisError, as_generator

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..core.box import Box, Outer
+from ..core.box import Box
+from ..core.rank1 import Outer
 from ..errors import ShapeError
 
 

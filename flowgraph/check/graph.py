@@ -95,8 +95,8 @@ def check_graph(
     (True, ['W1', 'b1', 'W2', 'b2'])
     """
     rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
-    out_node: Node = graph._resolve(output) if output is not None else graph.outputs[0]
-    wrt_nodes = [graph._resolve(w) for w in wrt]
+    out_node: Node = graph.resolve(output) if output is not None else graph.outputs[0]
+    wrt_nodes = [graph.resolve(w) for w in wrt]
     originals = {p: p.value for p in graph.parameters}
     if not isinstance(feed, Mapping):
         raise FeedError(
@@ -155,7 +155,7 @@ class _Run:
         self.recorded = {n: [c.value for c in n.children] for n in graph.order if n.box is not None}
         # the path the Graph took at each box: bprop_needed with these needs (same targets
         # as bprop's: the parameters, then the inputs of wrt)
-        plan = graph._plan(out, tuple(graph.parameters) + tuple(extra))
+        plan = graph.plan(out, tuple(graph.parameters) + tuple(extra))
         self.needs = {id(n): needs for n, needs in plan}
         # wrt inputs are perturbed in place, inside feed64's arrays
         self.inputs = {w: self.feed64[w if w in self.feed64 else w.name] for w in wrt}

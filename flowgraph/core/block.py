@@ -5,15 +5,14 @@ from __future__ import annotations
 import copy
 import weakref
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
 from ..errors import GraphError
 from .box import Box
-
-if TYPE_CHECKING:  # pragma: no cover
-    from .graph import Graph, Input, Node
+from .graph import Graph
+from .node import Input, Node
 
 
 class _has_jvp:  # noqa: N801 (used as a method name)
@@ -116,8 +115,6 @@ class Block(Box):
     arity: int | None
 
     def __init__(self, graph: Graph, inputs: Sequence[Input], *, name: str = "block"):
-        from .graph import Graph, Input
-
         if not isinstance(graph, Graph):
             raise GraphError(f"Block needs a Graph, got {type(graph).__name__}")
         inputs = list(inputs)
@@ -142,7 +139,7 @@ class Block(Box):
         self.arity, self.input_names = len(inputs), tuple(x.name for x in inputs)
         self.index = 0  # the inner output this box computes; Block.output(i) for the others
         self._uses = _Uses()  # what each use computed, shared by the parts
-        stamped = graph._stamped  # the nodes an fprop feeds or computes, as it stamps them
+        stamped = graph.stamped  # the nodes an fprop feeds or computes, as it stamps them
         self._input_slots = [(stamped.index(x), k) for k, x in enumerate(inputs)]
         self._constants = [n for n in graph.order if n.box is None and n not in inputs]
         parts = [self] + [copy.copy(self) for _ in graph.outputs[1:]]
@@ -151,8 +148,6 @@ class Block(Box):
 
     @classmethod
     def example(cls) -> Block:
-        from .graph import Graph, Input
-
         h, W, b = Input("h"), Input("W"), Input("b")
         y = h + ((h @ W.T) + b) ** 2 / 4  # a residual unit of boxes with forward-mode rules
         return cls(Graph(y), [h, W, b], name="residual")
@@ -227,7 +222,7 @@ class Block(Box):
         for o in outs:
             if not isinstance(o, np.ndarray) or id(o) in held:
                 return  # a NumPy scalar, an input or a constant: bprop computes it again
-        stamp, values = self.graph._fprop_state()
+        stamp, values = self.graph.fprop_state()
         for pos, _ in self._input_slots:
             values[pos] = None  # put back from bprop's inputs
         out_pos = {i: k for k, i in enumerate(out_ids)}
@@ -261,7 +256,7 @@ class Block(Box):
                     values[pos] = inputs[k]
                 for pos, k in use.links:
                     values[pos] = outs[k]
-                self.graph._restore_fprop_state(use.stamp, values)
+                self.graph.restore_fprop_state(use.stamp, values)
                 return out
         current = all(x.value is v for x, v in zip(self.inputs, inputs))
         if not (current and out.value is output):

@@ -1,66 +1,19 @@
 """The Box: one differentiable function, its fprop and its bprop, and nothing else.
 
 A box never stores per-call state: the Graph hands ``bprop`` the inputs and the output it
-computed at fprop, so one box object may serve several nodes of one graph.
+computed at fprop, so one box object may serve several nodes of one graph. Calling a box on
+nodes makes a node (``Tanh()(a1)``): the only thing a box knows of graphs.
 """
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
 from ..errors import GraphError
-
-if TYPE_CHECKING:  # pragma: no cover
-    from .graph import Node
-
-
-class Outer:
-    """A rank-1 matrix u v^T kept as its two factors, u of shape (m,) and v of shape (n,).
-
-    A fast path for one example at a time: Linear's grad_W = grad_a h^T is such a matrix, and
-    SGD's update W <- W - alpha u v^T is then one BLAS rank-1 update in place (``?ger``), one
-    pass over W instead of building the (m, n) gradient and reading it back. The Graph keeps
-    an Outer only as a Parameter's gradient; ``Parameter.grad`` builds the array on first
-    access, so nobody outside the Graph and the optimizer ever sees one.
-    """
-
-    __slots__ = ("u", "v")
-
-    def __init__(self, u: np.ndarray, v: np.ndarray):
-        self.u, self.v = u, v
-
-    @property
-    def shape(self) -> tuple[int, int]:
-        return (self.u.shape[0], self.v.shape[0])
-
-    def materialize(self) -> np.ndarray:
-        """The (m, n) array u v^T."""
-        return np.outer(self.u, self.v)
-
-    def subtract_from(self, W: np.ndarray, alpha: float) -> None:
-        """W <- W - alpha u v^T, in place (with SciPy's BLAS ``sger``/``dger`` when present)."""
-        ger = _blas_ger(W.dtype.char) if W.flags.c_contiguous else None
-        if ger is None:
-            W -= alpha * self.materialize()
-            return
-        a = W.T  # Fortran-ordered (n, m): BLAS updates it in place as a += -alpha v u^T
-        out = ger(-alpha, self.v, self.u, a=a, overwrite_a=True)
-        if out is not a:  # BLAS worked on a copy (never for float32/float64 contiguous W)
-            W[...] = out.T
-
-
-@functools.cache
-def _blas_ger(dtype_char: str) -> Any:
-    """SciPy's BLAS rank-1 update for a dtype (``'f'`` float32, ``'d'`` float64), or None."""
-    try:
-        from scipy.linalg import blas
-    except ImportError:  # SciPy is optional: Outer.subtract_from falls back on NumPy
-        return None
-    return {"f": blas.sger, "d": blas.dger}.get(dtype_char)
+from .node import Node
 
 
 class Box:
@@ -108,8 +61,9 @@ class Box:
         """What the Graph calls: ``bprop`` when only the inputs flagged in ``needs`` (one bool
         per input) want a gradient. A box may override it with a fast path that skips the
         others (returning None for them) or returns a gradient in factored form (an
-        :class:`Outer`, for a Parameter); ``bprop`` stays the definition the checker verifies
-        and the tests hold every fast path to. By default it is ``bprop``."""
+        :class:`~flowgraph.core.rank1.Outer`, for a Parameter); ``bprop`` stays the
+        definition the checker verifies and the tests hold every fast path to. By default it
+        is ``bprop``."""
         return self.bprop(inputs, output, grad_output)
 
     # -- forward mode (optional): the directional derivatives, for exact Hessian-vector products
@@ -176,8 +130,6 @@ class Box:
 
     def __call__(self, *children: Node, name: str | None = None) -> Node:
         """Make a node whose value is this box applied to ``children``: ``Tanh()(a1)``."""
-        from .graph import Node
-
         self.check_arity(len(children))
         for i, c in enumerate(children):
             if not isinstance(c, Node):

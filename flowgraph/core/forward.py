@@ -32,7 +32,8 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from ..errors import FlowgraphError
-from .graph import Graph, Input, Node, Parameter
+from .graph import Graph
+from .node import Input, Node, Parameter
 
 __all__ = ["jvp", "JVPResult", "JVPError"]
 
@@ -233,6 +234,6 @@ def jvp(
         seeds[id(node)] = t
     R = forward_tangents(g, seeds)
     outs = [R[id(o)] if id(o) in R else _zeros_like(o.value) for o in g.outputs]
-    if g._single:
+    if g.single_output:
         return JVPResult(values, outs[0])
     return JVPResult(values, outs)

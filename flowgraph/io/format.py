@@ -45,7 +45,7 @@ import numpy as np
 from numpy.lib import format as npy_format
 
 from .. import boxes as _boxes  # noqa: F401  (imports every family, defining the classes)
-from ..core.box import Box
+from ..core import Box
 from ..errors import FlowgraphError
 from ..model.mlp import check_config, parameter_shapes
 

@@ -20,9 +20,8 @@ from typing import Any
 
 import numpy as np
 
+from ..core import Box, Constant, Graph, Input, Node, Parameter
 from ..core.block import Block
-from ..core.box import Box
-from ..core.graph import Constant, Graph, Input, Node, Parameter
 from ..errors import GraphError, ModelError
 from ..model import Model
 from ..model.mlp import from_config
@@ -282,7 +281,7 @@ class Builder:
             auto = rec.get("auto", False)
             if not isinstance(auto, bool):
                 raise self.fail(where, f"node {name!r}: 'auto' must be true or false")
-            node._auto_named = auto
+            node.auto_named = auto
             nodes[name] = node
         outputs = structure.get("outputs")
         if (

@@ -22,9 +22,8 @@ from typing import Any
 import numpy as np
 
 from .._atomic import atomic_write
+from ..core import Box, Constant, Graph, Input, Node, Parameter
 from ..core.block import Block
-from ..core.box import Box
-from ..core.graph import Constant, Graph, Input, Node, Parameter
 from ..errors import ModelError
 from ..model import MLP, Model
 from .format import FORMAT, MAX_DEPTH, VERSION, canonical, digest
@@ -110,7 +109,7 @@ class Describer:
 
     def node(self, n: Node, prefix: str, depth: int, where: str) -> dict[str, Any]:
         record: dict[str, Any] = {"name": n.name}
-        if getattr(n, "_auto_named", False):
+        if getattr(n, "auto_named", False):
             record["auto"] = True
         if isinstance(n, Input):
             record["kind"] = "input"

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ..core.graph import Graph, Input
+from ..core import Graph, Input
 from ..errors import DataError, FeedError, LabelError
 
 if TYPE_CHECKING:  # the Model is built on feeds; feeds only name it in hints

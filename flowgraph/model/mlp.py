@@ -34,8 +34,7 @@ from ..boxes import (
     SoftmaxCrossEntropy,
     Tanh,
 )
-from ..core.box import Box
-from ..core.graph import Input, Node, Parameter
+from ..core import Box, Input, Node, Parameter
 from ..errors import DataError, GraphError, ModelError
 from .model import Model
 from .preprocessing import Preprocessing

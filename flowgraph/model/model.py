@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 
 from ..boxes import Softmax
-from ..core.graph import Graph, Input, Node, Parameter
+from ..core import Graph, Input, Node, Parameter
 from ..errors import DataError, FeedError, FlowgraphError, GraphError, ModelError
 from .feeds import Feed, check_labels, make_feed, named_arrays
 from .preprocessing import Preprocessing

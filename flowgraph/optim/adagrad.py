@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from ..core.graph import Parameter
+from ..core import Parameter
 from .base import Optimizer, check_nonnegative
 from .schedules import Schedule
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from ..core.graph import Parameter
+from ..core import Parameter
 from .adam import Adam
 from .schedules import Schedule
 

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from ..core.graph import Parameter
+from ..core import Parameter
 from .schedules import Schedule, as_schedule
 
 __all__ = ["Optimizer", "check_fraction", "check_nonnegative"]

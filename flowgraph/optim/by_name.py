@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from ..core.graph import Parameter
+from ..core import Parameter
 from .adagrad import AdaGrad
 from .adam import Adam
 from .adamw import AdamW

@@ -16,7 +16,7 @@ import numpy as np
 
 from .. import init as initializers
 from ..boxes import SquaredError
-from ..core.graph import Graph, Input, Node, Parameter
+from ..core import Graph, Input, Node, Parameter
 from ..model.mlp import layers, mlp, penalized
 from .settings import Settings
 

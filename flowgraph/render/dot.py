@@ -14,7 +14,7 @@ import graphviz
 import numpy as np
 
 from ..check import BoxReport, GraphReport
-from ..core.graph import Graph, Node, Parameter
+from ..core import Graph, Node, Parameter
 from ..errors import FlowgraphError
 from .labels import Marks, kind_of, node_attributes, node_id
 from .labels import legend as legend_table

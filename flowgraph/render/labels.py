@@ -14,8 +14,8 @@ from typing import Any
 import graphviz
 import numpy as np
 
+from ..core import Constant, Input, Node, Parameter
 from ..core.block import Block
-from ..core.graph import Constant, Input, Node, Parameter
 from .style import MUTED, STYLE, esc, font, num, shape_text
 from .values import TINY, nonfinite, stats_rows, summarize, warning
 

@@ -9,8 +9,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..boxes.linear import Linear
+from ..core import Graph, Node, Parameter
 from ..core.block import Block
-from ..core.graph import Graph, Node, Parameter
 
 __all__ = ["Layer", "find_layers", "block_uses", "layer_name"]
 

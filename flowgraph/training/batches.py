@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from ..boxes import Softmax
-from ..core.graph import Node
+from ..core import Node
 
 __all__ = ["Batches", "running_scores"]
 

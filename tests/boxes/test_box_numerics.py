@@ -14,7 +14,7 @@ import pytest
 
 import flowgraph as fg
 from flowgraph.check import all_box_classes
-from flowgraph.core.box import Outer
+from flowgraph.core import Outer
 
 FLOATS = (np.float16, np.float32, np.float64)
 BOXES = all_box_classes()

@@ -152,7 +152,7 @@ def test_the_first_layers_path_at_one_example_is_checked():
     W, b = fg.Parameter(np.ones((3, 2)), "W"), fg.Parameter(np.zeros(3), "b")
     graph = fg.Graph(fg.L2Penalty()(LinearWrongOnlyForBAlone()(x, W, b, name="a")))
     # check_graph with W left out of the targets is the frozen case: the Graph's plan for it
-    needs = dict((n.name, k) for n, k in graph._plan(graph.outputs[0], (b,)))
+    needs = dict((n.name, k) for n, k in graph.plan(graph.outputs[0], (b,)))
     assert needs["a"] == (False, False, True)
 
 

@@ -525,3 +525,22 @@ def test_check_finite_in_bprop():
         graph.fprop({x: np.array([0.0, 1.0])}, check_finite=False)
         with pytest.raises(fg.NonFiniteError, match="gradient from log"):
             graph.bprop()
+
+
+# -- pinned by mutation testing (benchmarks/mutation.py) ---------------------------------------
+def test_node_repr_names_the_box_or_the_leaf_kind():
+    x = fg.Input("x")
+    h = fg.Tanh()(x, name="h")
+    assert repr(h) == "<Tanh node 'h'>" and repr(x) == "<Input node 'x'>"
+    fg.Graph(h).fprop({x: np.zeros((2, 3))})
+    assert repr(h) == "<Tanh node 'h', shape=(2, 3)>"
+
+
+def test_the_other_graph_hint_only_for_a_node_of_the_same_name():
+    x, other_x, z = fg.Input("x"), fg.Input("x"), fg.Input("z")
+    graph = fg.Graph(fg.Add()(fg.Tanh()(x), z))
+    with pytest.raises(fg.FeedError, match="another node named 'x'"):
+        graph.fprop({other_x: np.ones(2), z: np.ones(2)})
+    with pytest.raises(fg.FeedError, match="no value fed for Input 'x'") as info:
+        graph.fprop({z: np.ones(2)})  # z is this graph's own node, of another name: no hint
+    assert "another node" not in str(info.value)

@@ -7,7 +7,7 @@ import importlib
 
 import numpy as np
 import pytest
-from test_box_library import check_jvp
+from helper_boxes import check_jvp
 
 import flowgraph as fg
 
@@ -231,7 +231,7 @@ def test_the_readme_example_of_composing_graphs_runs(tmp_path, monkeypatch):
     import re
     from pathlib import Path
 
-    readme = (Path(__file__).parent.parent / "README.md").read_text()
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
     section = readme.split("## Composing graphs", 1)[1].split("\n## ", 1)[0]
     (code,) = re.findall(r"```python\n(.*?)```", section, re.S)
     monkeypatch.chdir(tmp_path)
@@ -395,15 +395,15 @@ def test_putting_values_back_keeps_the_stale_state_check(rng):
     grads = [np.array(p.grad) for p in graph.parameters]
     other.fprop({h: rng.standard_normal((5, 3)), W: np.eye(3), b: np.zeros(3)})
     with pytest.raises(fg.GraphError, match="no successful fprop"):
-        block.graph._fprop_state()  # (its nodes hold other's values now)
+        block.graph.fprop_state()  # (its nodes hold other's values now)
     graph.bprop(wrt=[x])  # the inner nodes hold other's values: the uses' are put back
     for p, g in zip(graph.parameters, grads):
         np.testing.assert_array_equal(p.grad, g, err_msg=p.name)
     with pytest.raises(fg.GraphError, match="holds a value from another fprop"):
         other.bprop()
-    state = block.graph._fprop_state()
+    state = block.graph.fprop_state()
     with pytest.raises(fg.GraphError, match="not the state of an fprop"):
-        block.graph._restore_fprop_state(state[0], state[1][:-1])
+        block.graph.restore_fprop_state(state[0], state[1][:-1])
 
 
 def residual_chain(block, rng):

@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 import flowgraph as fg
-from flowgraph.core.box import Box, Outer
+from flowgraph.core import Box
+from flowgraph.core.rank1 import Outer
 
 
 @pytest.mark.parametrize("n", [1, 4])
