@@ -52,7 +52,7 @@ from .boxes import (  # the library to compose with
     Transpose,
 )
 from .check import BoxReport, GraphReport, check_box, check_graph, check_jvp
-from .core import Constant, Graph, Input, Node, Parameter
+from .core import Block, Box, Constant, Graph, Input, Node, Parameter
 from .core.forward import JVPError, jvp
 from .errors import (
     BoxError,
