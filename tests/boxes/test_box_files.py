@@ -9,10 +9,10 @@ import inspect
 from pathlib import Path
 
 import pytest
-from flowgraph.gradcheck import all_box_classes
 
 import flowgraph as fg
 import flowgraph.boxes as boxes
+from flowgraph.check import all_box_classes
 
 BOXES_DIR = Path(boxes.__file__).parent
 FAMILY_FILES = sorted(p for p in BOXES_DIR.glob("*.py") if p.name != "__init__.py")

@@ -18,7 +18,7 @@ CORE_FILES = sorted(CORE_DIR.glob("*.py"))
 UPWARD_AT_TOP = {"node.py": {"..boxes.arithmetic"}}  # the one import circle
 # imported inside a function, when called: Jupyter's picture of a Graph; the forward-mode
 # checker's table rows (leaving core/forward.py for flowgraph/check)
-UPWARD_ON_CALL = {"graph.py": {"..render"}, "forward.py": {"..gradcheck"}}
+UPWARD_ON_CALL = {"graph.py": {"..render"}}
 
 
 def package_imports(path: Path) -> tuple[set[str], set[str]]:
