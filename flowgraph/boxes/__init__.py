@@ -23,6 +23,9 @@ from .arithmetic import (
     Transpose,
     unbroadcast,
 )
+from .einsum import Einsum
+from .elementwise import Clip, Compare, Cos, Maximum, Minimum, Power, Sin, StopGradient, Where
+from .indexing import GetItem, OneHot, Take, TakeAlongAxis
 from .linear import Linear
 from .losses import (
     CrossEntropy,
@@ -34,6 +37,8 @@ from .losses import (
     softmax,
 )
 from .penalties import L1Penalty, L2Penalty
+from .reductions import ArgMax, ArgMin, LogSoftmax, LogSumExp, Max, Min, Var
+from .shapes import Permute, Split, Stack, SwapAxes
 
 __all__ = [
     "Box",
@@ -54,4 +59,8 @@ __all__ = [
     "Sub", "Neg", "Mul", "Div", "MatMul", "Transpose", "Sum", "Mean", "Reshape", "Concat",
     "Exp", "Log", "Square", "Pow", "Abs", "Softplus", "LeakyReLU",
     "SquaredError", "SigmoidCrossEntropy", "Hinge", "unbroadcast", "Block",
+    # array operations as NumPy and PyTorch spell them
+    "Einsum", "Clip", "Compare", "Cos", "Maximum", "Minimum", "Power", "Sin", "StopGradient",
+    "Where", "GetItem", "OneHot", "Take", "TakeAlongAxis", "ArgMax", "ArgMin", "LogSoftmax",
+    "LogSumExp", "Max", "Min", "Var", "Permute", "Split", "Stack", "SwapAxes",
 ]  # fmt: skip

@@ -1,0 +1,131 @@
+"""Einstein summation, ``np.einsum(spec, *operands)``: one box for matrix products, batched
+products, bilinear forms, traces of products and attention scores.
+
+The gradient of an einsum with respect to one operand is again an einsum: contract the
+output gradient with the other operands, onto that operand's subscripts:
+
+    y = einsum("ij,jk->ik", A, B)       grad_A = einsum("ik,jk->ij", grad_y, B)
+                                        grad_B = einsum("ik,ij->jk", grad_y, A)
+
+A subscript that only one operand has and the output lacks (summed within that operand)
+gets the gradient copied along it.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..core.box import Box
+from ..errors import ShapeError
+
+
+def parse_spec(spec: str) -> tuple[list[str], str]:
+    """``"ij,jk->ik"`` as (["ij", "jk"], "ik"); without ``->`` the output is the letters that
+    appear once, in alphabetical order (NumPy's implicit mode). Letters only; no ``...``."""
+    if not isinstance(spec, str):
+        raise ShapeError(f"Einsum: the spec must be a string such as 'ij,jk->ik', got {spec!r}")
+    text = spec.replace(" ", "")
+    if "." in text:
+        raise ShapeError(f"Einsum {spec!r}: '...' is not supported; name every axis")
+    lhs, arrow, out = text.partition("->")
+    subs = lhs.split(",")
+    letters = "".join(subs)
+    if not all(s.isalpha() for s in subs if s) or (out and not out.isalpha()):
+        raise ShapeError(f"Einsum {spec!r}: subscripts must be letters, e.g. 'ij,jk->ik'")
+    if not arrow:
+        out = "".join(sorted(c for c in set(letters) if letters.count(c) == 1))
+    for s in subs:
+        if len(set(s)) != len(s):
+            raise ShapeError(f"Einsum {spec!r}: operand '{s}' repeats a subscript (a diagonal)")
+    if len(set(out)) != len(out) or set(out) - set(letters):
+        raise ShapeError(f"Einsum {spec!r}: output '{out}' must name input subscripts once each")
+    return subs, out
+
+
+class Einsum(Box):
+    """``np.einsum(spec, *operands)`` with explicit or implicit output.
+
+    fprop:  y = einsum(spec, x_1, ..., x_n)
+    bprop:  grad_x_i = einsum(out, subs of the others -> subs_i; grad_y, the others),
+            copied along subscripts of x_i that appear nowhere else
+    """
+
+    arity = None
+    min_arity = 1
+    input_names = ("x",)
+
+    def __init__(self, spec: str):
+        self.subs, self.out = parse_spec(spec)
+        self.spec = ",".join(self.subs) + "->" + self.out
+
+    @classmethod
+    def example(cls) -> Einsum:
+        return cls("bij,bjk->bik")
+
+    def config(self) -> dict:
+        return {"spec": self.spec}
+
+    def _check(self, xs) -> None:
+        if len(xs) != len(self.subs):
+            raise ShapeError(f"Einsum {self.spec!r} takes {len(self.subs)} operands, got {len(xs)}")
+        sizes: dict[str, int] = {}
+        for s, x in zip(self.subs, xs):
+            if len(s) != np.ndim(x):
+                raise ShapeError(
+                    f"Einsum {self.spec!r}: operand '{s}' needs {len(s)} axes, got shape "
+                    f"{np.shape(x)}"
+                )
+            for c, n in zip(s, np.shape(x)):
+                if sizes.setdefault(c, n) != n:
+                    raise ShapeError(
+                        f"Einsum {self.spec!r}: subscript '{c}' has sizes {sizes[c]} and {n} "
+                        f"(shapes {[np.shape(x) for x in xs]})"
+                    )
+
+    def fprop(self, *xs):
+        self._check(xs)
+        return np.asarray(np.einsum(self.spec, *xs, optimize=len(xs) > 2))
+
+    def grad_of(self, i: int, xs, grad_y) -> np.ndarray:
+        """The gradient with respect to operand ``i``: grad_y contracted with the others."""
+        others = [j for j in range(len(xs)) if j != i]
+        seen = set(self.out).union(*(self.subs[j] for j in others))
+        target = "".join(c for c in self.subs[i] if c in seen)
+        spec = ",".join([self.out] + [self.subs[j] for j in others]) + "->" + target
+        g = np.einsum(spec, grad_y, *(xs[j] for j in others), optimize=len(xs) > 2)
+        if target != self.subs[i]:  # summed within x_i alone: copy along those axes
+            missing = [k for k, c in enumerate(self.subs[i]) if c not in seen]
+            g = np.broadcast_to(np.expand_dims(g, missing), np.shape(xs[i])).copy()
+        return g
+
+    def bprop(self, inputs, y, grad_y):
+        return tuple(self.grad_of(i, inputs, grad_y) for i in range(len(inputs)))
+
+    def fprop_jvp(self, inputs, tangents, y):
+        """R{y} = sum_i einsum(spec, x_1, ..., R{x_i}, ..., x_n) (multilinear)."""
+        total = np.zeros(np.shape(y))
+        for i, t in enumerate(tangents):
+            xs = list(inputs)
+            xs[i] = t
+            total = total + np.einsum(self.spec, *xs)
+        return total
+
+    def bprop_jvp(self, inputs, tangents, y, Ry, grad_y, R_grad_y):
+        """R{grad_x_i} = grad_of(i; R{grad_y}, x) + sum_{j != i} grad_of(i; grad_y, x with
+        R{x_j} in place of x_j) (the gradient is multilinear in grad_y and the others)."""
+        out = []
+        for i in range(len(inputs)):
+            g = self.grad_of(i, inputs, R_grad_y)
+            for j, t in enumerate(tangents):
+                if j != i:
+                    xs = list(inputs)
+                    xs[j] = t
+                    g = g + self.grad_of(i, xs, grad_y)
+            out.append(g)
+        return tuple(out)
+
+    def sample_inputs(self, rng):
+        return rng.standard_normal((2, 3, 4)), rng.standard_normal((2, 4, 5))
+
+    def __repr__(self) -> str:
+        return f"Einsum({self.spec!r})"
