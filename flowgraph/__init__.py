@@ -17,15 +17,22 @@ forward and bprop in reverse order down to the parameters; :func:`check_box` and
 
 from . import datasets, init, optim  # noqa: E402  (modules: fg.init.glorot_uniform, fg.optim.power)
 from ._version import __version__ as __version__  # one source: flowgraph/_version.py
-from .boxes import (  # the library to compose with
+from .boxes import (  # the library to compose with  # the array-operation boxes
     Abs,
     Add,
+    ArgMax,
+    ArgMin,
     Block,
     Box,
+    Clip,
+    Compare,
     Concat,
+    Cos,
     CrossEntropy,
     Div,
+    Einsum,
     Exp,
+    GetItem,
     Hinge,
     Identity,
     L1Penalty,
@@ -33,25 +40,43 @@ from .boxes import (  # the library to compose with
     LeakyReLU,
     Linear,
     Log,
+    LogSoftmax,
+    LogSumExp,
     MatMul,
+    Max,
+    Maximum,
     Mean,
+    Min,
+    Minimum,
     Mul,
     Neg,
+    OneHot,
+    Permute,
     Pow,
+    Power,
     ReLU,
     Reshape,
     Scale,
     Sigmoid,
     SigmoidCrossEntropy,
+    Sin,
     Softmax,
     SoftmaxCrossEntropy,
     Softplus,
+    Split,
     Square,
     SquaredError,
+    Stack,
+    StopGradient,
     Sub,
     Sum,
+    SwapAxes,
+    Take,
+    TakeAlongAxis,
     Tanh,
     Transpose,
+    Var,
+    Where,
 )
 from .callbacks import CSVLogger
 from .core.forward import JVPError, check_jvp, jvp
@@ -68,27 +93,52 @@ from .errors import (
     ShapeError,
 )
 from .functional import abs as abs  # fg.abs and fg.sum: not in __all__ (builtins)
-from .functional import (
+from .functional import (  # array operations as NumPy and PyTorch spell them
+    amax,
+    amin,
+    argmax,
+    argmin,
+    clip,
     concat,
+    cos,
+    einsum,
+    embedding,
     exp,
     hinge,
     leaky_relu,
     linear,
     log,
+    log_softmax,
+    logsumexp,
     matmul,
+    maximum,
     mean,
+    minimum,
+    one_hot,
+    permute,
+    power,
     relu,
     reshape,
     sigmoid,
     sigmoid_cross_entropy,
+    sin,
     softmax,
     softmax_cross_entropy,
     softplus,
+    split,
     sqrt,
     square,
     squared_error,
+    stack,
+    std,
+    stop_gradient,
+    swapaxes,
+    take,
+    take_along_axis,
     tanh,
     transpose,
+    var,
+    where,
 )
 from .functional import sum as sum
 from .gradcheck import BoxReport, GraphReport, check_box, check_graph
@@ -98,6 +148,9 @@ from .optim import SGD, AdaGrad, Adam, AdamW, RMSProp
 from .preprocessing import Preprocessing
 from .render import render, to_dot
 from .train import Callback, DivergenceError, EarlyStopping, History, TrainState, train
+
+max = amax  # fg.max and fg.min as np.max and np.min (not in __all__: builtins)
+min = amin
 
 __all__ = [
     # the engine
@@ -113,6 +166,13 @@ __all__ = [
     "exp", "log", "tanh", "sigmoid", "relu", "softplus", "leaky_relu", "square", "sqrt",
     "matmul", "transpose", "concat", "mean", "reshape", "softmax", "linear",
     "squared_error", "sigmoid_cross_entropy", "softmax_cross_entropy", "hinge",
+    # array operations (boxes, then function forms)
+    "ArgMax", "ArgMin", "Clip", "Compare", "Cos", "Einsum", "GetItem", "LogSoftmax",
+    "LogSumExp", "Max", "Maximum", "Min", "Minimum", "OneHot", "Permute", "Power", "Sin",
+    "Split", "Stack", "StopGradient", "SwapAxes", "Take", "TakeAlongAxis", "Var", "Where",
+    "amax", "amin", "argmax", "argmin", "clip", "cos", "einsum", "embedding", "log_softmax",
+    "logsumexp", "maximum", "minimum", "one_hot", "permute", "power", "sin", "split", "stack",
+    "std", "stop_gradient", "swapaxes", "take", "take_along_axis", "var", "where",
     # gradient checking
     "check_box", "check_graph", "BoxReport", "GraphReport",
     # forward mode: directional derivatives, and the check of each box's rules
