@@ -8,7 +8,9 @@ output gradient with the other operands, onto that operand's subscripts:
                                         grad_B = einsum("ik,ij->jk", grad_y, A)
 
 A subscript that only one operand has and the output lacks (summed within that operand)
-gets the gradient copied along it.
+gets the gradient copied along it. Two operands (the common case) run as one batched
+matrix product through BLAS (``contract_pair``), as opt_einsum does; more go to
+``np.einsum(optimize=True)``.
 """
 
 from __future__ import annotations
@@ -40,6 +42,37 @@ def parse_spec(spec: str) -> tuple[list[str], str]:
     if len(set(out)) != len(out) or set(out) - set(letters):
         raise ShapeError(f"Einsum {spec!r}: output '{out}' must name input subscripts once each")
     return subs, out
+
+
+def _sum_alone(s: str, x: np.ndarray, keep: str) -> tuple[str, np.ndarray]:
+    """Sum x over its subscripts that are not in ``keep`` (summed within x alone)."""
+    gone = tuple(i for i, c in enumerate(s) if c not in keep)
+    if not gone:
+        return s, x
+    return "".join(c for c in s if c in keep), np.sum(x, axis=gone)
+
+
+def contract_pair(sa: str, sb: str, out: str, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``np.einsum(f"{sa},{sb}->{out}", a, b)`` as one batched matrix product (BLAS): the
+    subscripts are sorted into batch (in a, b and out), contracted (in a and b only), a's own
+    and b's own; a is laid out (batch, a's own, contracted), b (batch, contracted, b's own)."""
+    sa, a = _sum_alone(sa, np.asarray(a), sb + out)
+    sb, b = _sum_alone(sb, np.asarray(b), sa + out)
+    size = dict(zip(sa, np.shape(a))) | dict(zip(sb, np.shape(b)))
+    batch = [c for c in sa if c in sb and c in out]
+    contracted = [c for c in sa if c in sb and c not in out]
+    left, right = [c for c in sa if c not in sb], [c for c in sb if c not in sa]
+
+    def n(letters):
+        return int(np.prod([size[c] for c in letters], dtype=np.int64))
+
+    A = np.transpose(a, [sa.index(c) for c in batch + left + contracted])
+    B = np.transpose(b, [sb.index(c) for c in batch + contracted + right])
+    Y = np.matmul(A.reshape(n(batch), n(left), n(contracted)),
+                  B.reshape(n(batch), n(contracted), n(right)))
+    order = batch + left + right
+    Y = Y.reshape([size[c] for c in order])
+    return np.transpose(Y, [order.index(c) for c in out])
 
 
 class Einsum(Box):
@@ -84,6 +117,8 @@ class Einsum(Box):
 
     def fprop(self, *xs):
         self._check(xs)
+        if len(xs) == 2:
+            return contract_pair(*self.subs, self.out, *xs)
         return np.asarray(np.einsum(self.spec, *xs, optimize=len(xs) > 2))
 
     def grad_of(self, i: int, xs, grad_y) -> np.ndarray:
@@ -91,8 +126,11 @@ class Einsum(Box):
         others = [j for j in range(len(xs)) if j != i]
         seen = set(self.out).union(*(self.subs[j] for j in others))
         target = "".join(c for c in self.subs[i] if c in seen)
-        spec = ",".join([self.out] + [self.subs[j] for j in others]) + "->" + target
-        g = np.einsum(spec, grad_y, *(xs[j] for j in others), optimize=len(xs) > 2)
+        if len(others) == 1:
+            g = contract_pair(self.out, self.subs[others[0]], target, grad_y, xs[others[0]])
+        else:
+            spec = ",".join([self.out] + [self.subs[j] for j in others]) + "->" + target
+            g = np.einsum(spec, grad_y, *(xs[j] for j in others), optimize=len(xs) > 2)
         if target != self.subs[i]:  # summed within x_i alone: copy along those axes
             missing = [k for k, c in enumerate(self.subs[i]) if c not in seen]
             g = np.broadcast_to(np.expand_dims(g, missing), np.shape(xs[i])).copy()

@@ -6,13 +6,14 @@ back, summing over repeated indices (the chain rule's sum over the copies):
 
     y = x[index]                 grad_x[i] = sum over positions p with index(p) = i of grad_y[p]
 
-The sum is done by sorting the indices once and adding runs of equal indices with
-``np.add.reduceat`` (rows of an embedding table) or with ``np.bincount`` (any index), both
-several times faster than ``np.add.at`` (benchmarks/gather.py measures them).
+The sum is a sparse matrix product for rows of a table (an embedding lookup; SciPy when
+installed) and one ``np.bincount`` over flat positions otherwise, both faster than
+``np.add.at`` (benchmarks/array_ops.py measures them against it and PyTorch).
 """
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import numpy as np
@@ -21,18 +22,34 @@ from ..core.box import Box
 from ..errors import LabelError, ShapeError
 
 
+@functools.cache
+def _sparse() -> Any:
+    """SciPy's sparse matrices (the optional ``fast`` extra), or None."""
+    try:
+        import scipy.sparse
+    except ImportError:
+        return None
+    return scipy.sparse
+
+
 def scatter_rows(grad: np.ndarray, idx: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
     """The gradient of a table of ``shape`` whose rows ``idx`` (any shape of integers, already
-    in [0, shape[0])) were read: ``grad`` (idx.shape + shape[1:]) summed into those rows."""
+    in [0, shape[0])) were read: ``grad`` (idx.shape + shape[1:]) summed into those rows.
+
+    As a product: grad_table = S grad_rows with S the (V, M) matrix of ones at (idx[m], m),
+    sparse (SciPy, when installed: one pass over the rows) or, without SciPy, one
+    ``np.bincount`` over flat positions."""
     flat = np.ravel(idx)
-    rows = np.reshape(grad, (flat.size, -1))
-    out = np.zeros((shape[0], rows.shape[1]), dtype=grad.dtype)
-    if flat.size:
-        order = np.argsort(flat, kind="stable")
-        ordered = flat[order]
-        starts = np.flatnonzero(np.concatenate(([True], ordered[1:] != ordered[:-1])))
-        out[ordered[starts]] = np.add.reduceat(rows[order], starts, axis=0)
-    return out.reshape(shape)
+    grad = np.asarray(grad)
+    rows = grad.reshape(flat.size, -1)
+    n, width = shape[0], rows.shape[1]
+    sparse = _sparse()
+    if sparse is not None and flat.size:
+        ones = np.ones(flat.size, dtype=grad.dtype)
+        S = sparse.csr_matrix((ones, (flat, np.arange(flat.size))), shape=(n, flat.size))
+        return np.asarray(S @ rows, dtype=grad.dtype).reshape(shape)
+    positions = (flat[:, None] * width + np.arange(width)).ravel()
+    return scatter_positions(rows.ravel(), positions, shape)
 
 
 def scatter_positions(grad: np.ndarray, positions: np.ndarray, shape: tuple[int, ...]) -> Any:

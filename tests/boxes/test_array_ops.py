@@ -223,3 +223,50 @@ def test_array_boxes_save_and_load(tmp_path):
     for box in [n.box for n in out.order if n.box is not None]:
         rebuilt = type(box)(**box.config())
         assert rebuilt.config() == box.config()
+
+
+def test_scatter_without_scipy_gives_the_same_sums(monkeypatch):
+    from flowgraph.boxes import indexing
+
+    rng = np.random.default_rng(4)
+    idx = rng.integers(0, 5, size=(20, 2))
+    grad = rng.standard_normal((20, 2, 3)).astype(np.float32)
+    with_scipy = scatter_rows(grad, idx, (5, 3))
+    monkeypatch.setattr(indexing, "_sparse", lambda: None)
+    without = scatter_rows(grad, idx, (5, 3))
+    assert without.dtype == np.float32
+    np.testing.assert_allclose(without, with_scipy, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize(
+    "spec, shapes",
+    [
+        ("ij,jk->ik", [(3, 4), (4, 5)]), ("ij,jk->ki", [(3, 4), (4, 5)]),
+        ("bij,bjk->bik", [(2, 3, 4), (2, 4, 5)]), ("i,i->", [(4,), (4,)]),
+        ("i,j->ij", [(3,), (4,)]), ("abc,cb->a", [(2, 3, 4), (4, 3)]),
+        ("xbyz,zbq->bqyx", [(2, 3, 4, 5), (5, 3, 2)]), ("ij,k->ik", [(2, 3), (4,)]),
+    ],
+)
+def test_two_operand_einsum_as_one_matrix_product_equals_numpy(spec, shapes):
+    from flowgraph.boxes.einsum import contract_pair, parse_spec
+
+    rng = np.random.default_rng(5)
+    xs = [rng.standard_normal(s) for s in shapes]
+    subs, out = parse_spec(spec)
+    np.testing.assert_allclose(contract_pair(*subs, out, *xs), np.einsum(spec, *xs), atol=1e-12)
+    assert fg.check_box(B.Einsum(spec), inputs=tuple(xs)).ok
+
+
+def test_array_ops_benchmark_runs_quick_and_writes_its_section(tmp_path):
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[2] / "benchmarks" / "array_ops.py"
+    spec = importlib.util.spec_from_file_location("array_ops_bench", path)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    md = tmp_path / "RESULTS.md"
+    md.write_text("# Benchmark results\n\nkept\n")
+    assert bench.main(["--quick", "--repeats", "1", "--write", str(md)]) == 0
+    text = md.read_text()
+    assert "kept" in text and "np.add.at" in text and "PyTorch bmm" in text
