@@ -17,16 +17,18 @@ forward and bprop in reverse order down to the parameters; :func:`check_box` and
 
 from . import datasets, init, optim  # noqa: E402  (modules: fg.init.glorot_uniform, fg.optim.power)
 from ._version import __version__ as __version__  # one source: flowgraph/_version.py
-from .boxes import (  # the library to compose with  # the array-operation boxes
+from .boxes import (  # the library to compose with
     Abs,
     Add,
     ArgMax,
     ArgMin,
+    AvgPool2d,
     Block,
     Box,
     Clip,
     Compare,
     Concat,
+    Conv2d,
     Cos,
     CrossEntropy,
     Div,
@@ -45,6 +47,7 @@ from .boxes import (  # the library to compose with  # the array-operation boxes
     MatMul,
     Max,
     Maximum,
+    MaxPool2d,
     Mean,
     Min,
     Minimum,
@@ -93,13 +96,15 @@ from .errors import (
     ShapeError,
 )
 from .functional import abs as abs  # fg.abs and fg.sum: not in __all__ (builtins)
-from .functional import (  # array operations as NumPy and PyTorch spell them
+from .functional import (  # the function forms
     amax,
     amin,
     argmax,
     argmin,
+    avg_pool2d,
     clip,
     concat,
+    conv2d,
     cos,
     einsum,
     embedding,
@@ -111,6 +116,7 @@ from .functional import (  # array operations as NumPy and PyTorch spell them
     log_softmax,
     logsumexp,
     matmul,
+    max_pool2d,
     maximum,
     mean,
     minimum,
@@ -173,6 +179,7 @@ __all__ = [
     "amax", "amin", "argmax", "argmin", "clip", "cos", "einsum", "embedding", "log_softmax",
     "logsumexp", "maximum", "minimum", "one_hot", "permute", "power", "sin", "split", "stack",
     "std", "stop_gradient", "swapaxes", "take", "take_along_axis", "var", "where",
+    "Conv2d", "MaxPool2d", "AvgPool2d", "conv2d", "max_pool2d", "avg_pool2d",
     # gradient checking
     "check_box", "check_graph", "BoxReport", "GraphReport",
     # forward mode: directional derivatives, and the check of each box's rules

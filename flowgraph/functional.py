@@ -275,3 +275,24 @@ def argmin(x: Any, axis: int | None = None, keepdims: bool = False, *, name=None
 def power(x: Any, y: Any, *, name: str | None = None) -> Node:
     """x ** y with y a node or an array, as ``np.power`` (a Power box)."""
     return boxes.Power()(as_node(x), as_node(y), name=name)
+
+
+# -- convolution and pooling, as torch.nn.functional (issue 23) -------------------------------
+__all__ += ["conv2d", "max_pool2d", "avg_pool2d"]
+
+
+def conv2d(x: Any, weight: Any, bias: Any = None, stride=1, padding=0, *, name=None) -> Node:
+    """2-D convolution of x (N, C, H, W) with W (O, C, kh, kw) and bias (O,) or None, as
+    ``torch.nn.functional.conv2d`` (a Conv2d box)."""
+    children = [as_node(x), as_node(weight)] + ([] if bias is None else [as_node(bias)])
+    return boxes.Conv2d(stride, padding)(*children, name=name)
+
+
+def max_pool2d(x: Any, kernel_size, stride=None, padding=0, *, name=None) -> Node:
+    """The maximum of each window, as ``torch.nn.functional.max_pool2d`` (a MaxPool2d box)."""
+    return _one(boxes.MaxPool2d(kernel_size, stride, padding), x, name)
+
+
+def avg_pool2d(x: Any, kernel_size, stride=None, padding=0, *, name=None) -> Node:
+    """The mean of each window, as ``torch.nn.functional.avg_pool2d`` (an AvgPool2d box)."""
+    return _one(boxes.AvgPool2d(kernel_size, stride, padding), x, name)

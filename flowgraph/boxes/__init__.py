@@ -23,6 +23,7 @@ from .arithmetic import (
     Transpose,
     unbroadcast,
 )
+from .conv import AvgPool2d, Conv2d, MaxPool2d
 from .einsum import Einsum
 from .elementwise import Clip, Compare, Cos, Maximum, Minimum, Power, Sin, StopGradient, Where
 from .indexing import GetItem, OneHot, Take, TakeAlongAxis
@@ -63,4 +64,6 @@ __all__ = [
     "Einsum", "Clip", "Compare", "Cos", "Maximum", "Minimum", "Power", "Sin", "StopGradient",
     "Where", "GetItem", "OneHot", "Take", "TakeAlongAxis", "ArgMax", "ArgMin", "LogSoftmax",
     "LogSumExp", "Max", "Min", "Var", "Permute", "Split", "Stack", "SwapAxes",
+    # convolution and pooling (NCHW)
+    "Conv2d", "MaxPool2d", "AvgPool2d",
 ]  # fmt: skip

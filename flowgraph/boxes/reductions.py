@@ -45,8 +45,9 @@ def expand(g: np.ndarray, axes: tuple[int, ...], keepdims: bool) -> np.ndarray:
     return np.asarray(g) if keepdims else np.expand_dims(g, axes)
 
 
-class _Reduction(Box):
-    """A reduction over ``axis`` (None: every axis) with NumPy's ``keepdims``."""
+class AxisReduction:
+    """What reductions share (a mixin, not a box): ``axis`` (None: every axis) and NumPy's
+    ``keepdims``, their config, and the reduced axes of an input."""
 
     def __init__(self, axis: Axis = None, keepdims: bool = False):
         self.axis = axis if axis is None or isinstance(axis, int) else tuple(int(a) for a in axis)
@@ -82,7 +83,7 @@ def winner_mask(x: np.ndarray, axes: tuple[int, ...], pick) -> np.ndarray:
     return np.transpose(mask.reshape(moved.shape), np.argsort(order))
 
 
-class Max(_Reduction):
+class Max(AxisReduction, Box):
     """The largest element over ``axis``, as ``np.max`` / ``x.max(axis, keepdims)``.
 
     fprop:  y = max_{i in axis} x_i
@@ -132,7 +133,7 @@ def _softmax(x: np.ndarray, axes: tuple[int, ...]) -> np.ndarray:
     return e / np.sum(e, axis=axes, keepdims=True)
 
 
-class LogSumExp(_Reduction):
+class LogSumExp(AxisReduction, Box):
     """log sum exp over ``axis``, stable (the maximum is subtracted first), as
     ``scipy.special.logsumexp`` / ``torch.logsumexp``.
 
@@ -221,7 +222,7 @@ class LogSoftmax(Box):
         return f"LogSoftmax(axis={self.axis})"
 
 
-class Var(_Reduction):
+class Var(AxisReduction, Box):
     """The variance over ``axis``, as ``np.var(x, axis, ddof=ddof)`` (NumPy's default ddof=0;
     ``torch.var`` defaults to the unbiased ddof=1: pass ``ddof=1``).
 
@@ -321,6 +322,10 @@ class ArgMax(Box):
 
 
 class ArgMin(ArgMax):
-    """The index of the smallest element along ``axis``, as ``np.argmin`` (no gradient)."""
+    """The index of the smallest element along ``axis``, as ``np.argmin``.
+
+    fprop:  y = argmin_{i} x_i
+    bprop:  none (piecewise constant)
+    """
 
     pick = staticmethod(np.argmin)
