@@ -39,7 +39,7 @@ from .losses import (
 )
 from .penalties import L1Penalty, L2Penalty
 from .reductions import ArgMax, ArgMin, LogSoftmax, LogSumExp, Max, Min, Var
-from .shapes import Permute, Split, Stack, SwapAxes
+from .shapes import Flatten, Permute, Split, Stack, SwapAxes
 
 __all__ = [
     "Box",
@@ -65,5 +65,5 @@ __all__ = [
     "Where", "GetItem", "OneHot", "Take", "TakeAlongAxis", "ArgMax", "ArgMin", "LogSoftmax",
     "LogSumExp", "Max", "Min", "Var", "Permute", "Split", "Stack", "SwapAxes",
     # convolution and pooling (NCHW)
-    "Conv2d", "MaxPool2d", "AvgPool2d",
+    "Conv2d", "MaxPool2d", "AvgPool2d", "Flatten",
 ]  # fmt: skip

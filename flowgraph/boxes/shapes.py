@@ -223,3 +223,42 @@ class Split(Box):
 
     def __repr__(self) -> str:
         return f"Split({self.sections!r}, axis={self.axis}, part={self.part})"
+
+
+class Flatten(Box):
+    """Every axis from ``start_dim`` on joined into one, as ``torch.flatten(x, start_dim)``
+    (a convnet's feature maps (N, C, H, W) become rows (N, C H W) for a Linear layer).
+
+    fprop:  y = reshape(x, x.shape[:start_dim] + (-1,))
+    bprop:  grad_x = reshape(grad_y, x.shape)
+    """
+
+    def __init__(self, start_dim: int = 1):
+        self.start_dim = int(start_dim)
+
+    @classmethod
+    def example(cls) -> Flatten:
+        return cls(1)
+
+    def config(self) -> dict:
+        return {"start_dim": self.start_dim}
+
+    def fprop(self, x):
+        d = _axis("Flatten", self.start_dim, max(np.ndim(x), 1), np.shape(x))
+        return np.reshape(x, np.shape(x)[:d] + (-1,))
+
+    def bprop(self, inputs, y, grad_y):
+        return (np.reshape(grad_y, np.shape(inputs[0])),)
+
+    def fprop_jvp(self, inputs, tangents, y):
+        """R{y} = reshape(R{x})."""
+        return np.reshape(tangents[0], np.shape(y))
+
+    def bprop_jvp(self, inputs, tangents, y, Ry, grad_y, R_grad_y):
+        return self.bprop(inputs, y, R_grad_y)
+
+    def sample_inputs(self, rng):
+        return (rng.standard_normal((2, 3, 2, 2)),)
+
+    def __repr__(self) -> str:
+        return f"Flatten({self.start_dim})"
