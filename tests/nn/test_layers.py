@@ -151,3 +151,17 @@ def test_initialisations_follow_torch_bounds():
     assert np.abs(layer.weight.value).max() > 0.9 * bound
     assert layer.weight.value.dtype == np.float32
     assert np.array_equal(nn.Linear(4, 3, rng=5).weight.value, nn.Linear(4, 3, rng=5).weight.value)
+
+
+@pytest.mark.parametrize("fn", ["kaiming_uniform", "kaiming_normal"])
+@pytest.mark.parametrize("shape, nl, a", [((64, 32), "relu", 0.0), ((16, 8, 3, 3), "leaky_relu",
+                                          np.sqrt(5.0)), ((32, 64), "tanh", 0.0)])
+def test_kaiming_initialisers_have_torch_spread(fn, shape, nl, a):
+    ours = getattr(fg.init, fn)(shape, rng=0, a=a, nonlinearity=nl, dtype=np.float64)
+    t = torch.empty(shape, dtype=torch.float64)
+    getattr(torch.nn.init, fn + "_")(t, a=a, nonlinearity=nl)
+    assert ours.shape == shape
+    assert abs(ours.std() / t.std().item() - 1) < 0.15
+    if fn == "kaiming_uniform":
+        bound = fg.init.gain(nl, a) * np.sqrt(3 / fg.init.fans(shape)[0])
+        assert np.abs(ours).max() <= bound
