@@ -137,3 +137,174 @@ def softmax_cross_entropy(a: Any, y: Any, *, name: str | None = None) -> Node:
 def hinge(a: Any, y: Any, *, name: str | None = None) -> Node:
     """The Crammer-Singer multi-class hinge of scores a and integer labels y (a Hinge box)."""
     return boxes.Hinge()(as_node(a), as_node(y), name=name)
+
+
+# -- array operations as NumPy and PyTorch spell them (issue 22) -------------------------------
+__all__ += [
+    "take_along_axis", "one_hot", "embedding", "take", "stack", "split", "swapaxes", "permute",
+    "einsum", "maximum", "minimum", "where", "clip", "logsumexp", "log_softmax", "sin", "cos",
+    "stop_gradient", "var", "std", "argmax", "argmin", "power", "amax", "amin", "equal",
+    "not_equal",
+]  # fmt: skip
+
+
+def take_along_axis(x: Any, indices: Any, axis: int = -1, *, name: str | None = None) -> Node:
+    """``np.take_along_axis(x, indices, axis)`` (``torch.gather``; a TakeAlongAxis box)."""
+    return boxes.TakeAlongAxis(axis)(as_node(x), as_node(indices), name=name)
+
+
+def take(x: Any, indices: Any, axis: int = 0, *, name: str | None = None) -> Node:
+    """``np.take(x, indices, axis)``, indices a node (``torch.index_select``; a Take box)."""
+    return boxes.Take(axis)(as_node(x), as_node(indices), name=name)
+
+
+def embedding(indices: Any, weight: Any, *, name: str | None = None) -> Node:
+    """Rows of the table ``weight`` (V, D) at integer ``indices`` of any shape, as
+    ``torch.nn.functional.embedding``: shape indices.shape + (D,) (a Take box on axis 0)."""
+    return boxes.Take(0)(as_node(weight), as_node(indices), name=name)
+
+
+def one_hot(labels: Any, num_classes: int, *, name: str | None = None) -> Node:
+    """One-hot float codes of integer labels, shape labels.shape + (C,) (a OneHot box)."""
+    return _one(boxes.OneHot(num_classes), labels, name)
+
+
+def stack(xs: Sequence[Any], axis: int = 0, *, name: str | None = None) -> Node:
+    """Children of one shape stacked along a new axis, as ``np.stack`` (a Stack box)."""
+    return boxes.Stack(axis)(*(as_node(x) for x in xs), name=name)
+
+
+def split(x: Any, indices_or_sections: int | Sequence[int], axis: int = 0) -> list[Node]:
+    """``np.split(x, indices_or_sections, axis)``: a list of nodes, one Split box each."""
+    x = as_node(x)
+    if isinstance(indices_or_sections, int):
+        n = indices_or_sections
+    else:
+        n = len(indices_or_sections) + 1
+    return [boxes.Split(indices_or_sections, axis, part)(x) for part in range(n)]
+
+
+def swapaxes(x: Any, axis1: int, axis2: int, *, name: str | None = None) -> Node:
+    """Two axes exchanged, as ``np.swapaxes`` (a SwapAxes box)."""
+    return _one(boxes.SwapAxes(axis1, axis2), x, name)
+
+
+def permute(x: Any, axes: Sequence[int], *, name: str | None = None) -> Node:
+    """The axes in the order ``axes``, as ``np.transpose(x, axes)`` (a Permute box)."""
+    return _one(boxes.Permute(axes), x, name)
+
+
+def einsum(spec: str, *operands: Any, name: str | None = None) -> Node:
+    """``np.einsum(spec, *operands)`` (an Einsum box): ``fg.einsum("bij,bjk->bik", a, b)``."""
+    return boxes.Einsum(spec)(*(as_node(x) for x in operands), name=name)
+
+
+def maximum(a: Any, b: Any, *, name: str | None = None) -> Node:
+    """The element-wise larger of a and b, as ``np.maximum`` (a Maximum box)."""
+    return boxes.Maximum()(as_node(a), as_node(b), name=name)
+
+
+def minimum(a: Any, b: Any, *, name: str | None = None) -> Node:
+    """The element-wise smaller of a and b, as ``np.minimum`` (a Minimum box)."""
+    return boxes.Minimum()(as_node(a), as_node(b), name=name)
+
+
+def where(cond: Any, a: Any, b: Any, *, name: str | None = None) -> Node:
+    """a where ``cond`` holds, b elsewhere, as ``np.where`` (a Where box)."""
+    return boxes.Where()(as_node(cond), as_node(a), as_node(b), name=name)
+
+
+def clip(x: Any, lo: float | None = None, hi: float | None = None, *, name=None) -> Node:
+    """x limited to [lo, hi], as ``np.clip`` / ``torch.clamp`` (a Clip box)."""
+    return _one(boxes.Clip(lo, hi), x, name)
+
+
+def logsumexp(x: Any, axis=None, keepdims: bool = False, *, name: str | None = None) -> Node:
+    """log sum exp over ``axis``, stable (a LogSumExp box)."""
+    return _one(boxes.LogSumExp(axis, keepdims), x, name)
+
+
+def log_softmax(a: Any, axis: int = -1, *, name: str | None = None) -> Node:
+    """log softmax over ``axis``, stable at |a| = 1e4 (a LogSoftmax box)."""
+    return _one(boxes.LogSoftmax(axis), a, name)
+
+
+def sin(x: Any, *, name: str | None = None) -> Node:
+    """sin(x), element-wise (a Sin box)."""
+    return _one(boxes.Sin(), x, name)
+
+
+def cos(x: Any, *, name: str | None = None) -> Node:
+    """cos(x), element-wise (a Cos box)."""
+    return _one(boxes.Cos(), x, name)
+
+
+def stop_gradient(x: Any, *, name: str | None = None) -> Node:
+    """x, through which no gradient flows back (``x.detach()``; a StopGradient box)."""
+    return _one(boxes.StopGradient(), x, name)
+
+
+def amax(x: Any, axis=None, keepdims: bool = False, *, name: str | None = None) -> Node:
+    """The largest element over ``axis``, as ``np.max`` (a Max box; ``x.max(axis)``)."""
+    return _one(boxes.Max(axis, keepdims), x, name)
+
+
+def amin(x: Any, axis=None, keepdims: bool = False, *, name: str | None = None) -> Node:
+    """The smallest element over ``axis``, as ``np.min`` (a Min box; ``x.min(axis)``)."""
+    return _one(boxes.Min(axis, keepdims), x, name)
+
+
+def var(x: Any, axis=None, ddof: int = 0, keepdims: bool = False, *, name=None) -> Node:
+    """The variance over ``axis``, as ``np.var`` (ddof=0 by default; a Var box)."""
+    return _one(boxes.Var(axis, keepdims, ddof), x, name)
+
+
+def std(x: Any, axis=None, ddof: int = 0, keepdims: bool = False, *, name=None) -> Node:
+    """The standard deviation over ``axis``, as ``np.std``: sqrt of a Var box (a Pow(0.5))."""
+    return _one(boxes.Pow(0.5), var(x, axis, ddof, keepdims), name)
+
+
+def argmax(x: Any, axis: int | None = None, keepdims: bool = False, *, name=None) -> Node:
+    """The index of the largest element along ``axis``, as ``np.argmax`` (no gradient)."""
+    return _one(boxes.ArgMax(axis, keepdims), x, name)
+
+
+def argmin(x: Any, axis: int | None = None, keepdims: bool = False, *, name=None) -> Node:
+    """The index of the smallest element along ``axis``, as ``np.argmin`` (no gradient)."""
+    return _one(boxes.ArgMin(axis, keepdims), x, name)
+
+
+def equal(a: Any, b: Any, *, name: str | None = None) -> Node:
+    """The mask a == b, as ``np.equal`` (a Compare box; ``==`` on nodes keeps identity)."""
+    return boxes.Compare("==")(as_node(a), as_node(b), name=name)
+
+
+def not_equal(a: Any, b: Any, *, name: str | None = None) -> Node:
+    """The mask a != b, as ``np.not_equal`` (a Compare box)."""
+    return boxes.Compare("!=")(as_node(a), as_node(b), name=name)
+
+
+def power(x: Any, y: Any, *, name: str | None = None) -> Node:
+    """x ** y with y a node or an array, as ``np.power`` (a Power box)."""
+    return boxes.Power()(as_node(x), as_node(y), name=name)
+
+
+# -- convolution and pooling, as torch.nn.functional (issue 23) -------------------------------
+__all__ += ["conv2d", "max_pool2d", "avg_pool2d"]
+
+
+def conv2d(x: Any, weight: Any, bias: Any = None, stride=1, padding=0, *, name=None) -> Node:
+    """2-D convolution of x (N, C, H, W) with W (O, C, kh, kw) and bias (O,) or None, as
+    ``torch.nn.functional.conv2d`` (a Conv2d box)."""
+    children = [as_node(x), as_node(weight)] + ([] if bias is None else [as_node(bias)])
+    return boxes.Conv2d(stride, padding)(*children, name=name)
+
+
+def max_pool2d(x: Any, kernel_size, stride=None, padding=0, *, name=None) -> Node:
+    """The maximum of each window, as ``torch.nn.functional.max_pool2d`` (a MaxPool2d box)."""
+    return _one(boxes.MaxPool2d(kernel_size, stride, padding), x, name)
+
+
+def avg_pool2d(x: Any, kernel_size, stride=None, padding=0, *, name=None) -> Node:
+    """The mean of each window, as ``torch.nn.functional.avg_pool2d`` (an AvgPool2d box)."""
+    return _one(boxes.AvgPool2d(kernel_size, stride, padding), x, name)

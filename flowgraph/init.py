@@ -16,7 +16,10 @@ from collections.abc import Callable
 
 import numpy as np
 
-__all__ = ["glorot_uniform", "normal", "constant", "zeros", "as_generator", "get"]
+__all__ = [
+    "glorot_uniform", "normal", "constant", "zeros", "as_generator", "get", "kaiming_uniform",
+    "kaiming_normal", "gain", "fans",
+]  # fmt: skip
 
 Shape = tuple[int, ...]
 
@@ -61,7 +64,56 @@ def zeros(
     return np.zeros(shape, dtype=dtype)
 
 
+def fans(shape: Shape) -> tuple[int, int]:
+    """(fan_in, fan_out) of a weight as torch counts them: (out, in, *kernel) has fan_in =
+    in * prod(kernel) and fan_out = out * prod(kernel)."""
+    if len(shape) < 2:
+        raise ValueError(f"fan_in and fan_out need a weight of at least 2 axes, got {shape}")
+    field = int(np.prod(shape[2:], dtype=np.int64)) if len(shape) > 2 else 1
+    return shape[1] * field, shape[0] * field
+
+
+def gain(nonlinearity: str = "leaky_relu", a: float = 0.0) -> float:
+    """The gain of ``torch.nn.init.calculate_gain``: 1 (linear, sigmoid), 5/3 (tanh),
+    sqrt(2) (relu), sqrt(2 / (1 + a^2)) (leaky_relu with slope a)."""
+    gains = {"linear": 1.0, "sigmoid": 1.0, "tanh": 5.0 / 3, "relu": np.sqrt(2.0),
+             "leaky_relu": float(np.sqrt(2.0 / (1 + a * a)))}
+    if nonlinearity not in gains:
+        raise ValueError(f"unknown nonlinearity {nonlinearity!r}; choose one of {sorted(gains)}")
+    return float(gains[nonlinearity])
+
+
+def _kaiming_std(shape, a, mode, nonlinearity) -> float:
+    if mode not in ("fan_in", "fan_out"):
+        raise ValueError(f"mode must be 'fan_in' or 'fan_out', got {mode!r}")
+    fan = fans(shape)[0 if mode == "fan_in" else 1]
+    return gain(nonlinearity, a) / np.sqrt(fan)
+
+
+def kaiming_uniform(
+    shape: Shape, rng: int | np.random.Generator | None = 0, *, a: float = 0.0,
+    mode: str = "fan_in", nonlinearity: str = "leaky_relu", dtype=np.float32,
+) -> np.ndarray:
+    """W ~ U[-b, b], b = gain sqrt(3 / fan) (He et al., 2015), as
+    ``torch.nn.init.kaiming_uniform_``; torch's Linear and Conv2d use a = sqrt(5), which makes
+    b = 1 / sqrt(fan_in)."""
+    b = np.sqrt(3.0) * _kaiming_std(shape, a, mode, nonlinearity)
+    return as_generator(rng).uniform(-b, b, size=shape).astype(dtype)
+
+
+def kaiming_normal(
+    shape: Shape, rng: int | np.random.Generator | None = 0, *, a: float = 0.0,
+    mode: str = "fan_in", nonlinearity: str = "leaky_relu", dtype=np.float32,
+) -> np.ndarray:
+    """W ~ N(0, std^2), std = gain / sqrt(fan) (He et al., 2015), as
+    ``torch.nn.init.kaiming_normal_``."""
+    std = _kaiming_std(shape, a, mode, nonlinearity)
+    return (std * as_generator(rng).standard_normal(shape)).astype(dtype)
+
+
 _BY_NAME: dict[str, Callable[..., np.ndarray]] = {
+    "kaiming_uniform": kaiming_uniform,
+    "kaiming_normal": kaiming_normal,
     "glorot_uniform": glorot_uniform,
     "glorot": glorot_uniform,
     "normal": normal,

@@ -27,6 +27,23 @@ from .arithmetic import Sub as Sub
 from .arithmetic import Sum as Sum
 from .arithmetic import Transpose as Transpose
 from .arithmetic import unbroadcast as unbroadcast  # (a helper of the broadcasting boxes)
+from .conv import AvgPool2d as AvgPool2d
+from .conv import Conv2d as Conv2d
+from .conv import MaxPool2d as MaxPool2d
+from .einsum import Einsum as Einsum
+from .elementwise import Clip as Clip
+from .elementwise import Compare as Compare
+from .elementwise import Cos as Cos
+from .elementwise import Maximum as Maximum
+from .elementwise import Minimum as Minimum
+from .elementwise import Power as Power
+from .elementwise import Sin as Sin
+from .elementwise import StopGradient as StopGradient
+from .elementwise import Where as Where
+from .indexing import GetItem as GetItem
+from .indexing import OneHot as OneHot
+from .indexing import Take as Take
+from .indexing import TakeAlongAxis as TakeAlongAxis
 from .linear import Linear as Linear
 from .losses import CrossEntropy as CrossEntropy
 from .losses import Hinge as Hinge
@@ -37,3 +54,15 @@ from .losses import SquaredError as SquaredError
 from .losses import softmax as softmax  # (the function, for models and analyses)
 from .penalties import L1Penalty as L1Penalty
 from .penalties import L2Penalty as L2Penalty
+from .reductions import ArgMax as ArgMax
+from .reductions import ArgMin as ArgMin
+from .reductions import LogSoftmax as LogSoftmax
+from .reductions import LogSumExp as LogSumExp
+from .reductions import Max as Max
+from .reductions import Min as Min
+from .reductions import Var as Var
+from .shapes import Flatten as Flatten
+from .shapes import Permute as Permute
+from .shapes import Split as Split
+from .shapes import Stack as Stack
+from .shapes import SwapAxes as SwapAxes

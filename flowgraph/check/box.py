@@ -185,11 +185,24 @@ def _check_inputs(
     def L() -> float:
         return float(np.vdot(R, np.asarray(box.fprop(*xs), dtype=np.float64)))
 
+    if not getattr(box, "differentiable", True):
+        return [_by_design(box.input_name(i), x, g) for i, (x, g) in enumerate(zip(xs, grads))
+                if is_float(x)]
     return [
         _check_input(box.input_name(i), x, g, L, rng, settings, magnitude, wrote)
         for i, (x, g) in enumerate(zip(xs, grads))
         if is_float(x)
     ]
+
+
+def _by_design(name: str, x: np.ndarray, g: Any) -> InputCheck:
+    """An input of a box that is not differentiable (``differentiable = False``: a mask, an
+    index, random draws, a stopped gradient): its bprop must give None, nothing else."""
+    if g is not None:
+        note = "the box says differentiable = False, but bprop returned a gradient"
+        return InputCheck(name=name, shape=tuple(x.shape), broken=True, note=note)
+    note = "no gradient, by design (differentiable = False)"
+    return InputCheck(name=name, shape=tuple(x.shape), no_gradient=True, note=note)
 
 
 def _check_input(

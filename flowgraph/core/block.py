@@ -140,8 +140,10 @@ class Block(Box):
         self.index = 0  # the inner output this box computes; Block.output(i) for the others
         self._uses = _Uses()  # what each use computed, shared by the parts
         stamped = graph.stamped  # the nodes an fprop feeds or computes, as it stamps them
-        self._input_slots = [(stamped.index(x), k) for k, x in enumerate(inputs)]
-        self._constants = [n for n in graph.order if n.box is None and n not in inputs]
+        slot = {id(n): i for i, n in enumerate(stamped)}  # by identity: == on nodes makes masks
+        self._input_slots = [(slot[id(x)], k) for k, x in enumerate(inputs)]
+        is_input = {id(x) for x in inputs}
+        self._constants = [n for n in graph.order if n.box is None and id(n) not in is_input]
         parts = [self] + [copy.copy(self) for _ in graph.outputs[1:]]
         for i, part in enumerate(parts):
             part.index, part._parts = i, parts

@@ -14,6 +14,39 @@ import numpy as np
 
 from ..errors import GraphError
 from .node import Node
+from .static import probe
+
+
+def unbroadcast(grad: np.ndarray, shape: Sequence[int]) -> np.ndarray:
+    """The gradient of a child of shape ``shape`` that NumPy broadcast to ``grad.shape``:
+    ``grad`` summed over the leading axes the child lacks and over the axes where it has
+    length 1 (each element was used once per copy; the chain rule sums over the copies).
+    A float16 gradient is summed in float32 and rounded once, back to float16."""
+    shape = tuple(shape)
+    if np.shape(grad) == shape:
+        return grad
+    grad = np.asarray(grad)
+    dtype = grad.dtype
+    work = np.float32 if dtype == np.float16 else None
+    lead = grad.ndim - len(shape)
+    if lead:
+        grad = np.add.reduce(grad, axis=tuple(range(lead)), dtype=work)
+    ones = tuple(i for i, n in enumerate(shape) if n == 1 and grad.shape[i] != 1)
+    if ones:
+        grad = np.add.reduce(grad, axis=ones, keepdims=True, dtype=work)
+    return grad.reshape(shape).astype(dtype, copy=False)
+
+
+def grad_like(grad: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """A gradient (or a tangent) ``grad`` of x's shape in the dtype of x, the value it belongs
+    to, when x is a float array: under mixed precision a float16 parameter meeting float64
+    data gets a float16 gradient, the dtype of the value it updates. An integer or
+    Python-number x (data, a constant) keeps the float array NumPy computed: rounding it to
+    integers would be a wrong number."""
+    dtype = getattr(x, "dtype", None)
+    if dtype is None or dtype.kind != "f" or getattr(grad, "dtype", dtype) == dtype:
+        return grad
+    return np.asarray(grad).astype(dtype)
 
 
 class Box:
@@ -39,6 +72,10 @@ class Box:
     """
 
     arity: int | None = 1
+    #: False for a box whose output carries no gradient by design (a mask, an index, one-hot
+    #: codes, random draws, a stopped gradient): its bprop returns None for every input, and the
+    #: checker verifies exactly that instead of comparing with finite differences.
+    differentiable: bool = True
     min_arity: int = 1
     input_names: Sequence[str] = ("x",)
 
@@ -142,7 +179,9 @@ class Box:
                     f"{type(self).__name__}: child {i} ({self.input_name(i)}) must be a Node, "
                     f"got {type(c).__name__}{hint}"
                 )
-        return Node(self, children, name=name)
+        node = Node(self, children, name=name)
+        probe(node)  # shapes known before fprop where the Inputs declare theirs
+        return node
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}()"

@@ -19,6 +19,7 @@ import numpy as np
 
 from ..errors import GraphError
 from .rank1 import Outer
+from .static import leaf_probes, static_shape
 
 __all__ = ["Node", "Input", "Parameter", "Constant", "as_node"]
 
@@ -45,10 +46,16 @@ class Node:
         self.fprop_stamp: object | None = None  # which Graph.fprop computed (or fed) its value
         self.value: Any = None
         self.grad: Any = None
+        self.probes: tuple[Any, Any] | None = None  # values at two batch sizes (core.static)
 
     @property
-    def shape(self) -> tuple[int, ...] | None:
-        return None if self.value is None else np.shape(self.value)
+    def shape(self) -> tuple[int | None, ...] | None:
+        """The value's shape after fprop; before it, the shape known from the declared shapes
+        of the Inputs (``Input("x", shape=(None, 784))``), None for an axis of any size, or
+        None when nothing is declared."""
+        if self.value is not None:
+            return np.shape(self.value)
+        return static_shape(self)
 
     def describe(self) -> str:
         """``'a1' (Linear)``: how error messages and reports name a node."""
@@ -61,9 +68,44 @@ class Node:
         return f"<{what} node {self.name!r}{shape}>"
 
     # -- operators: sugar for boxes (the box is the truth the checker verifies) ---------------
-    # No __eq__ or __hash__: nodes are dict keys and compared by identity. NumPy must not
-    # broadcast over a Node as an object: ``array + node`` goes to Node.__radd__.
+    # ``<, <=, >, >=`` make masks (a Compare box), as NumPy's and PyTorch's arrays do. ``==``
+    # and ``!=`` keep Python's identity: nodes are dict keys and list members everywhere in the
+    # engine (feeds, plans, reports) and in users' code; their masks are ``fg.equal`` and
+    # ``fg.not_equal``, as NumPy spells them. A node is a node, not its value: ``if x < 0:``
+    # tests nothing (test ``x.value`` after fprop). NumPy must not broadcast over a Node:
+    # ``array + node`` goes to Node.__radd__.
     __array_ufunc__ = None
+
+    def __lt__(self, other: Any) -> Node:
+        return Compare("<")(self, as_node(other, "<"))
+
+    def __le__(self, other: Any) -> Node:
+        return Compare("<=")(self, as_node(other, "<="))
+
+    def __gt__(self, other: Any) -> Node:
+        return Compare(">")(self, as_node(other, ">"))
+
+    def __ge__(self, other: Any) -> Node:
+        return Compare(">=")(self, as_node(other, ">="))
+
+    def __getitem__(self, index: Any) -> Node:
+        """``x[1:, ::-1]``, ``x[None, ..., 0]``, ``x[[0, 2, 2]]`` (a GetItem box) or, with a
+        node of integers, ``C[ctx]``: rows of C (a Take box, the embedding lookup)."""
+        if isinstance(index, Node):
+            return Take(0)(self, index)
+        if isinstance(index, tuple) and any(isinstance(i, Node) for i in index):
+            raise GraphError(
+                f"{self.describe()}[...]: a node of indices must be the whole index, x[idx] "
+                "(rows); along another axis write fg.take(x, idx, axis)"
+            )
+        return GetItem(index)(self)
+
+    def __abs__(self) -> Node:
+        return Abs()(self)
+
+    def __rpow__(self, base: Any) -> Node:
+        """``2 ** x``: a Power box with the node as the exponent."""
+        return Power()(as_node(base, "**"), self)
 
     def __add__(self, other: Any) -> Node:
         return Add()(self, as_node(other, "+"))
@@ -99,11 +141,14 @@ class Node:
         return Neg()(self)
 
     def __pow__(self, p: Any) -> Node:
-        """``x ** 2`` is Square, ``x ** p`` Pow(p): the exponent is a constant number."""
+        """``x ** 2`` is Square, ``x ** 0.5`` Pow(0.5) (a constant exponent), ``x ** y`` with a
+        node or an array y a Power box."""
+        if isinstance(p, (Node, np.ndarray)):
+            return Power()(self, as_node(p, "**"))
         if isinstance(p, bool) or not isinstance(p, (int, float, np.number)):
             raise GraphError(
-                f"{self.describe()} ** {type(p).__name__}: the exponent must be a constant "
-                "number (x ** 2, x ** 0.5); for a node p write fg.exp(p * fg.log(x))"
+                f"{self.describe()} ** {type(p).__name__}: the exponent must be a number, an "
+                "array or a node (x ** 2, x ** 0.5, x ** y)"
             )
         return Square()(self) if p == 2 else Pow(p)(self)
 
@@ -120,6 +165,50 @@ class Node:
         """The mean over ``axis`` (None: every element), a Mean box."""
         return Mean(axis, keepdims)(self)
 
+    def max(self, axis: Any = None, keepdims: bool = False) -> Node:
+        """The largest element over ``axis`` (a Max box; ties: one element gets the gradient)."""
+        return Max(axis, keepdims)(self)
+
+    def min(self, axis: Any = None, keepdims: bool = False) -> Node:
+        """The smallest element over ``axis`` (a Min box)."""
+        return Min(axis, keepdims)(self)
+
+    def var(self, axis: Any = None, ddof: int = 0, keepdims: bool = False) -> Node:
+        """The variance over ``axis``, as ``np.var`` (ddof=0; a Var box)."""
+        return Var(axis, keepdims, ddof)(self)
+
+    def std(self, axis: Any = None, ddof: int = 0, keepdims: bool = False) -> Node:
+        """The standard deviation over ``axis``, as ``np.std``: sqrt of a Var box."""
+        return Pow(0.5)(self.var(axis, ddof, keepdims))
+
+    def argmax(self, axis: int | None = None, keepdims: bool = False) -> Node:
+        """The index of the largest element along ``axis`` (an ArgMax box: no gradient)."""
+        return ArgMax(axis, keepdims)(self)
+
+    def argmin(self, axis: int | None = None, keepdims: bool = False) -> Node:
+        """The index of the smallest element along ``axis`` (an ArgMin box: no gradient)."""
+        return ArgMin(axis, keepdims)(self)
+
+    def transpose(self, *axes: Any) -> Node:
+        """``x.transpose()`` reverses the axes (Transpose); ``x.transpose(1, 0, 2)`` or
+        ``x.transpose((1, 0, 2))`` permutes them (Permute), as NumPy."""
+        if len(axes) == 1 and not isinstance(axes[0], (int, np.integer)):
+            axes = tuple(axes[0])
+        return Permute(axes)(self) if axes else Transpose()(self)
+
+    def permute(self, *axes: Any) -> Node:
+        """The axes in the order ``axes``, as ``torch.permute`` (a Permute box)."""
+        return self.transpose(*axes)
+
+    def swapaxes(self, axis1: int, axis2: int) -> Node:
+        """Two axes exchanged, as ``np.swapaxes`` (a SwapAxes box)."""
+        return SwapAxes(axis1, axis2)(self)
+
+    def flatten(self, start_dim: int = 0) -> Node:
+        """The axes from ``start_dim`` on joined into one, as ``torch.flatten`` (a Flatten box;
+        the default, 0, gives a 1-D node as ``np.ndarray.flatten``)."""
+        return Flatten(start_dim)(self)
+
     def reshape(self, *shape: Any) -> Node:
         """The same values in another shape, a Reshape box: ``x.reshape(-1, 4)``."""
         if len(shape) == 1 and not isinstance(shape[0], (int, np.integer)):
@@ -128,12 +217,23 @@ class Node:
 
 
 class Input(Node):
-    """A leaf fed with data at every fprop: ``x = Input("x")``, then ``graph.fprop({x: X})``."""
+    """A leaf fed with data at every fprop: ``x = Input("x")``, then ``graph.fprop({x: X})``.
+
+    ``shape`` (optional) declares the shape of what will be fed, None for an axis of any size:
+    ``Input("x", shape=(None, 784))``. Then the shapes of the nodes built on it are known
+    before fprop (``node.shape``), and a box given children of shapes it refuses fails when the
+    node is built, not at the first fprop. ``dtype`` is the dtype of the declared data (for
+    labels: ``Input("y", shape=(None,), dtype=int)``)."""
 
     kind = "input"
 
-    def __init__(self, name: str | None = None):
+    def __init__(self, name: str | None = None, shape: Sequence[int | None] | None = None,
+                 dtype: Any = np.float64):
         super().__init__(None, (), name)
+        self.declared_shape = None if shape is None else tuple(
+            None if n is None else int(n) for n in shape)
+        self.dtype = np.dtype(dtype)
+        self.probes = leaf_probes(self)
 
 
 class Parameter(Node):
@@ -152,6 +252,7 @@ class Parameter(Node):
                 f"Parameter {name!r} must hold floating-point values, got dtype {value.dtype}"
             )
         self.value = value
+        self.probes = (value, value)
 
     # The gradient is a property so that the Graph may hold a rank-1 gradient u v^T as its
     # factors (an Outer, from Linear with one example): SGD then updates W in place with
@@ -206,6 +307,7 @@ class Constant(Node):
                 f"Constant {name!r} must hold a number or a NumPy array, got {type(value).__name__}"
             )
         self.value = np.array(value, copy=True) if isinstance(value, np.ndarray) else value
+        self.probes = (self.value, self.value)
 
 
 def as_node(value: Any, op: str = "") -> Node:
@@ -232,7 +334,12 @@ def as_node(value: Any, op: str = "") -> Node:
 # import core.box, which imports Node from here (calling a box makes a node). The imports come
 # last, once every class of this module is defined, so that core.box finds Node while this
 # module is still loading; flowgraph.core imports this module first (see core/__init__.py).
+from ..boxes.elementwise import Compare, Power  # noqa: E402, I001  (the circle, as below)
+from ..boxes.indexing import GetItem, Take  # noqa: E402
+from ..boxes.reductions import ArgMax, ArgMin, Max, Min, Var  # noqa: E402
+from ..boxes.shapes import Flatten, Permute, SwapAxes  # noqa: E402
 from ..boxes.arithmetic import (  # noqa: E402  (the circle: node -> boxes -> core.box -> node)
+    Abs,
     Add,
     Div,
     MatMul,

@@ -16,7 +16,7 @@ from flowgraph.boxes import unbroadcast
 from flowgraph.check import all_box_classes
 
 BOX_CLASSES = all_box_classes()
-JVP_CLASSES = [c for c in BOX_CLASSES if c.has_jvp()]
+JVP_CLASSES = [c for c in BOX_CLASSES if c.has_jvp() and c.differentiable]  # (masks: no slope)
 NEW_BOXES = {
     "Sub", "Neg", "Mul", "Div", "MatMul", "Transpose", "Sum", "Mean", "Reshape", "Concat",
     "Exp", "Log", "Square", "Pow", "Abs", "SquaredError", "SigmoidCrossEntropy", "Hinge",

@@ -53,6 +53,10 @@ def test_every_box_passes_the_checker(cls):
     report = fg.check_box(cls.example())
     assert report.ok, str(report)
     assert report.status == "pass", str(report)  # sample_inputs stay away from kinks
+    if not cls.differentiable:  # a mask, an index, codes, a stopped gradient: None by design
+        assert all(c.no_gradient for c in report.inputs), str(report)
+        assert report.jvp is None or report.jvp.ok, str(report)
+        return
     assert report.inputs, f"{cls.__name__} has no input the checker could check"
     assert all(c.n_checked > 0 for c in report.inputs)
     # ...and its forward-mode rules, which every box of the package has (tests/test_jvp.py)
@@ -285,6 +289,9 @@ def test_float32_in_float32_out(cls, rng):
         for x in box.sample_inputs(rng)
     ]
     out = np.asarray(box.fprop(*inputs))
+    if not cls.differentiable:  # masks, indices and codes have their own dtypes, no gradient
+        assert box.bprop(inputs, out, np.ones(out.shape)) == (None,) * len(inputs)
+        return
     assert out.dtype == np.float32, f"{cls.__name__}.fprop gave {out.dtype}"
     grads = box.bprop(inputs, out, np.ones_like(out))
     assert len(grads) == len(inputs)

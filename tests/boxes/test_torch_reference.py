@@ -35,6 +35,34 @@ def _sum_all(*ts):
     return total
 
 
+def _gather_positions(box, x):
+    """x[index] written as torch's own gather of flat positions (its backward: index_put with
+    accumulate, independent of flowgraph's scatter)."""
+    positions = np.arange(x.numel()).reshape(tuple(x.shape))[box.index]
+    return x.reshape(-1)[torch.as_tensor(positions)]
+
+
+def _take(box, x, i):
+    y = torch.movedim(x, box.axis, 0)[i]
+    return torch.movedim(y, tuple(range(i.ndim)), tuple(range(box.axis % x.ndim,
+                                                                box.axis % x.ndim + i.ndim)))
+
+
+def _axes(box):
+    return None if box.axis is None else box.axis if isinstance(box.axis, int) else \
+        tuple(box.axis)
+
+
+def _extreme(op, box, x):
+    axis = _axes(box)
+    return op(x) if axis is None and not box.keepdims else op(
+        x, dim=tuple(range(x.ndim)) if axis is None else axis, keepdim=box.keepdims)
+
+
+COMPARE = {"<": torch.lt, "<=": torch.le, ">": torch.gt, ">=": torch.ge, "==": torch.eq,
+           "!=": torch.ne}  # fmt: skip
+
+
 # each box's function written with PyTorch's own operations: (box, *tensors) -> tensor
 TORCH = {
     "Linear": lambda box, h, W, b: h @ W.T + b,
@@ -73,6 +101,39 @@ TORCH = {
     "Hinge": lambda box, a, y: _crammer_singer(a, y),
     # Block.example(): y = h + ((h W^T) + b)^2 / 4
     "Block": lambda box, h, W, b: h + ((h @ W.T) + b) ** 2 / 4,
+    # the array operations (issue 22)
+    "GetItem": _gather_positions,
+    "Take": _take,
+    "TakeAlongAxis": lambda box, x, i: torch.take_along_dim(x, i, dim=box.axis),
+    "OneHot": lambda box, labels: F.one_hot(labels, box.num_classes).double(),
+    "Max": lambda box, x: _extreme(torch.amax, box, x),
+    "Min": lambda box, x: _extreme(torch.amin, box, x),
+    "LogSumExp": lambda box, x: torch.logsumexp(
+        x, dim=tuple(range(x.ndim)) if box.axis is None else _axes(box), keepdim=box.keepdims),
+    "LogSoftmax": lambda box, a: torch.log_softmax(a, dim=box.axis),
+    "Var": lambda box, x: torch.var(x, dim=_axes(box), correction=box.ddof, keepdim=box.keepdims),
+    "ArgMax": lambda box, x: torch.argmax(x, dim=box.axis, keepdim=box.keepdims),
+    "ArgMin": lambda box, x: torch.argmin(x, dim=box.axis, keepdim=box.keepdims),
+    "Maximum": lambda box, a, b: torch.maximum(a, b),
+    "Minimum": lambda box, a, b: torch.minimum(a, b),
+    "Where": lambda box, c, a, b: torch.where(c.bool(), a, b),
+    "Clip": lambda box, x: torch.clamp(x, box.lo, box.hi),
+    "Sin": lambda box, x: torch.sin(x),
+    "Cos": lambda box, x: torch.cos(x),
+    "Power": lambda box, x, y: torch.pow(x, y),
+    "Compare": lambda box, a, b: COMPARE[box.op](a, b),
+    "StopGradient": lambda box, x: x.detach(),
+    "Permute": lambda box, x: x.permute(*box.axes),
+    "SwapAxes": lambda box, x: torch.swapaxes(x, box.axis1, box.axis2),
+    "Stack": lambda box, *xs: torch.stack(xs, dim=box.axis),
+    "Split": lambda box, x: torch.tensor_split(
+        x, box.sections if isinstance(box.sections, int) else list(box.sections),
+        dim=box.axis)[box.part],
+    "Flatten": lambda box, x: torch.flatten(x, box.start_dim),
+    "Einsum": lambda box, *xs: torch.einsum(box.spec, *xs),
+    "Conv2d": lambda box, x, W, *b: F.conv2d(x, W, b[0] if b else None, box.stride, box.padding),
+    "MaxPool2d": lambda box, x: F.max_pool2d(x, box.kernel_size, box.stride, box.padding),
+    "AvgPool2d": lambda box, x: F.avg_pool2d(x, box.kernel_size, box.stride, box.padding),
 }
 
 BOX_CLASSES = all_box_classes()
@@ -91,6 +152,9 @@ def compare(box, inputs, rng, ref=None):
     out = np.asarray(box.fprop(*xs))
     out_t = ref(box, *ts)
     np.testing.assert_allclose(out, out_t.detach().numpy(), rtol=1e-12, atol=1e-14)
+    if not box.differentiable:  # a mask, an index, codes, a stopped gradient: no gradient
+        assert box.bprop(xs, out, np.ones(out.shape)) == (None,) * len(xs)
+        return
     R = rng.standard_normal(out.shape)
     grads = box.bprop(xs, out, R)
     floats = [t for t in ts if t.requires_grad]

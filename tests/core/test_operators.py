@@ -174,8 +174,8 @@ def test_operators_refuse_what_is_not_a_node_or_a_number():
         x + fg.Tanh()
     with pytest.raises(fg.GraphError, match=r"list .*'\*'.*np.asarray"):
         x * [1.0, 2.0]
-    with pytest.raises(fg.GraphError, match="exponent must be a constant number"):
-        x ** fg.Input("p")
+    with pytest.raises(fg.GraphError, match="exponent must be a number, an array or a node"):
+        x ** "2"
     with pytest.raises(fg.GraphError, match="number or a NumPy array"):
         fg.Constant("3")
 
@@ -184,7 +184,7 @@ def test_nodes_stay_compared_and_hashed_by_identity():
     x, y = fg.Input("x"), fg.Input("x")
     assert (x == y) is False and x == x  # no element-wise __eq__ making a node
     assert {x: 1, y: 2}[y] == 2
-    assert "__eq__" not in vars(fg.Node) and "__hash__" not in vars(fg.Node)
+    assert "__eq__" not in vars(fg.Node) and "__hash__" not in vars(fg.Node)  # (fg.equal: masks)
 
 
 def test_render_draws_a_constant_with_its_value(rng):
@@ -195,3 +195,44 @@ def test_render_draws_a_constant_with_its_value(rng):
     fill, line = render_mod.STYLE["constant"]
     assert "<B>0.5</B>" in src and fill in src and "dashed" in src
     assert ">constant<" in src  # in the legend
+
+
+def test_the_array_operators_make_the_array_boxes(rng):
+    x, y = fg.Input("x", shape=(None, 4)), fg.Input("y")
+    made = {
+        "x[1:, ::-1]": (x[1:, ::-1], fg.GetItem), "x[idx]": (x[y], fg.Take),
+        "abs(x)": (abs(x), fg.Abs), "x ** y": (x ** y, fg.Power), "2 ** x": (2 ** x, fg.Power),
+        "x < y": (x < y, fg.Compare), "x >= 0": (x >= 0, fg.Compare),
+        "x.max(1)": (x.max(1), fg.Max), "x.min()": (x.min(), fg.Min),
+        "x.var(0)": (x.var(0), fg.Var), "x.argmax(1)": (x.argmax(1), fg.ArgMax),
+        "x.transpose(1, 0)": (x.transpose(1, 0), fg.Permute), "x.T": (x.T, fg.Transpose),
+        "x.swapaxes(0, 1)": (x.swapaxes(0, 1), fg.SwapAxes),
+        "x.flatten()": (x.flatten(), fg.Flatten),
+    }  # fmt: skip
+    for what, (node, box) in made.items():
+        assert type(node.box) is box, what
+    assert type(x.std(0).box) is fg.Pow and type(x.std(0).children[0].box) is fg.Var
+    assert [c.box.op for c in (x < y, x <= y, x > y, x >= y)] == ["<", "<=", ">", ">="]
+    assert fg.equal(x, y).box.op == "==" and fg.not_equal(x, y).box.op == "!="
+    with pytest.raises(fg.GraphError, match="must be the whole index"):
+        x[y, 0]
+
+
+def test_declared_shapes_are_known_before_fprop_and_bad_ones_refused_when_built():
+    x = fg.Input("x", shape=(None, 784))
+    y = fg.Input("y", shape=(None,), dtype=int)
+    W, b = fg.Parameter(np.zeros((256, 784)), "W"), fg.Parameter(np.zeros(256), "b")
+    h = fg.tanh(fg.linear(x, W, b))
+    assert h.shape == (None, 256) and h[:, :10].max(1).shape == (None,)
+    assert (x.T @ x).shape == (784, 784) and fg.Input("z").shape is None
+    loss = fg.softmax_cross_entropy(h, y)
+    assert loss.shape == ()
+    with pytest.raises(fg.ShapeError, match=r"\(MatMul\) on children of shapes \(None, 784\)"):
+        x @ W
+    with pytest.raises(fg.ShapeError, match="axis=2 does not exist"):
+        h.max(2)
+    with pytest.raises(fg.ShapeError, match="subscript 'k' has sizes"):
+        fg.einsum("nk,kd->nd", x, W)
+    graph = fg.Graph(loss)  # and the values, after fprop, have the shapes announced
+    graph.fprop({x: np.ones((5, 784)), y: np.zeros(5, dtype=int)})
+    assert h.shape == (5, 256)

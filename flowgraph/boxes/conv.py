@@ -1,0 +1,266 @@
+"""Convolution and pooling over images in NCHW layout (batch, channels, height, width), as
+``torch.nn.functional.conv2d``, ``max_pool2d`` and ``avg_pool2d``.
+
+A convolution is a matrix product on windows ("im2col"): every kh x kw window of the padded
+input, taken with ``sliding_window_view`` at the given stride, is one row; the kernel is one
+column per output channel:
+
+    y[n, o, i, j] = b[o] + sum_{c, p, q} W[o, c, p, q] x_pad[n, c, s i + p, s j + q]
+
+Its bprop is two more products on the same windows: grad_W correlates grad_y with the
+windows; grad_x sends each window's gradient back where the window was read ("col2im"),
+summing where windows overlap.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
+
+from ..core.box import Box, grad_like
+from ..errors import ShapeError
+
+
+def pair(v: int | Sequence[int], what: str) -> tuple[int, int]:
+    """An int or a pair of ints (kernel size, stride, padding) as a pair."""
+    t = (v, v) if isinstance(v, (int, np.integer)) else tuple(v)
+    if len(t) != 2 or not all(isinstance(i, (int, np.integer)) for i in t):
+        raise ValueError(f"{what} must be an int or a pair of ints, got {v!r}")
+    return int(t[0]), int(t[1])
+
+
+def out_size(box: str, shape: tuple, k: tuple, s: tuple, p: tuple) -> tuple[int, int]:
+    """The output height and width; a kernel larger than the padded input is a ShapeError."""
+    if len(shape) != 4:
+        raise ShapeError(f"{box}: x must be (N, C, H, W), got shape {shape}")
+    H, W = shape[2] + 2 * p[0], shape[3] + 2 * p[1]
+    if k[0] > H or k[1] > W:
+        raise ShapeError(
+            f"{box}: kernel {k} is larger than the padded input {H}x{W} (x {shape}, padding {p})"
+        )
+    return (H - k[0]) // s[0] + 1, (W - k[1]) // s[1] + 1
+
+
+def windows(x: np.ndarray, k: tuple, s: tuple, p: tuple, fill: float = 0.0) -> np.ndarray:
+    """The (N, C, Ho, Wo, kh, kw) view of every window of x padded by ``p`` with ``fill``."""
+    if p[0] or p[1]:
+        x = np.pad(x, ((0, 0), (0, 0), (p[0], p[0]), (p[1], p[1])), constant_values=fill)
+    return sliding_window_view(x, k, axis=(2, 3))[:, :, :: s[0], :: s[1]]
+
+
+def col2im(cols: np.ndarray, shape: tuple, k: tuple, s: tuple, p: tuple) -> np.ndarray:
+    """The adjoint of ``windows``: cols (N, C, Ho, Wo, kh, kw) added back into an array of
+    ``shape`` (N, C, H, W), summing where windows overlap, padding cropped."""
+    N, C, H, W = shape
+    Ho, Wo = cols.shape[2:4]
+    out = np.zeros((N, C, H + 2 * p[0], W + 2 * p[1]), dtype=cols.dtype)
+    for i in range(k[0]):
+        for j in range(k[1]):
+            out[:, :, i : i + s[0] * Ho : s[0], j : j + s[1] * Wo : s[1]] += cols[..., i, j]
+    return out[:, :, p[0] : p[0] + H, p[1] : p[1] + W]
+
+
+def conv(x, weight, s, p) -> np.ndarray:
+    """sum_{c,p,q} W[o, c, p, q] x_pad[n, c, s i + p, s j + q] as one GEMM: (N, O, Ho, Wo)."""
+    win = windows(x, weight.shape[2:], s, p)
+    return np.tensordot(win, weight, axes=([1, 4, 5], [1, 2, 3])).transpose(0, 3, 1, 2)
+
+
+def conv_grad_x(g, weight, shape, s, p) -> np.ndarray:
+    """grad_x of ``conv``: each window's gradient sum_o g[n, o, i, j] W[o] sent back (col2im)."""
+    cols = np.tensordot(g, weight, axes=([1], [0]))  # (N, Ho, Wo, C, kh, kw)
+    return col2im(cols.transpose(0, 3, 1, 2, 4, 5), shape, weight.shape[2:], s, p)
+
+
+def conv_grad_w(g, x, wshape, s, p) -> np.ndarray:
+    """grad_W of ``conv``: grad_y correlated with the windows, (O, C, kh, kw)."""
+    win = windows(x, wshape[2:], s, p)
+    return np.tensordot(g, win, axes=([0, 2, 3], [0, 2, 3]))
+
+
+class Conv2d(Box):
+    """2-D convolution (cross-correlation, as every deep-learning library) of x (N, C, H, W)
+    with kernels W (O, C, kh, kw) and an optional bias b (O,), as
+    ``torch.nn.functional.conv2d(x, W, b, stride, padding)``.
+
+    fprop:  y[n,o,i,j] = b[o] + sum_{c,p,q} W[o,c,p,q] x_pad[n, c, s i + p, s j + q]
+            y: (N, O, (H + 2 pad - kh) // s + 1, (W + 2 pad - kw) // s + 1)
+    bprop:  grad_W[o,c,p,q] = sum_{n,i,j} grad_y[n,o,i,j] x_pad[n, c, s i + p, s j + q]
+            grad_x = the windows' gradients sum_o grad_y[n,o,i,j] W[o] added back (col2im)
+            grad_b[o] = sum_{n,i,j} grad_y[n,o,i,j]
+    """
+
+    arity = None
+    min_arity = 2
+    input_names = ("x", "W", "b")
+
+    def __init__(self, stride: int | Sequence[int] = 1, padding: int | Sequence[int] = 0):
+        self.stride, self.padding = pair(stride, "stride"), pair(padding, "padding")
+        if min(self.stride) < 1 or min(self.padding) < 0:
+            raise ValueError(f"Conv2d needs stride >= 1 and padding >= 0, got {stride}, {padding}")
+
+    @classmethod
+    def example(cls) -> Conv2d:
+        return cls(stride=2, padding=1)
+
+    def config(self) -> dict:
+        return {"stride": list(self.stride), "padding": list(self.padding)}
+
+    def _check(self, x, weight, b=None) -> None:
+        if len(np.shape(weight)) != 4:
+            raise ShapeError(f"Conv2d: W must be (O, C, kh, kw), got shape {np.shape(weight)}")
+        out_size("Conv2d", np.shape(x), weight.shape[2:], self.stride, self.padding)
+        if np.shape(x)[1] != weight.shape[1]:
+            raise ShapeError(
+                f"Conv2d: x has {np.shape(x)[1]} channels (shape {np.shape(x)}) but W expects "
+                f"{weight.shape[1]} (shape {weight.shape})"
+            )
+        if b is not None and np.shape(b) != (weight.shape[0],):
+            raise ShapeError(f"Conv2d: b must have shape ({weight.shape[0]},), got {np.shape(b)}")
+
+    def fprop(self, x, weight, *b):
+        if len(b) > 1:
+            raise ShapeError(f"Conv2d takes x, W and an optional b, got {2 + len(b)} children")
+        self._check(x, weight, *b)
+        y = conv(x, weight, self.stride, self.padding)
+        return y + b[0][:, None, None] if b else y
+
+    def bprop(self, inputs, y, grad_y):
+        x, weight = inputs[:2]
+        s, p = self.stride, self.padding
+        grads = (conv_grad_x(grad_y, weight, np.shape(x), s, p),
+                 conv_grad_w(grad_y, x, weight.shape, s, p))
+        grads += (grad_y.sum(axis=(0, 2, 3)),) if len(inputs) == 3 else ()
+        return tuple(grad_like(g, v) for g, v in zip(grads, inputs))
+
+    def fprop_jvp(self, inputs, tangents, y):
+        """R{y} = conv(R{x}, W) + conv(x, R{W}) + R{b} (bilinear in x and W)."""
+        (x, weight), (Rx, RW) = inputs[:2], tangents[:2]
+        s, p = self.stride, self.padding
+        Ry = conv(Rx, weight, s, p) + conv(x, RW, s, p)
+        Ry = Ry + tangents[2][:, None, None] if len(inputs) == 3 else Ry
+        return Ry.astype(np.result_type(y), copy=False)
+
+    def bprop_jvp(self, inputs, tangents, y, Ry, grad_y, R_grad_y):
+        """Product rule on each formula of bprop (each is bilinear)."""
+        (x, weight), (Rx, RW) = inputs[:2], tangents[:2]
+        s, p = self.stride, self.padding
+        Rgx = conv_grad_x(R_grad_y, weight, np.shape(x), s, p) + \
+            conv_grad_x(grad_y, RW, np.shape(x), s, p)
+        RgW = conv_grad_w(R_grad_y, x, weight.shape, s, p) + \
+            conv_grad_w(grad_y, Rx, weight.shape, s, p)
+        grads = (Rgx, RgW) + ((R_grad_y.sum(axis=(0, 2, 3)),) if len(inputs) == 3 else ())
+        return tuple(grad_like(g, v) for g, v in zip(grads, inputs))
+
+    def sample_inputs(self, rng):
+        return (rng.standard_normal((2, 3, 5, 4)), rng.standard_normal((4, 3, 3, 2)),
+                rng.standard_normal(4))
+
+    def __repr__(self) -> str:
+        return f"Conv2d(stride={self.stride}, padding={self.padding})"
+
+
+class Pooling:
+    """What the pooling boxes share (a mixin, not a box): kh x kw windows at a stride
+    (default: the kernel size), padded."""
+
+    def __init__(self, kernel_size: int | Sequence[int], stride: int | Sequence[int] | None = None,
+                 padding: int | Sequence[int] = 0):
+        self.kernel_size = pair(kernel_size, "kernel_size")
+        self.stride = self.kernel_size if stride is None else pair(stride, "stride")
+        self.padding = pair(padding, "padding")
+        if min(self.kernel_size) < 1 or min(self.stride) < 1 or min(self.padding) < 0:
+            raise ValueError(f"{type(self).__name__}: kernel and stride >= 1, padding >= 0")
+        if any(2 * p > k for p, k in zip(self.padding, self.kernel_size)):
+            raise ValueError(f"{type(self).__name__}: padding at most half the kernel size")
+
+    @classmethod
+    def example(cls):
+        return cls(3, stride=2, padding=1)
+
+    def config(self) -> dict:
+        return {"kernel_size": list(self.kernel_size), "stride": list(self.stride),
+                "padding": list(self.padding)}
+
+    def _size(self, x) -> tuple[int, int]:
+        return out_size(type(self).__name__, np.shape(x), self.kernel_size, self.stride,
+                        self.padding)
+
+    def sample_inputs(self, rng):
+        return (rng.standard_normal((2, 3, 6, 5)),)
+
+    def __repr__(self) -> str:
+        return (f"{type(self).__name__}({self.kernel_size}, stride={self.stride}, "
+                f"padding={self.padding})")
+
+
+class MaxPool2d(Pooling, Box):
+    """The largest value of each kh x kw window, as ``torch.nn.functional.max_pool2d``
+    (padding with -inf).
+
+    fprop:  y[n,c,i,j] = max_{p,q} x_pad[n, c, s i + p, s j + q]
+    bprop:  grad_x = grad_y sent to the maximum of each window (one element on ties: the
+            first in row order), summed where windows overlap
+    """
+
+    def _winners(self, x):
+        win = windows(x, self.kernel_size, self.stride, self.padding, fill=-np.inf)
+        flat = win.reshape(win.shape[:4] + (-1,))
+        return win, np.argmax(flat, axis=-1)
+
+    def fprop(self, x):
+        self._size(x)
+        win = windows(x, self.kernel_size, self.stride, self.padding, fill=-np.inf)
+        return win.max(axis=(4, 5))
+
+    def _send(self, g, x, arg):
+        kh, kw = self.kernel_size
+        cols = np.zeros(np.shape(g) + (kh * kw,), dtype=np.result_type(g))
+        np.put_along_axis(cols, arg[..., None], np.asarray(g)[..., None], axis=-1)
+        return col2im(cols.reshape(cols.shape[:4] + (kh, kw)), np.shape(x), self.kernel_size,
+                      self.stride, self.padding)
+
+    def bprop(self, inputs, y, grad_y):
+        x = inputs[0]
+        return (self._send(grad_y, x, self._winners(x)[1]),)
+
+    def fprop_jvp(self, inputs, tangents, y):
+        """R{y} = R{x} at each window's maximum."""
+        x = inputs[0]
+        arg = self._winners(x)[1]
+        Rwin = windows(tangents[0], self.kernel_size, self.stride, self.padding)
+        Rflat = Rwin.reshape(Rwin.shape[:4] + (-1,))
+        return np.take_along_axis(Rflat, arg[..., None], axis=-1)[..., 0]
+
+    def bprop_jvp(self, inputs, tangents, y, Ry, grad_y, R_grad_y):
+        """R{grad_x} = R{grad_y} sent to the same maxima."""
+        return self.bprop(inputs, y, R_grad_y)
+
+
+class AvgPool2d(Pooling, Box):
+    """The mean of each kh x kw window, as ``torch.nn.functional.avg_pool2d`` (zero padding
+    counted in the mean, torch's default ``count_include_pad=True``).
+
+    fprop:  y[n,c,i,j] = 1/(kh kw) sum_{p,q} x_pad[n, c, s i + p, s j + q]
+    bprop:  grad_x = grad_y / (kh kw) added over each window, summed where windows overlap
+    """
+
+    def fprop(self, x):
+        self._size(x)
+        return windows(x, self.kernel_size, self.stride, self.padding).mean(axis=(4, 5))
+
+    def bprop(self, inputs, y, grad_y):
+        kh, kw = self.kernel_size
+        g = np.asarray(grad_y) / (kh * kw)
+        cols = np.broadcast_to(g[..., None, None], np.shape(g) + (kh, kw))
+        return (col2im(cols, np.shape(inputs[0]), self.kernel_size, self.stride,
+                       self.padding),)
+
+    def fprop_jvp(self, inputs, tangents, y):
+        """R{y} = the window means of R{x} (linear)."""
+        return self.fprop(tangents[0])
+
+    def bprop_jvp(self, inputs, tangents, y, Ry, grad_y, R_grad_y):
+        return self.bprop(inputs, y, R_grad_y)
