@@ -142,3 +142,15 @@ def test_without_onnx_the_error_says_what_to_install(tmp_path, monkeypatch):
     with pytest.raises(fg.ModelError, match="no output"):
         x = fg.Input("x")
         fg.export_onnx(fg.Model(loss=(x * 2.0).sum()), tmp_path / "m.onnx")
+
+
+def test_a_block_of_two_outputs_used_once_gives_both(tmp_path):
+    h, W = fg.Input("h"), fg.Input("W")
+    two = fg.Block(fg.Graph([fg.tanh(h @ W.T), fg.sigmoid(h) * 2.0]), [h, W], name="two")
+    x = fg.Input("x")
+    a, b = two(x, fg.Parameter(np.random.default_rng(0).normal(size=(3, 3)), "P"), name="u")
+    f = fg.Concat(axis=1)(b, a, name="f")
+    model = fg.Model(loss=f.sum(), output=f)
+    X = np.random.default_rng(1).normal(size=(5, 3))
+    path = fg.export_onnx(model, tmp_path / "two.onnx", example=X)
+    np.testing.assert_allclose(run(path, x=X), model.forward(X), atol=1e-12, rtol=0)
