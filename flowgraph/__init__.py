@@ -94,6 +94,7 @@ from .errors import (
     NonFiniteError,
     ShapeError,
 )
+from .export import export_onnx
 from .functional import abs as abs  # fg.abs and fg.sum: not in __all__ (builtins)
 from .functional import (  # the function forms
     amax,
@@ -200,7 +201,7 @@ __all__ = [
     # rendering: fg.render is the function (from flowgraph.render import to_svg, ...)
     "to_dot", "render",
     # files
-    "load_model", "save_model", "ModelFileError",
+    "load_model", "save_model", "ModelFileError", "export_onnx",
     # errors
     "FlowgraphError", "GraphError", "FeedError", "ShapeError", "LabelError",
     "NonFiniteError", "BoxError", "DataError", "ModelError",

@@ -36,6 +36,7 @@ from ..core import Graph, Input, Node, Parameter
 from ..errors import DataError, FeedError, FlowgraphError, GraphError, ModelError
 from .feeds import Feed, check_labels, make_feed, named_arrays
 from .preprocessing import Preprocessing
+from .summary import summary_html, summary_text
 
 __all__ = ["Model"]
 
@@ -203,6 +204,27 @@ class Model:
             f"<Model loss {self.loss.name!r}{out}, inputs {[i.name for i in self.inputs]}: "
             f"{n} parameters>"
         )
+
+    # -- display (flowgraph.model.summary) --------------------------------------------------
+    def summary(self, input_shape: Any = None) -> str:
+        """The model as a table, as Keras's ``summary()``: each Input and box node in fprop
+        order (its box, what it reads, the shape of its value, the parameter elements it reads
+        first), each Parameter (shape, dtype, elements) and the total |theta|. Shapes come
+        from the last fprop, or, given ``input_shape`` (the feature Input's shape, or a dict of
+        shapes by Input name), from one fprop of the output on zeros of that shape (the nodes'
+        values are put back). ``print(model.summary())``."""
+        return summary_text(self, input_shape)
+
+    def _repr_html_(self) -> str:
+        """Jupyter shows a Model as its graph's picture (``fg.to_svg``; left out without
+        Graphviz's ``dot``) above its summary table."""
+        # The picture is flowgraph.render's, a layer above: imported when Jupyter calls this
+        # (as Graph._repr_svg_ does), so that model/ never imports render/ when it is loaded.
+        from ..render import to_svg
+
+        svg = to_svg(self)
+        picture = "" if svg is None else svg[svg.find("<svg") :]
+        return f'<div class="flowgraph-model">{picture}{summary_html(self)}</div>'
 
     # -- feeds (flowgraph.model.feeds) --------------------------------------------------------
     def as_feed(

@@ -4,20 +4,34 @@
     valid_error(epoch) = fraction of validation examples with argmax f(x) != y
 
 :class:`History` holds them as lists, says how the run ended (early stop, Ctrl-C, divergence)
-and draws them (:meth:`History.plot`).
+and draws them (:meth:`History.plot`). In Jupyter a History shows itself as a table, one row
+per epoch with the best epoch marked, and its curves one click away (``_repr_html_``: the
+figure of :meth:`History.plot` as an inline PNG in a ``<details>`` element; nothing loaded
+from outside the page).
 """
 
 from __future__ import annotations
 
+import base64
+import io
 import math
 from dataclasses import dataclass, field
+from html import escape
 from typing import Any
+
+from ..check.html import table_html
 
 __all__ = ["History", "HISTORY_LISTS", "HISTORY_FLAGS"]
 
 # the per-epoch lists, in the order of History.records() (and of metrics.csv's columns)
 HISTORY_LISTS = ("epoch", "train_loss", "train_error", "valid_loss", "valid_error", "lr",
                  "seconds")  # fmt: skip
+# the columns of the HTML table: (heading, list, format)
+HTML_COLUMNS = (("epoch", "epoch", "{}"), ("training loss", "train_loss", "{:.4g}"),
+                ("training error", "train_error", "{:.4f}"),
+                ("validation loss", "valid_loss", "{:.4g}"),
+                ("validation error", "valid_error", "{:.4f}"), ("learning rate", "lr", "{:.3g}"),
+                ("seconds", "seconds", "{:.2f}"))  # fmt: skip
 # how the run ended (best_epoch: an int or None; the others booleans)
 HISTORY_FLAGS = ("best_epoch", "stopped_early", "interrupted", "diverged")
 
@@ -115,3 +129,65 @@ class History:
         ax.set(xlabel="epoch", ylabel="mean loss", title="loss",
                yscale="log" if positive else "linear")  # fmt: skip
         ax.legend(frameon=False)
+
+    # -- Jupyter's display --------------------------------------------------------------------
+    def ending(self) -> str:
+        """How the run ended, in words: ``12 epochs; best epoch 9 (validation error 0.0333);
+        stopped early``."""
+        n = len(self)
+        words = [f"{n} epoch{'s' if n != 1 else ''}"]
+        if self.best_epoch is not None:
+            best = f"best epoch {self.best_epoch}"
+            if self.best_epoch in self.epoch:
+                i = self.epoch.index(self.best_epoch)
+                v, what = self.valid_error[i], "validation error"
+                if math.isnan(v):
+                    v, what = self.valid_loss[i], "validation loss"
+                if not math.isnan(v):
+                    best += f" ({what} {v:.4g})"
+            words.append(best)
+        flags = (("stopped early", self.stopped_early), ("interrupted", self.interrupted),
+                 ("diverged", self.diverged))  # fmt: skip
+        words += [w for w, on in flags if on]
+        return "; ".join(words)
+
+    def _repr_html_(self) -> str:
+        """A table of the epochs (NaN shown as a dash; the best epoch's row in bold and marked
+        with a star), how the run ended, and the curves of :meth:`plot` one click away: an
+        inline PNG in a ``<details>`` element. Every text is escaped."""
+        shown = [c for c in HTML_COLUMNS
+                 if any(not _is_nan(v) for v in getattr(self, c[1]))]  # fmt: skip
+        rows = []
+        for i, epoch in enumerate(self.epoch):
+            best = epoch == self.best_epoch
+            cells = [escape(_number(fmt, getattr(self, k)[i])) for _, k, fmt in shown]
+            if best:
+                cells = [f"<b>{c}</b>" for c in cells]
+                cells[0] += ' <span title="best epoch">&#9733;</span>'
+            rows.append(cells)
+        head = [h for h, _, _ in shown]
+        table = table_html(head, rows) if rows else "<p>no epochs yet</p>"
+        scroll = f'<div style="max-height:24em;overflow-y:auto">{table}</div>'
+        title = f'<p style="margin:0.3em 0"><b>History</b>: {escape(self.ending())}</p>'
+        return f'<div class="flowgraph-history">{title}{scroll}{self._curves_html()}</div>'
+
+    def _curves_html(self) -> str:
+        """The figure of :meth:`plot` as a PNG inside ``<details>`` (empty with no epochs)."""
+        if not len(self):
+            return ""
+        buffer = io.BytesIO()
+        self.plot().savefig(buffer, format="png", dpi=80)
+        data = base64.b64encode(buffer.getvalue()).decode("ascii")
+        img = f'<img alt="training curves" src="data:image/png;base64,{data}"/>'
+        return f"<details><summary>curves</summary>{img}</details>"
+
+
+def _is_nan(v: Any) -> bool:
+    return isinstance(v, float) and math.isnan(v)
+
+
+def _number(fmt: str, v: Any) -> str:
+    """A cell's text: ``v`` in ``fmt``, or a dash for NaN (a figure not measured)."""
+    if v is None or _is_nan(v):
+        return "\u2014"
+    return fmt.format(v)

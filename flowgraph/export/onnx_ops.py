@@ -1,0 +1,190 @@
+"""The table of ONNX counterparts: box class -> the function writing its ONNX node(s).
+
+Each emitter is called as ``emit(g, node, inputs, output)``: ``g`` the graph being written
+(:class:`~flowgraph.export.onnx.OnnxWriter`: ``g.op(op_type, inputs, output, **attributes)``
+adds a node and returns its output's name, ``g.const(array, hint)`` an initializer's name,
+``g.dtype`` the exported float dtype), ``node`` the flowgraph node (its box holds the
+constants: an axis, a slope, an exponent), ``inputs`` the ONNX names of its children's values
+in order and ``output`` the name its value must get. The ONNX operator computes the box's
+fprop, the same function of the same arrays:
+
+    Linear         a = h W^T + b               Gemm(h, W, b, transB=1)
+    Tanh, Sigmoid, ReLU, Exp, Log, Abs, Neg, Identity    the same names
+    Softplus       max(a, 0) + log(1 + exp(-|a|))    Relu, Abs, Neg, Exp, Add, Log
+    LeakyReLU      a if a > 0 else slope a     LeakyRelu(alpha=slope)
+    Softmax        exp(a_c) / sum exp(a_c')    Softmax(axis=-1), row by row
+    Add (n-ary)    x_1 + ... + x_n             Sum (NumPy broadcasting, as ONNX's)
+    Sub, Mul, Div, MatMul                      the same names (NumPy broadcasting)
+    Scale(c)       c x                         Mul(x, c)
+    Square         x^2                         Mul(x, x);   Pow(p): Pow(x, p)
+    Transpose      axes reversed               Transpose (no perm: reversed)
+    Sum, Mean      over axis (all: None)       ReduceSum, ReduceMean (keepdims as the box's)
+    Reshape        C order, -1 inferred        Reshape (allowzero when a 0 is asked for)
+    Concat(axis)                               Concat(axis)
+
+Adding a box is one entry in :data:`ONNX_OPS` (a convolution would be
+``Conv2d: conv_emitter``). A box is looked up by its exact class: a subclass computes
+something else until it has an entry of its own. Blocks are not in the table: their inner
+graph is written in their place (:mod:`flowgraph.export.onnx`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from ..boxes import (
+    Abs,
+    Add,
+    Concat,
+    Div,
+    Exp,
+    Identity,
+    LeakyReLU,
+    Linear,
+    Log,
+    MatMul,
+    Mean,
+    Mul,
+    Neg,
+    Pow,
+    ReLU,
+    Reshape,
+    Scale,
+    Sigmoid,
+    Softmax,
+    Softplus,
+    Square,
+    Sub,
+    Sum,
+    Tanh,
+    Transpose,
+)
+from ..core import Box, Node
+
+__all__ = ["Emitter", "ONNX_OPS", "same", "emitter_for"]
+
+# (writer, node, input names, output name) -> None
+Emitter = Callable[[Any, Node, list, str], None]
+
+
+def same(op_type: str, **attributes: Any) -> Emitter:
+    """The emitter of a box whose ONNX operator takes the same inputs in the same order."""
+
+    def emit(g: Any, node: Node, inputs: list, output: str) -> None:
+        g.op(op_type, inputs, output, **attributes)
+
+    emit.__name__ = f"same_{op_type}"
+    return emit
+
+
+def linear(g: Any, node: Node, inputs: list, output: str) -> None:
+    """a = h W^T + b: Gemm(h, W, b) with W transposed (Gemm's C is broadcast over rows)."""
+    g.op("Gemm", inputs, output, transB=1)
+
+
+def add(g: Any, node: Node, inputs: list, output: str) -> None:
+    """x_1 + ... + x_n: Add for two, Sum for more (both broadcast as NumPy), Identity for one."""
+    op = {1: "Identity", 2: "Add"}.get(len(inputs), "Sum")
+    g.op(op, inputs, output)
+
+
+def scale(g: Any, node: Node, inputs: list, output: str) -> None:
+    """c x: Mul(x, c)."""
+    g.op("Mul", [inputs[0], g.const(np.asarray(node.box.c), "c")], output)
+
+
+def square(g: Any, node: Node, inputs: list, output: str) -> None:
+    """x^2: Mul(x, x)."""
+    g.op("Mul", [inputs[0], inputs[0]], output)
+
+
+def power(g: Any, node: Node, inputs: list, output: str) -> None:
+    """x^p: Pow(x, p), p a scalar of the exported float dtype."""
+    g.op("Pow", [inputs[0], g.const(np.asarray(node.box.p), "p")], output)
+
+
+def softplus(g: Any, node: Node, inputs: list, output: str) -> None:
+    """max(a, 0) + log(1 + exp(-|a|)), the box's own form (it never overflows; onnxruntime
+    has no float64 Softplus)."""
+    a = inputs[0]
+    tail = g.op("Exp", [g.op("Neg", [g.op("Abs", [a])])])
+    g.op("Add", [g.op("Relu", [a]), g.op("Log", [g.op("Add", [g.const(1.0, "one"), tail])])],
+         output)  # fmt: skip
+
+
+def leaky_relu(g: Any, node: Node, inputs: list, output: str) -> None:
+    """a if a > 0 else slope a: LeakyRelu(alpha=slope)."""
+    g.op("LeakyRelu", inputs, output, alpha=float(node.box.slope))
+
+
+def softmax(g: Any, node: Node, inputs: list, output: str) -> None:
+    """Row by row over the last axis, as the box (opset >= 13: over that axis alone)."""
+    g.op("Softmax", inputs, output, axis=-1)
+
+
+def _axes(axis: int | tuple[int, ...]) -> np.ndarray:
+    return np.asarray([axis] if isinstance(axis, int) else list(axis), dtype=np.int64)
+
+
+def reduce_sum(g: Any, node: Node, inputs: list, output: str) -> None:
+    """sum over the box's axes (all for None): ReduceSum, its axes an input (opset >= 13)."""
+    box = node.box
+    axes = [] if box.axis is None else [g.const(_axes(box.axis), "axes", cast=False)]
+    g.op("ReduceSum", [inputs[0], *axes], output, keepdims=int(box.keepdims))
+
+
+def reduce_mean(g: Any, node: Node, inputs: list, output: str) -> None:
+    """mean over the box's axes (all for None): ReduceMean, its axes an attribute (opset 17)."""
+    box = node.box
+    axes = {} if box.axis is None else {"axes": _axes(box.axis).tolist()}
+    g.op("ReduceMean", inputs, output, keepdims=int(box.keepdims), **axes)
+
+
+def reshape(g: Any, node: Node, inputs: list, output: str) -> None:
+    """The same elements in the box's shape; a 0 means an empty axis, as in NumPy (allowzero),
+    not ONNX's default 'copy this axis'."""
+    shape = np.asarray(node.box.shape, dtype=np.int64)
+    zero = {"allowzero": 1} if 0 in node.box.shape else {}
+    g.op("Reshape", [inputs[0], g.const(shape, "shape", cast=False)], output, **zero)
+
+
+def concat(g: Any, node: Node, inputs: list, output: str) -> None:
+    """The children joined along the box's axis."""
+    g.op("Concat", inputs, output, axis=node.box.axis)
+
+
+ONNX_OPS: dict[type[Box], Emitter] = {
+    Linear: linear,
+    Identity: same("Identity"),
+    Sigmoid: same("Sigmoid"),
+    Tanh: same("Tanh"),
+    ReLU: same("Relu"),
+    Softplus: softplus,
+    LeakyReLU: leaky_relu,
+    Softmax: softmax,
+    Exp: same("Exp"),
+    Log: same("Log"),
+    Abs: same("Abs"),
+    Neg: same("Neg"),
+    Add: add,
+    Sub: same("Sub"),
+    Mul: same("Mul"),
+    Div: same("Div"),
+    MatMul: same("MatMul"),
+    Transpose: same("Transpose"),
+    Scale: scale,
+    Square: square,
+    Pow: power,
+    Sum: reduce_sum,
+    Mean: reduce_mean,
+    Reshape: reshape,
+    Concat: concat,
+}
+
+
+def emitter_for(box: Box) -> Emitter | None:
+    """The emitter of ``box``'s exact class, or None when it has no ONNX counterpart."""
+    return ONNX_OPS.get(type(box))

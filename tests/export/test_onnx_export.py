@@ -1,0 +1,156 @@
+"""``fg.export_onnx``: the file onnxruntime runs computes what the model computes, from raw
+inputs (the preprocessing included), for every box with an ONNX counterpart; a box without
+one stops the export with an error naming its node."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+import pytest
+from helper_models import HalfSquaredError, residual_model
+
+import flowgraph as fg
+from flowgraph.export import ONNX_OPS, OnnxExportError
+
+
+def run(path, **feed) -> np.ndarray:
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    return session.run(None, feed)[0]
+
+
+def classifier_data(n=50, d=4, c=3):
+    rng = np.random.default_rng(0)
+    y = np.arange(n) % c
+    X = 3.0 + 5.0 * rng.normal(size=(n, d)) + 4.0 * np.eye(c, d)[y]  # raw: far from standard
+    return X, y
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_an_mlp_with_its_preprocessing_gives_predict_proba_of_raw_x(tmp_path, dtype):
+    X, y = classifier_data()
+    model = fg.mlp([4, 8, 3], activation="relu", seed=0, dtype=dtype)
+    model.preprocessing = fg.Preprocessing.fit(X, "standardize")
+    fg.train(model, (X, y), epochs=3, batch_size=10, optimizer=fg.SGD(model.parameters, 0.1),
+             progress=False)  # fmt: skip
+    path = fg.export_onnx(model, tmp_path / "mlp.onnx")
+    P = run(path, x=X.astype(dtype))
+    assert P.dtype == dtype and P.shape == (50, 3)
+    np.testing.assert_allclose(P, model.predict_proba(X), atol=1e-5, rtol=0)
+    assert not np.allclose(P, model.predict_proba((X - X.mean(0)) / X.std(0)), atol=1e-3)
+    proto = onnx.load(str(path))
+    assert [i.name for i in proto.graph.input] == ["x"]
+    dims = proto.graph.input[0].type.tensor_type.shape.dim
+    assert [d.dim_param or d.dim_value for d in dims] == ["N", 4]
+    meta = {p.key: p.value for p in proto.metadata_props}
+    assert json.loads(meta["preprocessing"])["kind"] == "standardize"
+    assert proto.producer_name == "flowgraph"
+    assert [n.op_type for n in proto.graph.node] == ["Sub", "Div", "Gemm", "Relu", "Gemm",
+                                                     "Softmax"]  # fmt: skip
+
+
+def test_scaling_and_no_preprocessing(tmp_path):
+    X, _ = classifier_data()
+    model = fg.mlp([4, 5, 3], seed=1)
+    model.preprocessing = fg.Preprocessing.fit(X, "scale", factor=0.25)
+    P = run(fg.export_onnx(model, tmp_path / "scaled.onnx"), x=X.astype(np.float32))
+    np.testing.assert_allclose(P, model.predict_proba(X), atol=1e-5, rtol=0)
+    bare = fg.export_onnx(model, tmp_path / "bare.onnx", preprocessing=False)
+    np.testing.assert_allclose(run(bare, x=(X * 0.25).astype(np.float32)),
+                               model.predict_proba(X), atol=1e-5, rtol=0)  # fmt: skip
+
+
+def test_a_composed_classifier_of_many_boxes(tmp_path):
+    """Two branches joined (Concat), weights shared, and nearly every box of the table."""
+    rng = np.random.default_rng(3)
+    x = fg.Input("x")
+    W = fg.Parameter(rng.normal(size=(5, 4)) * 0.5, "W")
+    b = fg.Parameter(np.zeros(5), "b")
+    U = fg.Parameter(rng.normal(size=(4, 3)) * 0.5, "U")
+    a = fg.Linear()(x, W, b, name="a")
+    left = fg.LeakyReLU(0.1)(a) + fg.Softplus()(a) * fg.Sigmoid()(-a)
+    right = fg.Exp()(fg.Scale(0.1)(x @ U)) - fg.Log()(fg.Abs()(x @ U) + 1.0)
+    right = right / (fg.Square()(right) + 2.0) + fg.Pow(3)(fg.Tanh()(right))
+    centre = right - right.mean(axis=1, keepdims=True) + right.sum(axis=1, keepdims=True) * 0.0
+    h = fg.Concat(axis=1)(left, fg.Identity()(centre), (x @ W.T).T.T)  # W used twice
+    h = fg.Reshape((-1, 13))(h)
+    V = fg.Parameter(rng.normal(size=(3, 13)) * 0.3, "V")
+    logits = fg.Linear()(h, V, fg.Parameter(np.zeros(3), "c"), name="logits")
+    f = fg.Softmax()(logits, name="f")
+    y = fg.Input("y")
+    model = fg.Model(loss=fg.CrossEntropy()(f, y, name="loss"), output=f)
+    X, _ = classifier_data()
+    path = fg.export_onnx(model, tmp_path / "composed.onnx", example=X)
+    np.testing.assert_allclose(run(path, x=X), model.predict_proba(X), atol=1e-5, rtol=0)
+    used = {type(n.box) for n in model.predict_graph.order if n.box is not None}
+    assert len(used & set(ONNX_OPS)) >= 20
+
+
+def test_a_residual_graph_of_block_uses(tmp_path):
+    model = residual_model()
+    X = np.random.default_rng(1).normal(size=(9, 4))
+    with pytest.raises(OnnxExportError, match="shape of Input 'x' is unknown .*: pass example="):
+        fg.export_onnx(model, tmp_path / "residual.onnx")
+    path = fg.export_onnx(model, tmp_path / "residual.onnx", example=X[:1])
+    np.testing.assert_allclose(run(path, x=X), model.forward(X), atol=1e-5, rtol=0)
+    names = {n.output[0] for n in onnx.load(str(path)).graph.node}
+    assert {"res1", "res2", "res3"} <= names  # each use written, under its node's name
+    model.forward(X[:2])  # the last value fed tells the shape too
+    path = fg.export_onnx(model, tmp_path / "again.onnx", dtype=np.float32)
+    got = run(path, x=X.astype(np.float32))
+    assert got.dtype == np.float32
+    np.testing.assert_allclose(got, model.forward(X), atol=1e-5, rtol=0)
+
+
+@pytest.mark.parametrize("cls", sorted(ONNX_OPS, key=lambda c: c.__name__),
+                         ids=lambda c: c.__name__)  # fmt: skip
+def test_every_box_in_the_table_computes_its_fprop(tmp_path, cls):
+    box = cls.example()
+    values = box.sample_inputs(np.random.default_rng(0))
+    inputs = [fg.Input(f"in{i}") for i in range(len(values))]
+    out = box(*inputs, name="out")
+    model = fg.Model(loss=fg.Sum()(out), output=out, classifier=False)
+    feed = {f"in{i}": np.asarray(v, dtype=np.float64) for i, v in enumerate(values)}
+    path = fg.export_onnx(model, tmp_path / "box.onnx", example=feed)
+    np.testing.assert_allclose(run(path, **feed), box.fprop(*values), atol=1e-5, rtol=1e-7)
+
+
+def test_the_first_box_without_a_counterpart_is_named(tmp_path):
+    x, t = fg.Input("x"), fg.Input("t")
+    W = fg.Parameter(np.ones((1, 2)), "W")
+    h = fg.Tanh()(x @ W.T, name="h")
+    f = HalfSquaredError()(h, t, name="half")  # a user's box, read by the output
+    model = fg.Model(loss=f, output=fg.Exp()(f, name="f"))
+    with pytest.raises(OnnxExportError, match=r"node 'half' \(HalfSquaredError\) has no ONNX"):
+        fg.export_onnx(model, tmp_path / "no.onnx")
+    assert not (tmp_path / "no.onnx").exists()
+    hb, hW = fg.Input("h"), fg.Input("W")
+    inner = fg.Block(fg.Graph(HalfSquaredError()(hb, hW, name="inner")), [hb, hW], name="blk")
+    z = inner(x, x * 2.0, name="use")
+    inside = r"'inner' \(HalfSquaredError\) \(inside the Block use 'use'\)"
+    with pytest.raises(OnnxExportError, match=inside):
+        fg.export_onnx(fg.Model(loss=z, output=z), tmp_path / "no.onnx")
+
+
+def test_without_onnx_the_error_says_what_to_install(tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "onnx", None)
+    with pytest.raises(OnnxExportError, match="pip install onnx"):
+        fg.export_onnx(fg.mlp([2, 2], seed=0), tmp_path / "m.onnx")
+    with pytest.raises(fg.ModelError, match="no output"):
+        x = fg.Input("x")
+        fg.export_onnx(fg.Model(loss=(x * 2.0).sum()), tmp_path / "m.onnx")
+
+
+def test_a_block_of_two_outputs_used_once_gives_both(tmp_path):
+    h, W = fg.Input("h"), fg.Input("W")
+    two = fg.Block(fg.Graph([fg.tanh(h @ W.T), fg.sigmoid(h) * 2.0]), [h, W], name="two")
+    x = fg.Input("x")
+    a, b = two(x, fg.Parameter(np.random.default_rng(0).normal(size=(3, 3)), "P"), name="u")
+    f = fg.Concat(axis=1)(b, a, name="f")
+    model = fg.Model(loss=f.sum(), output=f)
+    X = np.random.default_rng(1).normal(size=(5, 3))
+    path = fg.export_onnx(model, tmp_path / "two.onnx", example=X)
+    np.testing.assert_allclose(run(path, x=X), model.forward(X), atol=1e-12, rtol=0)
