@@ -15,7 +15,7 @@ forward and bprop in reverse order down to the parameters; :func:`check_box` and
     (3, 2)
 """
 
-from . import datasets, init, optim  # noqa: E402  (modules: fg.init.glorot_uniform, fg.optim.power)
+from . import datasets, init, nn, optim  # noqa: E402  (modules: fg.init.kaiming_uniform, fg.nn.Linear)
 from ._version import __version__ as __version__  # one source: flowgraph/_version.py
 from .boxes import (  # the library to compose with
     Abs,
@@ -197,7 +197,7 @@ __all__ = [
     "mlp", "Model", "train", "History", "EarlyStopping", "Callback", "DivergenceError", "SGD",
     "AdaGrad", "RMSProp", "Adam", "AdamW",
     "CSVLogger", "Preprocessing", "TrainState",
-    "init", "optim", "datasets", "MLP",
+    "init", "optim", "datasets", "nn", "MLP",
     # rendering: fg.render is the function (from flowgraph.render import to_svg, ...)
     "to_dot", "render",
     # files

@@ -22,10 +22,17 @@ fprop, the same function of the same arrays:
     Reshape        C order, -1 inferred        Reshape (allowzero when a 0 is asked for)
     Concat(axis)                               Concat(axis)
 
-Adding a box is one entry in :data:`ONNX_OPS` (a convolution would be
-``Conv2d: conv_emitter``). A box is looked up by its exact class: a subclass computes
-something else until it has an entry of its own. Blocks are not in the table: their inner
-graph is written in their place (:mod:`flowgraph.export.onnx`).
+    Conv2d, MaxPool2d, AvgPool2d               Conv, MaxPool, AveragePool (NCHW, symmetric pads)
+    Flatten(1), Permute, Stack, Einsum         Flatten, Transpose(perm), Unsqueeze + Concat,
+                                               Einsum
+    Max, Min, LogSumExp, LogSoftmax            ReduceMax, ReduceMin, ReduceLogSumExp,
+                                               LogSoftmax
+    Maximum, Minimum, Clip, Sin, Cos, Power    Max, Min, Clip, Sin, Cos, Pow
+
+(onnxruntime runs Conv and AveragePool in float32 only: export a convnet with
+``dtype=np.float32``.) Adding a box is one entry in :data:`ONNX_OPS`. A box is looked up by
+its exact class: a subclass computes something else until it has an entry of its own. Blocks
+are not in the table: their inner graph is written in their place (:mod:`flowgraph.export.onnx`).
 """
 
 from __future__ import annotations
@@ -38,25 +45,42 @@ import numpy as np
 from ..boxes import (
     Abs,
     Add,
+    AvgPool2d,
+    Clip,
     Concat,
+    Conv2d,
+    Cos,
     Div,
+    Einsum,
     Exp,
+    Flatten,
     Identity,
     LeakyReLU,
     Linear,
     Log,
+    LogSoftmax,
+    LogSumExp,
     MatMul,
+    Max,
+    Maximum,
+    MaxPool2d,
     Mean,
+    Min,
+    Minimum,
     Mul,
     Neg,
+    Permute,
     Pow,
+    Power,
     ReLU,
     Reshape,
     Scale,
     Sigmoid,
+    Sin,
     Softmax,
     Softplus,
     Square,
+    Stack,
     Sub,
     Sum,
     Tanh,
@@ -156,6 +180,81 @@ def concat(g: Any, node: Node, inputs: list, output: str) -> None:
     g.op("Concat", inputs, output, axis=node.box.axis)
 
 
+def conv(g: Any, node: Node, inputs: list, output: str) -> None:
+    """The box's cross-correlation: Conv(x, W[, b]) with its strides and symmetric pads."""
+    box = node.box
+    (ph, pw), (kh, kw) = box.padding, node.children[1].value.shape[2:] if \
+        node.children[1].value is not None else (None, None)
+    attrs: dict[str, Any] = {"strides": list(box.stride), "pads": [ph, pw, ph, pw]}
+    if kh is not None:
+        attrs["kernel_shape"] = [kh, kw]
+    g.op("Conv", inputs, output, **attrs)
+
+
+def pool(op_type: str) -> Emitter:
+    """MaxPool / AveragePool with the box's kernel, strides and pads (average counts the
+    zero padding, as the box and torch's default)."""
+
+    def emit(g: Any, node: Node, inputs: list, output: str) -> None:
+        box = node.box
+        (ph, pw) = box.padding
+        extra = {"count_include_pad": 1} if op_type == "AveragePool" else {}
+        g.op(op_type, inputs, output, kernel_shape=list(box.kernel_size),
+             strides=list(box.stride), pads=[ph, pw, ph, pw], **extra)
+
+    emit.__name__ = f"pool_{op_type}"
+    return emit
+
+
+def flatten(g: Any, node: Node, inputs: list, output: str) -> None:
+    """Every axis from start_dim on joined into one: ONNX Flatten's axis (2-D result) when
+    start_dim is 1; other start dims need the rank, unknown here."""
+    if node.box.start_dim != 1:
+        raise NotImplementedError("Flatten with start_dim other than 1")
+    g.op("Flatten", inputs, output, axis=1)
+
+
+def reduce(op_type: str) -> Emitter:
+    """ReduceMax / ReduceMin / ReduceLogSumExp over the box's axes (opset 17: an attribute)."""
+
+    def emit(g: Any, node: Node, inputs: list, output: str) -> None:
+        box = node.box
+        axes = {} if box.axis is None else {"axes": _axes(box.axis).tolist()}
+        g.op(op_type, inputs, output, keepdims=int(box.keepdims), **axes)
+
+    emit.__name__ = f"reduce_{op_type}"
+    return emit
+
+
+def log_softmax(g: Any, node: Node, inputs: list, output: str) -> None:
+    """log softmax over the box's axis."""
+    g.op("LogSoftmax", inputs, output, axis=node.box.axis)
+
+
+def clip(g: Any, node: Node, inputs: list, output: str) -> None:
+    """Clip(x, lo, hi), each bound an input (absent for None)."""
+    box = node.box
+    lo = g.const(np.asarray(box.lo), "lo") if box.lo is not None else ""
+    hi = g.const(np.asarray(box.hi), "hi") if box.hi is not None else ""
+    g.op("Clip", [inputs[0], lo, hi], output)
+
+
+def permute(g: Any, node: Node, inputs: list, output: str) -> None:
+    """Transpose with the box's permutation."""
+    g.op("Transpose", inputs, output, perm=list(node.box.axes))
+
+
+def stack(g: Any, node: Node, inputs: list, output: str) -> None:
+    """Each child with a new axis (Unsqueeze), then joined along it (Concat)."""
+    axis = g.const(np.asarray([node.box.axis], dtype=np.int64), "axis", cast=False)
+    g.op("Concat", [g.op("Unsqueeze", [x, axis]) for x in inputs], output, axis=node.box.axis)
+
+
+def einsum(g: Any, node: Node, inputs: list, output: str) -> None:
+    """Einsum with the box's explicit spec."""
+    g.op("Einsum", inputs, output, equation=node.box.spec)
+
+
 ONNX_OPS: dict[type[Box], Emitter] = {
     Linear: linear,
     Identity: same("Identity"),
@@ -182,6 +281,23 @@ ONNX_OPS: dict[type[Box], Emitter] = {
     Mean: reduce_mean,
     Reshape: reshape,
     Concat: concat,
+    Conv2d: conv,
+    MaxPool2d: pool("MaxPool"),
+    AvgPool2d: pool("AveragePool"),
+    Flatten: flatten,
+    Max: reduce("ReduceMax"),
+    Min: reduce("ReduceMin"),
+    LogSumExp: reduce("ReduceLogSumExp"),
+    LogSoftmax: log_softmax,
+    Maximum: same("Max"),
+    Minimum: same("Min"),
+    Clip: clip,
+    Sin: same("Sin"),
+    Cos: same("Cos"),
+    Power: same("Pow"),
+    Permute: permute,
+    Stack: stack,
+    Einsum: einsum,
 }
 
 
