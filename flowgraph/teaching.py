@@ -1,4 +1,7 @@
-"""The seven teaching notebooks, as installed with the package.
+"""The nine teaching notebooks, as installed with the package.
+
+>>> len(notebook_files())  # counted from the folder: keep the word above in step
+9
 
 A wheel carries them in ``flowgraph/notebooks/`` (package data); an editable install or a
 checkout reads the repository's ``notebooks/`` folder. :func:`copy_notebooks` puts copies
@@ -18,7 +21,7 @@ __all__ = ["notebook_files", "copy_notebooks"]
 
 
 def notebook_files() -> list[Path]:
-    """The ``.ipynb`` files shipped with flowgraph, in the lecture's order (01 to 07).
+    """The ``.ipynb`` files shipped with flowgraph, in the lecture's order (01, 02, ...).
 
     Raises :class:`~flowgraph.FlowgraphError` when neither the installed package nor the
     checkout beside it holds any (a broken install).
@@ -33,7 +36,7 @@ def notebook_files() -> list[Path]:
     if not found:
         raise FlowgraphError(
             "no notebooks found in this installation of flowgraph (neither flowgraph/notebooks/ "
-            "nor a checkout's notebooks/ folder); reinstall with `pip install flowgraph-autodiff`"
+            "nor a checkout's notebooks/ folder); reinstall flowgraph from a clone or a built wheel"
         )
     return sorted(found, key=lambda p: p.name)
 
@@ -53,8 +56,9 @@ def copy_notebooks(directory: str | os.PathLike, *, overwrite: bool = False) -> 
     Returns
     -------
     list of Path
-        The copies, 01 to 07. Running them needs the ``notebooks`` extra
-        (``pip install 'flowgraph-autodiff[notebooks]'``) for Jupyter and the progress bars.
+        The copies, one per notebook in the lecture's order. Opening and running them needs
+        the ``notebooks`` extra (``pip install -e '.[notebooks]'`` in a clone) for JupyterLab,
+        its kernel and the progress bars.
 
     Examples
     --------
