@@ -13,7 +13,7 @@ import numpy as np
 
 import flowgraph as fg
 
-MODULE = '''
+MODULE = """
 import numpy as np
 import flowgraph as fg
 
@@ -32,7 +32,7 @@ class HalfMSE(fg.Box):
 
 if __name__ == "__main__":
     print("THE SCRIPT RAN")
-'''
+"""
 
 # what pip writes as bin/flowgraph, kept in a folder of its own as bin/ is
 CONSOLE_SCRIPT = "import sys\nfrom flowgraph.cli import main\nsys.exit(main())\n"
@@ -61,7 +61,11 @@ def test_evaluate_finds_boxes_module_in_current_folder(tmp_path):
     args = ["evaluate", "model.npz", "--feed", "feed.npz", "--boxes", "block5:HalfMSE"]
     run = subprocess.run(
         [sys.executable, str(bin_dir / "flowgraph"), *args],
-        cwd=work, env=env, capture_output=True, text=True, timeout=300,
+        cwd=work,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert run.returncode == 0, run.stderr
     assert "loss" in run.stdout
