@@ -11,13 +11,20 @@ where a user can open and change them (``flowgraph notebooks DIR`` from the shel
 from __future__ import annotations
 
 import os
+from functools import partial
 from importlib import resources
 from pathlib import Path
+from typing import BinaryIO
 
 from ._atomic import atomic_write
 from .errors import FlowgraphError
 
 __all__ = ["notebook_files", "copy_notebooks"]
+
+
+def write_bytes(data: bytes, f: BinaryIO) -> None:
+    """Write ``data`` to the open file ``f`` (atomic_write's writer, ``data`` bound first)."""
+    f.write(data)
 
 
 def notebook_files() -> list[Path]:
@@ -77,6 +84,5 @@ def copy_notebooks(directory: str | os.PathLike, *, overwrite: bool = False) -> 
             )
     copies = []
     for src in sources:
-        data = src.read_bytes()
-        copies.append(atomic_write(directory / src.name, lambda f, data=data: f.write(data)))
+        copies.append(atomic_write(directory / src.name, partial(write_bytes, src.read_bytes())))
     return copies
