@@ -94,7 +94,8 @@ class Model:
         self.predict_graph = Graph(output) if output is not None else None
         self.inputs: list[Input] = list(self.graph.inputs)
         self.parameters: list[Parameter] = list(self.graph.parameters)
-        read_by_output = {id(i) for i in (self.predict_graph.inputs if self.predict_graph is not None else [])}
+        predicted = self.predict_graph.inputs if self.predict_graph is not None else []
+        read_by_output = {id(i) for i in predicted}
         self.features = [i for i in self.inputs if id(i) in read_by_output]
         self.targets = [i for i in self.train_graph.inputs if id(i) not in read_by_output]
         if classifier is None:
