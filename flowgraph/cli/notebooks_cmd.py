@@ -12,12 +12,17 @@ from ..teaching import notebook_files
 EXTRA = "pip install -e '.[notebooks]' from a clone"
 
 
+NUMBERS = "zero one two three four five six seven eight nine ten eleven twelve".split()
+
+
 def count_words() -> str:
-    """How many notebooks this installation holds, for the help ("9"), counted from its folder."""
+    """How many notebooks this installation holds, for the help ("nine"), counted from its
+    folder (a number in figures beyond twelve)."""
     try:
-        return str(len(notebook_files()))
+        n = len(notebook_files())
     except FlowgraphError:  # a broken install: the command itself says so when run
         return "the"
+    return NUMBERS[n] if n < len(NUMBERS) else str(n)
 
 
 def add_parser(sub) -> None:
