@@ -1,4 +1,7 @@
-"""The seven teaching notebooks, as installed with the package.
+"""The nine teaching notebooks, as installed with the package.
+
+>>> len(notebook_files())  # counted from the folder: keep the word above in step
+9
 
 A wheel carries them in ``flowgraph/notebooks/`` (package data); an editable install or a
 checkout reads the repository's ``notebooks/`` folder. :func:`copy_notebooks` puts copies
@@ -8,8 +11,10 @@ where a user can open and change them (``flowgraph notebooks DIR`` from the shel
 from __future__ import annotations
 
 import os
+from functools import partial
 from importlib import resources
 from pathlib import Path
+from typing import BinaryIO
 
 from ._atomic import atomic_write
 from .errors import FlowgraphError
@@ -17,8 +22,13 @@ from .errors import FlowgraphError
 __all__ = ["notebook_files", "copy_notebooks"]
 
 
+def write_bytes(data: bytes, f: BinaryIO) -> None:
+    """Write ``data`` to the open file ``f`` (atomic_write's writer, ``data`` bound first)."""
+    f.write(data)
+
+
 def notebook_files() -> list[Path]:
-    """The ``.ipynb`` files shipped with flowgraph, in the lecture's order (01 to 07).
+    """The ``.ipynb`` files shipped with flowgraph, in the lecture's order (01, 02, ...).
 
     Raises :class:`~flowgraph.FlowgraphError` when neither the installed package nor the
     checkout beside it holds any (a broken install).
@@ -33,7 +43,7 @@ def notebook_files() -> list[Path]:
     if not found:
         raise FlowgraphError(
             "no notebooks found in this installation of flowgraph (neither flowgraph/notebooks/ "
-            "nor a checkout's notebooks/ folder); reinstall with `pip install flowgraph-autodiff`"
+            "nor a checkout's notebooks/ folder); reinstall flowgraph from a clone or a built wheel"
         )
     return sorted(found, key=lambda p: p.name)
 
@@ -53,8 +63,9 @@ def copy_notebooks(directory: str | os.PathLike, *, overwrite: bool = False) -> 
     Returns
     -------
     list of Path
-        The copies, 01 to 07. Running them needs the ``notebooks`` extra
-        (``pip install 'flowgraph-autodiff[notebooks]'``) for Jupyter and the progress bars.
+        The copies, one per notebook in the lecture's order. Opening and running them needs
+        the ``notebooks`` extra (``pip install -e '.[notebooks]'`` in a clone) for JupyterLab,
+        its kernel and the progress bars.
 
     Examples
     --------
@@ -73,6 +84,5 @@ def copy_notebooks(directory: str | os.PathLike, *, overwrite: bool = False) -> 
             )
     copies = []
     for src in sources:
-        data = src.read_bytes()
-        copies.append(atomic_write(directory / src.name, lambda f, data=data: f.write(data)))
+        copies.append(atomic_write(directory / src.name, partial(write_bytes, src.read_bytes())))
     return copies

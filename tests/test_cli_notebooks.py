@@ -6,7 +6,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from flowgraph.cli import main
+from flowgraph.cli import build_parser, main
+from flowgraph.cli.notebooks_cmd import NUMBERS
 from flowgraph.teaching import notebook_files
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -35,3 +36,9 @@ def test_refuses_to_overwrite_without_force(tmp_path, capsys):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["03_training.ipynb"]  # nothing copied
     assert main(["notebooks", str(tmp_path), "--force"]) == 0
     assert edited.read_bytes() == (ROOT / "notebooks" / "03_training.ipynb").read_bytes()
+
+
+def test_help_counts_the_notebooks_it_ships():
+    n = len(list((ROOT / "notebooks").glob("*.ipynb")))
+    assert n == 9 and NUMBERS[n] == "nine"
+    assert f"copy the {NUMBERS[n]} teaching notebooks" in build_parser().format_help()

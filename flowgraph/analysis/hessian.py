@@ -138,7 +138,7 @@ def backward_tangents(graph: Graph, output: Node, R: Mapping[int, Any]) -> dict[
     for node in reversed(graph.order):
         if node.box is None or node.grad is None or id(node) not in RG or id(node) not in R:
             continue
-        Rin = [R.get(id(c)) for c in node.children]
+        Rin: list[Any] = [R.get(id(c)) for c in node.children]
         Rin = [np.zeros(np.shape(c.value)) if r is None else r for c, r in zip(node.children, Rin)]
         values = [c.value for c in node.children]
         try:

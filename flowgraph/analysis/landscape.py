@@ -213,7 +213,7 @@ def slice_2d(
 
 
 def permute_hidden(
-    model: Model, layer: int, perm: Sequence[int], *, inplace: bool = True
+    model: Model, layer: int, perm: Sequence[int] | np.ndarray, *, inplace: bool = True
 ) -> dict[str, np.ndarray]:
     """Permute the hidden units of layer k = ``layer`` (1 .. L): unit i becomes unit perm[i].
 
@@ -232,7 +232,7 @@ def permute_hidden(
     if any(n not in state for n in names):
         raise AnalysisError(f"permute_hidden needs parameters named {names} (an mlp Model)")
     width = state[f"W{k}"].shape[0]
-    perm = np.asarray(perm)
+    perm = np.asarray(perm)  # type: ignore[assignment]
     if perm.shape != (width,) or not np.array_equal(np.sort(perm), np.arange(width)):
         raise AnalysisError(
             f"perm must be a permutation of 0 .. {width - 1} (layer {k} has "

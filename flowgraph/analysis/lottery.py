@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from ..core import Parameter
-from ..model import Model
+from ..model import MLP, Model
 from ..optim import SGD
 from ..training import train
 from .params import AnalysisError, reinitialise
@@ -35,7 +35,7 @@ __all__ = ["magnitude_masks", "sparsity", "train_masked", "lottery_ticket", "Lot
 
 
 def magnitude_masks(
-    model: Model,
+    model: MLP,
     fraction: float,
     masks: Mapping[Parameter, np.ndarray] | None = None,
     *,
@@ -110,7 +110,7 @@ class LotteryResult:
 
 
 def lottery_ticket(
-    model: Model,
+    model: MLP,
     train_data: tuple[Any, Any],
     test_data: tuple[Any, Any],
     *,
@@ -134,7 +134,9 @@ def lottery_ticket(
         raise AnalysisError(f"rounds must be >= 0, got {rounds}")
     theta0 = model.state()
     res = LotteryResult()
-    kw = dict(epochs=epochs, batch_size=batch_size, lr=lr, momentum=momentum, seed=seed)
+    kw: dict[str, Any] = dict(
+        epochs=epochs, batch_size=batch_size, lr=lr, momentum=momentum, seed=seed
+    )
     train_masked(model, None, train_data, **kw)
     masks = {W: np.ones(W.value.shape) for W in model.weights}
     dense_err = model.error(*test_data)

@@ -648,7 +648,7 @@ class Pow(Box):
     and x^1 = x has second derivative 0 (as torch.autograd gives).
     """
 
-    def __init__(self, p: float):
+    def __init__(self, p: float | np.number):
         if isinstance(p, bool) or not isinstance(p, (int, float, np.number)) or not np.isfinite(p):
             raise ValueError(f"Pow needs a finite constant exponent, got {p!r}")
         self.p = p.item() if isinstance(p, np.number) else p

@@ -130,7 +130,7 @@ def check_box(
     rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
     kind = type(box).__name__
     sampled = inputs is None
-    xs = [as_float64(np.asarray(v)) for v in (box.sample_inputs(rng) if sampled else inputs)]
+    xs = [as_float64(np.asarray(v)) for v in (box.sample_inputs(rng) if inputs is None else inputs)]
     box.check_arity(len(xs))
     if needs is not None and len(needs) != len(xs):
         raise ValueError(f"needs has {len(needs)} entries for the {len(xs)} inputs of {kind}")

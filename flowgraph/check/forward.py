@@ -67,7 +67,7 @@ class _Elements:
                 self.n[k] = np.nan
                 unresolved = f"not finite at the point ({f0[k]})"
                 continue
-            v = differentiate(lambda r, k=k: float(F(r).reshape(-1)[k]), f0[k], 0.0, eps, self.atol)
+            v = differentiate(lambda r, k=k: float(F(r).reshape(-1)[k]), f0[k], 0.0, eps, self.atol)  # type: ignore[misc]
             if v.kind == "kink":
                 self.kink[k] = True
             elif v.kind == "smooth":

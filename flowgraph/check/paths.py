@@ -129,9 +129,9 @@ def batch_of_one(box: Box, xs: list[Any], rng: np.random.Generator, sampled: boo
         try:
             params = inspect.signature(box.sample_inputs).parameters
         except (TypeError, ValueError):  # pragma: no cover - builtins only
-            params = {}
+            params = {}  # type: ignore[assignment]
         if "n" in params:
-            return [as_float64(np.asarray(v)) for v in box.sample_inputs(rng, n=1)]
+            return [as_float64(np.asarray(v)) for v in box.sample_inputs(rng, n=1)]  # type: ignore[call-arg]  # (this box takes n)
     one = [
         np.array(x[:1], copy=True)
         if isinstance(x, np.ndarray) and x.ndim >= 1 and x.shape[0] == N

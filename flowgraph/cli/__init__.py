@@ -24,6 +24,8 @@ COMMANDS += ["playground"]  # the browser demo
 class UsageError(Exception):
     """A mistake in how the command was called; printed as one line, exit status 2."""
 
+    prog: str  # the parser that found it, when argparse did (set by _Parser.error)
+
 
 class _Parser(argparse.ArgumentParser):
     """argparse whose mistakes (unknown flag, bad value) are one line, not a usage block."""

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
+import sys
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -19,7 +21,9 @@ def add_model_arguments(p: argparse.ArgumentParser) -> None:
         default=[],
         metavar="MODULE:CLASS",
         help="a Box class of your own that the model uses, imported from MODULE (repeat for "
-        "several); a model file never makes flowgraph import anything by itself",
+        "several), looked for first in the current folder; keep a module's script under "
+        "`if __name__ == '__main__':` so that importing it only defines the class; a model "
+        "file never makes flowgraph import anything by itself",
     )
     p.add_argument(
         "--feed",
@@ -29,6 +33,23 @@ def add_model_arguments(p: argparse.ArgumentParser) -> None:
         "x=X, t=T)): for a model not trained by `flowgraph train`; raw, as for "
         "model.predict (the model applies its own preprocessing)",
     )
+
+
+def import_from_cwd(module: str):
+    """``module`` imported with the current folder searched first, as ``python -m`` would.
+
+    The ``flowgraph`` console script's ``sys.path`` starts with its own bin/ folder, not the
+    folder it runs in, so ``--boxes block5:HalfMSE`` would not find ./block5.py without this.
+    """
+    cwd = os.getcwd()
+    added = cwd not in sys.path
+    if added:
+        sys.path.insert(0, cwd)
+    try:
+        return importlib.import_module(module)
+    finally:
+        if added:
+            sys.path.remove(cwd)
 
 
 def user_boxes(specs: list[str]) -> tuple[type, ...]:
@@ -41,7 +62,7 @@ def user_boxes(specs: list[str]) -> tuple[type, ...]:
         if not module or not name:
             raise UsageError(f"--boxes takes MODULE:CLASS (e.g. mybox:Shift), got {spec!r}")
         try:
-            cls = getattr(importlib.import_module(module), name)
+            cls = getattr(import_from_cwd(module), name)
         except ImportError as e:
             raise UsageError(f"--boxes {spec}: cannot import {module!r}: {e}") from None
         except AttributeError:

@@ -221,7 +221,7 @@ def run(args: argparse.Namespace) -> int:
         written.append(out / "search.png")
         result.plot(path=written[-1], title=f"{result.kind} search on {args.dataset}")
     if result.best_model is not None:
-        metadata = {**result.best_model.metadata, "config": _jsonable(result.best),
+        metadata = {**result.best_model.metadata, "config": _jsonable(result.best),  # type: ignore[arg-type]
                     "test_error": result.test_error}  # fmt: skip
         written.append(result.best_model.save(out / "best_model.npz", metadata=metadata))
 
@@ -240,7 +240,7 @@ def run(args: argparse.Namespace) -> int:
         from ..select import format_value
 
         print(f"best: trial {best['trial']}, validation error {best['valid_error']:.4f}")
-        print("  " + " ".join(f"{k}={format_value(v)}" for k, v in result.best.items()))
+        print("  " + " ".join(f"{k}={format_value(v)}" for k, v in result.best.items()))  # type: ignore[union-attr]
         if result.test_error is not None:
             print(f"  test error {result.test_error:.4f} (measured once, on the test part)")
     print("wrote " + ", ".join(str(p) for p in written))

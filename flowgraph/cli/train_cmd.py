@@ -334,7 +334,7 @@ def _graph_svg(run: Run, out: Path) -> str | None:
     try:
         from ..render import render
     except ImportError as e:
-        why = f"the rendering module is not available ({e})"
+        why: str | None = f"the rendering module is not available ({e})"
     else:
         why = None
         if shutil.which("dot") is None:

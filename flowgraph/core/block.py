@@ -22,7 +22,7 @@ class _has_jvp:  # noqa: N801 (used as a method name)
     def __get__(self, obj: Block | None, cls: type) -> Any:
         if obj is None:
             return lambda: True
-        return lambda: all(n.box.has_jvp() for n in obj._inner_boxes())
+        return lambda: all(n.box.has_jvp() for n in obj._inner_boxes())  # type: ignore[union-attr]
 
 
 class _Use:
@@ -85,7 +85,7 @@ class _Uses:
         return {"kept": 0}  # (not empty: an empty state would skip __setstate__)
 
     def __setstate__(self, state: dict) -> None:
-        self.__init__()
+        self.__init__()  # type: ignore[misc]  # unpickled: a fresh, empty table
 
 
 class Block(Box):
@@ -113,6 +113,7 @@ class Block(Box):
     """
 
     arity: int | None
+    _parts: list[Block]  # this box and the boxes of its other outputs (set in __init__)
 
     def __init__(self, graph: Graph, inputs: Sequence[Input], *, name: str = "block"):
         if not isinstance(graph, Graph):
@@ -291,12 +292,12 @@ class Block(Box):
         for n in self._inner_boxes():
             if not any(id(c) in R for c in n.children):
                 continue
-            if not n.box.has_jvp():
+            if not n.box.has_jvp():  # type: ignore[union-attr]  # inner boxes have boxes
                 raise NotImplementedError(
                     f"Block {self.name!r}: inner box {n.describe()} defines no forward-mode rule"
                 )
             Rin = [R.get(id(c), np.zeros(np.shape(c.value))) for c in n.children]
-            R[id(n)] = n.box.fprop_jvp([c.value for c in n.children], Rin, n.value)
+            R[id(n)] = n.box.fprop_jvp([c.value for c in n.children], Rin, n.value)  # type: ignore[union-attr]
         return R
 
     def fprop_jvp(self, inputs, tangents, output):

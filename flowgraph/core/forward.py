@@ -114,7 +114,7 @@ def forward_tangents(graph: Graph, seeds: Mapping[int, np.ndarray]) -> dict[int,
     for node in graph.order:
         if node.box is None:
             continue
-        Rin = [R.get(id(c)) for c in node.children]
+        Rin: list[Any] = [R.get(id(c)) for c in node.children]
         if all(r is None for r in Rin):
             continue
         if not node.box.has_jvp():

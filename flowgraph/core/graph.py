@@ -23,6 +23,8 @@ from ..errors import BoxError, FeedError, FlowgraphError, GraphError, NonFiniteE
 from .node import Input, Node, Parameter
 from .rank1 import Outer
 
+Plan = list[tuple[Node, tuple[bool, ...]]]  # (node, which children need a gradient), reversed
+
 __all__ = ["Graph"]
 
 _value = attrgetter("value")  # map(_value, children): the children's values, looped in C
@@ -102,7 +104,7 @@ class Graph:
 
     def __init__(self, outputs: Node | Sequence[Node], *, check_finite: bool = False):
         single = isinstance(outputs, Node)
-        outs = [outputs] if single else list(outputs)
+        outs: list[Node] = [outputs] if isinstance(outputs, Node) else list(outputs)
         if not outs:
             raise GraphError("Graph needs at least one output node")
         for o in outs:
@@ -124,7 +126,7 @@ class Graph:
         self.stamped: list[Node] = self.inputs + self.box_nodes
         self._plans: dict[tuple, list[tuple[Node, tuple[bool, ...]]]] = {}
         # wrt=None: the plan, and the targets it never reaches (they get zero gradients)
-        self._default_plans: dict[int, tuple[list, tuple[Node, ...]]] = {}
+        self._default_plans: dict[int, tuple[Plan, tuple[Node, ...], tuple[Node, ...]]] = {}
 
     # -- construction ----------------------------------------------------------------------
     def _name_nodes(self) -> None:
@@ -209,7 +211,7 @@ class Graph:
         node = None
         try:
             for node in self.box_nodes:
-                node.value = node.box.fprop(*map(_value, node.children))
+                node.value = node.box.fprop(*map(_value, node.children))  # type: ignore[union-attr]  # box_nodes: each has a box
                 node.fprop_stamp = stamp
                 if check:
                     self.check_finite_value(node, node.value, "output")
@@ -343,7 +345,7 @@ class Graph:
                 continue
             children = node.children
             try:
-                grads = node.box.bprop_needed(
+                grads = node.box.bprop_needed(  # type: ignore[union-attr]  # a plan holds box nodes
                     list(map(_value, children)), node.value, node.grad, needs
                 )
             except NonFiniteError:
@@ -422,14 +424,14 @@ class Graph:
         if wrt is None:
             cached = self._default_plans.get(id(output))
             if cached is None:
-                targets = tuple(self.parameters)
+                targets: tuple[Node, ...] = tuple(self.parameters)
                 plan = self.plan(output, targets)
                 reached = {id(c) for n, needs in plan for c, k in zip(n.children, needs) if k}
                 unreached = tuple(t for t in targets if id(t) not in reached)
                 cached = self._default_plans[id(output)] = (plan, targets, unreached)
             return cached
         extra = tuple(self.resolve(w) for w in wrt)
-        targets = tuple(self.parameters) + tuple(t for t in extra if not isinstance(t, Parameter))
+        targets = (*self.parameters, *(t for t in extra if not isinstance(t, Parameter)))
         return self.plan(output, targets), targets, targets
 
     @staticmethod

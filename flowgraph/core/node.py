@@ -41,7 +41,7 @@ class Node:
             raise GraphError(f"a node name must be a non-empty string, got {name!r}")
         self.box = box
         self.children: tuple[Node, ...] = tuple(children)
-        self.name: str | None = name
+        self.name: str = name  # type: ignore[assignment]  # None until a Graph names it
         self.auto_named = False  # True once a Graph gave it a name of its own (box type + index)
         self.fprop_stamp: object | None = None  # which Graph.fprop computed (or fed) its value
         self.value: Any = None
@@ -243,6 +243,8 @@ class Parameter(Node):
     """
 
     kind = "parameter"
+    _grad: Any  # (set by the grad property: an array, or None with the factors in _outer)
+    _outer: Outer | None
 
     def __init__(self, value: Any, name: str | None = None):
         super().__init__(None, (), name)

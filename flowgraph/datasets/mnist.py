@@ -183,7 +183,7 @@ def load_mnist(
             f"MNIST file{'s' if len(missing) > 1 else ''} missing in {directory}: "
             f"{', '.join(missing)}; {_HOW_TO_GET}"
         )
-    train, test = (_read_pair(paths[images], paths[labels]) for images, labels in MNIST_FILES)
+    train, test = (_read_pair(paths[images], paths[labels]) for images, labels in MNIST_FILES)  # type: ignore[arg-type]  # (no None: checked above)
     return train, test
 
 

@@ -121,7 +121,7 @@ def box_types(boxes: Iterable[type] = ()) -> tuple[dict[str, type], dict[str, ty
     table to keep) and the caller's ``boxes``, each by class name, as two dicts (own, the
     caller's)."""
     own: dict[str, type] = {}
-    stack: list[type] = [Box]
+    stack: list[type[Box]] = [Box]
     while stack:
         for sub in stack.pop().__subclasses__():
             stack.append(sub)

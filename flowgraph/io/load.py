@@ -303,7 +303,7 @@ class Builder:
         if "array" in rec:
             if rec["array"] != f"const/{prefix}{name}":
                 raise self.fail(where, f"constant {name!r} names array {rec['array']!r:.100}")
-            value = self.array(rec["array"], where, name)
+            value: Any = self.array(rec["array"], where, name)
         else:
             value = rec.get("value")
             if type(value) not in (int, float):

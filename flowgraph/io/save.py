@@ -39,7 +39,7 @@ def check_rebuildable(cls: type[Box], where: str = "") -> None:
     init_owner = next(c for c in cls.__mro__ if "__init__" in vars(c))
     if init_owner is object:
         return
-    params = list(inspect.signature(init_owner.__init__).parameters.values())[1:]  # no self
+    params = list(inspect.signature(init_owner.__init__).parameters.values())[1:]  # type: ignore[misc]  # (no self)
     if not params:
         return
     config_owner = next(c for c in cls.__mro__ if "config" in vars(c))
@@ -62,7 +62,7 @@ def check_rebuildable(cls: type[Box], where: str = "") -> None:
 
 def box_record(node: Node, where: str) -> dict[str, Any]:
     """A box node's type, module and ``config()``, checked: JSON, and rebuilding the box."""
-    box = node.box
+    box: Box = node.box  # type: ignore[assignment]
     cls = type(box)
     config = box.config()
     if not isinstance(config, dict) or not all(isinstance(k, str) for k in config):
@@ -257,5 +257,5 @@ def save_model(
     except (TypeError, ValueError) as e:
         raise TypeError(f"model metadata must be JSON-serialisable: {e}") from None
     arrays["__meta__"] = np.array(text)
-    atomic_write(path, lambda f: np.savez(f, **arrays), suffix=".npz")
+    atomic_write(path, lambda f: np.savez(f, **arrays), suffix=".npz")  # type: ignore[arg-type]  # (numpy stubs: savez(file, *args, allow_pickle, **kwds))
     return path

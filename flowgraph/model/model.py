@@ -95,7 +95,8 @@ class Model:
         self.predict_graph = Graph(output) if output is not None else None
         self.inputs: list[Input] = list(self.graph.inputs)
         self.parameters: list[Parameter] = list(self.graph.parameters)
-        read_by_output = {id(i) for i in (self.predict_graph.inputs if output is not None else [])}
+        predicted = self.predict_graph.inputs if self.predict_graph is not None else []
+        read_by_output = {id(i) for i in predicted}
         self.features = [i for i in self.inputs if id(i) in read_by_output]
         self.targets = [i for i in self.train_graph.inputs if id(i) not in read_by_output]
         if classifier is None:
@@ -303,7 +304,7 @@ class Model:
             part = self.predict_graph.fprop({k: v[i : i + batch_size] for k, v in feed.items()})
             if np.ndim(part) == 0 or np.shape(part)[0] != min(batch_size, n - i):
                 raise ModelError(
-                    f"the output {self.output.describe()} is not one row per example (shape "
+                    f"the output {self.output.describe()} is not one row per example (shape "  # type: ignore[union-attr]
                     f"{np.shape(part)} for {min(batch_size, n - i)} rows): pass batch_size >= {n}"
                 )
             parts.append(part)
@@ -325,7 +326,7 @@ class Model:
         P = self.forward(X, batch_size=batch_size, what=what)
         if np.ndim(P) != 2:
             raise ModelError(
-                f"the output {self.output.describe()} has shape {np.shape(P)}, not (N, C)"
+                f"the output {self.output.describe()} has shape {np.shape(P)}, not (N, C)"  # type: ignore[union-attr]
             )
         return P
 

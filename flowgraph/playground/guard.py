@@ -36,9 +36,11 @@ import sys
 import threading
 import time
 from collections.abc import Mapping
+from email.message import Message
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, BinaryIO
+from io import BufferedIOBase, BufferedReader
+from typing import Any
 from urllib.parse import urlsplit
 
 __all__ = [
@@ -130,7 +132,9 @@ def is_loopback(address: str) -> bool:
         return str(address).lower() == "localhost"
 
 
-def check_sender(headers: Mapping[str, str], allowed: frozenset[str], method: str, path: str):
+def check_sender(
+    headers: Mapping[str, str] | Message, allowed: frozenset[str], method: str, path: str
+):
     """Refuse (403) a request for another host name, from another origin, or another site's
     request to the API; see the module's docstring for the rules."""
     host = headers.get("Host")
@@ -155,7 +159,7 @@ def check_sender(headers: Mapping[str, str], allowed: frozenset[str], method: st
 
 
 # -- what is asked ----------------------------------------------------------------------------
-def _length(headers: Mapping[str, str]) -> int:
+def _length(headers: Mapping[str, str] | Message) -> int:
     if headers.get("Transfer-Encoding") is not None:
         raise RequestError(
             HTTPStatus.LENGTH_REQUIRED, "send the body with a Content-Length, not chunked"
@@ -173,7 +177,7 @@ def _length(headers: Mapping[str, str]) -> int:
     return length
 
 
-def read_body(rfile: BinaryIO, headers: Mapping[str, str]) -> bytes:
+def read_body(rfile: BufferedIOBase, headers: Mapping[str, str] | Message) -> bytes:
     """The body's bytes, read within :data:`BODY_SECONDS`; :class:`Disconnected` when the
     client closes (or falls silent past the socket's timeout) before sending all of them."""
     length = _length(headers)
@@ -389,6 +393,7 @@ class GuardedServer(ThreadingHTTPServer):
 
 
 class GuardedHandler(BaseHTTPRequestHandler):
+    rfile: BufferedReader  # StreamRequestHandler reads the socket buffered (rbufsize -1)
     """A request handler whose requests are watched by its :class:`GuardedServer`: from the
     first byte of a request to the end of its headers, at most :data:`HEADERS_SECONDS`.
     Subclasses call :meth:`headers_in_time` before acting on a request."""

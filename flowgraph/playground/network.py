@@ -61,7 +61,7 @@ def build(s: Settings, dtype=np.float64) -> Net:
             weight_init=INIT_NAMES[s.init],
         )
         hidden = [model.graph[f"h{k}"] for k in range(1, len(s.hidden) + 1)]
-        return Net(model.x, model.y, model.loss, model.output, hidden,
+        return Net(model.x, model.y, model.loss, model.output, hidden,  # type: ignore[arg-type]
                    list(model.weights), list(model.biases))  # fmt: skip
     rng = initializers.as_generator(s.seed)
     make_weight = initializers.get(INIT_NAMES[s.init])

@@ -56,7 +56,7 @@ IDLE_TIMEOUT = 20.0  # seconds a connection may stay silent; the page polls ever
 MAX_CONNECTIONS = 64  # a browser opens at most 6 per server, over all its tabs
 NUMBER = (int, float, str)  # a JSON number, or the page's text of one (settings.parse reads it)
 # the fields each POST endpoint takes, of which types; `settings.parse` checks their values
-BODIES = {
+BODIES: dict[str, dict[str, tuple[type, ...]]] = {
     "session": {"settings": (dict,)},
     "control": {"action": (str,)},
     "settings": {"settings": (dict,)},
@@ -77,7 +77,7 @@ def _static(name: str) -> bytes | None:
     if not re.fullmatch(r"[A-Za-z0-9_-]{1,64}\.[a-z]{1,8}", name):
         return None
     try:
-        return resources.files(__package__).joinpath("static", name).read_bytes()
+        return resources.files(__package__).joinpath("static").joinpath(name).read_bytes()
     except OSError:
         return None
 
@@ -102,7 +102,7 @@ class Playground:
         max_connections: int = MAX_CONNECTIONS,
     ):
         self.timeout, self.max_sessions, self.fps = timeout, max_sessions, fps
-        self.sessions: dict[str, Session] = {}
+        self.sessions: dict[str, Session | None] = {}  # None: reserved while a run is built
         self._lock = threading.Lock()
         self._stop = threading.Event()
         handler = type("Handler", (_Handler,), {"playground": self, "timeout": idle_timeout})
@@ -433,7 +433,7 @@ def serve(
     announce(f"flowgraph playground: {pg.url}  (Ctrl-C stops it)")
     if not pg.loopback:
         warn(
-            f"flowgraph playground: warning: listening on {pg.host} port {pg.port}, beyond this "
+            f"flowgraph playground: warning: listening on {pg.host} port {pg.port}, beyond this "  # type: ignore[str-bytes-safe]
             "machine: anyone who can reach it may train networks on this computer "
             "(--host 127.0.0.1 serves this machine only)"
         )

@@ -206,7 +206,7 @@ class Run:
             "step": self.t,
             "epoch": round(self.epoch, 3),
             "lr": self.sgd.lr,
-            "metrics": {k: _finite(v) for k, v in m.items()},
+            "metrics": {k: _finite(v) for k, v in m.items()},  # type: ignore[arg-type]  # (None: kept)
             "curves": {k: [_finite(v) for v in vals] for k, vals in self.curves.items()},
             "regions": _b64(regions),
             "units": units,

@@ -171,7 +171,7 @@ class SearchResult:
         lines.append(self.format_table())
         if self.best is not None:
             t = self.best_trial
-            lines.append(f"best: trial {t['trial']}, validation error {t['valid_error']:.4f}")
+            lines.append(f"best: trial {t['trial']}, validation error {t['valid_error']:.4f}")  # type: ignore[index]  # (a best trial exists)
             lines.append("  " + ", ".join(f"{k}={format_value(v)}" for k, v in self.best.items()))
             if self.test_error is not None:
                 lines.append(f"  test error {self.test_error:.4f}")
@@ -239,7 +239,7 @@ class SearchResult:
         else:
             fig = Figure(figsize=(7.2, 4.4), layout="constrained")
             ax = fig.subplots()
-            self._plot_map(fig, ax, x, y)
+            self._plot_map(fig, ax, x, y)  # type: ignore[arg-type]  # (no panels: x and y are set)
             ax.set_title(heading)
         if path is not None:
             Path(path).parent.mkdir(parents=True, exist_ok=True)

@@ -15,7 +15,7 @@ import os
 import threading
 import time
 import warnings
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Generator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -268,7 +268,9 @@ class _Checkpoint:
 # -- executors: each yields the records of ``todo`` as they finish ------------------------------
 
 
-def _run_serial(todo: Plan, data: Data, callbacks: Sequence[Callback]) -> Iterator[dict]:
+def _run_serial(
+    todo: Plan, data: Data, callbacks: Sequence[Callback]
+) -> Generator[dict, None, None]:
     for i, config, seed in todo:
         yield run_trial(config, data, seed, index=i, callbacks=callbacks)
 
@@ -286,7 +288,7 @@ def _exit_with_parent(parent: int) -> None:
     threading.Thread(target=watch, name="flowgraph-parent-watch", daemon=True).start()
 
 
-def _run_loky(todo: Plan, data: Data, callbacks: Sequence[Callback], n_jobs: int) -> Iterator:
+def _run_loky(todo: Plan, data: Data, callbacks: Sequence[Callback], n_jobs: int) -> Generator:
     from joblib import Parallel, delayed, parallel_config
 
     watch = {"initializer": _exit_with_parent, "initargs": (os.getpid(),)}
@@ -298,7 +300,7 @@ def _run_loky(todo: Plan, data: Data, callbacks: Sequence[Callback], n_jobs: int
     yield from records
 
 
-def _run_dask(todo: Plan, data: Data, callbacks: Sequence[Callback], scheduler: Any) -> Iterator:
+def _run_dask(todo: Plan, data: Data, callbacks: Sequence[Callback], scheduler: Any) -> Generator:
     from dask.distributed import Client, as_completed
 
     own = isinstance(scheduler, str)

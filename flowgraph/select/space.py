@@ -33,7 +33,7 @@ from __future__ import annotations
 import itertools
 import math
 import zlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -288,7 +288,9 @@ def choice(options: Sequence[Any]) -> Distribution:
     return _Choice(tuple(options))
 
 
-_BY_NAME = {"loguniform": loguniform, "uniform": uniform, "randint": randint, "choice": choice}
+_BY_NAME: dict[str, Callable[..., Distribution]] = {
+    "loguniform": loguniform, "uniform": uniform, "randint": randint, "choice": choice
+}
 
 
 def distribution_from_json(name: str, spec: Any) -> Any:

@@ -10,6 +10,7 @@ for bit. (The file that carries all of it is :mod:`.resume_file`.)
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -43,7 +44,7 @@ class TrainState:
 
     epoch: int = 0
     step: int = 0
-    rng: dict[str, Any] | None = None
+    rng: Mapping[str, Any] | None = None
     history: History = field(default_factory=History)
     stopping: dict[str, Any] | None = None  # best, best_epoch, wait
     best_state: dict[str, np.ndarray] | None = None
@@ -99,7 +100,7 @@ def check_history(h: Any) -> History:
     """A History from its ``to_dict``: lists of numbers of one length, the flags' types."""
     if not isinstance(h, dict):
         raise ValueError(f"history must be a JSON object, got {type(h).__name__}")
-    lists = {}
+    lists: dict[str, Any] = {}
     for k in HISTORY_LISTS:
         values = h.get(k)
         if not isinstance(values, list) or not all(

@@ -60,7 +60,8 @@ class Run:
     optimizer: Any
     state: TrainState = field(default_factory=TrainState)
     resumed: bool = False
-    history: History | None = None
+    # set by the fit before anything reads it (None only while it trains)
+    history: History = None  # type: ignore[assignment]
     diverged: DivergenceError | None = None
     seconds: float = 0.0
 

@@ -6,6 +6,8 @@ difference and the perturbed image of correctly classified test examples.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from ...model import mlp
@@ -119,7 +121,7 @@ def run(ds, quick: bool, seed: int) -> Outcome:
     Xa = fgsm(model, Xc, yc, eps_show, clip=clip)
     flipped = np.flatnonzero(model.predict(Xa) != yc)
     show = flipped[:3] if len(flipped) >= 3 else np.arange(min(3, len(Xc)))
-    res = dict(curve)
+    res: dict[str, Any] = dict(curve)
     res.update(
         clean_accuracy=curve["accuracy_fgsm"][0],
         eps_shown=eps_show,

@@ -6,6 +6,8 @@ lower test error than the same mask with a fresh random initialisation (Frankle 
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 from matplotlib.ticker import NullFormatter, NullLocator
 
@@ -41,7 +43,7 @@ def run(ds, quick: bool, seed: int) -> Outcome:
         seed=seed,
     )
     zero_ok = all(np.all(W.value[r.masks[W] == 0] == 0) for W in model.weights)
-    res = r.to_dict()
+    res: dict[str, Any] = dict(r.to_dict())
     res["pruned_weights_exactly_zero"] = bool(zero_ok)
     pct = np.array(r.remaining) * 100
     ticket, rand = np.array(r.ticket_error), np.array(r.random_error)

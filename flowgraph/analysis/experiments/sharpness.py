@@ -20,6 +20,8 @@ experiment reports it with its spread, and its figure and text say what the numb
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
@@ -67,7 +69,9 @@ def _measure(ds, cfg: dict) -> dict:
     X, y, C = ds["X"], ds["y"], ds["n_classes"]
     n, hidden, radii, n_dirs = cfg["n"], cfg["hidden"], cfg["radii"], cfg["n_dirs"]
     keys = ("train_loss", "steps", "reached", "test_error", "train_error")
-    per_seed = {k: {key: [] for key in keys} for k in ("small", "large")}
+    per_seed: dict[str, dict[str, list[Any]]] = {
+        k: {key: [] for key in keys} for k in ("small", "large")
+    }
     for k in per_seed:
         per_seed[k].update(lambda_max=[], rise=[], rise_filter=[])
     for s in cfg["seeds"]:

@@ -55,14 +55,14 @@ def double_descent(
         tr, te, mse, norm = [], [], [], []
         for r in range(repeats):
             model = mlp([X.shape[1], int(H), C], activation, dtype=np.float64, seed=seed + r)
-            model.predict_graph.fprop({model.x: X})
+            model.predict_graph.fprop({model.x: X})  # type: ignore[union-attr]  # (mlp: an output)
             Phi = np.hstack([model["h1"].value, np.ones((len(X), 1))])
             B = np.linalg.lstsq(Phi, T, rcond=None)[0]  # minimum-norm least squares
             W2, b2 = model["W2"], model["b2"]
             W2.value, b2.value = B[:-1].T.copy(), B[-1].copy()
             tr.append(model.error(X, y))
             te.append(model.error(Xt, yt))
-            model.predict_graph.fprop({model.x: Xt})
+            model.predict_graph.fprop({model.x: Xt})  # type: ignore[union-attr]
             a = model.logits.value
             mse.append(float(np.mean(np.sum((a - np.eye(C)[yt]) ** 2, axis=1))))
             norm.append(float(np.linalg.norm(W2.value)))

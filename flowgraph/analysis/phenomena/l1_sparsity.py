@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from ...model import Model, mlp
+from ...model import MLP, mlp
 from ...optim import SGD
 from ...training import train
 from ..data import n_classes
@@ -21,7 +21,7 @@ from ..data import n_classes
 __all__ = ["l1_sparsity", "fraction_zero"]
 
 
-def fraction_zero(model: Model) -> float:
+def fraction_zero(model: MLP) -> float:
     """The fraction of weights (not biases) that are exactly 0."""
     total = sum(W.value.size for W in model.weights)
     return float(sum(np.count_nonzero(W.value == 0) for W in model.weights) / total)

@@ -66,7 +66,7 @@ def batch_size_sharpness(
     ``steps`` (updates taken) and each solution's parameter vector ``theta``."""
     X, y = train_data
     C = n_classes(y, test_data[1])
-    epochs_list = [int(epochs)] * len(batch_sizes) if np.isscalar(epochs) else list(epochs)
+    epochs_list = [int(epochs)] * len(batch_sizes) if np.isscalar(epochs) else list(epochs)  # type: ignore[arg-type]  # (np.isscalar does not narrow)
     if len(epochs_list) != len(batch_sizes):
         raise AnalysisError("give one epoch count, or one per batch size")
     n_s = len(X) if sharpness_points is None else min(len(X), int(sharpness_points))
@@ -100,7 +100,7 @@ def batch_size_sharpness(
         steps = len(history) * -(-len(X) // int(bs))
         if stop and stop[0].theta is not None:
             set_flat(model, stop[0].theta)
-            steps = stop[0].step
+            steps = stop[0].step  # type: ignore[assignment]  # (set with theta)
         out["epochs"].append(len(history))
         out["steps"].append(int(steps))
         out["reached_target"].append(bool(not stop or stop[0].theta is not None))
