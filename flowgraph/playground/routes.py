@@ -1,6 +1,6 @@
 """The playground's answers, whoever carries the request: :class:`Sessions` (the tabs' training
 sessions) and :func:`answer` (a request's path and JSON body -> status and bytes). The web
-server (:mod:`.server`) calls them for HTTP requests; the notebook widget (:mod:`.widget`)
+server (:mod:`.server`) calls them for HTTP requests; the notebook widget (:mod:`.notebook`)
 for the same requests sent over the widget's messages, so both run the same page.
 
 Endpoints (every answer JSON unless said; an error is ``{"error": sentence}``, a 4xx):

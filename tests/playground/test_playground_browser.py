@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
+import numpy as np
 import pytest
 from playwright import sync_api  # the `test` extra installs it; it drives Debian's chromium
 
@@ -177,7 +178,7 @@ def test_each_tab_has_its_own_run_and_a_closed_tab_stops(page, server):
 
 
 def test_an_uploaded_csv_is_trained_on(page, server):
-    rng = __import__("numpy").random.default_rng(3)
+    rng = np.random.default_rng(3)
     X = rng.uniform(-20, 20, size=(400, 2))
     rows = "".join(f"{a:.3f},{b:.3f},{'in' if a * a + b * b < 150 else 'out'}\n" for a, b in X)
     page.goto(server.url + "?hidden=8,8&lr=0.1&speed=30")

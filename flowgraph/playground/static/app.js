@@ -35,6 +35,7 @@ const state = {
   frames: 0, detailAt: 0, drawMs: 0,
 };
 window.__fg = state;  // for tests and benchmarks: counters, the current settings
+host.state = state;  // a widget closes its session when its view goes
 
 // -- talking to the server ------------------------------------------------------------------
 async function api(path, body) {
@@ -107,6 +108,7 @@ async function pollLoop() {
   // and the page's drawing overlap
   let pending = null;
   for (;;) {
+    if (host.stopped) return;  // a widget's view was removed
     if (!state.id) { await sleep(300); continue; }
     const id = state.id;
     try {
