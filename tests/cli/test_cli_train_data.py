@@ -109,3 +109,16 @@ def test_data_options_need_a_file(capsys):
     assert "--data takes a .csv or .npz file" in capsys.readouterr().err
     assert main(["train", "--dataset", "moons", "--label", "y", "-q"]) == 2
     assert "--label names a column or array of a data file" in capsys.readouterr().err
+
+
+def test_a_run_on_a_data_file_resumes(files, tmp_path, capsys):
+    out = tmp_path / "resumed"
+    base = ["train", "--data", str(files / "pts.csv"), "--label", "side", "--hidden", "4",
+            "--patience", "0", "-q"]  # fmt: skip
+    assert main([*base, "--epochs", "2", "--out", str(out)]) == 0
+    assert main(["train", "--resume", str(out), "--epochs", "4", "-q"]) == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["epochs"] == 4 and metrics["config"]["dataset"] == str(files / "pts.csv")
+    capsys.readouterr()
+    assert main(["train", "--resume", str(out), "--epochs", "6", "--label", "x1", "-q"]) == 2
+    assert "--label x1 conflict" in capsys.readouterr().err
