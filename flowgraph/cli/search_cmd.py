@@ -204,16 +204,9 @@ def run(args: argparse.Namespace) -> int:
         space[name] = [value] if args.random is None else value
 
     dataset = _dataset(args)
-    data = load_data(
-        dataset,
-        seed=args.seed,
-        valid=args.valid,
-        test=args.test,
-        data_dir=args.data_dir,
-        n_samples=args.n_samples,
-        label=args.label,
-        features=args.features,
-    )
+    data = load_data(dataset, seed=args.seed, valid=args.valid, test=args.test,
+                     data_dir=args.data_dir, n_samples=args.n_samples, label=args.label,
+                     features=args.features)  # fmt: skip
     options = dict(
         n_jobs=args.jobs,
         scheduler=args.scheduler,

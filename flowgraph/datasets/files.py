@@ -94,6 +94,9 @@ def parse_csv(text: str, label: str | None = None, *, where: str = "data",
               max_rows: int | None = None) -> tuple[np.ndarray, np.ndarray, list[Any]]:  # fmt: skip
     """``(X, y, classes)`` of CSV ``text``: a header row, then one example per row; the column
     named ``label`` (default: the last) holds the labels, every other column a number."""
+    plain = _parse_plain(text, label, where, max_rows)
+    if plain is not None:
+        return plain
     rows = [r for r in csv.reader(io.StringIO(text)) if r and any(c.strip() for c in r)]
     if not rows:
         raise DatasetError(f"{where}: the file is empty (expected a header row, then examples)")
@@ -111,19 +114,52 @@ def parse_csv(text: str, label: str | None = None, *, where: str = "data",
         k = header.index(label)
     else:
         raise DatasetError(f"{where}: no column {label!r}; the columns are {', '.join(header)}")
-    X = np.empty((len(rows) - 1, len(header) - 1))
-    labels = []
     for i, row in enumerate(rows[1:], 2):
         if len(row) != len(header):
             raise DatasetError(f"{where}: row {i} has {len(row)} fields, the header "
                                f"{len(header)}")  # fmt: skip
-        labels.append(row[k].strip())
-        cells = row[:k] + row[k + 1:]
-        names = header[:k] + header[k + 1:]
-        for j, (cell, name) in enumerate(zip(cells, names)):
-            X[i - 2, j] = _number(cell, f"{where}: row {i}, column {name!r}")
+    labels = [row[k].strip() for row in rows[1:]]
+    names = header[:k] + header[k + 1 :]
+    cells = np.array([row[:k] + row[k + 1 :] for row in rows[1:]], dtype=str)
+    try:  # NumPy's conversion, ten times faster than a float() per cell
+        X = cells.astype(np.float64)
+    except ValueError:
+        X = None
+    if X is None or not np.all(np.isfinite(X)):  # find the first bad cell, to name it
+        for i, row in enumerate(cells, 2):
+            for cell, name in zip(row, names):
+                _number(str(cell), f"{where}: row {i}, column {name!r}")
     if any(not v for v in labels):
         raise DatasetError(f"{where}: row {labels.index('') + 2} has no label")
+    y, classes = encode_labels(np.array(labels), where)
+    return X, y, classes
+
+
+def _parse_plain(text: str, label: str | None, where: str, max_rows: int | None
+                 ) -> tuple[np.ndarray, np.ndarray, list[Any]] | None:  # fmt: skip
+    """The common case quickly (no quotes, every row whole, every feature a finite number:
+    NumPy's reader, ten times faster than the csv module); None for anything else, which
+    :func:`parse_csv` then reads cell by cell to name what is wrong."""
+    if '"' in text:
+        return None
+    lines = [ln for ln in text.splitlines() if ln.strip()]
+    if len(lines) < 2 or (max_rows is not None and len(lines) - 1 > max_rows):
+        return None
+    header = [h.strip() for h in lines[0].split(",")]
+    m = len(header)
+    if m < 2 or (label is not None and label not in header):
+        return None
+    if any(ln.count(",") != m - 1 for ln in lines):
+        return None
+    k = m - 1 if label is None else header.index(label)
+    try:
+        X = np.loadtxt(lines[1:], delimiter=",", comments=None, ndmin=2, dtype=np.float64,
+                       usecols=[j for j in range(m) if j != k])  # fmt: skip
+    except ValueError:
+        return None
+    labels = [ln.split(",")[k].strip() for ln in lines[1:]]
+    if not np.all(np.isfinite(X)) or not all(labels):
+        return None
     y, classes = encode_labels(np.array(labels), where)
     return X, y, classes
 

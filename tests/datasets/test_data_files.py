@@ -126,3 +126,19 @@ def test_the_recipe_reads_a_file_with_its_label_again(tmp_path):
 def test_is_data_file():
     assert datasets.is_data_file("a/B.CSV") and datasets.is_data_file("x.npz")
     assert not datasets.is_data_file("digits") and not datasets.is_data_file(3)
+
+
+def test_the_quick_reader_and_the_careful_one_agree():
+    """Plain text takes NumPy's reader; quotes take the csv module's, cell by cell."""
+    rng = np.random.default_rng(2)
+    X = rng.normal(size=(50, 3))
+    names = np.where(X[:, 1] > 0, "big one", "small one")
+    plain = "a,b,c,kind\n" + "".join(f"{p}, {q} ,{r},{n}\n" for (p, q, r), n in zip(X, names))
+    quoted = '"a","b","c","kind"\n' + "".join(f'{p},{q},{r},"{n}"\n'
+                                              for (p, q, r), n in zip(X, names))  # fmt: skip
+    for text in (plain, quoted, plain.replace("\n", "\r\n")):
+        Xp, yp, classes = parse_csv(text)
+        assert np.array_equal(Xp, X) and classes == ["big one", "small one"]
+        assert np.array_equal(yp, (names == "small one").astype(int))
+    with pytest.raises(DatasetError, match="row 3, column 'b': 'x y' is not a number"):
+        parse_csv('a,b,c\n1,2,"z"\n3,"x y",1\n')
