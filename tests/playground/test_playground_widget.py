@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
+import sys
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -188,3 +190,13 @@ def test_the_widget_plays_in_a_real_browser(hosted):
     while sid in w.sessions.sessions and time.time() < deadline:
         time.sleep(0.05)
     assert sid not in w.sessions.sessions
+
+
+def test_without_anywidget_the_widget_says_what_to_install():
+    code = ("import sys; sys.modules['anywidget'] = None\n"
+            "import flowgraph.playground as playground\n"
+            "try:\n    playground.widget()\nexcept ImportError as e:\n    print(e)\n")  # fmt: skip
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          cwd=ROOT, timeout=120)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "needs anywidget: pip install 'flowgraph-autodiff[notebooks]'" in done.stdout
