@@ -172,6 +172,9 @@ def test_the_widget_plays_in_a_real_browser(hosted):
         assert page.evaluate("window.__fg.settings.dataset") == "spirals"
         assert page.text_content("#net-title") == "2 → 8 → 8 → 2"  # inside the shadow root
         assert page.evaluate("document.getElementById('regions')") is None  # not in the page's
+        # the page's style applies inside the widget's shadow root, and not outside it
+        assert page.eval_on_selector("#regions", "e => getComputedStyle(e).width") == "420px"
+        assert page.eval_on_selector("h1", "e => getComputedStyle(e).textTransform") == "none"
         loss0 = float(page.text_content("#tr-loss"))
         page.click("#play")
         page.wait_for_function("window.__fg.frame.step >= 1500", timeout=30000)

@@ -33,7 +33,10 @@ export default {
   async render({ model, el }) {
     const shadow = el.attachShadow ? el.attachShadow({ mode: "open" }) : el;
     const style = document.createElement("style");
-    style.textContent = model.get("style").replace(":root", ":host").replace(/^body\b/m, ".fg-body");
+    // the page's style, its document rules moved to the widget (and a cell narrower than the
+    // page scrolls sideways)
+    style.textContent = model.get("style").replace(":root", ":host").replace(/^body\b/m, ".fg-body")
+      + "\n.fg-body { overflow-x: auto; }";
     const root = document.createElement("div");
     root.className = "fg-body";
     root.innerHTML = model.get("page");
