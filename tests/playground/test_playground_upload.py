@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import socket
 
 import numpy as np
 import pytest
@@ -30,14 +31,30 @@ def pg():
     server.shutdown()
 
 
-def call(pg, method, path, body=None, raw=None):
+def call(pg, method, path, body=None):
     conn = http.client.HTTPConnection("127.0.0.1", pg.port, timeout=20)
-    data = raw if raw is not None else (None if body is None else json.dumps(body).encode())
+    data = None if body is None else json.dumps(body).encode()
     conn.request(method, path, body=data, headers={"Content-Type": "application/json"})
     r = conn.getresponse()
     out = r.status, json.loads(r.read())
     conn.close()
     return out
+
+
+def announce(pg, path, length):
+    """A POST that announces ``length`` bytes and sends none: refused on its header alone
+    (sending them would race the server's closing of the connection)."""
+    with socket.create_connection(("127.0.0.1", pg.port), timeout=20) as sock:
+        sock.sendall(f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1:{pg.port}\r\n"
+                     f"Content-Length: {length}\r\n\r\n".encode())  # fmt: skip
+        data = b""
+        while b"\r\n\r\n" not in data or not data.rstrip().endswith(b"}"):
+            chunk = sock.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+    head, body = data.split(b"\r\n\r\n", 1)
+    return int(head.split()[1]), json.loads(body)
 
 
 def test_upload_trains_on_the_points_scaled_into_the_plane(pg):
@@ -91,14 +108,12 @@ def test_bad_uploads_are_one_sentence(pg, case):
 def test_upload_size_and_fields_are_guarded(pg):
     _, d = call(pg, "POST", "/api/session", {})
     sid = d["id"]
-    big = json.dumps({"csv": "x" * UPLOAD_BODY}).encode()
-    status, err = call(pg, "POST", f"/api/s/{sid}/upload", raw=big)
+    status, err = announce(pg, f"/api/s/{sid}/upload", UPLOAD_BODY + 1)
     assert status == 413 and f"at most {UPLOAD_BODY}" in err["error"]
     assert call(pg, "POST", f"/api/s/{sid}/upload", {"csv": 3})[0] == 400
     assert "needs the field 'csv'" in call(pg, "POST", f"/api/s/{sid}/upload", {})[1]["error"]
     # the other endpoints keep their own, smaller limit
-    status, err = call(pg, "POST", f"/api/s/{sid}/point", raw=b" " * (guard.MAX_BODY + 1))
-    assert status == 413
+    assert announce(pg, f"/api/s/{sid}/point", guard.MAX_BODY + 1)[0] == 413
     call(pg, "POST", f"/api/s/{sid}/close", {})
 
 
