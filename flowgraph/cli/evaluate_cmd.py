@@ -83,7 +83,9 @@ def run_evaluate(args: argparse.Namespace) -> int:
     error = 1 - np.trace(M) / M.sum()
     print(f"{path}: {info['name']}, {args.split} split of seed {split['seed']}: {len(y)} examples")
     print(f"error {error:.4f}   accuracy {1 - error:.4f}   loss {loss:.4f}")
-    print(format_confusion(M))
+    names = meta.get("classes")  # a data file's own labels, in the order of the classes
+    print(format_confusion(M, names if isinstance(names, list) and len(names) == n_classes
+                           else None))  # fmt: skip
     if args.plot:
         plot_confusion(M, args.plot, title=f"{info['name']} ({args.split}): error {error:.4f}")
         print(f"wrote {args.plot}")

@@ -51,7 +51,15 @@ def add_parser(sub) -> None:
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("--dataset", default="digits", help="dataset name (default digits)")
+    p.add_argument("--dataset", default=None, help="dataset name (default digits)")
+    p.add_argument(
+        "--data", default=None, metavar="FILE",
+        help="your own data instead of --dataset: a .csv or .npz file, as for flowgraph train",
+    )  # fmt: skip
+    p.add_argument("--label", default=None, metavar="NAME",
+                   help="--data: the label column (CSV) or array (NPZ; default y)")
+    p.add_argument("--features", default=None, metavar="NAME",
+                   help="--data FILE.npz: the feature array (default X)")
     p.add_argument("--data-dir", default=None, help="folder of downloaded datasets (mnist)")
     p.add_argument(
         "--n-samples", type=positive_int, default=None, help="examples of a generated dataset"
@@ -195,14 +203,10 @@ def run(args: argparse.Namespace) -> int:
     for name, value in fixed.items():
         space[name] = [value] if args.random is None else value
 
-    data = load_data(
-        args.dataset,
-        seed=args.seed,
-        valid=args.valid,
-        test=args.test,
-        data_dir=args.data_dir,
-        n_samples=args.n_samples,
-    )
+    dataset = _dataset(args)
+    data = load_data(dataset, seed=args.seed, valid=args.valid, test=args.test,
+                     data_dir=args.data_dir, n_samples=args.n_samples, label=args.label,
+                     features=args.features)  # fmt: skip
     options = dict(
         n_jobs=args.jobs,
         scheduler=args.scheduler,
@@ -219,13 +223,13 @@ def run(args: argparse.Namespace) -> int:
     written = [result.to_csv(out / "trials.csv")]
     if result.ok_trials and result.varying():
         written.append(out / "search.png")
-        result.plot(path=written[-1], title=f"{result.kind} search on {args.dataset}")
+        result.plot(path=written[-1], title=f"{result.kind} search on {Path(dataset).name}")
     if result.best_model is not None:
         metadata = {**result.best_model.metadata, "config": _jsonable(result.best),  # type: ignore[arg-type]
                     "test_error": result.test_error}  # fmt: skip
         written.append(result.best_model.save(out / "best_model.npz", metadata=metadata))
 
-    head = f"{result.kind} search on {args.dataset}: {len(result.trials)} of "
+    head = f"{result.kind} search on {Path(dataset).name}: {len(result.trials)} of "
     head += f"{result.n_planned} trials"
     if result.n_resumed:
         head += f" ({result.n_resumed} from the checkpoint)"
@@ -258,6 +262,19 @@ def run(args: argparse.Namespace) -> int:
         )
         return 1
     return 0 if best is not None else 1
+
+
+def _dataset(args: argparse.Namespace) -> str:
+    """--dataset NAME or --data FILE (with --label and --features), checked as train does."""
+    from ..training.recipe import check_file_options, check_value
+    from .train_cmd import data_option
+
+    given: dict[str, Any] = {"dataset": args.dataset or "digits"}
+    data_option(args, given)
+    dataset = check_value("dataset", given["dataset"]) if args.data else given["dataset"]
+    check_file_options({"dataset": dataset, "n_samples": args.n_samples, "noise": None,
+                        "label": args.label, "features": args.features})  # fmt: skip
+    return dataset
 
 
 def _jsonable(config: dict[str, Any]) -> dict[str, Any]:

@@ -22,6 +22,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from ..datasets import is_data_file
 from ..errors import FlowgraphError
 from ..optim import OPTIMIZERS
 from ..plots import plot_decision_boundary
@@ -93,6 +94,16 @@ def _add_data_arguments(p) -> None:
         "--dataset", default=None, metavar="NAME",
         help="digits, moons, circles, spirals, xor, blobs or mnist (default: digits)",
     )  # fmt: skip
+    data.add_argument(
+        "--data", default=None, metavar="FILE",
+        help="your own data instead of --dataset: FILE.csv (a header row; the label column is "
+        "--label, default the last; the other columns are numbers) or FILE.npz (arrays X and "
+        "y, or --features and --label); labels may be names",
+    )  # fmt: skip
+    data.add_argument("--label", default=None, metavar="NAME",
+                      help="--data: the label column (CSV) or array (NPZ)")
+    data.add_argument("--features", default=None, metavar="NAME",
+                      help="--data FILE.npz: the feature array (default X)")
     data.add_argument("--data-dir", default=None, metavar="DIR", help="directory of MNIST files")
     data.add_argument(
         "--n-samples", type=positive_int, default=None, metavar="N",
@@ -266,9 +277,23 @@ def given_options(args: argparse.Namespace) -> dict[str, Any]:
             if getattr(args, k, None) is not None and getattr(args, k) is not False}  # fmt: skip
 
 
+def data_option(args: argparse.Namespace, given: dict[str, Any]) -> None:
+    """``--data FILE`` in ``given`` as the dataset it stands for (train and search)."""
+    from . import UsageError
+
+    if args.data is None:
+        return
+    if args.dataset is not None:
+        raise UsageError("give --dataset NAME or --data FILE, not both")
+    if not is_data_file(args.data):
+        raise UsageError(f"--data takes a .csv or .npz file, got {args.data!r}")
+    given["dataset"] = args.data
+
+
 def _configure(args: argparse.Namespace) -> tuple[dict[str, Any], dict | None, Path]:
     """The run's configuration, where a resumed one stood, and its folder."""
     given = given_options(args)
+    data_option(args, given)
     if args.resume is None:
         out = Path(args.out) if args.out else Path("runs") / datetime.now().strftime(
             "%Y%m%d-%H%M%S")  # fmt: skip
@@ -316,6 +341,9 @@ def _print_header(run: Run, resume: str | None) -> None:
         counts += f"; trained on {len(run.fit_data[1])} with shifted copies"
     sizes = [parts["train"][0].shape[1], *c["hidden"], info["n_classes"]]
     print(f"{info['name']}: {info['n_samples']} examples ({counts}), {info['n_classes']} classes")
+    if info.get("classes"):
+        names = ", ".join(f"{k}={name}" for k, name in enumerate(info["classes"]))
+        print(f"classes {names[:200]}{'...' * (len(names) > 200)}")
     print(f"network {' -> '.join(map(str, sizes))}, {c['activation']}, l2 = {c['l2']:g}"
           + (f", l1 = {c['l1']:g}" if c["l1"] else ""))  # fmt: skip
     print(f"{run.optimizer!r}, batch size {c['batch_size']}", flush=True)
@@ -352,7 +380,8 @@ def _graph_svg(run: Run, out: Path) -> str | None:
 
 def _boundary_png(run: Run, out: Path) -> str | None:
     """boundary.png: the decision regions of a 2-D set, with its raw points."""
-    if run.info["name"] not in TWO_D:
+    if run.info["name"] not in TWO_D and not (run.info.get("classes") and
+                                               run.info["n_features"] == 2):  # fmt: skip
         return None
     (X, y), (Xt, yt) = run.parts["train"], run.parts["test"]
     plot_decision_boundary(run.model, X, y, out / "boundary.png", X_test=Xt, y_test=yt,

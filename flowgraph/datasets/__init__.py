@@ -1,5 +1,5 @@
-"""Data for training: the shipped handwritten digits, MNIST from IDX files, 2-D toy sets, and
-the train / validation / test protocol.
+"""Data for training: the shipped handwritten digits, MNIST from IDX files, 2-D toy sets, a
+user's own CSV or NPZ file (:func:`from_file`), and the train / validation / test protocol.
 
     >>> from flowgraph import datasets
     >>> X, y = datasets.load_digits()
@@ -28,6 +28,7 @@ from .base import (
     check_int,
 )
 from .digits import DIGITS_SHAPE, load_digits
+from .files import MAX_FILE_BYTES, from_file, is_data_file, parse_csv
 from .mnist import (
     MNIST_FILES,
     MNIST_MIRRORS,
@@ -44,6 +45,10 @@ from .toy import make_blobs, make_circles, make_moons, make_spirals, make_xor
 __all__ = [
     "DATASETS",
     "get_dataset",
+    "from_file",
+    "is_data_file",
+    "parse_csv",
+    "MAX_FILE_BYTES",
     "load_digits",
     "load_mnist",
     "download_mnist",

@@ -40,8 +40,12 @@ from email.message import Message
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from io import BufferedIOBase, BufferedReader
-from typing import Any
+from typing import Any, BinaryIO
 from urllib.parse import urlsplit
+
+import numpy as np
+
+from ..datasets import DatasetError, parse_csv
 
 __all__ = [
     "RequestError",
@@ -61,6 +65,9 @@ __all__ = [
     "GuardedServer",
     "GuardedHandler",
     "HEADERS_SECONDS",
+    "upload_points",
+    "MAX_UPLOAD_ROWS",
+    "MAX_UPLOAD_CLASSES",
 ]
 
 MAX_BODY = 256 * 1024  # bytes of a request body; the page's largest is a few KiB
@@ -68,6 +75,8 @@ MAX_DEPTH = 8  # nesting of a body's JSON; the page's deepest (settings.points) 
 MAX_DIGITS = 40  # characters of one JSON number; a float64 needs at most 24
 BODY_SECONDS = 10.0  # a body must arrive within this time once its headers have
 HEADERS_SECONDS = 10.0  # a request's line and headers, within this time of its first byte
+MAX_UPLOAD_ROWS = 5000  # points of an uploaded CSV
+MAX_UPLOAD_CLASSES = 3  # the page has a colour for three classes
 LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "::1"})
 SAFE_SITES = ("same-origin", "none")  # Sec-Fetch-Site of the page's own requests, of a link
 
@@ -159,7 +168,7 @@ def check_sender(
 
 
 # -- what is asked ----------------------------------------------------------------------------
-def _length(headers: Mapping[str, str] | Message) -> int:
+def _length(headers: Mapping[str, str] | Message, limit: int = MAX_BODY) -> int:
     if headers.get("Transfer-Encoding") is not None:
         raise RequestError(
             HTTPStatus.LENGTH_REQUIRED, "send the body with a Content-Length, not chunked"
@@ -169,18 +178,21 @@ def _length(headers: Mapping[str, str] | Message) -> int:
     if len(set(v.strip() for v in values)) != 1 or not re.fullmatch(r"\d{1,9}", values[0].strip()):
         raise RequestError(HTTPStatus.BAD_REQUEST, f"malformed Content-Length {values[0][:40]!r}")
     length = int(values[0])
-    if length > MAX_BODY:
+    if length > limit:
         raise RequestError(
             HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
-            f"request body of {length} bytes refused (at most {MAX_BODY})",
+            f"request body of {length} bytes refused (at most {limit})",
         )
     return length
 
 
-def read_body(rfile: BufferedIOBase, headers: Mapping[str, str] | Message) -> bytes:
-    """The body's bytes, read within :data:`BODY_SECONDS`; :class:`Disconnected` when the
-    client closes (or falls silent past the socket's timeout) before sending all of them."""
-    length = _length(headers)
+def read_body(
+    rfile: BinaryIO | BufferedIOBase, headers: Mapping[str, str] | Message, limit: int = MAX_BODY
+) -> bytes:
+    """The body's bytes (at most ``limit``), read within :data:`BODY_SECONDS`;
+    :class:`Disconnected` when the client closes (or falls silent past the socket's timeout)
+    before sending all of them."""
+    length = _length(headers, limit)
     deadline = time.monotonic() + BODY_SECONDS
     chunks, got = [], 0
     while got < length:
@@ -302,6 +314,40 @@ def fields(body: dict[str, Any], endpoint: str, spec: Mapping[str, tuple[type, .
                 f"{json.dumps(value)[:60]}",
             )
     return body
+
+
+def upload_points(text: str) -> tuple[tuple[tuple[float, float, int], ...], list[Any]]:
+    r"""The points of an uploaded CSV and the names of their classes, refused (400) unless the
+    text holds at most :data:`MAX_UPLOAD_ROWS` rows of two numbers and a label (a header row
+    is optional; labels may be names, at most :data:`MAX_UPLOAD_CLASSES` of them). Each
+    coordinate is scaled into the plane the page shows, x' = 2 (x - min) / (max - min) - 1.
+
+    >>> upload_points("x,y,c\n0,10,a\n4,30,b\n2,20,a\n")
+    (((-1.0, -1.0, 0), (1.0, 1.0, 1), (0.0, 0.0, 0)), ['a', 'b'])
+    """
+    lines = text.lstrip("\ufeff").splitlines()
+    first = lines[0].split(",") if lines else []
+    try:  # no header: the first row is a point already
+        if len(first) >= 2 and [float(v) for v in first[:2]]:
+            text = "x1,x2,label\n" + text
+    except ValueError:
+        pass
+    try:
+        X, y, classes = parse_csv(text, where="the uploaded file", max_rows=MAX_UPLOAD_ROWS)
+    except DatasetError as e:
+        raise RequestError(HTTPStatus.BAD_REQUEST, str(e)) from None
+    if X.shape[1] != 2:
+        raise RequestError(HTTPStatus.BAD_REQUEST, f"the uploaded file has {X.shape[1] + 1} "
+                           "columns; the playground takes three: x1, x2, label")  # fmt: skip
+    if len(classes) > MAX_UPLOAD_CLASSES:
+        raise RequestError(HTTPStatus.BAD_REQUEST, f"the uploaded file has {len(classes)} classes;"
+                           f" the playground shows at most {MAX_UPLOAD_CLASSES}")  # fmt: skip
+    low, high = X.min(axis=0), X.max(axis=0)
+    span = np.where(high > low, high - low, 1.0)
+    P = np.round(2 * (X - low) / span - 1 + 0.0, 4)
+    P[:, high <= low] = 0.0
+    points = tuple((float(a), float(b), int(c)) for (a, b), c in zip(P, y))
+    return points, classes
 
 
 # -- connections ------------------------------------------------------------------------------

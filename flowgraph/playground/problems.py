@@ -74,19 +74,23 @@ def surface(name: str, X: np.ndarray) -> np.ndarray:
 def make_data(s: Settings) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
     """The training and test parts ``(X, y)`` for settings ``s``, drawn from ``s.seed``.
 
-    ``ratio`` percent of the ``n`` points (at least one) train, the rest test; the clicked
-    ``points`` join the training part. Classification labels are int64 in [0, C); regression
+    ``ratio`` percent of the ``n`` points (of an upload: its points) train, the rest test; the
+    clicked ``points`` join the training part. Classification labels are int64 in [0, C); regression
     targets are float64 of shape (N, 1)."""
     rng = np.random.default_rng(s.seed)
-    if s.problem == "classification":
+    if s.data:  # an uploaded CSV: its points, split as the generated ones are
+        D = np.asarray(s.data, dtype=np.float64)
+        X, y = D[:, :2], D[:, 2].astype(np.int64)
+    elif s.problem == "classification":
         shift, scale = _PLACEMENT[s.dataset]
         X, y = _MAKERS[s.dataset](s.n, noise=s.noise * scale, seed=rng)
         X = (X - np.asarray(shift)) / scale
     else:
         X = rng.uniform(-1.0, 1.0, (s.n, 2))
         y = surface(s.dataset, X) + rng.normal(0.0, s.noise, s.n) * (s.noise > 0)
-    order = rng.permutation(s.n)
-    n_train = min(max(1, round(s.n * s.ratio / 100)), s.n - 1)
+    n = len(X)
+    order = rng.permutation(n)
+    n_train = min(max(1, round(n * s.ratio / 100)), n - 1)
     tr, te = order[:n_train], order[n_train:]
     X_tr, y_tr, X_te, y_te = X[tr], y[tr], X[te], y[te]
     if s.points:

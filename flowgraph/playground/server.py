@@ -1,41 +1,25 @@
 """The playground's web server: the standard library's ThreadingHTTPServer, JSON endpoints,
 long polling, and the page's files from the package. No dependency beyond flowgraph's own.
 
-Endpoints (every answer JSON unless said; an error is ``{"error": sentence}`` with status 4xx,
-which the page shows):
-
-    GET  /                          the page (static/index.html); /static/NAME its files
-    POST /api/session               {"settings": {...}} -> {id, settings, query, meta, frame}
-    GET  /api/s/ID/frame?after=V    the latest picture once its version exceeds V (waits <= 1 s);
-                                    &graph=0 when the flow graph is off screen (no `dot` runs)
-    POST /api/s/ID/control          {"action": play | pause | step | epoch | reset | check}
-    POST /api/s/ID/settings         {"settings": {...}}: a new run -> {settings, query, meta, frame}
-    POST /api/s/ID/point            {"x1", "x2", "label"}: a clicked training point
-    GET  /api/s/ID/graph.svg        flowgraph's SVG of the graph at the current step
-    POST /api/s/ID/close            the tab is closing: stop its training now
-
-A session no page has asked anything for ``timeout`` seconds (a closed tab) is stopped and
-forgotten by a reaper thread. What a request must be to be answered (its Host, Origin and
-Sec-Fetch-Site; its body's size, JSON and fields) is :mod:`.guard`'s; a malformed one is a 4xx
-with one sentence, never a 500. Connections: a socket silent for ``idle_timeout`` seconds is
-closed, at most ``max_connections`` are served at once (one thread each) and one more is
-answered 503 and closed; a client that goes away mid-request is forgotten without a word.
+What each request is answered is :mod:`.routes`' (:func:`.routes.answer`, shared with the
+notebook widget). A session no page has asked anything for ``timeout`` seconds (a closed tab)
+is stopped and forgotten by a reaper thread. What a request must be to be answered (its Host,
+Origin and Sec-Fetch-Site; its body's size, JSON and fields) is :mod:`.guard`'s; a malformed
+one is a 4xx with one sentence, never a 500. Connections: a socket silent for ``idle_timeout``
+seconds is closed, at most ``max_connections`` are served at once (one thread each) and one
+more is answered 503 and closed; a client that goes away mid-request is forgotten without a word.
 """
 
 from __future__ import annotations
 
-import json
-import re
-import secrets
 import sys
 import threading
-import time
 from http import HTTPStatus
-from importlib import resources
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from .guard import (
+    MAX_BODY,
     Disconnected,
     GuardedHandler,
     GuardedServer,
@@ -43,46 +27,20 @@ from .guard import (
     allowed_hosts,
     check_sender,
     decode,
-    fields,
     is_loopback,
     read_body,
 )
-from .session import Session
-from .settings import Settings, SettingsError, parse
+from .routes import Sessions, answer, error
+from .settings import SettingsError
 
 __all__ = ["Playground", "serve", "RequestError", "limit_blas_threads"]
 
 IDLE_TIMEOUT = 20.0  # seconds a connection may stay silent; the page polls every second
 MAX_CONNECTIONS = 64  # a browser opens at most 6 per server, over all its tabs
-NUMBER = (int, float, str)  # a JSON number, or the page's text of one (settings.parse reads it)
-# the fields each POST endpoint takes, of which types; `settings.parse` checks their values
-BODIES: dict[str, dict[str, tuple[type, ...]]] = {
-    "session": {"settings": (dict,)},
-    "control": {"action": (str,)},
-    "settings": {"settings": (dict,)},
-    "point": {"x1": NUMBER, "x2": NUMBER, "label": NUMBER},
-    "close": {},
-}
-REQUIRED = {"control": ("action",), "point": ("x1", "x2", "label")}
-STATIC_TYPES = {
-    ".html": "text/html; charset=utf-8",
-    ".js": "text/javascript; charset=utf-8",
-    ".css": "text/css; charset=utf-8",
-    ".svg": "image/svg+xml",
-}
+UPLOAD_BODY = 1024 * 1024  # bytes of an upload's body (a CSV of 5,000 points and its JSON)
 
 
-def _static(name: str) -> bytes | None:
-    """A file of static/ by its plain name (letters, digits, ``-``, ``_``, one dot)."""
-    if not re.fullmatch(r"[A-Za-z0-9_-]{1,64}\.[a-z]{1,8}", name):
-        return None
-    try:
-        return resources.files(__package__).joinpath("static").joinpath(name).read_bytes()
-    except OSError:
-        return None
-
-
-class Playground:
+class Playground(Sessions):
     """The sessions of one server, and the server itself once :meth:`start` or :meth:`serve`.
 
     ``timeout``: seconds without a request after which a tab's session stops;
@@ -101,16 +59,12 @@ class Playground:
         idle_timeout: float = IDLE_TIMEOUT,
         max_connections: int = MAX_CONNECTIONS,
     ):
-        self.timeout, self.max_sessions, self.fps = timeout, max_sessions, fps
-        self.sessions: dict[str, Session | None] = {}  # None: reserved while a run is built
-        self._lock = threading.Lock()
-        self._stop = threading.Event()
+        super().__init__(timeout=timeout, max_sessions=max_sessions, fps=fps)
         handler = type("Handler", (_Handler,), {"playground": self, "timeout": idle_timeout})
         self.httpd = GuardedServer((host, port), handler, max_connections)
         self.host, self.port = self.httpd.server_address[:2]
         self.bound = str(host)  # as given: a Host header may name it
-        self._reaper = threading.Thread(target=self._reap, name="playground-reaper", daemon=True)
-        self._reaper.start()
+        self.start_reaper()
         self._thread: threading.Thread | None = None
 
     @property
@@ -128,57 +82,6 @@ class Playground:
     def allowed_hosts(self, local: str | None) -> frozenset[str]:
         """The Host names answered on a connection that reached local address ``local``."""
         return allowed_hosts(self.bound, local) | {str(self.host).lower()}
-
-    # -- sessions ---------------------------------------------------------------------------
-    def create(self, settings: Settings) -> Session:
-        with self._lock:
-            if len(self.sessions) >= self.max_sessions:
-                raise RequestError(
-                    HTTPStatus.SERVICE_UNAVAILABLE,
-                    f"{len(self.sessions)} tabs are already training (at most "
-                    f"{self.max_sessions}); close one and reload",
-                )
-            sid = secrets.token_hex(8)
-            self.sessions[sid] = None  # reserved while the run is built outside the lock
-        try:
-            session = Session(sid, settings, fps=self.fps)
-        except BaseException:
-            with self._lock:
-                del self.sessions[sid]
-            raise
-        with self._lock:
-            self.sessions[sid] = session
-        return session
-
-    def get(self, sid: str) -> Session:
-        with self._lock:
-            session = self.sessions.get(sid)
-        if session is None:
-            raise RequestError(
-                HTTPStatus.NOT_FOUND,
-                f"no training session {sid!r} (a tab's run stops after {self.timeout:g} s "
-                "without contact); reload the page",
-            )
-        session.touch()
-        return session
-
-    def close_session(self, sid: str) -> None:
-        with self._lock:
-            session = self.sessions.pop(sid, None)
-        if session is not None:
-            session.close()
-
-    def _reap(self) -> None:
-        while not self._stop.wait(min(1.0, self.timeout / 3)):
-            now = time.monotonic()
-            with self._lock:
-                stale = [
-                    sid
-                    for sid, s in self.sessions.items()
-                    if s is not None and now - s.last_seen > self.timeout
-                ]
-            for sid in stale:
-                self.close_session(sid)
 
     # -- running ----------------------------------------------------------------------------
     def serve(self) -> None:
@@ -203,14 +106,7 @@ class Playground:
             self._cleanup()
 
     def _cleanup(self) -> None:
-        self._stop.set()
-        with self._lock:
-            sessions = [s for s in self.sessions.values() if s is not None]
-            self.sessions.clear()
-        for s in sessions:
-            s.close()
-        for s in sessions:
-            s.join(2)
+        self.close_all()
         self.httpd.server_close()
 
 
@@ -231,7 +127,7 @@ class _Handler(GuardedHandler):
         if getattr(self, "request_version", "HTTP/0.9") == "HTTP/0.9":
             self.request_version = "HTTP/1.0"
         try:
-            self._send(code, _error(message or HTTPStatus(code).phrase))
+            self._send(code, error(message or HTTPStatus(code).phrase))
         except (ConnectionError, TimeoutError):
             pass
 
@@ -253,19 +149,19 @@ class _Handler(GuardedHandler):
         if not self.headers_in_time():
             return
         try:
-            answer = self._answer(method)
+            reply = self._answer(method)
         except Disconnected:
             self.close_connection = True
             return
         except RequestError as e:
             self.close_connection = True  # a refused body may be left unread on the socket
-            answer = (e.status, _error(str(e)))
+            reply = (e.status, error(str(e)))
         except SettingsError as e:
-            answer = (HTTPStatus.BAD_REQUEST, _error(str(e)))
+            reply = (HTTPStatus.BAD_REQUEST, error(str(e)))
         except Exception as e:  # a bug: say so on the page, keep serving
-            answer = (500, _error(f"internal error: {type(e).__name__}: {e}"))
+            reply = (500, error(f"internal error: {type(e).__name__}: {e}"))
         try:
-            self._send(*answer)
+            self._send(*reply)
         except (ConnectionError, TimeoutError):  # the tab went away mid-answer
             self.close_connection = True
 
@@ -274,12 +170,13 @@ class _Handler(GuardedHandler):
         url = urlsplit(self.path)
         local = self.connection.getsockname()[0]
         check_sender(self.headers, self.playground.allowed_hosts(local), method, url.path)
-        parts = [p for p in url.path.split("/") if p]
         if method == "POST":
-            return self._post(parts, decode(read_body(self.rfile, self.headers)))
+            limit = UPLOAD_BODY if url.path.endswith("/upload") else MAX_BODY
+            body = decode(read_body(self.rfile, self.headers, limit))
+            return answer(self.playground, "POST", url.path, {}, body)
         if self.headers.get("Content-Length", "0").strip() not in ("", "0"):
             self.close_connection = True  # a GET's body is never read: do not parse it next
-        return self._get(parts, parse_qs(url.query))
+        return answer(self.playground, "GET", url.path, parse_qs(url.query), {})
 
     def do_GET(self) -> None:
         self._dispatch("GET")
@@ -289,105 +186,6 @@ class _Handler(GuardedHandler):
 
     def do_POST(self) -> None:
         self._dispatch("POST")
-
-    # -- routes -----------------------------------------------------------------------------
-    def _get(self, parts: list[str], query: dict[str, list[str]]) -> tuple:
-        if not parts:
-            parts = ["static", "index.html"]
-        if parts == ["favicon.ico"]:
-            parts = ["static", "favicon.svg"]
-        if parts[0] == "static" and len(parts) == 2:
-            data = _static(parts[1])
-            suffix = "." + parts[1].rsplit(".", 1)[-1]
-            if data is None or suffix not in STATIC_TYPES:
-                raise RequestError(HTTPStatus.NOT_FOUND, f"no file {parts[1][:80]!r}")
-            return 200, data, STATIC_TYPES[suffix]
-        if len(parts) == 4 and parts[:2] == ["api", "s"]:
-            session = self.playground.get(parts[2])
-            if parts[3] == "frame":
-                after = _int_arg(query, "after", -1)
-                # graph=0: the flow graph is off screen, skip its `dot` runs while playing
-                session.wants_graph = _int_arg(query, "graph", 1) != 0
-                return 200, session.wait_frame(after, timeout=1.0)
-            if parts[3] == "graph.svg":
-                svg = session.svg
-                if svg is None:
-                    raise RequestError(HTTPStatus.NOT_FOUND, session.svg_note or "no picture yet")
-                return 200, svg.encode(), "image/svg+xml"
-        raise RequestError(HTTPStatus.NOT_FOUND, f"no page {self.path[:80]!r}")
-
-    def _post(self, parts: list[str], body: dict[str, Any]) -> tuple:
-        """POST /api/session or /api/s/ID/NAME, once its body has NAME's fields (BODIES)."""
-        pg = self.playground
-        if parts == ["api", "session"]:
-            name = "session"
-        elif len(parts) == 4 and parts[:2] == ["api", "s"] and parts[3] in BODIES:
-            name = parts[3]
-        else:
-            raise RequestError(HTTPStatus.NOT_FOUND, f"no endpoint {self.path[:80]!r}")
-        body = fields(body, name, BODIES[name], REQUIRED.get(name, ()))
-        if name == "session":
-            return _json(_described(pg.create(parse(body.get("settings")))))
-        if name == "close":
-            pg.close_session(parts[2])
-            return _json({"closed": True})
-        session = pg.get(parts[2])
-        if name == "control":
-            return self._control(session, body["action"])
-        if name == "settings":
-            session.reset(parse(body.get("settings")))
-        else:  # point
-            session.set_points(session.settings.with_point(body["x1"], body["x2"], body["label"]))
-        return _json(_described(session))
-
-    def _control(self, session: Session, action: str) -> tuple:
-        simple = {
-            "play": session.play,
-            "pause": session.pause,
-            "step": session.step,
-            "epoch": session.epoch,
-            "reset": session.reset,
-        }
-        if action == "check":
-            return _json(session.check())
-        if action not in simple:
-            raise RequestError(
-                HTTPStatus.BAD_REQUEST,
-                f"unknown action {action[:40]!r}; actions are {', '.join([*simple, 'check'])}",
-            )
-        simple[action]()
-        return 200, session.frame_bytes
-
-
-def _json(obj: Any, status: int = 200) -> tuple[int, bytes]:
-    return status, json.dumps(obj, separators=(",", ":")).encode()
-
-
-def _error(message: str) -> bytes:
-    """``{"error": sentence}``, one line, the sentence cut at 300 characters."""
-    message = " ".join(message.split())
-    return json.dumps({"error": message if len(message) <= 300 else message[:297] + "..."}).encode()
-
-
-def _described(session: Session) -> dict[str, Any]:
-    with session.lock:
-        return {
-            "id": session.id,
-            "settings": session.settings.to_dict(),
-            "query": session.settings.to_query(),
-            "meta": session.run.meta(),
-            "frame": json.loads(session.frame_bytes),
-        }
-
-
-def _int_arg(query: dict[str, list[str]], name: str, default: int) -> int:
-    values = query.get(name)
-    if not values:
-        return default
-    try:
-        return int(values[0])
-    except ValueError:
-        raise RequestError(HTTPStatus.BAD_REQUEST, f"{name} must be a whole number") from None
 
 
 def _stderr(line: str) -> None:

@@ -279,6 +279,8 @@ class Session:
         self._svg_time = 0.0
         self.last_seen = time.monotonic()
         self.wants_graph = True  # the page shows the flow graph (its panel on screen)
+        self.upload: tuple = ()  # the points of the tab's uploaded CSV (data set "upload")
+        self.upload_classes: list = []  # and the names of their classes
         self.frames_made = 0
         self.publish()
         self.request_svg()

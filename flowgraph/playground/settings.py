@@ -23,12 +23,14 @@ __all__ = [
     "SettingsError",
     "parse",
     "CLASSIFICATION",
+    "UPLOAD",
     "REGRESSION",
     "FEATURES",
     "LIMITS",
 ]
 
 CLASSIFICATION = ("moons", "circles", "spirals", "xor", "blobs")
+UPLOAD = "upload"  # a classification data set of the tab's uploaded CSV (Settings.data)
 REGRESSION = ("plane", "bumps", "saddle", "waves")
 FEATURES = ("x1", "x2", "x1sq", "x2sq", "x1x2", "sinx1", "sinx2")
 ACTIVATIONS = ("tanh", "relu", "sigmoid", "identity")
@@ -65,7 +67,9 @@ class Settings:
     initialisation, input ``features`` and the penalties' lambdas ``l2`` and ``l1``. SGD: rate
     alpha = ``lr``, ``momentum`` beta, ``batch`` size, ``schedule`` with its ``decay`` delta.
     ``seed`` draws the data, the split, the initial weights and the batch order; ``speed``
-    is the number of SGD steps between two pictures."""
+    is the number of SGD steps between two pictures. ``data``: the points of an uploaded CSV
+    (x1, x2, class), in the plane's units, when ``dataset`` is ``upload`` (kept by the
+    session, not in the query string nor in :meth:`to_dict`)."""
 
     problem: str = "classification"
     dataset: str = "moons"
@@ -86,10 +90,12 @@ class Settings:
     seed: int = 0
     speed: int = 10
     points: tuple[tuple[float, float, float], ...] = field(default_factory=tuple)
+    data: tuple[tuple[float, float, float], ...] = field(default_factory=tuple, repr=False)
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready: lists instead of tuples."""
+        """JSON-ready: lists instead of tuples (without the uploaded ``data``)."""
         d = asdict(self)
+        del d["data"]
         d["hidden"] = list(self.hidden)
         d["features"] = list(self.features)
         d["points"] = [list(p) for p in self.points]
@@ -101,17 +107,20 @@ class Settings:
         pairs = []
         for f in fields(self):
             value = getattr(self, f.name)
-            if value == getattr(default, f.name):
+            if f.name == "data" or value == getattr(default, f.name):
                 continue
             pairs.append((f.name, _format(f.name, value)))
         return urlencode(pairs, safe=",;")
 
     def with_point(self, x1: Any, x2: Any, label: Any) -> Settings:
         """These settings with one more clicked point (checked like the rest)."""
-        return parse({**self.to_dict(), "points": [*self.to_dict()["points"], [x1, x2, label]]})
+        return parse({**self.to_dict(), "points": [*self.to_dict()["points"], [x1, x2, label]]},
+                     upload=self.data)  # fmt: skip
 
     @property
     def n_classes(self) -> int:
+        if self.dataset == UPLOAD:
+            return int(max(p[2] for p in self.data)) + 1
         return 3 if self.dataset == "blobs" else 2
 
 
@@ -218,20 +227,21 @@ def _points(raw: Any, problem: str, n_classes: int) -> tuple[tuple[float, float,
     return tuple(out)
 
 
-def parse(raw: Mapping[str, Any] | None) -> Settings:
+def parse(raw: Mapping[str, Any] | None, upload: tuple = ()) -> Settings:
     """Settings from a mapping of field names to strings, numbers or lists; missing fields
-    keep their defaults. Raises :class:`SettingsError` on an unknown field or a bad value."""
+    keep their defaults. Raises :class:`SettingsError` on an unknown field or a bad value.
+    ``upload``: the points of the tab's uploaded CSV, the data of the data set ``upload``."""
     if raw is None:
         raw = {}
     if not isinstance(raw, Mapping):
         raise SettingsError(f"settings must be an object of name: value, got {type(raw).__name__}")
-    names = {f.name for f in fields(Settings)}
+    names = {f.name for f in fields(Settings)} - {"data"}
     unknown = sorted(str(k) for k in raw if k not in names)
     if unknown:
         raise SettingsError(f"unknown setting {', '.join(unknown)}; settings are {sorted(names)}")
     d = Settings()
     problem = _choice("problem", raw.get("problem", d.problem), ("classification", "regression"))
-    datasets = CLASSIFICATION if problem == "classification" else REGRESSION
+    datasets = (*CLASSIFICATION, UPLOAD) if problem == "classification" else REGRESSION
     default_data = d.dataset if problem == "classification" else REGRESSION[0]
     dataset = _choice(f"{problem} dataset", raw.get("dataset", default_data), datasets)
     s = replace(
@@ -261,5 +271,8 @@ def parse(raw: Mapping[str, Any] | None) -> Settings:
         raise SettingsError(
             f"the power schedule alpha / t^delta needs 0.5 < decay <= 1, got decay = {s.decay:g}"
         )
-    n_classes = 3 if dataset == "blobs" else 2
-    return replace(s, points=_points(raw.get("points", ()), problem, n_classes))
+    if dataset == UPLOAD and not upload:
+        raise SettingsError("the data set 'upload' holds the points of a CSV file: upload one "
+                            "first (x1, x2, label)")  # fmt: skip
+    s = replace(s, data=tuple(upload) if dataset == UPLOAD else ())
+    return replace(s, points=_points(raw.get("points", ()), problem, s.n_classes))

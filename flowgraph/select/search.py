@@ -69,13 +69,17 @@ def load_data(
     n_samples: int | None = None,
     preprocess: str = "auto",
     augment: str = "auto",
+    label: str | None = None,
+    features: str | None = None,
 ) -> Data:
     """``data`` as ((X_train, y_train), (X_valid, y_valid), (X_test, y_test)).
 
     A dataset name (digits, moons, ...: ``flowgraph.datasets.DATASETS``) is loaded with
     ``get_dataset`` (2-D sets: 1000 points unless ``n_samples`` says otherwise), split with
     class proportions kept (``valid`` and ``test`` fractions, drawn from ``seed``; MNIST keeps
-    its official test set and takes ``valid`` of its training set) and preprocessed as
+    its official test set and takes ``valid`` of its training set; a CSV or NPZ file is read
+    by :func:`flowgraph.datasets.from_file` with ``label`` and ``features``: all through the
+    recipe's :func:`~flowgraph.training.recipe.load_parts`) and preprocessed as
     ``flowgraph train`` does (:class:`flowgraph.Preprocessing` fitted on the training part:
     ``auto`` scales digits by 1/16 and standardises the others; ``augment="auto"`` adds the
     shifted copies of the digits' training images). The same defaults as ``flowgraph train``
@@ -91,19 +95,18 @@ def load_data(
     from .. import datasets
     from ..model.preprocessing import Preprocessing
     from ..training.defaults import augment_for, n_samples_for
+    from ..training.recipe import load_parts
 
-    name = data.strip().lower()
-    if n_samples is None:
+    from_file = datasets.is_data_file(data)
+    name = os.path.abspath(data) if from_file else data.strip().lower()
+    if n_samples is None and not from_file:
         n_samples = n_samples_for(name)
-    X, y, info = datasets.get_dataset(name, data_dir=data_dir, seed=seed, n_samples=n_samples)
-    start = info.get("test_start")
-    if start is not None:
-        train, valid_part, _ = datasets.split(
-            X[:start], y[:start], valid=valid, test=0.0, seed=seed
-        )
-        test_part = (X[start:], y[start:])
-    else:
-        train, valid_part, test_part = datasets.split(X, y, valid=valid, test=test, seed=seed)
+    split = {"valid": valid, "test": test, "seed": seed}
+    split.update({k: v for k, v in (("n_samples", n_samples), ("label", label),
+                                    ("features", features)) if v is not None})  # fmt: skip
+    folder = None if data_dir is None or name != "mnist" else str(data_dir)  # the others need none
+    parts_, info = load_parts(name, folder, split)
+    train, valid_part, test_part = parts_["train"], parts_["valid"], parts_["test"]
     augment = augment_for(name) if augment == "auto" else augment
     shape = info["image_shape"] if augment == "shifts" else None
     pre = Preprocessing.fit(train[0], preprocess, dataset=name, image_shape=shape)
@@ -111,11 +114,9 @@ def load_data(
     parts = check_data(((pre.transform(X_fit), y_fit),
                         (pre.transform(valid_part[0]), valid_part[1]),
                         (pre.transform(test_part[0]), test_part[1])))  # fmt: skip
-    split = {"valid": valid, "test": test, "seed": seed}
-    if n_samples is not None:
-        split["n_samples"] = n_samples
     metadata = {"dataset": name, "data_dir": None if data_dir is None else str(data_dir),
-                "split": split, "preprocessing": pre.to_dict()}  # fmt: skip
+                "split": split, "preprocessing": pre.to_dict(),
+                **({"classes": info["classes"]} if info.get("classes") else {})}  # fmt: skip
     return LoadedData(parts, pre, metadata)
 
 

@@ -51,9 +51,10 @@ def metrics_of(run: Run, errors: dict[str, float]) -> tuple[dict[str, Any], dict
         "history": h.to_dict(),
     }  # fmt: skip
     metadata = {
-        "dataset": run.info["name"], "data_dir": run.config["data_dir"], "split": run.split,
+        "dataset": run.config["dataset"], "data_dir": run.config["data_dir"], "split": run.split,
         "preprocessing": run.preprocessing.to_dict(),  # also the model's own, saved with it
         "n_classes": run.info["n_classes"],
+        **({"classes": run.info["classes"]} if run.info.get("classes") else {}),
         "metrics": {k: metrics[k] for k in metrics if k not in ("history", "dataset")},
     }  # fmt: skip
     return metrics, metadata

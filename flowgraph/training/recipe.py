@@ -17,6 +17,7 @@ data already split and calls :func:`fit` below) and by a user in Python. The ste
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -44,8 +45,9 @@ from .history import History
 from .loop import train
 
 __all__ = ["ConfigError", "RUN_OPTIONS", "OPTIMIZER_FLAGS", "resolve", "ignored_options",
-           "load_parts", "fit_preprocessing", "build_model", "build_optimizer", "stopper", "fit",
-           "PREPROCESS", "AUGMENT", "SCHEDULES", "DTYPES"]  # fmt: skip
+           "load_parts", "split_parts", "check_file_options", "fit_preprocessing", "build_model",
+           "build_optimizer", "stopper", "fit", "PREPROCESS", "AUGMENT", "SCHEDULES",
+           "DTYPES"]  # fmt: skip
 
 RUN_OPTIONS = tuple(RUN_DEFAULTS)  # the names a run's configuration may hold
 OPTIMIZER_FLAGS = ("beta1", "beta2", "rho", "eps", "weight_decay", "dampening")
@@ -56,7 +58,8 @@ CHOICES = {"dataset": datasets.DATASETS, "preprocess": PREPROCESS, "augment": AU
            "init": tuple(INITS), "activation": tuple(ACTIVATIONS), "dtype": DTYPES,
            "optimizer": OPTIMIZERS, "schedule": tuple(SCHEDULES)}  # fmt: skip
 WHOLE = {"n_samples": 1, "warmup": 0, "batch_size": 1, "epochs": 1, "patience": 0, "seed": 0}
-OPTIONAL = {"n_samples", "noise", "lr", "momentum", "decay", "data_dir", *OPTIMIZER_FLAGS}
+OPTIONAL = {"n_samples", "noise", "lr", "momentum", "decay", "data_dir", "label", "features",
+            *OPTIMIZER_FLAGS}  # fmt: skip
 
 
 class ConfigError(FlowgraphError, ValueError):
@@ -72,6 +75,12 @@ def check_value(name: str, value: Any) -> Any:
     """``value`` for option ``name`` in canonical form, or a ConfigError naming both."""
     if value is None and name in OPTIONAL:
         return None
+    if name == "dataset" and datasets.is_data_file(value):
+        return os.path.abspath(value)  # a file of the user's own, found from any folder later
+    if name in ("label", "features"):
+        if not isinstance(value, str) or not value.strip():
+            raise ConfigError(f"{flag(name)} must name a column or an array, got {value!r}")
+        return value.strip()
     if name in CHOICES:
         ok = isinstance(value, str) and value.strip().lower() in CHOICES[name]
         if not ok and name == "dataset":
@@ -158,6 +167,25 @@ def check_together(c: dict[str, Any]) -> None:
         raise ConfigError(f"--data-dir is for mnist; {c['dataset']} needs no files")
     if c["augment"] == "shifts" and c["dataset"] not in ("digits", "mnist"):
         raise ConfigError(f"--augment shifts needs images; {c['dataset']} is not an image set")
+    check_file_options(c)
+
+
+def check_file_options(c: Mapping[str, Any]) -> None:
+    """A data file is used whole; --label and --features are for data files only."""
+    if datasets.is_data_file(c["dataset"]):
+        for name in ("n_samples", "noise"):
+            if c.get(name) is not None:
+                raise ConfigError(f"{flag(name)} is for the shipped and generated sets; the "
+                                  f"data file {c['dataset']} is used whole")  # fmt: skip
+        if c.get("features") is not None and not c["dataset"].lower().endswith(".npz"):
+            raise ConfigError("--features names the feature array of an NPZ file; a CSV's "
+                              "features are its columns other than --label")  # fmt: skip
+        return
+    given = [flag(k) for k in ("label", "features") if c.get(k) is not None]
+    if given:
+        raise ConfigError(f"{', '.join(given)} name{'s' * (len(given) == 1)} a column or "
+                          f"array of a data file (--data FILE); {c['dataset']} is a "
+                          "dataset")  # fmt: skip
 
 
 def ignored_options(given: Mapping[str, Any]) -> list[str]:
@@ -180,6 +208,9 @@ def split_of(c: Mapping[str, Any]) -> dict[str, Any]:
         split["n_samples"] = c["n_samples"]
     if c.get("noise") is not None:
         split["noise"] = c["noise"]
+    for name in ("label", "features"):  # how a data file is read, to read it again
+        if c.get(name) is not None:
+            split[name] = c[name]
     return split
 
 
@@ -189,7 +220,14 @@ def load_parts(
     """Raw (X, y) for train / valid / test, reproducibly from ``split`` (valid, test, seed, and
     for generated sets n_samples and noise).
 
-    MNIST keeps its official test set and takes the validation part from its training set."""
+    MNIST keeps its official test set and takes the validation part from its training set.
+    ``dataset`` may name a CSV or NPZ file (:func:`flowgraph.datasets.from_file`, its
+    ``label`` and ``features`` from ``split``); its labels become 0 .. C-1 and
+    ``info["classes"]`` keeps their names."""
+    if datasets.is_data_file(dataset):
+        X, y, info = datasets.from_file(dataset, label=split.get("label"),
+                                        features=split.get("features"))  # fmt: skip
+        return split_parts(info["name"], X, y, split), info
     name = dataset.strip().lower()
     if name not in datasets.DATASETS:
         raise ConfigError(
@@ -207,18 +245,29 @@ def load_parts(
             X[:start], y[:start], valid=split["valid"], test=0.0, seed=split["seed"]
         )
         parts = {"train": train_, "valid": valid, "test": (X[start:], y[start:])}
-    else:
-        train_, valid, test = datasets.split(
-            X, y, valid=split["valid"], test=split["test"], seed=split["seed"]
-        )
-        parts = {"train": train_, "valid": valid, "test": test}
+        return check_parts(name, parts, split), info
+    return split_parts(name, X, y, split), info
+
+
+def split_parts(name: str, X: np.ndarray, y: np.ndarray, split: Mapping[str, Any]
+                ) -> dict[str, tuple[np.ndarray, np.ndarray]]:  # fmt: skip
+    """train / valid / test of (X, y), stratified from the split's seed, none of them empty."""
+    train_, valid, test = datasets.split(
+        X, y, valid=split["valid"], test=split["test"], seed=split["seed"]
+    )
+    return check_parts(name, {"train": train_, "valid": valid, "test": test}, split)
+
+
+def check_parts(name: str, parts: dict[str, Any], split: Mapping[str, Any]) -> dict[str, Any]:
+    """``parts``, unless one of them is empty (found now, not as a NaN after the training)."""
     empty = [k for k, (_, yk) in parts.items() if len(yk) == 0]
-    if empty:  # found now, not as a NaN error after the training
+    if empty:
+        n = sum(len(yk) for _, yk in parts.values())
         raise ConfigError(
-            f"{name} has {len(y)} examples: its {' and '.join(empty)} split would be empty "
+            f"{name} has {n} examples: its {' and '.join(empty)} split would be empty "
             f"(--valid {split['valid']}, --test {split['test']}); use larger fractions"
         )
-    return parts, info
+    return parts
 
 
 def fit_preprocessing(c: Mapping[str, Any], parts: Mapping[str, Any], info: Mapping[str, Any]

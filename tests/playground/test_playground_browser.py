@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
+import numpy as np
 import pytest
 from playwright import sync_api  # the `test` extra installs it; it drives Debian's chromium
 
@@ -174,3 +175,28 @@ def test_each_tab_has_its_own_run_and_a_closed_tab_stops(page, server):
     while second in server.sessions and time.time() < deadline:
         time.sleep(0.05)
     assert second not in server.sessions and run.closed and first in server.sessions
+
+
+def test_an_uploaded_csv_is_trained_on(page, server):
+    rng = np.random.default_rng(3)
+    X = rng.uniform(-20, 20, size=(400, 2))
+    rows = "".join(f"{a:.3f},{b:.3f},{'in' if a * a + b * b < 150 else 'out'}\n" for a, b in X)
+    page.goto(server.url + "?hidden=8,8&lr=0.1&speed=30")
+    wait_ready(page)
+    page.set_input_files("#upload", files=[{"name": "ring.csv", "mimeType": "text/csv",
+                                            "buffer": ("u,v,where\n" + rows).encode()}])
+    page.wait_for_function("window.__fg.settings.dataset === 'upload'")
+    assert "ring.csv: 400 points of 2 classes (in, out)" in page.text_content("#message")
+    assert page.input_value("#dataset") == "upload"
+    assert page.evaluate("window.__fg.meta.train.length + window.__fg.meta.test.length") == 400
+    loss0 = number(page, "#tr-loss")
+    page.click("#play")
+    page.wait_for_function("window.__fg.frame.step >= 1500", timeout=30000)
+    page.click("#play")
+    page.wait_for_function("!window.__fg.frame.playing")
+    assert number(page, "#tr-loss") < 0.7 * loss0
+    # a file the playground cannot take is one sentence on the page, the run left as it was
+    page.set_input_files("#upload", files=[{"name": "bad.csv", "mimeType": "text/csv",
+                                            "buffer": b"a,b\n1,2\n3,4\n"}])
+    page.wait_for_function("document.getElementById('message').textContent.includes('three')")
+    assert page.evaluate("window.__fg.settings.dataset") == "upload" and not page.errors

@@ -1,7 +1,19 @@
 // flowgraph playground: the page is a view; training runs in the Python process.
 // One session per tab (POST /api/session), long-polled pictures (GET /api/s/ID/frame?after=V),
-// the settings in the URL's query string so that a link reproduces a setting.
+// the settings in the URL's query string so that a link reproduces a setting. In a notebook,
+// the widget (widget.js) runs this same script with its own host: requests travel as the
+// widget's messages to the same Python answers, and the page lives in the widget's element.
 "use strict";
+
+/* global FLOWGRAPH_HOST */
+const host = typeof FLOWGRAPH_HOST !== "undefined" ? FLOWGRAPH_HOST : {
+  root: document,  // where the page's elements are
+  fetch: (path, opts) => fetch(path, opts),
+  query: location.search,  // the settings a link asks for
+  setQuery: (q) => history.replaceState(null, "", location.pathname + (q ? "?" + q : "")),
+  keys: document,  // what the space bar (play / pause) is listened on
+  close: (id) => navigator.sendBeacon(`/api/s/${id}/close`),
+};
 
 const COLORS = [[230, 159, 0], [0, 114, 178], [0, 158, 115]];  // Okabe-Ito orange, blue, green
 const DATASETS = {
@@ -13,7 +25,7 @@ const FEATURES = [["x1", "x₁"], ["x2", "x₂"], ["x1sq", "x₁²"], ["x2sq", "
 const FIELDS = ["problem", "dataset", "n", "noise", "ratio", "hidden", "activation", "init",
   "l2", "l1", "lr", "momentum", "batch", "schedule", "decay", "seed", "speed"];
 
-const $ = (id) => document.getElementById(id);
+const $ = (id) => host.root.querySelector("#" + id);
 function setText(id, text) {  // a change of text makes the browser lay the page out again
   const el = $(id);
   if (el.textContent !== text) el.textContent = text;
@@ -23,13 +35,14 @@ const state = {
   frames: 0, detailAt: 0, drawMs: 0,
 };
 window.__fg = state;  // for tests and benchmarks: counters, the current settings
+host.state = state;  // a widget closes its session when its view goes
 
 // -- talking to the server ------------------------------------------------------------------
 async function api(path, body) {
   const opts = body === undefined ? {} : {
     method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body),
   };
-  const r = await fetch(path, opts);
+  const r = await host.fetch(path, opts);
   let j = null;
   try { j = await r.json(); } catch (e) { j = { error: `the server answered ${r.status}` }; }
   if (!r.ok) {
@@ -60,8 +73,8 @@ function applyDescription(d) {
   state.v = -1;
   state.settings = d.settings;
   state.meta = d.meta;
-  const url = location.pathname + (d.query ? "?" + d.query : "");
-  history.replaceState(null, "", url);
+  state.upload = d.upload || state.upload;
+  host.setQuery(d.query);
   fillForm(d.settings);
   buildDiagram();
   drawFrame(d.frame);
@@ -86,7 +99,7 @@ async function startSession(settings) {
 let graphOnScreen = true;
 new IntersectionObserver((entries) => {
   graphOnScreen = entries[entries.length - 1].isIntersecting;
-}).observe(document.getElementById("graph-panel"));
+}).observe($("graph-panel"));
 const framePath = (id, after) =>
   `/api/s/${id}/frame?after=${after}&graph=${graphOnScreen && !document.hidden ? 1 : 0}`;
 
@@ -95,6 +108,7 @@ async function pollLoop() {
   // and the page's drawing overlap
   let pending = null;
   for (;;) {
+    if (host.stopped) return;  // a widget's view was removed
     if (!state.id) { await sleep(300); continue; }
     const id = state.id;
     try {
@@ -140,7 +154,7 @@ async function control(action) {
 async function sendSettings(settings) {
   try {
     const d = await api(`/api/s/${state.id}/settings`, { settings });
-    document.querySelectorAll(".invalid").forEach((el) => el.classList.remove("invalid"));
+    host.root.querySelectorAll(".invalid").forEach((el) => el.classList.remove("invalid"));
     showMessage("");
     applyDescription(d);
   } catch (e) {
@@ -151,7 +165,7 @@ async function sendSettings(settings) {
 
 function markInvalid(text) {
   for (const name of FIELDS) {
-    const el = document.querySelector(`[name=${name}]`);
+    const el = host.root.querySelector(`[name=${name}]`);
     if (!el) continue;
     const words = { n: "n (", lr: "learning rate", l2: "l2", l1: "l1", batch: "batch size",
       hidden: "hidden", ratio: "ratio", momentum: "momentum", decay: "decay", seed: "seed",
@@ -165,8 +179,11 @@ function fillForm(s) {
   const ds = $("dataset");
   ds.innerHTML = "";
   for (const name of DATASETS[s.problem]) ds.add(new Option(name, name));
+  if (s.problem === "classification" && state.upload && state.upload.rows) {
+    ds.add(new Option(`upload (${state.upload.rows} points)`, "upload"));
+  }
   for (const name of FIELDS) {
-    const el = document.querySelector(`[name=${name}]`);
+    const el = host.root.querySelector(`[name=${name}]`);
     let v = s[name];
     if (name === "hidden") v = v.length ? v.join(",") : "0";
     if (el) el.value = String(v);
@@ -186,7 +203,7 @@ function fillForm(s) {
   }
   const picks = $("click-classes");
   picks.innerHTML = "";
-  const classes = s.problem === "classification" ? (s.dataset === "blobs" ? 3 : 2) : 2;
+  const classes = s.problem === "classification" && state.meta ? state.meta.classes : 2;
   if (state.clickClass >= classes) state.clickClass = 0;
   const span = document.createElement("span");
   span.className = "classpick";
@@ -205,10 +222,10 @@ function fillForm(s) {
 function formSettings() {
   const s = {};
   for (const name of FIELDS) {
-    const el = document.querySelector(`[name=${name}]`);
+    const el = host.root.querySelector(`[name=${name}]`);
     if (el) s[name] = el.value.trim();
   }
-  s.features = [...document.querySelectorAll("#features input:checked")].map((c) => c.value);
+  s.features = [...host.root.querySelectorAll("#features input:checked")].map((c) => c.value);
   s.points = state.settings ? state.settings.points : [];
   return s;
 }
@@ -224,7 +241,7 @@ function changed(el) {
 
 function bindForm() {
   for (const name of FIELDS) {
-    const el = document.querySelector(`[name=${name}]`);
+    const el = host.root.querySelector(`[name=${name}]`);
     if (el) el.addEventListener("change", () => changed(el));
   }
   $("play").addEventListener("click", () => control(state.frame && state.frame.playing ? "pause" : "play"));
@@ -241,12 +258,13 @@ function bindForm() {
     const fit = $("graph").classList.toggle("fit");
     $("fit").textContent = fit ? "actual size" : "fit to width";
   });
-  document.addEventListener("keydown", (e) => {
+  $("upload").addEventListener("change", uploadFile);
+  host.keys.addEventListener("keydown", (e) => {
     if (e.target.tagName === "INPUT" || e.target.tagName === "SELECT") return;
     if (e.key === " ") { e.preventDefault(); $("play").click(); }
   });
   window.addEventListener("pagehide", () => {
-    if (state.id) navigator.sendBeacon(`/api/s/${state.id}/close`);
+    if (state.id) host.close(state.id);
   });
 }
 
@@ -264,6 +282,20 @@ function editWidth(k, delta) {
   const s = formSettings();
   s.hidden = h.join(",");
   sendSettings(s);
+}
+
+async function uploadFile() {  // the tab's own points: a CSV of x1, x2, label
+  const input = $("upload");
+  const file = input.files[0];
+  if (!file || !state.id) return;
+  try {
+    if (file.size > 1000000) throw new Error(`${file.name} has ${file.size} bytes; the ` +
+      "playground takes a CSV of at most 1,000,000 bytes (5,000 points)");
+    applyDescription(await api(`/api/s/${state.id}/upload`, { csv: await file.text() }));
+    showMessage(`${file.name}: ${state.upload.rows} points of ${state.upload.classes.length} ` +
+      `classes (${state.upload.classes.join(", ")})`, "info");
+  } catch (e) { showMessage(e.message); }
+  input.value = "";  // the same file again is a change too
 }
 
 async function addPoint(ev) {
@@ -605,7 +637,7 @@ function drawFrame(f) {
   setText("tr-loss", fmt(mm.tr_loss));
   setText("te-loss", fmt(mm.te_loss));
   const isCls = state.meta.problem === "classification";
-  document.querySelectorAll(".metrics .err").forEach((el) => { el.style.visibility = isCls ? "visible" : "hidden"; });
+  host.root.querySelectorAll(".metrics .err").forEach((el) => { el.style.visibility = isCls ? "visible" : "hidden"; });
   setText("tr-err", mm.tr_err === null ? "–" : (100 * mm.tr_err).toFixed(1) + "%");
   setText("te-err", mm.te_err === null ? "–" : (100 * mm.te_err).toFixed(1) + "%");
   if (f.message) showMessage(f.message);
@@ -633,7 +665,7 @@ function drawFrame(f) {
 async function loadSvg(v) {
   state.svgV = v;
   try {
-    const r = await fetch(`/api/s/${state.id}/graph.svg?v=${v}`);
+    const r = await host.fetch(`/api/s/${state.id}/graph.svg?v=${v}`);
     if (!r.ok) return;
     const text = await r.text();
     if (v === state.svgV) setGraph(text);
@@ -669,4 +701,4 @@ document.addEventListener("visibilitychange", () => {
     drawFrame(f);
   }
 });
-startSession(queryToSettings(location.search)).then(() => pollLoop());
+startSession(queryToSettings(host.query)).then(() => pollLoop());
