@@ -43,34 +43,12 @@ ROOT = Path(__file__).resolve().parent.parent
 SRC = ROOT
 
 # module (relative to flowgraph/) -> the test files that exercise it, fastest first
-TESTS: dict[str, list[str]] = {
-    "boxes/": [
-        "tests/test_boxes.py",
-        "tests/test_fast_paths.py",
-        "tests/test_backprop_reference.py",
-        "tests/test_reliability_stale.py",
-        "tests/test_mutation_survivors.py",
-        "tests/test_gradcheck.py",
-    ],
-    "graph.py": [
-        "tests/test_graph.py",
-        "tests/test_fast_paths.py",
-        "tests/test_backprop_reference.py",
-        "tests/test_reliability_stale.py",
-        "tests/test_mutation_survivors.py",
-    ],
-    "gradcheck.py": [
-        "tests/test_gradcheck.py",
-        "tests/test_reliability_checker.py",
-        "tests/test_mutation_survivors.py",
-    ],
-    "optim.py": [
-        "tests/test_optim.py",
-        "tests/test_fast_paths.py",
-        "tests/test_reliability_checker.py",
-        "tests/test_mutation_survivors.py",
-    ],
-    "init.py": ["tests/test_init.py", "tests/test_mutation_survivors.py"],
+TESTS: dict[str, list[str]] = {  # the tests mirror the package (tests/core for core/, ...)
+    "boxes/": ["tests/boxes", "tests/core/test_fast_paths.py", "tests/check/test_check_box.py"],
+    "core/": ["tests/core", "tests/boxes/test_box_errors.py"],
+    "check/": ["tests/check", "tests/boxes/test_every_box.py"],
+    "optim/": ["tests/optim", "tests/core/test_fast_paths.py"],
+    "init.py": ["tests/test_init.py"],
 }
 
 
@@ -80,12 +58,13 @@ def targets() -> list[str]:
         str(p.relative_to(SRC / "flowgraph")) for p in (SRC / "flowgraph" / "boxes").glob("*.py")
     )
     found = [f for f in found if not f.endswith("__init__.py")]
-    return found + ["graph.py", "gradcheck.py", "optim.py", "init.py"]
+    return found + ["core/graph.py", "core/node.py", "check/differences.py", "optim/sgd.py",
+                    "init.py"]
 
 
 def tests_for(module: str) -> list[str]:
-    key = "boxes/" if module.startswith("boxes/") else module
-    return [t for t in TESTS[key] if (SRC / t).is_file()]
+    key = module.split("/")[0] + "/" if "/" in module else module
+    return [t for t in TESTS[key] if (SRC / t).exists()]
 
 
 # -- the mutator ------------------------------------------------------------------------------

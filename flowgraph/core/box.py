@@ -65,7 +65,7 @@ class Box:
       suite can build one instance of every box by itself;
     * optionally ``fprop_jvp`` and ``bprop_jvp``, the directional derivatives of fprop and
       bprop (forward mode: ``flowgraph.jvp`` and the exact Hessian-vector product), checked by
-      ``flowgraph.check_jvp`` and, for every box of the package, by tests/test_jvp.py.
+      ``flowgraph.check_jvp`` and, for every box of the package, by the test suite.
 
     Class attributes: ``arity`` (number of children, or ``None`` for any number of at least
     ``min_arity``) and ``input_names`` (used in error messages and checker reports).

@@ -59,7 +59,7 @@ def test_every_box_passes_the_checker(cls):
         return
     assert report.inputs, f"{cls.__name__} has no input the checker could check"
     assert all(c.n_checked > 0 for c in report.inputs)
-    # ...and its forward-mode rules, which every box of the package has (tests/test_jvp.py)
+    # ...and its forward-mode rules, which every box of the package has
     assert report.jvp is not None, f"{cls.__name__}: {report.jvp_note}"
     assert report.jvp.status == "pass" and len(report.jvp.checks) >= 2, str(report)
 

@@ -290,7 +290,7 @@ import sys, time
 import flowgraph as fg
 from flowgraph.select import grid_search
 sys.path.insert(0, {tests!r})
-from test_select import make_data
+from test_search import make_data
 
 class Slow(fg.Callback):
     def on_epoch_end(self, model, history):

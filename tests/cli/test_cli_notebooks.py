@@ -10,7 +10,7 @@ from flowgraph.cli import build_parser, main
 from flowgraph.cli.notebooks_cmd import NUMBERS
 from flowgraph.teaching import notebook_files
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_copies_every_notebook_byte_for_byte(tmp_path, capsys):
