@@ -14,6 +14,8 @@ import numpy as np
 from ..core.box import Box, grad_like, unbroadcast
 from ..errors import ShapeError
 
+AxisError = getattr(np, "exceptions", np).AxisError  # (np.exceptions: NumPy 1.25+)
+
 
 def _grad_of(grad: np.ndarray, x: np.ndarray) -> np.ndarray:
     """``grad`` summed back to x's shape (``unbroadcast``), in x's float dtype (``grad_like``)."""
@@ -534,7 +536,7 @@ class Concat(Box):
                 )
         try:
             return np.concatenate(xs, axis=self.axis)
-        except (ValueError, np.exceptions.AxisError):
+        except (ValueError, AxisError):
             raise ShapeError(
                 f"Concat along axis {self.axis} needs children that agree on every other axis, "
                 f"got {[np.shape(x) for x in xs]}"
