@@ -1,5 +1,5 @@
-"""Data for training: the shipped handwritten digits, MNIST from IDX files, 2-D toy sets, and
-the train / validation / test protocol.
+"""Data for training: the shipped handwritten digits, MNIST from IDX files, 2-D toy sets,
+made-up words for character-level models, and the train / validation / test protocol.
 
     >>> from flowgraph import datasets
     >>> X, y = datasets.load_digits()
@@ -40,6 +40,7 @@ from .mnist import (
 )
 from .split import Standardizer, split, standardize
 from .toy import make_blobs, make_circles, make_moons, make_spirals, make_xor
+from .words import ALPHABET, char_contexts, make_words
 
 __all__ = [
     "DATASETS",
@@ -55,6 +56,9 @@ __all__ = [
     "make_spirals",
     "make_xor",
     "make_blobs",
+    "make_words",
+    "char_contexts",
+    "ALPHABET",
     "split",
     "standardize",
     "Standardizer",
