@@ -1,4 +1,4 @@
-"""The seven teaching notebooks, as installed with the package.
+"""The teaching notebooks, as installed with the package.
 
 A wheel carries them in ``flowgraph/notebooks/`` (package data); an editable install or a
 checkout reads the repository's ``notebooks/`` folder. :func:`copy_notebooks` puts copies
@@ -18,7 +18,8 @@ __all__ = ["notebook_files", "copy_notebooks"]
 
 
 def notebook_files() -> list[Path]:
-    """The ``.ipynb`` files shipped with flowgraph, in the lecture's order (01 to 07).
+    """The ``.ipynb`` files shipped with flowgraph, in the lecture's order (01, 02, ...),
+    however many there are.
 
     Raises :class:`~flowgraph.FlowgraphError` when neither the installed package nor the
     checkout beside it holds any (a broken install).
@@ -53,7 +54,7 @@ def copy_notebooks(directory: str | os.PathLike, *, overwrite: bool = False) -> 
     Returns
     -------
     list of Path
-        The copies, 01 to 07. Running them needs the ``notebooks`` extra
+        The copies, in order. Running them needs the ``notebooks`` extra
         (``pip install 'flowgraph-autodiff[notebooks]'``) for Jupyter and the progress bars.
 
     Examples
