@@ -1,7 +1,7 @@
-"""The nine teaching notebooks, as installed with the package.
+"""The ten teaching notebooks, as installed with the package.
 
 >>> len(notebook_files())  # counted from the folder: keep the word above in step
-9
+10
 
 A wheel carries them in ``flowgraph/notebooks/`` (package data); an editable install or a
 checkout reads the repository's ``notebooks/`` folder. :func:`copy_notebooks` puts copies

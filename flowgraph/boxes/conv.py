@@ -45,39 +45,70 @@ def out_size(box: str, shape: tuple, k: tuple, s: tuple, p: tuple) -> tuple[int,
 
 def windows(x: np.ndarray, k: tuple, s: tuple, p: tuple, fill: float = 0.0) -> np.ndarray:
     """The (N, C, Ho, Wo, kh, kw) view of every window of x padded by ``p`` with ``fill``."""
-    if p[0] or p[1]:
-        x = np.pad(x, ((0, 0), (0, 0), (p[0], p[0]), (p[1], p[1])), constant_values=fill)
-    return sliding_window_view(x, k, axis=(2, 3))[:, :, :: s[0], :: s[1]]
+    return sliding_window_view(padded(x, p, fill), k, axis=(2, 3))[:, :, :: s[0], :: s[1]]
+
+
+def padded(x: np.ndarray, p: tuple, fill: float = 0.0) -> np.ndarray:
+    """x with ``p`` rows and columns of ``fill`` around each image (x itself when p is 0)."""
+    if not (p[0] or p[1]):
+        return x
+    N, C, H, W = np.shape(x)
+    dtype = np.result_type(x) if np.isfinite(fill) else np.result_type(x, fill)  # as np.pad
+    out = np.full((N, C, H + 2 * p[0], W + 2 * p[1]), fill, dtype=dtype)
+    out[:, :, p[0] : p[0] + H, p[1] : p[1] + W] = x
+    return out
+
+
+def at_offset(x_pad: np.ndarray, i: int, j: int, s: tuple, size: tuple) -> np.ndarray:
+    """The view x_pad[n, c, s r + i, s q + j] over (r, q) in the output grid: the element at
+    offset (i, j) of every window, (N, C, Ho, Wo)."""
+    return x_pad[:, :, i : i + s[0] * size[0] : s[0], j : j + s[1] * size[1] : s[1]]
+
+
+def im2col(x: np.ndarray, k: tuple, s: tuple, p: tuple) -> np.ndarray:
+    """The windows as columns, (N, C kh kw, Ho Wo), one copy: column (r, q) of image n is
+    the window read for output pixel (r, q), laid out as W[o] is (c, p, q)."""
+    win = windows(x, k, s, p)
+    N, C, Ho, Wo = win.shape[:4]
+    return win.transpose(0, 1, 4, 5, 2, 3).reshape(N, C * k[0] * k[1], Ho * Wo)
 
 
 def col2im(cols: np.ndarray, shape: tuple, k: tuple, s: tuple, p: tuple) -> np.ndarray:
-    """The adjoint of ``windows``: cols (N, C, Ho, Wo, kh, kw) added back into an array of
+    """The adjoint of ``windows``: cols (N, C, kh, kw, Ho, Wo) added back into an array of
     ``shape`` (N, C, H, W), summing where windows overlap, padding cropped."""
     N, C, H, W = shape
-    Ho, Wo = cols.shape[2:4]
     out = np.zeros((N, C, H + 2 * p[0], W + 2 * p[1]), dtype=cols.dtype)
     for i in range(k[0]):
         for j in range(k[1]):
-            out[:, :, i : i + s[0] * Ho : s[0], j : j + s[1] * Wo : s[1]] += cols[..., i, j]
+            at_offset(out, i, j, s, cols.shape[4:])[...] += cols[:, :, i, j]
     return out[:, :, p[0] : p[0] + H, p[1] : p[1] + W]
 
 
 def conv(x, weight, s, p) -> np.ndarray:
-    """sum_{c,p,q} W[o, c, p, q] x_pad[n, c, s i + p, s j + q] as one GEMM: (N, O, Ho, Wo)."""
-    win = windows(x, weight.shape[2:], s, p)
-    return np.tensordot(win, weight, axes=([1, 4, 5], [1, 2, 3])).transpose(0, 3, 1, 2)
+    """sum_{c,p,q} W[o, c, p, q] x_pad[n, c, s i + p, s j + q]: the kernels (O, C kh kw)
+    times each image's columns (C kh kw, Ho Wo), one GEMM per image: (N, O, Ho, Wo)."""
+    N, O = np.shape(x)[0], weight.shape[0]
+    Ho, Wo = out_size("Conv2d", np.shape(x), weight.shape[2:], s, p)
+    y = np.matmul(weight.reshape(O, -1), im2col(x, weight.shape[2:], s, p))
+    return y.reshape(N, O, Ho, Wo)
 
 
 def conv_grad_x(g, weight, shape, s, p) -> np.ndarray:
-    """grad_x of ``conv``: each window's gradient sum_o g[n, o, i, j] W[o] sent back (col2im)."""
-    cols = np.tensordot(g, weight, axes=([1], [0]))  # (N, Ho, Wo, C, kh, kw)
-    return col2im(cols.transpose(0, 3, 1, 2, 4, 5), shape, weight.shape[2:], s, p)
+    """grad_x of ``conv``: each window's gradient sum_o g[n, o, i, j] W[o] (W^T g, one GEMM
+    per image) sent back where the window was read (col2im)."""
+    N, O, Ho, Wo = np.shape(g)
+    cols = np.matmul(weight.reshape(O, -1).T, np.reshape(g, (N, O, Ho * Wo)))
+    return col2im(cols.reshape(N, shape[1], *weight.shape[2:], Ho, Wo), shape,
+                  weight.shape[2:], s, p)  # fmt: skip
 
 
 def conv_grad_w(g, x, wshape, s, p) -> np.ndarray:
-    """grad_W of ``conv``: grad_y correlated with the windows, (O, C, kh, kw)."""
-    win = windows(x, wshape[2:], s, p)
-    return np.tensordot(g, win, axes=([0, 2, 3], [0, 2, 3]))
+    """grad_W of ``conv``: grad_y correlated with the windows, sum_n g[n] cols[n]^T, (O, C,
+    kh, kw)."""
+    N, O = np.shape(g)[:2]
+    cols = im2col(x, wshape[2:], s, p)
+    return np.matmul(np.reshape(g, (N, O, -1)), cols.transpose(0, 2, 1)).sum(axis=0) \
+        .reshape(wshape)
 
 
 class Conv2d(Box):
@@ -134,6 +165,16 @@ class Conv2d(Box):
                  conv_grad_w(grad_y, x, weight.shape, s, p))
         grads += (grad_y.sum(axis=(0, 2, 3)),) if len(inputs) == 3 else ()
         return tuple(grad_like(g, v) for g, v in zip(grads, inputs))
+
+    def bprop_needed(self, inputs, y, grad_y, needs):
+        """``bprop`` without grad_x when x wants none (the first layer reads the images):
+        its col2im is a third of a step's work there."""
+        if needs[0]:
+            return self.bprop(inputs, y, grad_y)
+        x, weight = inputs[:2]
+        grads = (None, conv_grad_w(grad_y, x, weight.shape, self.stride, self.padding))
+        grads += (grad_y.sum(axis=(0, 2, 3)),) if len(inputs) == 3 else ()
+        return (None,) + tuple(grad_like(g, v) for g, v in zip(grads[1:], inputs[1:]))
 
     def fprop_jvp(self, inputs, tangents, y):
         """R{y} = conv(R{x}, W) + conv(x, R{W}) + R{b} (bilinear in x and W)."""
@@ -211,20 +252,36 @@ class MaxPool2d(Pooling, Box):
         return win, np.argmax(flat, axis=-1)
 
     def fprop(self, x):
-        self._size(x)
-        win = windows(x, self.kernel_size, self.stride, self.padding, fill=-np.inf)
-        return win.max(axis=(4, 5))
+        size = self._size(x)
+        return self._max(padded(np.asarray(x), self.padding, -np.inf), size)
 
-    def _send(self, g, x, arg):
+    def _max(self, x_pad, size):
+        """max over the window offsets (p, q) of x_pad at that offset: kh kw element-wise
+        maxima of (N, C, Ho, Wo) views, no window copied."""
         kh, kw = self.kernel_size
-        cols = np.zeros(np.shape(g) + (kh * kw,), dtype=np.result_type(g))
-        np.put_along_axis(cols, arg[..., None], np.asarray(g)[..., None], axis=-1)
-        return col2im(cols.reshape(cols.shape[:4] + (kh, kw)), np.shape(x), self.kernel_size,
-                      self.stride, self.padding)
+        y = at_offset(x_pad, 0, 0, self.stride, size).copy()
+        for i in range(kh):
+            for j in range(kw):
+                np.maximum(y, at_offset(x_pad, i, j, self.stride, size), out=y)
+        return y
 
     def bprop(self, inputs, y, grad_y):
-        x = inputs[0]
-        return (self._send(grad_y, x, self._winners(x)[1]),)
+        """Each window's gradient goes to the first offset, in row order, holding its
+        maximum (recomputed from x: bprop trusts nothing but its inputs)."""
+        x, g = np.asarray(inputs[0]), np.asarray(grad_y)
+        size = self._size(x)
+        x_pad = padded(x, self.padding, -np.inf)
+        top = self._max(x_pad, size)
+        grad = np.zeros(x_pad.shape, dtype=g.dtype)
+        free = np.ones(top.shape, dtype=bool)  # windows whose maximum is not yet found
+        for i in range(self.kernel_size[0]):
+            for j in range(self.kernel_size[1]):
+                hit = at_offset(x_pad, i, j, self.stride, size) == top
+                hit &= free
+                free ^= hit
+                at_offset(grad, i, j, self.stride, size)[...] += g * hit
+        p, (H, W) = self.padding, x.shape[2:]
+        return (grad[:, :, p[0] : p[0] + H, p[1] : p[1] + W],)
 
     def fprop_jvp(self, inputs, tangents, y):
         """R{y} = R{x} at each window's maximum."""
@@ -248,13 +305,19 @@ class AvgPool2d(Pooling, Box):
     """
 
     def fprop(self, x):
-        self._size(x)
-        return windows(x, self.kernel_size, self.stride, self.padding).mean(axis=(4, 5))
+        size = self._size(x)
+        x_pad, (kh, kw) = padded(np.asarray(x), self.padding), self.kernel_size
+        y = at_offset(x_pad, 0, 0, self.stride, size).copy()
+        for i in range(kh):
+            for j in range(kw):
+                if i or j:
+                    y += at_offset(x_pad, i, j, self.stride, size)
+        return y / (kh * kw)
 
     def bprop(self, inputs, y, grad_y):
         kh, kw = self.kernel_size
         g = np.asarray(grad_y) / (kh * kw)
-        cols = np.broadcast_to(g[..., None, None], np.shape(g) + (kh, kw))
+        cols = np.broadcast_to(g[:, :, None, None], g.shape[:2] + (kh, kw) + g.shape[2:])
         return (col2im(cols, np.shape(inputs[0]), self.kernel_size, self.stride,
                        self.padding),)
 

@@ -1,5 +1,6 @@
-"""Data for training: the shipped handwritten digits, MNIST from IDX files, 2-D toy sets, a
-user's own CSV or NPZ file (:func:`from_file`), and the train / validation / test protocol.
+"""Data for training: the shipped handwritten digits, MNIST from IDX files, 2-D toy sets,
+made-up words for character-level models, a user's own CSV or NPZ file (:func:`from_file`),
+and the train / validation / test protocol.
 
     >>> from flowgraph import datasets
     >>> X, y = datasets.load_digits()
@@ -41,6 +42,7 @@ from .mnist import (
 )
 from .split import Standardizer, split, standardize
 from .toy import make_blobs, make_circles, make_moons, make_spirals, make_xor
+from .words import ALPHABET, char_contexts, make_words
 
 __all__ = [
     "DATASETS",
@@ -60,6 +62,9 @@ __all__ = [
     "make_spirals",
     "make_xor",
     "make_blobs",
+    "make_words",
+    "char_contexts",
+    "ALPHABET",
     "split",
     "standardize",
     "Standardizer",
