@@ -201,6 +201,11 @@ def differentiate(
     refinements = 0
     while refinements <= MAX_REFINE:
         values = (f_at(h), f_at(-h), f_at(h / 2), f_at(-h / 2))
+        if all(np.isfinite(values)) and len(set(values)) == 1 and values[0] != f0:
+            # the same value on both sides, another at the point itself: a point apart, as
+            # where a tie is broken (max over equal values sends its gradient to the first)
+            why = f"the value at the point ({f0:.3g}) is not its neighbours' ({values[0]:.3g})"
+            return Verdict("kink", step=h, why=why)
         if _off_the_domain(f0, values):
             # smaller steps may stay on the point's side. The boundary may be far closer than
             # eps / 16^MAX_REFINE (a softmax probability of 1e-21), so these steps shrink

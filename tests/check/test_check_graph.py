@@ -220,3 +220,26 @@ def test_check_graph_checks_every_boxs_rules_with_its_recorded_values():
     assert all(r.jvp is not None and r.jvp.ok for r in report.boxes.values())
     recorded = graph["h1"].children[0].value.shape
     assert report.boxes["h1"].jvp.checks[0].shape == recorded
+
+
+def test_ties_after_relu_in_max_pooling_are_kinks_not_failures():
+    """conv -> ReLU -> MaxPool2d: windows of zeros tie exactly; the gradient goes to the first
+    of them, so bprop changes at the point itself, a kink of its forward-mode rule."""
+    rng = np.random.default_rng(3)
+    x, y = fg.Input("x"), fg.Input("y")
+    conv = fg.nn.Conv2d(1, 3, 3, padding=1, rng=0, dtype=np.float64)
+    conv.bias.value[:] = -0.8  # many windows all zero after the ReLU
+    net = fg.nn.Sequential(conv, fg.nn.ReLU(), fg.nn.MaxPool2d(2), fg.nn.Flatten(),
+                           fg.nn.Linear(12, 3, rng=1, dtype=np.float64))
+    graph = fg.Graph(fg.softmax_cross_entropy(net(x), y))
+    feed = {x: rng.standard_normal((4, 1, 4, 4)), y: np.array([0, 1, 2, 1])}
+    report = fg.check_graph(graph, feed)
+    assert report.ok, str(report)
+    assert "MaxPool2d            KINK" in str(report)
+
+
+def test_a_value_apart_at_the_point_is_a_kink():
+    from flowgraph.check.differences import differentiate
+
+    verdict = differentiate(lambda t: 1.0 if t == 0 else 0.0, 1.0, 1.0, eps=1e-6, atol=0.0)
+    assert verdict.kind == "kink" and "not its neighbours'" in verdict.why
