@@ -40,5 +40,5 @@ def test_refuses_to_overwrite_without_force(tmp_path, capsys):
 
 def test_help_counts_the_notebooks_it_ships():
     n = len(list((ROOT / "notebooks").glob("*.ipynb")))
-    assert n == 9 and NUMBERS[n] == "nine"
+    assert n == 10 and NUMBERS[n] == "ten"
     assert f"copy the {NUMBERS[n]} teaching notebooks" in build_parser().format_help()
