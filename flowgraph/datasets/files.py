@@ -54,7 +54,7 @@ def encode_labels(raw: np.ndarray, where: str) -> tuple[np.ndarray, list[Any]]:
             numbers = None
         if numbers is not None and np.all(np.isfinite(numbers)):
             values, y = np.unique(numbers, return_inverse=True)
-            first = {}
+            first: dict[float, str] = {}
             for t, v in zip(text, numbers):
                 first.setdefault(float(v), t)
             classes = [_plain(first[float(v)]) for v in values]
@@ -132,6 +132,7 @@ def parse_csv(text: str, label: str | None = None, *, where: str = "data",
     if any(not v for v in labels):
         raise DatasetError(f"{where}: row {labels.index('') + 2} has no label")
     y, classes = encode_labels(np.array(labels), where)
+    assert X is not None  # NumPy refused a cell only if float() does: _number raised above
     return X, y, classes
 
 

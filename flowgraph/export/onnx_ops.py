@@ -38,7 +38,7 @@ are not in the table: their inner graph is written in their place (:mod:`flowgra
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -117,7 +117,7 @@ def add(g: Any, node: Node, inputs: list, output: str) -> None:
 
 def scale(g: Any, node: Node, inputs: list, output: str) -> None:
     """c x: Mul(x, c)."""
-    g.op("Mul", [inputs[0], g.const(np.asarray(node.box.c), "c")], output)
+    g.op("Mul", [inputs[0], g.const(np.asarray(cast(Scale, node.box).c), "c")], output)
 
 
 def square(g: Any, node: Node, inputs: list, output: str) -> None:
@@ -127,7 +127,7 @@ def square(g: Any, node: Node, inputs: list, output: str) -> None:
 
 def power(g: Any, node: Node, inputs: list, output: str) -> None:
     """x^p: Pow(x, p), p a scalar of the exported float dtype."""
-    g.op("Pow", [inputs[0], g.const(np.asarray(node.box.p), "p")], output)
+    g.op("Pow", [inputs[0], g.const(np.asarray(cast(Pow, node.box).p), "p")], output)
 
 
 def softplus(g: Any, node: Node, inputs: list, output: str) -> None:
@@ -141,7 +141,7 @@ def softplus(g: Any, node: Node, inputs: list, output: str) -> None:
 
 def leaky_relu(g: Any, node: Node, inputs: list, output: str) -> None:
     """a if a > 0 else slope a: LeakyRelu(alpha=slope)."""
-    g.op("LeakyRelu", inputs, output, alpha=float(node.box.slope))
+    g.op("LeakyRelu", inputs, output, alpha=float(cast(LeakyReLU, node.box).slope))
 
 
 def softmax(g: Any, node: Node, inputs: list, output: str) -> None:
@@ -155,14 +155,14 @@ def _axes(axis: int | tuple[int, ...]) -> np.ndarray:
 
 def reduce_sum(g: Any, node: Node, inputs: list, output: str) -> None:
     """sum over the box's axes (all for None): ReduceSum, its axes an input (opset >= 13)."""
-    box = node.box
+    box = cast(Sum, node.box)
     axes = [] if box.axis is None else [g.const(_axes(box.axis), "axes", cast=False)]
     g.op("ReduceSum", [inputs[0], *axes], output, keepdims=int(box.keepdims))
 
 
 def reduce_mean(g: Any, node: Node, inputs: list, output: str) -> None:
     """mean over the box's axes (all for None): ReduceMean, its axes an attribute (opset 17)."""
-    box = node.box
+    box = cast(Mean, node.box)
     axes = {} if box.axis is None else {"axes": _axes(box.axis).tolist()}
     g.op("ReduceMean", inputs, output, keepdims=int(box.keepdims), **axes)
 
@@ -170,19 +170,20 @@ def reduce_mean(g: Any, node: Node, inputs: list, output: str) -> None:
 def reshape(g: Any, node: Node, inputs: list, output: str) -> None:
     """The same elements in the box's shape; a 0 means an empty axis, as in NumPy (allowzero),
     not ONNX's default 'copy this axis'."""
-    shape = np.asarray(node.box.shape, dtype=np.int64)
-    zero = {"allowzero": 1} if 0 in node.box.shape else {}
+    box = cast(Reshape, node.box)
+    shape = np.asarray(box.shape, dtype=np.int64)
+    zero = {"allowzero": 1} if 0 in box.shape else {}
     g.op("Reshape", [inputs[0], g.const(shape, "shape", cast=False)], output, **zero)
 
 
 def concat(g: Any, node: Node, inputs: list, output: str) -> None:
     """The children joined along the box's axis."""
-    g.op("Concat", inputs, output, axis=node.box.axis)
+    g.op("Concat", inputs, output, axis=cast(Concat, node.box).axis)
 
 
 def conv(g: Any, node: Node, inputs: list, output: str) -> None:
     """The box's cross-correlation: Conv(x, W[, b]) with its strides and symmetric pads."""
-    box = node.box
+    box = cast(Conv2d, node.box)
     (ph, pw), (kh, kw) = box.padding, node.children[1].value.shape[2:] if \
         node.children[1].value is not None else (None, None)
     attrs: dict[str, Any] = {"strides": list(box.stride), "pads": [ph, pw, ph, pw]}
@@ -196,7 +197,7 @@ def pool(op_type: str) -> Emitter:
     zero padding, as the box and torch's default)."""
 
     def emit(g: Any, node: Node, inputs: list, output: str) -> None:
-        box = node.box
+        box = cast("MaxPool2d | AvgPool2d", node.box)
         (ph, pw) = box.padding
         extra = {"count_include_pad": 1} if op_type == "AveragePool" else {}
         g.op(op_type, inputs, output, kernel_shape=list(box.kernel_size),
@@ -209,7 +210,7 @@ def pool(op_type: str) -> Emitter:
 def flatten(g: Any, node: Node, inputs: list, output: str) -> None:
     """Every axis from start_dim on joined into one: ONNX Flatten's axis (2-D result) when
     start_dim is 1; other start dims need the rank, unknown here."""
-    if node.box.start_dim != 1:
+    if cast(Flatten, node.box).start_dim != 1:
         raise NotImplementedError("Flatten with start_dim other than 1")
     g.op("Flatten", inputs, output, axis=1)
 
@@ -218,7 +219,7 @@ def reduce(op_type: str) -> Emitter:
     """ReduceMax / ReduceMin / ReduceLogSumExp over the box's axes (opset 17: an attribute)."""
 
     def emit(g: Any, node: Node, inputs: list, output: str) -> None:
-        box = node.box
+        box = cast("Max | LogSumExp", node.box)  # Min is a Max
         axes = {} if box.axis is None else {"axes": _axes(box.axis).tolist()}
         g.op(op_type, inputs, output, keepdims=int(box.keepdims), **axes)
 
@@ -228,12 +229,12 @@ def reduce(op_type: str) -> Emitter:
 
 def log_softmax(g: Any, node: Node, inputs: list, output: str) -> None:
     """log softmax over the box's axis."""
-    g.op("LogSoftmax", inputs, output, axis=node.box.axis)
+    g.op("LogSoftmax", inputs, output, axis=cast(LogSoftmax, node.box).axis)
 
 
 def clip(g: Any, node: Node, inputs: list, output: str) -> None:
     """Clip(x, lo, hi), each bound an input (absent for None)."""
-    box = node.box
+    box = cast(Clip, node.box)
     lo = g.const(np.asarray(box.lo), "lo") if box.lo is not None else ""
     hi = g.const(np.asarray(box.hi), "hi") if box.hi is not None else ""
     g.op("Clip", [inputs[0], lo, hi], output)
@@ -241,18 +242,19 @@ def clip(g: Any, node: Node, inputs: list, output: str) -> None:
 
 def permute(g: Any, node: Node, inputs: list, output: str) -> None:
     """Transpose with the box's permutation."""
-    g.op("Transpose", inputs, output, perm=list(node.box.axes))
+    g.op("Transpose", inputs, output, perm=list(cast(Permute, node.box).axes))
 
 
 def stack(g: Any, node: Node, inputs: list, output: str) -> None:
     """Each child with a new axis (Unsqueeze), then joined along it (Concat)."""
-    axis = g.const(np.asarray([node.box.axis], dtype=np.int64), "axis", cast=False)
-    g.op("Concat", [g.op("Unsqueeze", [x, axis]) for x in inputs], output, axis=node.box.axis)
+    box = cast(Stack, node.box)
+    axis = g.const(np.asarray([box.axis], dtype=np.int64), "axis", cast=False)
+    g.op("Concat", [g.op("Unsqueeze", [x, axis]) for x in inputs], output, axis=box.axis)
 
 
 def einsum(g: Any, node: Node, inputs: list, output: str) -> None:
     """Einsum with the box's explicit spec."""
-    g.op("Einsum", inputs, output, equation=node.box.spec)
+    g.op("Einsum", inputs, output, equation=cast(Einsum, node.box).spec)
 
 
 ONNX_OPS: dict[type[Box], Emitter] = {

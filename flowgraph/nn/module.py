@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from ..core import Node, Parameter
+from ..core import Parameter
 from ..errors import ShapeError
 
 __all__ = ["Module", "Sequential"]
@@ -29,7 +29,7 @@ class Module:
         self.named = name is not None  # an unnamed layer's Parameter names yield on a clash
         self.name = name or type(self).__name__.lower()
 
-    def forward(self, *xs: Node) -> Any:
+    def forward(self, *xs: Any) -> Any:
         raise NotImplementedError(f"{type(self).__name__} does not define forward")
 
     def __call__(self, *xs: Any) -> Any:

@@ -40,7 +40,7 @@ from email.message import Message
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from io import BufferedIOBase, BufferedReader
-from typing import Any, BinaryIO
+from typing import Any
 from urllib.parse import urlsplit
 
 import numpy as np
@@ -187,7 +187,7 @@ def _length(headers: Mapping[str, str] | Message, limit: int = MAX_BODY) -> int:
 
 
 def read_body(
-    rfile: BinaryIO | BufferedIOBase, headers: Mapping[str, str] | Message, limit: int = MAX_BODY
+    rfile: BufferedIOBase, headers: Mapping[str, str] | Message, limit: int = MAX_BODY
 ) -> bytes:
     """The body's bytes (at most ``limit``), read within :data:`BODY_SECONDS`;
     :class:`Disconnected` when the client closes (or falls silent past the socket's timeout)

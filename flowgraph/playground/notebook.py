@@ -30,7 +30,7 @@ try:
     import anywidget
     import traitlets
 except ImportError:  # the notebooks extra is not installed: Widget() says so
-    anywidget = None
+    anywidget = None  # type: ignore[assignment]  # mypy types the name as the module alone
 
 __all__ = ["Widget", "widget", "Answers", "UPLOAD_MESSAGE"]
 

@@ -78,6 +78,7 @@ def make_data(s: Settings) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndar
     clicked ``points`` join the training part. Classification labels are int64 in [0, C); regression
     targets are float64 of shape (N, 1)."""
     rng = np.random.default_rng(s.seed)
+    y: np.ndarray  # int64 labels or float64 targets
     if s.data:  # an uploaded CSV: its points, split as the generated ones are
         D = np.asarray(s.data, dtype=np.float64)
         X, y = D[:, :2], D[:, 2].astype(np.int64)

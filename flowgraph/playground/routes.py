@@ -36,7 +36,7 @@ __all__ = ["Sessions", "answer", "static_file", "BODIES", "REQUIRED", "STATIC_TY
 
 NUMBER = (int, float, str)  # a JSON number, or the page's text of one (settings.parse reads it)
 # the fields each POST endpoint takes, of which types; `settings.parse` checks their values
-BODIES = {
+BODIES: dict[str, dict[str, tuple[type, ...]]] = {
     "session": {"settings": (dict,)},
     "control": {"action": (str,)},
     "settings": {"settings": (dict,)},
@@ -72,7 +72,7 @@ class Sessions:
 
     def __init__(self, *, timeout: float = 6.0, max_sessions: int = 32, fps: float = 30.0):
         self.timeout, self.max_sessions, self.fps = timeout, max_sessions, fps
-        self.sessions: dict[str, Session] = {}
+        self.sessions: dict[str, Session | None] = {}  # None: reserved, being built
         self._lock = threading.Lock()
         self._stop = threading.Event()
 

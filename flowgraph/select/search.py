@@ -101,7 +101,7 @@ def load_data(
     name = os.path.abspath(data) if from_file else data.strip().lower()
     if n_samples is None and not from_file:
         n_samples = n_samples_for(name)
-    split = {"valid": valid, "test": test, "seed": seed}
+    split: dict[str, Any] = {"valid": valid, "test": test, "seed": seed}
     split.update({k: v for k, v in (("n_samples", n_samples), ("label", label),
                                     ("features", features)) if v is not None})  # fmt: skip
     folder = None if data_dir is None or name != "mnist" else str(data_dir)  # the others need none
