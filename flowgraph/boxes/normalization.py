@@ -64,6 +64,9 @@ class BatchNorm(Box):
 
     def fprop(self, x, gamma, beta, running_mean, running_var, mode):
         axes, cshape = self.axes(x, gamma, beta, running_mean, running_var)
+        if mode and np.size(x) // np.shape(x)[1] < 2:
+            raise ShapeError(f"BatchNorm: training needs more than one value per channel, got "
+                             f"x of shape {np.shape(x)}")
         _, _, xh = self.stats(x, running_mean, running_var, mode, axes, cshape)
         y = xh * np.reshape(gamma, cshape) + np.reshape(beta, cshape)
         return y.astype(np.result_type(x, gamma, beta, running_mean, running_var), copy=False)
@@ -146,3 +149,58 @@ class BatchNorm(Box):
 
     def __repr__(self) -> str:
         return f"BatchNorm(eps={self.eps})"
+
+
+class RunningStat(Box):
+    """The running statistic of a batch norm after one training step, as torch updates it
+    (``momentum`` m, the batch's unbiased variance):
+
+    fprop:  training:   r' = (1 - m) r + m mean(x)        (stat = "mean")
+                        r' = (1 - m) r + m var_1(x)       (stat = "var", var with ddof = 1)
+            evaluation: r' = r
+    bprop:  none: state, not learnt (differentiable = False)
+
+    over the batch (and spatial) axes of x (N, C) or (N, C, H, W), per channel. It is the
+    update node of a running-statistic Buffer: ``graph.update_buffers()`` copies r' into r.
+    """
+
+    arity = 3
+    differentiable = False
+    input_names = ("running", "x", "mode")
+
+    def __init__(self, momentum: float = 0.1, stat: str = "mean"):
+        if stat not in ("mean", "var") or not 0.0 <= float(momentum) <= 1.0:
+            raise ValueError(f"RunningStat: stat 'mean' or 'var' and momentum in [0, 1], got "
+                             f"{stat!r}, {momentum}")
+        self.momentum, self.stat = float(momentum), stat
+
+    @classmethod
+    def example(cls) -> RunningStat:
+        return cls(0.1, "var")
+
+    def config(self) -> dict:
+        return {"momentum": self.momentum, "stat": self.stat}
+
+    def fprop(self, running, x, mode):
+        if np.ndim(x) not in (2, 4) or np.shape(running) != np.shape(x)[1:2]:
+            raise ShapeError(f"RunningStat: x must be (N, C) or (N, C, H, W) and running (C,), "
+                             f"got x {np.shape(x)} and running {np.shape(running)}")
+        if not mode:
+            return np.array(running, copy=True)
+        axes = (0,) + tuple(range(2, np.ndim(x)))
+        m = np.size(x) // np.shape(x)[1]
+        if self.stat == "mean":
+            stat = np.mean(x, axis=axes)
+        else:
+            stat = np.var(x, axis=axes) * (m / max(m - 1, 1))
+        r = (1 - self.momentum) * running + self.momentum * stat
+        return r.astype(np.result_type(running), copy=False)
+
+    def bprop(self, inputs, output, grad_output):
+        return (None, None, None)
+
+    def sample_inputs(self, rng):
+        return (rng.uniform(0.5, 2.0, 3), rng.standard_normal((4, 3, 2, 2)), np.True_)
+
+    def __repr__(self) -> str:
+        return f"RunningStat(momentum={self.momentum}, stat={self.stat!r})"

@@ -92,10 +92,9 @@ class StateLeaves:
 
     def update_buffers(self) -> None:
         """Copy each Buffer's update node's value (from the last fprop, in training mode) into
-        the Buffer, in the Buffer's dtype: the explicit state step after the optimiser's."""
-        if any(b.update is not None for b in self.buffers) and not self.training:
-            raise GraphError("update_buffers after an fprop in evaluation mode: the running "
-                             "statistics are updated from training steps only")
+        the Buffer, in the Buffer's dtype: the explicit state step after the optimiser's.
+        (A batch norm's updates, RunningStat boxes, give the Buffer back unchanged in
+        evaluation mode.)"""
         for b in self.buffers:
             if b.update is not None:
                 if b.update.value is None:

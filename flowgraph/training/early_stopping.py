@@ -82,7 +82,7 @@ class EarlyStopping(Callback):
         """Record an epoch's monitored figure; True when training should stop."""
         if value < self.best - self.min_delta:
             self.best, self.best_epoch, self.wait = value, epoch, 0
-            self.best_state = model.state()
+            self.best_state = model.state(buffers=True)
             return False
         self.wait += 1
         return self.stopped

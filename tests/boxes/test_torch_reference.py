@@ -75,6 +75,14 @@ def _batch_norm(box, x, gamma, beta, rm, rv, mode):
         gamma.reshape(shape) + beta.reshape(shape)
 
 
+def _running_stat(box, r, x):
+    """torch's running statistic: F.batch_norm updates the running tensors in place."""
+    rm, rv = torch.zeros(x.shape[1], dtype=x.dtype), torch.ones(x.shape[1], dtype=x.dtype)
+    (rm if box.stat == "mean" else rv).copy_(r.detach())
+    F.batch_norm(x.detach(), rm, rv, training=True, momentum=box.momentum)
+    return rm if box.stat == "mean" else rv
+
+
 # each box's function written with PyTorch's own operations: (box, *tensors) -> tensor
 TORCH = {
     "Linear": lambda box, h, W, b: h @ W.T + b,
@@ -153,6 +161,7 @@ TORCH = {
         np.random.default_rng(key.numpy()).standard_normal(tuple(like.shape))),
     "Dropout": lambda box, x, u, mode: x * (u >= box.p) / (1 - box.p) if mode else x,
     "BatchNorm": _batch_norm,
+    "RunningStat": lambda box, r, x, mode: _running_stat(box, r, x) if mode else r,
 }
 
 BOX_CLASSES = all_box_classes()
