@@ -25,7 +25,7 @@ def test_batch_norm_matches_torch_in_both_modes_and_its_running_statistics(spati
     y = ours(x)
     graph = fg.Graph((y * fg.Constant(rng.standard_normal(shape))).sum())
     assert graph.buffers == [ours.running_mean, ours.running_var]
-    for step in range(4):  # training: batch statistics, then the buffers' update
+    for _ in range(4):  # training: batch statistics, then the buffers' update
         X = rng.standard_normal(shape) * 2 + 1
         tx = torch.tensor(X, requires_grad=True)
         ty = theirs.train()(tx)
