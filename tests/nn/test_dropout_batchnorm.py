@@ -159,3 +159,11 @@ def test_a_resumed_run_with_dropout_is_bit_identical():
              state=state)
     for k, v in whole.items():
         np.testing.assert_array_equal(model.state(buffers=True)[k], v)
+
+
+def test_buffers_and_the_filled_leaves_are_drawn_as_leaves_of_their_own():
+    x = fg.Input("x")
+    graph = fg.Graph(nn.Dropout(0.2)(nn.BatchNorm1d(3, name="bn")(x)).sum())
+    source = fg.to_dot(graph).source
+    assert "cylinder" in source and "bn.running_mean" in source  # buffers
+    assert "dotted" in source  # the random key and the mode, filled by the Graph
