@@ -140,6 +140,8 @@ def build_mlp(config: dict, arrays: dict[str, np.ndarray], path: Path) -> Model:
         raise ModelFileError(f"{path}: invalid architecture {config!r}: {e}") from None
     for p in model.parameters:
         p.value = arrays[f"param/{p.name}"].astype(p.value.dtype, copy=True)
+    for b in model.buffers:  # batch norm's running statistics
+        b.value = arrays[f"buffer/{b.name}"].astype(b.value.dtype, copy=True)
     return model
 
 
