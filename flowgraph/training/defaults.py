@@ -56,7 +56,7 @@ RUN_DEFAULTS: dict[str, Any] = {
     "dataset": "digits", "data_dir": None, "n_samples": None, "noise": None, "valid": 0.15,
     "test": 0.15, "preprocess": "auto", "augment": "auto", "l1_prox": 0.0, "seed": 0,
     "beta1": None, "beta2": None, "rho": None, "eps": None, "weight_decay": None,
-    "dampening": None, "centered": False, "amsgrad": False,
+    "dampening": None, "centered": False, "amsgrad": False, "dropout": 0.0, "batch_norm": False,
 }  # fmt: skip
 
 
