@@ -199,6 +199,25 @@ class RunningStat(Box):
     def bprop(self, inputs, output, grad_output):
         return (None, None, None)
 
+    def fprop_jvp(self, inputs, tangents, y):
+        """R{r'} = (1 - m) R{r} + m R{mean(x)}, or + m 2 sum((x - mean x) R{x}) / (n - 1) for
+        the variance (training); R{r} (evaluation). (No gradient flows back through state, but
+        its value is a smooth function of its inputs.)"""
+        (running, x, mode), (Rr, Rx, _) = inputs, tangents
+        if not mode:
+            return np.asarray(Rr, dtype=y.dtype)
+        axes = (0,) + tuple(range(2, np.ndim(x)))
+        n = np.size(x) // np.shape(x)[1]
+        if self.stat == "mean":
+            Rstat = np.mean(Rx, axis=axes)
+        else:
+            xc = x - np.mean(x, axis=axes, keepdims=True)
+            Rstat = 2 * np.sum(xc * Rx, axis=axes) / max(n - 1, 1)
+        return ((1 - self.momentum) * Rr + self.momentum * Rstat).astype(y.dtype, copy=False)
+
+    def bprop_jvp(self, inputs, tangents, y, Ry, grad_y, R_grad_y):
+        return (None, None, None)
+
     def sample_inputs(self, rng):
         return (rng.uniform(0.5, 2.0, 3), rng.standard_normal((4, 3, 2, 2)), np.True_)
 

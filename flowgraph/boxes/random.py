@@ -46,6 +46,13 @@ class Uniform(Box):
     def bprop(self, inputs, output, grad_output):
         return (None, None)
 
+    def fprop_jvp(self, inputs, tangents, y):
+        """R{u} = 0: the draws do not move with anything."""
+        return np.zeros_like(y)
+
+    def bprop_jvp(self, inputs, tangents, y, Ry, grad_y, R_grad_y):
+        return (None, None)
+
     def sample_inputs(self, rng):
         return (rng.standard_normal((3, 4)), sample_key(rng))
 
