@@ -203,7 +203,7 @@ class RunningStat(Box):
         """R{r'} = (1 - m) R{r} + m R{mean(x)}, or + m 2 sum((x - mean x) R{x}) / (n - 1) for
         the variance (training); R{r} (evaluation). (No gradient flows back through state, but
         its value is a smooth function of its inputs.)"""
-        (running, x, mode), (Rr, Rx, _) = inputs, tangents
+        (_, x, mode), (Rr, Rx, _) = inputs, tangents
         if not mode:
             return np.asarray(Rr, dtype=y.dtype)
         axes = (0,) + tuple(range(2, np.ndim(x)))
