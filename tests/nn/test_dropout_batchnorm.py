@@ -167,3 +167,44 @@ def test_buffers_and_the_filled_leaves_are_drawn_as_leaves_of_their_own():
     source = fg.to_dot(graph).source
     assert "cylinder" in source and "bn.running_mean" in source  # buffers
     assert "dotted" in source  # the random key and the mode, filled by the Graph
+
+
+def test_another_seed_draws_other_masks_and_the_run_differs():
+    X, y = _digits()
+    X, y = X[:100], y[:100]
+    states = []
+    for seed in (5, 6):
+        model, _ = _cs231n_model(2)
+        fg.train(model, (X, y), epochs=1, batch_size=20,
+                 optimizer=fg.SGD(model.parameters, lr=0.1), seed=seed, progress=False)
+        states.append(model.state())
+    assert any(not np.array_equal(states[0][k], states[1][k]) for k in states[0])
+
+
+def test_a_model_file_whose_buffer_update_names_no_node_is_refused(tmp_path):
+    import hashlib
+    import json
+
+    from flowgraph.io.format import canonical
+
+    model, _ = _cs231n_model(0)
+    path = tmp_path / "m.npz"
+    fg.save_model(model, path)
+    with np.load(path) as f:
+        arrays = {k: f[k] for k in f.files}
+    meta = json.loads(str(arrays["__meta__"]))
+    for rec in meta["graph"]["nodes"]:
+        if rec.get("kind") == "buffer":
+            rec["update"] = "nowhere"
+    meta["sha256_meta"] = hashlib.sha256(canonical(meta)).hexdigest()  # a consistent forgery
+    arrays["__meta__"] = np.array(json.dumps(meta))
+    np.savez(tmp_path / "bad.npz", **arrays)
+    with pytest.raises(fg.ModelFileError, match="running_mean.*update 'nowhere' names no node"):
+        fg.load_model(tmp_path / "bad.npz")
+
+
+def test_update_buffers_before_any_fprop_is_an_error():
+    x = fg.Input("x")
+    graph = fg.Graph(nn.BatchNorm1d(2)(x).sum())
+    with pytest.raises(fg.GraphError, match="before fprop"):
+        graph.update_buffers()
