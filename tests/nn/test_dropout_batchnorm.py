@@ -167,6 +167,11 @@ def test_buffers_and_the_filled_leaves_are_drawn_as_leaves_of_their_own():
     source = fg.to_dot(graph).source
     assert "cylinder" in source and "bn.running_mean" in source  # buffers
     assert "dotted" in source  # the random key and the mode, filled by the Graph
+    from flowgraph.render.layers import find_layers
+
+    (bn,) = find_layers(graph)  # the batch norm's cluster holds its state too
+    assert bn.name == "bn" and [m.name for m in bn.members] == [
+        "bn.weight", "bn.bias", "bn.running_mean", "bn.running_var", "batchnorm1"]
 
 
 def test_another_seed_draws_other_masks_and_the_run_differs():
