@@ -98,8 +98,7 @@ class Graph(StateLeaves):
     ``stamped`` (the nodes an fprop feeds or computes: inputs, then box nodes) and
     ``single_output`` (built from one node: fprop returns its value, not a list).
     ``check_finite=True`` makes fprop and bprop stop at the first box whose output or
-    gradient holds NaN or inf, naming it. Leaves of randomness, mode and state are listed in
-    ``randoms``, ``modes`` and ``buffers`` and filled by fprop (:mod:`flowgraph.core.state`).
+    gradient holds NaN or inf, naming it. ``randoms``, ``modes``, ``buffers``: :mod:`.state`.
     """
 
     def __init__(self, outputs: Node | Sequence[Node], *, check_finite: bool = False):
@@ -211,8 +210,7 @@ class Graph(StateLeaves):
         self._stamp = None  # until this fprop succeeds, no bprop may use the nodes' values
         stamp = object()
         self._feed(feed, stamp)
-        if self.randoms or self.modes:
-            self.fill_state_leaves(rng)
+        self.fill_state_leaves(rng)  # the random keys and the mode (core.state)
         check = self.check_finite if check_finite is None else check_finite
         node = None
         try:

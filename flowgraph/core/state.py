@@ -73,6 +73,8 @@ class StateLeaves:
         """Write the mode into every Mode leaf and a key into every RandomSource: drawn from
         ``rng`` when given, else the last one. Training without a generator ever given is
         refused (its draws would repeat unseen); evaluation then draws from seed 0."""
+        if not (self.randoms or self.modes):
+            return
         for m in self.modes:
             m.value = np.bool_(self.training)
         if not self.randoms:
