@@ -213,3 +213,20 @@ def test_update_buffers_before_any_fprop_is_an_error():
     graph = fg.Graph(nn.BatchNorm1d(2)(x).sum())
     with pytest.raises(fg.GraphError, match="before fprop"):
         graph.update_buffers()
+
+
+def test_a_block_takes_its_randomness_and_mode_as_children(rng):
+    h = fg.Input("h")
+    with pytest.raises(fg.GraphError, match="Inputs of the block"):
+        fg.Block(fg.Graph(fg.dropout(h, 0.5)), inputs=[h])
+    u, mode = fg.Input("u"), fg.Input("mode")
+    block = fg.Block(fg.Graph(fg.Dropout(0.5)(h, u, mode)), inputs=[h, u, mode])
+    x = fg.Input("x")
+    y = block(x, fg.uniform_like(x), fg.Mode())
+    graph = fg.Graph(y.sum())
+    X = rng.standard_normal((4, 6))
+    graph.fprop({x: X}, rng=1)
+    assert 0 < np.count_nonzero(y.value) < X.size
+    graph.eval()
+    graph.fprop({x: X})
+    np.testing.assert_array_equal(y.value, X)
