@@ -44,6 +44,10 @@ def test_batch_norm_matches_torch_in_both_modes_and_its_running_statistics(spati
     before = ours.running_mean.value.copy()
     graph.update_buffers()  # after an evaluation fprop: nothing changes
     np.testing.assert_array_equal(ours.running_mean.value, before)
+    # torch's state_dict copies across in one line (its num_batches_tracked is ignored)
+    copy = (nn.BatchNorm2d if spatial else nn.BatchNorm1d)(C, dtype=np.float64)
+    copy.load_state_dict({k: v.numpy() for k, v in theirs.state_dict().items()})
+    np.testing.assert_array_equal(copy.running_var.value, state["running_var"])
 
 
 def test_dropout_in_both_modes_is_torch_formula_and_reproducible(rng):
