@@ -234,3 +234,16 @@ def test_a_block_takes_its_randomness_and_mode_as_children(rng):
     graph.eval()
     graph.fprop({x: X})
     np.testing.assert_array_equal(y.value, X)
+
+
+def test_layer_norm_function_form_matches_torch(rng):
+    X, w, b = rng.standard_normal((4, 3, 5)), rng.standard_normal(5), rng.standard_normal(5)
+    x, W, B = fg.Input("x"), fg.Parameter(w, "w"), fg.Parameter(b, "b")
+    R = rng.standard_normal((4, 3, 5))
+    graph = fg.Graph((fg.layer_norm(x, 5, W, B) * fg.Constant(R)).sum())
+    graph.fprop({x: X})
+    graph.bprop(wrt=[x])
+    tx, tw, tb = (torch.tensor(a, requires_grad=True) for a in (X, w, b))
+    (torch.nn.functional.layer_norm(tx, (5,), tw, tb) * torch.tensor(R)).sum().backward()
+    for ours, theirs in ((x, tx), (W, tw), (B, tb)):
+        np.testing.assert_allclose(ours.grad, theirs.grad.numpy(), rtol=1e-9, atol=1e-12)
