@@ -23,6 +23,7 @@ from .boxes import (  # the library to compose with
     ArgMax,
     ArgMin,
     AvgPool2d,
+    BatchNorm,
     Clip,
     Compare,
     Concat,
@@ -30,6 +31,7 @@ from .boxes import (  # the library to compose with
     Cos,
     CrossEntropy,
     Div,
+    Dropout,
     Einsum,
     Exp,
     Flatten,
@@ -52,12 +54,14 @@ from .boxes import (  # the library to compose with
     Minimum,
     Mul,
     Neg,
+    Normal,
     OneHot,
     Permute,
     Pow,
     Power,
     ReLU,
     Reshape,
+    RunningStat,
     Scale,
     Sigmoid,
     SigmoidCrossEntropy,
@@ -77,11 +81,12 @@ from .boxes import (  # the library to compose with
     TakeAlongAxis,
     Tanh,
     Transpose,
+    Uniform,
     Var,
     Where,
 )
 from .check import BoxReport, GraphReport, check_box, check_graph, check_jvp
-from .core import Block, Box, Constant, Graph, Input, Node, Parameter
+from .core import Block, Box, Buffer, Constant, Graph, Input, Mode, Node, Parameter, RandomSource
 from .core.forward import JVPError, jvp
 from .errors import (
     BoxError,
@@ -102,15 +107,18 @@ from .functional import (  # the function forms
     argmax,
     argmin,
     avg_pool2d,
+    batch_norm,
     clip,
     concat,
     conv2d,
     cos,
+    dropout,
     einsum,
     embedding,
     equal,
     exp,
     hinge,
+    layer_norm,
     leaky_relu,
     linear,
     log,
@@ -121,6 +129,7 @@ from .functional import (  # the function forms
     maximum,
     mean,
     minimum,
+    normal_like,
     not_equal,
     one_hot,
     permute,
@@ -145,6 +154,7 @@ from .functional import (  # the function forms
     take_along_axis,
     tanh,
     transpose,
+    uniform_like,
     var,
     where,
 )
@@ -189,6 +199,9 @@ __all__ = [
     "logsumexp", "maximum", "minimum", "one_hot", "permute", "power", "sin", "split", "stack",
     "std", "stop_gradient", "swapaxes", "take", "take_along_axis", "var", "where",
     "Conv2d", "MaxPool2d", "AvgPool2d", "Flatten", "conv2d", "max_pool2d", "avg_pool2d",
+    # randomness, modes and state (issue 23): leaves, boxes, function forms
+    "RandomSource", "Mode", "Buffer", "Uniform", "Normal", "Dropout", "BatchNorm",
+    "RunningStat", "dropout", "batch_norm", "layer_norm", "uniform_like", "normal_like",
     # gradient checking
     "check_box", "check_graph", "BoxReport", "GraphReport",
     # forward mode: directional derivatives, and the check of each box's rules

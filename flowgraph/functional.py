@@ -10,8 +10,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+import numpy as np
+
 from . import boxes
-from .core.node import Node, as_node
+from .core.node import Buffer, Constant, Mode, Node, RandomSource, as_node
+from .errors import GraphError
 
 __all__ = [
     "exp", "log", "tanh", "sigmoid", "relu", "softplus", "leaky_relu", "abs", "square",
@@ -308,3 +311,74 @@ def max_pool2d(x: Any, kernel_size, stride=None, padding=0, *, name=None) -> Nod
 def avg_pool2d(x: Any, kernel_size, stride=None, padding=0, *, name=None) -> Node:
     """The mean of each window, as ``torch.nn.functional.avg_pool2d`` (an AvgPool2d box)."""
     return _one(boxes.AvgPool2d(kernel_size, stride, padding), x, name)
+
+
+# -- randomness, modes and state, as torch.nn.functional (issue 23) ---------------------------
+__all__ += ["dropout", "batch_norm", "layer_norm", "uniform_like", "normal_like"]
+
+
+def uniform_like(x: Any, key: Node | None = None, *, name: str | None = None) -> Node:
+    """Uniform draws in [0, 1) of x's shape from the RandomSource ``key`` (a new one when None:
+    the Graph fills every RandomSource from the step's generator)."""
+    return boxes.Uniform()(as_node(x), RandomSource() if key is None else key, name=name)
+
+
+def normal_like(x: Any, key: Node | None = None, *, name: str | None = None) -> Node:
+    """Standard normal draws of x's shape (the reparametrisation trick's noise), as
+    :func:`uniform_like`."""
+    return boxes.Normal()(as_node(x), RandomSource() if key is None else key, name=name)
+
+
+def dropout(x: Any, p: float = 0.5, key: Node | None = None, mode: Node | None = None, *,
+            name: str | None = None) -> Node:
+    """Inverted dropout, as ``torch.nn.functional.dropout``: y = x (u >= p) / (1 - p) while
+    training, x in evaluation (a Dropout box on x, uniform draws from the RandomSource ``key``
+    and the Mode leaf ``mode``; new leaves when None, which the Graph fills)."""
+    box = boxes.Dropout(p)  # refuses p outside [0, 1) before any node is made
+    x = as_node(x)
+    return box(x, uniform_like(x, key), Mode() if mode is None else mode, name=name)
+
+
+def batch_norm(x: Any, running_mean: Buffer, running_var: Buffer, weight: Any = None,
+               bias: Any = None, mode: Node | None = None, momentum: float | None = 0.1,
+               eps: float = 1e-5, *, name: str | None = None) -> Node:
+    """Batch normalisation of x (N, C) or (N, C, H, W), as ``torch.nn.functional.batch_norm``
+    (a BatchNorm box): batch statistics while training, the running ones in evaluation.
+
+    ``running_mean`` and ``running_var`` are Buffers of shape (C,); with a ``momentum`` their
+    updates are set here, as torch updates them in a training forward: RunningStat nodes whose
+    values ``graph.update_buffers()`` copies in after the optimiser's step. ``weight`` and
+    ``bias`` (gamma, beta; None: 1 and 0) and ``mode`` (a Mode leaf; None: a new one)."""
+    x = as_node(x)
+    C = np.shape(running_mean.value)
+    for b in (running_mean, running_var):
+        if not isinstance(b, Buffer):
+            raise GraphError(f"batch_norm: running statistics must be Buffers, got {b!r}")
+        if momentum is not None and b.update is not None:
+            raise GraphError(f"batch_norm: {b.describe()} already has an update (a Buffer "
+                             "updated by two batch norms): pass momentum=None to the second")
+    dtype = running_mean.value.dtype
+    gamma = Constant(np.ones(C, dtype)) if weight is None else as_node(weight)
+    beta = Constant(np.zeros(C, dtype)) if bias is None else as_node(bias)
+    mode = Mode() if mode is None else mode
+    y = boxes.BatchNorm(eps)(x, gamma, beta, running_mean, running_var, mode, name=name)
+    if momentum is not None:
+        running_mean.update = boxes.RunningStat(momentum, "mean")(running_mean, x, mode)
+        running_var.update = boxes.RunningStat(momentum, "var")(running_var, x, mode)
+    return y
+
+
+def layer_norm(x: Any, normalized_shape: int | Sequence[int], weight: Any = None,
+               bias: Any = None, eps: float = 1e-5, *, name: str | None = None) -> Node:
+    """Normalisation over the last axes, as ``torch.nn.functional.layer_norm``:
+
+        y = (x - mean(x)) / sqrt(var(x) + eps) * weight + bias     over the normalised axes
+
+    built of boxes (Mean, Var, Pow, Mul, Add), each checked."""
+    shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
+    x = as_node(x)
+    axes = tuple(range(-len(shape), 0))
+    centred = x - mean(x, axis=axes, keepdims=True)
+    y = centred * (var(x, axis=axes, keepdims=True) + eps) ** -0.5
+    y = y if weight is None else y * as_node(weight)
+    return y if bias is None else boxes.Add()(y, as_node(bias), name=name)

@@ -52,8 +52,13 @@ from .losses import Softmax as Softmax
 from .losses import SoftmaxCrossEntropy as SoftmaxCrossEntropy
 from .losses import SquaredError as SquaredError
 from .losses import softmax as softmax  # (the function, for models and analyses)
+from .normalization import BatchNorm as BatchNorm
+from .normalization import RunningStat as RunningStat
 from .penalties import L1Penalty as L1Penalty
 from .penalties import L2Penalty as L2Penalty
+from .random import Dropout as Dropout
+from .random import Normal as Normal
+from .random import Uniform as Uniform
 from .reductions import ArgMax as ArgMax
 from .reductions import ArgMin as ArgMin
 from .reductions import LogSoftmax as LogSoftmax

@@ -165,6 +165,10 @@ def _add_network_arguments(p) -> None:
         "lambda, 0): weights become exactly 0 (the weights only, never the biases)",
     )  # fmt: skip
     net.add_argument("--dtype", choices=DTYPES, default=None, help="float32 (default) or float64")
+    net.add_argument("--dropout", type=nonnegative_float, default=None, metavar="P",
+                     help="inverted dropout with probability P after each hidden layer")
+    net.add_argument("--batch-norm", action="store_true",
+                     help="batch norm of each hidden layer's a(k) (running statistics saved)")
 
 
 def _add_training_arguments(p) -> None:

@@ -8,7 +8,7 @@ box), forward.py (the forward-mode sweep), rank1.py (the one rank-1 fast path).
 # isort: off
 # node first: it ends by importing the arithmetic boxes (the one import circle, see node.py),
 # which import core.box, which needs node.Node already defined
-from .node import Constant, Input, Node, Parameter, as_node
+from .node import Buffer, Constant, Input, Mode, Node, Parameter, RandomSource, as_node
 
 # isort: on
 from .block import Block
@@ -18,6 +18,7 @@ from .graph import Graph
 from .rank1 import Outer
 
 __all__ = [
-    "Box", "Outer", "Node", "Input", "Parameter", "Constant", "Graph", "as_node", "Block",
+    "Box", "Outer", "Node", "Input", "Parameter", "Constant", "RandomSource", "Mode", "Buffer",
+    "Graph", "as_node", "Block",
     "jvp", "JVPError",
 ]  # fmt: skip

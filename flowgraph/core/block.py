@@ -136,6 +136,13 @@ class Block(Box):
                 f"Block {name!r}: the graph holds Parameters {[p.name for p in graph.parameters]}"
                 "; make them Inputs of the block and pass each use its own Parameters"
             )
+        state = [n.name for n in (*graph.randoms, *graph.modes, *graph.buffers)]
+        if state:  # filled by the outer graph, which cannot see inside a box
+            raise GraphError(
+                f"Block {name!r}: the graph holds random sources, modes or buffers {state}; make "
+                "them Inputs of the block (u, mode, running statistics) and pass each use "
+                "fg.uniform_like(x), a fg.Mode() and Buffers as children"
+            )
         self.graph, self.inputs, self.name = graph, inputs, name
         self.arity, self.input_names = len(inputs), tuple(x.name for x in inputs)
         self.index = 0  # the inner output this box computes; Block.output(i) for the others

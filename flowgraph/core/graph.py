@@ -22,6 +22,7 @@ import numpy as np
 from ..errors import BoxError, FeedError, FlowgraphError, GraphError, NonFiniteError
 from .node import Input, Node, Parameter
 from .rank1 import Outer
+from .state import StateLeaves, ordered_with_updates
 
 Plan = list[tuple[Node, tuple[bool, ...]]]  # (node, which children need a gradient), reversed
 
@@ -87,7 +88,7 @@ def _wrong_shape(node: Node, child: Node, grad: Any) -> BoxError:
     )
 
 
-class Graph:
+class Graph(StateLeaves):
     """A flow graph: the nodes reachable from ``outputs``, sorted topologically once.
 
     ``outputs`` is one node or a list; the first is the one ``bprop`` differentiates unless
@@ -99,7 +100,7 @@ class Graph:
     ``stamped`` (the nodes an fprop feeds or computes: inputs, then box nodes) and
     ``single_output`` (built from one node: fprop returns its value, not a list).
     ``check_finite=True`` makes fprop and bprop stop at the first box whose output or
-    gradient holds NaN or inf, naming it.
+    gradient holds NaN or inf, naming it. ``randoms``, ``modes``, ``buffers``: :mod:`.state`.
     """
 
     def __init__(self, outputs: Node | Sequence[Node], *, check_finite: bool = False):
@@ -113,12 +114,13 @@ class Graph:
         self.outputs: list[Node] = outs
         self.single_output = single  # fprop returns a value (else a list, one per output)
         self.check_finite = check_finite
-        self.order: list[Node] = _topological_order(outs)
+        self.order: list[Node] = ordered_with_updates(outs, _topological_order)
         self._name_nodes()
         self.nodes: dict[str, Node] = {n.name: n for n in self.order}  # type: ignore[misc]
         self.inputs: list[Input] = [n for n in self.order if isinstance(n, Input)]
         self.parameters: list[Parameter] = [n for n in self.order if isinstance(n, Parameter)]
         self.box_nodes: list[Node] = [n for n in self.order if n.box is not None]
+        self.init_state_leaves()
         # which fprop the nodes' values come from: a fresh token per fprop, written to every
         # node it computes or feeds (``stamped``, in this order), and None while (or after)
         # an fprop fails
@@ -197,16 +199,20 @@ class Graph:
         return to_svg(self)
 
     # -- forward ------------------------------------------------------------------------------
-    def fprop(self, feed: Mapping[Any, Any], *, check_finite: bool | None = None) -> Any:
+    def fprop(self, feed: Mapping[Any, Any], *, rng: Any = None,
+              check_finite: bool | None = None) -> Any:
         """Compute every node's value; return the output's value (a list for several outputs).
 
         ``feed`` maps each Input node (or its name) to an array. Every value it computes is
         marked as coming from this call: ``bprop`` refuses values from a failed fprop, or
         from another graph's fprop over shared nodes (a Model's train and predict graphs).
+        ``rng`` (a numpy Generator or a seed) gives the step's random key to the graph's
+        RandomSource leaves; without it the last key serves again.
         """
         self._stamp = None  # until this fprop succeeds, no bprop may use the nodes' values
         stamp = object()
         self._feed(feed, stamp)
+        self.fill_state_leaves(rng)  # the random keys and the mode (core.state)
         check = self.check_finite if check_finite is None else check_finite
         node = None
         try:

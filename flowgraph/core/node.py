@@ -21,7 +21,7 @@ from ..errors import GraphError
 from .rank1 import Outer
 from .static import leaf_probes, static_shape
 
-__all__ = ["Node", "Input", "Parameter", "Constant", "as_node"]
+__all__ = ["Node", "Input", "Parameter", "Constant", "RandomSource", "Mode", "Buffer", "as_node"]
 
 
 class Node:
@@ -310,6 +310,64 @@ class Constant(Node):
             )
         self.value = np.array(value, copy=True) if isinstance(value, np.ndarray) else value
         self.probes = (self.value, self.value)
+
+
+# -- the leaves of randomness, mode and state (idea 2: everything a box reads is a child) -------
+#: the length of a random key: entropy for ``numpy.random.default_rng(key)``
+KEY_SIZE = 3
+
+
+class RandomSource(Node):
+    """A leaf holding the random key of the step: what a dropout or a sampling box draws from.
+
+    Its value is an int64 array ``key`` (entropy for ``numpy.random.default_rng(key)``), set by
+    the Graph before each fprop from the generator it is given (``graph.fprop(feed, rng=...)``);
+    each RandomSource of a graph gets its own key. A box that draws (``Uniform``, ``Normal``)
+    is then a function of its children: the same key gives the same draws, so a run is
+    reproducible from its seed and the checker's repeated fprops see one function."""
+
+    kind = "random"
+
+    def __init__(self, name: str | None = None):
+        super().__init__(None, (), name)
+        self.value = np.zeros(KEY_SIZE, dtype=np.int64)
+        self.probes = (self.value, self.value)
+
+
+class Mode(Node):
+    """A leaf holding the mode of the step: True while training, False in evaluation.
+
+    Set by the Graph before each fprop from ``graph.training`` (``graph.train()``,
+    ``graph.eval()``): dropout is off and batch norm uses its running statistics when False."""
+
+    kind = "mode"
+
+    def __init__(self, name: str | None = None):
+        super().__init__(None, (), name)
+        self.value = np.True_
+        self.probes = (self.value, self.value)
+
+
+class Buffer(Node):
+    """A leaf of state that is not learnt by gradient: a batch norm's running statistics.
+
+    ``update`` (optional) is a node computed in the same graph whose value
+    ``graph.update_buffers()`` copies into the buffer after the optimiser's step (the training
+    loop calls it): the state changes by an explicit step, visible in the graph, never inside
+    a box. The Graph lists buffers in ``graph.buffers``; they get no gradient."""
+
+    kind = "buffer"
+
+    def __init__(self, value: Any, name: str | None = None, update: Node | None = None):
+        super().__init__(None, (), name)
+        value = np.array(value, copy=True)
+        if not np.issubdtype(value.dtype, np.floating):
+            raise GraphError(f"Buffer {name!r} must hold floating-point values, got {value.dtype}")
+        if update is not None and not isinstance(update, Node):
+            raise GraphError(f"Buffer {name!r}: update must be a node, got {type(update).__name__}")
+        self.value = value
+        self.update = update
+        self.probes = (value, value)
 
 
 def as_node(value: Any, op: str = "") -> Node:

@@ -277,7 +277,13 @@ def mlp_arrays(config: Any, path: Path, max_bytes: int) -> dict[str, tuple[str, 
             f"{path}: the architecture needs {total} bytes of parameters, over the limit of "
             f"{max_bytes} (pass max_bytes= to load a model that large)"
         )
-    return {f"param/{name}": spec for name, spec in shapes.items()}
+    arrays = {f"param/{name}": spec for name, spec in shapes.items()}
+    if config.get("batch_norm"):  # each hidden layer's gamma, beta and running statistics
+        for k, width in enumerate(config["sizes"][1:-1], start=1):
+            spec = (dtype.str, (width,))
+            arrays.update({f"param/gamma{k}": spec, f"param/beta{k}": spec,
+                           f"buffer/running_mean{k}": spec, f"buffer/running_var{k}": spec})
+    return arrays
 
 
 def declared_arrays(meta: dict, path: Path, max_bytes: int) -> dict[str, tuple[str, tuple]]:

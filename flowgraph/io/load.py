@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from ..core import Box, Constant, Graph, Input, Node, Parameter
+from ..core import Box, Buffer, Constant, Graph, Input, Mode, Node, Parameter, RandomSource
 from ..core.block import Block
 from ..errors import GraphError, ModelError
 from ..model import Model
@@ -140,6 +140,8 @@ def build_mlp(config: dict, arrays: dict[str, np.ndarray], path: Path) -> Model:
         raise ModelFileError(f"{path}: invalid architecture {config!r}: {e}") from None
     for p in model.parameters:
         p.value = arrays[f"param/{p.name}"].astype(p.value.dtype, copy=True)
+    for b in model.buffers:  # batch norm's running statistics
+        b.value = arrays[f"buffer/{b.name}"].astype(b.value.dtype, copy=True)
     return model
 
 
@@ -274,6 +276,12 @@ class Builder:
                 node = Parameter(self.array(f"param/{prefix}{name}", where, name), name)
             elif kind == "constant":
                 node = self.constant(rec, prefix, where)
+            elif kind == "buffer":
+                node = Buffer(self.array(f"buffer/{prefix}{name}", where, name), name)
+            elif kind == "random":
+                node = RandomSource(name)
+            elif kind == "mode":
+                node = Mode(name)
             elif kind == "box":
                 node = self.box_node(rec, nodes, prefix, depth, where)
             else:
@@ -290,7 +298,19 @@ class Builder:
             or not all(isinstance(o, str) and o in nodes for o in outputs)
         ):
             raise self.fail(where, f"the graph's outputs {outputs!r:.200} name no nodes")
+        self.link_updates(records, nodes, where)
         return nodes, [nodes[o] for o in outputs]
+
+    def link_updates(self, records: list, nodes: dict[str, Node], where: str) -> None:
+        """Each Buffer's update node, named in its record (built after it: it reads it)."""
+        for rec in records:
+            if rec.get("kind") != "buffer" or rec.get("update") is None:
+                continue
+            update = rec["update"]
+            if not isinstance(update, str) or update not in nodes:
+                raise self.fail(where, f"buffer {rec['name']!r}: its update {update!r:.100} "
+                                "names no node")
+            nodes[rec["name"]].update = nodes[update]
 
     def array(self, key: str, where: str, name: str) -> np.ndarray:
         if key not in self.arrays:

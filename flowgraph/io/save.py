@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from .._atomic import atomic_write
-from ..core import Box, Constant, Graph, Input, Node, Parameter
+from ..core import Box, Buffer, Constant, Graph, Input, Mode, Node, Parameter, RandomSource
 from ..core.block import Block
 from ..errors import ModelError
 from ..model import MLP, Model
@@ -124,6 +124,12 @@ class Describer:
             else:
                 record["array"] = key = f"const/{prefix}{n.name}"
                 self.arrays[key] = np.array(v, order="C")
+        elif isinstance(n, Buffer):  # state: its value, and the node that updates it
+            record["kind"] = "buffer"
+            self.arrays[f"buffer/{prefix}{n.name}"] = np.ascontiguousarray(n.value)
+            record["update"] = None if n.update is None else n.update.name
+        elif isinstance(n, (RandomSource, Mode)):  # filled by the Graph at every fprop
+            record["kind"] = n.kind
         elif n.box is not None:
             record["kind"] = "box"
             if isinstance(n.box, Block):
@@ -135,7 +141,8 @@ class Describer:
         else:
             raise TypeError(
                 f"{where}node {n.describe()} is a leaf of kind {n.kind!r}, which a model "
-                "file cannot hold (Inputs, Parameters, constants and boxes only)"
+                "file cannot hold (Inputs, Parameters, constants, buffers, random sources, modes "
+                "and boxes only)"
             )
         return record
 

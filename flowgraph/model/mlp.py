@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from .. import functional as F
 from .. import init as initializers
 from ..boxes import (
     Add,
@@ -34,7 +35,7 @@ from ..boxes import (
     SoftmaxCrossEntropy,
     Tanh,
 )
-from ..core import Box, Input, Node, Parameter
+from ..core import Box, Buffer, Input, Node, Parameter
 from ..errors import DataError, GraphError, ModelError
 from .model import Model
 from .preprocessing import Preprocessing
@@ -138,13 +139,16 @@ def layers(
     dtype: Any,
     *,
     last: str | None = None,
+    dropout: float = 0.0,
+    batch_norm: bool = False,
 ) -> tuple[Node, list[Node], list[Parameter], list[Parameter]]:
     """The stack a(k) = b(k) + W(k) h(k-1), h(k) = g(a(k)) on ``x`` for ``sizes =
     [H_0, .., H_L, H_{L+1}]``: returns (a(L+1), [h(1) .. h(L)], [W(1) ..], [b(1) ..]).
 
     W(k) of shape (H_k, H_{k-1}) is drawn by ``make_weight`` from ``rng`` in the order k = 1,
     2, ..; b(k) starts at 0. Nodes are named ``a1, h1, .., a{L+1}`` (``last`` renames
-    a(L+1)); parameters ``W1, b1, ..``."""
+    a(L+1)); parameters ``W1, b1, ..``. ``batch_norm`` normalises each hidden a(k) (gamma{k},
+    beta{k}, Buffers running_mean{k}, running_var{k}); ``dropout`` p drops each hidden h(k)."""
     g = ACTIVATIONS[activation]
     h: Node = x
     hidden: list[Node] = []
@@ -158,11 +162,24 @@ def layers(
         biases.append(b)
         a = Linear()(h, W, b, name=last if k == n_layers and last else f"a{k}")
         if k < n_layers:
+            if batch_norm:
+                a = normalised(a, k, sizes[k], dtype)
             h = g()(a, name=f"h{k}")
             hidden.append(h)
+            if dropout:
+                h = F.dropout(h, dropout, name=f"dropped{k}")
         else:
             h = a
     return h, hidden, weights, biases
+
+
+def normalised(a: Node, k: int, width: int, dtype: Any) -> Node:
+    """Batch norm of the hidden pre-activation a(k), torch's BatchNorm1d(width)."""
+    gamma = Parameter(np.ones(width, dtype), f"gamma{k}")
+    beta = Parameter(np.zeros(width, dtype), f"beta{k}")
+    mean = Buffer(np.zeros(width, dtype), f"running_mean{k}")
+    var = Buffer(np.ones(width, dtype), f"running_var{k}")
+    return F.batch_norm(a, mean, var, gamma, beta, name=f"bn{k}")
 
 
 def penalized(
@@ -220,6 +237,8 @@ def mlp(
     seed: int | np.random.Generator | None = 0,
     *,
     weight_init: str | Callable[..., np.ndarray] = "glorot_uniform",
+    dropout: float = 0.0,
+    batch_norm: bool = False,
 ) -> MLP:
     """The lecture's multilayer network for classification, as a flow graph.
 
@@ -244,6 +263,9 @@ def mlp(
         Seed (or generator) of the initial weights.
     weight_init
         A name in :mod:`flowgraph.init` or a function ``(shape, rng, dtype=) -> array``.
+    dropout, batch_norm
+        Dropout with this p after each hidden layer; batch norm of each hidden a(k) (its
+        running statistics are Buffers, updated by ``fg.train``).
 
     Returns
     -------
@@ -269,7 +291,8 @@ def mlp(
     rng = initializers.as_generator(seed)
     make_weight = initializers.get(weight_init)
     x, y = Input("x"), Input("y")
-    logits, _, weights, _ = layers(x, sizes, activation, make_weight, rng, dtype)
+    logits, _, weights, _ = layers(x, sizes, activation, make_weight, rng, dtype,
+                                   dropout=dropout, batch_norm=batch_norm)
     output = Softmax()(logits, name="output")
     loss = penalized(SoftmaxCrossEntropy(), logits, y, weights, l2, l1, name="nll")
     config = {
@@ -281,6 +304,10 @@ def mlp(
         "weight_init": weight_init if isinstance(weight_init, str) else "custom",
         "seed": int(seed) if isinstance(seed, (int, np.integer)) else None,
     }
+    if dropout:  # (only when set: the configs of plain MLPs stay as they were)
+        config["dropout"] = float(dropout)
+    if batch_norm:
+        config["batch_norm"] = True
     return MLP(x=x, y=y, logits=logits, output=output, loss=loss, config=config)
 
 
@@ -311,6 +338,12 @@ def check_config(config: Any) -> dict[str, Any]:
         raise ValueError("weight_init must be an initialiser's name")
     if weight_init != "custom":
         initializers.get(weight_init)  # a ValueError naming the choices
+    dropout = config.get("dropout", 0.0)
+    if isinstance(dropout, bool) or not isinstance(dropout, (int, float)) or \
+            not 0 <= dropout < 1:
+        raise ValueError("dropout must be a number in [0, 1)")
+    if type(config.get("batch_norm", False)) is not bool:
+        raise ValueError("batch_norm must be true or false")
     seed = config.get("seed")
     if seed is not None and type(seed) is not int:
         raise ValueError("seed must be a whole number or null")
@@ -337,6 +370,8 @@ def from_config(config: dict[str, Any]) -> MLP:
         dtype=config.get("dtype", "float32"),
         seed=0,
         weight_init="zeros",
+        dropout=config.get("dropout", 0.0),
+        batch_norm=config.get("batch_norm", False),
     )
     model.config = dict(config)
     return model

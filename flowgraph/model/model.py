@@ -26,13 +26,14 @@ network as one such Model (:mod:`flowgraph.model.mlp`). The parts of a Model, by
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
 
 from ..boxes import Softmax
-from ..core import Graph, Input, Node, Parameter
+from ..core import Buffer, Graph, Input, Node, Parameter
 from ..errors import DataError, FeedError, FlowgraphError, GraphError, ModelError
 from .feeds import Feed, check_labels, make_feed, named_arrays
 from .preprocessing import Preprocessing
@@ -93,8 +94,11 @@ class Model:
         self.graph = Graph(outs)
         self.train_graph = Graph(loss)
         self.predict_graph = Graph(output) if output is not None else None
+        if self.predict_graph is not None:
+            self.predict_graph.eval()  # predictions: dropout off, running statistics
         self.inputs: list[Input] = list(self.graph.inputs)
         self.parameters: list[Parameter] = list(self.graph.parameters)
+        self.buffers: list[Buffer] = list(self.graph.buffers)  # state, not learnt
         predicted = self.predict_graph.inputs if self.predict_graph is not None else []
         read_by_output = {id(i) for i in predicted}
         self.features = [i for i in self.inputs if id(i) in read_by_output]
@@ -362,7 +366,8 @@ class Model:
         """The loss (with its penalties) on the examples of ``data``: one fprop of the
         training graph. ``loss_value(X, y)`` or ``loss_value(feed)``."""
         feed = self.as_feed(data, y, what="loss_value")
-        return float(self.train_graph.fprop(feed))
+        with self.evaluating():
+            return float(self.train_graph.fprop(feed))
 
     def evaluate(self, data: Any, y: Any = None) -> dict[str, Any]:
         """What the model does on ``data`` (a feed, or X, y): ``{"examples": N, "loss": the
@@ -370,21 +375,36 @@ class Model:
         classification output)}``."""
         feed = self.as_feed(data, y, what="evaluate")
         n = len(next(iter(feed.values())))
-        loss = float(self.train_graph.fprop(feed))
+        with self.evaluating():
+            loss = float(self.train_graph.fprop(feed))
         error = self.error(feed) if self.classifier else None  # a Feed: x' already
         return {"examples": n, "loss": loss, "error": error}
 
     # -- parameters as data -------------------------------------------------------------------
-    def state(self) -> dict[str, np.ndarray]:
-        """A copy of every parameter's value, by name."""
-        return {p.name: p.value.copy() for p in self.parameters}
+    @contextmanager
+    def evaluating(self) -> Iterator[None]:
+        """The training graph in evaluation mode for the ``with`` block (dropout off, running
+        statistics): how the loss is measured outside training steps."""
+        was = self.train_graph.training
+        self.train_graph.eval()
+        try:
+            yield
+        finally:
+            self.train_graph.train(was)
+
+    def state(self, *, buffers: bool = False) -> dict[str, np.ndarray]:
+        """A copy of every parameter's value, by name (and of every Buffer's, the running
+        statistics, with ``buffers=True``: what early stopping and resuming keep)."""
+        kept = [*self.parameters, *(self.buffers if buffers else [])]
+        return {p.name: p.value.copy() for p in kept}
 
     def load_state(self, state: dict[str, np.ndarray]) -> None:
-        """Set the parameters from ``state`` (as made by ``state()``), checking names and shapes."""
+        """Set the parameters from ``state`` (as made by ``state()``), checking names and
+        shapes; Buffers too where ``state`` holds them."""
         missing = [p.name for p in self.parameters if p.name not in state]
         if missing:
             raise KeyError(f"state lacks parameters {missing}")
-        for p in self.parameters:
+        for p in [*self.parameters, *(b for b in self.buffers if b.name in state)]:
             v = np.asarray(state[p.name])
             if v.shape != p.value.shape:
                 raise ValueError(f"{p.name}: shape {v.shape} does not match {p.value.shape}")

@@ -19,10 +19,11 @@ from .layers import (
     Tanh,
 )
 from .module import Module, Sequential
+from .normalization import BatchNorm1d, BatchNorm2d, Dropout
 from .recurrent import GRUCell, LSTMCell, RNNCell
 
 __all__ = [
     "Module", "Sequential", "Linear", "Embedding", "Conv2d", "MaxPool2d", "AvgPool2d",
     "LayerNorm", "ReLU", "Tanh", "Sigmoid", "Flatten", "Identity", "RNNCell", "GRUCell",
-    "LSTMCell",
+    "LSTMCell", "Dropout", "BatchNorm1d", "BatchNorm2d",
 ]  # fmt: skip

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from ..core import Parameter
+from ..core import Buffer, Parameter
 from ..errors import ShapeError
 
 __all__ = ["Module", "Sequential"]
@@ -62,15 +62,30 @@ class Module:
             seen.setdefault(id(p), p)
         return list(seen.values())
 
+    def named_buffers(self, prefix: str = "") -> Iterator[tuple[str, Buffer]]:
+        """(key, Buffer) pairs with torch's state_dict keys: ``running_mean``, ``1.running_var``."""
+        for key, value in vars(self).items():
+            if isinstance(value, Buffer):
+                yield prefix + key, value
+            elif isinstance(value, Module):
+                yield from value.named_buffers(f"{prefix}{key}.")
+            elif isinstance(value, (list, tuple)):
+                for i, m in enumerate(value):
+                    if isinstance(m, Module):
+                        yield from m.named_buffers(f"{prefix}{i}.")
+
     def state_dict(self) -> dict[str, np.ndarray]:
-        """Copies of the Parameters' values by torch's keys."""
-        return {k: np.array(p.value, copy=True) for k, p in self.named_parameters()}
+        """Copies of the Parameters' and Buffers' values by torch's keys."""
+        both = [*self.named_parameters(), *self.named_buffers()]
+        return {k: np.array(p.value, copy=True) for k, p in both}
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
         """Set every Parameter from ``state`` (torch's keys and layouts: a torch module's
         ``{k: v.detach().numpy() for k, v in m.state_dict().items()}`` copies across), keeping
-        each Parameter's dtype; missing or extra keys and wrong shapes are refused first."""
-        mine = dict(self.named_parameters())
+        each Parameter's dtype; missing or extra keys and wrong shapes are refused first
+        (torch's ``num_batches_tracked`` counters are ignored: no momentum of None here)."""
+        mine = {**dict(self.named_parameters()), **dict(self.named_buffers())}
+        state = {k: v for k, v in state.items() if not k.endswith("num_batches_tracked")}
         missing, extra = sorted(set(mine) - set(state)), sorted(set(state) - set(mine))
         if missing or extra:
             raise KeyError(f"{self.name}: state_dict keys differ: missing {missing}, extra {extra}")
@@ -101,7 +116,7 @@ class Sequential(Module):
         for i, layer in enumerate(self.layers):
             if isinstance(layer, Module):
                 layer.name = f"{self.name}.{i}" if name else str(i)
-                for key, p in layer.named_parameters():
+                for key, p in [*layer.named_parameters(), *layer.named_buffers()]:
                     p.name = f"{layer.name}.{key}"
                     p.auto_named = not name
 
@@ -114,6 +129,11 @@ class Sequential(Module):
         for i, layer in enumerate(self.layers):
             if isinstance(layer, Module):
                 yield from layer.named_parameters(f"{prefix}{i}.")
+
+    def named_buffers(self, prefix: str = "") -> Iterator[tuple[str, Buffer]]:
+        for i, layer in enumerate(self.layers):
+            if isinstance(layer, Module):
+                yield from layer.named_buffers(f"{prefix}{i}.")
 
     def __getitem__(self, i: int) -> Any:
         return self.layers[i]

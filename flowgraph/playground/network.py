@@ -44,6 +44,7 @@ class Net:
         self.graph = Graph([self.loss, self.output])
         self.train_graph = Graph(self.loss)
         self.predict_graph = Graph([self.output, *self.hidden])
+        self.predict_graph.eval()  # the pictures: dropout off
         self.parameters = list(self.train_graph.parameters)
 
 
@@ -59,6 +60,7 @@ def build(s: Settings, dtype=np.float64) -> Net:
             dtype=dtype,
             seed=s.seed,
             weight_init=INIT_NAMES[s.init],
+            dropout=s.dropout,
         )
         hidden = [model.graph[f"h{k}"] for k in range(1, len(s.hidden) + 1)]
         return Net(model.x, model.y, model.loss, model.output, hidden,  # type: ignore[arg-type]
@@ -67,7 +69,7 @@ def build(s: Settings, dtype=np.float64) -> Net:
     make_weight = initializers.get(INIT_NAMES[s.init])
     x, t = Input("x"), Input("y")
     f, hidden, weights, biases = layers(
-        x, [*sizes, 1], s.activation, make_weight, rng, dtype, last="output"
+        x, [*sizes, 1], s.activation, make_weight, rng, dtype, last="output", dropout=s.dropout
     )
     loss = penalized(SquaredError(), f, t, weights, s.l2, s.l1, name="mse")
     return Net(x, t, loss, f, hidden, weights, biases)

@@ -114,7 +114,10 @@ class Run:
         net = self.net
         self.last_feed = {net.x: self.P_tr[idx], net.y: self.y_tr[idx]}
         with np.errstate(over="ignore", invalid="ignore"):  # divergence is reported below
-            loss = float(net.train_graph.fprop(self.last_feed))
+            # dropout's masks: the step's own generator, from the seed (a rerun is the same)
+            masks = np.random.default_rng([self.settings.seed, 2, self.t]) \
+                if net.train_graph.randoms else None
+            loss = float(net.train_graph.fprop(self.last_feed, rng=masks))
         if not math.isfinite(loss):
             raise Diverged(
                 f"training diverged at step {self.t + 1}: the loss is {loss}; "

@@ -48,6 +48,7 @@ LIMITS = {
     "batch": (1, 2000),
     "decay": (0.0, 10.0),
     "lam": (0.0, 10.0),
+    "dropout": (0.0, 0.9),
     "seed": (0, 2**31 - 1),
     "speed": (1, 1000),
     "points": (0, 500),
@@ -64,7 +65,8 @@ class Settings:
     ``dataset``, ``n`` points, Gaussian ``noise`` (in the plane's units), the training
     percentage ``ratio`` (the rest is the test set) and the ``points`` added by clicking,
     (x1, x2, class or target). Network: ``hidden`` widths H_1 .. H_L, activation g, weight
-    initialisation, input ``features`` and the penalties' lambdas ``l2`` and ``l1``. SGD: rate
+    initialisation, input ``features``, the penalties' lambdas ``l2`` and ``l1`` and the
+    ``dropout`` probability of the hidden units (0: none). SGD: rate
     alpha = ``lr``, ``momentum`` beta, ``batch`` size, ``schedule`` with its ``decay`` delta.
     ``seed`` draws the data, the split, the initial weights and the batch order; ``speed``
     is the number of SGD steps between two pictures. ``data``: the points of an uploaded CSV
@@ -82,6 +84,7 @@ class Settings:
     features: tuple[str, ...] = ("x1", "x2")
     l2: float = 0.0
     l1: float = 0.0
+    dropout: float = 0.0
     lr: float = 0.03
     momentum: float = 0.9
     batch: int = 10
@@ -257,6 +260,7 @@ def parse(raw: Mapping[str, Any] | None, upload: tuple = ()) -> Settings:
         features=_features(raw.get("features", d.features)),
         l2=_number("l2 lambda", raw.get("l2", d.l2), float, *LIMITS["lam"]),
         l1=_number("l1 lambda", raw.get("l1", d.l1), float, *LIMITS["lam"]),
+        dropout=_number("dropout", raw.get("dropout", d.dropout), float, *LIMITS["dropout"]),
         lr=_number("learning rate", raw.get("lr", d.lr), float, *LIMITS["lr"]),
         momentum=_number("momentum", raw.get("momentum", d.momentum), float, *LIMITS["momentum"]),
         batch=_number("batch size", raw.get("batch", d.batch), int, *LIMITS["batch"]),

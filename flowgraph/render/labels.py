@@ -14,7 +14,7 @@ from typing import Any
 import graphviz
 import numpy as np
 
-from ..core import Constant, Input, Node, Parameter
+from ..core import Buffer, Constant, Input, Mode, Node, Parameter, RandomSource
 from ..core.block import Block
 from .style import MUTED, STYLE, esc, font, num, shape_text
 from .values import TINY, nonfinite, stats_rows, summarize, warning
@@ -38,6 +38,8 @@ KINDS = {
     "input": "input",
     "parameter": "parameter",
     "constant": "constant",
+    "buffer": "buffer (state)",
+    "state": "random key / mode",
     "box": "box",
     "output": "output / loss",
 }
@@ -83,7 +85,9 @@ def node_id(name: str) -> str:
 
 
 def kind_of(n: Node, outputs: frozenset[str]) -> str:
-    """``output`` for a graph output, else ``input``, ``parameter``, ``constant`` or ``box``."""
+    """``output`` for a graph output, else ``input``, ``parameter``, ``constant``, ``buffer``
+    (running statistics), ``state`` (a random key or the mode, filled by the Graph) or
+    ``box``."""
     if n.name in outputs:
         return "output"
     if isinstance(n, Input):
@@ -92,6 +96,10 @@ def kind_of(n: Node, outputs: frozenset[str]) -> str:
         return "parameter"
     if isinstance(n, Constant):
         return "constant"
+    if isinstance(n, Buffer):
+        return "buffer"
+    if isinstance(n, (RandomSource, Mode)):
+        return "state"
     return "box"
 
 
@@ -120,6 +128,10 @@ def node_attributes(n: Node, marks: Marks) -> dict[str, str]:
         attrs["style"] = "filled,rounded"
     elif kind == "constant":
         attrs["style"] = "filled,dashed"
+    elif kind == "buffer":  # a store of state
+        attrs["shape"] = "cylinder"
+    elif kind == "state":  # filled by the Graph at each fprop
+        attrs["style"] = "filled,dotted"
     elif kind == "output":  # double outline
         attrs["style"] = "filled,rounded"
         attrs["peripheries"] = "2"

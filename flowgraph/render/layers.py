@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..boxes.linear import Linear
-from ..core import Graph, Node, Parameter
+from ..core import Buffer, Graph, Node, Parameter
 from ..core.block import Block
 
 __all__ = ["Layer", "find_layers", "block_uses", "layer_name"]
@@ -31,7 +31,8 @@ def find_layers(graph: Graph) -> list[Layer]:
     A layer is anchored on a box that owns Parameters: every Linear box first, then any other
     box of fixed arity with a Parameter no layer has claimed (a user's own affine box); never
     a variadic box such as L2Penalty, which reads the weights of every layer. The layer holds
-    its anchor, the Parameter children it claims first (W(k), b(k)) and, when the anchor's only
+    its anchor, the Parameter and Buffer children it claims first (W(k), b(k); a batch norm's
+    gamma, beta and running statistics) and, when the anchor's only
     consumer is a one-input box (the activation g, or softmax), that box too. Layers are
     numbered in fprop order and named from their parameters (``W1``, ``b1`` -> ``layer 1``).
     """
@@ -43,14 +44,15 @@ def find_layers(graph: Graph) -> list[Layer]:
         params = [
             c
             for c in dict.fromkeys(a.children)
-            if isinstance(c, Parameter) and c.name not in in_layer
+            if isinstance(c, (Parameter, Buffer)) and c.name not in in_layer
         ]
         members: list[Node] = [*params, a]
         act = _activation(graph, parents[a.name], in_layer)  # type: ignore[index]
         if act is not None:
             members.append(act)
         in_layer.update(m.name for m in members)  # type: ignore[misc]
-        name = layer_name([p.name for p in params], k)  # type: ignore[misc]
+        name = layer_name([p.name for p in params if isinstance(p, Parameter)],  # type: ignore[misc]
+                          k)
         while name in taken:
             name = f"{name}'"
         taken.add(name)

@@ -24,6 +24,8 @@ STYLE = {
     "parameter": ("#fbf3c4", "#a08a00"),
     "box": ("#f4f4f4", "#555555"),
     "constant": ("#ffffff", "#8c8c8c"),
+    "buffer": ("#e6f2ea", "#2f7d4f"),
+    "state": ("#ffffff", "#0072b2"),
     "output": ("#f3e0ec", "#a2527f"),
     "pass": ("#d2efe4", "#009e73"),
     "fail": ("#fad9c6", "#d55e00"),

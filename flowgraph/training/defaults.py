@@ -57,6 +57,7 @@ RUN_DEFAULTS: dict[str, Any] = {
     "test": 0.15, "preprocess": "auto", "augment": "auto", "l1_prox": 0.0, "seed": 0,
     "beta1": None, "beta2": None, "rho": None, "eps": None, "weight_decay": None,
     "dampening": None, "centered": False, "amsgrad": False, "label": None, "features": None,
+    "dropout": 0.0, "batch_norm": False,
 }  # fmt: skip
 
 

@@ -12,6 +12,7 @@ import math
 from typing import Any
 
 from ..errors import FlowgraphError
+from .early_stopping import kept_state
 
 __all__ = ["DivergenceError", "Rollback"]
 
@@ -48,13 +49,13 @@ training loss is nan; lower the learning rate (alpha_t = 0.1); the initial param
     def __init__(self, model: Any, early_stopping: Any = None):
         self.early_stopping = early_stopping
         self.each_epoch = early_stopping is None
-        self.last_finite = model.state()
+        self.last_finite = kept_state(model)
         self.last_epoch = 0
 
     def keep(self, model: Any, epoch: int) -> None:
         """A finite epoch ended: its parameters are the ones to fall back on."""
         if self.each_epoch:
-            self.last_finite, self.last_epoch = model.state(), epoch
+            self.last_finite, self.last_epoch = kept_state(model), epoch
 
     def check(self, model: Any, history: Any, epoch: int, mean_loss: float, lr: float) -> None:
         """Raise :class:`DivergenceError` (the model rolled back) if ``mean_loss`` is not finite."""

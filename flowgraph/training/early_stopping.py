@@ -82,7 +82,7 @@ class EarlyStopping(Callback):
         """Record an epoch's monitored figure; True when training should stop."""
         if value < self.best - self.min_delta:
             self.best, self.best_epoch, self.wait = value, epoch, 0
-            self.best_state = model.state()
+            self.best_state = kept_state(model)
             return False
         self.wait += 1
         return self.stopped
@@ -117,3 +117,9 @@ class EarlyStopping(Callback):
     def __repr__(self) -> str:
         monitor = f", monitor={self.monitor!r}" if self.monitor is not None else ""
         return f"EarlyStopping(patience={self.patience}, min_delta={self.min_delta}{monitor})"
+
+
+def kept_state(model: Any) -> dict:
+    """What a best or last-good point keeps: the parameters, and a model's Buffers (its
+    running statistics) when it has some."""
+    return model.state(buffers=True) if getattr(model, "buffers", None) else model.state()

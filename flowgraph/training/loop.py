@@ -98,7 +98,8 @@ def train(
             for epoch in range(first, epochs + 1):
                 start = time.perf_counter()
                 loss_sum, wrong, seen, step = run_epoch(model, optimizer, batches, rng, step,
-                                                        each_step, stop)  # fmt: skip
+                                                        each_step, stop,
+                                                        step_seed(seed, epoch))  # fmt: skip
                 if seen == 0:
                     break
                 rollback.check(model, history, epoch, loss_sum / seen, float(optimizer.lr))
@@ -139,19 +140,37 @@ def check_early_stopping(early_stopping: EarlyStopping | None, model: Any, valid
     early_stopping.watches(model)  # a monitor the model cannot give is refused now
 
 
+def step_seed(seed: Any, epoch: int) -> Any:
+    """Where each step's random numbers (dropout masks, noise) come from: for an int seed,
+    the step's own generator ``default_rng([seed, epoch, step])``, so that a resumed run draws
+    what the uninterrupted one drew; else (a Generator, None) the batch order's generator."""
+    if isinstance(seed, (int, np.integer)) and not isinstance(seed, bool):
+        return lambda step: np.random.default_rng([int(seed), epoch, step])
+    return None
+
+
 def run_epoch(
     model: Any, optimizer: Any, batches: Batches, rng: np.random.Generator, step: int,
-    each_step: list[Callback], stop: StopFlag,
+    each_step: list[Callback], stop: StopFlag, step_rng: Any = None,
 ) -> tuple[float, int, int, int]:  # fmt: skip
-    """One pass over the batches: fprop, bprop, one optimizer step each. Returns the sum of
-    the batch losses weighted by their size, the examples classified wrong, the examples seen
-    and the update count. Stops after the batch where Ctrl-C came or the loss went NaN."""
+    """One pass over the batches in training mode: fprop (with the step's generator when the
+    graph draws random numbers), bprop, one optimizer step, then the buffers' update (the
+    running statistics) each. Returns the sum of the batch losses weighted by their size, the
+    examples classified wrong, the examples seen and the update count. Stops after the batch
+    where Ctrl-C came or the loss went NaN."""
     graph = model.train_graph
+    graph.train()
+    draws = bool(graph.randoms)
     loss_sum, wrong, seen = 0.0, 0, 0
     for batch, parts in batches.epoch(rng):
-        loss = graph.fprop(batch)
+        if draws:
+            loss = graph.fprop(batch, rng=step_rng(step) if step_rng else rng)
+        else:
+            loss = graph.fprop(batch)
         graph.bprop()
         optimizer.step()
+        if graph.buffers:
+            graph.update_buffers()
         step += 1
         m = len(parts[0])
         loss_sum += float(loss) * m

@@ -104,7 +104,7 @@ def check_value(name: str, value: Any) -> Any:
         if 0 in value and len(value) > 1:
             raise ConfigError(f"--hidden {' '.join(map(str, value))}: none / 0 stands alone")
         return [int(h) for h in value if h]
-    if name in ("centered", "amsgrad"):
+    if name in ("centered", "amsgrad", "batch_norm"):
         if not isinstance(value, bool):
             raise ConfigError(f"{flag(name)} must be true or false, got {value!r}")
         return value
@@ -118,6 +118,8 @@ def check_value(name: str, value: Any) -> Any:
                           f", got {value!r}")  # fmt: skip
     if name in ("valid", "test") and not 0 < value < 1:
         raise ConfigError(f"{flag(name)} must be a fraction between 0 and 1, got {value!r}")
+    if name == "dropout" and not value < 1:
+        raise ConfigError(f"--dropout must be a probability in [0, 1), got {value!r}")
     return float(value)
 
 
@@ -290,7 +292,8 @@ def build_model(c: Mapping[str, Any], n_in: int, n_classes: int, seed: int | Non
     dtype = check_value("dtype", c.get("dtype", "float32"))
     init = check_value("init", c.get("init", "glorot"))
     return mlp(sizes, c["activation"], c["l2"], c["l1"], dtype,
-               c["seed"] if seed is None else seed, weight_init=INITS[init])  # fmt: skip
+               c["seed"] if seed is None else seed, weight_init=INITS[init],
+               dropout=c.get("dropout", 0.0), batch_norm=c.get("batch_norm", False))  # fmt: skip
 
 
 def build_optimizer(c: Mapping[str, Any], model: Any):

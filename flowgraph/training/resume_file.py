@@ -74,7 +74,7 @@ class ResumePoint(Callback):
         return False
 
     def write(self, model: Any) -> None:
-        arrays = {f"param/{p.name}": p.value for p in model.parameters}
+        arrays = {f"param/{k}": v for k, v in model.state(buffers=True).items()}
         for name, value in (self.state.best_state or {}).items():
             arrays[f"best/{name}"] = value
         opt = self.optimizer.state()

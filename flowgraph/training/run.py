@@ -98,7 +98,7 @@ def prepare(c: dict[str, Any], out: str | Path, point: dict[str, Any] | None = N
 def load_point(run: Run, point: dict[str, Any]) -> None:
     """The parameters, optimiser state and TrainState of a resume point into ``run``, each
     checked against the model: a missing or misshapen parameter is one ResumeFileError."""
-    names = {p.name: p.value.shape for p in run.model.parameters}
+    names = {k: v.shape for k, v in run.model.state(buffers=True).items()}
     for what, arrays in (("parameters", point["params"]), ("best parameters", point["best"])):
         if arrays is None:
             continue

@@ -33,6 +33,7 @@ def valid_figures(model: Any, feed: Any) -> tuple[float, float]:
     if feed is None:
         return float("nan"), float("nan")
     n = len(next(iter(feed.values())))
-    loss = valid_loss(model, feed, n)
+    with model.evaluating():  # dropout off, running statistics
+        loss = valid_loss(model, feed, n)
     error = model.error(feed) if model.classifier else float("nan")  # a Feed: x' already
     return loss, error

@@ -63,6 +63,26 @@ COMPARE = {"<": torch.lt, "<=": torch.le, ">": torch.gt, ">=": torch.ge, "==": t
            "!=": torch.ne}  # fmt: skip
 
 
+def _batch_norm(box, x, gamma, beta, rm, rv, mode):
+    """torch's batch norm: batch statistics (running ones copied: torch updates them in
+    place) while training; the running statistics, written out, in evaluation (so that
+    their gradients are torch's too)."""
+    if mode:
+        return F.batch_norm(x, rm.detach().clone(), rv.detach().clone(), gamma, beta,
+                            training=True, eps=box.eps)
+    shape = (1, -1) + (1,) * (x.ndim - 2)
+    return (x - rm.reshape(shape)) / torch.sqrt(rv.reshape(shape) + box.eps) * \
+        gamma.reshape(shape) + beta.reshape(shape)
+
+
+def _running_stat(box, r, x):
+    """torch's running statistic: F.batch_norm updates the running tensors in place."""
+    rm, rv = torch.zeros(x.shape[1], dtype=x.dtype), torch.ones(x.shape[1], dtype=x.dtype)
+    (rm if box.stat == "mean" else rv).copy_(r.detach())
+    F.batch_norm(x.detach(), rm, rv, training=True, momentum=box.momentum)
+    return rm if box.stat == "mean" else rv
+
+
 # each box's function written with PyTorch's own operations: (box, *tensors) -> tensor
 TORCH = {
     "Linear": lambda box, h, W, b: h @ W.T + b,
@@ -134,6 +154,14 @@ TORCH = {
     "Conv2d": lambda box, x, W, *b: F.conv2d(x, W, b[0] if b else None, box.stride, box.padding),
     "MaxPool2d": lambda box, x: F.max_pool2d(x, box.kernel_size, box.stride, box.padding),
     "AvgPool2d": lambda box, x: F.avg_pool2d(x, box.kernel_size, box.stride, box.padding),
+    # randomness, modes and state (issue 23): the draws are NumPy's generator's by definition
+    "Uniform": lambda box, like, key: torch.tensor(
+        np.random.default_rng(key.numpy()).random(tuple(like.shape))),
+    "Normal": lambda box, like, key: torch.tensor(
+        np.random.default_rng(key.numpy()).standard_normal(tuple(like.shape))),
+    "Dropout": lambda box, x, u, mode: x * (u >= box.p) / (1 - box.p) if mode else x,
+    "BatchNorm": _batch_norm,
+    "RunningStat": lambda box, r, x, mode: _running_stat(box, r, x) if mode else r,
 }
 
 BOX_CLASSES = all_box_classes()

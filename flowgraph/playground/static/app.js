@@ -23,7 +23,7 @@ const DATASETS = {
 const FEATURES = [["x1", "x₁"], ["x2", "x₂"], ["x1sq", "x₁²"], ["x2sq", "x₂²"],
   ["x1x2", "x₁x₂"], ["sinx1", "sin(πx₁)"], ["sinx2", "sin(πx₂)"]];
 const FIELDS = ["problem", "dataset", "n", "noise", "ratio", "hidden", "activation", "init",
-  "l2", "l1", "lr", "momentum", "batch", "schedule", "decay", "seed", "speed"];
+  "l2", "l1", "dropout", "lr", "momentum", "batch", "schedule", "decay", "seed", "speed"];
 
 const $ = (id) => host.root.querySelector("#" + id);
 function setText(id, text) {  // a change of text makes the browser lay the page out again
@@ -169,7 +169,7 @@ function markInvalid(text) {
     if (!el) continue;
     const words = { n: "n (", lr: "learning rate", l2: "l2", l1: "l1", batch: "batch size",
       hidden: "hidden", ratio: "ratio", momentum: "momentum", decay: "decay", seed: "seed",
-      noise: "noise" }[name];
+      noise: "noise", dropout: "dropout" }[name];
     if (words && text.startsWith(words)) el.classList.add("invalid");
   }
 }
