@@ -310,7 +310,9 @@ class Builder:
             if not isinstance(update, str) or update not in nodes:
                 raise self.fail(where, f"buffer {rec['name']!r}: its update {update!r:.100} "
                                 "names no node")
-            nodes[rec["name"]].update = nodes[update]
+            buffer = nodes[rec["name"]]
+            assert isinstance(buffer, Buffer)  # (a "buffer" record builds one)
+            buffer.update = nodes[update]
 
     def array(self, key: str, where: str, name: str) -> np.ndarray:
         if key not in self.arrays:
