@@ -97,3 +97,34 @@ def test_without_graphviz_the_html_is_the_table(monkeypatch):
         html = fg.mlp([2, 2], seed=0)._repr_html_()
     root = ET.fromstring(html)
     assert "<svg" not in html and len(list(root.iter("table"))) == 2
+
+
+def test_an_executed_notebook_shows_a_model_and_its_history(tmp_path):
+    """In Jupyter, the last expression of a cell is displayed: a Model as its picture and its
+    summary table, a History as its table (nbclient runs the cells as Jupyter does)."""
+    nbformat = pytest.importorskip("nbformat")
+    from nbclient import NotebookClient
+
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [
+        nbformat.v4.new_code_cell(
+            "import numpy as np, flowgraph as fg\n"
+            "X, y = np.random.default_rng(0).normal(size=(60, 4)), np.arange(60) % 3\n"
+            "model = fg.mlp([4, 8, 3], seed=0)\n"
+            "sgd = fg.SGD(model.parameters, lr=0.1)\n"
+            "history = fg.train(model, (X[:40], y[:40]), (X[40:], y[40:]), epochs=3, "
+            "batch_size=10, optimizer=sgd, progress=False)"
+        ),
+        nbformat.v4.new_code_cell("model"),
+        nbformat.v4.new_code_cell("history"),
+        nbformat.v4.new_code_cell("print(model.summary())"),
+    ]
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
+                                 "language": "python"}
+    NotebookClient(nb, timeout=300, kernel_name="python3",
+                   resources={"metadata": {"path": str(tmp_path)}}).execute()
+    model_html = nb.cells[1].outputs[0]["data"]["text/html"]
+    assert "<svg" in model_html and "<table" in model_html and "parameters" in model_html
+    history_html = nb.cells[2].outputs[0]["data"]["text/html"]
+    assert "<table" in history_html and "epoch" in history_html
+    assert "Total" in nb.cells[3].outputs[0]["text"] or "total" in nb.cells[3].outputs[0]["text"]
