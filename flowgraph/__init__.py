@@ -52,6 +52,7 @@ from .boxes import (  # the library to compose with
     Minimum,
     Mul,
     Neg,
+    NLLLoss,
     OneHot,
     Permute,
     Pow,
@@ -101,10 +102,12 @@ from .functional import (  # the function forms
     argmax,
     argmin,
     avg_pool2d,
+    binary_cross_entropy_with_logits,
     clip,
     concat,
     conv2d,
     cos,
+    cross_entropy,
     einsum,
     embedding,
     equal,
@@ -120,6 +123,7 @@ from .functional import (  # the function forms
     maximum,
     mean,
     minimum,
+    nll_loss,
     not_equal,
     one_hot,
     permute,
@@ -188,6 +192,8 @@ __all__ = [
     "logsumexp", "maximum", "minimum", "one_hot", "permute", "power", "sin", "split", "stack",
     "std", "stop_gradient", "swapaxes", "take", "take_along_axis", "var", "where",
     "Conv2d", "MaxPool2d", "AvgPool2d", "Flatten", "conv2d", "max_pool2d", "avg_pool2d",
+    # losses as torch.nn.functional: options, soft targets
+    "NLLLoss", "nll_loss", "cross_entropy", "binary_cross_entropy_with_logits",
     # gradient checking
     "check_box", "check_graph", "BoxReport", "GraphReport",
     # forward mode: directional derivatives, and the check of each box's rules

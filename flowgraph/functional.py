@@ -109,9 +109,10 @@ def reshape(x: Any, shape: int | Sequence[int], *, name: str | None = None) -> N
     return _one(boxes.Reshape(shape), x, name)
 
 
-def softmax(a: Any, *, name: str | None = None) -> Node:
-    """The row-wise softmax of scores a of shape (N, C) (a Softmax box)."""
-    return _one(boxes.Softmax(), a, name)
+def softmax(a: Any, axis: int = -1, *, name: str | None = None) -> Node:
+    """The softmax of scores a along ``axis`` (row-wise on (N, C)), stable at |a| = 1e4, as
+    ``torch.softmax(a, dim)`` (a Softmax box)."""
+    return _one(boxes.Softmax(axis), a, name)
 
 
 def linear(h: Any, W: Any, b: Any, *, name: str | None = None) -> Node:
@@ -308,3 +309,38 @@ def max_pool2d(x: Any, kernel_size, stride=None, padding=0, *, name=None) -> Nod
 def avg_pool2d(x: Any, kernel_size, stride=None, padding=0, *, name=None) -> Node:
     """The mean of each window, as ``torch.nn.functional.avg_pool2d`` (an AvgPool2d box)."""
     return _one(boxes.AvgPool2d(kernel_size, stride, padding), x, name)
+
+
+# -- losses as torch.nn.functional spells them: options, soft targets (issue 22) ---------------
+__all__ += ["nll_loss", "cross_entropy", "binary_cross_entropy_with_logits"]
+
+
+def nll_loss(
+    log_probs: Any, y: Any, weight=None, ignore_index: int | None = -100, reduction="mean", *,
+    name: str | None = None,
+) -> Node:
+    """-log p_{t,y_t} from log-probabilities (N, C) and integer labels (N,), as
+    ``torch.nn.functional.nll_loss`` (its defaults: label -100 ignored, the weighted mean;
+    an NLLLoss box)."""
+    box = boxes.NLLLoss(reduction, weight, ignore_index)
+    return box(as_node(log_probs), as_node(y), name=name)
+
+
+def cross_entropy(
+    a: Any, y: Any, weight=None, ignore_index: int | None = -100, reduction="mean", *,
+    name: str | None = None,
+) -> Node:
+    """-log softmax(a)_y from scores (N, C) and integer labels (N,) or soft targets (N, C)
+    (rows of probabilities), as ``torch.nn.functional.cross_entropy`` (a SoftmaxCrossEntropy
+    box; as in torch, an ignored label other than -100 needs integer labels)."""
+    box = boxes.SoftmaxCrossEntropy(reduction, weight, ignore_index)
+    return box(as_node(a), as_node(y), name=name)
+
+
+def binary_cross_entropy_with_logits(
+    a: Any, y: Any, weight=None, reduction="mean", *, name: str | None = None
+) -> Node:
+    """-[y log sigm(a) + (1 - y) log(1 - sigm(a))] from logits and 0/1 labels or soft targets
+    in [0, 1], as ``torch.nn.functional.binary_cross_entropy_with_logits`` (its default: the
+    mean over every element; a SigmoidCrossEntropy box)."""
+    return boxes.SigmoidCrossEntropy(reduction, weight)(as_node(a), as_node(y), name=name)
