@@ -194,8 +194,8 @@ class ClassOptions:
             )
         sums = np.sum(y, axis=1)
         tol = max(1e-4, 8 * logp.shape[1] * float(np.finfo(np.asarray(y).dtype).eps))
-        if np.any(y < 0) or np.any(np.abs(sums - 1) > tol):
-            t = int(np.argmax(np.abs(sums - 1) + (np.min(y, axis=1) < 0)))
+        if not (np.all(y >= 0) and np.all(np.abs(sums - 1) <= tol)):  # NaN fails both
+            t = int(np.argmax(~(np.abs(sums - 1) <= tol) | ~np.all(y >= 0, axis=1)))
             raise LabelError(
                 f"{box}: soft targets must be rows of probabilities (>= 0, summing to 1 within "
                 f"{tol:.0e}); row {t} sums to {float(sums[t]):.6g} (min {float(np.min(y[t])):.6g})"
