@@ -75,7 +75,8 @@ def sqrt(x: Any, *, name: str | None = None) -> Node:
 
 
 def matmul(a: Any, b: Any, *, name: str | None = None) -> Node:
-    """The matrix product a b of (N, K) and (K, M) (a MatMul box; ``a @ b``)."""
+    """The matrix product a b of (N, K) and (K, M), with ``np.matmul``'s rules for 1-D and
+    batched N-D operands (a MatMul box; ``a @ b``)."""
     return boxes.MatMul()(as_node(a), as_node(b), name=name)
 
 
