@@ -8,7 +8,8 @@ model's context lookup); its backward sums the output gradient into the rows rea
 scatters are timed side by side on the same data: flowgraph's (a sparse matrix product with
 SciPy, one ``np.bincount`` without), NumPy's ``np.add.at`` and PyTorch's ``index_add_`` (what
 ``torch.autograd`` runs for ``C[idx]``). Batched matmul: (B, M, K) @ (B, K, P) through
-``fg.einsum`` and through ``@``-equivalent PyTorch ``bmm``, forward and both gradients.
+``fg.einsum``, through ``@`` (the MatMul box) and through PyTorch's ``bmm``, forward and
+both gradients.
 Every result is checked against the others before it is timed; one BLAS thread each; the
 median of interleaved samples, reported as ratios (the machine is shared).
 """
@@ -85,7 +86,7 @@ def bmm_case(quick: bool, repeats: int) -> dict:
     rng = np.random.default_rng(1)
     a, b = (rng.standard_normal(s).astype(np.float32) for s in ((Bn, M, K), (Bn, K, P)))
     G = rng.standard_normal((Bn, M, P)).astype(np.float32)
-    box = B.Einsum("bmk,bkp->bmp")
+    box, matmul = B.Einsum("bmk,bkp->bmp"), B.MatMul()
     at, bt, Gt = torch.tensor(a, requires_grad=True), torch.tensor(b, requires_grad=True), \
         torch.tensor(G)
 
@@ -93,13 +94,20 @@ def bmm_case(quick: bool, repeats: int) -> dict:
         y = box.fprop(a, b)
         return box.bprop([a, b], y, G)
 
+    def fg_matmul_step():
+        y = matmul.fprop(a, b)
+        return matmul.bprop([a, b], y, G)
+
     def torch_step():
         y = torch.bmm(at, bt)
         return torch.autograd.grad(y, (at, bt), Gt)
 
-    for g, tg in zip(fg_step(), torch_step()):
+    for g, g2, tg in zip(fg_step(), fg_matmul_step(), torch_step()):
         np.testing.assert_allclose(g, tg.numpy(), rtol=1e-3, atol=1e-3)
-    med = _median_times({"flowgraph einsum": fg_step, "PyTorch bmm": torch_step}, repeats)
+        np.testing.assert_allclose(g2, tg.numpy(), rtol=1e-3, atol=1e-3)
+    fns = {"flowgraph einsum": fg_step, "flowgraph @ (MatMul)": fg_matmul_step,
+           "PyTorch bmm": torch_step}
+    med = _median_times(fns, repeats)
     return {"what": f"batched matmul ({Bn}, {M}, {K}) @ ({Bn}, {K}, {P}), forward + both "
             "gradients", "median": med}
 

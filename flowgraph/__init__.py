@@ -54,6 +54,7 @@ from .boxes import (  # the library to compose with
     Minimum,
     Mul,
     Neg,
+    NLLLoss,
     Normal,
     OneHot,
     Permute,
@@ -108,10 +109,12 @@ from .functional import (  # the function forms
     argmin,
     avg_pool2d,
     batch_norm,
+    binary_cross_entropy_with_logits,
     clip,
     concat,
     conv2d,
     cos,
+    cross_entropy,
     dropout,
     einsum,
     embedding,
@@ -129,6 +132,7 @@ from .functional import (  # the function forms
     maximum,
     mean,
     minimum,
+    nll_loss,
     normal_like,
     not_equal,
     one_hot,
@@ -202,6 +206,8 @@ __all__ = [
     # randomness, modes and state (issue 23): leaves, boxes, function forms
     "RandomSource", "Mode", "Buffer", "Uniform", "Normal", "Dropout", "BatchNorm",
     "RunningStat", "dropout", "batch_norm", "layer_norm", "uniform_like", "normal_like",
+    # losses as torch.nn.functional: options, soft targets
+    "NLLLoss", "nll_loss", "cross_entropy", "binary_cross_entropy_with_logits",
     # gradient checking
     "check_box", "check_graph", "BoxReport", "GraphReport",
     # forward mode: directional derivatives, and the check of each box's rules

@@ -78,7 +78,8 @@ def sqrt(x: Any, *, name: str | None = None) -> Node:
 
 
 def matmul(a: Any, b: Any, *, name: str | None = None) -> Node:
-    """The matrix product a b of (N, K) and (K, M) (a MatMul box; ``a @ b``)."""
+    """The matrix product a b of (N, K) and (K, M), with ``np.matmul``'s rules for 1-D and
+    batched N-D operands (a MatMul box; ``a @ b``)."""
     return boxes.MatMul()(as_node(a), as_node(b), name=name)
 
 
@@ -112,9 +113,10 @@ def reshape(x: Any, shape: int | Sequence[int], *, name: str | None = None) -> N
     return _one(boxes.Reshape(shape), x, name)
 
 
-def softmax(a: Any, *, name: str | None = None) -> Node:
-    """The row-wise softmax of scores a of shape (N, C) (a Softmax box)."""
-    return _one(boxes.Softmax(), a, name)
+def softmax(a: Any, axis: int = -1, *, name: str | None = None) -> Node:
+    """The softmax of scores a along ``axis`` (row-wise on (N, C)), stable at |a| = 1e4, as
+    ``torch.softmax(a, dim)`` (a Softmax box)."""
+    return _one(boxes.Softmax(axis), a, name)
 
 
 def linear(h: Any, W: Any, b: Any, *, name: str | None = None) -> Node:
@@ -382,3 +384,38 @@ def layer_norm(x: Any, normalized_shape: int | Sequence[int], weight: Any = None
     y = centred * (var(x, axis=axes, keepdims=True) + eps) ** -0.5
     y = y if weight is None else y * as_node(weight)
     return y if bias is None else boxes.Add()(y, as_node(bias), name=name)
+
+
+# -- losses as torch.nn.functional spells them: options, soft targets (issue 22) ---------------
+__all__ += ["nll_loss", "cross_entropy", "binary_cross_entropy_with_logits"]
+
+
+def nll_loss(
+    log_probs: Any, y: Any, weight=None, ignore_index: int | None = -100, reduction="mean", *,
+    name: str | None = None,
+) -> Node:
+    """-log p_{t,y_t} from log-probabilities (N, C) and integer labels (N,), as
+    ``torch.nn.functional.nll_loss`` (its defaults: label -100 ignored, the weighted mean;
+    an NLLLoss box)."""
+    box = boxes.NLLLoss(reduction, weight, ignore_index)
+    return box(as_node(log_probs), as_node(y), name=name)
+
+
+def cross_entropy(
+    a: Any, y: Any, weight=None, ignore_index: int | None = -100, reduction="mean", *,
+    name: str | None = None,
+) -> Node:
+    """-log softmax(a)_y from scores (N, C) and integer labels (N,) or soft targets (N, C)
+    (rows of probabilities), as ``torch.nn.functional.cross_entropy`` (a SoftmaxCrossEntropy
+    box; as in torch, an ignored label other than -100 needs integer labels)."""
+    box = boxes.SoftmaxCrossEntropy(reduction, weight, ignore_index)
+    return box(as_node(a), as_node(y), name=name)
+
+
+def binary_cross_entropy_with_logits(
+    a: Any, y: Any, weight=None, reduction="mean", *, name: str | None = None
+) -> Node:
+    """-[y log sigm(a) + (1 - y) log(1 - sigm(a))] from logits and 0/1 labels or soft targets
+    in [0, 1], as ``torch.nn.functional.binary_cross_entropy_with_logits`` (its default: the
+    mean over every element; a SigmoidCrossEntropy box)."""
+    return boxes.SigmoidCrossEntropy(reduction, weight)(as_node(a), as_node(y), name=name)

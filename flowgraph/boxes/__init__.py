@@ -40,22 +40,23 @@ from .elementwise import Power as Power
 from .elementwise import Sin as Sin
 from .elementwise import StopGradient as StopGradient
 from .elementwise import Where as Where
+from .hinge import Hinge as Hinge
 from .indexing import GetItem as GetItem
 from .indexing import OneHot as OneHot
 from .indexing import Take as Take
 from .indexing import TakeAlongAxis as TakeAlongAxis
 from .linear import Linear as Linear
 from .losses import CrossEntropy as CrossEntropy
-from .losses import Hinge as Hinge
-from .losses import SigmoidCrossEntropy as SigmoidCrossEntropy
+from .losses import NLLLoss as NLLLoss
 from .losses import Softmax as Softmax
 from .losses import SoftmaxCrossEntropy as SoftmaxCrossEntropy
-from .losses import SquaredError as SquaredError
 from .losses import softmax as softmax  # (the function, for models and analyses)
 from .normalization import BatchNorm as BatchNorm
 from .normalization import RunningStat as RunningStat
 from .penalties import L1Penalty as L1Penalty
 from .penalties import L2Penalty as L2Penalty
+from .pointwise_losses import SigmoidCrossEntropy as SigmoidCrossEntropy
+from .pointwise_losses import SquaredError as SquaredError
 from .random import Dropout as Dropout
 from .random import Normal as Normal
 from .random import Uniform as Uniform

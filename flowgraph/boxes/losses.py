@@ -28,6 +28,18 @@ def _check_labels(y: np.ndarray, n: int, n_classes: int, box: str) -> None:
         )
 
 
+def _check_labels_ignoring(y, n: int, n_classes: int, box: str, ignore: int | None) -> None:
+    """_check_labels, but the label ``ignore`` (None: none) is allowed anywhere."""
+    if ignore is None or np.asarray(y).dtype.kind not in "iu" or np.shape(y) != (n,):
+        return _check_labels(y, n, n_classes, box)
+    bad = y[(y != ignore) & ((y < 0) | (y >= n_classes))]
+    if bad.size:
+        raise LabelError(
+            f"{box}: labels must lie in [0, {n_classes}) for {n_classes} classes or be the "
+            f"ignored label {ignore}; found {bad[:5].tolist()}"
+        )
+
+
 def _label_entries(y: np.ndarray) -> tuple:
     """The entries (t, y_t), one per row t: ``a[_label_entries(y)]`` is each example's score
     for its label. One example (per-example SGD) gets plain integers: no fancy indexing."""
@@ -63,49 +75,201 @@ def _grad_in(g: np.ndarray, x: np.ndarray) -> np.ndarray:
     return g.astype(dtype, copy=False) if dtype.kind == "f" else g
 
 
-def softmax(a: np.ndarray) -> np.ndarray:
-    """Row-wise softmax(a)_c = exp(a_c) / sum_c' exp(a_c'), stable: the row max is subtracted."""
+def softmax(a: np.ndarray, axis: int = -1) -> np.ndarray:
+    """softmax(a)_c = exp(a_c) / sum_c' exp(a_c') along ``axis`` (row-wise by default), stable:
+    the maximum along the axis is subtracted first."""
     # the ufuncs' reduce: a.max and a.sum, without the methods' Python-level wrappers
-    e = a - np.maximum.reduce(a, axis=-1, keepdims=True)
+    e = a - np.maximum.reduce(a, axis=axis, keepdims=True)
     np.exp(e, out=e)
-    e /= np.add.reduce(e, axis=-1, keepdims=True)
+    e /= np.add.reduce(e, axis=axis, keepdims=True)
     return e
 
 
-def softmax_jvp(f: np.ndarray, Ra: np.ndarray) -> np.ndarray:
-    """R{f} for f = softmax(a), row by row: (diag(f) - f f^T) R{a} = f ⊙ (R{a} - <f, R{a}>)."""
-    return f * (Ra - (f * Ra).sum(axis=-1, keepdims=True))
+def softmax_jvp(f: np.ndarray, Ra: np.ndarray, axis: int = -1) -> np.ndarray:
+    """R{f} for f = softmax(a) along ``axis``: (diag(f) - f f^T) R{a} = f ⊙ (R{a} - <f, R{a}>)."""
+    return f * (Ra - (f * Ra).sum(axis=axis, keepdims=True))
+
+
+def log_softmax(a: np.ndarray) -> np.ndarray:
+    """Row-wise log softmax(a)_c = a_c - m - log sum_c' exp(a_c' - m), m the row maximum:
+    never the log of an underflowed probability."""
+    shifted = a - np.maximum.reduce(a, axis=-1, keepdims=True)
+    return shifted - np.log(np.add.reduce(np.exp(shifted), axis=-1, keepdims=True))
+
+
+REDUCTIONS = ("mean", "sum", "none")
+
+
+class ClassOptions:
+    """The options of the multi-class losses, as torch's ``cross_entropy`` and ``nll_loss``
+    take them (a mixin of SoftmaxCrossEntropy and NLLLoss, not a box):
+
+    * ``reduction``: "mean" (default), "sum" or "none" (one loss per example, shape (N,));
+    * ``weight``: a weight w_c per class (C numbers >= 0), or None (all 1);
+    * ``ignore_index``: a label whose examples count for nothing, or None (as in torch, it
+      applies to integer labels: with soft targets only torch's default -100 is accepted).
+
+    Every such loss is l_t = -sum_c W_tc log p_tc with target weights W (N, C): w_{y_t} at
+    (t, y_t) for a label (0 on an ignored row), w_c y_tc for soft targets (rows of
+    probabilities y_t). "mean" divides the sum by sum_t w_{y_t} over the rows not ignored
+    (torch's weighted mean; by N for soft targets); when every row is ignored the mean is 0
+    (torch gives NaN, which would stop training on a batch of padding).
+    """
+
+    soft_targets = False  # whether float (N, C) rows of probabilities are accepted as y
+
+    def __init__(self, reduction: str = "mean", weight=None, ignore_index: int | None = None):
+        box = type(self).__name__
+        if reduction not in REDUCTIONS:
+            raise ValueError(
+                f"{box}(reduction={reduction!r}): reduction must be one of "
+                + ", ".join(map(repr, REDUCTIONS))
+            )
+        integer = isinstance(ignore_index, (int, np.integer)) and not isinstance(ignore_index, bool)
+        if ignore_index is not None and not integer:
+            raise ValueError(f"{box}(ignore_index={ignore_index!r}): it must be an integer label")
+        self.reduction, self.ignore_index = reduction, ignore_index
+        self.weight = None if weight is None else self._class_weights(box, weight)
+        self.options = reduction != "mean" or weight is not None or ignore_index is not None
+
+    @staticmethod
+    def _class_weights(box: str, weight) -> tuple[float, ...]:
+        try:
+            w = np.asarray(weight, dtype=np.float64)
+        except (TypeError, ValueError):
+            w = np.array([np.nan])
+        if w.ndim != 1 or not w.size or not np.all(np.isfinite(w)) or np.any(w < 0):
+            raise ValueError(
+                f"{box}(weight={weight!r}): class weights must be a 1-D sequence of finite "
+                "numbers >= 0, one per class"
+            )
+        return tuple(float(v) for v in w)
+
+    def config(self) -> dict:
+        """The options that differ from the defaults (a default box's config is {})."""
+        out: dict = {}
+        if self.reduction != "mean":
+            out["reduction"] = self.reduction
+        if self.weight is not None:
+            out["weight"] = list(self.weight)
+        if self.ignore_index is not None:
+            out["ignore_index"] = int(self.ignore_index)
+        return out
+
+    def __repr__(self) -> str:
+        options = ", ".join(f"{k}={v!r}" for k, v in self.config().items())
+        return f"{type(self).__name__}({options})"
+
+    def targets(self, logp: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, float]:
+        """(W, the mean's denominator) for scores of shape (N, C) and labels or soft targets y;
+        a label outside the classes, weights of the wrong length and targets that are not rows
+        of probabilities are refused."""
+        box, (n, C) = type(self).__name__, logp.shape
+        w = self.w(logp.dtype)
+        if self.weight is not None and np.size(w) != C:
+            raise ShapeError(
+                f"{box}(weight=...): {np.size(w)} class weights for {C} classes (scores of shape "
+                f"{logp.shape})"
+            )
+        y_dtype = np.asarray(y).dtype
+        if self.soft_targets and y_dtype.kind == "f" and np.ndim(y) == 2:
+            return self._soft(box, logp, y, w), n
+        _check_labels_ignoring(y, n, C, box, self.ignore_index)
+        keep = np.ones(n, bool) if self.ignore_index is None else y != self.ignore_index
+        rows, labels = np.nonzero(keep)[0], y[keep]
+        W = np.zeros(logp.shape, dtype=logp.dtype)
+        W[rows, labels] = w if self.weight is None else np.asarray(w)[labels]
+        return W, float(W.sum())
+
+    def _soft(self, box, logp, y, w):
+        if self.ignore_index not in (None, -100):  # torch's rule, its default -100 allowed
+            raise LabelError(
+                f"{box}(ignore_index={self.ignore_index}): an ignored label needs integer labels "
+                f"y of shape ({len(logp)},), got soft targets of shape {np.shape(y)}"
+            )
+        if np.shape(y) != logp.shape:
+            raise ShapeError(
+                f"{box}: soft targets y must have the scores' shape {logp.shape}, got "
+                f"{np.shape(y)}"
+            )
+        sums = np.sum(y, axis=1)
+        tol = max(1e-4, 8 * logp.shape[1] * float(np.finfo(np.asarray(y).dtype).eps))
+        if not (np.all(y >= 0) and np.all(np.abs(sums - 1) <= tol)):  # NaN fails both
+            t = int(np.argmax(~(np.abs(sums - 1) <= tol) | ~np.all(y >= 0, axis=1)))
+            raise LabelError(
+                f"{box}: soft targets must be rows of probabilities (>= 0, summing to 1 within "
+                f"{tol:.0e}); row {t} sums to {float(sums[t]):.6g} (min {float(np.min(y[t])):.6g})"
+            )
+        return np.asarray(y, dtype=logp.dtype) * w
+
+    def reduce(self, per: np.ndarray, den: float) -> np.ndarray:
+        """The per-example losses l_t reduced: as they are, their sum, or their mean."""
+        total = per if self.reduction == "none" else np.add.reduce(per)
+        return total if self.reduction != "mean" else total / den if den else total * 0
+
+    def slopes(self, grad_l, n: int, den: float, dtype) -> np.ndarray:
+        """d l / d l_t times grad_l, one per example (N,): what each row's gradient scales by."""
+        g = np.asarray(grad_l, dtype=dtype)
+        if self.reduction == "none":
+            return g
+        if self.reduction == "mean":
+            g = g / den if den else g * 0
+        return np.full(n, g, dtype=dtype)
+
+    def w(self, dtype) -> np.ndarray | int:
+        """The class weights w (C,) in ``dtype``, or 1 without weights."""
+        return 1 if self.weight is None else np.asarray(self.weight, dtype=dtype)
 
 
 class Softmax(Box):
-    """Output activation o(a) = softmax(a), row by row.
+    """Output activation o(a) = softmax(a), row by row (along ``axis``: the last by default).
 
     fprop:  f(x)_c = exp(a_c) / sum_c' exp(a_c')        a, f: (N, C); stable for a ~ 1e4
     bprop:  the Jacobian is diag(f) - f f^T, so
             grad_a = f ⊙ (grad_f - <grad_f, f>)         (the inner product taken per row)
+
+    On N-D arrays the sums run along ``axis`` (``fg.softmax(x, axis=0)``, as
+    ``torch.softmax(x, dim)``); every other axis indexes independent distributions.
     """
 
     input_names = ("a",)
 
+    def __init__(self, axis: int = -1):
+        if isinstance(axis, bool) or not isinstance(axis, (int, np.integer)):
+            raise ValueError(f"Softmax(axis={axis!r}): axis must be an integer")
+        self.axis = int(axis)
+
+    def config(self) -> dict:
+        return {} if self.axis == -1 else {"axis": self.axis}
+
     def fprop(self, a):
-        _check_scores(a, "Softmax", "a")
-        return softmax(a)
+        if self.axis == -1 and np.ndim(a) == 2:
+            return softmax(a)  # the MLP's output: rows of (N, C)
+        ndim = np.ndim(a)
+        if not -ndim <= self.axis < ndim:
+            raise ShapeError(
+                f"Softmax: axis={self.axis} does not exist for an array of shape {np.shape(a)}"
+            )
+        return softmax(np.asarray(a, dtype=np.result_type(a, np.float16)), self.axis)
 
     def bprop(self, inputs, f, grad_f):
-        return (f * (grad_f - (grad_f * f).sum(axis=-1, keepdims=True)),)
+        return (f * (grad_f - (grad_f * f).sum(axis=self.axis, keepdims=True)),)
 
     def fprop_jvp(self, inputs, tangents, f):
         """R{f} = (diag(f) - f f^T) R{a}, per row."""
-        return softmax_jvp(f, tangents[0])
+        return softmax_jvp(f, tangents[0], self.axis)
 
     def bprop_jvp(self, inputs, tangents, f, Rf, grad_f, Rgrad_f):
         """R{grad_a} = R{f} ⊙ (grad_f - s) + f ⊙ (R{grad_f} - R{s}), s = <grad_f, f> per row."""
-        s = (grad_f * f).sum(axis=-1, keepdims=True)
-        Rs = (Rgrad_f * f + grad_f * Rf).sum(axis=-1, keepdims=True)
+        s = (grad_f * f).sum(axis=self.axis, keepdims=True)
+        Rs = (Rgrad_f * f + grad_f * Rf).sum(axis=self.axis, keepdims=True)
         return (Rf * (grad_f - s) + f * (Rgrad_f - Rs),)
 
     def sample_inputs(self, rng):
         return (rng.standard_normal((4, 5)),)
+
+    def __repr__(self) -> str:
+        return "Softmax()" if self.axis == -1 else f"Softmax(axis={self.axis})"
 
 
 class CrossEntropy(Box):
@@ -164,7 +328,7 @@ class CrossEntropy(Box):
         return f, rng.integers(0, 5, size=4)
 
 
-class SoftmaxCrossEntropy(Box):
+class SoftmaxCrossEntropy(ClassOptions, Box):
     """Softmax and cross-entropy fused: the loss straight from the output pre-activation.
 
     Children ``(a, y)``: a = a(L+1)(x) of shape (N, C), y integer labels of shape (N,).
@@ -176,12 +340,21 @@ class SoftmaxCrossEntropy(Box):
             (the loss is then log(1 + sum_{c != y} exp(a_c - a_y)), as small as 1e-300)
     bprop:  grad_a = -(e(y) - f(x)) / N,  f(x) = softmax(a)     (the lecture's output
             gradient, averaged over the batch); y gets no gradient (None)
+
+    Options, as ``torch.nn.functional.cross_entropy`` (ClassOptions): ``reduction`` "mean" |
+    "sum" | "none", class weights ``weight`` (C,), an ``ignore_index`` label; and soft targets,
+    y a float (N, C) of rows of probabilities: l_t = -sum_c w_c y_tc log softmax(a_t)_c, whose
+    gradient is grad_a = (f(x) sum_c w_c y_tc - w ⊙ y_t) d_t and grad_y = -w ⊙ log f(x) d_t
+    (d_t = grad_l / N for "mean"). With none of them, the computation above, unchanged.
     """
 
     arity = 2
     input_names = ("a", "y")
+    soft_targets = True
 
     def fprop(self, a, y):
+        if self.options or getattr(y, "ndim", None) != 1:
+            return self._general_fprop(a, np.asarray(y))
         _check_scores(a, "SoftmaxCrossEntropy", "a")
         n = a.shape[0]
         _check_labels(y, n, a.shape[1], "SoftmaxCrossEntropy")
@@ -199,6 +372,8 @@ class SoftmaxCrossEntropy(Box):
 
     def bprop(self, inputs, loss, grad_loss):
         a, y = inputs
+        if self.options or getattr(y, "ndim", None) != 1:
+            return self._general_bprop(a, np.asarray(y), grad_loss)
         n = a.shape[0]
         work, out = _working(a)
         grad_a = softmax(a.astype(work, copy=False))  # f(x), a fresh array
@@ -208,6 +383,8 @@ class SoftmaxCrossEntropy(Box):
 
     def fprop_jvp(self, inputs, tangents, loss):
         """R{l} = <grad_a l, R{a}> = 1/N sum_t (f(x_t) - e(y_t))^T R{a_t}."""
+        if self.options or np.ndim(inputs[1]) != 1:
+            return self._general_jvp(inputs, tangents)
         (a, y), Ra = inputs, tangents[0]
         work, out = _working(a)
         f_minus_e = softmax(a.astype(work, copy=False))
@@ -216,6 +393,8 @@ class SoftmaxCrossEntropy(Box):
 
     def bprop_jvp(self, inputs, tangents, loss, Rloss, grad_loss, Rgrad_loss):
         """R{grad_a} = (R{f} grad_l + (f - e(y)) R{grad_l}) / N,  R{f} = (diag(f) - f f^T) R{a}."""
+        if self.options or np.ndim(inputs[1]) != 1:
+            return self._general_jvp(inputs, tangents, grad_loss, Rgrad_loss)
         (a, y), Ra = inputs, tangents[0]
         n = a.shape[0]
         work, out = _working(a)
@@ -225,192 +404,97 @@ class SoftmaxCrossEntropy(Box):
         grad_loss, Rgrad_loss = np.asarray(grad_loss, work), np.asarray(Rgrad_loss, work)
         return _grad_in((Rf * grad_loss + f * Rgrad_loss) / n, a), None
 
+    # -- the options (ClassOptions): reduction, class weights, an ignored label, soft targets
+    def _general_fprop(self, a, y):
+        _check_scores(a, type(self).__name__, "a")
+        work, out = _working(a)
+        logp = log_softmax(a.astype(work, copy=False))
+        W, den = self.targets(logp, y)
+        return np.asarray(self.reduce(-np.add.reduce(W * logp, axis=1), den), dtype=out)
+
+    def _general_bprop(self, a, y, grad_l):
+        """grad_a = G - f(x) sum_c G_c per row, G = -W d the gradient of log softmax(a);
+        soft targets get grad_y = -w_c log f(x)_c d_t (the loss is linear in them)."""
+        work, _ = _working(a)
+        logp = log_softmax(a.astype(work, copy=False))
+        W, den = self.targets(logp, y)
+        d = self.slopes(grad_l, len(a), den, work)[:, None]
+        G = -W * d
+        grad_a = G - np.exp(logp) * G.sum(axis=1, keepdims=True)
+        if np.asarray(y).dtype.kind != "f":
+            return _grad_in(grad_a, a), None
+        return _grad_in(grad_a, a), _grad_in(-self.w(work) * logp * d, y)
+
+    def _general_jvp(self, inputs, tangents, grad_l=None, R_grad_l=None):
+        """R{l} (grad_l None), else (R{grad_a}, R{grad_y}): product rule on _general_bprop,
+        with R{log f} = R{a} - <f, R{a}> and R{W} = w R{y} for soft targets."""
+        (a, y), (Ra, Ry) = inputs, tangents
+        work, out = _working(a)
+        logp = log_softmax(a.astype(work, copy=False))
+        p = np.exp(logp)
+        W, den = self.targets(logp, y)
+        soft = np.asarray(y).dtype.kind == "f"
+        RW = np.asarray(Ry, work) * self.w(work) if soft else np.zeros_like(W)
+        Rlogp = Ra - (p * Ra).sum(axis=1, keepdims=True)
+        if grad_l is None:
+            Rper = -np.add.reduce(W * Rlogp + RW * logp, axis=1)
+            return np.asarray(self.reduce(Rper, den), dtype=out)
+        d = self.slopes(grad_l, len(a), den, work)[:, None]
+        Rd = self.slopes(R_grad_l, len(a), den, work)[:, None]
+        G, RG = -W * d, -W * Rd - RW * d
+        R_grad_a = RG - p * Rlogp * G.sum(axis=1, keepdims=True) - p * RG.sum(axis=1, keepdims=True)
+        if not soft:
+            return _grad_in(R_grad_a, a), None
+        return _grad_in(R_grad_a, a), _grad_in(-self.w(work) * (Rlogp * d + logp * Rd), y)
+
     def sample_inputs(self, rng):
         return rng.standard_normal((4, 5)), rng.integers(0, 5, size=4)
 
 
-class SquaredError(Box):
-    """Half the squared Euclidean error, averaged over the batch: the regression loss.
+class NLLLoss(ClassOptions, Box):
+    """Negative log-likelihood of labels under log-probabilities, as ``torch.nn.functional
+    .nll_loss`` (after a LogSoftmax: ``fg.nll_loss(fg.log_softmax(a), y)``).
 
-    Children ``(f, t)``: predictions f and targets t of one shape (N, ...) (float targets
-    get a gradient too: an autoencoder's target may be a node).
+    Children ``(z, y)``: log-probabilities z of shape (N, C), integer labels y of shape (N,).
+    Options (ClassOptions): ``reduction`` "mean" | "sum" | "none", class weights ``weight``
+    (C,), an ``ignore_index`` label.
 
-    fprop:  l = 1/N sum_t ||f(x_t) - t_t||^2 / 2                   scalar
-    bprop:  grad_f = (f - t) / N,  grad_t = -(f - t) / N          (times grad_l)
+    fprop:  l_t = -w_{y_t} z_{t,y_t} (0 on an ignored row);  l = sum_t l_t / sum_t w_{y_t}
+            ("mean"), sum_t l_t ("sum") or the (N,) l_t ("none")
+    bprop:  grad_z_{t,y_t} = -w_{y_t} grad_l / sum_t w_{y_t} ("mean"; grad_l for "sum",
+            grad_l_t for "none"), 0 elsewhere; y gets no gradient (None)
     """
 
     arity = 2
-    input_names = ("f", "t")
+    input_names = ("z", "y")
 
-    def fprop(self, f, t):
-        if np.shape(f) != np.shape(t) or np.ndim(f) == 0:
-            raise ShapeError(
-                f"SquaredError needs predictions f and targets t of one shape (N, ...), got "
-                f"f {np.shape(f)} and t {np.shape(t)}"
-            )
-        work, out = _working(f, t)
-        e = np.subtract(f, t, dtype=work)
-        return np.asarray(np.vdot(e, e) / (2 * len(f)), dtype=out)
+    @classmethod
+    def example(cls) -> NLLLoss:
+        return cls(weight=(0.5, 1.0, 2.0, 1.5, 0.25), ignore_index=2)
 
-    def bprop(self, inputs, loss, grad_l):
-        f, t = inputs
-        work, _ = _working(f, t)
-        grad_f = np.subtract(f, t, dtype=work) * (np.asarray(grad_l, work) / len(f))
-        return _grad_in(grad_f, f), _grad_in(-grad_f, t)
-
-    def fprop_jvp(self, inputs, tangents, loss):
-        """R{l} = 1/N <f - t, R{f} - R{t}>."""
-        (f, t), (Rf, Rt) = inputs, tangents
-        work, out = _working(f, t)
-        e, Re = np.subtract(f, t, dtype=work), np.subtract(Rf, Rt, dtype=work)
-        return np.asarray(np.vdot(e, Re) / len(f), dtype=out)
-
-    def bprop_jvp(self, inputs, tangents, loss, R_loss, grad_l, R_grad_l):
-        """R{grad_f} = ((R{f} - R{t}) grad_l + (f - t) R{grad_l}) / N = -R{grad_t}."""
-        (f, t), (Rf, Rt) = inputs, tangents
-        work, _ = _working(f, t)
-        e, Re = np.subtract(f, t, dtype=work), np.subtract(Rf, Rt, dtype=work)
-        R_grad_f = (Re * np.asarray(grad_l, work) + e * np.asarray(R_grad_l, work)) / len(f)
-        return _grad_in(R_grad_f, f), _grad_in(-R_grad_f, t)
-
-    def sample_inputs(self, rng):
-        return rng.standard_normal((4, 3)), rng.standard_normal((4, 3))
-
-
-def _check_binary(a: np.ndarray, y: np.ndarray, box: str) -> None:
-    if np.asarray(y).dtype.kind not in "iub":
-        raise LabelError(
-            f"{box}: labels y must be integers 0 or 1, got dtype {np.asarray(y).dtype} "
-            "(convert with y.astype(int))"
-        )
-    if np.shape(y) != np.shape(a) or np.ndim(a) == 0:
-        raise ShapeError(
-            f"{box}: labels y must have the logits' shape (N,) or (N, K), got logits "
-            f"{np.shape(a)} and labels {np.shape(y)}"
-        )
-    if np.any((y != 0) & (y != 1)):
-        raise LabelError(f"{box}: labels must be 0 or 1, found {np.unique(y)[:5].tolist()}")
-
-
-def _sigmoid(a: np.ndarray) -> np.ndarray:
-    """sigm(a) = 1 / (1 + exp(-a)), from e = exp(-|a|) <= 1 so that it never overflows (as
-    the Sigmoid box computes it; written here too so that each family file stands alone)."""
-    e = np.exp(-np.abs(a))
-    h = np.where(a >= 0, 1, e)
-    h /= 1 + e
-    return h
-
-
-class SigmoidCrossEntropy(Box):
-    """Sigmoid and binary cross-entropy fused: the loss straight from the logit a.
-
-    Children ``(a, y)``: logits a of shape (N,) (or (N, K): K independent labels), binary
-    integer labels y of a's shape.
-
-    fprop:  l = 1/N sum_t -[y_t log sigm(a_t) + (1 - y_t) log(1 - sigm(a_t))]
-              = 1/N sum_t (softplus(a_t) - y_t a_t)         stable for a = ±1e4
-    bprop:  grad_a = (sigm(a) - y) / N;  y gets no gradient (None)
-    """
-
-    arity = 2
-    input_names = ("a", "y")
-
-    def fprop(self, a, y):
-        _check_binary(a, y, "SigmoidCrossEntropy")
-        work, out = _working(a)
-        a = a.astype(work, copy=False)
-        softplus = np.maximum(a, 0) + np.log1p(np.exp(-np.abs(a)))
-        return np.asarray(np.sum(softplus - y.astype(work) * a) / len(a), dtype=out)
+    def fprop(self, z, y):
+        _check_scores(z, "NLLLoss", "log-probabilities z")
+        work, out = _working(z)
+        z = z.astype(work, copy=False)
+        W, den = self.targets(z, y)
+        return np.asarray(self.reduce(-np.add.reduce(W * z, axis=1), den), dtype=out)
 
     def bprop(self, inputs, loss, grad_l):
-        a, y = inputs
-        work, _ = _working(a)
-        s = _sigmoid(a.astype(work, copy=False))
-        return _grad_in((s - y.astype(work)) * (np.asarray(grad_l, work) / len(a)), a), None
+        z, y = inputs
+        work, _ = _working(z)
+        W, den = self.targets(z.astype(work, copy=False), y)
+        return _grad_in(-W * self.slopes(grad_l, len(z), den, work)[:, None], z), None
 
     def fprop_jvp(self, inputs, tangents, loss):
-        """R{l} = 1/N <sigm(a) - y, R{a}>."""
-        (a, y), Ra = inputs, tangents[0]
-        work, out = _working(a)
-        s = _sigmoid(a.astype(work, copy=False))
-        return np.asarray(np.vdot(s - y, Ra.astype(work, copy=False)) / len(a), dtype=out)
+        """R{l}: the same reduction of R{l_t} = -w_{y_t} R{z}_{t,y_t} (linear in z)."""
+        (z, y), Rz = inputs, tangents[0]
+        work, out = _working(z)
+        W, den = self.targets(z.astype(work, copy=False), y)
+        return np.asarray(self.reduce(-np.add.reduce(W * Rz, axis=1), den), dtype=out)
 
     def bprop_jvp(self, inputs, tangents, loss, R_loss, grad_l, R_grad_l):
-        """R{grad_a} = (sigm(a)(1 - sigm(a)) R{a} grad_l + (sigm(a) - y) R{grad_l}) / N."""
-        (a, y), Ra = inputs, tangents[0]
-        work, _ = _working(a)
-        s = _sigmoid(a.astype(work, copy=False))
-        grad_l, R_grad_l = np.asarray(grad_l, work), np.asarray(R_grad_l, work)
-        R_grad_a = (s * (1 - s) * Ra * grad_l + (s - y) * R_grad_l) / len(a)
-        return _grad_in(R_grad_a, a), None
+        """R{grad_z} = bprop with R{grad_l} in place of grad_l (linear in z: no curvature)."""
+        return self.bprop(inputs, loss, R_grad_l)
 
     def sample_inputs(self, rng):
-        return 2 * rng.standard_normal(6), rng.integers(0, 2, size=6)
-
-
-class Hinge(Box):
-    """Multi-class hinge loss of Crammer and Singer: a convex surrogate that upper-bounds the
-    classification error (a misclassified example has margin loss at least 1).
-
-    Children ``(a, y)``: scores a of shape (N, C), integer labels y of shape (N,).
-
-    fprop:  l = 1/N sum_t max(0, 1 + max_{c != y_t} a_tc - a_{t,y_t})       scalar
-    bprop:  for each t with a positive hinge, c* = argmax_{c != y_t} a_tc:
-            grad_a_{t,c*} = 1/N,  grad_a_{t,y_t} = -1/N, all else 0 (kinks where the hinge is 0
-            or two rivals tie); y gets no gradient (None)
-    """
-
-    arity = 2
-    input_names = ("a", "y")
-
-    def _slopes(self, a, y):
-        """The (N, C) matrix d l / d a (times N): +1 at the best rival, -1 at the label,
-        on the rows whose hinge is positive; and the hinge of each row."""
-        rows = np.arange(len(a))
-        rivals = np.array(a, copy=True)
-        rivals[rows, y] = -np.inf
-        c_star = np.argmax(rivals, axis=1)
-        hinge = np.maximum(0, 1 + rivals[rows, c_star] - a[rows, y])
-        D = np.zeros_like(a)
-        active = hinge > 0
-        D[rows[active], c_star[active]] = 1
-        D[rows[active], y[active]] = -1
-        return D, hinge
-
-    def fprop(self, a, y):
-        _check_scores(a, "Hinge", "scores a")
-        _check_labels(y, a.shape[0], a.shape[1], "Hinge")
-        if a.shape[1] < 2:
-            raise ShapeError(f"Hinge needs at least 2 classes, got scores of shape {a.shape}")
-        work, out = _working(a)
-        hinge = self._slopes(a.astype(work, copy=False), y)[1]
-        return np.asarray(np.sum(hinge) / len(a), dtype=out)
-
-    def bprop(self, inputs, loss, grad_l):
-        a, y = inputs
-        work, _ = _working(a)
-        D = self._slopes(a.astype(work, copy=False), y)[0]
-        return _grad_in(D * (np.asarray(grad_l, work) / len(a)), a), None
-
-    def fprop_jvp(self, inputs, tangents, loss):
-        """R{l} = 1/N <D, R{a}>, D the slopes of bprop."""
-        (a, y), Ra = inputs, tangents[0]
-        work, out = _working(a)
-        D = self._slopes(a.astype(work, copy=False), y)[0]
-        return np.asarray(np.vdot(D, Ra.astype(work, copy=False)) / len(a), dtype=out)
-
-    def bprop_jvp(self, inputs, tangents, loss, R_loss, grad_l, R_grad_l):
-        """R{grad_a} = D R{grad_l} / N (piecewise linear: no curvature)."""
-        a, y = inputs  # piecewise linear: only grad_l moves
-        work, _ = _working(a)
-        D = self._slopes(a.astype(work, copy=False), y)[0]
-        return _grad_in(D * (np.asarray(R_grad_l, work) / len(a)), a), None
-
-    def sample_inputs(self, rng):
-        n, c = 6, 4
-        # scores 1.3 apart (plus noise): hinges are 1 + 1.3 k, never within 0.1 of the kink
-        a = 1.3 * np.array([rng.permutation(c) for _ in range(n)])
-        a += rng.uniform(-0.04, 0.04, (n, c))
-        y = rng.integers(0, c, size=n)
-        y[::2] = np.argmax(a[::2], axis=1)  # some rows right by a margin: a zero hinge
-        return a, y
+        return log_softmax(rng.standard_normal((6, 5))), rng.integers(0, 5, size=6)

@@ -224,8 +224,9 @@ def test_sigmoid_cross_entropy_is_stable_at_huge_logits():
 def test_sigmoid_cross_entropy_rejects_bad_labels():
     with pytest.raises(fg.LabelError, match="0 or 1"):
         fg.SigmoidCrossEntropy().fprop(np.zeros(3), np.array([0, 2, 1]))
-    with pytest.raises(fg.LabelError, match="integers"):
-        fg.SigmoidCrossEntropy().fprop(np.zeros(3), np.array([0.0, 1.0, 1.0]))
+    # float targets are soft targets (issue 22), probabilities in [0, 1]
+    with pytest.raises(fg.LabelError, match=r"in \[0, 1\], found \[1.5\]"):
+        fg.SigmoidCrossEntropy().fprop(np.zeros(3), np.array([0.0, 1.5, 1.0]))
     with pytest.raises(fg.ShapeError, match=r"\(3,\).*\(3, 1\)"):
         fg.SigmoidCrossEntropy().fprop(np.zeros(3), np.zeros((3, 1), dtype=int))
 

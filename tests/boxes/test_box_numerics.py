@@ -121,6 +121,7 @@ def _large_batch(box, n, rng):
     batches = {
         fg.SoftmaxCrossEntropy: lambda: (scores, labels),
         fg.CrossEntropy: lambda: (_probabilities(scores), labels),
+        fg.NLLLoss: lambda: (np.log(_probabilities(scores)), labels),
         fg.Hinge: lambda: (scores, labels),
         fg.SigmoidCrossEntropy: lambda: (2 * scores[:, 0], labels % 2),
         fg.SquaredError: lambda: (scores[:, :2], rng.standard_normal((n, 2))),
@@ -135,7 +136,7 @@ def _large_batch(box, n, rng):
 REDUCING = [
     fg.SoftmaxCrossEntropy(), fg.CrossEntropy(), fg.Hinge(), fg.SigmoidCrossEntropy(),
     fg.SquaredError(), fg.L2Penalty(), fg.L1Penalty(), fg.Sum(), fg.Mean(), fg.Mean(axis=0),
-    fg.Sum(axis=0),
+    fg.Sum(axis=0), fg.NLLLoss(), fg.NLLLoss.example(),
 ]  # fmt: skip
 
 
