@@ -3,6 +3,17 @@
 from __future__ import annotations
 
 import argparse
+import sys
+
+from .args import nonnegative_int, positive_float
+
+
+def step(text: str) -> float:
+    """A finite-difference step: a number strictly between 0 and 1."""
+    value = positive_float(text)
+    if not value < 1:
+        raise argparse.ArgumentTypeError(f"expected a small step, 0 < eps < 1, got {text}")
+    return value
 
 
 def add_parser(sub) -> None:
@@ -17,8 +28,10 @@ def add_parser(sub) -> None:
         "status 1 on any failure.",
     )
     p.add_argument("boxes", nargs="*", metavar="BOX", help="box class names (default: all)")
-    p.add_argument("--seed", type=int, default=0, help="seed for sampled inputs (default 0)")
-    p.add_argument("--eps", type=float, default=None, help="finite-difference step (1e-6)")
+    p.add_argument(
+        "--seed", type=nonnegative_int, default=0, help="seed for sampled inputs (default 0)"
+    )
+    p.add_argument("--eps", type=step, default=None, help="finite-difference step (1e-6)")
     p.add_argument("-v", "--verbose", action="store_true", help="print each box's full table")
     p.add_argument(
         "--no-jvp", action="store_true", help="skip the forward-mode rules (fprop_jvp, bprop_jvp)"
@@ -30,8 +43,6 @@ def run(args: argparse.Namespace) -> int:
     from ..check import EPS, all_box_classes, check_box
     from . import UsageError
 
-    if args.eps is not None and not args.eps > 0:
-        raise UsageError(f"--eps must be a positive step, got {args.eps}")
     classes = all_box_classes()
     if args.boxes:
         by_name = {c.__name__.lower(): c for c in classes}
@@ -76,4 +87,6 @@ def run(args: argparse.Namespace) -> int:
         for p in report.failing_paths:  # bprop_needed, the path the Graph runs, is wrong
             print(f"{cls.__name__:<{width}}  {p.line()}  FAIL")
     print(f"{len(classes) - failures} of {len(classes)} boxes pass")
+    if failures:  # the failure's one line on stderr, as for every command that fails
+        print(f"flowgraph gradcheck: {failures} of {len(classes)} boxes fail", file=sys.stderr)
     return 1 if failures else 0

@@ -4,10 +4,10 @@ or on a Dask cluster; prints the trials by validation error and the best one's t
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 from typing import Any
 
+from .._json import loads_bounded
 from ..training.defaults import SPLIT
 from .args import (
     check_out_dir,
@@ -155,10 +155,10 @@ def _read_space(path: str, random: bool) -> dict[str, Any]:
     from . import UsageError
 
     try:
-        spec = json.loads(read_config_text(path, "--space"))
+        spec = loads_bounded(read_config_text(path, "--space"))
     except FileNotFoundError:
         raise UsageError(f"--space: no such file {path}") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+    except ValueError as e:  # not UTF-8, not JSON, nested too deep, an int too long
         raise UsageError(f"--space {path}: not valid JSON ({e})") from None
     if not isinstance(spec, dict):
         raise UsageError(f"--space {path}: must hold a JSON object of hyper-parameters")

@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from .._atomic import atomic_write
+from .._json import loads_bounded
 from ..errors import FlowgraphError
 from .callbacks import Callback
 from .resume import TrainState
@@ -101,7 +102,7 @@ def read_resume_point(path: str | Path, memory: int) -> dict[str, Any]:
     try:
         check_members(path, memory)
         with np.load(path, allow_pickle=False) as f:
-            meta = json.loads(str(f["__meta__"]))
+            meta = loads_bounded(str(f["__meta__"]))
             arrays = {k: f[k] for k in f.files if k != "__meta__"}
         return unpack(meta, arrays)
     except ResumeFileError as e:
