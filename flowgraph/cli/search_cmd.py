@@ -4,6 +4,8 @@ or on a Dask cluster; prints the trials by validation error and the best one's t
 from __future__ import annotations
 
 import argparse
+import os
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -150,6 +152,9 @@ def parse_assignments(items: list[str], option: str, *, many: bool) -> dict[str,
     return out
 
 
+MAX_JOBS = 4 * (os.cpu_count() or 1)  # local processes at most: more only wait their turn
+
+
 def _read_space(path: str, random: bool) -> dict[str, Any]:
     from ..select.space import distribution_from_json
     from . import UsageError
@@ -165,8 +170,8 @@ def _read_space(path: str, random: bool) -> dict[str, Any]:
     return {k: distribution_from_json(k, v) if random else v for k, v in spec.items()}
 
 
-def run(args: argparse.Namespace) -> int:
-    from ..select import grid_search, load_data, random_search
+def check_arguments(args: argparse.Namespace) -> tuple[dict[str, Any], Path]:
+    """The search space and the output folder, every option checked before any work."""
     from . import UsageError
 
     if args.random is not None and args.grid:
@@ -181,6 +186,10 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError("give --jobs (local processes) or --scheduler (a Dask cluster), not both")
     if args.jobs == 0 or args.jobs < -1:
         raise UsageError(f"--jobs must be a positive number of processes or -1, got {args.jobs}")
+    if args.jobs > MAX_JOBS:
+        raise UsageError(f"--jobs {args.jobs}: at most {MAX_JOBS} processes on this machine "
+                         f"({os.cpu_count()} cores; -1: one per core)")  # fmt: skip
+    check_data_fits(args.dataset, args.n_samples)  # before generating 10^14 points
 
     out = check_out_dir(args.out)  # before any trial: a bad --out is one line, now
     if args.checkpoint is not None and Path(args.checkpoint).is_dir():
@@ -194,7 +203,13 @@ def run(args: argparse.Namespace) -> int:
     space.update(grid)
     for name, value in fixed.items():
         space[name] = [value] if args.random is None else value
+    return space, out
 
+
+def run(args: argparse.Namespace) -> int:
+    from ..select import grid_search, load_data, random_search
+
+    space, out = check_arguments(args)
     data = load_data(
         args.dataset,
         seed=args.seed,
@@ -214,7 +229,12 @@ def run(args: argparse.Namespace) -> int:
         result = random_search(space, data, args.random, **options)
     else:
         result = grid_search(space, data, **options)
+    return report(result, args, out)
 
+
+def report(result: Any, args: argparse.Namespace, out: Path) -> int:
+    """Write the table, the plot and the best model into ``out``, print the summary; the exit
+    status (1, with one line on stderr, when no trial finished or trials were lost)."""
     out.mkdir(parents=True, exist_ok=True)
     written = [result.to_csv(out / "trials.csv")]
     if result.ok_trials and result.varying():
@@ -247,8 +267,6 @@ def run(args: argparse.Namespace) -> int:
     if result.interrupted:
         return 130
     if result.lost_trials:
-        import sys
-
         lost = [t["trial"] for t in result.lost_trials]
         print(
             f"flowgraph search: error: {len(lost)} trial(s) lost by the runner even after a retry "
@@ -257,7 +275,24 @@ def run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 1
-    return 0 if best is not None else 1
+    if best is None:
+        failed = len(result.failed_trials)
+        why = f": {failed} failed ({result.failed_trials[0]['error'][:120]} ...)" if failed else ""
+        print(f"flowgraph search: error: no trial finished{why}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def check_data_fits(dataset: str, n_samples: int | None) -> None:
+    """Refuse, before generating or loading anything, data that cannot fit in memory."""
+    from ..training.defaults import n_samples_for
+    from ..training.resources import DATA_SHAPES, check_fits
+
+    rows, n_in = DATA_SHAPES.get(dataset.strip().lower(), (0, 2))
+    n = n_samples if n_samples is not None else n_samples_for(dataset)
+    if n is not None:
+        rows = n if dataset.strip().lower() not in DATA_SHAPES else min(rows, n)
+    check_fits(rows, [n_in, 1], 1, 8)
 
 
 def _jsonable(config: dict[str, Any]) -> dict[str, Any]:
