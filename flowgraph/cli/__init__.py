@@ -70,7 +70,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _main(argv: Sequence[str] | None) -> int:
     parser = build_parser()
     try:
-        args = parser.parse_args(argv)
+        args, extra = parser.parse_known_args(argv)
+        if extra:  # named by the subcommand they were given to, as its other mistakes
+            e = UsageError(f"unrecognized arguments: {' '.join(extra)} "
+                           f"(see `flowgraph {args.command} --help`)")  # fmt: skip
+            e.prog = f"flowgraph {args.command}"
+            raise e
         refuse_empty_values(args, sys.argv[1:] if argv is None else list(argv))
     except UsageError as e:
         print(f"{getattr(e, 'prog', 'flowgraph')}: error: {e}", file=sys.stderr)
@@ -90,6 +95,10 @@ def _main(argv: Sequence[str] | None) -> int:
     except KeyboardInterrupt:
         print(f"flowgraph {args.command}: interrupted", file=sys.stderr)
         return 130
+    except (MemoryError, RecursionError) as e:  # what the checks before the work did not foresee
+        kind = "out of memory" if isinstance(e, MemoryError) else "input nested too deep"
+        print(f"flowgraph {args.command}: error: {kind}: {_one_line(e)}", file=sys.stderr)
+        return 1
     finally:
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)
