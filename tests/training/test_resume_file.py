@@ -178,3 +178,14 @@ def test_a_file_of_version_1_without_a_hash_still_resumes(run_folder, tmp_path, 
     _write(folder / RESUME, meta, arrays, sign=False)
     assert main(["train", "--resume", str(folder), "--epochs", "3", "--no-progress"]) == 0
     assert "resuming" in capsys.readouterr().out and (folder / "manifest.json").is_file()
+
+
+@pytest.mark.parametrize("text", ["[" * 100_000, "[" * 65 + "]" * 65, '{"a": ' * 5000 + "1"])
+def test_a_description_nested_too_deep_is_refused_without_recursing(run_folder, tmp_path, text):
+    """The description is JSON read at most 64 levels deep: a file of [[[[... is one
+    ResumeFileError, not a RecursionError from inside the decoder."""
+    _, arrays = _contents(run_folder / RESUME)
+    path = tmp_path / RESUME
+    np.savez(path, __meta__=np.array(text), **arrays)
+    with pytest.raises(ResumeFileError, match=r"nested \d+ deep; at most 64 levels"):
+        read_resume_point(path, MEMORY)
