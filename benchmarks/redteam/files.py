@@ -274,8 +274,12 @@ def crafted_resumes(run: Path, folder: Path) -> dict[str, tuple[Path, Path]]:
         arrays0 = {k: f[k] for k in f.files if k != "__meta__"}
     out = {}
     variants = resume_variants(folder / "other")
+    # a file of version 1 has no hash: an edit to another valid value (another dataset) is
+    # undetectable there by design (such files still load); every other edit must be refused
     hashless = {
-        f"v1 {k}": unhashed(f) for k, f in variants.items() if not k.startswith(("version", "sha"))
+        f"v1 {k}": unhashed(f)
+        for k, f in variants.items()
+        if not k.startswith(("version", "sha")) and k != "another dataset"
     }
     for i, (name, change) in enumerate({**variants, **hashless}.items()):
         via = "via-resume" if "'resume'" in name else "via-out" if "'out'" in name else "none"
