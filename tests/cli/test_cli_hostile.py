@@ -137,3 +137,27 @@ def test_hostile_arguments_are_refused_in_one_line(places, capsys, tmp_path, mon
     assert status in (1, 2), (argv, status, err)
     assert len(lines) == 1 and lines[0].startswith(f"flowgraph {command}:"), (argv, err)
     assert "Traceback" not in err + out
+
+
+@pytest.mark.parametrize("error,kind", [(MemoryError, "out of memory"),
+                                        (RecursionError, "input nested too deep")])  # fmt: skip
+def test_exhaustion_the_checks_did_not_foresee_is_one_line_and_exit_1(capsys, monkeypatch,
+                                                                       error, kind):  # fmt: skip
+    """The last line of defence: a MemoryError or RecursionError that no check before the
+    work foresaw is still one line on stderr and exit 1, not a traceback."""
+    import flowgraph.cli.gradcheck_cmd as gradcheck_cmd
+
+    def exhausted(args):
+        raise error("maximum reached")
+
+    monkeypatch.setattr(gradcheck_cmd, "run", exhausted)
+    assert main(["gradcheck", "Tanh"]) == 1
+    err = capsys.readouterr().err
+    assert err == f"flowgraph gradcheck: error: {kind}: maximum reached\n"
+
+
+def test_unrecognized_arguments_are_named_by_their_subcommand(capsys):
+    assert main(["gradcheck", "Tanh", "--frobnicate", "x"]) == 2
+    err = capsys.readouterr().err
+    assert err == ("flowgraph gradcheck: error: unrecognized arguments: --frobnicate x (see "
+                   "`flowgraph gradcheck --help`)\n")  # fmt: skip
