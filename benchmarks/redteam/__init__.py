@@ -20,8 +20,8 @@ Families:
 Every subprocess runs with its address space limited (3 GiB, so that an allocation the
 command should have refused fails fast instead of swapping), one BLAS thread, and a timeout.
 Run ``python -m benchmarks.redteam`` (all, one to three minutes) or pick families with
-``--family``; ``--limit N`` tries the first N cases of each; ``--write`` puts the counts into
-benchmarks/RESULTS.md. Exit status 1 when any case failed.
+``--family``; ``--limit N`` tries the first N cases of each; ``--write [FILE]`` puts the counts
+into benchmarks/RESULTS.md (or FILE). Exit status 1 when any case failed.
 """
 
 from __future__ import annotations
@@ -107,13 +107,17 @@ def main(argv: list[str] | None = None) -> int:
         "--family", action="append", choices=FAMILIES, help="a family to try (repeat; default: all)"
     )
     parser.add_argument("--limit", type=int, default=None, help="the first N cases of each")
-    parser.add_argument("--write", action="store_true", help="the counts into RESULTS.md")
+    results = Path(__file__).parent.parent / "RESULTS.md"
+    parser.add_argument(
+        "--write", nargs="?", const=results, default=None, type=Path, metavar="RESULTS.md",
+        help="the counts into this Markdown file (default: benchmarks/RESULTS.md)",
+    )
     args = parser.parse_args(argv)
     start = time.monotonic()
     outcomes = run(args.family or FAMILIES, args.limit)
     text = report(outcomes, time.monotonic() - start)
     print(text)
-    if args.write:
+    if args.write is not None:
         body = "## Red team (issue 21)\n\n`python -m benchmarks.redteam`\n\n" + text
-        replace_section(Path(__file__).parent.parent / "RESULTS.md", SECTION, body)
+        replace_section(args.write, SECTION, body)
     return 1 if any(o.failure for r in outcomes.values() for o in r) else 0

@@ -147,6 +147,47 @@ def model_cli_cases(work: Path, model: Path) -> list[Case]:
     return cases
 
 
+def other_cases(work: Path, model: Path) -> list[Case]:
+    """Empty values, devices and folders where files go, and the commands the others leave
+    out (experiment, notebooks, playground: none of these vectors may start a server)."""
+    text, huge = str(work / "a-file"), "1" + "0" * 30
+    vectors = {
+        "train --out ''": ["train", *QUICK, "--out", ""],
+        "train --dataset ''": ["train", *QUICK, "--dataset", ""],
+        "train --out /dev/zero": ["train", *QUICK, "--out", "/dev/zero"],
+        "train --resume /dev/zero": ["train", *QUICK, "--resume", "/dev/zero"],
+        "train --hidden 10^30": ["train", *QUICK, "--hidden", huge],
+        "evaluate /dev/zero": ["evaluate", "/dev/zero"],
+        "evaluate --plot a folder": ["evaluate", str(model), "--plot", str(work)],
+        "evaluate --plot /dev/zero": ["evaluate", str(model), "--plot", "/dev/zero"],
+        "evaluate --dataset ''": ["evaluate", str(model), "--dataset", ""],
+        "render /dev/zero": ["render", "/dev/zero"],
+        "render -o ''": ["render", str(model), "-o", ""],
+        "render -o /dev/zero": ["render", str(model), "-o", "/dev/zero"],
+        "search --jobs 10^30": ["search", "--grid", "lr=0.1", "--jobs", huge],
+        "search --n-samples 10^14": ["search", "--grid", "lr=0.1", "--n-samples", "1" + "0" * 14],
+        "search --grid hidden=10^9 (no trial fits)": [
+            "search", "--dataset", "moons", "--n-samples", "60", "--no-progress", "--out",
+            str(work / "runs" / "search-huge"), "--grid", "hidden=1000000000",
+            "--set", "epochs=1",
+        ],  # fmt: skip
+        "search --out ''": ["search", "--grid", "lr=0.1", "--out", ""],
+        "experiment nope": ["experiment", "nope"],
+        "experiment --seed -1": ["experiment", "saddle", "--seed", "-1"],
+        "experiment --out /dev/zero": ["experiment", "saddle", "--out", "/dev/zero"],
+        "experiment --out a file": ["experiment", "saddle", "--out", text],
+        "notebooks /dev/zero": ["notebooks", "/dev/zero"],
+        "notebooks ''": ["notebooks", ""],
+        "notebooks under a file": ["notebooks", f"{text}/sub"],
+        "playground --port -1": ["playground", "--port", "-1"],
+        "playground --port 70000": ["playground", "--port", "70000"],
+        "playground --host ''": ["playground", "--host", ""],
+        "playground --host of 300 characters": ["playground", "--host", "h" * 300],
+        "train unknown option": ["train", *QUICK, "--frobnicate"],
+    }
+    return [cli_case("cli", name, args, work) for name, args in vectors.items()]
+
+
 def search_cases(work: Path) -> list[Case]:
     base = [
         "search",
@@ -238,5 +279,6 @@ def forged_checkpoint(work: Path, path: Path, base: list[str], quick: list[str])
 def run_cli(work: Path, limit: int | None) -> list[Outcome]:
     model = work / "run" / "model.npz"
     cases = train_cases(work) + model_cli_cases(work, model) + search_cases(work)
+    cases += other_cases(work, model)
     with ThreadPoolExecutor(max_workers=2) as pool:
         return list(pool.map(attempt, cases[:limit]))

@@ -231,7 +231,13 @@ def resume_variants(other: Path) -> dict[str, Callable[[dict, dict], None]]:
         "buffers too many": lambda meta, arrays: meta["buffers"].update(velocity=[True] * 9),
         "buffers a string": lambda meta, arrays: meta.__setitem__("buffers", "velocity"),
         "format other": lambda meta, arrays: meta.__setitem__("format", "other"),
-        "version 2": lambda meta, arrays: meta.__setitem__("version", 2),
+        "version 3 (from the future)": lambda meta, arrays: meta.__setitem__("version", 3),
+        "version '2'": lambda meta, arrays: meta.__setitem__("version", "2"),
+        "version 0": lambda meta, arrays: meta.__setitem__("version", 0),
+        "version true": lambda meta, arrays: meta.__setitem__("version", True),
+        "sha256 of other contents": lambda meta, arrays: meta.__setitem__("sha256", "0" * 64),
+        "sha256 missing": lambda meta, arrays: meta.pop("sha256", None),
+        "sha256 a number": lambda meta, arrays: meta.__setitem__("sha256", 5),
         "param W1 missing": drop("param/W1"),
         "param W1 another shape": array("param/W1", np.zeros((7, 7), np.float32)),
         "param W1 NaN": array("param/W1", np.full((4, 2), np.nan, np.float32)),
@@ -241,6 +247,18 @@ def resume_variants(other: Path) -> dict[str, Callable[[dict, dict], None]]:
         "velocity 0 missing": drop("opt/velocity/0"),
         "velocity 0 another shape": array("opt/velocity/0", np.zeros(5, np.float32)),
     }
+
+
+def unhashed(change: Callable[[dict, dict], None]) -> Callable[[dict, dict], None]:
+    """The same change to a file of version 1, which has no hash to betray it: the fields'
+    own checks must refuse it."""
+
+    def edit(meta: dict, arrays: dict) -> None:
+        meta["version"] = 1
+        meta.pop("sha256", None)
+        change(meta, arrays)
+
+    return edit
 
 
 def write_resume(path: Path, meta: dict | str, arrays: dict[str, np.ndarray]) -> None:
@@ -255,7 +273,15 @@ def crafted_resumes(run: Path, folder: Path) -> dict[str, tuple[Path, Path]]:
         meta0 = json.loads(str(f["__meta__"]))
         arrays0 = {k: f[k] for k in f.files if k != "__meta__"}
     out = {}
-    for i, (name, change) in enumerate(resume_variants(folder / "other").items()):
+    variants = resume_variants(folder / "other")
+    # a file of version 1 has no hash: an edit to another valid value (another dataset) is
+    # undetectable there by design (such files still load); every other edit must be refused
+    hashless = {
+        f"v1 {k}": unhashed(f)
+        for k, f in variants.items()
+        if not k.startswith(("version", "sha")) and k != "another dataset"
+    }
+    for i, (name, change) in enumerate({**variants, **hashless}.items()):
         via = "via-resume" if "'resume'" in name else "via-out" if "'out'" in name else "none"
         d = folder / f"r{i:02d}"
         d.mkdir(parents=True, exist_ok=True)

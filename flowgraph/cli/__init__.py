@@ -72,7 +72,13 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _main(argv: Sequence[str] | None) -> int:
     parser = build_parser()
     try:
-        args = parser.parse_args(argv)
+        args, extra = parser.parse_known_args(argv)
+        if extra:  # named by the subcommand they were given to, as its other mistakes
+            e = UsageError(f"unrecognized arguments: {' '.join(extra)} "
+                           f"(see `flowgraph {args.command} --help`)")  # fmt: skip
+            e.prog = f"flowgraph {args.command}"
+            raise e
+        refuse_empty_values(args, sys.argv[1:] if argv is None else list(argv))
     except UsageError as e:
         print(f"{getattr(e, 'prog', 'flowgraph')}: error: {e}", file=sys.stderr)
         return 2
@@ -91,9 +97,27 @@ def _main(argv: Sequence[str] | None) -> int:
     except KeyboardInterrupt:
         print(f"flowgraph {args.command}: interrupted", file=sys.stderr)
         return 130
+    except (MemoryError, RecursionError) as e:  # what the checks before the work did not foresee
+        kind = "out of memory" if isinstance(e, MemoryError) else "input nested too deep"
+        print(f"flowgraph {args.command}: error: {kind}: {_one_line(e)}", file=sys.stderr)
+        return 1
     finally:
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)
+
+
+def refuse_empty_values(args: argparse.Namespace, argv: list[str]) -> None:
+    """No option takes an empty string: ``--out ""`` would write into the current folder,
+    ``--dataset ""`` fall back to the default, ``--host ""`` listen on every address."""
+    given = {a.split("=", 1)[0] for a in map(str, argv) if a.startswith("--")}
+    for dest, value in vars(args).items():
+        values = value if isinstance(value, list) else [value]
+        if any(isinstance(v, str) and not v.strip() for v in values):
+            option = "--" + dest.replace("_", "-")
+            e = UsageError(f"argument {option if option in given else dest.upper()}: an empty "
+                           f"value (see `flowgraph {args.command} --help`)")  # fmt: skip
+            e.prog = f"flowgraph {args.command}"
+            raise e
 
 
 def _one_line(e: BaseException) -> str:

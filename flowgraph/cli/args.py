@@ -118,12 +118,16 @@ def check_out_dir(path: str | os.PathLike, option: str = "--out") -> Path:
 
 
 def check_out_file(path: str | os.PathLike, option: str = "-o") -> Path:
-    """An output file whose folder exists or can be made, and is writable; not a folder."""
+    """An output file whose folder exists or can be made, and is writable; not a folder, nor
+    a device or a pipe (``/dev/zero``: a file is written beside it and renamed over it)."""
     from . import UsageError
 
     out = Path(path)
     if out.is_dir():
         raise UsageError(f"{option} {out} is a folder; give a file name")
+    if out.exists() and not out.is_file():
+        raise UsageError(f"{option} {out} is not a regular file (a device? a pipe?); give a "
+                         "file name")  # fmt: skip
     check_out_dir(out.parent, option)
     return out
 

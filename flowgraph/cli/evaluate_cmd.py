@@ -17,6 +17,7 @@ from ..model import MLP
 from ..plots import confusion_matrix, format_confusion, plot_confusion
 from ..training.recipe import load_parts
 from . import UsageError
+from .args import check_out_file
 from .model_args import add_model_arguments, feed_for, load
 
 
@@ -49,6 +50,8 @@ def run_evaluate(args: argparse.Namespace) -> int:
     path = Path(args.model)
     if not path.is_file():
         raise UsageError(f"no model file at {path}")
+    if args.plot is not None:  # before the work: a bad --plot is one line, now
+        check_out_file(args.plot, "--plot")
     model = load(path, args)
     if args.feed is not None:
         return _evaluate_feed(model, path, args)

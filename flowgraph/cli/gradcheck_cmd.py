@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import math
+import sys
+
+from .args import nonnegative_int
 
 
 def add_parser(sub) -> None:
@@ -17,7 +21,9 @@ def add_parser(sub) -> None:
         "status 1 on any failure.",
     )
     p.add_argument("boxes", nargs="*", metavar="BOX", help="box class names (default: all)")
-    p.add_argument("--seed", type=int, default=0, help="seed for sampled inputs (default 0)")
+    p.add_argument(
+        "--seed", type=nonnegative_int, default=0, help="seed for sampled inputs (default 0)"
+    )
     p.add_argument("--eps", type=float, default=None, help="finite-difference step (1e-6)")
     p.add_argument("-v", "--verbose", action="store_true", help="print each box's full table")
     p.add_argument(
@@ -30,8 +36,8 @@ def run(args: argparse.Namespace) -> int:
     from ..check import EPS, all_box_classes, check_box
     from . import UsageError
 
-    if args.eps is not None and not args.eps > 0:
-        raise UsageError(f"--eps must be a positive step, got {args.eps}")
+    if args.eps is not None and not (math.isfinite(args.eps) and 0 < args.eps < 1):
+        raise UsageError(f"--eps must be a positive step below 1, got {args.eps}")
     classes = all_box_classes()
     if args.boxes:
         by_name = {c.__name__.lower(): c for c in classes}
@@ -76,4 +82,6 @@ def run(args: argparse.Namespace) -> int:
         for p in report.failing_paths:  # bprop_needed, the path the Graph runs, is wrong
             print(f"{cls.__name__:<{width}}  {p.line()}  FAIL")
     print(f"{len(classes) - failures} of {len(classes)} boxes pass")
+    if failures:  # the failure's one line on stderr, as for every command that fails
+        print(f"flowgraph gradcheck: {failures} of {len(classes)} boxes fail", file=sys.stderr)
     return 1 if failures else 0

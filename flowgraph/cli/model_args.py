@@ -72,10 +72,16 @@ def user_boxes(specs: list[str]) -> tuple[type, ...]:
 
 
 def load(path: str | Path, args: argparse.Namespace) -> Any:
-    """The model at ``path``, with the ``--boxes`` classes; one-line errors for mistakes."""
+    """The model at ``path``, with the ``--boxes`` classes; one-line errors for mistakes. Only
+    a regular file is read (a folder, a device such as /dev/zero, a pipe are refused)."""
     from ..io import MissingBoxError, load_model
     from . import UsageError
 
+    path = Path(path)
+    if not path.is_file():
+        what = "a folder" if path.is_dir() else "not a regular file" if path.exists() else None
+        raise UsageError(f"{path} is {what}; give a model file" if what else
+                         f"no model file at {path}")  # fmt: skip
     try:
         return load_model(path, boxes=user_boxes(args.boxes))
     except TypeError as e:  # --boxes named something that is not a Box

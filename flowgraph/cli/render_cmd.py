@@ -4,11 +4,12 @@ the fprop/bprop order and a gradient check, computed on a small batch of its dat
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from .._json import loads_bounded
 
 
 def add_parser(sub) -> None:
@@ -63,8 +64,9 @@ def _dataset_name(model: Any, model_path: Path) -> str | None:
     sources: list[Any] = [getattr(model, "metadata", None) or {}]
     metrics = model_path.parent / "metrics.json"
     if metrics.is_file():
-        try:
-            sources.append(json.loads(metrics.read_text(encoding="utf-8")))
+        try:  # a hint only: a file too large, too deep or not JSON is passed over
+            if metrics.stat().st_size <= 2**24:
+                sources.append(loads_bounded(metrics.read_bytes()))
         except (OSError, ValueError):
             pass
     for source in sources:

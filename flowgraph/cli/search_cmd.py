@@ -4,10 +4,12 @@ or on a Dask cluster; prints the trials by validation error and the best one's t
 from __future__ import annotations
 
 import argparse
-import json
+import os
+import sys
 from pathlib import Path
 from typing import Any
 
+from .._json import loads_bounded
 from ..training.defaults import SPLIT
 from .args import (
     check_out_dir,
@@ -158,23 +160,26 @@ def parse_assignments(items: list[str], option: str, *, many: bool) -> dict[str,
     return out
 
 
+MAX_JOBS = 4 * (os.cpu_count() or 1)  # local processes at most: more only wait their turn
+
+
 def _read_space(path: str, random: bool) -> dict[str, Any]:
     from ..select.space import distribution_from_json
     from . import UsageError
 
     try:
-        spec = json.loads(read_config_text(path, "--space"))
+        spec = loads_bounded(read_config_text(path, "--space"))
     except FileNotFoundError:
         raise UsageError(f"--space: no such file {path}") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+    except ValueError as e:  # not UTF-8, not JSON, nested too deep, an int too long
         raise UsageError(f"--space {path}: not valid JSON ({e})") from None
     if not isinstance(spec, dict):
         raise UsageError(f"--space {path}: must hold a JSON object of hyper-parameters")
     return {k: distribution_from_json(k, v) if random else v for k, v in spec.items()}
 
 
-def run(args: argparse.Namespace) -> int:
-    from ..select import grid_search, load_data, random_search
+def check_arguments(args: argparse.Namespace) -> tuple[dict[str, Any], Path]:
+    """The search space and the output folder, every option checked before any work."""
     from . import UsageError
 
     if args.random is not None and args.grid:
@@ -189,6 +194,11 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError("give --jobs (local processes) or --scheduler (a Dask cluster), not both")
     if args.jobs == 0 or args.jobs < -1:
         raise UsageError(f"--jobs must be a positive number of processes or -1, got {args.jobs}")
+    if args.jobs > MAX_JOBS:
+        raise UsageError(f"--jobs {args.jobs}: at most {MAX_JOBS} processes on this machine "
+                         f"({os.cpu_count()} cores; -1: one per core)")  # fmt: skip
+    if not args.data:  # (a file's size is checked as it is read)
+        check_data_fits(args.dataset or "digits", args.n_samples)  # before 10^14 points
 
     out = check_out_dir(args.out)  # before any trial: a bad --out is one line, now
     if args.checkpoint is not None and Path(args.checkpoint).is_dir():
@@ -202,7 +212,13 @@ def run(args: argparse.Namespace) -> int:
     space.update(grid)
     for name, value in fixed.items():
         space[name] = [value] if args.random is None else value
+    return space, out
 
+
+def run(args: argparse.Namespace) -> int:
+    from ..select import grid_search, load_data, random_search
+
+    space, out = check_arguments(args)
     dataset = _dataset(args)
     data = load_data(dataset, seed=args.seed, valid=args.valid, test=args.test,
                      data_dir=args.data_dir, n_samples=args.n_samples, label=args.label,
@@ -218,14 +234,20 @@ def run(args: argparse.Namespace) -> int:
         result = random_search(space, data, args.random, **options)
     else:
         result = grid_search(space, data, **options)
+    return report(result, args, out, dataset)
 
+
+def report(result: Any, args: argparse.Namespace, out: Path, dataset: str) -> int:
+    """Write the table, the plot and the best model into ``out``, print the summary; the exit
+    status (1, with one line on stderr, when no trial finished or trials were lost)."""
     out.mkdir(parents=True, exist_ok=True)
     written = [result.to_csv(out / "trials.csv")]
     if result.ok_trials and result.varying():
         written.append(out / "search.png")
         result.plot(path=written[-1], title=f"{result.kind} search on {Path(dataset).name}")
     if result.best_model is not None:
-        metadata = {**result.best_model.metadata, "config": _jsonable(result.best),  # type: ignore[arg-type]
+        config = _jsonable(result.best)  # type: ignore[arg-type]
+        metadata = {**result.best_model.metadata, "config": config,
                     "test_error": result.test_error}  # fmt: skip
         written.append(result.best_model.save(out / "best_model.npz", metadata=metadata))
 
@@ -251,8 +273,6 @@ def run(args: argparse.Namespace) -> int:
     if result.interrupted:
         return 130
     if result.lost_trials:
-        import sys
-
         lost = [t["trial"] for t in result.lost_trials]
         print(
             f"flowgraph search: error: {len(lost)} trial(s) lost by the runner even after a retry "
@@ -261,7 +281,24 @@ def run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 1
-    return 0 if best is not None else 1
+    if best is None:
+        failed = len(result.failed_trials)
+        why = f": {failed} failed ({result.failed_trials[0]['error'][:120]} ...)" if failed else ""
+        print(f"flowgraph search: error: no trial finished{why}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def check_data_fits(dataset: str, n_samples: int | None) -> None:
+    """Refuse, before generating or loading anything, data that cannot fit in memory."""
+    from ..training.defaults import n_samples_for
+    from ..training.resources import DATA_SHAPES, check_fits
+
+    rows, n_in = DATA_SHAPES.get(dataset.strip().lower(), (0, 2))
+    n = n_samples if n_samples is not None else n_samples_for(dataset)
+    if n is not None:
+        rows = n if dataset.strip().lower() not in DATA_SHAPES else min(rows, n)
+    check_fits(rows, [n_in, 1], 1, 8)
 
 
 def _dataset(args: argparse.Namespace) -> str:

@@ -172,10 +172,11 @@ def jvp(
     """Forward-mode derivative of the graph's outputs along a direction of its leaves.
 
     ``graph``: a Graph (or anything with a ``.graph``, such as a Model). ``feed``: what
-    ``Graph.fprop`` takes. ``tangents``: a dict from Input or Parameter nodes (or their names)
-    to arrays of their values' shapes — the direction v = (v_x, v_theta); every other leaf does
-    not move (tangent 0). Returns ``(values, tangents)``: the outputs f and their directional
-    derivatives
+    ``Graph.fprop`` takes; for a Model, what ``Model.as_feed`` takes (its raw data, which
+    pass through its preprocessing). ``tangents``: a dict from Input or Parameter nodes (or
+    their names) to arrays of their values' shapes — the direction v = (v_x, v_theta); every
+    other leaf does not move (tangent 0). Returns ``(values, tangents)``: the outputs f and
+    their directional derivatives
 
         R{f} = d/dr f(x + r v_x; theta + r v_theta) |_{r=0} = J v
 
@@ -200,6 +201,11 @@ def jvp(
     g = graph if isinstance(graph, Graph) else getattr(graph, "graph", None)
     if not isinstance(g, Graph):
         raise JVPError(f"jvp needs a Graph (or a Model), got {type(graph).__name__}")
+    as_feed = getattr(graph, "as_feed", None) if g is not graph else None
+    if callable(as_feed):
+        # a Model (duck-typed: the core knows no Model): its raw data become x' through its
+        # preprocessing, as for every Model method and hvp
+        feed = as_feed(feed, graph="all", what="jvp")
     if not isinstance(tangents, Mapping):
         raise JVPError(
             f"tangents must be a dict from Inputs/Parameters (or names) to arrays, "

@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from .._json import loads_bounded
 from ..training import Callback
 from ..training.defaults import SPLIT
 from .result import SearchResult, _sort_key
@@ -212,8 +213,8 @@ class _Checkpoint:
         with open(self.path, "rb") as f:  # the first line decides, before anything else is read
             first_raw = f.readline(65536)
         try:
-            first = json.loads(first_raw.decode("utf-8")) if first_raw.endswith(b"\n") else None
-        except (UnicodeDecodeError, json.JSONDecodeError):
+            first = loads_bounded(first_raw) if first_raw.endswith(b"\n") else None
+        except ValueError:  # not UTF-8, not JSON, nested too deep
             first = None
         if not isinstance(first, dict) or first.get("format") != _FORMAT:
             raise SearchError(
@@ -234,7 +235,7 @@ class _Checkpoint:
         records = []
         for n, text in enumerate(lines[1:], start=2):
             try:
-                record = _from_json(json.loads(text))
+                record = _from_json(loads_bounded(text))
                 i = int(record["trial"])
             except (json.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError):
                 raise SearchError(f"checkpoint {self.path}, line {n}: not a trial record") from None

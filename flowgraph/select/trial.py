@@ -20,6 +20,7 @@ import numpy as np
 from ..model import Model
 from ..training import Callback, History, recipe
 from ..training.defaults import DECAY, resolve_optimizer
+from ..training.resources import check_fits
 from .space import DEFAULTS, check_names, normalize_value
 
 __all__ = ["resolve_config", "fit_config", "run_trial", "check_data", "Data"]
@@ -108,6 +109,9 @@ def fit_config(
     ``seed``."""
     c = resolve_config(config)
     (X, y), valid, _ = data
+    # refused before allocating: a layer of 10^9 units is one failed trial, not a killed search
+    check_fits(len(X) + len(valid[0]), [X.shape[1], *c["hidden"], _n_classes(data)],
+               min(int(c["batch_size"]), len(X)), np.dtype(c["dtype"]).itemsize)  # fmt: skip
     model = recipe.build_model(c, X.shape[1], _n_classes(data), seed=seed)
     optimizer = recipe.build_optimizer(c, model)
     history = recipe.fit(c, model, optimizer, (X, y), valid, seed=seed, progress=progress,

@@ -19,10 +19,37 @@ from ..core import Node
 __all__ = ["Batches", "running_scores"]
 
 
+def same_computation(a: Node, b: Node) -> bool:
+    """True when nodes ``a`` and ``b`` compute the same value: the same node, or boxes of one
+    type with equal settings on children that compute the same values (``x @ V.T`` built twice
+    is two nodes, one computation). Leaves are the same only when they are one node."""
+    if a is b:
+        return True
+    if a.box is None or b.box is None or type(a.box) is not type(b.box):
+        return False
+    if len(a.children) != len(b.children) or not equal_settings(a.box, b.box):
+        return False
+    return all(same_computation(c, d) for c, d in zip(a.children, b.children))
+
+
+def equal_settings(p: Any, q: Any) -> bool:
+    """Two boxes of one type hold equal attributes (their settings; arrays compared whole)."""
+    u, v = getattr(p, "__dict__", {}), getattr(q, "__dict__", {})
+    if u.keys() != v.keys():
+        return False
+    try:
+        return all(np.array_equal(u[k], v[k]) if isinstance(u[k], np.ndarray) else
+                   bool(u[k] == v[k]) for k in u)  # fmt: skip
+    except (TypeError, ValueError):  # attributes that do not compare: not known to be equal
+        return False
+
+
 def running_scores(model: Any) -> Node | None:
     """The node of the training graph whose argmax is the predicted class (for the running
     training error): the output itself, or the scores a softmax output is computed from
-    (argmax softmax(a) = argmax a); None without a classification output on the loss path."""
+    (argmax softmax(a) = argmax a), or a node of the training graph that computes the same
+    value as one of these (the output's scores built a second time); None without a
+    classification output or when the training graph computes no such node."""
     if not model.classifier or model.output is None:
         return None
     on_path = {id(n) for n in model.train_graph.order}
@@ -30,7 +57,12 @@ def running_scores(model: Any) -> Node | None:
     candidates = [getattr(model, "logits", None), out]
     if isinstance(out.box, Softmax) and out.children:
         candidates.append(out.children[0])
-    return next((c for c in candidates if c is not None and id(c) in on_path), None)
+    candidates = [c for c in candidates if c is not None]
+    found = next((c for c in candidates if id(c) in on_path), None)
+    if found is not None:
+        return found
+    return next((n for c in candidates for n in model.train_graph.order
+                 if n.box is not None and same_computation(c, n)), None)  # fmt: skip
 
 
 class Batches:
@@ -51,8 +83,18 @@ class Batches:
         self.batch_size = int(batch_size)
         self.scores = running_scores(model)
         self.labels_at = next((i for i, k in enumerate(self.nodes) if k is model.labels), None)
+        # a classifier whose training graph computes no scores: its output, computed apart
+        self.output = None
+        if self.scores is None and model.classifier and model.output is not None:
+            self.output = model.output
+            self.predict = model.predict_graph
         if self.labels_at is None:
-            self.scores = None
+            self.scores = self.output = None
+
+    @property
+    def counts_errors(self) -> bool:
+        """True when the running training error is counted (a classifier with labels fed)."""
+        return self.scores is not None or self.output is not None
 
     def epoch(self, rng: np.random.Generator) -> Iterator[tuple[dict[Any, np.ndarray], list]]:
         """The batches of one epoch, ``(feed, parts)``, in an order drawn from ``rng``."""
@@ -69,9 +111,16 @@ class Batches:
             parts = [a[i : i + size] for a in shuffled]
             yield dict(zip(nodes, parts)), parts
 
-    def wrong(self, parts: list) -> int:
-        """Examples of the batch just computed whose predicted class is not their label."""
-        if self.scores is None:
+    def wrong(self, batch: dict, parts: list) -> int:
+        """Examples of the batch just computed whose predicted class is not their label: the
+        scores of the training graph's last fprop, or (when it computes none) the model's
+        output on the batch, computed by the prediction graph (after the step)."""
+        if self.scores is not None:
+            scores = self.scores.value
+        elif self.output is not None:
+            self.predict.fprop({k: v for k, v in batch.items() if k in self.predict})
+            scores = self.output.value
+        else:
             return 0
         labels = parts[self.labels_at]  # type: ignore[index]
-        return int(np.count_nonzero(self.scores.value.argmax(axis=1) != labels))
+        return int(np.count_nonzero(scores.argmax(axis=1) != labels))

@@ -106,7 +106,7 @@ def train(
                 v_loss, v_err = valid_figures(model, valid)
                 history.append(
                     epoch=epoch, train_loss=loss_sum / seen, valid_loss=v_loss, valid_error=v_err,
-                    train_error=wrong / seen if batches.scores is not None else float("nan"),
+                    train_error=wrong / seen if batches.counts_errors else float("nan"),
                     lr=float(optimizer.lr), seconds=time.perf_counter() - start,
                 )  # fmt: skip
                 rollback.keep(model, epoch)
@@ -174,7 +174,7 @@ def run_epoch(
         step += 1
         m = len(parts[0])
         loss_sum += float(loss) * m
-        wrong += batches.wrong(parts)
+        wrong += batches.wrong(batch, parts)
         seen += m
         for c in each_step:
             c.on_step_end(model, step)

@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from .._atomic import atomic_write
+from .._json import loads_bounded
 from ..errors import FlowgraphError
 from .callbacks import Callback
 from .resume import TrainState
@@ -101,7 +102,7 @@ def read_resume_point(path: str | Path, memory: int) -> dict[str, Any]:
     try:
         check_members(path, memory)
         with np.load(path, allow_pickle=False) as f:
-            meta = json.loads(str(f["__meta__"]))
+            meta = loads_bounded(str(f["__meta__"]))
             arrays = {k: f[k] for k in f.files if k != "__meta__"}
         return unpack(meta, arrays)
     except ResumeFileError as e:
@@ -147,8 +148,9 @@ def unpack(meta: Any, arrays: dict[str, np.ndarray]) -> dict[str, Any]:
     """The parts of a resume file, every field's type checked and (version 2) its hash."""
     if not isinstance(meta, dict) or meta.get("format") != RESUME_FORMAT:
         raise ResumeFileError("not a flowgraph resume point")
-    if meta.get("version") not in (1, VERSION):
-        raise ResumeFileError(f"version {meta.get('version')!r} is not one this flowgraph reads")
+    version = meta.get("version")
+    if type(version) is not int or version not in (1, VERSION):  # (true == 1: no version)
+        raise ResumeFileError(f"version {version!r} is not one this flowgraph reads")
     if meta["version"] >= 2 and meta.get("sha256") != digest(meta, arrays):
         raise ResumeFileError("its contents do not match their SHA-256: the file was altered "
                               "or damaged")  # fmt: skip
@@ -161,6 +163,10 @@ def unpack(meta: Any, arrays: dict[str, np.ndarray]) -> dict[str, Any]:
         if not isinstance(present, list) or not all(isinstance(p, bool) for p in present):
             raise ResumeFileError(f"buffers {key!r} must be a list of true/false")
         opt[key] = [arrays[f"opt/{key}/{i}"] if has else None for i, has in enumerate(present)]
+    for name, a in arrays.items():  # a parameter (or its best value) holds real numbers
+        if name.startswith(("param/", "best/")) and not np.issubdtype(a.dtype, np.floating):
+            raise ResumeFileError(f"member {name!r} holds {a.dtype} values; a parameter holds "
+                                  "floating-point numbers")  # fmt: skip
     best = {k[5:]: v for k, v in arrays.items() if k.startswith("best/")} or None
     params = {k[6:]: v for k, v in arrays.items() if k.startswith("param/")}
     try:

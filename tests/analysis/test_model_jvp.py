@@ -8,13 +8,6 @@ import flowgraph as fg
 from flowgraph import analysis as A
 from flowgraph.datasets import make_blobs
 
-CORE_IGNORES_PREPROCESSING = pytest.mark.xfail(
-    strict=True,
-    reason="issue 21: flowgraph.core.forward.jvp feeds a Model's raw data to model.graph, "
-    "skipping its preprocessing; when core passes a Model's data through model.as_feed, this "
-    "passes: remove the mark",
-)
-
 
 def raw_data():
     """Blobs far from 0 and on scales far from 1: a standardisation changes every number."""
@@ -31,9 +24,7 @@ def owner_and_bare(X, kind="standardize", l2=0.0):
     return owner, bare, pre
 
 
-@pytest.mark.parametrize(
-    "jvp", [A.jvp, pytest.param(fg.jvp, marks=CORE_IGNORES_PREPROCESSING)], ids=["A.jvp", "fg.jvp"]
-)
+@pytest.mark.parametrize("jvp", [A.jvp, fg.jvp], ids=["A.jvp", "fg.jvp"])
 @pytest.mark.parametrize("kind,l2", [("standardize", 0.0), ("scale", 0.01)])
 def test_jvp_of_a_model_sees_its_data_as_its_other_methods_do(jvp, kind, l2):
     X, y = raw_data()

@@ -85,10 +85,17 @@ def test_unknown_box_is_one_line_and_exit_2(capsys):
     assert "SoftmaxCrossEntropy" in err
 
 
-def test_bad_eps_is_one_line_and_exit_2(capsys):
-    assert main(["gradcheck", "--eps=-1e-6"]) == 2
+@pytest.mark.parametrize("eps", ["-1e-6", "0", "1e400", "inf", "nan", "1"])
+def test_bad_eps_is_one_line_and_exit_2(capsys, eps):
+    assert main(["gradcheck", "Tanh", f"--eps={eps}"]) == 2
     err = capsys.readouterr().err
-    assert err.count("\n") == 1 and "--eps must be a positive step" in err
+    assert err.count("\n") == 1 and "--eps must be a positive step below 1" in err
+
+
+def test_a_negative_seed_is_one_line_and_exit_2(capsys):
+    assert main(["gradcheck", "Tanh", "--seed", "-1"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "argument --seed: expected a number >= 0, got -1" in err
 
 
 class SigmoidWrong(fg.Sigmoid):
@@ -108,7 +115,8 @@ def test_a_wrong_box_fails_with_exit_1(capsys, monkeypatch, verbose):
     classes = [fg.Tanh, SigmoidWrong, Uncheckable]
     monkeypatch.setattr(flowgraph.check, "all_box_classes", lambda: classes)
     assert main(["gradcheck", *verbose]) == 1
-    out = capsys.readouterr().out
+    out, err = capsys.readouterr()
+    assert err == "flowgraph gradcheck: 2 of 3 boxes fail\n"  # the failure, one line on stderr
     if verbose:
         assert "SigmoidWrong: FAIL (wrong gradient for: a)" in out
         assert "forward-mode rules (fprop_jvp, bprop_jvp) along a random tangent" in out

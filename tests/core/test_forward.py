@@ -73,6 +73,37 @@ def test_jvp_of_one_output_and_untouched_outputs():
     np.testing.assert_array_equal(res.tangents, np.zeros((1, 2)))
 
 
+def test_jvp_of_an_owner_of_a_graph_feeds_it_through_its_as_feed():
+    """Anything with a ``graph`` and an ``as_feed`` (a Model: the core knows none) has its
+    feed pass through ``as_feed(feed, graph="all", what="jvp")``, where a Model's
+    preprocessing turns x into x'; an owner without ``as_feed`` is fed as it is."""
+    x = fg.Input("x")
+    W = fg.Parameter(np.eye(2), "W")
+    graph = fg.Graph(fg.Linear()(x, W, fg.Parameter(np.zeros(2), "b")))
+    calls = []
+
+    class Owner:
+        def __init__(self, graph):
+            self.graph = graph
+
+        def as_feed(self, feed, *, graph, what):
+            calls.append((graph, what))
+            return {x: 10 * feed["x"]}  # a "preprocessing" that scales by 10
+
+    value, tangent = fg.jvp(Owner(graph), {"x": np.ones((1, 2))}, {"W": np.ones((2, 2))})
+    assert calls == [("all", "jvp")]
+    np.testing.assert_array_equal(value, [[10.0, 10.0]])
+    np.testing.assert_array_equal(tangent, [[20.0, 20.0]])  # R{a} = R{W} x'
+
+    class Bare:
+        pass
+
+    bare = Bare()
+    bare.graph = graph
+    value, _ = fg.jvp(bare, {x: np.ones((1, 2))}, {})
+    np.testing.assert_array_equal(value, [[1.0, 1.0]])
+
+
 def test_jvp_errors_name_what_is_wrong():
     graph, feed, _ = small_net()
     with pytest.raises(JVPError, match=r"'W9'.*Inputs and Parameters: \[.*'W1'"):

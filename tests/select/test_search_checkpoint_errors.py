@@ -1,6 +1,8 @@
 """A search checkpoint is read back only with error rates a trial can have: an edited
 ``valid_error`` (negative, above 1, or NaN for a finished trial) is refused, never chosen as
-the best trial; and ``flowgraph search --space`` reads its file with a size limit."""
+the best trial; every line is JSON read at most 64 levels deep; ``flowgraph search --space``
+reads its file with a size and a depth limit; a trial's network beyond memory is refused
+before it is built."""
 
 from __future__ import annotations
 
@@ -56,3 +58,44 @@ def test_search_reads_its_space_file_with_a_size_limit(tmp_path, capsys):
     big.write_text('{"lr": {"uniform": [0.01, 0.1]}, "x": "' + "a" * 2**21 + '"}')
     assert main([*argv, "--space", str(big)]) == 2
     assert "larger than" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("line", [2, 3])
+def test_a_checkpoint_line_nested_too_deep_is_refused_without_recursing(tmp_path, line):
+    """Every line of a checkpoint is JSON read at most 64 levels deep: a header or a trial
+    line of [[[[... is a SearchError, not a RecursionError from inside the decoder."""
+    data, path = _data(), tmp_path / "c.jsonl"
+    grid_search(SPACE, data, checkpoint=path, progress=False, refit=False)
+    lines = path.read_text().splitlines()
+    lines[line - 1] = "[" * 100_000
+    path.write_text("\n".join(lines) + "\n")
+    with pytest.raises(SearchError, match=f"line {line}: not a trial record"):
+        grid_search(SPACE, data, checkpoint=path, progress=False, refit=False)
+
+
+def test_a_checkpoint_header_nested_too_deep_is_not_taken_for_one(tmp_path):
+    data, path = _data(), tmp_path / "c.jsonl"
+    path.write_text("[" * 30_000 + "\n")
+    with pytest.raises(SearchError, match="is not a flowgraph search checkpoint"):
+        grid_search(SPACE, data, checkpoint=path, progress=False, refit=False)
+
+
+def test_search_reads_its_space_file_at_most_64_levels_deep(tmp_path, capsys):
+    argv = ["search", "--dataset", "blobs", "--n-samples", "120", "--random", "2", "--quiet",
+            "--out", str(tmp_path / "s")]  # fmt: skip
+    deep = tmp_path / "deep.json"
+    deep.write_text('{"lr": ' + "[" * 100_000)
+    assert main([*argv, "--space", str(deep)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "nested 100001 deep; at most 64 levels" in err
+
+
+def test_a_network_beyond_memory_is_a_failed_trial_not_an_allocation(tmp_path, capsys):
+    """A trial's network is estimated before it is built: a 10^9-unit layer fails that trial
+    with a ResourceError (the search goes on), the others run."""
+    data = _data()
+    result = grid_search({"hidden": [4, 10**9], "epochs": 1, "batch_size": 16}, data,
+                         progress=False, refit=False)  # fmt: skip
+    small, huge = sorted(result.trials, key=lambda t: str(t["config"]["hidden"]))[::-1]
+    assert small["status"] == "ok" and huge["status"] == "failed"
+    assert huge["error"].startswith("ResourceError: this run needs about")

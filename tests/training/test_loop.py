@@ -381,3 +381,24 @@ def test_regression_history_plots_its_losses(tmp_path):
     assert len(fig.axes) == 1 and (tmp_path / "curves.png").read_bytes()[:4] == b"\x89PNG"
     labels = [line.get_label() for line in fig.axes[0].lines]
     assert labels == ["best epoch", "training loss", "validation loss"]
+
+
+@pytest.mark.parametrize("output", ["the same scores, built twice", "another function"])
+def test_train_error_is_counted_whatever_node_the_output_reads(output):
+    """history.train_error is the fraction of training examples classified wrong whenever the
+    model classifies (model.error works), also when its output does not read the loss's
+    scores node: a softmax of the same scores built a second time, or of other scores."""
+    rng = np.random.default_rng(0)
+    X, y = rng.standard_normal((30, 2)), rng.integers(0, 3, 30)
+    x, t = fg.Input("x"), fg.Input("y")
+    V = fg.Parameter(rng.standard_normal((3, 2)), "V")
+    if output == "another function":
+        scores = fg.tanh(x @ V.T)  # argmax tanh(a) = argmax a: the same classes as the loss's
+    else:
+        scores = x @ V.T
+    model = fg.Model(loss=fg.softmax_cross_entropy(x @ V.T, t), output=fg.softmax(scores))
+    # lr 1e-300: the parameters do not move (in float64), so the running error is model.error
+    history = fg.train(model, (X, y), epochs=2, batch_size=7, progress=False,
+                       optimizer=fg.SGD(model.parameters, lr=1e-300))  # fmt: skip
+    assert history.train_error == [pytest.approx(model.error(X, y), abs=1e-12)] * 2
+    assert 0 < history.train_error[0] < 1

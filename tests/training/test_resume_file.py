@@ -83,6 +83,10 @@ def test_a_good_file_reads_back(run_folder):
         (_set([], "buffers", {"velocity": "abc"}), "must be a list of true/false"),
         (_set([], "format", "other"), "not a flowgraph resume point"),
         (_set([], "version", 99), "version 99"),
+        (_set([], "version", True), "version True"),  # true == 1, but is no version
+        (_set([], "version", "2"), "version '2'"),
+        (lambda meta, arrays: arrays.__setitem__("param/W1", arrays["param/W1"].astype(int)),
+         "'param/W1' holds int64 values"),
     ],
 )
 def test_fields_of_the_wrong_type_are_refused(run_folder, tmp_path, edit, needle):
@@ -90,6 +94,25 @@ def test_fields_of_the_wrong_type_are_refused(run_folder, tmp_path, edit, needle
     with pytest.raises(ResumeFileError, match="resume.npz") as caught:
         read_resume_point(path, MEMORY)
     assert needle in str(caught.value)
+
+
+def test_a_file_of_version_1_is_checked_field_by_field(run_folder, tmp_path):
+    """A version-1 file has no hash to betray an edit: its fields' own checks refuse it."""
+
+    def unhashed(edit):
+        def change(meta, arrays):
+            meta["version"] = 1
+            edit(meta, arrays)
+
+        return change
+
+    int_param = unhashed(lambda meta, arrays: arrays.__setitem__(
+        "param/W1", arrays["param/W1"].astype(np.int64)))  # fmt: skip
+    for edit, needle in [(int_param, "'param/W1' holds int64"),
+                         (unhashed(_set(["state"], "epoch", "2")), "epoch must be a whole")]:
+        path = _edited(run_folder, tmp_path, edit, sign=False)
+        with pytest.raises(ResumeFileError, match=needle):
+            read_resume_point(path, MEMORY)
 
 
 def test_any_change_without_the_hash_is_found(run_folder, tmp_path):
@@ -178,3 +201,14 @@ def test_a_file_of_version_1_without_a_hash_still_resumes(run_folder, tmp_path, 
     _write(folder / RESUME, meta, arrays, sign=False)
     assert main(["train", "--resume", str(folder), "--epochs", "3", "--no-progress"]) == 0
     assert "resuming" in capsys.readouterr().out and (folder / "manifest.json").is_file()
+
+
+@pytest.mark.parametrize("text", ["[" * 100_000, "[" * 65 + "]" * 65, '{"a": ' * 5000 + "1"])
+def test_a_description_nested_too_deep_is_refused_without_recursing(run_folder, tmp_path, text):
+    """The description is JSON read at most 64 levels deep: a file of [[[[... is one
+    ResumeFileError, not a RecursionError from inside the decoder."""
+    _, arrays = _contents(run_folder / RESUME)
+    path = tmp_path / RESUME
+    np.savez(path, __meta__=np.array(text), **arrays)
+    with pytest.raises(ResumeFileError, match=r"nested \d+ deep; at most 64 levels"):
+        read_resume_point(path, MEMORY)
