@@ -14,7 +14,7 @@ from ..model import Model
 from .space import Distribution, SearchError, format_value
 from .trial import resolve_config
 
-__all__ = ["SearchResult", "COLUMNS"]
+__all__ = ["SearchResult", "COLUMNS", "sort_key"]
 
 # the columns of a trial after its hyper-parameters, in table order
 COLUMNS = (
@@ -29,7 +29,7 @@ COLUMNS = (
 )
 
 
-def _sort_key(trial: dict[str, Any]) -> tuple[int, float, int]:
+def sort_key(trial: dict[str, Any]) -> tuple[int, float, int]:
     # finished trials by validation error, ties by trial index (deterministic); failed ones last
     ok = trial["status"] == "ok" and not math.isnan(trial["valid_error"])
     return (0 if ok else 1, trial["valid_error"] if ok else 0.0, trial["trial"])
@@ -87,8 +87,8 @@ class SearchResult:
     @property
     def best_trial(self) -> dict[str, Any] | None:
         """The finished trial of lowest validation error (ties: lowest index); None if none."""
-        ok = [t for t in self.trials if _sort_key(t)[0] == 0]
-        return min(ok, key=_sort_key) if ok else None
+        ok = [t for t in self.trials if sort_key(t)[0] == 0]
+        return min(ok, key=sort_key) if ok else None
 
     @property
     def best(self) -> dict[str, Any] | None:
@@ -101,7 +101,7 @@ class SearchResult:
         """One flat row per trial, best first: ``trial``, the hyper-parameters, then
         valid_error, train_error, epochs_trained, best_epoch, seconds, seed, status, error."""
         rows = []
-        for t in sorted(self.trials, key=_sort_key):
+        for t in sorted(self.trials, key=sort_key):
             row = {"trial": t["trial"]}
             row.update({p: t["config"].get(p) for p in self.params})
             row.update({c: t[c] for c in COLUMNS})

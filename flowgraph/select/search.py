@@ -8,23 +8,19 @@ estimates the generalisation error once, at the end.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import math
 import os
-import threading
-import time
 import warnings
-from collections.abc import Generator, Mapping, Sequence
-from pathlib import Path
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 
-from .._json import loads_bounded
 from ..training import Callback
 from ..training.defaults import SPLIT
-from .result import SearchResult, _sort_key
+from .checkpoint import Checkpoint, fingerprint
+from .result import SearchResult, sort_key
+from .runners import Plan, check_runner, lost, run_dask, run_loky, run_serial
 from .space import (
     SearchError,
     check_distributions,
@@ -34,12 +30,10 @@ from .space import (
     sample_config,
     trial_seed,
 )
-from .trial import Data, check_data, fit_config, run_trial
+from .trial import Data, check_data, fit_config
 
 __all__ = ["grid_search", "random_search", "load_data", "plan_random"]
 
-# one planned trial: (index, configuration, seed)
-Plan = list[tuple[int, dict[str, Any], int]]
 
 
 class LoadedData(tuple):
@@ -121,251 +115,6 @@ def load_data(
     return LoadedData(parts, pre, metadata)
 
 
-def _fingerprint(data: Data) -> str:
-    """SHA-256 of the data's arrays: a checkpoint resumes only the search it was written by."""
-    h = hashlib.sha256()
-    for X, y in data:
-        for a in (X, y):
-            a = np.ascontiguousarray(a)
-            h.update(f"{a.dtype.str}{a.shape}".encode())
-            h.update(a.tobytes())
-    return h.hexdigest()
-
-
-# -- the checkpoint -----------------------------------------------------------------------------
-
-_FORMAT = "flowgraph-search-checkpoint"
-
-
-def _to_json(record: dict[str, Any]) -> str:
-    def clean(v: Any) -> Any:
-        if isinstance(v, float) and not math.isfinite(v):
-            return None
-        if isinstance(v, tuple):
-            return list(v)
-        if isinstance(v, dict):
-            return {k: clean(x) for k, x in v.items()}
-        return v
-
-    return json.dumps(clean(record), allow_nan=False)
-
-
-def _from_json(line: dict[str, Any]) -> dict[str, Any]:
-    record = dict(line)
-    record["config"] = {k: normalize_value(k, v) for k, v in line["config"].items()}
-    for k in ("valid_error", "train_error"):
-        record[k] = math.nan if record[k] is None else float(record[k])
-    return record
-
-
-def _impossible_error(record: dict[str, Any]) -> str | None:
-    """Why a trial record's error rates cannot be (an error rate lies in [0, 1]; NaN only for
-    a failed trial), or None: an edited checkpoint must not choose the best trial."""
-    for k in ("valid_error", "train_error"):
-        v = record[k]
-        if (math.isnan(v) and record.get("status") == "ok") or not (math.isnan(v) or 0 <= v <= 1):
-            return f"{k} = {v} is not an error rate in [0, 1] of a finished trial"
-    return None
-
-
-class _Checkpoint:
-    """A JSON-lines file: a header naming the data, then one finished trial per line, each
-    written with one call, flushed and fsync'ed.
-
-    Nothing is written into an existing file before it is verified to be a checkpoint of this
-    search: a mistyped path (a space file, a model) is refused untouched. An empty file, or one
-    holding only the beginning of a header (a crash while creating it), is a fresh start. A
-    half-written last trial (a crash mid-write) is dropped, and new lines start clean."""
-
-    def __init__(self, path: str | os.PathLike, plan: Plan, fingerprint: str):
-        self.path = Path(path)
-        self.done: dict[int, dict[str, Any]] = {}
-        header = {"format": _FORMAT, "version": 1, "data_sha256": fingerprint}
-        planned = {i: (config, seed) for i, config, seed in plan}
-        for i, config, _ in plan:
-            try:
-                _to_json({"config": config})
-            except (TypeError, ValueError):
-                raise SearchError(
-                    f"trial {i}: a checkpoint stores configurations as JSON, and {config} is "
-                    "not (give names and numbers, not objects)"
-                ) from None
-        if self.path.is_dir():
-            raise SearchError(f"checkpoint {self.path} is a folder; give a file (e.g. s.jsonl)")
-        if self.path.exists() and not self._is_fresh():
-            self._read(planned, header)
-        else:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._write_line(json.dumps(header), mode="w")
-
-    def _is_fresh(self) -> bool:
-        """True for an empty file or one cut short while its header was being written."""
-        size = self.path.stat().st_size
-        if size == 0:
-            return True
-        if size > 4096:
-            return False
-        raw = self.path.read_bytes()
-        start = b'{"format": "' + _FORMAT.encode() + b'"'
-        return b"\n" not in raw and (start.startswith(raw) or raw.startswith(start))
-
-    def _read(self, planned: dict[int, tuple[dict[str, Any], int]], header: dict) -> None:
-        with open(self.path, "rb") as f:  # the first line decides, before anything else is read
-            first_raw = f.readline(65536)
-        try:
-            first = loads_bounded(first_raw) if first_raw.endswith(b"\n") else None
-        except ValueError:  # not UTF-8, not JSON, nested too deep
-            first = None
-        if not isinstance(first, dict) or first.get("format") != _FORMAT:
-            raise SearchError(
-                f"{self.path} is not a flowgraph search checkpoint (left untouched); "
-                "give a new path, or the .jsonl file an earlier search wrote"
-            )
-        if first.get("data_sha256") != header["data_sha256"]:
-            raise SearchError(
-                f"checkpoint {self.path} was written by a search on other data; "
-                "use another checkpoint path"
-            )
-        raw = self.path.read_bytes()
-        end = raw.rfind(b"\n") + 1
-        try:
-            lines = raw[:end].decode("utf-8").splitlines()
-        except UnicodeDecodeError:
-            raise SearchError(f"checkpoint {self.path}: not UTF-8 text past its header") from None
-        records = []
-        for n, text in enumerate(lines[1:], start=2):
-            try:
-                record = _from_json(loads_bounded(text))
-                i = int(record["trial"])
-            except (json.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError):
-                raise SearchError(f"checkpoint {self.path}, line {n}: not a trial record") from None
-            impossible = _impossible_error(record)
-            if impossible:
-                raise SearchError(f"checkpoint {self.path}, line {n}: {impossible}")
-            if i not in planned or planned[i] != (record["config"], record["seed"]):
-                want = planned.get(i)
-                raise SearchError(
-                    f"checkpoint {self.path}, line {n}: trial {i} was {record['config']} with "
-                    f"seed {record['seed']}, but this search's trial {i} is "
-                    + (f"{want[0]} with seed {want[1]}" if want else "not planned")
-                    + "; a checkpoint belongs to one search: use another path"
-                )
-            records.append((i, record))
-        if end < len(raw):  # verified: now drop the line a crash cut short, before appending
-            with open(self.path, "r+b") as f:
-                f.truncate(end)
-        for i, record in records:
-            self.done.setdefault(i, record)
-
-    def _write_line(self, text: str, mode: str = "a") -> None:
-        with open(self.path, mode, encoding="utf-8") as f:
-            f.write(text + "\n")
-            f.flush()
-            os.fsync(f.fileno())
-
-    def append(self, record: dict[str, Any]) -> None:
-        self._write_line(_to_json(record))
-
-
-# -- executors: each yields the records of ``todo`` as they finish ------------------------------
-
-
-def _run_serial(
-    todo: Plan, data: Data, callbacks: Sequence[Callback]
-) -> Generator[dict, None, None]:
-    for i, config, seed in todo:
-        yield run_trial(config, data, seed, index=i, callbacks=callbacks)
-
-
-def _exit_with_parent(parent: int) -> None:
-    """Each worker process starts a thread that ends the worker as soon as the search that
-    started it is gone, even when that process was killed outright (SIGKILL) and could not
-    stop its workers itself (an idle loky worker would otherwise wait minutes)."""
-
-    def watch() -> None:
-        while os.getppid() == parent:
-            time.sleep(0.5)
-        os._exit(1)
-
-    threading.Thread(target=watch, name="flowgraph-parent-watch", daemon=True).start()
-
-
-def _run_loky(todo: Plan, data: Data, callbacks: Sequence[Callback], n_jobs: int) -> Generator:
-    from joblib import Parallel, delayed, parallel_config
-
-    watch = {"initializer": _exit_with_parent, "initargs": (os.getpid(),)}
-    with parallel_config(backend="loky", **watch):  # the dispatch starts here, in __call__
-        records = Parallel(n_jobs=n_jobs, return_as="generator_unordered")(
-            delayed(run_trial)(config, data, seed, index=i, callbacks=callbacks)
-            for i, config, seed in todo
-        )
-    yield from records
-
-
-def _run_dask(todo: Plan, data: Data, callbacks: Sequence[Callback], scheduler: Any) -> Generator:
-    from dask.distributed import Client, as_completed
-
-    own = isinstance(scheduler, str)
-    try:
-        client = Client(scheduler) if own else scheduler
-    except OSError as e:  # refused, timed out, unknown host
-        raise SearchError(f"cannot reach the Dask scheduler at {scheduler}: {e}") from None
-    futures = []
-    try:
-        [data_future] = client.scatter([data], broadcast=True)
-        by_key = {}
-        for i, config, seed in todo:
-            f = client.submit(
-                run_trial, config, data_future, seed, index=i, callbacks=callbacks, pure=False
-            )
-            by_key[f.key] = (i, config, seed)
-            futures.append(f)
-        for f in as_completed(futures):
-            try:
-                yield f.result()
-            except Exception as e:  # the worker died or the task was lost: not the trial's doing
-                i, config, seed = by_key[f.key]
-                yield _lost(i, config, seed, e)
-    finally:
-        unfinished = [f for f in futures if not f.done()]
-        if unfinished:
-            client.cancel(unfinished)
-        if own:
-            client.close()
-
-
-def _lost(index: int, config: dict, seed: int, e: BaseException) -> dict[str, Any]:
-    """The record of a trial that the cluster lost (kept out of the checkpoint: retried)."""
-    return {
-        "trial": index,
-        "seed": seed,
-        "config": config,
-        "status": "failed",
-        "valid_error": math.nan,
-        "train_error": math.nan,
-        "epochs_trained": 0,
-        "best_epoch": None,
-        "seconds": 0.0,
-        "error": f"lost by the cluster: {type(e).__name__}: {e}",
-        "lost": True,
-    }
-
-
-def _check_runner(n_jobs: int, scheduler: Any) -> None:
-    if isinstance(n_jobs, bool) or not isinstance(n_jobs, (int, np.integer)) or n_jobs == 0:
-        raise SearchError(f"n_jobs must be a positive number of processes or -1, got {n_jobs!r}")
-    if scheduler is not None:
-        if n_jobs != 1:
-            raise SearchError(
-                "give n_jobs (local processes) or scheduler (a Dask cluster), not both"
-            )
-        if not isinstance(scheduler, str) and not hasattr(scheduler, "submit"):
-            raise SearchError(
-                f"scheduler must be an address such as 'tcp://host:8786' or a "
-                f"dask.distributed.Client, got {type(scheduler).__name__}"
-            )
-
-
 # -- the search ---------------------------------------------------------------------------------
 
 _RETRIES = 1  # how many times a lost trial is run again before it is reported
@@ -385,7 +134,7 @@ def _search(
     refit: bool,
     callbacks: Sequence[Callback],
 ) -> SearchResult:
-    ckpt = _Checkpoint(checkpoint, plan, _fingerprint(data)) if checkpoint is not None else None
+    ckpt = Checkpoint(checkpoint, plan, fingerprint(data)) if checkpoint is not None else None
     done: dict[int, dict[str, Any]] = dict(ckpt.done) if ckpt else {}
     n_resumed = len(done)
 
@@ -394,7 +143,7 @@ def _search(
         from tqdm.auto import tqdm
 
         bar = tqdm(total=len(plan), initial=len(done), desc=f"{kind} search", unit="trial")
-    best = min((t["valid_error"] for t in done.values() if _sort_key(t)[0] == 0), default=math.inf)
+    best = min((t["valid_error"] for t in done.values() if sort_key(t)[0] == 0), default=math.inf)
     interrupted = False
     try:
         # a trial lost by the runner (a worker or the scheduler gone) is no verdict on its
@@ -406,17 +155,17 @@ def _search(
             if attempt and bar is not None:
                 bar.write(f"retrying {len(todo)} lost trial(s): {[p[0] for p in todo]}")
             if scheduler is not None:
-                records = _run_dask(todo, data, callbacks, scheduler)
+                records = run_dask(todo, data, callbacks, scheduler)
             elif n_jobs != 1:
-                records = _run_loky(todo, data, callbacks, n_jobs)
+                records = run_loky(todo, data, callbacks, n_jobs)
             else:
-                records = _run_serial(todo, data, callbacks)
+                records = run_serial(todo, data, callbacks)
             try:
                 for record in records:
                     done[record["trial"]] = record
                     if ckpt is not None and not record.get("lost"):
                         ckpt.append(record)
-                    if _sort_key(record)[0] == 0:
+                    if sort_key(record)[0] == 0:
                         best = min(best, record["valid_error"])
                     if bar is not None and not record.get("lost"):
                         bar.set_postfix({"best valid err": f"{best:.4f}"}, refresh=False)
@@ -426,7 +175,7 @@ def _search(
             except Exception as e:  # the runner itself broke (a worker killed, a pool gone)
                 for i, config, s in todo:
                     if i not in done or done[i].get("lost"):
-                        done[i] = _lost(i, config, s, e)
+                        done[i] = lost(i, config, s, e)
             finally:
                 records.close()  # stops the workers still running when interrupted
     except KeyboardInterrupt:
@@ -513,7 +262,7 @@ def grid_search(
     best configuration again and measure its test error. Ctrl-C stops the search and returns
     the finished trials (without the test evaluation).
     """
-    _check_runner(n_jobs, scheduler)
+    check_runner(n_jobs, scheduler)
     configs = grid_configs(space)
     space = {
         k: [normalize_value(k, x) for x in (v if isinstance(v, list) else [v])]
@@ -577,7 +326,7 @@ def random_search(
     it trains from s_i, so the search is reproducible and ``run_trial(trial["config"], data,
     trial["seed"])`` re-runs one trial alone. Other arguments as in :func:`grid_search`.
     """
-    _check_runner(n_jobs, scheduler)
+    check_runner(n_jobs, scheduler)
     plan = plan_random(distributions, n_trials, seed)
     space = check_distributions(distributions)
     return _search(

@@ -87,14 +87,14 @@ SPACE = {"lr": [0.05, 0.1, 0.2], "epochs": 2, "batch_size": 16, "hidden": [4]}
 
 def _losing(lose: set[int], times: int):
     """A serial runner that loses the trials in ``lose`` the first ``times`` runs."""
-    real = search_module._run_serial
+    real = search_module.run_serial
     runs = {"n": 0}
 
     def run(todo, data, callbacks):
         runs["n"] += 1
         for i, config, seed in todo:
             if i in lose and runs["n"] <= times:
-                yield search_module._lost(i, config, seed, ConnectionError("worker gone"))
+                yield search_module.lost(i, config, seed, ConnectionError("worker gone"))
             else:
                 yield from real([(i, config, seed)], data, callbacks)
 
@@ -102,7 +102,7 @@ def _losing(lose: set[int], times: int):
 
 
 def test_a_lost_trial_is_retried_and_then_the_search_is_whole(monkeypatch):
-    monkeypatch.setattr(search_module, "_run_serial", _losing({1}, times=1))
+    monkeypatch.setattr(search_module, "run_serial", _losing({1}, times=1))
     result = grid_search(SPACE, _data(), progress=False)
     assert not result.lost_trials
     assert [t["status"] for t in result.trials] == ["ok", "ok", "ok"]
@@ -110,7 +110,7 @@ def test_a_lost_trial_is_retried_and_then_the_search_is_whole(monkeypatch):
 
 
 def test_trials_lost_for_good_are_reported_and_no_best_is_evaluated(monkeypatch):
-    monkeypatch.setattr(search_module, "_run_serial", _losing({0, 2}, times=99))
+    monkeypatch.setattr(search_module, "run_serial", _losing({0, 2}, times=99))
     with pytest.warns(RuntimeWarning, match=r"lost by the runner even after a retry: \[0, 2\]"):
         result = grid_search(SPACE, _data(), progress=False)
     assert [t["trial"] for t in result.lost_trials] == [0, 2]
@@ -118,7 +118,7 @@ def test_trials_lost_for_good_are_reported_and_no_best_is_evaluated(monkeypatch)
 
 
 def test_a_runner_that_breaks_marks_its_trials_lost_and_retries_them(monkeypatch):
-    real = search_module._run_serial
+    real = search_module.run_serial
     calls = {"n": 0}
 
     def broken_once(todo, data, callbacks):
@@ -128,7 +128,7 @@ def test_a_runner_that_breaks_marks_its_trials_lost_and_retries_them(monkeypatch
             raise OSError("the process pool was terminated abruptly")
         yield from real(todo, data, callbacks)
 
-    monkeypatch.setattr(search_module, "_run_serial", broken_once)
+    monkeypatch.setattr(search_module, "run_serial", broken_once)
     result = grid_search(SPACE, _data(), progress=False)
     assert calls["n"] == 2 and not result.lost_trials
     assert [t["status"] for t in result.trials] == ["ok", "ok", "ok"]
@@ -137,7 +137,7 @@ def test_a_runner_that_breaks_marks_its_trials_lost_and_retries_them(monkeypatch
 def test_the_cli_exits_non_zero_and_names_lost_trials(monkeypatch, tmp_path, capsys):
     from flowgraph.cli import main
 
-    monkeypatch.setattr(search_module, "_run_serial", _losing({1}, times=99))
+    monkeypatch.setattr(search_module, "run_serial", _losing({1}, times=99))
     argv = ["search", "--dataset", "blobs", "--n-samples", "120", "--quiet", "--grid",
             "lr=0.05,0.1,0.2", "--set", "epochs=2", "--out", str(tmp_path / "s")]  # fmt: skip
     with pytest.warns(RuntimeWarning):
