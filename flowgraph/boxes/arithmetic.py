@@ -125,12 +125,18 @@ class Add(Box):
     min_arity = 1
     input_names = ("x",)
 
-    def fprop(self, *xs):
+    def fprop(self, *xs, out=None):
+        """``out``: a step plan's buffer of s's shape and dtype (the same sums, in place)."""
         shape = np.shape(xs[0])
         for x in xs[1:]:
             if np.shape(x) != shape:
                 _broadcast_shape("Add", xs)
                 break
+        if out is not None and len(xs) > 1 and out.shape:  # (a scalar sum: fresh, cheaper)
+            s = np.add(xs[0], xs[1], out=out)
+            for x in xs[2:]:
+                s += x
+            return s
         s = xs[0] + xs[1] if len(xs) > 1 else np.array(xs[0], copy=True)
         for x in xs[2:]:
             s = s + x
@@ -348,16 +354,26 @@ class MatMul(Box):
     arity = 2
     input_names = ("a", "b")
 
-    def fprop(self, a, b):
+    def fprop(self, a, b, out=None):
+        """``out``: a step plan's buffer of y's shape and dtype (the same product, there)."""
         if np.ndim(a) != 2 or np.ndim(b) != 2 or np.shape(a)[1] != np.shape(b)[0]:
             raise ShapeError(
                 f"MatMul needs a of shape (N, K) and b of shape (K, M), got a {np.shape(a)} "
                 f"and b {np.shape(b)}"
             )
+        if out is not None and a.dtype == b.dtype == out.dtype:
+            return np.matmul(a, b, out=out)
         return a @ b
 
-    def bprop(self, inputs, y, grad_y):
+    def bprop(self, inputs, y, grad_y, out=None):
+        """``out``: (grad_a buffer or None, grad_b buffer or None), as for fprop."""
         a, b = inputs
+        if out is not None and a.dtype == b.dtype == grad_y.dtype:
+            out_a, out_b = out
+            return (
+                grad_y @ b.T if out_a is None else np.matmul(grad_y, b.T, out=out_a),
+                a.T @ grad_y if out_b is None else np.matmul(a.T, grad_y, out=out_b),
+            )
         return grad_like(grad_y @ b.T, a), grad_like(a.T @ grad_y, b)
 
     def fprop_jvp(self, inputs, tangents, y):

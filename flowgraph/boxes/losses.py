@@ -63,10 +63,11 @@ def _grad_in(g: np.ndarray, x: np.ndarray) -> np.ndarray:
     return g.astype(dtype, copy=False) if dtype.kind == "f" else g
 
 
-def softmax(a: np.ndarray) -> np.ndarray:
-    """Row-wise softmax(a)_c = exp(a_c) / sum_c' exp(a_c'), stable: the row max is subtracted."""
+def softmax(a: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    """Row-wise softmax(a)_c = exp(a_c) / sum_c' exp(a_c'), stable: the row max is subtracted
+    (written into ``out`` when given, an array of a's shape and dtype)."""
     # the ufuncs' reduce: a.max and a.sum, without the methods' Python-level wrappers
-    e = a - np.maximum.reduce(a, axis=-1, keepdims=True)
+    e = np.subtract(a, np.maximum.reduce(a, axis=-1, keepdims=True), out=out)
     np.exp(e, out=e)
     e /= np.add.reduce(e, axis=-1, keepdims=True)
     return e
@@ -176,6 +177,9 @@ class SoftmaxCrossEntropy(Box):
             (the loss is then log(1 + sum_{c != y} exp(a_c - a_y)), as small as 1e-300)
     bprop:  grad_a = -(e(y) - f(x)) / N,  f(x) = softmax(a)     (the lecture's output
             gradient, averaged over the batch); y gets no gradient (None)
+
+    ``bprop(..., out=(grad_a, None))`` writes grad_a into a step plan's buffer
+    (:mod:`flowgraph.core.plan`), the same operations in place.
     """
 
     arity = 2
@@ -197,11 +201,12 @@ class SoftmaxCrossEntropy(Box):
         per_example = np.log1p(np.add.reduce(e, axis=1)) + (m - a[_label_entries(y)])
         return np.asarray(np.add.reduce(per_example) / n, dtype=out)
 
-    def bprop(self, inputs, loss, grad_loss):
+    def bprop(self, inputs, loss, grad_loss, out=None):
         a, y = inputs
         n = a.shape[0]
-        work, out = _working(a)
-        grad_a = softmax(a.astype(work, copy=False))  # f(x), a fresh array
+        work, dtype = _working(a)
+        buf = out[0] if out is not None and a.dtype == work == dtype else None
+        grad_a = softmax(a.astype(work, copy=False), out=buf)  # f(x), fresh or the plan's
         grad_a[_label_entries(y)] -= 1  # f(x) - e(y)
         grad_a *= np.asarray(grad_loss, dtype=work) / n
         return _grad_in(grad_a, a), None

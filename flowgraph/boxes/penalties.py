@@ -37,7 +37,16 @@ class L2Penalty(Box):
             dtype=dtype,
         )
 
-    def bprop(self, inputs, omega, grad_omega):
+    def bprop(self, inputs, omega, grad_omega, out=None):
+        """``out``: one step-plan buffer (or None) per W(k), written in place where given."""
+        if out is not None:
+            c = 2 * grad_omega
+            return tuple(
+                (W * c).astype(W.dtype, copy=False)
+                if o is None or o.dtype != np.result_type(W, c)
+                else np.multiply(W, c, out=o)
+                for W, o in zip(inputs, out)
+            )
         return tuple((W * (2 * grad_omega)).astype(W.dtype, copy=False) for W in inputs)
 
     def fprop_jvp(self, inputs, tangents, omega):

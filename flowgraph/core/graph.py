@@ -21,6 +21,7 @@ import numpy as np
 
 from ..errors import BoxError, FeedError, FlowgraphError, GraphError, NonFiniteError
 from .node import Input, Node, Parameter
+from .plan import StepPlan
 from .rank1 import Outer
 
 __all__ = ["Graph"]
@@ -123,6 +124,7 @@ class Graph:
         self._stamp: object | None = None
         self.stamped: list[Node] = self.inputs + self.box_nodes
         self._plans: dict[tuple, list[tuple[Node, tuple[bool, ...]]]] = {}
+        self._step_plans: dict[int, StepPlan] = {}  # output -> its planned step (step_plan)
         # wrt=None: the plan, and the targets it never reaches (they get zero gradients)
         self._default_plans: dict[int, tuple[list, tuple[Node, ...]]] = {}
 
@@ -277,6 +279,28 @@ class Graph:
                         f"feed holds node {key.describe()}, which is not an Input of this graph "
                         f"(inputs: {sorted(known)})"
                     )
+
+    def give_inputs(self, feed: Mapping[Any, Any], stamp: object | None) -> None:
+        """Give each Input its value from ``feed``, checked as :meth:`fprop` checks it (for
+        the step plan, which then computes the rest)."""
+        self._feed(feed, stamp)
+
+    def accept_fprop(self, stamp: object | None) -> None:
+        """Mark the nodes' values as those of the fprop stamped ``stamp`` (None: of none,
+        while one runs), as :meth:`fprop` does at its start and end: the step plan's hook."""
+        self._stamp = stamp
+
+    def step_plan(self, output: Node | str | None = None) -> StepPlan:
+        """The planned training step for ``output`` (default the first): ``fprop`` and
+        ``bprop`` as this graph's, with the values and gradients in buffers the plan owns and
+        reuses between steps of the same shapes (:mod:`flowgraph.core.plan`);
+        ``print(graph.step_plan())`` shows it as the straight-line code it runs. One plan
+        per output, kept. (:meth:`plan` is the list of boxes bprop visits.)"""
+        out = self.resolve(output) if output is not None else self.outputs[0]
+        plan = self._step_plans.get(id(out))
+        if plan is None:
+            plan = self._step_plans[id(out)] = StepPlan(self, out)
+        return plan
 
     def _missing_feed_message(self, inp: Input, feed: Mapping[Any, Any]) -> str:
         names = [i.name for i in self.inputs]

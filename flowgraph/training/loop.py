@@ -146,11 +146,23 @@ def run_epoch(
     """One pass over the batches: fprop, bprop, one optimizer step each. Returns the sum of
     the batch losses weighted by their size, the examples classified wrong, the examples seen
     and the update count. Stops after the batch where Ctrl-C came or the loss went NaN."""
-    graph = model.train_graph
+    plan, fprop, bprop = planned_step(model.train_graph, optimizer)
+    try:
+        return steps(model, optimizer, batches, rng, step, each_step, stop, fprop, bprop)
+    finally:
+        if plan is not None:
+            plan.fold(None)  # the fold lasts one epoch of fg.train, no longer
+
+
+def steps(
+    model: Any, optimizer: Any, batches: Batches, rng: np.random.Generator, step: int,
+    each_step: list[Callback], stop: StopFlag, fprop: Any, bprop: Any,
+) -> tuple[float, int, int, int]:  # fmt: skip
+    """The loop of :func:`run_epoch` with its step's ``fprop`` and ``bprop``."""
     loss_sum, wrong, seen = 0.0, 0, 0
     for batch, parts in batches.epoch(rng):
-        loss = graph.fprop(batch)
-        graph.bprop()
+        loss = fprop(batch)
+        bprop()
         optimizer.step()
         step += 1
         m = len(parts[0])
@@ -162,6 +174,18 @@ def run_epoch(
         if stop.set or not math.isfinite(loss_sum):  # NaN: stop now, raised by the caller
             break
     return loss_sum, wrong, seen, step
+
+
+def planned_step(graph: Any, optimizer: Any) -> tuple[Any, Any, Any]:
+    """(plan, fprop, bprop) of one training step: the graph's step plan, whose buffers are
+    reused from batch to batch (:mod:`flowgraph.core.plan`; the same arithmetic), with plain
+    SGD's update folded in when the optimiser opts in (``SGD(..., fold=True)``); no plan and
+    the graph's own fprop and bprop when it checks every value for NaN (``check_finite``)."""
+    if graph.check_finite:
+        return None, graph.fprop, graph.bprop
+    plan = graph.step_plan()
+    plan.fold(optimizer)
+    return plan, plan.fprop, plan.bprop
 
 
 def finish(model: Any, history: History, early_stopping: EarlyStopping | None,
