@@ -54,6 +54,10 @@ class Sigmoid(Box):
 
     input_names = ("a",)
 
+    code_fprop = ("e = np.exp(-np.abs({0})); {out}[...] = np.where({0} >= 0, 1, e); "
+                  "{out} /= 1 + e")  # fmt: skip
+    code_bprop = ("np.multiply({g}, {out}, out={gx}); np.multiply({gx}, 1 - {out}, out={gx})",)
+
     def fprop(self, a, out=None):
         e = np.exp(-np.abs(a))  # in (0, 1]: cannot overflow
         if out is not None and out.dtype == e.dtype:
@@ -91,6 +95,10 @@ class Tanh(Box):
 
     input_names = ("a",)
 
+    code_fprop = "np.tanh({0}, out={out})"
+    code_bprop = ("np.multiply({out}, {out}, out={gx}); np.subtract(1, {gx}, out={gx}); "
+                  "np.multiply({g}, {gx}, out={gx})",)  # fmt: skip
+
     def fprop(self, a, out=None):
         return np.tanh(a, out=out)
 
@@ -122,6 +130,9 @@ class ReLU(Box):
     """
 
     input_names = ("a",)
+
+    code_fprop = "np.maximum({0}, 0, out={out})"
+    code_bprop = ("np.multiply({g}, {out} > 0, out={gx})",)
 
     def fprop(self, a, out=None):
         return np.maximum(a, 0, out=out)

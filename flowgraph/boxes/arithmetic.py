@@ -125,6 +125,9 @@ class Add(Box):
     min_arity = 1
     input_names = ("x",)
 
+    code_fprop = "{out} = {plus}"
+    code_bprop = ("{gx} = {g}",)
+
     def fprop(self, *xs, out=None):
         """``out``: a step plan's buffer of s's shape and dtype (the same sums, in place)."""
         shape = np.shape(xs[0])
@@ -178,6 +181,9 @@ class Scale(Box):
     """
 
     input_names = ("x",)
+
+    code_fprop = "{out} = c * {0}"
+    code_bprop = ("{gx} = c * {g}",)
 
     def __init__(self, c: float):
         if not isinstance(c, (int, float, np.number)) or not np.isfinite(c):
@@ -353,6 +359,9 @@ class MatMul(Box):
 
     arity = 2
     input_names = ("a", "b")
+
+    code_fprop = "np.matmul({0}, {1}, out={out})"
+    code_bprop = ("np.matmul({g}, {1}.T, out={gx})", "np.matmul({0}.T, {g}, out={gx})")
 
     def fprop(self, a, b, out=None):
         """``out``: a step plan's buffer of y's shape and dtype (the same product, there)."""

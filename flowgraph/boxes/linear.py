@@ -39,6 +39,14 @@ class Linear(Box):
     arity = 3
     input_names = ("h", "W", "b")
 
+    # the step plan's lines (flowgraph.core.plan_code): the same operations as below
+    code_fprop = "np.matmul({0}, {1}.T, out={out}); {out} += {2}"
+    code_bprop = (
+        "np.matmul({g}, {1}, out={gx})",
+        "np.matmul({g}.T, {0}, out={gx})",
+        "np.add.reduce({g}, axis=0, out={gx})",
+    )
+
     def fprop(self, h, W, b, out=None):
         if np.ndim(h) != 2 or np.ndim(W) != 2 or np.ndim(b) != 1:
             raise ShapeError(
@@ -118,6 +126,12 @@ class Linear(Box):
             grad_W = like(grad_a.T @ h, W) if needs[1] else None
             grad_b = like(grad_a.sum(axis=0), b) if needs[2] else None
         return grad_h, grad_W, grad_b
+
+    def folds_weight_gradient(self) -> bool:
+        """Whether grad_W is grad_a^T h as written here, so that a step plan may fold plain
+        SGD's update into that product (W <- W - alpha grad_a^T h, :mod:`flowgraph.core.plan`):
+        not for a subclass that redefines bprop."""
+        return type(self).bprop is Linear.bprop and type(self).bprop_needed is Linear.bprop_needed
 
     def sample_inputs(self, rng):
         n, d_in, d_out = 4, 3, 5

@@ -185,6 +185,9 @@ class SoftmaxCrossEntropy(Box):
     arity = 2
     input_names = ("a", "y")
 
+    code_fprop = "{out} = mean(log(sum(exp({0}), axis=1)) - {0}[range(N), {1}])"
+    code_bprop = ("softmax({0}, out={gx}); {gx}[range(N), {1}] -= 1; {gx} *= {g} / N",)
+
     def fprop(self, a, y):
         _check_scores(a, "SoftmaxCrossEntropy", "a")
         n = a.shape[0]

@@ -29,6 +29,9 @@ class L2Penalty(Box):
     arity = None
     input_names = ("W",)
 
+    code_fprop = "{out} = sum(np.vdot(W, W) for W in ({all},))"
+    code_bprop = ("np.multiply({x}, 2 * {g}, out={gx})",)
+
     def fprop(self, *Ws):
         dtype = _float_weights(self, Ws)
         work = np.promote_types(dtype, np.float32)  # float16 squares summed in float32

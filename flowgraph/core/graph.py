@@ -98,7 +98,9 @@ class Graph:
     ``stamped`` (the nodes an fprop feeds or computes: inputs, then box nodes) and
     ``single_output`` (built from one node: fprop returns its value, not a list).
     ``check_finite=True`` makes fprop and bprop stop at the first box whose output or
-    gradient holds NaN or inf, naming it.
+    gradient holds NaN or inf, naming it. ``planned = True`` makes ``fprop`` and ``bprop()``
+    (of the first output, no ``wrt``) run :meth:`step_plan`: the same numbers, the values and
+    gradients in buffers reused from step to step (and so overwritten at the next step).
     """
 
     def __init__(self, outputs: Node | Sequence[Node], *, check_finite: bool = False):
@@ -112,6 +114,7 @@ class Graph:
         self.outputs: list[Node] = outs
         self.single_output = single  # fprop returns a value (else a list, one per output)
         self.check_finite = check_finite
+        self.planned = False  # True: fprop and bprop() run the step plan (step_plan)
         self.order: list[Node] = _topological_order(outs)
         self._name_nodes()
         self.nodes: dict[str, Node] = {n.name: n for n in self.order}  # type: ignore[misc]
@@ -204,10 +207,12 @@ class Graph:
         marked as coming from this call: ``bprop`` refuses values from a failed fprop, or
         from another graph's fprop over shared nodes (a Model's train and predict graphs).
         """
+        check = self.check_finite if check_finite is None else check_finite
+        if self.planned and not check:  # the step plan: the same values, in its buffers
+            return self.step_plan().fprop(feed)
         self._stamp = None  # until this fprop succeeds, no bprop may use the nodes' values
         stamp = object()
         self._feed(feed, stamp)
-        check = self.check_finite if check_finite is None else check_finite
         node = None
         try:
             for node in self.box_nodes:
@@ -281,26 +286,20 @@ class Graph:
                     )
 
     def give_inputs(self, feed: Mapping[Any, Any], stamp: object | None) -> None:
-        """Give each Input its value from ``feed``, checked as :meth:`fprop` checks it (for
-        the step plan, which then computes the rest)."""
+        """The feed's values given to the Inputs, checked as by fprop (the step plan's hook)."""
         self._feed(feed, stamp)
 
     def accept_fprop(self, stamp: object | None) -> None:
-        """Mark the nodes' values as those of the fprop stamped ``stamp`` (None: of none,
-        while one runs), as :meth:`fprop` does at its start and end: the step plan's hook."""
+        """The values are those of the fprop ``stamp`` (None: none) (the step plan's hook)."""
         self._stamp = stamp
 
     def step_plan(self, output: Node | str | None = None) -> StepPlan:
-        """The planned training step for ``output`` (default the first): ``fprop`` and
-        ``bprop`` as this graph's, with the values and gradients in buffers the plan owns and
-        reuses between steps of the same shapes (:mod:`flowgraph.core.plan`);
-        ``print(graph.step_plan())`` shows it as the straight-line code it runs. One plan
-        per output, kept. (:meth:`plan` is the list of boxes bprop visits.)"""
+        """The step for ``output`` with its memory planned (:mod:`flowgraph.core.plan`;
+        ``print`` shows its code), kept per output. :meth:`plan` lists the boxes of bprop."""
         out = self.resolve(output) if output is not None else self.outputs[0]
-        plan = self._step_plans.get(id(out))
-        if plan is None:
-            plan = self._step_plans[id(out)] = StepPlan(self, out)
-        return plan
+        if id(out) not in self._step_plans:
+            self._step_plans[id(out)] = StepPlan(self, out)
+        return self._step_plans[id(out)]
 
     def _missing_feed_message(self, inp: Input, feed: Mapping[Any, Any]) -> str:
         names = [i.name for i in self.inputs]
@@ -354,9 +353,11 @@ class Graph:
         the box, the child and both shapes); a Parameter's gradient has its dtype.
         """
         out = self.resolve(output) if output is not None else self.outputs[0]
+        check = self.check_finite if check_finite is None else check_finite
+        if self.planned and not check and not wrt and out is self.outputs[0]:  # (step plan)
+            return self.step_plan().bprop(grad_output)
         self.check_fresh(out)
         plan, targets, unreached = self.bprop_plan(out, wrt)
-        check = self.check_finite if check_finite is None else check_finite
         for n in self.order:
             n.grad = None
         out.grad = self.seed(out, grad_output)

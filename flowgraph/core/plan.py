@@ -49,6 +49,9 @@ from .node import Node, Parameter
 __all__ = ["StepPlan"]
 
 _value = attrgetter("value")
+_shape = attrgetter("shape")
+_dtype = attrgetter("dtype")
+_value_dtype = attrgetter("value.dtype")
 _ndarray = np.ndarray
 
 
@@ -99,10 +102,11 @@ class _Buffers:
     parameters): one buffer per value and per gradient, allocated at the first step."""
 
     def __init__(self) -> None:
-        self.value: dict[int, np.ndarray] = {}  # id(node) -> its value's buffer
+        self.fsteps: list[tuple] | None = None  # (node, its box's fprop with out=, children)
         self.grad: dict[int, np.ndarray] = {}  # id(node) -> its gradient's (summed) buffer
-        self.out: dict[tuple[int, int], np.ndarray] = {}  # (parent, child) -> a gradient's
-        self.ready = False  # the first step ran: every buffer is there
+        self.out: dict[tuple[int, int], Any] = {}  # (parent, child) -> a gradient's buffer
+        self.bsteps: list[tuple] | None = None  # StepPlan.compile_bprop's, for these buffers
+        self.folded: frozenset[int] = frozenset()  # the weights folded when compiled
 
 
 class StepPlan:
@@ -131,6 +135,7 @@ class StepPlan:
         self.bprop_calls = [_bprop_method(n.box) for n, _ in self.bplan]
         self.memory: dict[tuple, _Buffers] = {}
         self.folded: dict[int, Any] = {}  # id(W) -> the SGD folded into its gradient
+        self.folded_ids: frozenset[int] = frozenset()
         self.buffers: _Buffers | None = None  # of the last step
         self.signature: tuple | None = None
 
@@ -138,19 +143,19 @@ class StepPlan:
     def fprop(self, feed: Mapping[Any, Any]) -> Any:
         """Every node's value, into the plan's buffers; returns the output's value (a scalar
         output as a fresh 0-d array: it outlives the step)."""
-        graph = self.graph
-        inputs = self.inputs
-        try:  # the common case: the feed keyed by this graph's Input nodes
-            values = [feed[i] for i in inputs]
-        except (KeyError, TypeError):
-            values = None
-        if values is None or len(feed) != len(inputs) or not all(
-            type(v) is _ndarray for v in values
-        ):
+        graph, inputs = self.graph, self.inputs
+        try:  # the common case: the feed keyed by this graph's Input nodes, with arrays
+            values = list(map(feed.__getitem__, inputs))
+            fast = len(feed) == len(inputs) and list(map(type, values)).count(_ndarray) == len(
+                values
+            )
+        except (KeyError, TypeError, AttributeError):
+            fast = False
+        if not fast:
             graph.give_inputs(feed, None)  # checked as Graph.fprop checks it (raising as it)
             values = [i.value for i in inputs]
-        sig = (tuple((v.shape, v.dtype) for v in values),
-               tuple(p.value.dtype for p in graph.parameters))  # fmt: skip
+        sig = (tuple(map(_shape, values)), tuple(map(_dtype, values)),
+               tuple(map(_value_dtype, graph.parameters)))  # fmt: skip
         if sig != self.signature:
             self.signature = sig
             self.buffers = self.memory.setdefault(sig, _Buffers())
@@ -160,36 +165,38 @@ class StepPlan:
         for i, v in zip(inputs, values):
             i.value = v
             i.fprop_stamp = stamp
-        if not bufs.ready:  # the first step of these shapes: unplanned, buffers made from it
+        if bufs.fsteps is None:  # the first step of these shapes: buffers made from it
             self.first_fprop(bufs, stamp)
         else:
-            self.planned_fprop(bufs, stamp)
+            self.planned_fprop(bufs.fsteps, stamp)
         graph.accept_fprop(stamp)
         out = self.output.value
         return np.array(out) if type(out) is _ndarray and out.ndim == 0 else out
 
     def first_fprop(self, bufs: _Buffers, stamp: object) -> None:
+        """The boxes as ``Graph.fprop`` runs them; then a buffer of each value a box can write
+        into (``out=``), bound into the steps of later calls."""
+        steps = []
         node = None
         try:
             for node, takes_out in zip(self.nodes, self.fprop_out):
                 value = node.box.fprop(*map(_value, node.children))
                 node.value = value
                 node.fprop_stamp = stamp
+                call = node.box.fprop
                 if takes_out and type(value) is _ndarray and value.ndim:
-                    bufs.value[id(node)] = np.empty_like(value)
+                    call = functools.partial(call, out=np.empty_like(value))
+                steps.append((node, call, node.children))
         except Exception as e:
             raise _failed(e, node, "fprop") from e
+        bufs.fsteps = steps
 
-    def planned_fprop(self, bufs: _Buffers, stamp: object) -> None:
-        get = bufs.value.get
+    @staticmethod
+    def planned_fprop(steps: list[tuple], stamp: object) -> None:
         node = None
         try:
-            for node in self.nodes:
-                buf = get(id(node))
-                if buf is None:
-                    node.value = node.box.fprop(*map(_value, node.children))
-                else:
-                    node.value = node.box.fprop(*map(_value, node.children), out=buf)
+            for node, call, children in steps:
+                node.value = call(*map(_value, children))
                 node.fprop_stamp = stamp
         except Exception as e:
             raise _failed(e, node, "fprop") from e
@@ -201,13 +208,12 @@ class StepPlan:
         graph, out = self.graph, self.output
         graph.check_fresh(out)
         bufs = self.buffers
-        if bufs is None or self.signature is None:
+        if bufs is None or bufs.fsteps is None:
             raise FlowgraphError("StepPlan.bprop before StepPlan.fprop")
         for n in graph.order:
             n.grad = None
         out.grad = graph.seed(out, grad_output)
         complete = self.backward(bufs)
-        bufs.ready = True
         for t in self.unreached if complete else self.targets:  # a zero gradient, not None
             if id(t) in self.folded:
                 continue
@@ -217,53 +223,74 @@ class StepPlan:
     def backward(self, bufs: _Buffers) -> bool:
         """The lecture's loop over the plan's boxes, in reverse order; False when a box gave
         no gradient for a child that needs one."""
+        if bufs.bsteps is None or bufs.folded != self.folded_ids:
+            bufs.bsteps = self.compile_bprop(bufs)
+            bufs.folded = self.folded_ids
         complete = True
-        folded = self.folded
-        for (node, needs), (call, takes_needs, takes_out) in zip(self.bplan, self.bprop_calls):
+        checked = self.graph.checked_gradient
+        for node, call, children, wants, fold in bufs.bsteps:
             grad = node.grad
-            if grad is None:
+            if grad is None:  # its parents gave it no gradient
                 complete = False
                 continue
-            children = node.children
-            fold = None
-            if folded:
-                fold, needs = self.fold_of(node, needs)
-            outs = self.outs(bufs, node, children, needs) if takes_out and bufs.ready else None
             values = list(map(_value, children))
             try:
-                if takes_needs:
-                    grads = call(values, node.value, grad, needs, **({"out": outs} if outs else {}))
-                else:
-                    grads = call(values, node.value, grad, **({"out": outs} if outs else {}))
+                grads = call(values, node.value, grad)
             except NonFiniteError:
                 raise
             except Exception as e:
                 raise _failed(e, node, "bprop") from e
-            if type(grads) is not tuple or len(grads) != len(needs):
+            if type(grads) is not tuple or len(grads) != len(children):
                 grads = self.graph.gradient_tuple(node, grads)
             if fold is not None:  # W <- W - alpha grad_a^T h, now that grad_h is taken
-                fold_sgd_update(children[1].value, fold.lr, grad, values[0])
-            for child, need, g in zip(children, needs, grads):
-                if not need:
-                    continue
+                fold_sgd_update(values[1], fold.lr, grad, values[0])
+            for i, child in wants:
+                g = grads[i]
                 if g is None:
                     complete = False
                     continue
                 if type(g) is not _ndarray or g.shape != child.value.shape:
-                    g = self.graph.checked_gradient(node, child, g)
-                self.accumulate(bufs, node, child, g, takes_out)
+                    g = checked(node, child, g)
+                if child.grad is None:
+                    child.grad = g
+                else:
+                    self.accumulate(bufs, child, g)
         return complete
 
-    def accumulate(self, bufs: _Buffers, node: Node, child: Node, g: Any, keep: bool) -> None:
+    def compile_bprop(self, bufs: _Buffers) -> list[tuple]:
+        """The bprop steps of these buffers: (node, the box's method with its needs and
+        buffers bound, children, (index, child) per child that needs a gradient, the folded
+        SGD or None). A gradient's buffer is made like the value it differentiates."""
+        steps = []
+        for (node, needs), (method, takes_needs, takes_out) in zip(self.bplan, self.bprop_calls):
+            fold, needs = self.fold_of(node, needs) if self.folded else (None, needs)
+            kw = {}
+            if takes_out:
+                kw["out"] = tuple(
+                    self.gradient_buffer(bufs, node, c) if k else None
+                    for c, k in zip(node.children, needs)
+                )
+            call = _bind(method, (needs,) if takes_needs else (), kw)
+            wants = tuple((i, c) for i, (c, k) in enumerate(zip(node.children, needs)) if k)
+            steps.append((node, call, node.children, wants, fold))
+        return steps
+
+    @staticmethod
+    def gradient_buffer(bufs: _Buffers, node: Node, child: Node) -> np.ndarray | None:
+        """The buffer ``node``'s box writes ``child``'s gradient into (None for a child that
+        is not a float array: the box then returns a fresh one)."""
+        key = (id(node), id(child))
+        if key not in bufs.out:
+            v = child.value
+            ok = type(v) is _ndarray and v.ndim > 0 and v.dtype.kind == "f"
+            bufs.out[key] = np.empty_like(v) if ok else None
+        return bufs.out[key]
+
+    @staticmethod
+    def accumulate(bufs: _Buffers, child: Node, g: Any) -> None:
         """child.grad += g, in place into the child's own buffer (never into an array that
         a box returned as it was given: Add and Identity pass gradients through)."""
-        keep = keep and not bufs.ready and type(g) is _ndarray and g.ndim > 0
-        if keep:  # the first step of these shapes: a buffer for what this box writes here
-            bufs.out[(id(node), id(child))] = np.empty_like(g)
         current = child.grad
-        if current is None:
-            child.grad = g
-            return
         own = bufs.grad.get(id(child))
         if own is None or own.shape != np.shape(current):
             own = bufs.grad[id(child)] = np.empty(np.shape(current), np.result_type(current, g))
@@ -272,12 +299,6 @@ class StepPlan:
         else:
             child.grad = np.add(current, g, out=own)
 
-    def outs(self, bufs: _Buffers, node: Node, children: Any, needs: Any) -> tuple | None:
-        """The buffers a box writes its gradients into: one per child that needs one."""
-        get = bufs.out.get
-        key = id(node)
-        return tuple(get((key, id(c))) if k else None for c, k in zip(children, needs))
-
     # -- the opt-in SGD fold ---------------------------------------------------------------
     def fold(self, optimizer: Any) -> list[Parameter]:
         """Fold plain SGD (``optimizer``: momentum 0, no weight decay, not maximising) into
@@ -285,11 +306,10 @@ class StepPlan:
         updated during bprop and gets no ``grad``; the optimiser's step skips it. Returns
         the folded weights (none when the optimiser is not plain SGD; ``fold(None)`` undoes
         the fold)."""
-        from ..boxes.linear import Linear  # (the one box the fold knows: its grad_W formula)
-
         for opt in {id(o): o for o in self.folded.values()}.values():
             opt.folded = set()  # the previous fold's optimiser updates every weight again
         self.folded.clear()
+        self.folded_ids = frozenset()
         if optimizer is None or not getattr(optimizer, "foldable", lambda: False)():
             return []
         readers: dict[int, list[Node]] = {}
@@ -299,7 +319,8 @@ class StepPlan:
         mine = {id(p) for p in optimizer.parameters}
         done = []
         for node, needs in self.bplan:
-            if type(node.box) is not Linear or not needs[1]:
+            folds = getattr(node.box, "folds_weight_gradient", None)  # Linear's grad_W
+            if folds is None or not folds() or not needs[1]:
                 continue
             W = node.children[1]
             if id(W) in mine and isinstance(W, Parameter) and len(readers[id(W)]) == 1:
@@ -307,6 +328,7 @@ class StepPlan:
                     self.folded[id(W)] = optimizer
                     done.append(W)
         optimizer.folded = {id(W) for W in done}
+        self.folded_ids = frozenset(optimizer.folded)
         return done
 
     def fold_of(self, node: Node, needs: tuple) -> tuple[Any, tuple]:
@@ -327,6 +349,17 @@ class StepPlan:
         n = len(self.memory)
         return (f"<StepPlan of {self.output.describe()}: {len(self.nodes)} boxes forward, "
                 f"{len(self.bplan)} backward, buffers for {n} shape(s)>")  # fmt: skip
+
+
+def _bind(method: Any, args: tuple, kw: dict) -> Any:
+    """``method(inputs, output, grad_output, *args, **kw)`` as a function of the first three."""
+    if not args and not kw:
+        return method
+    if not kw:
+        return lambda inputs, output, grad, _m=method, _a=args: _m(inputs, output, grad, *_a)
+    return lambda inputs, output, grad, _m=method, _a=args, _k=kw: _m(
+        inputs, output, grad, *_a, **_k
+    )
 
 
 def _failed(error: Exception, node: Node | None, stage: str) -> Exception:

@@ -54,7 +54,7 @@ def test_gradients_stay_inspectable_and_reuse_the_buffers():
     plan = model.train_graph.step_plan()
     W = model.parameters[0]
     seen = []
-    for s in range(3):
+    for _ in range(3):
         plan.fprop({model.x: X[:4], model.y: y[:4]})
         plan.bprop()
         model.train_graph.fprop({model.x: X[:4], model.y: y[:4]})  # the unplanned reference
