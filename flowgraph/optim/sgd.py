@@ -94,6 +94,7 @@ class SGD(Optimizer):
         self.nesterov = bool(nesterov)
         self.fold = bool(fold)
         self.folded: set[int] = set()  # ids of the weights a step plan updates during bprop
+        self.scratch: dict[int, np.ndarray] = {}  # id(p) -> where plain SGD puts alpha grad
         if self.nesterov and (self.momentum == 0 or self.dampening != 0):
             raise ValueError(
                 "Nesterov momentum needs momentum beta > 0 and dampening = 0, got "
@@ -128,9 +129,18 @@ class SGD(Optimizer):
                 outer.subtract_from(p.value, alpha)
             else:
                 grad = p.grad
-                if grad is None and id(p) in self.folded:  # updated in bprop (fold=True)
-                    continue
-                p.value -= alpha * (grad if grad is not None else self.gradient(p))  # None: raises
+                if grad is None:
+                    if id(p) in self.folded:  # updated in bprop (fold=True)
+                        continue
+                    grad = self.gradient(p)  # raises
+                step = self.scratch.get(id(p))
+                if (step is None or step.shape != grad.shape or step.dtype != grad.dtype
+                        or type(alpha) is not float):  # (a NumPy alpha may widen: as written)
+                    p.value -= alpha * grad
+                    if grad.dtype == p.value.dtype and grad.ndim:  # next time: no allocation
+                        self.scratch[id(p)] = np.empty_like(grad)
+                else:  # alpha grad into the same array at every step, then subtracted
+                    p.value -= np.multiply(grad, alpha, out=step)
 
     def momentum_step(self, i: int, p: Parameter, alpha: float) -> None:
         """grad_bar(t) = (1 - d) grad + beta grad_bar(t-1)  (grad_bar(1) = grad), then
