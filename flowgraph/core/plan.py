@@ -22,6 +22,10 @@ are overwritten (they live in the plan's buffers): copy what you keep. ``print(p
 the step as the straight-line code it runs (fprop lines, then bprop lines in reverse order,
 as the lecture's backprop slide reads).
 
+The name: ``Graph.plan(output, targets)`` already is the list of boxes bprop visits (with
+which children need a gradient), which the checker and the pictures read; the plan of a whole
+training step, its memory included, is ``Graph.step_plan()``.
+
 Plain SGD may be folded into the weight-gradient product (opt-in, ``SGD(..., fold=True)``
 with ``fg.train``, or :meth:`StepPlan.fold`): for a weight W read by one Linear box only,
 
