@@ -343,6 +343,12 @@ class StepPlan:
                 return opt, (needs[0], False, needs[2])
         return None, needs
 
+    def release(self) -> None:
+        """Let go of every buffer (they are made again at the next step): one set is kept per
+        signature seen (the full batch, the last smaller one, a float64 check...)."""
+        self.memory.clear()
+        self.buffers = self.signature = None
+
     # -- the plan as code --------------------------------------------------------------------
     def __str__(self) -> str:
         from .plan_code import plan_code  # (printing only)

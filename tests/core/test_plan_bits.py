@@ -82,6 +82,9 @@ def test_a_smaller_last_batch_gets_its_own_buffers_and_the_same_bits():
         for g, p in zip(planned, model.parameters):
             assert np.array_equal(g, p.grad)
     assert len(plan.memory) == 2
+    plan.release()
+    assert not plan.memory
+    assert float(plan.fprop(feed)) == float(model.train_graph.fprop(feed))  # made again
 
 
 def test_a_feed_by_names_is_checked_as_graph_fprop_checks_it():
