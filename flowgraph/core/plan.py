@@ -52,6 +52,7 @@ from .node import Node, Parameter
 
 __all__ = ["StepPlan"]
 
+SMALL = 256  # values of fewer elements are made afresh: out= costs more than they do
 _value = attrgetter("value")
 _shape = attrgetter("shape")
 _dtype = attrgetter("dtype")
@@ -129,6 +130,8 @@ class StepPlan:
     (3, 2)
     """
 
+    small = SMALL  # values and gradients of fewer elements are not buffered (0: all are)
+
     def __init__(self, graph: Any, output: Node | None = None):
         self.graph = graph
         self.output: Node = output if output is not None else graph.outputs[0]
@@ -188,7 +191,7 @@ class StepPlan:
                 node.value = value
                 node.fprop_stamp = stamp
                 call = node.box.fprop
-                if takes_out and type(value) is _ndarray and value.ndim:
+                if takes_out and type(value) is _ndarray and value.size >= self.small:
                     call = functools.partial(call, out=np.empty_like(value))
                 steps.append((node, call, node.children))
         except Exception as e:
@@ -279,14 +282,13 @@ class StepPlan:
             steps.append((node, call, node.children, wants, fold))
         return steps
 
-    @staticmethod
-    def gradient_buffer(bufs: _Buffers, node: Node, child: Node) -> np.ndarray | None:
+    def gradient_buffer(self, bufs: _Buffers, node: Node, child: Node) -> np.ndarray | None:
         """The buffer ``node``'s box writes ``child``'s gradient into (None for a child that
-        is not a float array: the box then returns a fresh one)."""
+        is not a float array, or a small one: the box then returns a fresh one)."""
         key = (id(node), id(child))
         if key not in bufs.out:
             v = child.value
-            ok = type(v) is _ndarray and v.ndim > 0 and v.dtype.kind == "f"
+            ok = type(v) is _ndarray and v.size >= max(self.small, 1) and v.dtype.kind == "f"
             bufs.out[key] = np.empty_like(v) if ok else None
         return bufs.out[key]
 

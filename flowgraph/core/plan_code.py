@@ -29,7 +29,7 @@ def fprop_line(node: Any, buffered: bool) -> str:
     box = node.box
     names = [c.name for c in node.children]
     template = getattr(box, "code_fprop", None)
-    if template is None or not (buffered or template.startswith("{out} =")):
+    if template is None:  # (the same operations, into a buffer or into a fresh array)
         out = ", out=" + node.name if buffered else ""
         return f"{node.name} = {type(box).__name__}.fprop({', '.join(names)}{out})"
     return template.format(*names, **_fields(node))

@@ -137,7 +137,7 @@ class SGD(Optimizer):
                 if (step is None or step.shape != grad.shape or step.dtype != grad.dtype
                         or type(alpha) is not float):  # (a NumPy alpha may widen: as written)
                     p.value -= alpha * grad
-                    if grad.dtype == p.value.dtype and grad.ndim:  # next time: no allocation
+                    if grad.dtype == p.value.dtype and grad.size >= 4096:  # (large: reused)
                         self.scratch[id(p)] = np.empty_like(grad)
                 else:  # alpha grad into the same array at every step, then subtracted
                     p.value -= np.multiply(grad, alpha, out=step)

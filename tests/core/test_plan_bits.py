@@ -7,6 +7,13 @@ import numpy as np
 import pytest
 
 import flowgraph as fg
+from flowgraph.core.plan import StepPlan
+
+
+@pytest.fixture(autouse=True)
+def _buffer_every_value(monkeypatch):
+    """Small test graphs: every value and gradient through out= (the plan skips small ones)."""
+    monkeypatch.setattr(StepPlan, "small", 0)
 
 
 def _data(dtype, n=16, seed=0):
@@ -117,3 +124,18 @@ def test_a_weight_used_twice_sums_its_gradients_in_place():
         graph.bprop()
         assert np.array_equal(got[0], W.grad) and np.array_equal(got[1], b.grad)
         W.value -= 0.01 * W.grad
+
+
+def test_only_values_of_at_least_small_elements_get_buffers(monkeypatch):
+    monkeypatch.setattr(StepPlan, "small", 64)
+    X, y = _data(np.float64, n=16)
+    model = fg.mlp([5, 8, 3], dtype=np.float64, seed=0)  # a1: 16 x 8 = 128, a2: 16 x 3 = 48
+    plan = model.train_graph.step_plan()
+    feed = {model.x: X, model.y: y}
+    kept = []
+    for _ in range(3):
+        plan.fprop(feed)
+        plan.bprop()
+        kept.append((model.train_graph["a1"].value, model.train_graph["a2"].value))
+    assert kept[1][0] is kept[2][0]  # 128 elements: one buffer, reused
+    assert kept[1][1] is not kept[2][1]  # 48: fresh at every step

@@ -4,8 +4,16 @@ checker verifying the planned path (a box's wrong ``out=`` is caught)."""
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 import flowgraph as fg
+from flowgraph.core.plan import StepPlan
+
+
+@pytest.fixture(autouse=True)
+def _buffer_every_value(monkeypatch):
+    """Small test graphs: every value and gradient through out= (the plan skips small ones)."""
+    monkeypatch.setattr(StepPlan, "small", 0)
 
 
 def test_the_plan_prints_fprop_lines_then_bprop_lines_in_reverse():

@@ -6,6 +6,13 @@ import numpy as np
 import pytest
 
 import flowgraph as fg
+from flowgraph.core.plan import StepPlan
+
+
+@pytest.fixture(autouse=True)
+def _buffer_every_value(monkeypatch):
+    """Small test graphs: every value and gradient through out= (the plan skips small ones)."""
+    monkeypatch.setattr(StepPlan, "small", 0)
 
 
 def _trained(fold, dtype=np.float64, **sgd):
