@@ -40,9 +40,23 @@ import numpy as np  # noqa: E402
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "RESULTS.md"
 
-IMPLEMENTATIONS = ("flowgraph", "numpy-fast", "numpy-plain", "torch", "micrograd")
+IMPLEMENTATIONS = (
+    "flowgraph", "flowgraph-step", "flowgraph-fold", "numpy-fast", "numpy-plain", "torch",
+    "jax", "autograd", "mygrad", "micrograd", "floor",
+)  # fmt: skip
+PEERS = {  # benchmarks/peers_mlp.py: the bench extra's libraries, the bare step, the floor
+    "flowgraph-step": "FlowgraphStepMLP", "flowgraph-fold": "FlowgraphFoldMLP",
+    "jax": "JaxMLP", "autograd": "AutogradMLP", "mygrad": "MygradMLP", "floor": "FloorMLP",
+}  # fmt: skip
+NOT_TRAINING = ("floor",)  # its final loss is the initial one: not compared
 LABELS = {
-    "flowgraph": "flowgraph",
+    "flowgraph": "flowgraph (fg.train)",
+    "flowgraph-step": "flowgraph, bare planned step (step_plan + SGD.step)",
+    "flowgraph-fold": "flowgraph, bare planned step, SGD folded (fold=True)",
+    "jax": "JAX (jit of value_and_grad + update)",
+    "autograd": "HIPS autograd",
+    "mygrad": "mygrad",
+    "floor": "the 8 matrix products alone (NumPy, preallocated)",
     "numpy-fast": "NumPy, hand-written (fast)",
     "numpy-plain": "NumPy, hand-written (plain)",
     "torch": "PyTorch (autograd + optim.SGD)",
@@ -127,6 +141,10 @@ def impl_class(name: str) -> type:
         from benchmarks.torch_mlp import TorchMLP as cls
     elif name == "micrograd":
         from benchmarks.micrograd_mlp import MicrogradMLP as cls
+    elif name in PEERS:
+        from benchmarks import peers_mlp
+
+        cls = getattr(peers_mlp, PEERS[name])
     else:
         raise ValueError(f"unknown implementation {name!r}; choose from {IMPLEMENTATIONS}")
     return cls
@@ -146,6 +164,10 @@ def available(name: str) -> bool:
         from benchmarks.micrograd_mlp import available as ok
 
         return ok()
+    if name in PEERS:
+        from benchmarks.peers_mlp import available as ok
+
+        return ok(name)
     return True
 
 
@@ -220,6 +242,9 @@ def time_workload(w: Workload, repeats: int, warmup: int = 1) -> list[Row]:
     tol = loss_tolerance(w)
     for name in names:
         row = by_name[name]
+        if name in NOT_TRAINING:
+            row.note = "(does not train: no loss to compare)"
+            continue
         row.loss_ok = abs(row.final_loss - reference) <= tol * max(1.0, abs(reference))
     return rows
 
@@ -252,6 +277,8 @@ def probe(w: Workload, name: str, epochs: int) -> dict[str, float]:
         import torch  # noqa: F401
     elif name == "micrograd":
         import micrograd.engine  # noqa: F401
+    elif name in ("jax", "autograd", "mygrad"):
+        __import__(name)  # (peers_mlp has set XLA_FLAGS: one thread)
 
     X, y = make_data(w)
     weights = initial(w)
@@ -530,13 +557,17 @@ def markdown(results: Results) -> str:
     out.append("|---|---|---:|---:|---:|---:|---:|---|")
     for r in rows:
         if not r.installed:
-            out.append(f"| {r.workload.title} | {LABELS[r.impl]} | not installed | | | | | |")
+            out.append(
+                f"| {r.workload.title} | {LABELS[r.impl]} | not installed (skipped; "
+                "`pip install flowgraph-autodiff[bench]`) | | | | | |"
+            )
             continue
         out.append(
             f"| {r.workload.title} | {LABELS[r.impl]} | {_fmt(r.median, '.4f')} | "
             f"{_fmt(r.examples_per_s, ',.0f')} | {_fmt(r.peak_mb, '.1f')} | "
             f"{_fmt(r.total_mb, '.0f')} | {_fmt(r.final_loss, '.5f')} | "
-            f"{'yes' if r.loss_ok else 'NO'}{' ' + r.note if r.note else ''} |"
+            f"{'-' if r.loss_ok is None else 'yes' if r.loss_ok else 'NO'}"
+            f"{' ' + r.note if r.note else ''} |"
         )
     if grad is not None:
         out += ["", "## Gradient checks", ""]
@@ -573,6 +604,9 @@ def markdown(results: Results) -> str:
             out.append(f"| {name} | " + " | ".join(cells) + " |")
     if results.optim_steps:
         out += optim_section(results)
+    from benchmarks.goals24 import section
+
+    out += ["", section(rows, machine())]
     out += ["", "## How it is measured", ""] + METHOD
     return "\n".join(out) + "\n"
 

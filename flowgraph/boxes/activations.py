@@ -2,6 +2,10 @@
 
 Each bprop is the lecture's  grad_a = grad_h ⊙ [..., g'(a_j), ...]  (element-wise product),
 with g'(a) written from the output h = g(a) where that is cheaper.
+
+Tanh, ReLU and Sigmoid take ``out=`` (fprop: an array of h's shape and dtype; bprop: a tuple
+with one array for grad_a): a Graph's step plan (:mod:`flowgraph.core.plan`) hands them its
+buffers, and the same operations write there.
 """
 
 from __future__ import annotations
@@ -50,13 +54,24 @@ class Sigmoid(Box):
 
     input_names = ("a",)
 
-    def fprop(self, a):
+    code_fprop = ("e = np.exp(-np.abs({0})); {out}[...] = np.where({0} >= 0, 1, e); "
+                  "{out} /= 1 + e")  # fmt: skip
+    code_bprop = ("np.multiply({g}, {out}, out={gx}); np.multiply({gx}, 1 - {out}, out={gx})",)
+
+    def fprop(self, a, out=None):
         e = np.exp(-np.abs(a))  # in (0, 1]: cannot overflow
-        h = np.where(a >= 0, 1, e)
+        if out is not None and out.dtype == e.dtype:
+            h = out
+            h[...] = np.where(a >= 0, 1, e)
+        else:
+            h = np.where(a >= 0, 1, e)
         h /= 1 + e
         return h
 
-    def bprop(self, inputs, h, grad_h):
+    def bprop(self, inputs, h, grad_h, out=None):
+        if out is not None and out[0] is not None:  # ((grad_h * h) * (1 - h)), in place
+            g = np.multiply(grad_h, h, out=out[0])
+            return (np.multiply(g, 1 - h, out=g),)
         return (grad_h * h * (1 - h),)
 
     def fprop_jvp(self, inputs, tangents, h):
@@ -80,10 +95,18 @@ class Tanh(Box):
 
     input_names = ("a",)
 
-    def fprop(self, a):
-        return np.tanh(a)
+    code_fprop = "np.tanh({0}, out={out})"
+    code_bprop = ("np.multiply({out}, {out}, out={gx}); np.subtract(1, {gx}, out={gx}); "
+                  "np.multiply({g}, {gx}, out={gx})",)  # fmt: skip
 
-    def bprop(self, inputs, h, grad_h):
+    def fprop(self, a, out=None):
+        return np.tanh(a, out=out)
+
+    def bprop(self, inputs, h, grad_h, out=None):
+        if out is not None and out[0] is not None:  # the same three operations, in place
+            g = np.multiply(h, h, out=out[0])
+            np.subtract(1, g, out=g)
+            return (np.multiply(grad_h, g, out=g),)
         return (grad_h * (1 - h * h),)
 
     def fprop_jvp(self, inputs, tangents, h):
@@ -108,10 +131,15 @@ class ReLU(Box):
 
     input_names = ("a",)
 
-    def fprop(self, a):
-        return np.maximum(a, 0)
+    code_fprop = "np.maximum({0}, 0, out={out})"
+    code_bprop = ("np.multiply({g}, {out} > 0, out={gx})",)
 
-    def bprop(self, inputs, h, grad_h):
+    def fprop(self, a, out=None):
+        return np.maximum(a, 0, out=out)
+
+    def bprop(self, inputs, h, grad_h, out=None):
+        if out is not None and out[0] is not None:
+            return (np.multiply(grad_h, h > 0, out=out[0]),)
         return (grad_h * (h > 0),)
 
     def fprop_jvp(self, inputs, tangents, h):

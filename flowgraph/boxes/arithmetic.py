@@ -95,12 +95,21 @@ class Add(Box):
     min_arity = 1
     input_names = ("x",)
 
-    def fprop(self, *xs):
+    code_fprop = "{out} = {plus}"
+    code_bprop = ("{gx} = {g}",)
+
+    def fprop(self, *xs, out=None):
+        """``out``: a step plan's buffer of s's shape and dtype (the same sums, in place)."""
         shape = np.shape(xs[0])
         for x in xs[1:]:
             if np.shape(x) != shape:
                 _broadcast_shape("Add", xs)
                 break
+        if out is not None and len(xs) > 1 and out.shape:  # (a scalar sum: fresh, cheaper)
+            s = np.add(xs[0], xs[1], out=out)
+            for x in xs[2:]:
+                s += x
+            return s
         s = xs[0] + xs[1] if len(xs) > 1 else np.array(xs[0], copy=True)
         for x in xs[2:]:
             s = s + x
@@ -142,6 +151,9 @@ class Scale(Box):
     """
 
     input_names = ("x",)
+
+    code_fprop = "{out} = c * {0}"
+    code_bprop = ("{gx} = c * {g}",)
 
     def __init__(self, c: float):
         if not isinstance(c, (int, float, np.number)) or not np.isfinite(c):
@@ -324,8 +336,14 @@ class MatMul(Box):
     arity = 2
     input_names = ("a", "b")
 
-    def fprop(self, a, b):
+    code_fprop = "np.matmul({0}, {1}, out={out})"
+    code_bprop = ("np.matmul({g}, {1}.T, out={gx})", "np.matmul({0}.T, {g}, out={gx})")
+
+    def fprop(self, a, b, out=None):
+        """``out``: a step plan's buffer of y's shape and dtype (the same product, there)."""
         if np.ndim(a) == 2 and np.ndim(b) == 2 and np.shape(a)[1] == np.shape(b)[0]:
+            if out is not None and a.dtype == b.dtype == out.dtype:
+                return np.matmul(a, b, out=out)
             return a @ b  # the MLP's hot path: (N, K) @ (K, M), nothing else checked
         sa, sb = np.shape(a), np.shape(b)
         if not sa or not sb or sa[-1] != sb[-2 if len(sb) > 1 else 0]:
@@ -342,9 +360,16 @@ class MatMul(Box):
             ) from None
         return np.asarray(np.matmul(a, b))
 
-    def bprop(self, inputs, y, grad_y):
+    def bprop(self, inputs, y, grad_y, out=None):
+        """``out``: (grad_a buffer or None, grad_b buffer or None), as for fprop."""
         a, b = inputs
         if a.ndim == 2 and b.ndim == 2:
+            if out is not None and a.dtype == b.dtype == grad_y.dtype:
+                out_a, out_b = out
+                return (
+                    grad_y @ b.T if out_a is None else np.matmul(grad_y, b.T, out=out_a),
+                    a.T @ grad_y if out_b is None else np.matmul(a.T, grad_y, out=out_b),
+                )
             return grad_like(grad_y @ b.T, a), grad_like(a.T @ grad_y, b)
         return self.grad_a(a, b, grad_y), self.grad_b(a, b, grad_y)
 

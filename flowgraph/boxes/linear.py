@@ -30,12 +30,24 @@ class Linear(Box):
 
     Each gradient comes back in its child's float dtype (mixed precision: float32 W and b
     meeting float64 data get float32 gradients, the dtype of the values they update).
+
+    ``out=`` (fprop: an array of a's shape and dtype; ``bprop_needed``: one array or None per
+    input) is where a Graph's step plan wants the results written (:mod:`flowgraph.core.plan`):
+    the same arithmetic, in its buffers; ignored when the dtypes are mixed.
     """
 
     arity = 3
     input_names = ("h", "W", "b")
 
-    def fprop(self, h, W, b):
+    # the step plan's lines (flowgraph.core.plan_code): the same operations as below
+    code_fprop = "np.matmul({0}, {1}.T, out={out}); {out} += {2}"
+    code_bprop = (
+        "np.matmul({g}, {1}, out={gx})",
+        "np.matmul({g}.T, {0}, out={gx})",
+        "np.add.reduce({g}, axis=0, out={gx})",
+    )
+
+    def fprop(self, h, W, b, out=None):
         if np.ndim(h) != 2 or np.ndim(W) != 2 or np.ndim(b) != 1:
             raise ShapeError(
                 f"Linear needs h of shape (N, in), W of shape (out, in) and b of shape (out,); "
@@ -52,7 +64,10 @@ class Linear(Box):
                 f"{W.shape[1]} inputs and {W.shape[0]} outputs, b {b.shape} has {b.shape[0]}; "
                 "W must be (out, in) and b (out,)"
             )
-        a = h @ W.T
+        if out is not None and h.dtype == W.dtype == b.dtype == out.dtype:
+            a = np.matmul(h, W.T, out=out)  # the plan's buffer: the same product, in place
+        else:
+            a = h @ W.T
         if b.dtype == a.dtype or np.can_cast(b.dtype, a.dtype):
             a += b
         else:  # b of a wider dtype (float64 biases, float32 data): a's dtype is promoted
@@ -84,7 +99,7 @@ class Linear(Box):
         R_grad_b = Rgrad_a.sum(axis=0)
         return self._like(R_grad_h, h), self._like(R_grad_W, W), self._like(R_grad_b, b)
 
-    def bprop_needed(self, inputs, output, grad_a, needs):
+    def bprop_needed(self, inputs, output, grad_a, needs, out=None):
         """``bprop`` with two fast paths (``bprop`` is their test oracle):
 
         * no grad_h = grad_a W when h needs none (h = x, the data, below the first layer);
@@ -95,6 +110,13 @@ class Linear(Box):
             return self.bprop(inputs, output, grad_a)
         h, W, b = inputs
         mixed = not grad_a.dtype == h.dtype == W.dtype == b.dtype
+        if out is not None and not mixed and grad_a.shape[0] != 1:  # into the plan's buffers
+            out_h, out_W, out_b = out
+            return (
+                np.matmul(grad_a, W, out=out_h) if needs[0] else None,
+                np.matmul(grad_a.T, h, out=out_W) if needs[1] else None,
+                np.add.reduce(grad_a, axis=0, out=out_b) if needs[2] else None,
+            )
         like = self._like if mixed else _same
         grad_h = like(grad_a @ W, h) if needs[0] else None
         if grad_a.shape[0] == 1:  # one example: nothing to sum over the batch
@@ -104,6 +126,12 @@ class Linear(Box):
             grad_W = like(grad_a.T @ h, W) if needs[1] else None
             grad_b = like(grad_a.sum(axis=0), b) if needs[2] else None
         return grad_h, grad_W, grad_b
+
+    def folds_weight_gradient(self) -> bool:
+        """Whether grad_W is grad_a^T h as written here, so that a step plan may fold plain
+        SGD's update into that product (W <- W - alpha grad_a^T h, :mod:`flowgraph.core.plan`):
+        not for a subclass that redefines bprop."""
+        return type(self).bprop is Linear.bprop and type(self).bprop_needed is Linear.bprop_needed
 
     def sample_inputs(self, rng):
         n, d_in, d_out = 4, 3, 5

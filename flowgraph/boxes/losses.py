@@ -75,11 +75,12 @@ def _grad_in(g: np.ndarray, x: np.ndarray) -> np.ndarray:
     return g.astype(dtype, copy=False) if dtype.kind == "f" else g
 
 
-def softmax(a: np.ndarray, axis: int = -1) -> np.ndarray:
+def softmax(a: np.ndarray, axis: int = -1, out: np.ndarray | None = None) -> np.ndarray:
     """softmax(a)_c = exp(a_c) / sum_c' exp(a_c') along ``axis`` (row-wise by default), stable:
-    the maximum along the axis is subtracted first."""
+    the maximum along the axis is subtracted first (written into ``out`` when given, an array
+    of a's shape and dtype)."""
     # the ufuncs' reduce: a.max and a.sum, without the methods' Python-level wrappers
-    e = a - np.maximum.reduce(a, axis=axis, keepdims=True)
+    e = np.subtract(a, np.maximum.reduce(a, axis=axis, keepdims=True), out=out)
     np.exp(e, out=e)
     e /= np.add.reduce(e, axis=axis, keepdims=True)
     return e
@@ -346,11 +347,16 @@ class SoftmaxCrossEntropy(ClassOptions, Box):
     y a float (N, C) of rows of probabilities: l_t = -sum_c w_c y_tc log softmax(a_t)_c, whose
     gradient is grad_a = (f(x) sum_c w_c y_tc - w ⊙ y_t) d_t and grad_y = -w ⊙ log f(x) d_t
     (d_t = grad_l / N for "mean"). With none of them, the computation above, unchanged.
+    ``bprop(..., out=(grad_a, None))`` writes grad_a into a step plan's buffer
+    (:mod:`flowgraph.core.plan`), the same operations in place.
     """
 
     arity = 2
     input_names = ("a", "y")
     soft_targets = True
+
+    code_fprop = "{out} = mean(log(sum(exp({0}), axis=1)) - {0}[range(N), {1}])"
+    code_bprop = ("softmax({0}, out={gx}); {gx}[range(N), {1}] -= 1; {gx} *= {g} / N",)
 
     def fprop(self, a, y):
         if self.options or getattr(y, "ndim", None) != 1:
@@ -370,13 +376,14 @@ class SoftmaxCrossEntropy(ClassOptions, Box):
         per_example = np.log1p(np.add.reduce(e, axis=1)) + (m - a[_label_entries(y)])
         return np.asarray(np.add.reduce(per_example) / n, dtype=out)
 
-    def bprop(self, inputs, loss, grad_loss):
+    def bprop(self, inputs, loss, grad_loss, out=None):
         a, y = inputs
         if self.options or getattr(y, "ndim", None) != 1:
             return self._general_bprop(a, np.asarray(y), grad_loss)
         n = a.shape[0]
-        work, out = _working(a)
-        grad_a = softmax(a.astype(work, copy=False))  # f(x), a fresh array
+        work, dtype = _working(a)
+        buf = out[0] if out is not None and a.dtype == work == dtype else None
+        grad_a = softmax(a.astype(work, copy=False), out=buf)  # f(x), fresh or the plan's
         grad_a[_label_entries(y)] -= 1  # f(x) - e(y)
         grad_a *= np.asarray(grad_loss, dtype=work) / n
         return _grad_in(grad_a, a), None

@@ -29,6 +29,9 @@ class L2Penalty(Box):
     arity = None
     input_names = ("W",)
 
+    code_fprop = "{out} = sum(np.vdot(W, W) for W in ({all},))"
+    code_bprop = ("np.multiply({x}, 2 * {g}, out={gx})",)
+
     def fprop(self, *Ws):
         dtype = _float_weights(self, Ws)
         work = np.promote_types(dtype, np.float32)  # float16 squares summed in float32
@@ -37,7 +40,16 @@ class L2Penalty(Box):
             dtype=dtype,
         )
 
-    def bprop(self, inputs, omega, grad_omega):
+    def bprop(self, inputs, omega, grad_omega, out=None):
+        """``out``: one step-plan buffer (or None) per W(k), written in place where given."""
+        if out is not None:
+            c = 2 * grad_omega
+            return tuple(
+                (W * c).astype(W.dtype, copy=False)
+                if o is None or o.dtype != np.result_type(W, c)
+                else np.multiply(W, c, out=o)
+                for W, o in zip(inputs, out)
+            )
         return tuple((W * (2 * grad_omega)).astype(W.dtype, copy=False) for W in inputs)
 
     def fprop_jvp(self, inputs, tangents, omega):

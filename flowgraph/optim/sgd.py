@@ -49,6 +49,13 @@ class SGD(Optimizer):
         torch's d (see above); 0, the default, is the lecture's momentum.
     nesterov
         Nesterov's accelerated gradient instead of the heavy ball.
+    fold
+        Opt-in, plain SGD only (momentum 0, no weight decay, not maximising): under
+        ``fg.train`` (or :meth:`flowgraph.core.plan.StepPlan.fold`) the update of each weight
+        W read by one Linear box is folded into its gradient's product, W <- W - alpha_t
+        grad_a^T h as one BLAS gemm (beta = 1) during bprop. Such a W has no ``grad`` after
+        bprop (nothing may read it) and ``step`` skips it; the result differs from the
+        unfolded update by rounding only.
     **kwargs
         ``decay`` (delta of a named schedule), ``warmup``, ``weight_decay``, ``maximize``,
         ``l1_prox`` with ``l1_params``, ``masks``: see :class:`~flowgraph.optim.Optimizer`.
@@ -76,6 +83,7 @@ class SGD(Optimizer):
         *,
         dampening: float = 0.0,
         nesterov: bool = False,
+        fold: bool = False,
         **kwargs: Any,
     ):
         super().__init__(parameters, lr, schedule, **kwargs)
@@ -84,11 +92,19 @@ class SGD(Optimizer):
         self.momentum = float(momentum)
         self.dampening = check_fraction("SGD", dampening, "dampening", closed=True)
         self.nesterov = bool(nesterov)
+        self.fold = bool(fold)
+        self.folded: set[int] = set()  # ids of the weights a step plan updates during bprop
+        self.scratch: dict[int, np.ndarray] = {}  # id(p) -> where plain SGD puts alpha grad
         if self.nesterov and (self.momentum == 0 or self.dampening != 0):
             raise ValueError(
                 "Nesterov momentum needs momentum beta > 0 and dampening = 0, got "
                 f"momentum={self.momentum}, dampening={self.dampening}"
             )
+
+    def foldable(self) -> bool:
+        """Whether a step plan may fold this optimiser's update into the weight-gradient
+        products: ``fold=True`` and plain SGD (theta <- theta - alpha_t grad, nothing more)."""
+        return self.fold and self.momentum == 0 and not self.maximize and not self.weight_decay
 
     def update(self, alpha: float) -> None:
         if self.momentum == 0 and not self.maximize and not self.weight_decay:
@@ -113,7 +129,18 @@ class SGD(Optimizer):
                 outer.subtract_from(p.value, alpha)
             else:
                 grad = p.grad
-                p.value -= alpha * (grad if grad is not None else self.gradient(p))  # None: raises
+                if grad is None:
+                    if id(p) in self.folded:  # updated in bprop (fold=True)
+                        continue
+                    grad = self.gradient(p)  # raises
+                step = self.scratch.get(id(p))
+                if (step is None or step.shape != grad.shape or step.dtype != grad.dtype
+                        or type(alpha) is not float):  # (a NumPy alpha may widen: as written)
+                    p.value -= alpha * grad
+                    if grad.dtype == p.value.dtype and grad.size >= 4096:  # (large: reused)
+                        self.scratch[id(p)] = np.empty_like(grad)
+                else:  # alpha grad into the same array at every step, then subtracted
+                    p.value -= np.multiply(grad, alpha, out=step)
 
     def momentum_step(self, i: int, p: Parameter, alpha: float) -> None:
         """grad_bar(t) = (1 - d) grad + beta grad_bar(t-1)  (grad_bar(1) = grad), then

@@ -158,16 +158,30 @@ def run_epoch(
     running statistics) each. Returns the sum of the batch losses weighted by their size, the
     examples classified wrong, the examples seen and the update count. Stops after the batch
     where Ctrl-C came or the loss went NaN."""
+    model.train_graph.train()
+    plan, fprop, bprop = planned_step(model.train_graph, optimizer, batches.batch_size)
+    try:
+        return steps(model, optimizer, batches, rng, step, each_step, stop, fprop, bprop,
+                     step_rng)
+    finally:
+        if plan is not None:
+            plan.fold(None)  # the fold lasts one epoch of fg.train, no longer
+
+
+def steps(
+    model: Any, optimizer: Any, batches: Batches, rng: np.random.Generator, step: int,
+    each_step: list[Callback], stop: StopFlag, fprop: Any, bprop: Any, step_rng: Any = None,
+) -> tuple[float, int, int, int]:  # fmt: skip
+    """The loop of :func:`run_epoch` with its step's ``fprop`` and ``bprop``."""
     graph = model.train_graph
-    graph.train()
     draws = bool(graph.randoms)
     loss_sum, wrong, seen = 0.0, 0, 0
     for batch, parts in batches.epoch(rng):
         if draws:
             loss = graph.fprop(batch, rng=step_rng(step) if step_rng else rng)
         else:
-            loss = graph.fprop(batch)
-        graph.bprop()
+            loss = fprop(batch)
+        bprop()
         optimizer.step()
         if graph.buffers:
             graph.update_buffers()
@@ -181,6 +195,20 @@ def run_epoch(
         if stop.set or not math.isfinite(loss_sum):  # NaN: stop now, raised by the caller
             break
     return loss_sum, wrong, seen, step
+
+
+def planned_step(graph: Any, optimizer: Any, batch_size: int) -> tuple[Any, Any, Any]:
+    """(plan, fprop, bprop) of one training step: the graph's step plan, whose buffers are
+    reused from batch to batch (:mod:`flowgraph.core.plan`; the same arithmetic), with plain
+    SGD's update folded in when the optimiser opts in (``SGD(..., fold=True)``). No plan, the
+    graph's own fprop and bprop, when it checks every value for NaN (``check_finite``) and
+    for one example at a time, where buffers save nothing (measured: benchmarks/, the batch-1
+    rows) and the rank-1 fast path already updates W in place."""
+    if graph.check_finite or batch_size == 1 or graph.stateful:  # (the plan fills no state)
+        return None, graph.fprop, graph.bprop
+    plan = graph.step_plan()
+    plan.fold(optimizer)
+    return plan, plan.fprop, plan.bprop
 
 
 def finish(model: Any, history: History, early_stopping: EarlyStopping | None,

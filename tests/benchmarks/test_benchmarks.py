@@ -22,6 +22,7 @@ from benchmarks.numpy_mlp import (  # noqa: E402
     PlainNumpyMLP,
     softmax_cross_entropy_loss,
 )
+from benchmarks.sections import sections  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -44,11 +45,15 @@ def test_every_workload_times_every_implementation_on_the_same_work(quick):
         assert r.installed, f"{r.impl} should run here"
         assert len(r.seconds) == 1 and r.seconds[0] > 0
         assert np.isfinite(r.final_loss)
+        if r.impl in bench.NOT_TRAINING:  # the floor: matrix products only, no loss to compare
+            assert r.loss_ok is None and "does not train" in r.note
+            continue
         assert r.loss_ok, f"{r.workload.key}/{r.impl}: final loss {r.final_loss} differs"
     by_key = {}
     for r in rows:
         by_key.setdefault(r.workload.key, set()).add(r.impl)
-    assert by_key["tiny-b1"] == {"flowgraph", "numpy-fast", "numpy-plain", "torch", "micrograd"}
+    assert by_key["tiny-b1"] == set(bench.IMPLEMENTATIONS)
+    assert {"jax", "autograd", "mygrad", "floor", "flowgraph-step"} <= by_key["mlp-b128"]
     assert "micrograd" not in by_key["mlp-b128"]
     assert grad["boxes"] == len(fg.check.all_box_classes()) and grad["per_s"] > 0
 
@@ -56,7 +61,7 @@ def test_every_workload_times_every_implementation_on_the_same_work(quick):
 def test_markdown_has_machine_table_profile_and_every_target(quick):
     text = bench.markdown(quick)
     assert "## Machine" in text and "NumPy's BLAS" in text and "CPU:" in text
-    assert text.count("| 784-256-256-10, batch 128 (quick) |") == 4
+    assert text.count("| 784-256-256-10, batch 128 (quick) |") == len(bench.IMPLEMENTATIONS) - 1
     for what in (
         "batch 128: flowgraph / best NumPy",
         "batch 128: flowgraph / PyTorch",
@@ -71,6 +76,18 @@ def test_markdown_has_machine_table_profile_and_every_target(quick):
     ):
         assert what in text, what
     assert "| NO |" not in text  # every final loss agreed
+    section = sections(text)["issue-24"]  # the goals of issue 24, its own marked section
+    for what in (
+        "784-256-256-10 batch 128: flowgraph step / its matrix products",
+        "784-1024-1024-10 batch 256: flowgraph step / its matrix products",
+        "784-256-256-10 batch 128 float64: flowgraph step / JAX jit",
+        "batch 128: fg.train per epoch / the bare step",
+        "2-16-16-2 batch 1: flowgraph step / JAX jit",
+        "2-16-16-2 batch 1: flowgraph step / hand-written NumPy",
+        "784-256-256-10 batch 1: flowgraph (fg.train) / the fastest peer",
+        "NumPy's BLAS",
+    ):
+        assert what in section, what
 
 
 def test_step_profile_accounts_for_every_box_and_the_total(quick):
@@ -88,13 +105,15 @@ def test_step_profile_accounts_for_every_box_and_the_total(quick):
 
 
 def test_a_missing_library_gives_a_not_installed_row(monkeypatch):
-    monkeypatch.setattr(bench, "available", lambda name: name not in ("torch", "micrograd"))
+    absent = ("torch", "micrograd", "jax", "autograd", "mygrad")
+    monkeypatch.setattr(bench, "available", lambda name: name not in absent)
     rows = bench.time_workload(bench.WORKLOADS[-1].quick(), repeats=1)
     missing = {r.impl for r in rows if not r.installed}
-    assert missing == {"torch", "micrograd"}
+    assert missing == set(absent)
     text = bench.markdown(bench.Results(rows, None, {}, 1, 1, True))
-    assert "| PyTorch (autograd + optim.SGD) | not installed |" in text
-    assert all(r.loss_ok for r in rows if r.installed)
+    assert "| PyTorch (autograd + optim.SGD) | not installed (skipped" in text
+    assert "| JAX (jit of value_and_grad + update) | not installed (skipped" in text
+    assert all(r.loss_ok for r in rows if r.installed and r.impl not in bench.NOT_TRAINING)
 
 
 def test_an_implementation_doing_less_work_fails_the_loss_check(monkeypatch):

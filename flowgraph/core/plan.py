@@ -1,0 +1,388 @@
+"""The step plan: a Graph's training step with its memory owned by the Graph.
+
+``Graph.fprop`` and ``Graph.bprop`` allocate every value and every gradient afresh, so that
+nothing a user reads is ever overwritten. A :class:`StepPlan` (``graph.step_plan()``) runs the
+same boxes in the same order with the same arithmetic, but writes each value and each gradient
+into a buffer it allocated at the first step of these shapes and reuses at every later step of
+the same shapes:
+
+    fprop:  node.value = box.fprop(*children's values, out=buffer of node)
+    bprop:  grads = box.bprop(children's values, node.value, node.grad,
+                              out=(buffer of each child's gradient, ...))
+            child.grad += grad                       (in place, into the child's buffer)
+
+A box takes ``out=`` where it pays (Linear, Tanh, ReLU, Sigmoid, SoftmaxCrossEntropy, Add,
+MatMul, L2Penalty); the math stays in the box, the buffers in the plan (a box never keeps
+one). Every other box runs as under ``Graph.fprop``. The results are the same to the last
+bit (the same operations in the same order, only into other memory); a gradient that two
+parents give is summed in place, also bit for bit as ``Graph.bprop`` sums it.
+
+What a user gives up: after the next planned step the node values and gradients of this one
+are overwritten (they live in the plan's buffers): copy what you keep. ``print(plan)`` shows
+the step as the straight-line code it runs (fprop lines, then bprop lines in reverse order,
+as the lecture's backprop slide reads).
+
+The name: ``Graph.plan(output, targets)`` already is the list of boxes bprop visits (with
+which children need a gradient), which the checker and the pictures read; the plan of a whole
+training step, its memory included, is ``Graph.step_plan()``.
+
+Plain SGD may be folded into the weight-gradient product (opt-in, ``SGD(..., fold=True)``
+with ``fg.train``, or :meth:`StepPlan.fold`): for a weight W read by one Linear box only,
+
+    W <- W - alpha grad_a^T h          one BLAS gemm with beta = 1 (SciPy), in place
+
+during bprop, after grad_h = grad_a W is taken. Such a W then has no ``grad`` after bprop
+(None) and SGD's step leaves it alone; its arithmetic differs from the unfolded step by
+rounding only (alpha is multiplied inside the product).
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+from collections.abc import Mapping
+from operator import attrgetter
+from typing import Any
+
+import numpy as np
+
+from ..errors import BoxError, FlowgraphError, NonFiniteError
+from .box import Box
+from .node import Node, Parameter
+
+__all__ = ["StepPlan"]
+
+SMALL = 256  # values of fewer elements are made afresh: out= costs more than they do
+_value = attrgetter("value")
+_shape = attrgetter("shape")
+_dtype = attrgetter("dtype")
+_value_dtype = attrgetter("value.dtype")
+_ndarray = np.ndarray
+
+
+@functools.cache
+def _takes_out(fn: Any) -> bool:
+    """Whether the method ``fn`` (of a box class) takes an ``out=`` argument."""
+    try:
+        return "out" in inspect.signature(fn).parameters
+    except (TypeError, ValueError):  # a builtin or an odd callable: no
+        return False
+
+
+def _bprop_method(box: Box) -> tuple[Any, bool, bool]:
+    """(the bound method the plan calls for ``box``'s gradients, whether it takes ``needs``,
+    whether it takes ``out``): ``bprop_needed`` where the box defines a fast path, else
+    ``bprop``, as ``Graph.bprop`` calls them."""
+    cls = type(box)
+    if cls.bprop_needed is not Box.bprop_needed:
+        return box.bprop_needed, True, _takes_out(cls.bprop_needed)
+    return box.bprop, False, _takes_out(cls.bprop)
+
+
+@functools.cache
+def _blas_gemm(dtype_char: str) -> Any:
+    """SciPy's BLAS ``sgemm``/``dgemm`` (the ``fast`` extra), or None without SciPy."""
+    try:
+        from scipy.linalg import blas
+    except ImportError:
+        return None
+    return {"f": blas.sgemm, "d": blas.dgemm}.get(dtype_char)
+
+
+def fold_sgd_update(W: np.ndarray, alpha: float, grad_a: np.ndarray, h: np.ndarray) -> None:
+    """W <- W - alpha grad_a^T h in place: Linear's grad_W = grad_a^T h and plain SGD's update
+    in one product, ``gemm`` with beta = 1 writing into W (NumPy without SciPy)."""
+    gemm = _blas_gemm(W.dtype.char) if W.flags.c_contiguous else None
+    if gemm is not None and h.dtype == grad_a.dtype == W.dtype:
+        # in Fortran order W^T (in, out) is W's memory: W^T <- W^T - alpha h^T grad_a
+        c = gemm(-alpha, h.T, grad_a.T, beta=1.0, c=W.T, trans_b=1, overwrite_c=1)
+        if c.base is not W and c is not W.T:  # BLAS worked on a copy (not for contiguous W)
+            W[...] = c.T
+        return
+    W -= alpha * (grad_a.T @ h)
+
+
+class _Buffers:
+    """The memory of steps of one signature (the shapes and dtypes of the inputs and the
+    parameters): one buffer per value and per gradient, allocated at the first step."""
+
+    def __init__(self) -> None:
+        self.fsteps: list[tuple] | None = None  # (node, its box's fprop with out=, children)
+        self.grad: dict[int, np.ndarray] = {}  # id(node) -> its gradient's (summed) buffer
+        self.out: dict[tuple[int, int], Any] = {}  # (parent, child) -> a gradient's buffer
+        self.bsteps: list[tuple] | None = None  # StepPlan.compile_bprop's, for these buffers
+        self.folded: frozenset[int] = frozenset()  # the weights folded when compiled
+
+
+class StepPlan:
+    """The step of ``graph`` for ``output`` (default its first) with its memory planned.
+
+    ``fprop(feed)`` and ``bprop(grad_output=None)`` are ``graph.fprop`` and ``graph.bprop()``
+    with the values and gradients written into reused buffers; ``print(plan)`` shows the code.
+    Made by :meth:`flowgraph.Graph.step_plan` (which keeps one per output).
+
+    >>> import numpy as np, flowgraph as fg
+    >>> model = fg.mlp([2, 3, 2], seed=0)
+    >>> plan = model.train_graph.step_plan()
+    >>> X, y = np.ones((4, 2), np.float32), np.array([0, 1, 1, 0])
+    >>> loss = plan.fprop({"x": X, "y": y}); plan.bprop()
+    >>> model.parameters[0].grad.shape
+    (3, 2)
+    """
+
+    small = SMALL  # values and gradients of fewer elements are not buffered (0: all are)
+
+    def __init__(self, graph: Any, output: Node | None = None):
+        self.graph = graph
+        self.output: Node = output if output is not None else graph.outputs[0]
+        self.nodes: list[Node] = graph.box_nodes
+        self.inputs: list[Node] = graph.inputs
+        self.bplan, self.targets, self.unreached = graph.bprop_plan(self.output, None)
+        self.fprop_out = [_takes_out(type(n.box).fprop) for n in self.nodes]
+        self.bprop_calls = [_bprop_method(n.box) for n, _ in self.bplan]
+        self.memory: dict[tuple, _Buffers] = {}
+        self.folded: dict[int, Any] = {}  # id(W) -> the SGD folded into its gradient
+        self.folded_ids: frozenset[int] = frozenset()
+        self.buffers: _Buffers | None = None  # of the last step
+        self.signature: tuple | None = None
+
+    # -- fprop -----------------------------------------------------------------------------
+    def fprop(self, feed: Mapping[Any, Any]) -> Any:
+        """Every node's value, into the plan's buffers; returns the output's value (a scalar
+        output as a fresh 0-d array: it outlives the step)."""
+        graph, inputs = self.graph, self.inputs
+        try:  # the common case: the feed keyed by this graph's Input nodes, with arrays
+            values = list(map(feed.__getitem__, inputs))
+            fast = len(feed) == len(inputs) and list(map(type, values)).count(_ndarray) == len(
+                values
+            )
+        except (KeyError, TypeError, AttributeError):
+            fast = False
+        if not fast:
+            graph.give_inputs(feed, None)  # checked as Graph.fprop checks it (raising as it)
+            values = [i.value for i in inputs]
+        sig = (tuple(map(_shape, values)), tuple(map(_dtype, values)),
+               tuple(map(_value_dtype, graph.parameters)))  # fmt: skip
+        if sig != self.signature:
+            self.signature = sig
+            self.buffers = self.memory.setdefault(sig, _Buffers())
+        bufs = self.buffers
+        assert bufs is not None  # (set above for every signature)
+        stamp = object()
+        graph.accept_fprop(None)
+        for i, v in zip(inputs, values):
+            i.value = v
+            i.fprop_stamp = stamp
+        if bufs.fsteps is None:  # the first step of these shapes: buffers made from it
+            self.first_fprop(bufs, stamp)
+        else:
+            self.planned_fprop(bufs.fsteps, stamp)
+        graph.accept_fprop(stamp)
+        out = self.output.value
+        return np.array(out) if type(out) is _ndarray and out.ndim == 0 else out
+
+    def first_fprop(self, bufs: _Buffers, stamp: object) -> None:
+        """The boxes as ``Graph.fprop`` runs them; then a buffer of each value a box can write
+        into (``out=``), bound into the steps of later calls."""
+        steps = []
+        node = None
+        try:
+            for node, takes_out in zip(self.nodes, self.fprop_out):
+                box: Any = node.box  # (the plan holds box nodes; out=: the hot boxes)
+                value = box.fprop(*map(_value, node.children))
+                node.value = value
+                node.fprop_stamp = stamp
+                call = box.fprop
+                if takes_out and type(value) is _ndarray and value.size >= self.small:
+                    call = functools.partial(call, out=np.empty_like(value))
+                steps.append((node, call, node.children))
+        except Exception as e:
+            raise _failed(e, node, "fprop") from e
+        bufs.fsteps = steps
+
+    @staticmethod
+    def planned_fprop(steps: list[tuple], stamp: object) -> None:
+        node = None
+        try:
+            for node, call, children in steps:
+                node.value = call(*map(_value, children))
+                node.fprop_stamp = stamp
+        except Exception as e:
+            raise _failed(e, node, "fprop") from e
+
+    # -- bprop -----------------------------------------------------------------------------
+    def bprop(self, grad_output: Any = None) -> None:
+        """Every parameter's gradient, into the plan's buffers (as ``graph.bprop()``, whose
+        checks it shares: values of this graph's last fprop, gradients of their shapes)."""
+        graph, out = self.graph, self.output
+        graph.check_fresh(out)
+        bufs = self.buffers
+        if bufs is None or bufs.fsteps is None:
+            raise FlowgraphError("StepPlan.bprop before StepPlan.fprop")
+        for n in graph.order:
+            n.grad = None
+        out.grad = graph.seed(out, grad_output)
+        complete = self.backward(bufs)
+        for t in self.unreached if complete else self.targets:  # a zero gradient, not None
+            if id(t) in self.folded:
+                continue
+            if getattr(t, "grad_outer", None) is None and t.grad is None:
+                t.grad = np.zeros_like(t.value)
+
+    def backward(self, bufs: _Buffers) -> bool:
+        """The lecture's loop over the plan's boxes, in reverse order; False when a box gave
+        no gradient for a child that needs one."""
+        if bufs.bsteps is None or bufs.folded != self.folded_ids:
+            bufs.bsteps = self.compile_bprop(bufs)
+            bufs.folded = self.folded_ids
+        complete = True
+        checked = self.graph.checked_gradient
+        for node, call, children, wants, fold in bufs.bsteps:
+            grad = node.grad
+            if grad is None:  # its parents gave it no gradient
+                complete = False
+                continue
+            values = list(map(_value, children))
+            try:
+                grads = call(values, node.value, grad)
+            except NonFiniteError:
+                raise
+            except Exception as e:
+                raise _failed(e, node, "bprop") from e
+            if type(grads) is not tuple or len(grads) != len(children):
+                grads = self.graph.gradient_tuple(node, grads)
+            if fold is not None:  # W <- W - alpha grad_a^T h, now that grad_h is taken
+                fold_sgd_update(values[1], fold.lr, grad, values[0])
+            for i, child in wants:
+                g = grads[i]
+                if g is None:
+                    complete = False
+                    continue
+                if type(g) is not _ndarray or g.shape != child.value.shape:
+                    g = checked(node, child, g)
+                if child.grad is None:
+                    child.grad = g
+                else:
+                    self.accumulate(bufs, child, g)
+        return complete
+
+    def compile_bprop(self, bufs: _Buffers) -> list[tuple]:
+        """The bprop steps of these buffers: (node, the box's method with its needs and
+        buffers bound, children, (index, child) per child that needs a gradient, the folded
+        SGD or None). A gradient's buffer is made like the value it differentiates."""
+        steps = []
+        for (node, needs), (method, takes_needs, takes_out) in zip(self.bplan, self.bprop_calls):
+            fold, needs = self.fold_of(node, needs) if self.folded else (None, needs)
+            kw = {}
+            if takes_out:
+                kw["out"] = tuple(
+                    self.gradient_buffer(bufs, node, c) if k else None
+                    for c, k in zip(node.children, needs)
+                )
+            call = _bind(method, (needs,) if takes_needs else (), kw)
+            wants = tuple((i, c) for i, (c, k) in enumerate(zip(node.children, needs)) if k)
+            steps.append((node, call, node.children, wants, fold))
+        return steps
+
+    def gradient_buffer(self, bufs: _Buffers, node: Node, child: Node) -> np.ndarray | None:
+        """The buffer ``node``'s box writes ``child``'s gradient into (None for a child that
+        is not a float array, or a small one: the box then returns a fresh one)."""
+        key = (id(node), id(child))
+        if key not in bufs.out:
+            v = child.value
+            ok = type(v) is _ndarray and v.size >= max(self.small, 1) and v.dtype.kind == "f"
+            bufs.out[key] = np.empty_like(v) if ok else None
+        return bufs.out[key]
+
+    @staticmethod
+    def accumulate(bufs: _Buffers, child: Node, g: Any) -> None:
+        """child.grad += g, in place into the child's own buffer (never into an array that
+        a box returned as it was given: Add and Identity pass gradients through)."""
+        current = child.grad
+        own = bufs.grad.get(id(child))
+        if own is None or own.shape != np.shape(current):
+            own = bufs.grad[id(child)] = np.empty(np.shape(current), np.result_type(current, g))
+        if current is own:
+            own += g
+        else:
+            child.grad = np.add(current, g, out=own)
+
+    # -- the opt-in SGD fold ---------------------------------------------------------------
+    def fold(self, optimizer: Any) -> list[Parameter]:
+        """Fold plain SGD (``optimizer``: momentum 0, no weight decay, not maximising) into
+        the weight-gradient products: each weight read by one plain Linear box only is
+        updated during bprop and gets no ``grad``; the optimiser's step skips it. Returns
+        the folded weights (none when the optimiser is not plain SGD; ``fold(None)`` undoes
+        the fold)."""
+        for opt in {id(o): o for o in self.folded.values()}.values():
+            opt.folded = set()  # the previous fold's optimiser updates every weight again
+        self.folded.clear()
+        self.folded_ids = frozenset()
+        if optimizer is None or not getattr(optimizer, "foldable", lambda: False)():
+            return []
+        readers: dict[int, list[Node]] = {}
+        for n in self.nodes:
+            for c in n.children:
+                readers.setdefault(id(c), []).append(n)
+        mine = {id(p) for p in optimizer.parameters}
+        done = []
+        for node, needs in self.bplan:
+            folds = getattr(node.box, "folds_weight_gradient", None)  # Linear's grad_W
+            if folds is None or not folds() or not needs[1]:
+                continue
+            W = node.children[1]
+            if id(W) in mine and isinstance(W, Parameter) and len(readers[id(W)]) == 1:
+                if W is not node.children[0] and W is not node.children[2]:
+                    self.folded[id(W)] = optimizer
+                    done.append(W)
+        optimizer.folded = {id(W) for W in done}
+        self.folded_ids = frozenset(optimizer.folded)
+        return done
+
+    def fold_of(self, node: Node, needs: tuple) -> tuple[Any, tuple]:
+        """(the folded SGD of this Linear's W, or None; the needs without W when folded)."""
+        if len(node.children) == 3:
+            opt = self.folded.get(id(node.children[1]))
+            if opt is not None and needs[1]:
+                return opt, (needs[0], False, needs[2])
+        return None, needs
+
+    def release(self) -> None:
+        """Let go of every buffer (they are made again at the next step): one set is kept per
+        signature seen (the full batch, the last smaller one, a float64 check...)."""
+        self.memory.clear()
+        self.buffers = self.signature = None
+
+    # -- the plan as code --------------------------------------------------------------------
+    def __str__(self) -> str:
+        from .plan_code import plan_code  # (printing only)
+
+        return plan_code(self)
+
+    def __repr__(self) -> str:
+        n = len(self.memory)
+        return (f"<StepPlan of {self.output.describe()}: {len(self.nodes)} boxes forward, "
+                f"{len(self.bplan)} backward, buffers for {n} shape(s)>")  # fmt: skip
+
+
+def _bind(method: Any, args: tuple, kw: dict) -> Any:
+    """``method(inputs, output, grad_output, *args, **kw)`` as a function of the first three."""
+    if not args and not kw:
+        return method
+    if not kw:
+        return lambda inputs, output, grad, _m=method, _a=args: _m(inputs, output, grad, *_a)
+    return lambda inputs, output, grad, _m=method, _a=args, _k=kw: _m(
+        inputs, output, grad, *_a, **_k
+    )
+
+
+def _failed(error: Exception, node: Node | None, stage: str) -> Exception:
+    """The error of a box in the plan, naming its node, box and input shapes."""
+    if isinstance(error, NonFiniteError) or node is None:
+        return error
+    box: Any = node.box
+    shapes = ", ".join(
+        f"{box.input_name(i)}={np.shape(c.value)}" for i, c in enumerate(node.children)
+    )
+    msg = f"{stage} of node {node.describe()} (step plan) on inputs {shapes} failed: {error}"
+    return type(error)(msg) if isinstance(error, FlowgraphError) else BoxError(msg)

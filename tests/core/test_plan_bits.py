@@ -1,0 +1,141 @@
+"""The planned step (``graph.step_plan()``) against the Graph's own fprop and bprop: the same
+arithmetic into other memory, so the same bits, step after step."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import flowgraph as fg
+from flowgraph.core.plan import StepPlan
+
+
+@pytest.fixture(autouse=True)
+def _buffer_every_value(monkeypatch):
+    """Small test graphs: every value and gradient through out= (the plan skips small ones)."""
+    monkeypatch.setattr(StepPlan, "small", 0)
+
+
+def _data(dtype, n=16, seed=0):
+    rng = np.random.default_rng(seed)
+    return rng.standard_normal((n, 5)).astype(dtype), rng.integers(0, 3, n)
+
+
+def _train(model, X, y, planned, steps=5, batch=4, lr=0.1):
+    graph = model.train_graph
+    plan = graph.step_plan()
+    losses = []
+    for s in range(steps):
+        i = (s * batch) % len(X)
+        feed = {model.x: X[i : i + batch], model.y: y[i : i + batch]}
+        if planned:
+            losses.append(float(plan.fprop(feed)))
+            plan.bprop()
+        else:
+            losses.append(float(graph.fprop(feed)))
+            graph.bprop()
+        for p in model.parameters:
+            p.value -= lr * p.grad
+    return losses, [p.value.copy() for p in model.parameters]
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("activation", ["tanh", "relu", "sigmoid"])
+@pytest.mark.parametrize("batch", [4, 1])
+def test_planned_steps_give_the_same_bits(dtype, activation, batch):
+    X, y = _data(dtype)
+    runs = []
+    for planned in (False, True):
+        model = fg.mlp([5, 7, 6, 3], activation, dtype=dtype, seed=1, l2=1e-3)
+        runs.append(_train(model, X, y, planned, steps=6, batch=batch))
+    (loss_a, params_a), (loss_b, params_b) = runs
+    assert loss_a == loss_b
+    for a, b in zip(params_a, params_b):
+        assert a.dtype == b.dtype == dtype
+        assert np.array_equal(a, b)
+
+
+def test_gradients_stay_inspectable_and_reuse_the_buffers():
+    X, y = _data(np.float64)
+    model = fg.mlp([5, 7, 3], dtype=np.float64, seed=0)
+    plan = model.train_graph.step_plan()
+    W = model.parameters[0]
+    seen = []
+    for _ in range(3):
+        plan.fprop({model.x: X[:4], model.y: y[:4]})
+        plan.bprop()
+        model.train_graph.fprop({model.x: X[:4], model.y: y[:4]})  # the unplanned reference
+        model.train_graph.bprop()
+        fresh = [p.grad for p in model.parameters]
+        plan.fprop({model.x: X[:4], model.y: y[:4]})
+        plan.bprop()
+        for p, g in zip(model.parameters, fresh):
+            assert p.grad is not g and np.array_equal(p.grad, g)  # its own, equal
+        seen.append(W.grad)
+    assert seen[1] is seen[2]  # the same buffer from step to step (after the first)
+
+
+def test_a_smaller_last_batch_gets_its_own_buffers_and_the_same_bits():
+    X, y = _data(np.float32, n=10)
+    model = fg.mlp([5, 4, 3], seed=0)
+    plan = model.train_graph.step_plan()
+    for lo, hi in ((0, 4), (4, 8), (8, 10), (0, 4), (8, 10)):
+        feed = {model.x: X[lo:hi], model.y: y[lo:hi]}
+        loss = float(plan.fprop(feed))
+        plan.bprop()
+        planned = [p.grad.copy() for p in model.parameters]
+        assert loss == float(model.train_graph.fprop(feed))
+        model.train_graph.bprop()
+        for g, p in zip(planned, model.parameters):
+            assert np.array_equal(g, p.grad)
+    assert len(plan.memory) == 2
+    plan.release()
+    assert not plan.memory
+    assert float(plan.fprop(feed)) == float(model.train_graph.fprop(feed))  # made again
+
+
+def test_a_feed_by_names_is_checked_as_graph_fprop_checks_it():
+    model = fg.mlp([5, 4, 3], seed=0)
+    plan = model.train_graph.step_plan()
+    X, y = _data(np.float32)
+    assert float(plan.fprop({"x": X, "y": y})) == float(model.train_graph.fprop({"x": X, "y": y}))
+    with pytest.raises(fg.FeedError, match="no value fed"):
+        plan.fprop({"x": X})
+    with pytest.raises(fg.GraphError):
+        plan.bprop()  # the failed fprop's values are refused
+
+
+def test_a_weight_used_twice_sums_its_gradients_in_place():
+    rng = np.random.default_rng(0)
+    x = fg.Input("x")
+    W = fg.Parameter(rng.standard_normal((3, 3)), "W")
+    b = fg.Parameter(np.zeros(3), "b")
+    h = fg.Tanh()(fg.Linear()(x, W, b))
+    out = fg.Linear()(h, W, b)  # W and b read twice: two gradients summed
+    loss = (out * out).sum()
+    graph = fg.Graph(loss)
+    feed = {x: rng.standard_normal((4, 3))}
+    plan = graph.step_plan()
+    for _ in range(3):
+        plan.fprop(feed)
+        plan.bprop()
+        got = W.grad.copy(), b.grad.copy()
+        graph.fprop(feed)
+        graph.bprop()
+        assert np.array_equal(got[0], W.grad) and np.array_equal(got[1], b.grad)
+        W.value -= 0.01 * W.grad
+
+
+def test_only_values_of_at_least_small_elements_get_buffers(monkeypatch):
+    monkeypatch.setattr(StepPlan, "small", 64)
+    X, y = _data(np.float64, n=16)
+    model = fg.mlp([5, 8, 3], dtype=np.float64, seed=0)  # a1: 16 x 8 = 128, a2: 16 x 3 = 48
+    plan = model.train_graph.step_plan()
+    feed = {model.x: X, model.y: y}
+    kept = []
+    for _ in range(3):
+        plan.fprop(feed)
+        plan.bprop()
+        kept.append((model.train_graph["a1"].value, model.train_graph["a2"].value))
+    assert kept[1][0] is kept[2][0]  # 128 elements: one buffer, reused
+    assert kept[1][1] is not kept[2][1]  # 48: fresh at every step
