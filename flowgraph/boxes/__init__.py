@@ -9,28 +9,22 @@ from .activations import ReLU as ReLU
 from .activations import Sigmoid as Sigmoid
 from .activations import Softplus as Softplus
 from .activations import Tanh as Tanh
-from .arithmetic import Abs as Abs
 from .arithmetic import Add as Add
-from .arithmetic import Concat as Concat
 from .arithmetic import Div as Div
-from .arithmetic import Exp as Exp
-from .arithmetic import Log as Log
-from .arithmetic import MatMul as MatMul
-from .arithmetic import Mean as Mean
 from .arithmetic import Mul as Mul
 from .arithmetic import Neg as Neg
-from .arithmetic import Pow as Pow
-from .arithmetic import Reshape as Reshape
 from .arithmetic import Scale as Scale
-from .arithmetic import Square as Square
 from .arithmetic import Sub as Sub
-from .arithmetic import Sum as Sum
-from .arithmetic import Transpose as Transpose
 from .arithmetic import unbroadcast as unbroadcast  # (a helper of the broadcasting boxes)
 from .conv import AvgPool2d as AvgPool2d
 from .conv import Conv2d as Conv2d
 from .conv import MaxPool2d as MaxPool2d
 from .einsum import Einsum as Einsum
+from .elementary import Abs as Abs
+from .elementary import Exp as Exp
+from .elementary import Log as Log
+from .elementary import Pow as Pow
+from .elementary import Square as Square
 from .elementwise import Clip as Clip
 from .elementwise import Compare as Compare
 from .elementwise import Cos as Cos
@@ -51,6 +45,8 @@ from .losses import NLLLoss as NLLLoss
 from .losses import Softmax as Softmax
 from .losses import SoftmaxCrossEntropy as SoftmaxCrossEntropy
 from .losses import softmax as softmax  # (the function, for models and analyses)
+from .matmul import MatMul as MatMul
+from .matmul import Transpose as Transpose
 from .normalization import BatchNorm as BatchNorm
 from .normalization import RunningStat as RunningStat
 from .penalties import L1Penalty as L1Penalty
@@ -65,10 +61,14 @@ from .reductions import ArgMin as ArgMin
 from .reductions import LogSoftmax as LogSoftmax
 from .reductions import LogSumExp as LogSumExp
 from .reductions import Max as Max
+from .reductions import Mean as Mean
 from .reductions import Min as Min
+from .reductions import Sum as Sum
 from .reductions import Var as Var
+from .shapes import Concat as Concat
 from .shapes import Flatten as Flatten
 from .shapes import Permute as Permute
+from .shapes import Reshape as Reshape
 from .shapes import Split as Split
 from .shapes import Stack as Stack
 from .shapes import SwapAxes as SwapAxes

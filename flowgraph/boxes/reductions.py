@@ -90,26 +90,26 @@ class Max(AxisReduction, Box):
     bprop:  grad_x = grad_y at the maximum of each slice (one element on ties), 0 elsewhere
     """
 
-    pick = staticmethod(np.argmax)
-    reduce = staticmethod(np.max)
+    _pick = staticmethod(np.argmax)  # (private: autodoc would show NumPy's docstrings)
+    _reduce = staticmethod(np.max)
 
     def fprop(self, x):
         axes = self.axes(x)
         if np.size(x) == 0:
             raise ShapeError(f"{type(self).__name__}: x of shape {np.shape(x)} is empty")
-        return np.asarray(self.reduce(x, axis=axes, keepdims=self.keepdims))
+        return np.asarray(self._reduce(x, axis=axes, keepdims=self.keepdims))
 
     def bprop(self, inputs, y, grad_y):
         x = inputs[0]
         axes = self.axes(x)
-        mask = winner_mask(x, axes, self.pick)
+        mask = winner_mask(x, axes, self._pick)
         return (np.where(mask, expand(grad_y, axes, self.keepdims), 0).astype(grad_y.dtype),)
 
     def fprop_jvp(self, inputs, tangents, y):
         """R{y} = R{x} at the maximum of each slice."""
         x = inputs[0]
         axes = self.axes(x)
-        mask = winner_mask(x, axes, self.pick)
+        mask = winner_mask(x, axes, self._pick)
         return np.sum(np.where(mask, tangents[0], 0), axis=axes, keepdims=self.keepdims)
 
     def bprop_jvp(self, inputs, tangents, y, Ry, grad_y, R_grad_y):
@@ -124,8 +124,8 @@ class Min(Max):
     bprop:  grad_x = grad_y at the minimum of each slice (one element on ties), 0 elsewhere
     """
 
-    pick = staticmethod(np.argmin)
-    reduce = staticmethod(np.min)
+    _pick = staticmethod(np.argmin)
+    _reduce = staticmethod(np.min)
 
 
 def _softmax(x: np.ndarray, axes: tuple[int, ...]) -> np.ndarray:
@@ -286,7 +286,7 @@ class ArgMax(Box):
 
     differentiable = False
 
-    pick = staticmethod(np.argmax)
+    _pick = staticmethod(np.argmax)
 
     def __init__(self, axis: int | None = None, keepdims: bool = False):
         self.axis = None if axis is None else int(axis)
@@ -304,7 +304,7 @@ class ArgMax(Box):
             reduced_axes(type(self).__name__, self.axis, np.ndim(x), np.shape(x))
         if np.size(x) == 0:
             raise ShapeError(f"{type(self).__name__}: x of shape {np.shape(x)} is empty")
-        return np.asarray(self.pick(x, axis=self.axis, keepdims=self.keepdims))
+        return np.asarray(self._pick(x, axis=self.axis, keepdims=self.keepdims))
 
     def bprop(self, inputs, y, grad_y):
         return (None,)
@@ -330,4 +330,129 @@ class ArgMin(ArgMax):
     bprop:  none (piecewise constant)
     """
 
-    pick = staticmethod(np.argmin)
+    _pick = staticmethod(np.argmin)
+
+
+# -- the sums and means of the library, as np.sum and np.mean --------------------
+
+
+def _check_axes(box: str, axis: int | tuple[int, ...] | None, x: np.ndarray) -> None:
+    """Refuse an axis x does not have (or one named twice). np.sum accepts axis 0 (and -1) on
+    a 0-d array, a sum that bprop then cannot spread back: every axis is checked here."""
+    if axis is None:
+        return
+    shape = np.shape(x)
+    ndim = len(shape)
+    axes = (axis,) if isinstance(axis, int) else axis
+    bad = [a for a in axes if not -ndim <= a < ndim]
+    if bad and not ndim:
+        raise ShapeError(
+            f"{box}(axis={axis!r}): its input has shape () (0-d, a single number) and no "
+            "axis to reduce; use axis=None"
+        )
+    if bad:
+        raise ShapeError(
+            f"{box}(axis={axis!r}): its input of shape {shape} has no axis {bad[0]} "
+            f"(its axes are {-ndim} .. {ndim - 1})"
+        )
+    if len({a % ndim for a in axes}) != len(axes):
+        raise ShapeError(f"{box}(axis={axis!r}) names an axis of its input twice")
+
+
+def _axes(axis: int | Sequence[int] | None) -> int | tuple[int, ...] | None:
+    """An axis argument as NumPy takes it; a list (read back from JSON) becomes a tuple.
+    What no array has is refused at once: a non-integer axis, or one axis named twice."""
+    if axis is None:
+        return None
+    axes = (axis,) if isinstance(axis, (int, np.integer, float, str)) else tuple(axis)
+    if any(isinstance(a, bool) or not isinstance(a, (int, np.integer)) for a in axes):
+        raise ValueError(f"axis must be None, an integer or integers, got {axis!r}")
+    if len(set(axes)) != len(axes):
+        raise ValueError(f"axis names an axis twice: {axis!r}")
+    return int(axis) if isinstance(axis, (int, np.integer)) else tuple(int(a) for a in axes)
+
+
+class Sum(Box):
+    """Sum of the elements over ``axis`` (None: all of them), as ``np.sum``.
+
+    fprop:  y = sum_{i in axis} x_i            x's shape without those axes (kept as 1 with
+                                               keepdims); float16 is summed in float32 and
+                                               rounded once, to float16
+    bprop:  grad_x = grad_y copied along the summed axes (every x_i has slope 1)
+
+    An axis the input lacks is a ShapeError at fprop (np.sum takes axis 0 of a 0-d array,
+    whose sum bprop could not spread back).
+    """
+
+    def __init__(self, axis: int | Sequence[int] | None = None, keepdims: bool = False):
+        self.axis, self.keepdims = _axes(axis), bool(keepdims)
+
+    @classmethod
+    def example(cls) -> Sum:
+        return cls(axis=0)
+
+    def config(self) -> dict:
+        axis = list(self.axis) if isinstance(self.axis, tuple) else self.axis
+        return {"axis": axis, "keepdims": self.keepdims}
+
+    def _spread(self, grad_y, x):
+        """grad_y broadcast back over the reduced axes of x (a fresh, writable array)."""
+        if not self.keepdims and self.axis is not None:
+            grad_y = np.expand_dims(grad_y, self.axis)
+        return np.broadcast_to(grad_y, np.shape(x)).copy()
+
+    def _reduce(self, reduction, x):
+        """``reduction`` (np.sum or np.mean) over the box's axes, a float16 x accumulated in
+        float32 (float16 sums of many terms lose every digit, or overflow) and returned in
+        float16."""
+        _check_axes(type(self).__name__, self.axis, x)
+        x = np.asarray(x)
+        if x.dtype != np.float16:
+            return np.asarray(reduction(x, axis=self.axis, keepdims=self.keepdims))
+        y = reduction(x, axis=self.axis, keepdims=self.keepdims, dtype=np.float32)
+        return np.asarray(y, dtype=np.float16)
+
+    def fprop(self, x):
+        return self._reduce(np.sum, x)
+
+    def bprop(self, inputs, y, grad_y):
+        return (self._spread(grad_y, inputs[0]),)
+
+    def fprop_jvp(self, inputs, tangents, y):
+        """R{y} = the same reduction of R{x} (linear)."""
+        return self.fprop(tangents[0])
+
+    def bprop_jvp(self, inputs, tangents, y, Ry, grad_y, R_grad_y):
+        """R{grad_x} = R{grad_y} spread back over the reduced axes."""
+        return self.bprop(inputs, y, R_grad_y)
+
+    def sample_inputs(self, rng):
+        return (rng.standard_normal((4, 3)),)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(axis={self.axis!r}, keepdims={self.keepdims!r})"
+
+
+class Mean(Sum):
+    """Mean of the elements over ``axis`` (None: all of them), as ``np.mean``.
+
+    fprop:  y = 1/n sum_{i in axis} x_i        n the number of elements averaged
+    bprop:  grad_x = grad_y / n copied along the averaged axes
+
+    float16 is summed and divided in float32 (n = 70,000 is inf in float16, and 1/n would
+    be 0), and rounded once to float16.
+    """
+
+    def fprop(self, x):
+        return self._reduce(np.mean, x)
+
+    def bprop(self, inputs, y, grad_y):
+        x = inputs[0]
+        n = np.size(x) // max(np.size(y), 1)
+        grad_y = np.asarray(grad_y)
+        if grad_y.dtype == np.float16:
+            return (self._spread((grad_y.astype(np.float32) / n).astype(np.float16), x),)
+        return (self._spread(grad_y / n, x),)
+
+    def sample_inputs(self, rng):
+        return (rng.standard_normal((4, 3)),)

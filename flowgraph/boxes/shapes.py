@@ -262,3 +262,116 @@ class Flatten(Box):
 
     def __repr__(self) -> str:
         return f"Flatten({self.start_dim})"
+
+
+# -- reshaping and joining, as np.reshape and np.concatenate --------------------
+
+
+AxisError = getattr(np, "exceptions", np).AxisError  # (np.exceptions: NumPy 1.25+)
+
+
+class Reshape(Box):
+    """The same elements in another shape (C order), as ``np.reshape``; -1 lets one axis
+    be inferred (``x.reshape(-1, 28 * 28)`` keeps the batch).
+
+    fprop:  y = reshape(x, shape)
+    bprop:  grad_x = reshape(grad_y, shape of x)
+    """
+
+    def __init__(self, shape: int | Sequence[int]):
+        shape = (shape,) if isinstance(shape, (int, np.integer)) else shape
+        self.shape = tuple(int(n) for n in shape)
+
+    @classmethod
+    def example(cls) -> Reshape:
+        return cls((-1, 2))
+
+    def config(self) -> dict:
+        return {"shape": list(self.shape)}
+
+    def fprop(self, x):
+        try:
+            return np.reshape(x, self.shape)
+        except ValueError:
+            raise ShapeError(
+                f"Reshape cannot make an array of shape {np.shape(x)} ({np.size(x)} elements) "
+                f"into shape {self.shape}"
+            ) from None
+
+    def bprop(self, inputs, y, grad_y):
+        return (np.reshape(grad_y, np.shape(inputs[0])),)
+
+    def fprop_jvp(self, inputs, tangents, y):
+        """R{y} = reshape(R{x})."""
+        return np.reshape(tangents[0], np.shape(y))
+
+    def bprop_jvp(self, inputs, tangents, y, Ry, grad_y, R_grad_y):
+        """R{grad_x} = reshape(R{grad_y}, shape of x)."""
+        return self.bprop(inputs, y, R_grad_y)
+
+    def sample_inputs(self, rng):
+        return (rng.standard_normal((4, 3)),)
+
+    def __repr__(self) -> str:
+        return f"Reshape({self.shape!r})"
+
+
+class Concat(Box):
+    """Any number of children joined along ``axis``, as ``np.concatenate`` (a skip
+    connection's [h, x]; a two-headed network's shared features).
+
+    fprop:  y = [x_1, x_2, ..., x_n]           along axis (0 by default, as NumPy); the
+                                               other axes agree
+    bprop:  grad_x_i = the slice of grad_y where x_i sits (in x_i's dtype)
+    """
+
+    arity = None
+    min_arity = 1
+    input_names = ("x",)
+
+    def __init__(self, axis: int = 0):
+        if isinstance(axis, bool) or not isinstance(axis, (int, np.integer)):
+            raise ValueError(f"Concat needs an integer axis, got {axis!r}")
+        self.axis = int(axis)
+
+    @classmethod
+    def example(cls) -> Concat:
+        return cls(axis=1)
+
+    def config(self) -> dict:
+        return {"axis": self.axis}
+
+    def fprop(self, *xs):
+        for i, x in enumerate(xs):
+            if not -np.ndim(x) <= self.axis < np.ndim(x):
+                raise ShapeError(
+                    f"Concat(axis={self.axis}): child {i} of shape {np.shape(x)} has no axis "
+                    f"{self.axis} (children's shapes {[np.shape(x) for x in xs]})"
+                )
+        try:
+            return np.concatenate(xs, axis=self.axis)
+        except (ValueError, AxisError):
+            raise ShapeError(
+                f"Concat along axis {self.axis} needs children that agree on every other axis, "
+                f"got {[np.shape(x) for x in xs]}"
+            ) from None
+
+    def bprop(self, inputs, y, grad_y):
+        ends = np.cumsum([np.shape(x)[self.axis] for x in inputs])[:-1]
+        return tuple(
+            grad_like(g, x) for g, x in zip(np.split(grad_y, ends, axis=self.axis), inputs)
+        )
+
+    def fprop_jvp(self, inputs, tangents, y):
+        """R{y} = [R{x_1}, ..., R{x_n}]."""
+        return grad_like(self.fprop(*tangents), y)
+
+    def bprop_jvp(self, inputs, tangents, y, Ry, grad_y, R_grad_y):
+        """R{grad_x_i} = the slice of R{grad_y} where x_i sits."""
+        return self.bprop(inputs, y, R_grad_y)
+
+    def sample_inputs(self, rng):
+        return rng.standard_normal((4, 3)), rng.standard_normal((4, 1)), rng.standard_normal((4, 2))
+
+    def __repr__(self) -> str:
+        return f"Concat(axis={self.axis})"

@@ -394,23 +394,11 @@ def as_node(value: Any, op: str = "") -> Node:
 # import core.box, which imports Node from here (calling a box makes a node). The imports come
 # last, once every class of this module is defined, so that core.box finds Node while this
 # module is still loading; flowgraph.core imports this module first (see core/__init__.py).
-from ..boxes.elementwise import Compare, Power  # noqa: E402, I001  (the circle, as below)
+from ..boxes.arithmetic import Add, Div, Mul, Neg, Sub  # noqa: E402, I001  (the circle)
+from ..boxes.elementary import Abs, Pow, Square  # noqa: E402
+from ..boxes.elementwise import Compare, Power  # noqa: E402
 from ..boxes.indexing import GetItem, Take  # noqa: E402
-from ..boxes.reductions import ArgMax, ArgMin, Max, Min, Var  # noqa: E402
-from ..boxes.shapes import Flatten, Permute, SwapAxes  # noqa: E402
-from ..boxes.arithmetic import (  # noqa: E402  (the circle: node -> boxes -> core.box -> node)
-    Abs,
-    Add,
-    Div,
-    MatMul,
-    Mean,
-    Mul,
-    Neg,
-    Pow,
-    Reshape,
-    Square,
-    Sub,
-    Sum,
-    Transpose,
-)
+from ..boxes.matmul import MatMul, Transpose  # noqa: E402
+from ..boxes.reductions import ArgMax, ArgMin, Max, Mean, Min, Sum, Var  # noqa: E402
+from ..boxes.shapes import Flatten, Permute, Reshape, SwapAxes  # noqa: E402
 from .box import Box  # noqa: E402  (loaded by now: as_node names a box passed as a node)
