@@ -5,7 +5,7 @@ character-level MLP with an embedding table, recurrent cells over a sequence, an
 regression. Each is trained with ``fg.train`` (the loss goes down), passes ``fg.check_graph``
 and comes back from ``fg.save_model`` / ``fg.load_model`` giving the same predictions.
 
-(A VAE needs a noise source inside the graph, which this tree does not have yet.)
+And a VAE, its noise a node of the graph (the reparametrisation trick).
 """
 
 from __future__ import annotations
@@ -176,3 +176,33 @@ def test_logistic_regression_separates_zeros():
     p = model.forward(X_te[400:])
     assert p.shape == (400,)
     assert np.mean((p > 0.5) != y_te[400:]) < 0.05
+
+
+def test_a_vae_with_the_reparametrisation_trick_trains_checks_and_round_trips(tmp_path):
+    """Kingma and Welling's VAE on the digits: z = mu + exp(logvar / 2) * eps, the noise eps a
+    node of the graph (fg.normal_like: drawn from the step's generator, which fg.train seeds
+    per step), the loss the reconstruction's cross-entropy plus the KL divergence to N(0, I)."""
+    X = 0.05 + 0.9 * datasets.load_digits()[0][:300] / 16  # (targets inside (0, 1))
+    x = fg.Input("x")
+    encode = nn.Linear(64, 16, rng=0, dtype=np.float64, name="enc")
+    to_mu = nn.Linear(16, 2, rng=1, dtype=np.float64, name="mu")
+    to_logvar = nn.Linear(16, 2, rng=2, dtype=np.float64, name="logvar")
+    decode = nn.Sequential(nn.Linear(2, 16, rng=3, dtype=np.float64), nn.Tanh(),
+                           nn.Linear(16, 64, rng=4, dtype=np.float64), name="dec")
+    h = fg.tanh(encode(x))
+    mu, logvar = to_mu(h), to_logvar(h)
+    z = mu + fg.exp(0.5 * logvar) * fg.normal_like(mu)  # the reparametrisation trick
+    logits = decode(z)
+    recon = fg.binary_cross_entropy_with_logits(logits, x, reduction="sum") / 300.0
+    kl = -0.5 * (1 + logvar - mu**2 - fg.exp(logvar)).sum(axis=1).mean()
+    model = fg.Model(loss=recon + kl, output=fg.sigmoid(logits), classifier=False)
+    history = fg.train(model, {"x": X}, epochs=8, batch_size=32, seed=0, progress=False,
+                       optimizer=fg.Adam(model.parameters, lr=0.01))
+    assert history.train_loss[-1] < 0.9 * history.train_loss[0], history.train_loss
+    graph = model.train_graph
+    graph.fprop({x: X[:8]}, rng=np.random.default_rng(1))  # one draw of eps, then held
+    assert fg.check_graph(graph, {x: X[:8]}).ok
+    path = tmp_path / "vae.npz"
+    fg.save_model(model, path)
+    back = fg.load_model(path)
+    np.testing.assert_array_equal(back.forward(X[:20]), model.forward(X[:20]))
