@@ -211,7 +211,45 @@ round_trip(gru, S_te[:100], "gru")
 check(gru, S_tr[:4], k_tr[:4])
 
 # %% [markdown]
-# Three architectures, one engine: convolution and pooling are boxes with an fprop, a bprop
+# ## 4. Dropout and batch norm: a training mode and an evaluation mode
+#
+# Dropout (Srivastava et al., 2014) multiplies the hidden units by a random mask while
+# training, $\mathbf{h} \odot \mathbf{m} / (1 - p)$ with $m_j \sim \mathrm{Bernoulli}(1 - p)$,
+# and leaves $\mathbf{h}$ as it is in evaluation. Batch normalisation (Ioffe and Szegedy, 2015)
+# normalises each unit by the batch's mean and variance while training, by running averages
+# of them in evaluation. Both read their randomness, their mode and their running statistics
+# as leaves of the graph: `fg.train` draws the masks from a generator it seeds per step,
+# trains in training mode, updates the running statistics after each step (an explicit step,
+# after the optimiser's), and validates in evaluation mode; `predict` evaluates.
+
+# %%
+Xd, yd = datasets.load_digits()
+(D_tr, d_tr), (D_va, d_va), (D_te, d_te) = datasets.split((Xd / 16).astype(np.float32), yd,
+                                                          seed=0)
+x, y = fg.Input("x"), fg.Input("y")
+net = nn.Sequential(nn.Linear(64, 64, rng=0), nn.BatchNorm1d(64), nn.ReLU(), nn.Dropout(0.2),
+                    nn.Linear(64, 10, rng=1), name="mlp")
+scores = net(x)
+regular = fg.Model(loss=fg.softmax_cross_entropy(scores, y), output=fg.softmax(scores))
+history = fg.train(regular, (D_tr, d_tr), (D_va, d_va), epochs=15, batch_size=32,
+                   optimizer=fg.Adam(regular.parameters, lr=0.01), progress=False)
+print(f"test error {regular.error(D_te, d_te):.3f}; batch norm's running mean, first units: "
+      f"{net[1].running_mean.value[:4].round(3)}")
+g, feed = regular.train_graph, regular.as_feed((D_te[:64], d_te[:64]))
+g.train()
+masks = [float(g.fprop(feed, rng=np.random.default_rng(k))) for k in (1, 2)]
+g.eval()
+evaluated = [float(g.fprop(feed)) for _ in range(2)]
+print(f"training mode, two draws of the masks: losses {masks[0]:.4f}, {masks[1]:.4f}; "
+      f"evaluation mode: {evaluated[0]:.4f}, {evaluated[1]:.4f}")
+curves(history, "dropout and batch norm")
+round_trip(regular, D_te[:100], "regular")
+g.train()
+g.fprop(feed, rng=np.random.default_rng(3))  # one draw of the masks, held while checking
+check(regular, D_te[:8], d_te[:8])
+
+# %% [markdown]
+# Three architectures and two modes, one engine: convolution and pooling are boxes with an fprop, a bprop
 # and forward-mode rules, the embedding is a gather, the GRU is the lecture's boxes (linear,
 # sigmoid, tanh, products) unrolled. Each model was trained by the same `fg.train`, saved in
 # the same file format and checked by the same checker.
