@@ -85,6 +85,8 @@ def load_model(
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"no model file at {path}")
+    if not path.is_file():  # a folder, a device (/dev/zero reads forever), a pipe
+        raise ModelFileError(f"{path}: not a regular file, so not a model file")
     own, user = box_types(boxes)
     try:
         with zipfile.ZipFile(path) as zf:

@@ -344,3 +344,10 @@ def test_an_mlp_file_computes_what_its_description_says_or_is_refused(tmp_path):
             fg.load_model(tmp_path / "bad.npz")
     write_file(tmp_path / "good.npz", json.loads(json.dumps(original)), arrays)
     assert isinstance(fg.load_model(tmp_path / "good.npz"), fg.MLP)  # the forger's tools work
+
+
+def test_a_device_or_a_folder_is_no_model_file(tmp_path):
+    with pytest.raises(fg.ModelFileError, match="not a regular file"):
+        fg.load_model("/dev/zero")  # would read forever
+    with pytest.raises(fg.ModelFileError, match="not a regular file"):
+        fg.load_model(tmp_path)
