@@ -43,17 +43,23 @@ class Module:
         p.auto_named = not self.named
         return p
 
-    def named_parameters(self, prefix: str = "") -> Iterator[tuple[str, Parameter]]:
-        """(key, Parameter) pairs with torch's state_dict keys: ``weight``, ``0.bias``, ..."""
+    def named_leaves(self, kind: type, prefix: str = "") -> Iterator[tuple[str, Any]]:
+        """(key, leaf) pairs of the leaves of class ``kind`` (Parameter, Buffer) held by this
+        layer and its sub-layers (attributes, lists and tuples of them), with torch's
+        state_dict keys: ``weight``, ``0.bias``, ``1.running_var``, ..."""
         for key, value in vars(self).items():
-            if isinstance(value, Parameter):
+            if isinstance(value, kind):
                 yield prefix + key, value
             elif isinstance(value, Module):
-                yield from value.named_parameters(f"{prefix}{key}.")
+                yield from value.named_leaves(kind, f"{prefix}{key}.")
             elif isinstance(value, (list, tuple)):
                 for i, m in enumerate(value):
                     if isinstance(m, Module):
-                        yield from m.named_parameters(f"{prefix}{i}.")
+                        yield from m.named_leaves(kind, f"{prefix}{i}.")
+
+    def named_parameters(self, prefix: str = "") -> Iterator[tuple[str, Parameter]]:
+        """(key, Parameter) pairs with torch's state_dict keys: ``weight``, ``0.bias``, ..."""
+        return self.named_leaves(Parameter, prefix)
 
     def parameters(self) -> list[Parameter]:
         """Every Parameter of this layer and its sub-layers, once each."""
@@ -64,15 +70,7 @@ class Module:
 
     def named_buffers(self, prefix: str = "") -> Iterator[tuple[str, Buffer]]:
         """(key, Buffer) pairs with torch's state_dict keys: ``running_mean``, ``1.running_var``."""
-        for key, value in vars(self).items():
-            if isinstance(value, Buffer):
-                yield prefix + key, value
-            elif isinstance(value, Module):
-                yield from value.named_buffers(f"{prefix}{key}.")
-            elif isinstance(value, (list, tuple)):
-                for i, m in enumerate(value):
-                    if isinstance(m, Module):
-                        yield from m.named_buffers(f"{prefix}{i}.")
+        return self.named_leaves(Buffer, prefix)
 
     def state_dict(self) -> dict[str, np.ndarray]:
         """Copies of the Parameters' and Buffers' values by torch's keys."""
@@ -124,16 +122,6 @@ class Sequential(Module):
         for layer in self.layers:
             x = layer(x)
         return x
-
-    def named_parameters(self, prefix: str = "") -> Iterator[tuple[str, Parameter]]:
-        for i, layer in enumerate(self.layers):
-            if isinstance(layer, Module):
-                yield from layer.named_parameters(f"{prefix}{i}.")
-
-    def named_buffers(self, prefix: str = "") -> Iterator[tuple[str, Buffer]]:
-        for i, layer in enumerate(self.layers):
-            if isinstance(layer, Module):
-                yield from layer.named_buffers(f"{prefix}{i}.")
 
     def __getitem__(self, i: int) -> Any:
         return self.layers[i]
