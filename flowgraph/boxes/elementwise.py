@@ -11,7 +11,7 @@ import operator
 
 import numpy as np
 
-from ..core.box import Box, grad_like, unbroadcast
+from ..core.box import Box, NoGradient, grad_like, unbroadcast
 from ..errors import ShapeError
 
 
@@ -267,15 +267,13 @@ COMPARISONS = {
 }  # fmt: skip
 
 
-class Compare(Box):
+class Compare(NoGradient, Box):
     """A comparison ``a < b`` (or ``<=, >, >=, ==, !=``) as a boolean mask: a value without a
     gradient, for ``where``, masking and counting.
 
     fprop:  y = a op b                               bool, broadcast shape
     bprop:  none (piecewise constant)
     """
-
-    differentiable = False
 
     arity = 2
     input_names = ("a", "b")
@@ -295,16 +293,6 @@ class Compare(Box):
     def fprop(self, a, b):
         _broadcast(f"Compare({self.op!r})", a, b)
         return np.asarray(COMPARISONS[self.op](a, b))
-
-    def bprop(self, inputs, y, grad_y):
-        return None, None
-
-    def fprop_jvp(self, inputs, tangents, y):
-        """R{y} = 0."""
-        return np.zeros(np.shape(y))
-
-    def bprop_jvp(self, inputs, tangents, y, Ry, grad_y, R_grad_y):
-        return None, None
 
     def sample_inputs(self, rng):
         return rng.standard_normal((4, 3)), rng.standard_normal(3)

@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from ..core.box import Box
+from ..core.box import Box, NoGradient
 from ..errors import LabelError, ShapeError
 
 
@@ -309,15 +309,13 @@ class TakeAlongAxis(Box):
         return f"TakeAlongAxis(axis={self.axis})"
 
 
-class OneHot(Box):
+class OneHot(NoGradient, Box):
     """One-hot codes of integer labels (``torch.nn.functional.one_hot``), as floats: a
     non-differentiable input to the rest of the graph.
 
     fprop:  y[t, c] = 1 if labels[t] == c else 0        labels (...), y (..., C)
     bprop:  none (labels are integers)
     """
-
-    differentiable = False
 
     input_names = ("labels",)
 
@@ -345,16 +343,6 @@ class OneHot(Box):
                 f"{bad.ravel()[:5].tolist()}"
             )
         return np.eye(self.num_classes, dtype=self.dtype)[labels]
-
-    def bprop(self, inputs, y, grad_y):
-        return (None,)
-
-    def fprop_jvp(self, inputs, tangents, y):
-        """R{y} = 0: the codes do not move."""
-        return np.zeros(np.shape(y))
-
-    def bprop_jvp(self, inputs, tangents, y, Ry, grad_y, R_grad_y):
-        return (None,)
 
     def sample_inputs(self, rng):
         return (rng.integers(0, 4, size=5),)

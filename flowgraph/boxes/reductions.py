@@ -12,7 +12,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from ..core.box import Box
+from ..core.box import Box, NoGradient
 from ..errors import ShapeError
 
 Axis = int | Sequence[int] | None
@@ -276,15 +276,13 @@ class Var(AxisReduction, Box):
         return f"Var(axis={self.axis!r}, keepdims={self.keepdims!r}, ddof={self.ddof})"
 
 
-class ArgMax(Box):
+class ArgMax(NoGradient, Box):
     """The index of the largest element along ``axis`` (None: of the flattened array), as
     ``np.argmax``: integers, a value without a gradient (a prediction, a mask's index).
 
     fprop:  y = argmax_{i} x_i
     bprop:  none (piecewise constant)
     """
-
-    differentiable = False
 
     _pick = staticmethod(np.argmax)
 
@@ -305,16 +303,6 @@ class ArgMax(Box):
         if np.size(x) == 0:
             raise ShapeError(f"{type(self).__name__}: x of shape {np.shape(x)} is empty")
         return np.asarray(self._pick(x, axis=self.axis, keepdims=self.keepdims))
-
-    def bprop(self, inputs, y, grad_y):
-        return (None,)
-
-    def fprop_jvp(self, inputs, tangents, y):
-        """R{y} = 0."""
-        return np.zeros(np.shape(y))
-
-    def bprop_jvp(self, inputs, tangents, y, Ry, grad_y, R_grad_y):
-        return (None,)
 
     def sample_inputs(self, rng):
         return (rng.standard_normal((3, 4)),)

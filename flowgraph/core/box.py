@@ -185,3 +185,25 @@ class Box:
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}()"
+
+
+class NoGradient:
+    """What a box without a gradient by design shares (a mixin placed before Box: ``class
+    Compare(NoGradient, Box)``): masks, indices and one-hot codes are piecewise constant in
+    their inputs, so bprop gives None for every input and the forward-mode rule is 0.
+
+    fprop:  the box's own (a mask, an index, codes)
+    bprop:  none (``differentiable = False``: the checker verifies exactly that)
+    """
+
+    differentiable = False
+
+    def bprop(self, inputs, output, grad_output):
+        return (None,) * len(inputs)
+
+    def fprop_jvp(self, inputs, tangents, output):
+        """R{output} = 0: the value does not move with its inputs (almost everywhere)."""
+        return np.zeros(np.shape(output))
+
+    def bprop_jvp(self, inputs, tangents, output, output_tangent, grad_output, R_grad_output):
+        return (None,) * len(inputs)
