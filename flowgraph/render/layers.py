@@ -74,8 +74,9 @@ def _parents(graph: Graph) -> dict[str, list[Node]]:
 
 def _anchors(graph: Graph) -> list[Node]:
     """The boxes layers are anchored on, in fprop order: every Linear, then each other box
-    of fixed arity (not a Block: its use is drawn as its own cluster) that reads a Parameter
-    no anchor has claimed yet."""
+    (not a Block: its use is drawn as its own cluster; not a box of any number of children that
+    reads Parameters only, such as L2Penalty over every layer's weights) that reads a Parameter no
+    anchor has claimed yet (a convolution's kernels)."""
     boxes = [n for n in graph.order if n.box is not None]
     claimed: set[str] = set()
     anchors: list[Node] = []
@@ -84,8 +85,10 @@ def _anchors(graph: Graph) -> list[Node]:
             anchors.append(n)
             claimed.update(c.name for c in n.children if isinstance(c, Parameter))  # type: ignore[misc]
     for n in boxes:
-        if isinstance(n.box, (Linear, Block)) or n.box.arity is None:  # type: ignore[union-attr]
+        if isinstance(n.box, (Linear, Block)):
             continue
+        if n.box.arity is None and all(isinstance(c, Parameter) for c in n.children):  # type: ignore[union-attr]
+            continue  # a penalty reading the weights of every layer, not a layer of its own
         if any(isinstance(c, Parameter) and c.name not in claimed for c in n.children):
             anchors.append(n)
             claimed.update(c.name for c in n.children if isinstance(c, Parameter))  # type: ignore[misc]
