@@ -4,7 +4,7 @@ faster than JAX's jit on a CPU), from the rows of one ``python -m benchmarks`` r
 Written into benchmarks/RESULTS.md as its own marked section (``issue-24``,
 :mod:`benchmarks.sections`), with the machine and its BLAS. Every ratio compares medians of
 seconds per epoch measured in the same run, interleaved: "the step" is flowgraph's bare
-planned step (``graph.step_plan()`` + ``SGD.step`` over the same batches), "fg.train" the
+planned step (``fg.step_plan(graph)`` + ``SGD.step`` over the same batches), "fg.train" the
 whole training loop around it, "the floor" the 8 matrix products of a step alone.
 """
 
@@ -71,7 +71,7 @@ def section(rows: list[Any], machine_lines: list[str]) -> str:
         "",
         "Ratios of median seconds per epoch from this one run (interleaved, one BLAS thread "
         "for every library, XLA on one thread). The floor is the 8 matrix products of a step "
-        "alone (NumPy, preallocated); the step is `graph.step_plan()` with `SGD.step`.",
+        "alone (NumPy, preallocated); the step is `fg.step_plan(graph)` with `SGD.step`.",
         "",
         *machine_lines,
         "",

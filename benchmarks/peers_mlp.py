@@ -161,7 +161,7 @@ class MygradMLP(_Base):
 
 
 class FlowgraphStepMLP:
-    """flowgraph's bare planned step (``graph.step_plan()``: fprop, bprop, ``SGD.step``) on
+    """flowgraph's bare planned step (``fg.step_plan(graph)``: fprop, bprop, ``SGD.step``) on
     the same batches, without ``fg.train`` around it."""
 
     name = "flowgraph (bare planned step)"
@@ -172,7 +172,7 @@ class FlowgraphStepMLP:
         base = FlowgraphMLP(weights, lr, batch_size, seed)
         self.model = base.model
         self.optimizer = fg.SGD(self.model.parameters, lr=lr, fold=fold)
-        self.plan = self.model.train_graph.step_plan()
+        self.plan = fg.step_plan(self.model.train_graph)
         self.plan.fold(self.optimizer)
         self.batch_size = batch_size
         self.rng = np.random.default_rng(seed)

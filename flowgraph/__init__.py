@@ -167,6 +167,7 @@ from .io import ModelFileError, load_model, save_model
 from .model import MLP, Model, Preprocessing, mlp
 from .optim import SGD, AdaGrad, Adam, AdamW, RMSProp
 from .render import render, to_dot
+from .step import StepPlan, step_plan
 from .training import (
     Callback,
     CSVLogger,
@@ -216,6 +217,8 @@ __all__ = [
     "mlp", "Model", "train", "History", "EarlyStopping", "Callback", "DivergenceError", "SGD",
     "AdaGrad", "RMSProp", "Adam", "AdamW",
     "CSVLogger", "Preprocessing", "TrainState",
+    # the planned step: buffers reused between steps, print(plan) as straight-line NumPy
+    "step_plan", "StepPlan",
     "init", "optim", "datasets", "nn", "MLP",
     # rendering: fg.render is the function (from flowgraph.render import to_svg, ...)
     "to_dot", "render",

@@ -4,7 +4,7 @@ Each bprop is the lecture's  grad_a = grad_h ⊙ [..., g'(a_j), ...]  (element-w
 with g'(a) written from the output h = g(a) where that is cheaper.
 
 Tanh, ReLU and Sigmoid take ``out=`` (fprop: an array of h's shape and dtype; bprop: a tuple
-with one array for grad_a): a Graph's step plan (:mod:`flowgraph.core.plan`) hands them its
+with one array for grad_a): a Graph's step plan (:mod:`flowgraph.step.plan`) hands them its
 buffers, and the same operations write there.
 """
 

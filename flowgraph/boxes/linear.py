@@ -32,14 +32,14 @@ class Linear(Box):
     meeting float64 data get float32 gradients, the dtype of the values they update).
 
     ``out=`` (fprop: an array of a's shape and dtype; ``bprop_needed``: one array or None per
-    input) is where a Graph's step plan wants the results written (:mod:`flowgraph.core.plan`):
+    input) is where a Graph's step plan wants the results written (:mod:`flowgraph.step.plan`):
     the same arithmetic, in its buffers; ignored when the dtypes are mixed.
     """
 
     arity = 3
     input_names = ("h", "W", "b")
 
-    # the step plan's lines (flowgraph.core.plan_code): the same operations as below
+    # the step plan's lines (flowgraph.step.code): the same operations as below
     code_fprop = "np.matmul({0}, {1}.T, out={out}); {out} += {2}"
     code_bprop = (
         "np.matmul({g}, {1}, out={gx})",
@@ -129,7 +129,7 @@ class Linear(Box):
 
     def folds_weight_gradient(self) -> bool:
         """Whether grad_W is grad_a^T h as written here, so that a step plan may fold plain
-        SGD's update into that product (W <- W - alpha grad_a^T h, :mod:`flowgraph.core.plan`):
+        SGD's update into that product (W <- W - alpha grad_a^T h, :mod:`flowgraph.step.plan`):
         not for a subclass that redefines bprop."""
         return type(self).bprop is Linear.bprop and type(self).bprop_needed is Linear.bprop_needed
 

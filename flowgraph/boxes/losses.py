@@ -348,7 +348,7 @@ class SoftmaxCrossEntropy(ClassOptions, Box):
     gradient is grad_a = (f(x) sum_c w_c y_tc - w ⊙ y_t) d_t and grad_y = -w ⊙ log f(x) d_t
     (d_t = grad_l / N for "mean"). With none of them, the computation above, unchanged.
     ``bprop(..., out=(grad_a, None))`` writes grad_a into a step plan's buffer
-    (:mod:`flowgraph.core.plan`), the same operations in place.
+    (:mod:`flowgraph.step.plan`), the same operations in place.
     """
 
     arity = 2

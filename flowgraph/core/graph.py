@@ -21,7 +21,6 @@ import numpy as np
 
 from ..errors import BoxError, FeedError, FlowgraphError, GraphError, NonFiniteError
 from .node import Input, Node, Parameter
-from .plan import StepPlan
 from .rank1 import Outer
 from .state import StateLeaves, ordered_with_updates
 
@@ -101,9 +100,10 @@ class Graph(StateLeaves):
     ``stamped`` (the nodes an fprop feeds or computes: inputs, then box nodes) and
     ``single_output`` (built from one node: fprop returns its value, not a list).
     ``check_finite=True`` makes fprop and bprop stop at the first box whose output or
-    gradient holds NaN or inf, naming it. ``planned = True`` makes ``fprop`` and ``bprop()``
-    (of the first output, no ``wrt``) run :meth:`step_plan`: the same numbers, the values and
-    gradients in buffers reused from step to step (and so overwritten at the next step).
+    gradient holds NaN or inf, naming it. ``planned = fg.step_plan(graph)`` makes ``fprop``
+    and ``bprop()`` (of the first output, no ``wrt``) run that plan (:mod:`flowgraph.step`,
+    kept in ``step_plans``): the same numbers, the values and gradients in buffers reused
+    from step to step (and so overwritten at the next step).
     ``randoms``, ``modes``, ``buffers``: :mod:`.state`.
     """
 
@@ -118,7 +118,7 @@ class Graph(StateLeaves):
         self.outputs: list[Node] = outs
         self.single_output = single  # fprop returns a value (else a list, one per output)
         self.check_finite = check_finite
-        self.planned = False  # True: fprop and bprop() run the step plan (step_plan)
+        self.planned: Any = None  # a StepPlan (flowgraph.step): fprop and bprop() run it
         self.order: list[Node] = ordered_with_updates(outs, _topological_order)
         self._name_nodes()
         self.nodes: dict[str, Node] = {n.name: n for n in self.order}  # type: ignore[misc]
@@ -132,7 +132,7 @@ class Graph(StateLeaves):
         self._stamp: object | None = None
         self.stamped: list[Node] = self.inputs + self.box_nodes
         self._plans: dict[tuple, list[tuple[Node, tuple[bool, ...]]]] = {}
-        self._step_plans: dict[int, StepPlan] = {}  # output -> its planned step (step_plan)
+        self.step_plans: dict[int, Any] = {}  # output -> its StepPlan (flowgraph.step)
         # wrt=None: the plan, and the targets it never reaches (they get zero gradients)
         self._default_plans: dict[int, tuple[Plan, tuple[Node, ...], tuple[Node, ...]]] = {}
 
@@ -216,8 +216,9 @@ class Graph(StateLeaves):
         RandomSource leaves; without it the last key serves again.
         """
         check = self.check_finite if check_finite is None else check_finite
-        if self.planned and not check and not self.stateful:  # the step plan: same values
-            return self.step_plan().fprop(feed)
+        if self.planned is not None and not check and not self.stateful:  # (same values)
+            value = self.planned.fprop(feed)
+            return value if self.single_output else [o.value for o in self.outputs]
         self._stamp = None  # until this fprop succeeds, no bprop may use the nodes' values
         stamp = object()
         self._feed(feed, stamp)
@@ -302,14 +303,6 @@ class Graph(StateLeaves):
         """The values are those of the fprop ``stamp`` (None: none) (the step plan's hook)."""
         self._stamp = stamp
 
-    def step_plan(self, output: Node | str | None = None) -> StepPlan:
-        """The step for ``output`` with its memory planned (:mod:`flowgraph.core.plan`;
-        ``print`` shows its code), kept per output. :meth:`plan` lists the boxes of bprop."""
-        out = self.resolve(output) if output is not None else self.outputs[0]
-        if id(out) not in self._step_plans:
-            self._step_plans[id(out)] = StepPlan(self, out)
-        return self._step_plans[id(out)]
-
     def _missing_feed_message(self, inp: Input, feed: Mapping[Any, Any]) -> str:
         names = [i.name for i in self.inputs]
         msg = f"no value fed for Input {inp.name!r}; the graph's inputs are {names}"
@@ -363,8 +356,8 @@ class Graph(StateLeaves):
         """
         out = self.resolve(output) if output is not None else self.outputs[0]
         check = self.check_finite if check_finite is None else check_finite
-        if self.planned and not check and not wrt and out is self.outputs[0]:  # (step plan)
-            return self.step_plan().bprop(grad_output)
+        if self.planned is not None and not check and not wrt and out is self.planned.output:
+            return self.planned.bprop(grad_output)  # (the step plan)
         self.check_fresh(out)
         plan, targets, unreached = self.bprop_plan(out, wrt)
         for n in self.order:

@@ -57,7 +57,7 @@ class StateLeaves:
         self.randoms = [n for n in self.order if isinstance(n, RandomSource)]
         self.modes = [n for n in self.order if isinstance(n, Mode)]
         self.buffers = [n for n in self.order if isinstance(n, Buffer)]
-        # randomness, a mode or state: the step plan (core.plan) does not fill these leaves
+        # randomness, a mode or state: the step plan (flowgraph.step) does not fill these leaves
         self.stateful = bool(self.randoms or self.modes or self.buffers)
         self.training = True
         self.random_key: np.ndarray | None = None

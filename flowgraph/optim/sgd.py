@@ -51,7 +51,7 @@ class SGD(Optimizer):
         Nesterov's accelerated gradient instead of the heavy ball.
     fold
         Opt-in, plain SGD only (momentum 0, no weight decay, not maximising): under
-        ``fg.train`` (or :meth:`flowgraph.core.plan.StepPlan.fold`) the update of each weight
+        ``fg.train`` (or :meth:`flowgraph.step.plan.StepPlan.fold`) the update of each weight
         W read by one Linear box is folded into its gradient's product, W <- W - alpha_t
         grad_a^T h as one BLAS gemm (beta = 1) during bprop. Such a W has no ``grad`` after
         bprop (nothing may read it) and ``step`` skips it; the result differs from the

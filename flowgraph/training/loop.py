@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from ..step import step_plan
 from .batches import Batches
 from .callbacks import Callback, overrides
 from .divergence import Rollback
@@ -199,14 +200,14 @@ def steps(
 
 def planned_step(graph: Any, optimizer: Any, batch_size: int) -> tuple[Any, Any, Any]:
     """(plan, fprop, bprop) of one training step: the graph's step plan, whose buffers are
-    reused from batch to batch (:mod:`flowgraph.core.plan`; the same arithmetic), with plain
+    reused from batch to batch (:mod:`flowgraph.step.plan`; the same arithmetic), with plain
     SGD's update folded in when the optimiser opts in (``SGD(..., fold=True)``). No plan, the
     graph's own fprop and bprop, when it checks every value for NaN (``check_finite``) and
     for one example at a time, where buffers save nothing (measured: benchmarks/, the batch-1
     rows) and the rank-1 fast path already updates W in place."""
     if graph.check_finite or batch_size == 1 or graph.stateful:  # (the plan fills no state)
         return None, graph.fprop, graph.bprop
-    plan = graph.step_plan()
+    plan = step_plan(graph)
     plan.fold(optimizer)
     return plan, plan.fprop, plan.bprop
 

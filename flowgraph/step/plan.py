@@ -46,9 +46,9 @@ from typing import Any
 
 import numpy as np
 
+from ..core.box import Box
+from ..core.node import Node, Parameter
 from ..errors import BoxError, FlowgraphError, NonFiniteError
-from .box import Box
-from .node import Node, Parameter
 
 __all__ = ["StepPlan"]
 
@@ -355,7 +355,7 @@ class StepPlan:
 
     # -- the plan as code --------------------------------------------------------------------
     def __str__(self) -> str:
-        from .plan_code import plan_code  # (printing only)
+        from .code import plan_code  # (printing only)
 
         return plan_code(self)
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import flowgraph as fg
-from flowgraph.core.plan import StepPlan
+from flowgraph.step.plan import StepPlan
 
 
 @pytest.fixture(autouse=True)
@@ -37,7 +37,7 @@ def test_a_folded_weight_has_no_gradient_and_step_leaves_it_alone():
     X, y = fg.datasets.make_blobs(16, seed=0)
     model = fg.mlp([2, 4, 3], dtype=np.float64, seed=0)
     opt = fg.SGD(model.parameters, lr=0.5, fold=True)
-    plan = model.train_graph.step_plan()
+    plan = fg.step_plan(model.train_graph)
     folded = plan.fold(opt)
     assert [p.name for p in folded] == ["W2", "W1"]
     W1 = model.parameters[0]
@@ -60,5 +60,5 @@ def test_a_folded_weight_has_no_gradient_and_step_leaves_it_alone():
 def test_momentum_is_never_folded():
     model = fg.mlp([2, 4, 3], dtype=np.float64, seed=0)
     opt = fg.SGD(model.parameters, lr=0.5, momentum=0.9, fold=True)
-    assert model.train_graph.step_plan().fold(opt) == []
+    assert fg.step_plan(model.train_graph).fold(opt) == []
     assert "fold" in (fg.SGD.__doc__ or "")

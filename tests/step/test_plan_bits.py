@@ -1,4 +1,4 @@
-"""The planned step (``graph.step_plan()``) against the Graph's own fprop and bprop: the same
+"""The planned step (``fg.step_plan(graph)``) against the Graph's own fprop and bprop: the same
 arithmetic into other memory, so the same bits, step after step."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import flowgraph as fg
-from flowgraph.core.plan import StepPlan
+from flowgraph.step.plan import StepPlan
 
 
 @pytest.fixture(autouse=True)
@@ -23,7 +23,7 @@ def _data(dtype, n=16, seed=0):
 
 def _train(model, X, y, planned, steps=5, batch=4, lr=0.1):
     graph = model.train_graph
-    plan = graph.step_plan()
+    plan = fg.step_plan(graph)
     losses = []
     for s in range(steps):
         i = (s * batch) % len(X)
@@ -58,7 +58,7 @@ def test_planned_steps_give_the_same_bits(dtype, activation, batch):
 def test_gradients_stay_inspectable_and_reuse_the_buffers():
     X, y = _data(np.float64)
     model = fg.mlp([5, 7, 3], dtype=np.float64, seed=0)
-    plan = model.train_graph.step_plan()
+    plan = fg.step_plan(model.train_graph)
     W = model.parameters[0]
     seen = []
     for _ in range(3):
@@ -78,7 +78,7 @@ def test_gradients_stay_inspectable_and_reuse_the_buffers():
 def test_a_smaller_last_batch_gets_its_own_buffers_and_the_same_bits():
     X, y = _data(np.float32, n=10)
     model = fg.mlp([5, 4, 3], seed=0)
-    plan = model.train_graph.step_plan()
+    plan = fg.step_plan(model.train_graph)
     for lo, hi in ((0, 4), (4, 8), (8, 10), (0, 4), (8, 10)):
         feed = {model.x: X[lo:hi], model.y: y[lo:hi]}
         loss = float(plan.fprop(feed))
@@ -96,7 +96,7 @@ def test_a_smaller_last_batch_gets_its_own_buffers_and_the_same_bits():
 
 def test_a_feed_by_names_is_checked_as_graph_fprop_checks_it():
     model = fg.mlp([5, 4, 3], seed=0)
-    plan = model.train_graph.step_plan()
+    plan = fg.step_plan(model.train_graph)
     X, y = _data(np.float32)
     assert float(plan.fprop({"x": X, "y": y})) == float(model.train_graph.fprop({"x": X, "y": y}))
     with pytest.raises(fg.FeedError, match="no value fed"):
@@ -115,7 +115,7 @@ def test_a_weight_used_twice_sums_its_gradients_in_place():
     loss = (out * out).sum()
     graph = fg.Graph(loss)
     feed = {x: rng.standard_normal((4, 3))}
-    plan = graph.step_plan()
+    plan = fg.step_plan(graph)
     for _ in range(3):
         plan.fprop(feed)
         plan.bprop()
@@ -130,7 +130,7 @@ def test_only_values_of_at_least_small_elements_get_buffers(monkeypatch):
     monkeypatch.setattr(StepPlan, "small", 64)
     X, y = _data(np.float64, n=16)
     model = fg.mlp([5, 8, 3], dtype=np.float64, seed=0)  # a1: 16 x 8 = 128, a2: 16 x 3 = 48
-    plan = model.train_graph.step_plan()
+    plan = fg.step_plan(model.train_graph)
     feed = {model.x: X, model.y: y}
     kept = []
     for _ in range(3):
@@ -139,3 +139,25 @@ def test_only_values_of_at_least_small_elements_get_buffers(monkeypatch):
         kept.append((model.train_graph["a1"].value, model.train_graph["a2"].value))
     assert kept[1][0] is kept[2][0]  # 128 elements: one buffer, reused
     assert kept[1][1] is not kept[2][1]  # 48: fresh at every step
+
+
+def test_a_planned_graph_of_two_outputs_returns_both_and_bprops_the_plans_output():
+    rng = np.random.default_rng(3)
+    x = fg.Input("x")
+    W = fg.Parameter(rng.standard_normal((3, 2)), "W")
+    h = fg.tanh(x @ W)
+    loss, side = (h * h).sum(), h.mean()
+    graph = fg.Graph([loss, side])
+    X = rng.standard_normal((5, 3))
+    expected = graph.fprop({x: X})
+    graph.bprop()
+    want = W.grad.copy()
+    graph.planned = fg.step_plan(graph)
+    got = graph.fprop({x: X})
+    assert isinstance(got, list) and len(got) == 2
+    np.testing.assert_array_equal(got[0], expected[0])
+    np.testing.assert_array_equal(got[1], expected[1])
+    graph.bprop()
+    np.testing.assert_array_equal(W.grad, want)
+    graph.bprop(output=side)  # not the plan's output: the Graph's own bprop
+    assert W.grad.shape == want.shape and not np.array_equal(W.grad, want)

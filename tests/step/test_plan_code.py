@@ -1,4 +1,4 @@
-"""``print(graph.step_plan())``: the planned step as the straight-line code it runs, and the
+"""``print(fg.step_plan(graph))``: the planned step as the straight-line code it runs, and the
 checker verifying the planned path (a box's wrong ``out=`` is caught)."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import flowgraph as fg
-from flowgraph.core.plan import StepPlan
+from flowgraph.step.plan import StepPlan
 
 
 @pytest.fixture(autouse=True)
@@ -18,7 +18,7 @@ def _buffer_every_value(monkeypatch):
 
 def test_the_plan_prints_fprop_lines_then_bprop_lines_in_reverse():
     model = fg.mlp([2, 3, 2], seed=0)
-    plan = model.train_graph.step_plan()
+    plan = fg.step_plan(model.train_graph)
     X, y = np.ones((4, 2), np.float32), np.array([0, 1, 1, 0])
     for _ in range(2):
         plan.fprop({model.x: X, model.y: y})
@@ -48,7 +48,7 @@ def test_the_plan_shows_a_second_gradient_added_in_place():
     b = fg.Parameter(np.zeros(2), "b")
     out = fg.Linear()(fg.Tanh()(fg.Linear()(x, W, b, name="a1"), name="h1"), W, b, name="a2")
     graph = fg.Graph(fg.Sum()(out, name="s"))
-    text = str(graph.step_plan())
+    text = str(fg.step_plan(graph))
     assert "grad_W += grad_W_from_a1" in text
     assert "np.matmul(grad_a1.T, x, out=grad_W_from_a1)" in text
 
@@ -75,7 +75,7 @@ def test_check_graph_verifies_the_planned_path_and_catches_a_wrong_out():
     graph = fg.Graph(loss)
     feed = {x: rng.standard_normal((5, 3)), y: rng.integers(0, 2, 5)}
     assert fg.check_graph(graph, feed, boxes=False).ok  # unplanned: out= never runs
-    graph.planned = True  # fprop and bprop() now run the step plan, buffers and all
+    graph.planned = fg.step_plan(graph)  # fprop and bprop() now run the step plan, buffers and all
     report = fg.check_graph(graph, feed, boxes=False)
     assert not report.ok
     bad = {c.name for c in report.parameters if not c.ok}
@@ -85,11 +85,11 @@ def test_check_graph_verifies_the_planned_path_and_catches_a_wrong_out():
 def test_check_graph_passes_on_the_planned_path_of_the_hot_boxes():
     rng = np.random.default_rng(1)
     model = fg.mlp([3, 5, 4, 3], "relu", dtype=np.float64, seed=0, l2=1e-2)
-    model.train_graph.planned = True
+    model.train_graph.planned = fg.step_plan(model.train_graph)
     X, y = rng.standard_normal((6, 3)), rng.integers(0, 3, 6)
     report = fg.check_graph(model.train_graph, {model.x: X, model.y: y})
     assert report.ok
-    assert model.train_graph.step_plan().memory  # the plan ran
+    assert fg.step_plan(model.train_graph).memory  # the plan ran
 
 
 def test_fg_train_gives_the_same_parameters_planned_or_not():
