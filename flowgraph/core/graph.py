@@ -118,7 +118,7 @@ class Graph(StateLeaves):
         self.outputs: list[Node] = outs
         self.single_output = single  # fprop returns a value (else a list, one per output)
         self.check_finite = check_finite
-        self.planned: Any = None  # a StepPlan (flowgraph.step): fprop and bprop() run it
+        self._planned: Any = None  # a StepPlan (flowgraph.step): fprop and bprop() run it
         self.order: list[Node] = ordered_with_updates(outs, _topological_order)
         self._name_nodes()
         self.nodes: dict[str, Node] = {n.name: n for n in self.order}  # type: ignore[misc]
@@ -135,6 +135,20 @@ class Graph(StateLeaves):
         self.step_plans: dict[int, Any] = {}  # output -> its StepPlan (flowgraph.step)
         # wrt=None: the plan, and the targets it never reaches (they get zero gradients)
         self._default_plans: dict[int, tuple[Plan, tuple[Node, ...], tuple[Node, ...]]] = {}
+
+    @property
+    def planned(self) -> Any:
+        """The step plan ``fprop`` and ``bprop()`` run (None: the loops below)."""
+        return self._planned
+
+    @planned.setter
+    def planned(self, plan: Any) -> None:
+        if plan is not None and getattr(plan, "graph", None) is not self:
+            raise GraphError(
+                f"graph.planned takes None or a step plan of this graph "
+                f"(graph.planned = fg.step_plan(graph)), not {plan!r}"
+            )
+        self._planned = plan
 
     # -- construction ----------------------------------------------------------------------
     def _name_nodes(self) -> None:
@@ -216,8 +230,8 @@ class Graph(StateLeaves):
         RandomSource leaves; without it the last key serves again.
         """
         check = self.check_finite if check_finite is None else check_finite
-        if self.planned is not None and not check and not self.stateful:  # (same values)
-            value = self.planned.fprop(feed)
+        if self._planned is not None and not check and not self.stateful:  # (same values)
+            value = self._planned.fprop(feed)
             return value if self.single_output else [o.value for o in self.outputs]
         self._stamp = None  # until this fprop succeeds, no bprop may use the nodes' values
         stamp = object()
@@ -356,8 +370,9 @@ class Graph(StateLeaves):
         """
         out = self.resolve(output) if output is not None else self.outputs[0]
         check = self.check_finite if check_finite is None else check_finite
-        if self.planned is not None and not check and not wrt and out is self.planned.output:
-            return self.planned.bprop(grad_output)  # (the step plan)
+        planned = self._planned
+        if planned is not None and not check and not wrt and out is planned.output:
+            return planned.bprop(grad_output)  # (the step plan)
         self.check_fresh(out)
         plan, targets, unreached = self.bprop_plan(out, wrt)
         for n in self.order:

@@ -161,3 +161,14 @@ def test_a_planned_graph_of_two_outputs_returns_both_and_bprops_the_plans_output
     np.testing.assert_array_equal(W.grad, want)
     graph.bprop(output=side)  # not the plan's output: the Graph's own bprop
     assert W.grad.shape == want.shape and not np.array_equal(W.grad, want)
+
+
+def test_planned_takes_only_a_plan_of_the_same_graph():
+    model, other = fg.mlp([2, 3, 2], seed=0), fg.mlp([2, 3, 2], seed=1)
+    graph = model.train_graph
+    for wrong in (True, fg.step_plan(other.train_graph)):
+        with pytest.raises(fg.GraphError, match="step plan of this graph"):
+            graph.planned = wrong
+    graph.planned = fg.step_plan(graph)
+    graph.planned = None  # back to the Graph's own loops
+    assert graph.planned is None
