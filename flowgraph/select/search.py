@@ -143,41 +143,9 @@ def _search(
         from tqdm.auto import tqdm
 
         bar = tqdm(total=len(plan), initial=len(done), desc=f"{kind} search", unit="trial")
-    best = min((t["valid_error"] for t in done.values() if sort_key(t)[0] == 0), default=math.inf)
     interrupted = False
     try:
-        # a trial lost by the runner (a worker or the scheduler gone) is no verdict on its
-        # configuration: it runs once more; what is still lost then is reported, never hidden
-        for attempt in range(1 + _RETRIES):
-            todo = [p for p in plan if p[0] not in done or done[p[0]].get("lost")]
-            if not todo:
-                break
-            if attempt and bar is not None:
-                bar.write(f"retrying {len(todo)} lost trial(s): {[p[0] for p in todo]}")
-            if scheduler is not None:
-                records = run_dask(todo, data, callbacks, scheduler)
-            elif n_jobs != 1:
-                records = run_loky(todo, data, callbacks, n_jobs)
-            else:
-                records = run_serial(todo, data, callbacks)
-            try:
-                for record in records:
-                    done[record["trial"]] = record
-                    if ckpt is not None and not record.get("lost"):
-                        ckpt.append(record)
-                    if sort_key(record)[0] == 0:
-                        best = min(best, record["valid_error"])
-                    if bar is not None and not record.get("lost"):
-                        bar.set_postfix({"best valid err": f"{best:.4f}"}, refresh=False)
-                        bar.update(1)
-            except (KeyboardInterrupt, SearchError):
-                raise
-            except Exception as e:  # the runner itself broke (a worker killed, a pool gone)
-                for i, config, s in todo:
-                    if i not in done or done[i].get("lost"):
-                        done[i] = lost(i, config, s, e)
-            finally:
-                records.close()  # stops the workers still running when interrupted
+        _run_trials(plan, done, data, callbacks, n_jobs, scheduler, ckpt, bar)
     except KeyboardInterrupt:
         interrupted = True
     finally:
@@ -204,6 +172,46 @@ def _search(
     elif refit and not interrupted and result.best_trial is not None:
         _evaluate_best(result, data)
     return result
+
+
+def _run_trials(plan: Plan, done: dict[int, dict[str, Any]], data: Data,
+                callbacks: Sequence[Callback], n_jobs: int, scheduler: Any,
+                ckpt: Checkpoint | None, bar: Any) -> None:
+    """Run the trials of ``plan`` that ``done`` lacks, recording each in ``done`` (and the
+    checkpoint) as it finishes. A trial lost by the runner (a worker or the scheduler gone)
+    is no verdict on its configuration: it runs once more; what is still lost then is kept
+    as lost, reported by the caller, never hidden."""
+    best = min((t["valid_error"] for t in done.values() if sort_key(t)[0] == 0), default=math.inf)
+    for attempt in range(1 + _RETRIES):
+        todo = [p for p in plan if p[0] not in done or done[p[0]].get("lost")]
+        if not todo:
+            break
+        if attempt and bar is not None:
+            bar.write(f"retrying {len(todo)} lost trial(s): {[p[0] for p in todo]}")
+        if scheduler is not None:
+            records = run_dask(todo, data, callbacks, scheduler)
+        elif n_jobs != 1:
+            records = run_loky(todo, data, callbacks, n_jobs)
+        else:
+            records = run_serial(todo, data, callbacks)
+        try:
+            for record in records:
+                done[record["trial"]] = record
+                if ckpt is not None and not record.get("lost"):
+                    ckpt.append(record)
+                if sort_key(record)[0] == 0:
+                    best = min(best, record["valid_error"])
+                if bar is not None and not record.get("lost"):
+                    bar.set_postfix({"best valid err": f"{best:.4f}"}, refresh=False)
+                    bar.update(1)
+        except (KeyboardInterrupt, SearchError):
+            raise
+        except Exception as e:  # the runner itself broke (a worker killed, a pool gone)
+            for i, config, s in todo:
+                if i not in done or done[i].get("lost"):
+                    done[i] = lost(i, config, s, e)
+        finally:
+            records.close()  # stops the workers still running when interrupted
 
 
 def _evaluate_best(result: SearchResult, data: Data) -> None:
