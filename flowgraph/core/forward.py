@@ -183,16 +183,8 @@ def jvp(
     (each an array of the output's shape; lists for several outputs). One call costs about one
     fprop more than fprop alone.
 
-    Forward vs reverse mode. The graph's Jacobian J = d f / d (x, theta) is never built. Forward
-    mode (this function) pushes one direction v from the leaves to the outputs, box by box in
-    fprop's order (each box's ``fprop_jvp``: R{out} = sum_i (d out / d u_i) R{u_i}), and gives J v
-    for every output at once. Reverse mode (``Graph.bprop``) pulls one output weighting
-    grad_f from the outputs to the leaves, in the reverse order, and gives grad_f^T J for every
-    leaf at once: for a scalar loss, the whole gradient grad_theta l in one pass, where forward
-    mode would need P passes (one per parameter direction). Forward mode wins with few input
-    directions and many outputs (how every prediction f(x_t) of a batch moves along one
-    direction of theta or of x), and inside second-order methods: R{grad_theta l} = H v is the
-    forward mode of fprop followed by bprop (``flowgraph.analysis.hvp``).
+    The Jacobian J is never built: one direction goes forward, box by box in fprop's order
+    (each box's ``fprop_jvp``); when to prefer it to bprop: the module's docstring.
 
     Raises :class:`JVPError` for a box on the way without forward-mode rules (naming it), a
     tangent of the wrong shape, for an integer Input (labels), or for a node that is not a leaf
