@@ -27,7 +27,7 @@ import numpy as np
 from .._atomic import atomic_write
 from .._version import __version__
 from ..boxes import Linear
-from ..core import Constant, Graph, Input, Node, Parameter
+from ..core import Buffer, Constant, Graph, Input, Node, Parameter
 from ..core.block import Block
 from ..errors import FlowgraphError, ModelError
 from .onnx_ops import ONNX_OPS, emitter_for
@@ -63,6 +63,9 @@ class OnnxWriter:
         self.initializers: list[Any] = []
         self.used: set[str] = set()
         self.leaves: dict[int, str] = {}  # Parameters and Constants written, by id(node)
+        self.kinds: dict[str, int] = {}  # values that are not floats: name -> ONNX type
+        self.INT64, self.BOOL = onnx.TensorProto.INT64, onnx.TensorProto.BOOL
+        self.FLOAT = onnx.helper.np_dtype_to_tensor_dtype(self.dtype)  # the file's float type
 
     def fresh(self, hint: str) -> str:
         """A value name no other value has: ``hint``, else ``hint_2``, ``hint_3``, ..."""
@@ -99,28 +102,34 @@ class OnnxWriter:
         return self.leaves[id(node)]
 
     def emit_graph(self, graph: Graph, names: dict[int, str], prefix: str = "") -> None:
-        """Write each box node of ``graph`` in fprop order; ``names`` holds the ONNX name of
-        each value written so far by ``id(node)`` (the Inputs', at the start) and gets the
-        new ones. Inside a Block (``prefix`` its use's node name and a slash) names are
-        prefixed, so the uses of one Block write distinct values."""
+        """Write each box node of ``graph`` that its outputs need, in fprop order; ``names``
+        holds the ONNX name of each value written so far by ``id(node)`` (the Inputs', at the
+        start) and gets the new ones. Inside a Block (``prefix`` its use's node name and a
+        slash) names are prefixed, so the uses of one Block write distinct values."""
+        needed = needed_nodes(graph)
         for n in graph.order:
-            if n.box is None:
+            if n.box is None or id(n) not in needed:
                 continue
-            inputs = [self.value(c, names, n) for c in n.children]
+            emit = None if isinstance(n.box, Block) else emitter_for(n.box)
+            if emit is None and not isinstance(n.box, Block):
+                raise OnnxExportError(unsupported_message(n, prefix))
+            read = getattr(emit, "reads", range(len(n.children)))
+            inputs = [self.value(c, names, n) if k in read else ""
+                      for k, c in enumerate(n.children)]  # fmt: skip
             output = self.fresh(prefix + (n.name or type(n.box).__name__.lower()))
             names[id(n)] = output
-            if isinstance(n.box, Block):
+            if emit is None:
                 self.emit_block(n, inputs, output)
                 continue
-            emit = emitter_for(n.box)
-            if emit is None:
-                raise OnnxExportError(unsupported_message(n, prefix))
-            emit(self, n, inputs, output)
+            try:
+                emit(self, n, inputs, output)
+            except NotImplementedError as e:
+                raise OnnxExportError(f"cannot export node {n.describe()}: {e}") from None
 
     def value(self, child: Node, names: dict[int, str], parent: Node) -> str:
         if id(child) in names:
             return names[id(child)]
-        if isinstance(child, (Parameter, Constant)):
+        if isinstance(child, (Parameter, Constant, Buffer)):
             return self.leaf(child)
         raise OnnxExportError(
             f"node {parent.describe()} reads {child.describe()}, which is not fed to the "
@@ -134,7 +143,22 @@ class OnnxWriter:
         assert isinstance(block, Block)
         names = {id(x): name for x, name in zip(block.inputs, inputs)}
         self.emit_graph(block.graph, names, prefix=f"{node.name}/")
-        self.op("Identity", [names[id(block.graph.outputs[block.index])]], output)
+        inner = names[id(block.graph.outputs[block.index])]
+        self.op("Identity", [inner], output)
+        if inner in self.kinds:
+            self.kinds[output] = self.kinds[inner]
+
+
+def needed_nodes(graph: Graph) -> set[int]:
+    """The ids of the nodes the graph's outputs read, through the children each box's
+    emitter reads (a dropout's draws and mode are not read: the file is evaluation mode)."""
+    needed = {id(o) for o in graph.outputs}
+    for n in reversed(graph.order):
+        if id(n) in needed and n.box is not None:
+            emit = None if isinstance(n.box, Block) else emitter_for(n.box)
+            read = getattr(emit, "reads", range(len(n.children)))
+            needed.update(id(c) for k, c in enumerate(n.children) if k in read)
+    return needed
 
 
 def unsupported_message(node: Node, prefix: str) -> str:
@@ -162,6 +186,17 @@ def input_shape(model: Any, node: Input, example: dict[str, np.ndarray]) -> list
         f"it yet): pass example=X (a few rows of the data, or a dict by Input name), or run "
         "model.forward(X) once before exporting"
     )
+
+
+def input_type(node: Input, example: dict[str, np.ndarray], elem: int) -> int:
+    """The ONNX element type of an Input: int64 where the example (else the last value fed)
+    holds integers (labels, indices), else the exported float type."""
+    value = example.get(node.name, node.value)
+    if value is not None and np.asarray(value).dtype.kind in "iub":
+        from onnx import TensorProto
+
+        return TensorProto.INT64
+    return elem
 
 
 def preprocess(w: OnnxWriter, pre: Any, raw: str) -> str:
@@ -195,6 +230,8 @@ def onnx_model(
     if example is not None and not isinstance(example, dict):
         example = {graph.inputs[0].name: example} if len(graph.inputs) == 1 else {}
     elem = onnx.helper.np_dtype_to_tensor_dtype(dtype)
+    if example:  # run once: every node's shape known (SwapAxes, Split and Var need ranks)
+        graph.fprop(model.as_feed(example, graph="predict", what="example", check=False))
     names, raw = {}, []
     pre = model.preprocessing if preprocessing else None
     for x in graph.inputs:
@@ -202,14 +239,15 @@ def onnx_model(
         names[id(x)] = preprocess(w, pre, raw[-1]) if x.name == "x" else raw[-1]
     w.emit_graph(graph, names)  # first: a box without a counterpart is the first error
     inputs = [
-        onnx.helper.make_tensor_value_info(r, elem, input_shape(model, x, example or {}))
+        onnx.helper.make_tensor_value_info(r, input_type(x, example or {}, elem),
+                                           input_shape(model, x, example or {}))
         for r, x in zip(raw, graph.inputs)
     ]
     if model.output.box is None:  # the output is an Input or a leaf: a copy of it
         out_name = w.op("Identity", [w.value(model.output, names, model.output)], "output")
     else:
         out_name = names[id(model.output)]
-    output = onnx.helper.make_tensor_value_info(out_name, elem, None)
+    output = onnx.helper.make_tensor_value_info(out_name, w.kinds.get(out_name, elem), None)
     helper = onnx.helper
     g = helper.make_graph(
         w.nodes, "flowgraph", inputs, [output], w.initializers, doc_string=repr(model)

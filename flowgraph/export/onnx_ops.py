@@ -29,14 +29,26 @@ fprop, the same function of the same arrays:
                                                LogSoftmax
     Maximum, Minimum, Clip, Sin, Cos, Power    Max, Min, Clip, Sin, Cos, Pow
 
-(onnxruntime runs Conv and AveragePool in float32 only: export a convnet with
-``dtype=np.float32``.) Adding a box is one entry in :data:`ONNX_OPS`. A box is looked up by
-its exact class: a subclass computes something else until it has an entry of its own. Blocks
-are not in the table: their inner graph is written in their place (:mod:`flowgraph.export.onnx`).
+    Take, TakeAlongAxis, SwapAxes, Split       Gather, GatherElements, Transpose(perm), Slice
+    Compare, Where, StopGradient               Less ... Equal (Not for !=), Where, Identity
+    ArgMax, ArgMin, OneHot, Var                ArgMax, ArgMin (int64), OneHot, ReduceMean of
+                                               the squared deviations (times n / (n - ddof))
+    Dropout, BatchNorm                         evaluation mode, as predict computes: Identity
+                                               of x, BatchNormalization with the running
+                                               statistics (an emitter's ``reads`` lists the
+                                               children it reads; the others are not written)
+
+Indices (Take, TakeAlongAxis) are cast to int64 and conditions (Where) to bool in the file, so
+they may be fed as floats. (onnxruntime runs Conv and AveragePool in float32 only: export a
+convnet with ``dtype=np.float32``.) Adding a box is one entry in :data:`ONNX_OPS`. A box is
+looked up by its exact class: a subclass computes something else until it has an entry of its
+own. Blocks are not in the table: their inner graph is written in their place
+(:mod:`flowgraph.export.onnx`).
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import Any, cast
 
@@ -45,12 +57,17 @@ import numpy as np
 from ..boxes import (
     Abs,
     Add,
+    ArgMax,
+    ArgMin,
     AvgPool2d,
+    BatchNorm,
     Clip,
+    Compare,
     Concat,
     Conv2d,
     Cos,
     Div,
+    Dropout,
     Einsum,
     Exp,
     Flatten,
@@ -69,6 +86,7 @@ from ..boxes import (
     Minimum,
     Mul,
     Neg,
+    OneHot,
     Permute,
     Pow,
     Power,
@@ -79,16 +97,23 @@ from ..boxes import (
     Sin,
     Softmax,
     Softplus,
+    Split,
     Square,
     Stack,
+    StopGradient,
     Sub,
     Sum,
+    SwapAxes,
+    Take,
+    TakeAlongAxis,
     Tanh,
     Transpose,
+    Var,
+    Where,
 )
-from ..core import Box, Node
+from ..core import Box, Constant, Mode, Node
 
-__all__ = ["Emitter", "ONNX_OPS", "same", "emitter_for"]
+__all__ = ["Emitter", "ONNX_OPS", "same", "reads", "emitter_for"]
 
 # (writer, node, input names, output name) -> None
 Emitter = Callable[[Any, Node, list, str], None]
@@ -257,6 +282,155 @@ def einsum(g: Any, node: Node, inputs: list, output: str) -> None:
     g.op("Einsum", inputs, output, equation=cast(Einsum, node.box).spec)
 
 
+def reads(*children: int) -> Callable[[Emitter], Emitter]:
+    """Mark an emitter as reading only these children (the others, such as a dropout's
+    random draws, are not written to the file)."""
+
+    def mark(emit: Emitter) -> Emitter:
+        emit.reads = children  # type: ignore[attr-defined]
+        return emit
+
+    return mark
+
+
+def _rank(node: Node) -> int:
+    """The rank of a node's value: after an fprop, or from the Inputs' declared shapes."""
+    shape = node.shape
+    if shape is None:
+        raise NotImplementedError(
+            f"the rank of {node.describe()} is unknown: run model.forward(X) once, or declare "
+            "the Inputs' shapes (fg.Input('x', shape=(None, ...)))"
+        )
+    return len(shape)
+
+
+def _evaluation(node: Node) -> None:
+    """The file computes the prediction in evaluation mode: the mode must be a Mode leaf
+    (False in the prediction graph) or a false Constant, not something computed or fed."""
+    mode = node.children[-1]
+    if not (isinstance(mode, Mode) or (isinstance(mode, Constant) and not mode.value)):
+        raise NotImplementedError(
+            f"{node.describe()} reads its mode from {mode.describe()}: the file computes the "
+            "evaluation mode only, given by a fg.Mode leaf"
+        )
+
+
+def take(g: Any, node: Node, inputs: list, output: str) -> None:
+    """np.take(x, idx, axis): Gather, the indices cast to int64."""
+    idx = g.op("Cast", [inputs[1]], to=g.INT64)
+    g.op("Gather", [inputs[0], idx], output, axis=cast(Take, node.box).axis)
+
+
+def take_along_axis(g: Any, node: Node, inputs: list, output: str) -> None:
+    """np.take_along_axis(x, idx, axis) (idx of x's rank): GatherElements."""
+    idx = g.op("Cast", [inputs[1]], to=g.INT64)
+    g.op("GatherElements", [inputs[0], idx], output, axis=cast(TakeAlongAxis, node.box).axis)
+
+
+def swapaxes(g: Any, node: Node, inputs: list, output: str) -> None:
+    """Two axes exchanged: Transpose with that permutation (the rank from the node's shape)."""
+    box, n = cast(SwapAxes, node.box), _rank(node)
+    perm = list(range(n))
+    a, b = box.axis1 % n, box.axis2 % n
+    perm[a], perm[b] = perm[b], perm[a]
+    g.op("Transpose", inputs, output, perm=perm)
+
+
+def split(g: Any, node: Node, inputs: list, output: str) -> None:
+    """One part of np.split: Slice along the axis, between the part's bounds."""
+    shape = node.children[0].shape
+    if shape is None or any(d is None for d in shape):
+        raise NotImplementedError(f"the shape of {node.children[0].describe()} is unknown")
+    axis, lo, hi = cast(Split, node.box)._bounds(shape)
+    consts = [g.const(np.asarray([v], np.int64), k, cast=False)
+              for k, v in (("starts", lo), ("ends", hi), ("axes", axis))]  # fmt: skip
+    g.op("Slice", [inputs[0], *consts], output)
+
+
+_COMPARE = {"<": "Less", "<=": "LessOrEqual", ">": "Greater", ">=": "GreaterOrEqual",
+            "==": "Equal"}  # fmt: skip
+
+
+def compare(g: Any, node: Node, inputs: list, output: str) -> None:
+    """The mask a < b (...) as a boolean tensor; != is Not(Equal)."""
+    op = cast(Compare, node.box).op
+    if op == "!=":
+        g.op("Not", [g.op("Equal", inputs)], output)
+    else:
+        g.op(_COMPARE[op], inputs, output)
+    g.kinds[output] = g.BOOL
+
+
+def where(g: Any, node: Node, inputs: list, output: str) -> None:
+    """np.where(cond, a, b): Where, the condition cast to bool."""
+    g.op("Where", [g.op("Cast", [inputs[0]], to=g.BOOL), inputs[1], inputs[2]], output)
+
+
+def arg(op_type: str) -> Emitter:
+    """ArgMax / ArgMin (int64) along the box's axis; None: of the flattened array."""
+
+    def emit(g: Any, node: Node, inputs: list, output: str) -> None:
+        box = cast("ArgMax | ArgMin", node.box)
+        x, axis, keep = inputs[0], box.axis, int(box.keepdims)
+        if axis is None:  # np.argmax of the flattened array (keepdims: every axis kept)
+            x = g.op("Reshape", [x, g.const(np.asarray([-1], np.int64), "flat", cast=False)])
+            if keep:
+                n = _rank(node.children[0])
+                flat = g.op(op_type, [x], axis=0, keepdims=0)
+                g.op("Reshape", [flat, g.const(np.ones(n, np.int64), "ones", cast=False)],
+                     output)  # fmt: skip
+                g.kinds[output] = g.INT64
+                return
+            axis = 0
+        g.op(op_type, [x], output, axis=axis, keepdims=keep)
+        g.kinds[output] = g.INT64
+
+    emit.__name__ = f"arg_{op_type}"
+    return emit
+
+
+def one_hot(g: Any, node: Node, inputs: list, output: str) -> None:
+    """np.eye(C)[labels]: OneHot with depth C along a new last axis, off 0 and on 1 (made in
+    float32, the type onnxruntime implements, then cast to the file's float type)."""
+    depth = g.const(np.asarray(cast(OneHot, node.box).num_classes, np.int64), "depth",
+                    cast=False)  # fmt: skip
+    labels = g.op("Cast", [inputs[0]], to=g.INT64)
+    off_on = g.const(np.asarray([0.0, 1.0], np.float32), "off_on", cast=False)
+    hot = g.op("OneHot", [labels, depth, off_on], axis=-1)
+    g.op("Cast", [hot], output, to=g.FLOAT)
+
+
+def var(g: Any, node: Node, inputs: list, output: str) -> None:
+    """np.var: the mean of the squared deviations over the axes, times n / (n - ddof)."""
+    box, x = cast(Var, node.box), inputs[0]
+    n = _rank(node.children[0])
+    axes = list(range(n)) if box.axis is None else [a % n for a in _axes(box.axis).tolist()]
+    d = g.op("Sub", [x, g.op("ReduceMean", [x], axes=axes, keepdims=1)])
+    v = g.op("ReduceMean", [g.op("Mul", [d, d])], None if box.ddof else output, axes=axes,
+             keepdims=int(box.keepdims))  # fmt: skip
+    if box.ddof:
+        shape = node.children[0].shape
+        if shape is None or any(shape[a] is None for a in axes):
+            raise NotImplementedError(f"the shape of {node.children[0].describe()} is unknown")
+        count = math.prod(int(shape[a] or 0) for a in axes)
+        g.op("Mul", [v, g.const(np.asarray(count / (count - box.ddof)), "ddof")], output)
+
+
+@reads(0)
+def dropout(g: Any, node: Node, inputs: list, output: str) -> None:
+    """Evaluation mode: y = x (the draws are not written)."""
+    _evaluation(node)
+    g.op("Identity", [inputs[0]], output)
+
+
+@reads(0, 1, 2, 3, 4)
+def batch_norm(g: Any, node: Node, inputs: list, output: str) -> None:
+    """Evaluation mode: y = gamma (x - running_mean) / sqrt(running_var + eps) + beta, ONNX's
+    BatchNormalization (channels on axis 1, as the box)."""
+    _evaluation(node)
+    g.op("BatchNormalization", inputs[:5], output, epsilon=cast(BatchNorm, node.box).eps)
+
+
 ONNX_OPS: dict[type[Box], Emitter] = {
     Linear: linear,
     Identity: same("Identity"),
@@ -300,6 +474,19 @@ ONNX_OPS: dict[type[Box], Emitter] = {
     Permute: permute,
     Stack: stack,
     Einsum: einsum,
+    Take: take,
+    TakeAlongAxis: take_along_axis,
+    SwapAxes: swapaxes,
+    Split: split,
+    Compare: compare,
+    Where: where,
+    StopGradient: same("Identity"),
+    ArgMax: arg("ArgMax"),
+    ArgMin: arg("ArgMin"),
+    OneHot: one_hot,
+    Var: var,
+    Dropout: dropout,
+    BatchNorm: batch_norm,
 }
 
 

@@ -109,12 +109,15 @@ def test_a_residual_graph_of_block_uses(tmp_path):
                          ids=lambda c: c.__name__)  # fmt: skip
 def test_every_box_in_the_table_computes_its_fprop(tmp_path, cls):
     box = cls.example()
-    values = box.sample_inputs(np.random.default_rng(0))
-    inputs = [fg.Input(f"in{i}") for i in range(len(values))]
+    values = list(box.sample_inputs(np.random.default_rng(0)))
+    names = [box.input_name(i) for i in range(len(values))]
+    inputs = [fg.Mode() if n == "mode" else fg.Input(f"in{i}") for i, n in enumerate(names)]
+    values = [False if n == "mode" else v for n, v in zip(names, values)]  # (the file: eval)
     out = box(*inputs, name="out")
     model = fg.Model(loss=fg.Sum()(out), output=out, classifier=False)
     dtype = np.float32 if cls in (fg.Conv2d, fg.AvgPool2d) else np.float64  # (onnxruntime)
-    feed = {f"in{i}": np.asarray(v, dtype=dtype) for i, v in enumerate(values)}
+    feed = {f"in{i}": np.asarray(v, dtype=dtype if np.asarray(v).dtype.kind == "f" else np.int64)
+            for i, (v, n) in enumerate(zip(values, names)) if n != "mode"}  # (labels: int64)
     path = fg.export_onnx(model, tmp_path / "box.onnx", example=feed, dtype=dtype)
     atol = 1e-4 if dtype == np.float32 else 1e-5
     np.testing.assert_allclose(run(path, **feed), box.fprop(*values), atol=atol, rtol=1e-5)
@@ -169,3 +172,52 @@ def test_a_block_of_two_outputs_used_once_gives_both(tmp_path):
     X = np.random.default_rng(1).normal(size=(5, 3))
     path = fg.export_onnx(model, tmp_path / "two.onnx", example=X)
     np.testing.assert_allclose(run(path, x=X), model.forward(X), atol=1e-12, rtol=0)
+
+
+def test_dropout_and_batch_norm_export_the_evaluation_mode_with_running_statistics(tmp_path):
+    X, y = classifier_data(60, d=4, c=3)
+    x, t = fg.Input("x"), fg.Input("y")
+    net = fg.nn.Sequential(fg.nn.Linear(4, 8, rng=0), fg.nn.BatchNorm1d(8), fg.nn.ReLU(),
+                           fg.nn.Dropout(0.3), fg.nn.Linear(8, 3, rng=1))
+    scores = net(x)
+    model = fg.Model(loss=fg.softmax_cross_entropy(scores, t), output=fg.softmax(scores))
+    fg.train(model, (X, y), epochs=3, batch_size=10, optimizer=fg.SGD(model.parameters, lr=0.1),
+             progress=False)  # the running statistics move away from 0 and 1
+    path = fg.export_onnx(model, tmp_path / "bn.onnx", example={"x": X})
+    ops = {n.op_type for n in onnx.load(str(path)).graph.node}
+    assert "BatchNormalization" in ops and "RandomUniformLike" not in ops
+    expected = model.predict_proba(X)
+    np.testing.assert_allclose(run(path, x=X.astype(model.dtype)), expected, atol=1e-5)
+
+
+def test_a_convnet_with_batch_norm_2d(tmp_path):
+    rng = np.random.default_rng(1)
+    x, t = fg.Input("x"), fg.Input("y")
+    net = fg.nn.Sequential(fg.nn.Conv2d(1, 3, 3, rng=0), fg.nn.BatchNorm2d(3), fg.nn.Tanh(),
+                           fg.nn.Flatten(), fg.nn.Linear(3 * 4 * 4, 2, rng=1))
+    scores = net(x)
+    model = fg.Model(loss=fg.softmax_cross_entropy(scores, t), output=fg.softmax(scores))
+    X = rng.standard_normal((6, 1, 6, 6)).astype(np.float32)
+    model.train_graph.fprop({x: X, t: np.arange(6) % 2})  # (a training step's statistics)
+    model.train_graph.update_buffers()
+    path = fg.export_onnx(model, tmp_path / "cbn.onnx", example={"x": X}, dtype=np.float32)
+    np.testing.assert_allclose(run(path, x=X), model.predict_proba(X), atol=1e-5)
+
+
+def test_a_mode_that_is_fed_or_computed_is_refused(tmp_path):
+    x, m = fg.Input("x"), fg.Input("m")
+    out = fg.Dropout(0.5)(x, fg.uniform_like(x), m, name="drop")
+    model = fg.Model(loss=out.sum(), output=out, classifier=False)
+    with pytest.raises(OnnxExportError, match=r"'drop' \(Dropout\).*evaluation mode only"):
+        fg.export_onnx(model, tmp_path / "m.onnx", example={"x": np.ones((2, 3)), "m": 1.0})
+
+
+def test_comparisons_and_argmax_keep_their_types(tmp_path):
+    x = fg.Input("x")
+    out = fg.argmax(fg.where(x > 0.0, x, -x), axis=1)
+    model = fg.Model(loss=x.sum(), output=out, classifier=False)
+    X = np.random.default_rng(2).standard_normal((5, 4))
+    path = fg.export_onnx(model, tmp_path / "arg.onnx", example={"x": X})
+    got = run(path, x=X)
+    assert got.dtype == np.int64
+    np.testing.assert_array_equal(got, model.forward(X))
