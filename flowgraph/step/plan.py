@@ -1,7 +1,7 @@
 """The step plan: a Graph's training step with its memory owned by the Graph.
 
 ``Graph.fprop`` and ``Graph.bprop`` allocate every value and every gradient afresh, so that
-nothing a user reads is ever overwritten. A :class:`StepPlan` (``graph.step_plan()``) runs the
+nothing a user reads is ever overwritten. A :class:`StepPlan` (``fg.step_plan(graph)``) runs the
 same boxes in the same order with the same arithmetic, but writes each value and each gradient
 into a buffer it allocated at the first step of these shapes and reuses at every later step of
 the same shapes:
@@ -24,7 +24,7 @@ as the lecture's backprop slide reads).
 
 The name: ``Graph.plan(output, targets)`` already is the list of boxes bprop visits (with
 which children need a gradient), which the checker and the pictures read; the plan of a whole
-training step, its memory included, is ``Graph.step_plan()``.
+training step, its memory included, is ``fg.step_plan(graph)``.
 
 Plain SGD may be folded into the weight-gradient product (opt-in, ``SGD(..., fold=True)``
 with ``fg.train``, or :meth:`StepPlan.fold`): for a weight W read by one Linear box only,
@@ -119,11 +119,11 @@ class StepPlan:
 
     ``fprop(feed)`` and ``bprop(grad_output=None)`` are ``graph.fprop`` and ``graph.bprop()``
     with the values and gradients written into reused buffers; ``print(plan)`` shows the code.
-    Made by :meth:`flowgraph.Graph.step_plan` (which keeps one per output).
+    Made by :func:`flowgraph.step_plan` (which keeps one per output in the graph).
 
     >>> import numpy as np, flowgraph as fg
     >>> model = fg.mlp([2, 3, 2], seed=0)
-    >>> plan = model.train_graph.step_plan()
+    >>> plan = fg.step_plan(model.train_graph)
     >>> X, y = np.ones((4, 2), np.float32), np.array([0, 1, 1, 0])
     >>> loss = plan.fprop({"x": X, "y": y}); plan.bprop()
     >>> model.parameters[0].grad.shape
