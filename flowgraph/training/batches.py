@@ -2,8 +2,9 @@
 
 Each epoch draws a permutation pi of the N examples from the run's generator and visits
 pi[0:B], pi[B:2B], ... (the last batch may be smaller): every example once per epoch, in an
-order reproducible from the seed. The running training error counts, batch by batch, the
-examples whose scores' argmax is not their label.
+order reproducible from the seed. The running training error counts the examples whose
+scores' argmax is not their label: each step's predicted classes kept in one array, compared
+with the epoch's labels once, at its end.
 """
 
 from __future__ import annotations
@@ -90,6 +91,14 @@ class Batches:
             self.predict = model.predict_graph
         if self.labels_at is None:
             self.scores = self.output = None
+        # the running count of one epoch (count, wrong_in_epoch): the predicted classes of the
+        # training graph's scores, one array per epoch, compared with the labels at its end
+        labels = self.arrays[self.labels_at] if self.labels_at is not None else None
+        self.vectorised = self.scores is not None and labels is not None and labels.ndim == 1
+        self.predicted = np.empty(self.n, np.intp) if self.vectorised else None
+        self.epoch_labels: np.ndarray | None = None  # this epoch's labels, in its order
+        self.counted = 0  # the examples whose prediction is in `predicted` (from the first)
+        self.wrong_apart = 0  # those counted batch by batch (after the array failed)
 
     @property
     def counts_errors(self) -> bool:
@@ -100,6 +109,9 @@ class Batches:
         """The batches of one epoch, ``(feed, parts)``, in an order drawn from ``rng``."""
         perm = rng.permutation(self.n)
         shuffled = [a[perm] for a in self.arrays]  # one copy per epoch; batches are views
+        at = self.labels_at
+        self.epoch_labels = shuffled[at] if self.vectorised and at is not None else None
+        self.counted = self.wrong_apart = 0
         nodes, size = self.nodes, self.batch_size
         if len(nodes) == 2:  # (x, y): the batch dict as a literal, the common case's fast path
             x, y = shuffled
@@ -110,6 +122,30 @@ class Batches:
         for i in range(0, self.n, size):
             parts = [a[i : i + size] for a in shuffled]
             yield dict(zip(nodes, parts)), parts
+
+    def count(self, batch: dict, parts: list, start: int) -> None:
+        """Count the batch just computed (the examples ``start`` to ``start + len``, in the
+        epoch's order) into the epoch's training error (:meth:`wrong_in_epoch`): its predicted
+        classes kept in one array, without a comparison per batch; batch by batch
+        (:meth:`wrong`) where the scores' argmax is not one class per example."""
+        predicted, scores = self.predicted, self.scores
+        if self.counted == start and predicted is not None and scores is not None:  # (so far
+            end = start + len(parts[0])  # every batch in the array)
+            try:
+                scores.value.argmax(1, predicted[start:end])  # (out=: of its shape, or raises)
+                self.counted = end
+                return
+            except Exception:  # not (N, C) scores for N examples: compared batch by batch
+                pass
+        self.wrong_apart += self.wrong(batch, parts)
+
+    def wrong_in_epoch(self) -> int:
+        """The examples counted (:meth:`count`) in this epoch whose predicted class is not
+        their label: the same number as :meth:`wrong` summed batch by batch."""
+        n, labels, predicted = self.counted, self.epoch_labels, self.predicted
+        if not n or labels is None or predicted is None:
+            return self.wrong_apart
+        return int(np.count_nonzero(predicted[:n] != labels[:n])) + self.wrong_apart
 
     def wrong(self, batch: dict, parts: list) -> int:
         """Examples of the batch just computed whose predicted class is not their label: the
