@@ -19,6 +19,9 @@ from ..core import Node
 
 __all__ = ["Batches", "running_scores"]
 
+GATHER_BYTES = 1 << 22  # data of 4 MiB or more (measured: benchmarks/, the 784-wide rows)...
+GATHER_BATCH = 16  # ...in batches of 16 or more are gathered batch by batch (Batches.epoch)
+
 
 def same_computation(a: Node, b: Node) -> bool:
     """True when nodes ``a`` and ``b`` compute the same value: the same node, or boxes of one
@@ -99,6 +102,11 @@ class Batches:
         self.epoch_labels: np.ndarray | None = None  # this epoch's labels, in its order
         self.counted = 0  # the examples whose prediction is in `predicted` (from the first)
         self.wrong_apart = 0  # those counted batch by batch (after the array failed)
+        # large data in batches of 16 or more: each batch gathered by itself (the same rows),
+        # not a shuffled copy of the whole set per epoch, whose fresh pages cost more than
+        # the gather (smaller batches: the copy, cut into views, is cheaper per step)
+        large = sum(a.nbytes for a in self.arrays) >= GATHER_BYTES
+        self.gather = large and self.batch_size >= GATHER_BATCH
 
     @property
     def counts_errors(self) -> bool:
@@ -106,13 +114,21 @@ class Batches:
         return self.scores is not None or self.output is not None
 
     def epoch(self, rng: np.random.Generator) -> Iterator[tuple[dict[Any, np.ndarray], list]]:
-        """The batches of one epoch, ``(feed, parts)``, in an order drawn from ``rng``."""
+        """The batches of one epoch, ``(feed, parts)``, in an order drawn from ``rng``: views
+        of one shuffled copy of the data, or (``gather``) each batch's rows gathered apart."""
         perm = rng.permutation(self.n)
-        shuffled = [a[perm] for a in self.arrays]  # one copy per epoch; batches are views
-        at = self.labels_at
-        self.epoch_labels = shuffled[at] if self.vectorised and at is not None else None
+        at, nodes, size = self.labels_at, self.nodes, self.batch_size
         self.counted = self.wrong_apart = 0
-        nodes, size = self.nodes, self.batch_size
+        if self.gather:  # each batch's rows gathered apart: no copy of the whole set
+            labels = self.arrays[at] if self.vectorised and at is not None else None
+            self.epoch_labels = labels[perm] if labels is not None else None
+            for i in range(0, self.n, size):
+                rows = perm[i : i + size]
+                parts = [a[rows] for a in self.arrays]
+                yield dict(zip(nodes, parts)), parts
+            return
+        shuffled = [a[perm] for a in self.arrays]  # one copy per epoch; batches are views
+        self.epoch_labels = shuffled[at] if self.vectorised and at is not None else None
         if len(nodes) == 2:  # (x, y): the batch dict as a literal, the common case's fast path
             x, y = shuffled
             for i in range(0, self.n, size):

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 import flowgraph as fg
+import flowgraph.training.batches as batches_module
 from flowgraph.training.batches import Batches
 
 
@@ -89,3 +90,38 @@ def test_without_classes_nothing_is_counted():
     assert not batches.counts_errors and not batches.vectorised
     reference, counted = _one_epoch(model, batches, 0)
     assert counted == reference == 0
+
+
+# -- large data in batches of 16 or more: each batch gathered apart, the same rows -------------
+@pytest.mark.parametrize("batch_size", [16, 20, 64])
+def test_gathered_batches_are_the_shuffled_copys_slices(monkeypatch, batch_size):
+    model, batches = _setup(batch_size, n=50)
+    assert not batches.gather  # small data: one shuffled copy per epoch, cut into views
+    copied = [(list(f.values()), p) for f, p in batches.epoch(np.random.default_rng(3))]
+    monkeypatch.setattr(batches_module, "GATHER_BYTES", 0)
+    model, batches = _setup(batch_size, n=50)
+    assert batches.gather
+    gathered = [(list(f.values()), p) for f, p in batches.epoch(np.random.default_rng(3))]
+    assert len(gathered) == len(copied) == -(-50 // batch_size)
+    for (feed_g, parts_g), (feed_c, parts_c) in zip(gathered, copied):
+        for g, c in zip(parts_g + feed_g, parts_c + feed_c):
+            assert g.dtype == c.dtype and g.flags.c_contiguous
+            np.testing.assert_array_equal(g, c)
+    reference, counted = _one_epoch(model, batches, 4)  # the running error, gathered too
+    assert counted == reference
+
+
+def test_training_on_gathered_batches_gives_the_same_bits(monkeypatch):
+    def trained(gather_bytes):
+        monkeypatch.setattr(batches_module, "GATHER_BYTES", gather_bytes)
+        rng = np.random.default_rng(0)
+        X, y = rng.standard_normal((200, 6)).astype(np.float32), rng.integers(0, 3, 200)
+        model = fg.mlp([6, 8, 3], seed=0)
+        history = fg.train(model, (X, y), epochs=3, batch_size=32, progress=False,
+                           optimizer=fg.SGD(model.parameters, lr=0.1))  # fmt: skip
+        return [p.value for p in model.parameters], history.train_loss, history.train_error
+
+    (p1, loss1, err1), (p2, loss2, err2) = trained(1 << 62), trained(0)
+    assert loss1 == loss2 and err1 == err2
+    for a, b in zip(p1, p2):
+        np.testing.assert_array_equal(a, b)
