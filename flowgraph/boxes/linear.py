@@ -9,11 +9,6 @@ from ..core.rank1 import Outer
 from ..errors import ShapeError
 
 
-def _same(g: np.ndarray, x: np.ndarray) -> np.ndarray:
-    """g as it is: the gradients of a Linear box of one dtype need no cast."""
-    return g
-
-
 class Linear(Box):
     """Pre-activation of layer k from the layer below, its weights and its biases.
 
@@ -48,7 +43,11 @@ class Linear(Box):
     )
 
     def fprop(self, h, W, b, out=None):
-        if np.ndim(h) != 2 or np.ndim(W) != 2 or np.ndim(b) != 1:
+        try:  # x.ndim is np.ndim(x) for an array, without the call
+            wrong = h.ndim != 2 or W.ndim != 2 or b.ndim != 1
+        except AttributeError:  # not arrays (np.ndim converts them)
+            wrong = np.ndim(h) != 2 or np.ndim(W) != 2 or np.ndim(b) != 1
+        if wrong:
             raise ShapeError(
                 f"Linear needs h of shape (N, in), W of shape (out, in) and b of shape (out,); "
                 f"got h {np.shape(h)}, W {np.shape(W)}, b {np.shape(b)}"
@@ -68,7 +67,7 @@ class Linear(Box):
             a = np.matmul(h, W.T, out=out)  # the plan's buffer: the same product, in place
         else:
             a = h @ W.T
-        if b.dtype == a.dtype or np.can_cast(b.dtype, a.dtype):
+        if b.dtype is a.dtype or b.dtype == a.dtype or np.can_cast(b.dtype, a.dtype):
             a += b
         else:  # b of a wider dtype (float64 biases, float32 data): a's dtype is promoted
             a = a + b
@@ -109,7 +108,10 @@ class Linear(Box):
         if type(self).bprop is not Linear.bprop:  # a subclass redefined the math: use it
             return self.bprop(inputs, output, grad_a)
         h, W, b = inputs
-        mixed = not grad_a.dtype == h.dtype == W.dtype == b.dtype
+        dtype = grad_a.dtype  # (`is` first: one dtype is usually one object, cheaper than ==)
+        mixed = not (dtype is h.dtype and dtype is W.dtype and dtype is b.dtype) and not (
+            dtype == h.dtype == W.dtype == b.dtype
+        )
         if out is not None and not mixed and grad_a.shape[0] != 1:  # into the plan's buffers
             out_h, out_W, out_b = out
             return (
@@ -117,7 +119,14 @@ class Linear(Box):
                 np.matmul(grad_a.T, h, out=out_W) if needs[1] else None,
                 np.add.reduce(grad_a, axis=0, out=out_b) if needs[2] else None,
             )
-        like = self._like if mixed else _same
+        if not mixed:  # one dtype: the gradients need no cast (the common case, no calls)
+            grad_h = grad_a @ W if needs[0] else None
+            if grad_a.shape[0] == 1:  # one example: nothing to sum over the batch
+                grad_W = Outer(grad_a[0], h[0]) if needs[1] else None
+                return grad_h, grad_W, grad_a[0] if needs[2] else None
+            grad_W = grad_a.T @ h if needs[1] else None
+            return grad_h, grad_W, grad_a.sum(axis=0) if needs[2] else None
+        like = self._like  # mixed precision: each gradient in its child's dtype
         grad_h = like(grad_a @ W, h) if needs[0] else None
         if grad_a.shape[0] == 1:  # one example: nothing to sum over the batch
             grad_W = Outer(like(grad_a[0], W), like(h[0], W)) if needs[1] else None

@@ -7,19 +7,25 @@ import numpy as np
 from ..core.box import Box
 from ..errors import LabelError, ShapeError
 
+_ndarray = np.ndarray
+
 
 def _check_labels(y: np.ndarray, n: int, n_classes: int, box: str) -> None:
-    dtype = y.dtype if isinstance(y, np.ndarray) else np.asarray(y).dtype
+    array = isinstance(y, np.ndarray)
+    dtype = y.dtype if array else np.asarray(y).dtype
     if dtype.kind not in "iu":  # signed or unsigned integers (np.issubdtype, but cheaper)
         raise LabelError(
             f"{box}: labels y must be integers in [0, {n_classes}), got dtype "
             f"{np.asarray(y).dtype} (convert with y.astype(int))"
         )
-    if np.ndim(y) != 1 or len(y) != n:
+    if (y.shape != (n,)) if array else (np.ndim(y) != 1 or len(y) != n):
         raise ShapeError(f"{box}: labels y must have shape ({n},), got {np.shape(y)}")
     if not n:
         return
-    lo, hi = (y[0], y[0]) if n == 1 else (y.min(), y.max())  # one label: no reductions needed
+    if n == 1:  # one label: no reductions needed
+        lo = hi = y[0]
+    else:
+        lo, hi = y.min(), y.max()
     if lo < 0 or hi >= n_classes:
         bad = y[(y < 0) | (y >= n_classes)]
         raise LabelError(
@@ -66,6 +72,12 @@ def _working(*xs: np.ndarray) -> tuple[np.dtype, np.dtype]:
     if out.kind != "f":
         out = np.dtype(np.float64)
     return np.promote_types(out, np.float32), out
+
+
+def _wide_float(x: object) -> bool:
+    """x is a plain float32 or float64 (or wider) array: ``_working(x)`` is (x.dtype, x.dtype),
+    so a loss computes in x's own dtype and needs neither cast nor ``_grad_in``."""
+    return type(x) is _ndarray and x.dtype.kind == "f" and x.dtype.itemsize >= 4
 
 
 def _grad_in(g: np.ndarray, x: np.ndarray) -> np.ndarray:
@@ -361,11 +373,15 @@ class SoftmaxCrossEntropy(ClassOptions, Box):
     def fprop(self, a, y):
         if self.options or getattr(y, "ndim", None) != 1:
             return self._general_fprop(a, np.asarray(y))
-        _check_scores(a, "SoftmaxCrossEntropy", "a")
-        n = a.shape[0]
-        _check_labels(y, n, a.shape[1], "SoftmaxCrossEntropy")
-        work, out = _working(a)
-        a = a.astype(work, copy=False)
+        if _wide_float(a) and a.ndim == 2:  # (N, C) float32/float64: no check, no cast needed
+            n, out = a.shape[0], a.dtype  # (as _check_scores and _working would find)
+            _check_labels(y, n, a.shape[1], "SoftmaxCrossEntropy")
+        else:
+            _check_scores(a, "SoftmaxCrossEntropy", "a")
+            n = a.shape[0]
+            _check_labels(y, n, a.shape[1], "SoftmaxCrossEntropy")
+            work, out = _working(a)
+            a = a.astype(work, copy=False)
         # np.add.reduce is a.sum without the method's Python-level wrapper (which costs more
         # than the work at N = 1); the mean is sum / N
         top = _label_entries(a.argmax(axis=1))  # (t, k_t): each row's largest score
@@ -374,6 +390,8 @@ class SoftmaxCrossEntropy(ClassOptions, Box):
         np.exp(e, out=e)
         e[top] = 0  # exp(a_k - m) = 1 is the "1 +" of log1p
         per_example = np.log1p(np.add.reduce(e, axis=1)) + (m - a[_label_entries(y)])
+        if n == 1:  # the sum of one term, 0 + x (-0.0 becomes 0.0 as in the sum), and x / 1 is
+            return np.asarray(per_example[0] + 0, dtype=out)  # x: no reduce, no division
         return np.asarray(np.add.reduce(per_example) / n, dtype=out)
 
     def bprop(self, inputs, loss, grad_loss, out=None):
@@ -381,6 +399,15 @@ class SoftmaxCrossEntropy(ClassOptions, Box):
         if self.options or getattr(y, "ndim", None) != 1:
             return self._general_bprop(a, np.asarray(y), grad_loss)
         n = a.shape[0]
+        if _wide_float(a):  # float32/float64: computed in a's dtype, no conversion on the way
+            work = dtype = a.dtype  # (as _working would find; _grad_in would keep grad_a)
+            buf = out[0] if out is not None else None
+            grad_a = softmax(a, out=buf)  # f(x), fresh or the plan's
+            grad_a[_label_entries(y)] -= 1  # f(x) - e(y)
+            if type(grad_loss) is not _ndarray or grad_loss.dtype is not work:
+                grad_loss = np.asarray(grad_loss, dtype=work)
+            grad_a *= grad_loss / n if n != 1 else grad_loss  # (x / 1 is x)
+            return (grad_a if grad_a.dtype is work else _grad_in(grad_a, a)), None
         work, dtype = _working(a)
         buf = out[0] if out is not None and a.dtype == work == dtype else None
         grad_a = softmax(a.astype(work, copy=False), out=buf)  # f(x), fresh or the plan's

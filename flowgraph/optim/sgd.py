@@ -123,6 +123,7 @@ class SGD(Optimizer):
         """theta <- theta - alpha_t grad for every parameter: the lecture's step, and the hot
         path of small networks, where each attribute look-up and call per parameter is a
         visible share (so it reads ``p.grad`` directly)."""
+        scratch = self.scratch
         for p in self.parameters:
             outer = p.grad_outer
             if outer is not None:  # grad = u v^T (one example): one BLAS pass, in place
@@ -133,12 +134,12 @@ class SGD(Optimizer):
                     if id(p) in self.folded:  # updated in bprop (fold=True)
                         continue
                     grad = self.gradient(p)  # raises
-                step = self.scratch.get(id(p))
+                step = scratch.get(id(p)) if scratch else None  # (none yet: no look-up)
                 if (step is None or step.shape != grad.shape or step.dtype != grad.dtype
                         or type(alpha) is not float):  # (a NumPy alpha may widen: as written)
                     p.value -= alpha * grad
-                    if grad.dtype == p.value.dtype and grad.size >= 4096:  # (large: reused)
-                        self.scratch[id(p)] = np.empty_like(grad)
+                    if grad.size >= 4096 and grad.dtype == p.value.dtype:  # (large: reused)
+                        scratch[id(p)] = np.empty_like(grad)
                 else:  # alpha grad into the same array at every step, then subtracted
                     p.value -= np.multiply(grad, alpha, out=step)
 

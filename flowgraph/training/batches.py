@@ -2,8 +2,9 @@
 
 Each epoch draws a permutation pi of the N examples from the run's generator and visits
 pi[0:B], pi[B:2B], ... (the last batch may be smaller): every example once per epoch, in an
-order reproducible from the seed. The running training error counts, batch by batch, the
-examples whose scores' argmax is not their label.
+order reproducible from the seed. The running training error counts the examples whose
+scores' argmax is not their label: each step's predicted classes kept in one array, compared
+with the epoch's labels once, at its end.
 """
 
 from __future__ import annotations
@@ -17,6 +18,9 @@ from ..boxes import Softmax
 from ..core import Node
 
 __all__ = ["Batches", "running_scores"]
+
+GATHER_BYTES = 1 << 22  # data of 4 MiB or more (measured: benchmarks/, the 784-wide rows)...
+GATHER_BATCH = 16  # ...in batches of 16 or more are gathered batch by batch (Batches.epoch)
 
 
 def same_computation(a: Node, b: Node) -> bool:
@@ -90,6 +94,19 @@ class Batches:
             self.predict = model.predict_graph
         if self.labels_at is None:
             self.scores = self.output = None
+        # the running count of one epoch (count, wrong_in_epoch): the predicted classes of the
+        # training graph's scores, one array per epoch, compared with the labels at its end
+        labels = self.arrays[self.labels_at] if self.labels_at is not None else None
+        self.vectorised = self.scores is not None and labels is not None and labels.ndim == 1
+        self.predicted = np.empty(self.n, np.intp) if self.vectorised else None
+        self.epoch_labels: np.ndarray | None = None  # this epoch's labels, in its order
+        self.counted = 0  # the examples whose prediction is in `predicted` (from the first)
+        self.wrong_apart = 0  # those counted batch by batch (after the array failed)
+        # large data in batches of 16 or more: each batch gathered by itself (the same rows),
+        # not a shuffled copy of the whole set per epoch, whose fresh pages cost more than
+        # the gather (smaller batches: the copy, cut into views, is cheaper per step)
+        large = sum(a.nbytes for a in self.arrays) >= GATHER_BYTES
+        self.gather = large and self.batch_size >= GATHER_BATCH
 
     @property
     def counts_errors(self) -> bool:
@@ -97,10 +114,21 @@ class Batches:
         return self.scores is not None or self.output is not None
 
     def epoch(self, rng: np.random.Generator) -> Iterator[tuple[dict[Any, np.ndarray], list]]:
-        """The batches of one epoch, ``(feed, parts)``, in an order drawn from ``rng``."""
+        """The batches of one epoch, ``(feed, parts)``, in an order drawn from ``rng``: views
+        of one shuffled copy of the data, or (``gather``) each batch's rows gathered apart."""
         perm = rng.permutation(self.n)
+        at, nodes, size = self.labels_at, self.nodes, self.batch_size
+        self.counted = self.wrong_apart = 0
+        if self.gather:  # each batch's rows gathered apart: no copy of the whole set
+            labels = self.arrays[at] if self.vectorised and at is not None else None
+            self.epoch_labels = labels[perm] if labels is not None else None
+            for i in range(0, self.n, size):
+                rows = perm[i : i + size]
+                parts = [a[rows] for a in self.arrays]
+                yield dict(zip(nodes, parts)), parts
+            return
         shuffled = [a[perm] for a in self.arrays]  # one copy per epoch; batches are views
-        nodes, size = self.nodes, self.batch_size
+        self.epoch_labels = shuffled[at] if self.vectorised and at is not None else None
         if len(nodes) == 2:  # (x, y): the batch dict as a literal, the common case's fast path
             x, y = shuffled
             for i in range(0, self.n, size):
@@ -110,6 +138,30 @@ class Batches:
         for i in range(0, self.n, size):
             parts = [a[i : i + size] for a in shuffled]
             yield dict(zip(nodes, parts)), parts
+
+    def count(self, batch: dict, parts: list, start: int) -> None:
+        """Count the batch just computed (the examples ``start`` to ``start + len``, in the
+        epoch's order) into the epoch's training error (:meth:`wrong_in_epoch`): its predicted
+        classes kept in one array, without a comparison per batch; batch by batch
+        (:meth:`wrong`) where the scores' argmax is not one class per example."""
+        predicted, scores = self.predicted, self.scores
+        if self.counted == start and predicted is not None and scores is not None:  # (so far
+            end = start + len(parts[0])  # every batch in the array)
+            try:
+                scores.value.argmax(1, predicted[start:end])  # (out=: of its shape, or raises)
+                self.counted = end
+                return
+            except Exception:  # not (N, C) scores for N examples: compared batch by batch
+                pass
+        self.wrong_apart += self.wrong(batch, parts)
+
+    def wrong_in_epoch(self) -> int:
+        """The examples counted (:meth:`count`) in this epoch whose predicted class is not
+        their label: the same number as :meth:`wrong` summed batch by batch."""
+        n, labels, predicted = self.counted, self.epoch_labels, self.predicted
+        if not n or labels is None or predicted is None:
+            return self.wrong_apart
+        return int(np.count_nonzero(predicted[:n] != labels[:n])) + self.wrong_apart
 
     def wrong(self, batch: dict, parts: list) -> int:
         """Examples of the batch just computed whose predicted class is not their label: the

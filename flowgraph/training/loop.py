@@ -176,7 +176,7 @@ def steps(
     """The loop of :func:`run_epoch` with its step's ``fprop`` and ``bprop``."""
     graph = model.train_graph
     draws = bool(graph.randoms)
-    loss_sum, wrong, seen = 0.0, 0, 0
+    loss_sum, seen, count = 0.0, 0, batches.count
     for batch, parts in batches.epoch(rng):
         if draws:
             loss = graph.fprop(batch, rng=step_rng(step) if step_rng else rng)
@@ -189,13 +189,13 @@ def steps(
         step += 1
         m = len(parts[0])
         loss_sum += float(loss) * m
-        wrong += batches.wrong(batch, parts)
+        count(batch, parts, seen)  # the training error, compared once at the epoch's end
         seen += m
         for c in each_step:
             c.on_step_end(model, step)
         if stop.set or not math.isfinite(loss_sum):  # NaN: stop now, raised by the caller
             break
-    return loss_sum, wrong, seen, step
+    return loss_sum, batches.wrong_in_epoch(), seen, step
 
 
 def planned_step(graph: Any, optimizer: Any, batch_size: int) -> tuple[Any, Any, Any]:

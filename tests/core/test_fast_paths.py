@@ -180,3 +180,70 @@ def test_cached_plan_still_gives_zero_gradients_to_unreached_or_ungiven_paramete
         np.testing.assert_array_equal(W.grad, np.zeros((2, 3)))
         np.testing.assert_array_equal(unused.grad, np.zeros(4))
         assert b.grad.shape == (2,) and np.any(b.grad != 0)
+
+
+# -- the unplanned step's own fast paths (issue 20): each taken only where it is exact ---------
+def test_a_transposed_rank1_gradient_is_a_box_error_at_bprop():
+    """The Graph keeps an Outer as a Parameter's gradient only when its shape is W's: factors
+    in the wrong order are refused by bprop, naming the box and both shapes."""
+
+    class OuterTransposed(fg.Linear):
+        def bprop_needed(self, inputs, output, grad_a, needs, out=None):
+            grad_h, grad_W, grad_b = super().bprop_needed(inputs, output, grad_a, needs)
+            return grad_h, Outer(grad_W.v, grad_W.u), grad_b
+
+    W = fg.Parameter(np.ones((2, 3)), "W")
+    b = fg.Parameter(np.zeros(2), "b")
+    x, y = fg.Input("x"), fg.Input("y")
+    g = fg.Graph(fg.SoftmaxCrossEntropy()(OuterTransposed()(x, W, b, name="a"), y))
+    g.fprop({x: np.array([[1.0, 2.0, 3.0]]), y: np.array([0])})
+    with pytest.raises(fg.BoxError, match=r"'a' \(OuterTransposed\).*shape \(3, 2\).*'W'"):
+        g.bprop()
+
+
+def test_a_rank1_gradient_for_a_node_that_is_no_parameter_is_built():
+    """An Outer for an intermediate node (not a Parameter) reaches it as the array."""
+
+    class OuterForH(fg.Linear):  # grad_h of a one-example batch given as factors (1, in)
+        def bprop_needed(self, inputs, output, grad_a, needs, out=None):
+            grad_h, grad_W, grad_b = super().bprop_needed(inputs, output, grad_a, needs)
+            return Outer(np.ones(1), grad_h[0]), grad_W, grad_b
+
+    rng = np.random.default_rng(0)
+    x, y = fg.Input("x"), fg.Input("y")
+    W0, b0 = fg.Parameter(rng.standard_normal((3, 2)), "W0"), fg.Parameter(np.zeros(3), "b0")
+    W, b = fg.Parameter(rng.standard_normal((2, 3)), "W"), fg.Parameter(np.zeros(2), "b")
+    h = fg.Tanh()(fg.Linear()(x, W0, b0), name="h")
+    g = fg.Graph(fg.SoftmaxCrossEntropy()(OuterForH()(h, W, b, name="a"), y))
+    g.fprop({x: rng.standard_normal((1, 2)), y: np.array([1])})
+    g.bprop()
+    assert type(h.grad) is np.ndarray
+    np.testing.assert_array_equal(h.grad, g["a"].grad @ W.value)
+
+
+def test_linear_with_equal_dtypes_that_are_not_one_object_takes_the_one_dtype_path():
+    """float32 with metadata is == float32 but another object: the gradients are bprop's
+    (comparing dtypes by `is` is only the quick way to the answer of ==)."""
+    f32m = np.dtype(np.float32, metadata={"unit": "m"})
+    assert f32m == np.float32 and f32m is not np.dtype(np.float32)
+    rng = np.random.default_rng(1)
+    h = rng.standard_normal((4, 5)).astype(f32m)
+    W = rng.standard_normal((3, 5)).astype(np.float32)
+    b = rng.standard_normal(3).astype(np.float32)
+    g = rng.standard_normal((4, 3)).astype(np.float32)
+    box = fg.Linear()
+    a = box.fprop(h, W, b)
+    fast_path = box.bprop_needed((h, W, b), a, g, (True,) * 3)
+    for fast, plain in zip(fast_path, box.bprop((h, W, b), a, g)):
+        assert fast.dtype == np.float32
+        np.testing.assert_array_equal(fast, plain)
+
+
+def test_linear_refuses_wrong_ranks_of_values_that_are_not_arrays():
+    """Linear reads .ndim of arrays; anything else goes through np.ndim, as before."""
+    with pytest.raises(fg.ShapeError, match=r"got h \(3,\), W \(2, 3\), b \(2,\).*reshape"):
+        fg.Linear().fprop([1.0, 2.0, 3.0], np.ones((2, 3)), np.zeros(2))
+    with pytest.raises(fg.ShapeError, match=r"got h \(1, 3\), W \(2, 3\), b \(\)"):
+        fg.Linear().fprop(np.ones((1, 3)), np.ones((2, 3)), 0.5)
+    a = fg.Linear().fprop(np.ones((1, 3)), np.ones((2, 3)), np.zeros(2))
+    np.testing.assert_array_equal(a, [[3.0, 3.0]])
