@@ -400,17 +400,8 @@ class Graph(StateLeaves):
                 if grad is None:
                     complete = False
                     continue
-                if type(grad) is _ndarray:
-                    if grad.shape != child.value.shape:  # a wrong shape is an error
-                        grad = self.checked_gradient(node, child, grad)
-                elif (type(grad) is Outer and isinstance(child, Parameter)
-                        and grad.shape == child.value.shape and child.grad is None):  # fmt: skip
-                    child.grad = grad  # a Parameter's one gradient kept as factors (rank-1)
-                    if check:
-                        self.check_finite_value(child, child.grad, f"gradient from {node.name}")
-                    continue
-                else:  # factors to build, or not an array: checked
-                    grad = self.checked_gradient(node, child, grad)
+                if type(grad) is not _ndarray or grad.shape != child.value.shape:
+                    grad = self.checked_gradient(node, child, grad)  # a wrong shape is an error
                 child.grad = grad if child.grad is None else child.grad + grad  # never in place
                 if check:
                     self.check_finite_value(child, child.grad, f"gradient from {node.name}")
