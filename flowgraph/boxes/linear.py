@@ -122,8 +122,8 @@ class Linear(Box):
         if not mixed:  # one dtype: the gradients need no cast (the common case, no calls)
             grad_h = grad_a @ W if needs[0] else None
             if grad_a.shape[0] == 1:  # one example: nothing to sum over the batch
-                grad_W = Outer(grad_a[0], h[0]) if needs[1] else None
-                return grad_h, grad_W, grad_a[0] if needs[2] else None
+                g = grad_a[0]  # (one view for both: the same memory as two would be)
+                return grad_h, Outer(g, h[0]) if needs[1] else None, g if needs[2] else None
             grad_W = grad_a.T @ h if needs[1] else None
             return grad_h, grad_W, grad_a.sum(axis=0) if needs[2] else None
         like = self._like  # mixed precision: each gradient in its child's dtype
