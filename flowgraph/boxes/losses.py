@@ -388,6 +388,67 @@ class SoftmaxCrossEntropy(ClassOptions, Box):
         grad_a *= np.asarray(grad_loss, dtype=work) / n
         return _grad_in(grad_a, a), None
 
+    # -- the step plan's kernels: fprop and bprop above for integer labels, float32/64 scores
+    def _kernel_case(self, a, y) -> bool:
+        """Whether the kernels apply: no options, integer labels (N,) in the machine's byte
+        order, float32/64 scores (N, C), N >= 1."""
+        if self.options or getattr(y, "ndim", None) != 1 or getattr(a, "ndim", None) != 2:
+            return False
+        if not (y.dtype.kind in "iu" and y.dtype.isnative and len(y) == a.shape[0] > 0):
+            return False
+        return a.dtype in (np.float32, np.float64)
+
+    def fprop_kernel(self, inputs, out):
+        """fprop's operations for scores (N, C) and labels (N,) of one dtype each; the labels
+        are still checked (in range: one reduction) at every step, as fprop checks them."""
+        a, y = inputs
+        if not self._kernel_case(a, y):
+            return None
+        n, n_classes = a.shape
+        rows = np.arange(n) if n > 1 else 0
+        code = np.dtype(f"u{y.dtype.itemsize}")  # a negative label is a huge unsigned one
+        exp, log1p, reduce, top_of = np.exp, np.log1p, np.add.reduce, np.maximum.reduce
+        dtype, asarray = a.dtype, np.asarray
+
+        def softmax_cross_entropy(a, y):
+            if top_of(y.view(code)) >= n_classes:  # (labels of one example: the same test)
+                _check_labels(y, n, n_classes, "SoftmaxCrossEntropy")  # raises, as fprop
+            if n > 1:
+                k = (rows, a.argmax(axis=1))
+                m = a[k]
+                e = a - m[:, None]
+                label = (rows, y)
+            else:
+                k = (0, int(a.argmax(axis=1)[0]))
+                m = a[k]
+                e = a - m
+                label = (0, int(y[0]))
+            exp(e, out=e)
+            e[k] = 0
+            per_example = log1p(reduce(e, axis=1)) + (m - a[label])
+            return asarray(reduce(per_example) / n, dtype=dtype)
+
+        return softmax_cross_entropy
+
+    def bprop_kernel(self, inputs, loss, grad_loss, needs, out):
+        """bprop's out= path, bound to ``out`` (grad_a; the labels get none)."""
+        a, y = inputs
+        g = out[0]
+        if not self._kernel_case(a, y) or g is None or g.dtype != a.dtype:
+            return None
+        n = a.shape[0]
+        rows = np.arange(n) if n > 1 else 0
+        dtype, asarray, multiply, result = a.dtype, np.asarray, np.multiply, (g, None)
+
+        def softmax_cross_entropy(inputs, loss, grad_loss):
+            a, y = inputs
+            softmax(a, out=g)  # f(x)
+            g[rows, y if n > 1 else int(y[0])] -= 1  # f(x) - e(y)
+            multiply(g, asarray(grad_loss, dtype=dtype) / n, out=g)  # (g *= ...)
+            return result
+
+        return softmax_cross_entropy
+
     def fprop_jvp(self, inputs, tangents, loss):
         """R{l} = <grad_a l, R{a}> = 1/N sum_t (f(x_t) - e(y_t))^T R{a_t}."""
         if self.options or np.ndim(inputs[1]) != 1:

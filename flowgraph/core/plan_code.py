@@ -81,7 +81,7 @@ def plan_code(plan: Any) -> str:
     lines.append("# fprop")
     buffered = set()
     if plan.buffers is not None and plan.buffers.fsteps is not None:
-        buffered = {id(n) for n, call, _ in plan.buffers.fsteps if hasattr(call, "keywords")}
+        buffered = plan.buffers.buffered
     else:
         buffered = {id(n) for n, ok in zip(plan.nodes, plan.fprop_out) if ok}
     for node in plan.nodes:
