@@ -400,50 +400,73 @@ class SoftmaxCrossEntropy(ClassOptions, Box):
 
     def fprop_kernel(self, inputs, out):
         """fprop's operations for scores (N, C) and labels (N,) of one dtype each; the labels
-        are still checked (in range: one reduction) at every step, as fprop checks them."""
+        are still checked (in range) at every step, as fprop checks them. One example: the
+        same operations on its one row (the mean of one loss is that loss: no sum, no /1)."""
         a, y = inputs
         if not self._kernel_case(a, y):
             return None
         n, n_classes = a.shape
-        rows = np.arange(n) if n > 1 else 0
-        code = np.dtype(f"u{y.dtype.itemsize}")  # a negative label is a huge unsigned one
-        exp, log1p, reduce, top_of = np.exp, np.log1p, np.add.reduce, np.maximum.reduce
-        dtype, asarray = a.dtype, np.asarray
+        exp, log1p, reduce, asarray, dtype = np.exp, np.log1p, np.add.reduce, np.asarray, a.dtype
+        if n == 1:
 
-        def softmax_cross_entropy(a, y):
-            if top_of(y.view(code)) >= n_classes:  # (labels of one example: the same test)
-                _check_labels(y, n, n_classes, "SoftmaxCrossEntropy")  # raises, as fprop
-            if n > 1:
-                k = (rows, a.argmax(axis=1))
-                m = a[k]
-                e = a - m[:, None]
-                label = (rows, y)
-            else:
-                k = (0, int(a.argmax(axis=1)[0]))
+            def softmax_cross_entropy_one(a, y):
+                label = int(y[0])
+                if not 0 <= label < n_classes:
+                    _check_labels(y, n, n_classes, "SoftmaxCrossEntropy")  # raises, as fprop
+                k = (0, int(a.argmax()))
                 m = a[k]
                 e = a - m
-                label = (0, int(y[0]))
+                exp(e, out=e)
+                e[k] = 0
+                per_example = log1p(reduce(e, axis=1)) + (m - a[0, label])
+                return asarray(per_example[0], dtype=dtype)  # (>= +0: reduce's sum of one)
+
+            return softmax_cross_entropy_one
+        rows = np.arange(n)
+        code = np.dtype(f"u{y.dtype.itemsize}")  # a negative label is a huge unsigned one
+        top_of = np.maximum.reduce
+
+        def softmax_cross_entropy(a, y):
+            if top_of(y.view(code)) >= n_classes:
+                _check_labels(y, n, n_classes, "SoftmaxCrossEntropy")  # raises, as fprop
+            k = (rows, a.argmax(axis=1))
+            m = a[k]
+            e = a - m[:, None]
             exp(e, out=e)
             e[k] = 0
-            per_example = log1p(reduce(e, axis=1)) + (m - a[label])
+            per_example = log1p(reduce(e, axis=1)) + (m - a[rows, y])
             return asarray(reduce(per_example) / n, dtype=dtype)
 
         return softmax_cross_entropy
 
     def bprop_kernel(self, inputs, loss, grad_loss, needs, out):
-        """bprop's out= path, bound to ``out`` (grad_a; the labels get none)."""
+        """bprop's out= path, bound to ``out`` (grad_a; the labels get none). One example:
+        its row's maximum taken as a[argmax], the same number; no /1."""
         a, y = inputs
         g = out[0]
         if not self._kernel_case(a, y) or g is None or g.dtype != a.dtype:
             return None
         n = a.shape[0]
-        rows = np.arange(n) if n > 1 else 0
         dtype, asarray, multiply, result = a.dtype, np.asarray, np.multiply, (g, None)
+        subtract, exp, divide, reduce = np.subtract, np.exp, np.divide, np.add.reduce
+        if n == 1:
+
+            def softmax_cross_entropy_one(inputs, loss, grad_loss):
+                a, y = inputs
+                subtract(a, a[0, int(a.argmax())], out=g)  # softmax(a), as below
+                exp(g, out=g)
+                divide(g, reduce(g, axis=-1, keepdims=True), out=g)
+                g[0, int(y[0])] -= 1  # f(x) - e(y)
+                multiply(g, asarray(grad_loss, dtype=dtype), out=g)
+                return result
+
+            return softmax_cross_entropy_one
+        rows = np.arange(n)
 
         def softmax_cross_entropy(inputs, loss, grad_loss):
             a, y = inputs
             softmax(a, out=g)  # f(x)
-            g[rows, y if n > 1 else int(y[0])] -= 1  # f(x) - e(y)
+            g[rows, y] -= 1  # f(x) - e(y)
             multiply(g, asarray(grad_loss, dtype=dtype) / n, out=g)  # (g *= ...)
             return result
 

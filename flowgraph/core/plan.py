@@ -65,9 +65,7 @@ __all__ = ["StepPlan", "bprop_method", "fold_sgd_update", "kernels_of", "takes_o
 
 SMALL = 256  # values of fewer elements are made afresh: out= costs more than they do
 _value = attrgetter("value")
-_shape = attrgetter("shape")
-_dtype = attrgetter("dtype")
-_value_dtype = attrgetter("value.dtype")
+_shape_dtype = attrgetter("shape", "dtype")
 _ndarray = np.ndarray
 
 
@@ -140,7 +138,8 @@ def _kernel_flags(cls: Any) -> tuple[bool, bool]:
 class _Kernels:
     """The bprop of one signature with kernels only, its bookkeeping fixed at the first
     step: for each box (node, kernel, children, the (index, child, is a Parameter) whose
-    gradient it sets, the (index, child) it adds to, the folded SGD or None); the nodes whose
+    gradient it sets (with a Parameter's dtype, else None), the (index, child) it adds to,
+    the folded SGD or None); the nodes whose
     gradient is None after bprop (``clear``) and the targets that get zeros."""
 
     def __init__(self, steps: list[tuple], clear: list[Node], zeros: tuple[Node, ...],
@@ -203,9 +202,8 @@ class StepPlan:
     # -- fprop -----------------------------------------------------------------------------
     def signature_of(self, values: list[Any]) -> tuple:
         """The shapes and dtypes of the inputs' ``values`` and of the leaves' values."""
-        params = list(map(_value, self.params))
-        sig: tuple[Any, ...] = (tuple(map(_shape, values)), tuple(map(_dtype, values)),
-               tuple(map(_shape, params)), tuple(map(_dtype, params)))  # fmt: skip
+        sig: tuple[Any, ...] = (*map(_shape_dtype, values),
+                                *map(_shape_dtype, map(_value, self.params)))  # fmt: skip
         if self.constants:
             sig += tuple((type(v), np.shape(v), getattr(v, "dtype", None))
                          for v in map(_value, self.constants))  # fmt: skip
@@ -416,7 +414,8 @@ class StepPlan:
                     adds.append((i, child))
                 else:
                     seen.add(id(child))
-                    sets.append((i, child, isinstance(child, Parameter)))
+                    dtype = child.value.dtype if isinstance(child, Parameter) else None
+                    sets.append((i, child, dtype))
             steps.append((node, kernel, children, tuple(sets), tuple(adds), fold))
         clear = [n for n in self.graph.order if id(n) not in seen]
         return _Kernels(steps, clear, self.unreached, getattr(out.grad, "dtype", None))
@@ -435,9 +434,14 @@ class StepPlan:
                 grads = kernel(values, node.value, grad)
                 if fold is not None:  # W <- W - alpha grad_a^T h, now that grad_h is taken
                     fold_sgd_update(values[1], fold.lr, grad, values[0])
-                for i, child, parameter in sets:  # (factors u v^T: kept by a Parameter only)
+                for i, child, dtype in sets:
                     g = grads[i]
-                    child.grad = g if parameter or type(g) is not Outer else g.materialize()
+                    if dtype is None:  # not a Parameter: factors u v^T become the array
+                        child.grad = g if type(g) is not Outer else g.materialize()
+                    elif type(g) is _ndarray and g.dtype is dtype:  # what Parameter.grad's
+                        child._grad, child._outer = g, None  # setter does with such a g
+                    else:
+                        child.grad = g
                 for i, child in adds:
                     g = grads[i]
                     accumulate(bufs, child, g if type(g) is not Outer else g.materialize())
