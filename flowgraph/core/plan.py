@@ -100,7 +100,12 @@ def _blas_gemm(dtype_char: str) -> Any:
 
 def fold_sgd_update(W: np.ndarray, alpha: float, grad_a: np.ndarray, h: np.ndarray) -> None:
     """W <- W - alpha grad_a^T h in place: Linear's grad_W = grad_a^T h and plain SGD's update
-    in one product, ``gemm`` with beta = 1 writing into W (NumPy without SciPy)."""
+    in one product, ``gemm`` with beta = 1 writing into W (NumPy without SciPy). For one
+    example the rank-1 update SGD makes of Linear's factors (BLAS ``ger``): the same bits as
+    the unfolded step."""
+    if grad_a.shape[0] == 1:
+        Outer(grad_a[0], h[0]).subtract_from(W, alpha)
+        return
     gemm = _blas_gemm(W.dtype.char) if W.flags.c_contiguous else None
     if gemm is not None and h.dtype == grad_a.dtype == W.dtype:
         # in Fortran order W^T (in, out) is W's memory: W^T <- W^T - alpha h^T grad_a
