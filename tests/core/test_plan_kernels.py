@@ -273,3 +273,35 @@ def test_check_graph_checks_the_kernels_of_the_path_the_graph_takes():
                           {"x": feed[x], "y": feed[y]})  # fmt: skip
     assert good.ok
     assert all(r.planned for r in good.boxes.values())  # every box of the MLP has its paths
+
+
+def test_the_character_model_runs_on_kernels_with_the_same_bits():
+    """Embedding (Take), Flatten, Linear, Tanh, Linear, SoftmaxCrossEntropy: all kernels."""
+    words = fg.datasets.make_words(200, seed=0)
+    X, y = fg.datasets.char_contexts(words, block_size=3)
+    runs = []
+    for planned in (False, True):
+        net = fg.nn.Sequential(fg.nn.Embedding(27, 4), fg.nn.Flatten(), fg.nn.Linear(12, 16),
+                               fg.nn.Tanh(), fg.nn.Linear(16, 27))  # fmt: skip
+        x, t = fg.Input("x"), fg.Input("y")
+        graph = fg.Graph(fg.softmax_cross_entropy(net(x), t))
+        params = graph.parameters
+        for i, p in enumerate(params):  # the same weights in both runs
+            p.value = np.random.default_rng(i).standard_normal(p.value.shape).astype(np.float32)
+        graph.planned = planned
+        losses = []
+        for s in range(4):
+            feed = {x: X[8 * s : 8 * s + 8], t: y[8 * s : 8 * s + 8]}
+            losses.append(float(graph.fprop(feed)))
+            graph.bprop()
+            for p in params:
+                p.value -= 0.1 * p.grad
+        runs.append((losses, [p.value.copy() for p in params]))
+        if planned:
+            assert graph.step_plan().buffers.kernels is not None
+            feed = {x: X[:8].copy(), t: y[:8]}
+            feed[x][0, 0] = 27  # no such letter
+            with pytest.raises(fg.ShapeError, match="out of range"):
+                graph.fprop(feed)
+    (la, pa), (lb, pb) = runs
+    assert la == lb and all(np.array_equal(a, b) for a, b in zip(pa, pb))
