@@ -142,10 +142,11 @@ def _kernel_flags(cls: Any) -> tuple[bool, bool]:
 
 class _Kernels:
     """The bprop of one signature with kernels only, its bookkeeping fixed at the first
-    step: for each box (node, kernel, children, the (index, child, is a Parameter) whose
-    gradient it sets (with a Parameter's dtype, else None), the (index, child) it adds to,
-    the folded SGD or None); the nodes whose
-    gradient is None after bprop (``clear``) and the targets that get zeros."""
+    step. ``steps``: per box (node, kernel, children, ``sets``: (index, child, the child's
+    dtype if a Parameter else None) for each child whose gradient it gives first, ``adds``:
+    (index, child) for each child it gives a second one, the folded SGD or None); ``clear``:
+    the nodes whose gradient is None after bprop; ``zeros``: the targets that get zeros;
+    ``seed``: the dtype of the output's gradient."""
 
     def __init__(self, steps: list[tuple], clear: list[Node], zeros: tuple[Node, ...],
                  seed: Any) -> None:  # fmt: skip
