@@ -63,7 +63,7 @@ from .rank1 import Outer
 
 __all__ = ["StepPlan", "bprop_method", "fold_sgd_update", "kernels_of", "takes_out"]
 
-SMALL = 256  # values of fewer elements are made afresh: out= costs more than they do
+SMALL = 256  # without a kernel, values of fewer elements are made afresh: out= costs more
 _value = attrgetter("value")
 _shape_dtype = attrgetter("shape", "dtype")
 _ndarray = np.ndarray
@@ -183,7 +183,7 @@ class StepPlan:
     (3, 2)
     """
 
-    small = SMALL  # values and gradients of fewer elements are not buffered (0: all are)
+    small = SMALL  # (boxes without kernels) fewer elements: not buffered (0: all are)
     kernels = True  # False: the checked boxes at every step (with their buffers)
 
     def __init__(self, graph: Any, output: Node | None = None):
