@@ -6,16 +6,26 @@ Written into benchmarks/RESULTS.md as its own marked section (``issue-24``,
 seconds per epoch measured in the same run, interleaved: "the step" is flowgraph's bare
 planned step (``fg.step_plan(graph)`` + ``SGD.step`` over the same batches), "fg.train" the
 whole training loop around it, "the floor" the 8 matrix products of a step alone.
+
+The machine is shared and one run's ratios move by 10% or more: ``python -m
+benchmarks.goals24 --before ... --after ...`` puts the ratios of several runs (their
+markdown, ``python -m benchmarks --output``) side by side with the median of the runs after,
+as a section of its own (``issue-24-runs``).
 """
 
 from __future__ import annotations
 
+import argparse
 import math
+import re
+import statistics
+import sys
+from pathlib import Path
 from typing import Any
 
-from benchmarks.sections import wrap
+from benchmarks.sections import replace_section, sections, wrap
 
-__all__ = ["goals", "section"]
+__all__ = ["goals", "section", "read_goals", "runs_section", "main"]
 
 SECTION = "issue-24"
 
@@ -83,3 +93,70 @@ def section(rows: list[Any], machine_lines: list[str]) -> str:
         shown = "-" if math.isnan(value) else f"{value:.2f}"
         lines.append(f"| {what} | {shown} | {target} | {met} |")
     return wrap(SECTION, "\n".join(lines))
+
+
+# -- several runs side by side: the machine is shared, one run's ratios move by 10% ------------
+RUNS_SECTION = "issue-24-runs"
+_ROW = re.compile(r"^\| (?P<what>[^|]+?) \| (?P<value>[-\d.]+) \| (?P<goal>[^|]+?) \| [^|]*\|$")
+
+
+def read_goals(text: str) -> dict[str, tuple[float, str]]:
+    """The goals table of one run's markdown (its issue-24 section): what -> (ratio, goal)."""
+    body = sections(text).get(SECTION, "")
+    out = {}
+    for line in body.splitlines():
+        m = _ROW.match(line.strip())
+        if m and m["value"] != "-":
+            out[m["what"]] = (float(m["value"]), m["goal"].strip())
+    return out
+
+
+def _met(value: float, goal: str) -> bool | None:
+    for op, test in (("<=", lambda v, t: v <= t), ("<", lambda v, t: v < t)):
+        if goal.startswith(op):
+            return test(value, float(goal[len(op):].split()[0]))
+    return None
+
+
+def runs_section(before: list[dict], after: list[dict], note: str = "") -> str:
+    """Every ratio of every run, before and after, with the median of the runs after."""
+    names = list(dict.fromkeys(k for run in before + after for k in run))
+    head = ["## Issue 24: every run, before and after", ""]
+    if note:
+        head += [note, ""]
+    cols = [f"before {i + 1}" for i in range(len(before))]
+    cols += [f"after {i + 1}" for i in range(len(after))]
+    lines = head + ["| ratio | goal | " + " | ".join(cols) + " | after, median | met |"]
+    lines.append("|---|---|" + "---:|" * (len(cols) + 1) + "---|")
+    for name in names:
+        goal = next(run[name][1] for run in before + after if name in run)
+        cells = [f"{run[name][0]:.2f}" if name in run else "-" for run in before + after]
+        values = [run[name][0] for run in after if name in run]
+        med = statistics.median(values) if values else float("nan")
+        ok = _met(med, goal) if values else None
+        met = "-" if ok is None else ("yes" if ok else "**no**")
+        shown = "-" if math.isnan(med) else f"{med:.2f}"
+        lines.append(f"| {name} | {goal} | " + " | ".join(cells) + f" | {shown} | {met} |")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m benchmarks.goals24 --before A.md ... --after B.md ... [--write R.md]``: the
+    issue-24 ratios of several ``python -m benchmarks --output`` runs in one table."""
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.goals24", description=__doc__)
+    parser.add_argument("--before", nargs="*", default=[], help="markdown of runs before")
+    parser.add_argument("--after", nargs="+", help="markdown of runs after")
+    parser.add_argument("--note", default="", help="a line under the title")
+    parser.add_argument("--write", help="put the table into this RESULTS.md as its section")
+    args = parser.parse_args(argv)
+    before = [read_goals(Path(p).read_text()) for p in args.before]
+    after = [read_goals(Path(p).read_text()) for p in args.after]
+    text = runs_section(before, after, args.note)
+    print(text)
+    if args.write:
+        replace_section(Path(args.write), RUNS_SECTION, text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -635,7 +635,9 @@ METHOD = [
     "- Noise: the reference machine has 2 cores shared with other developers' test runs, so "
     "single figures can be off by tens of percent; ratios from interleaved medians are steadier "
     "than absolute times. With several threads per library a BLAS call waits for a busy core "
-    "(milliseconds), hence one thread by default (`--threads 0` for the libraries' defaults).",
+    "(milliseconds), hence one thread by default (`--threads 0` for the libraries' defaults); "
+    "with one thread the process is kept to one core, as JAX 0.10's CPU runtime otherwise "
+    "runs its pool on every core it may use, whatever `XLA_FLAGS` says.",
     "- micrograd 0.1.0 (PyPI) has no tanh, exp or log; `benchmarks/micrograd_mlp.py` adds them "
     "as `Value` operations in micrograd's own style.",
 ]
@@ -727,10 +729,34 @@ def run(
 def limit_threads(threads: int):
     """Cap the threads of every BLAS loaded (NumPy's, SciPy's: via threadpoolctl) and of
     PyTorch for the duration. On a small machine shared with other work, one thread each
-    keeps an implementation from stalling on a busy core at every BLAS call."""
+    keeps an implementation from stalling on a busy core at every BLAS call. With one
+    thread the process is also kept to one core: JAX 0.10's CPU runtime ignores
+    ``--xla_cpu_multi_thread_eigen=false`` and runs a pool as large as the cores it may use
+    (measured: 2 busy XLA threads, CPU time twice the wall time on 784-1024-1024-10), so it
+    alone would use the second core."""
     if not threads:
         yield
         return
+    with _one_core(threads == 1):
+        yield from _limited(threads)
+
+
+@contextlib.contextmanager
+def _one_core(pin: bool):
+    """The process on one of the cores it may use, for the duration (where the OS lets it)."""
+    mask = os.sched_getaffinity(0) if pin and hasattr(os, "sched_getaffinity") else None
+    if mask is None or len(mask) == 1:
+        yield
+        return
+    os.sched_setaffinity(0, {min(mask)})
+    try:
+        yield
+    finally:
+        os.sched_setaffinity(0, mask)
+
+
+def _limited(threads: int):
+    """limit_threads' work once the process is where it runs."""
     for name in IMPLEMENTATIONS:  # load every BLAS first: threadpoolctl caps loaded ones
         if available(name):
             impl_class(name)

@@ -74,6 +74,33 @@ class Sigmoid(Box):
             return (np.multiply(g, 1 - h, out=g),)
         return (grad_h * h * (1 - h),)
 
+    def fprop_kernel(self, inputs, out):
+        """fprop's out= path, bound to ``out``."""
+        if out is None or out.dtype != inputs[0].dtype:
+            return None
+        exp, absolute, where, divide = np.exp, np.abs, np.where, np.divide
+
+        def sigmoid(a):
+            e = exp(-absolute(a))
+            out[...] = where(a >= 0, 1, e)
+            return divide(out, 1 + e, out=out)  # (h /= 1 + e)
+
+        return sigmoid
+
+    def bprop_kernel(self, inputs, h, grad_h, needs, out):
+        """bprop's out= path, bound to ``out``."""
+        g = out[0]
+        if g is None or not g.dtype == h.dtype == grad_h.dtype:
+            return None
+        multiply, result = np.multiply, (g,)
+
+        def sigmoid(inputs, h, grad_h):
+            multiply(grad_h, h, out=g)
+            multiply(g, 1 - h, out=g)
+            return result
+
+        return sigmoid
+
     def fprop_jvp(self, inputs, tangents, h):
         """R{h} = h ⊙ (1 - h) ⊙ R{a}."""
         return h * (1 - h) * tangents[0]
@@ -109,6 +136,28 @@ class Tanh(Box):
             return (np.multiply(grad_h, g, out=g),)
         return (grad_h * (1 - h * h),)
 
+    def fprop_kernel(self, inputs, out):
+        """fprop's out= path, bound to ``out``."""
+        if out is None or out.dtype != inputs[0].dtype:
+            return None
+        tanh = np.tanh
+        return lambda a: tanh(a, out=out)
+
+    def bprop_kernel(self, inputs, h, grad_h, needs, out):
+        """bprop's out= path, bound to ``out``: the same three operations, in place."""
+        g = out[0]
+        if g is None or not g.dtype == h.dtype == grad_h.dtype:
+            return None
+        multiply, subtract, result = np.multiply, np.subtract, (g,)
+
+        def tanh(inputs, h, grad_h):
+            multiply(h, h, out=g)
+            subtract(1, g, out=g)
+            multiply(grad_h, g, out=g)
+            return result
+
+        return tanh
+
     def fprop_jvp(self, inputs, tangents, h):
         """R{h} = (1 - h^2) ⊙ R{a}."""
         return (1 - h * h) * tangents[0]
@@ -141,6 +190,26 @@ class ReLU(Box):
         if out is not None and out[0] is not None:
             return (np.multiply(grad_h, h > 0, out=out[0]),)
         return (grad_h * (h > 0),)
+
+    def fprop_kernel(self, inputs, out):
+        """fprop's out= path, bound to ``out``."""
+        if out is None or out.dtype != inputs[0].dtype:
+            return None
+        maximum = np.maximum
+        return lambda a: maximum(a, 0, out=out)
+
+    def bprop_kernel(self, inputs, h, grad_h, needs, out):
+        """bprop's out= path, bound to ``out``."""
+        g = out[0]
+        if g is None or not g.dtype == h.dtype == grad_h.dtype:
+            return None
+        multiply, greater, result = np.multiply, np.greater, (g,)
+
+        def relu(inputs, h, grad_h):
+            multiply(grad_h, greater(h, 0), out=g)
+            return result
+
+        return relu
 
     def fprop_jvp(self, inputs, tangents, h):
         """R{h} = 1[a > 0] ⊙ R{a}."""

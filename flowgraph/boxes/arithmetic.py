@@ -91,6 +91,39 @@ class Add(Box):
                 grads.append(unbroadcast(grad_s, np.shape(x)))
         return tuple(grads)
 
+    def fprop_kernel(self, inputs, out):
+        """fprop's sums for two or more children: into ``out`` (not for a scalar sum)."""
+        if len(inputs) < 2:
+            return None
+        if out is None or not out.shape:
+
+            def add_fresh(*xs):
+                s = xs[0] + xs[1]
+                for x in xs[2:]:
+                    s = s + x
+                return s
+
+            return add_fresh
+        add = np.add
+
+        def add_into(*xs):
+            s = add(xs[0], xs[1], out=out)
+            for x in xs[2:]:
+                s += x
+            return s
+
+        return add_into
+
+    def bprop_kernel(self, inputs, s, grad_s, needs, out):
+        """grad_s passed on to every child of its shape (an array: and dtype), as bprop
+        passes it on where nothing was broadcast."""
+        shape, dtype = np.shape(grad_s), getattr(grad_s, "dtype", None)
+        for x in inputs:
+            if np.shape(x) != shape or (type(x) is np.ndarray and x.dtype != dtype):
+                return None
+        k = len(inputs)
+        return lambda inputs, s, grad_s: (grad_s,) * k
+
     def fprop_jvp(self, inputs, tangents, s):
         """R{s} = R{x_1} + ... + R{x_n}, broadcast."""
         Rs = tangents[0]
@@ -140,6 +173,16 @@ class Scale(Box):
 
     def bprop(self, inputs, y, grad_y):
         return (grad_y * self._c_like(grad_y),)
+
+    def fprop_kernel(self, inputs, out):
+        """c x with c in x's float dtype, which the signature fixes (c read at each call)."""
+        dtype, asarray = _float_dtype(inputs[0]), np.asarray
+        return lambda x: x * asarray(self.c, dtype=dtype)
+
+    def bprop_kernel(self, inputs, y, grad_y, needs, out):
+        """c grad_y, as bprop."""
+        dtype, asarray = _float_dtype(grad_y), np.asarray
+        return lambda inputs, y, grad_y: (grad_y * asarray(self.c, dtype=dtype),)
 
     def fprop_jvp(self, inputs, tangents, y):
         """R{y} = c R{x}."""

@@ -237,6 +237,35 @@ class Take(Box):
         moved = (n,) + shape[:axis] + shape[axis + 1:]
         return np.moveaxis(scatter_rows(g, idx, moved), 0, axis), None
 
+    def fprop_kernel(self, inputs, out):
+        """fprop for x and indices of these shapes and dtypes: the indices checked (in range)
+        at every step as fprop checks them, then the same gather, into ``out``."""
+        x, idx = inputs
+        if out is None or type(idx) is not np.ndarray or out.dtype != np.asarray(x).dtype:
+            return None
+        axis = self._axis(x)
+        n, shape, take = np.shape(x)[axis], np.shape(x), np.take
+        lo, hi = np.minimum.reduce, np.maximum.reduce
+
+        def take_kernel(x, idx):
+            if idx.size and (lo(idx, axis=None) < -n or hi(idx, axis=None) >= n):
+                _check_indices("Take", idx, n, axis, shape)  # raises, as fprop
+            return take(x, idx, axis=axis, out=out, mode="wrap")  # (in range: no wrapping)
+
+        return take_kernel
+
+    def bprop_kernel(self, inputs, y, grad_y, needs, out):
+        """bprop's scatter of grad_y into the rows read, for axis 0 (the embedding)."""
+        x, idx = inputs
+        if self._axis(x) != 0 or type(idx) is not np.ndarray or type(grad_y) is not np.ndarray:
+            return None
+        shape, n = np.shape(x), max(np.shape(x)[0], 1)
+
+        def take_bprop(inputs, y, grad_y):
+            return scatter_rows(grad_y, inputs[1] % n, shape), None
+
+        return take_bprop
+
     def fprop_jvp(self, inputs, tangents, y):
         """R{y} = R{x} taken at the same indices."""
         return np.take(tangents[0], inputs[1], axis=self._axis(inputs[0]))

@@ -136,6 +136,55 @@ class Linear(Box):
             grad_b = like(grad_a.sum(axis=0), b) if needs[2] else None
         return grad_h, grad_W, grad_b
 
+    # -- the step plan's kernels: the out= paths above, the checks done at the first step ---
+    def fprop_kernel(self, inputs, out):
+        """a = h W^T into ``out``, then a += b (fprop's out= path), for one dtype."""
+        h, W, b = inputs
+        if out is None or not h.dtype == W.dtype == b.dtype == out.dtype:
+            return None
+        matmul, add = np.matmul, np.add
+
+        def linear(h, W, b):
+            matmul(h, W.T, out=out)
+            return add(out, b, out=out)  # (a += b)
+
+        return linear
+
+    def bprop_kernel(self, inputs, output, grad_a, needs, out):
+        """bprop_needed's paths with ``needs`` fixed: grad_h = grad_a W, grad_W = grad_a^T h
+        and grad_b = sum_t grad_a into the buffers; for one example grad_W as its factors
+        (an Outer) and grad_b the row grad_a[0], as bprop_needed gives them."""
+        h, W, b = inputs
+        if not grad_a.dtype == h.dtype == W.dtype == b.dtype:
+            return None
+        out_h, out_W, out_b = out
+        batch = grad_a.shape[0] != 1  # (one example: grad_W and grad_b need no buffer)
+        if any(k and o is None for k, o in zip(needs, (out_h, batch and out_W, batch and out_b))):
+            return None
+        matmul, reduce = np.matmul, np.add.reduce
+        want_h, want_W, want_b = needs
+        if grad_a.shape[0] == 1:  # one example: the rank-1 gradient, kept as its factors
+
+            def linear_one(inputs, output, grad_a):
+                h = inputs[0]
+                return (
+                    matmul(grad_a, inputs[1], out=out_h) if want_h else None,
+                    Outer(grad_a[0], h[0]) if want_W else None,
+                    grad_a[0] if want_b else None,
+                )
+
+            return linear_one
+
+        def linear(inputs, output, grad_a):
+            h, W, _ = inputs
+            return (
+                matmul(grad_a, W, out=out_h) if want_h else None,
+                matmul(grad_a.T, h, out=out_W) if want_W else None,
+                reduce(grad_a, axis=0, out=out_b) if want_b else None,
+            )
+
+        return linear
+
     def folds_weight_gradient(self) -> bool:
         """Whether grad_W is grad_a^T h as written here, so that a step plan may fold plain
         SGD's update into that product (W <- W - alpha grad_a^T h, :mod:`flowgraph.step.plan`):

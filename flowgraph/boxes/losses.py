@@ -415,6 +415,92 @@ class SoftmaxCrossEntropy(ClassOptions, Box):
         grad_a *= np.asarray(grad_loss, dtype=work) / n
         return _grad_in(grad_a, a), None
 
+    # -- the step plan's kernels: fprop and bprop above for integer labels, float32/64 scores
+    def _kernel_case(self, a, y) -> bool:
+        """Whether the kernels apply: no options, integer labels (N,) in the machine's byte
+        order, float32/64 scores (N, C), N >= 1."""
+        if self.options or getattr(y, "ndim", None) != 1 or getattr(a, "ndim", None) != 2:
+            return False
+        if not (y.dtype.kind in "iu" and y.dtype.isnative and len(y) == a.shape[0] > 0):
+            return False
+        return a.dtype in (np.float32, np.float64)
+
+    def fprop_kernel(self, inputs, out):
+        """fprop's operations for scores (N, C) and labels (N,) of one dtype each; the labels
+        are still checked (in range) at every step, as fprop checks them. One example: the
+        same operations on its one row (the mean of one loss is that loss: no sum, no /1)."""
+        a, y = inputs
+        if not self._kernel_case(a, y):
+            return None
+        n, n_classes = a.shape
+        exp, log1p, reduce, asarray, dtype = np.exp, np.log1p, np.add.reduce, np.asarray, a.dtype
+        if n == 1:
+
+            def softmax_cross_entropy_one(a, y):
+                label = int(y[0])
+                if not 0 <= label < n_classes:
+                    _check_labels(y, n, n_classes, "SoftmaxCrossEntropy")  # raises, as fprop
+                k = (0, int(a.argmax()))
+                m = a[k]
+                e = a - m
+                exp(e, out=e)
+                e[k] = 0
+                per_example = log1p(reduce(e, axis=1)) + (m - a[0, label])
+                return asarray(per_example[0], dtype=dtype)  # (>= +0: reduce's sum of one)
+
+            return softmax_cross_entropy_one
+        rows = np.arange(n)
+        code = np.dtype(f"u{y.dtype.itemsize}")  # a negative label is a huge unsigned one
+        top_of = np.maximum.reduce
+
+        def softmax_cross_entropy(a, y):
+            if top_of(y.view(code)) >= n_classes:
+                _check_labels(y, n, n_classes, "SoftmaxCrossEntropy")  # raises, as fprop
+            k = (rows, a.argmax(axis=1))
+            m = a[k]
+            e = a - m[:, None]
+            exp(e, out=e)
+            e[k] = 0
+            per_example = log1p(reduce(e, axis=1)) + (m - a[rows, y])
+            return asarray(reduce(per_example) / n, dtype=dtype)
+
+        return softmax_cross_entropy
+
+    def bprop_kernel(self, inputs, loss, grad_loss, needs, out):
+        """bprop's out= path, bound to ``out`` (grad_a; the labels get none), softmax's row
+        maxima taken as a[argmax] (the same numbers, fewer passes); one example: no /1."""
+        a, y = inputs
+        g = out[0]
+        if not self._kernel_case(a, y) or g is None or g.dtype != a.dtype:
+            return None
+        n = a.shape[0]
+        dtype, asarray, multiply, result = a.dtype, np.asarray, np.multiply, (g, None)
+        subtract, exp, divide, reduce = np.subtract, np.exp, np.divide, np.add.reduce
+        if n == 1:
+
+            def softmax_cross_entropy_one(inputs, loss, grad_loss):
+                a, y = inputs
+                subtract(a, a[0, int(a.argmax())], out=g)  # softmax(a), as below
+                exp(g, out=g)
+                divide(g, reduce(g, axis=-1, keepdims=True), out=g)
+                g[0, int(y[0])] -= 1  # f(x) - e(y)
+                multiply(g, asarray(grad_loss, dtype=dtype), out=g)
+                return result
+
+            return softmax_cross_entropy_one
+        rows = np.arange(n)
+
+        def softmax_cross_entropy(inputs, loss, grad_loss):
+            a, y = inputs
+            subtract(a, a[rows, a.argmax(axis=1)][:, None], out=g)  # softmax(a), as below
+            exp(g, out=g)
+            divide(g, reduce(g, axis=-1, keepdims=True), out=g)
+            g[rows, y] -= 1  # f(x) - e(y)
+            multiply(g, asarray(grad_loss, dtype=dtype) / n, out=g)  # (g *= ...)
+            return result
+
+        return softmax_cross_entropy
+
     def fprop_jvp(self, inputs, tangents, loss):
         """R{l} = <grad_a l, R{a}> = 1/N sum_t (f(x_t) - e(y_t))^T R{a_t}."""
         if self.options or np.ndim(inputs[1]) != 1:

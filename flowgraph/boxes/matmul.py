@@ -63,6 +63,33 @@ class MatMul(Box):
             return grad_like(grad_y @ b.T, a), grad_like(a.T @ grad_y, b)
         return self.grad_a(a, b, grad_y), self.grad_b(a, b, grad_y)
 
+    def fprop_kernel(self, inputs, out):
+        """fprop's out= path for matrices (N, K) @ (K, M) of one dtype."""
+        a, b = inputs
+        if out is None or a.ndim != 2 or b.ndim != 2 or not a.dtype == b.dtype == out.dtype:
+            return None
+        matmul = np.matmul
+        return lambda a, b: matmul(a, b, out=out)
+
+    def bprop_kernel(self, inputs, y, grad_y, needs, out):
+        """bprop's out= path for matrices of one dtype, each gradient only where needed."""
+        a, b = inputs
+        out_a, out_b = out
+        if a.ndim != 2 or b.ndim != 2 or not a.dtype == b.dtype == grad_y.dtype:
+            return None
+        if (needs[0] and out_a is None) or (needs[1] and out_b is None):
+            return None
+        matmul, want_a, want_b = np.matmul, needs[0], needs[1]
+
+        def matmul_bprop(inputs, y, grad_y):
+            a, b = inputs
+            return (
+                matmul(grad_y, b.T, out=out_a) if want_a else None,
+                matmul(a.T, grad_y, out=out_b) if want_b else None,
+            )
+
+        return matmul_bprop
+
     def fprop_jvp(self, inputs, tangents, y):
         """R{y} = R{a} b + a R{b}."""
         (a, b), (Ra, Rb) = inputs, tangents

@@ -52,6 +52,28 @@ class L2Penalty(Box):
             )
         return tuple((W * (2 * grad_omega)).astype(W.dtype, copy=False) for W in inputs)
 
+    def fprop_kernel(self, inputs, out):
+        """fprop's sum of squares for float32/64 weights of one dtype."""
+        dtype = np.result_type(*inputs)
+        if dtype not in (np.float32, np.float64) or any(W.dtype != dtype for W in inputs):
+            return None
+        vdot, asarray = np.vdot, np.asarray
+        return lambda *Ws: asarray(sum(vdot(W, W) for W in Ws), dtype=dtype)
+
+    def bprop_kernel(self, inputs, omega, grad_omega, needs, out):
+        """bprop's out= path: 2 W(k) grad_Omega into the buffers (weights of one dtype)."""
+        c = 2 * grad_omega
+        for W, o, k in zip(inputs, out, needs):
+            if k and (o is None or not o.dtype == W.dtype == np.result_type(W, c)):
+                return None
+        multiply, pairs = np.multiply, tuple(zip(out, needs))
+
+        def l2(inputs, omega, grad_omega):
+            c = 2 * grad_omega
+            return tuple(multiply(W, c, out=o) if k else None for W, (o, k) in zip(inputs, pairs))
+
+        return l2
+
     def fprop_jvp(self, inputs, tangents, omega):
         """R{Omega} = sum_k 2 <W(k), R{W(k)}>."""
         dtype = np.result_type(*inputs)

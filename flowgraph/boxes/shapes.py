@@ -250,6 +250,19 @@ class Flatten(Box):
     def bprop(self, inputs, y, grad_y):
         return (np.reshape(grad_y, np.shape(inputs[0])),)
 
+    def fprop_kernel(self, inputs, out):
+        """The same reshape, to the shape these inputs' shape gives (a view, as fprop's)."""
+        x = inputs[0]
+        if type(x) is not np.ndarray:
+            return None
+        shape, reshape = self.fprop(x).shape, np.reshape
+        return lambda x: reshape(x, shape)
+
+    def bprop_kernel(self, inputs, y, grad_y, needs, out):
+        """The same reshape of grad_y to x's shape."""
+        shape, reshape = np.shape(inputs[0]), np.reshape
+        return lambda inputs, y, grad_y: (reshape(grad_y, shape),)
+
     def fprop_jvp(self, inputs, tangents, y):
         """R{y} = reshape(R{x})."""
         return np.reshape(tangents[0], np.shape(y))
@@ -300,6 +313,19 @@ class Reshape(Box):
 
     def bprop(self, inputs, y, grad_y):
         return (np.reshape(grad_y, np.shape(inputs[0])),)
+
+    def fprop_kernel(self, inputs, out):
+        """The same reshape, to the shape these inputs' shape gives (a view, as fprop's)."""
+        x = inputs[0]
+        if type(x) is not np.ndarray:
+            return None
+        shape, reshape = self.fprop(x).shape, np.reshape
+        return lambda x: reshape(x, shape)
+
+    def bprop_kernel(self, inputs, y, grad_y, needs, out):
+        """The same reshape of grad_y to x's shape."""
+        shape, reshape = np.shape(inputs[0]), np.reshape
+        return lambda inputs, y, grad_y: (reshape(grad_y, shape),)
 
     def fprop_jvp(self, inputs, tangents, y):
         """R{y} = reshape(R{x})."""

@@ -25,7 +25,9 @@ refined until the derivative is resolved; what cannot be resolved is a failure, 
 The Graph does not call ``bprop`` but ``bprop_needed`` (skipping inputs that need no gradient,
 returning a rank-1 gradient as an ``Outer``): ``check_box`` holds every pattern of ``needs``
 at the sample's batch and at a batch of one example to ``bprop``, and ``check_graph``
-re-checks each box on the path the Graph took.
+re-checks each box on the path the Graph took. A Graph's step plan calls a box with its
+buffers (``out=``) and, from the second step of a signature on, through the box's kernels:
+each of those paths is held to fprop and bprop_needed bit for bit.
 
 A box's forward-mode rules (``fprop_jvp``, ``bprop_jvp``: the directional derivatives of fprop
 and bprop) are checked too, at the same inputs, by :func:`flowgraph.check_jvp`: one random
@@ -37,6 +39,7 @@ The package, one concern per module, each importing only those above it:
     report.py       the rows, the reports and their verdicts (html.py: as HTML tables)
     differences.py  central differences: step choice and refinement, kinks, one input compared
     paths.py        the paths of bprop_needed held to bprop
+    planned.py      the step plan's paths (out=, kernels) held to fprop and bprop, bit for bit
     forward.py      check_jvp: the forward-mode rules
     box.py          check_box, all_box_classes
     graph.py        check_graph

@@ -39,8 +39,9 @@ from .differences import (
     projection,
 )
 from .forward import check_jvp
-from .paths import check_paths
-from .report import BoxReport, InputCheck, JVPCheck, JVPReport
+from .paths import batch_of_one, check_paths
+from .planned import check_planned, has_planned_paths
+from .report import BoxReport, InputCheck, JVPCheck, JVPReport, PathCheck
 
 __all__ = ["check_box", "all_box_classes"]
 
@@ -60,6 +61,7 @@ def check_box(
     needs: Sequence[bool] | None = None,
     paths: bool = True,
     jvp: bool = True,
+    planned: bool = True,
 ) -> BoxReport:
     """Compare ``box.bprop`` with central differences of ``box.fprop``, input by input, hold
     every path the Graph may take, ``box.bprop_needed``, to ``bprop``, and check the box's
@@ -91,6 +93,11 @@ def check_box(
         from them (or ``box.sample_inputs(rng, n=1)`` where the box takes ``n``).
     paths
         Check the ``bprop_needed`` paths as well as ``bprop`` (``paths=False``: none).
+    planned
+        Check the step plan's paths of the box, where it has them: ``fprop(out=)``,
+        ``bprop(out=)`` and the kernels (``fprop_kernel``, ``bprop_kernel``), each held to
+        fprop and bprop_needed bit for bit (:mod:`flowgraph.check.planned`), at these
+        inputs and at a batch of one example; bprop's only with ``paths``.
     jvp
         Check the forward-mode rules at the same inputs by :func:`flowgraph.check_jvp`
         (along one random tangent, element by element, kinks apart) when the box defines
@@ -142,13 +149,28 @@ def check_box(
         return BoxReport(kind, [InputCheck(name="(all)", shape=(), broken=True, note=note)], node)
     sample = (xs, out, R, grads)
     path_checks = check_paths(box, sample, rng, sampled=sampled, needs=needs) if paths else []
+    plan_checks = _planned(box, xs, sampled, needs, paths) if planned else []
     settings = Settings(eps, rtol, atol, max_elements, n_samples, n_directions)
     checks = _check_inputs(box, xs, grads, out, R, rng, settings, wrote)
-    report = BoxReport(kind, checks, node, path_checks)
+    report = BoxReport(kind, checks, node, path_checks, planned=plan_checks)
     if jvp and any(is_float(x) for x in xs):
         bprop_ok = all(c.ok for c in checks)
         report.jvp, report.jvp_note = _check_rules(box, xs, rng, settings, bprop_ok)
     return report
+
+
+def _planned(box: Box, xs: list[Any], sampled: bool, needs: Sequence[bool] | None,
+             paths: bool) -> list[PathCheck]:  # fmt: skip
+    """The step plan's paths at ``xs`` and (without ``needs``) at a batch of one example,
+    drawn from a generator of their own (the checks of bprop draw what they drew before)."""
+    if not has_planned_paths(box):
+        return []
+    rng = np.random.default_rng(0)
+    samples = [xs]
+    one = batch_of_one(box, xs, rng, sampled) if needs is None else None
+    if one is not None:
+        samples.append(one)
+    return check_planned(box, samples, rng, needs=needs, bprop=paths)
 
 
 def _bprop(

@@ -83,6 +83,9 @@ def box_report_html(report: Any) -> str:
     if report.paths:
         parts.append(text_html(report.paths_line()))
         parts += [text_html(f"{p.line()}  ", "FAIL") for p in report.failing_paths]
+    if report.planned:
+        parts.append(text_html(report.planned_line()))
+        parts += [text_html(f"{p.line()}  ", "FAIL") for p in report.planned if not p.ok]
     if report.jvp_title():
         parts.append(text_html(*report.jvp_title_parts()))
     if report.jvp is not None:

@@ -148,21 +148,33 @@ class PathCheck:
     Where ``needs`` is True the path must give the gradient bprop gives (an
     :class:`~flowgraph.core.box.Outer` is materialised first); only where it is False may it
     give None. ``problems`` lists (input name, what is wrong); empty when the path is right.
+    A step plan's path (``path``: ``"fprop(out=)"``, ``"fprop_kernel"``, ``"bprop_kernel"``,
+    ...) is held to the box's own (``reference``) bit for bit (:mod:`flowgraph.check.planned`).
     """
 
     needs: tuple[bool, ...]
     n: int | None
     problems: list[tuple[str, str]] = field(default_factory=list)
+    path: str = "bprop_needed"
+    reference: str = "bprop"
 
     @property
     def ok(self) -> bool:
         return not self.problems
 
-    def line(self) -> str:
+    @property
+    def name(self) -> str:
+        """The path and its pattern of needs: ``bprop_kernel(needs=TTF)``."""
+        if not self.needs:
+            return self.path
         pattern = "".join("T" if k else "F" for k in self.needs)
+        path = self.path[:-1] + ", " if self.path.endswith("=)") else self.path + "("
+        return f"{path}needs={pattern})"
+
+    def line(self) -> str:
         where = "" if self.n is None else f" at N={self.n}"
-        what = "; ".join(f"{name}: {msg}" for name, msg in self.problems) or "equals bprop"
-        return f"bprop_needed(needs={pattern}){where}: {what}"
+        what = "; ".join(f"{name}: {msg}" for name, msg in self.problems)
+        return f"{self.name}{where}: {what or 'equals ' + self.reference}"
 
 
 @dataclass
@@ -273,12 +285,14 @@ class BoxReport:
     paths: list[PathCheck] = field(default_factory=list)
     jvp: JVPReport | None = None
     jvp_note: str = ""
+    planned: list[PathCheck] = field(default_factory=list)  # the step plan's, bit for bit
 
     @property
     def ok(self) -> bool:
         return (
             all(c.ok for c in self.inputs)
             and all(p.ok for p in self.paths)
+            and all(p.ok for p in self.planned)
             and (self.jvp is None or self.jvp.ok)
         )
 
@@ -319,6 +333,23 @@ class BoxReport:
     def failing_paths(self) -> list[PathCheck]:
         return [p for p in self.paths if not p.ok]
 
+    @property
+    def failing_planned(self) -> list[str]:
+        """The step plan's paths that are not the box's own bits (``'fprop_kernel'``,
+        ``'bprop_kernel(needs=TF)'``), each named once."""
+        names: list[str] = []
+        for p in self.planned:
+            if not p.ok and p.name not in names:
+                names.append(p.name)
+        return names
+
+    def planned_line(self) -> str:
+        """How many of the step plan's paths give the box's own bits."""
+        kinds = sorted({p.path for p in self.planned})
+        good = sum(p.ok for p in self.planned)
+        return (f"the step plan's paths ({', '.join(kinds)}): {good} of {len(self.planned)} "
+                "give the box's own bits")  # fmt: skip
+
     def title_parts(self) -> tuple[str, str, str]:
         """The title in three parts: the box (and node), the status, what is wrong."""
         where = f" at node '{self.node}'" if self.node else ""
@@ -327,6 +358,8 @@ class BoxReport:
             wrong.append(f"wrong gradient for: {', '.join(self.failing_inputs)}")
         if self.failing_rules:
             wrong.append(f"wrong forward-mode rule: {', '.join(self.failing_rules)}")
+        if self.failing_planned:
+            wrong.append(f"wrong step-plan path: {', '.join(self.failing_planned)}")
         failing = f" ({'; '.join(wrong)})" if wrong else ""
         return f"{self.box}{where}", self.status.upper(), failing
 
@@ -372,6 +405,9 @@ class BoxReport:
         if self.paths:
             lines.append("  " + self.paths_line())
             lines += ["    " + p.line() for p in self.failing_paths]
+        if self.planned:
+            lines.append("  " + self.planned_line())
+            lines += ["    " + p.line() for p in self.planned if not p.ok]
         lines += ["  " + line for line in self.jvp_lines()]
         return "\n".join(lines)
 

@@ -65,7 +65,10 @@ class Box:
       suite can build one instance of every box by itself;
     * optionally ``fprop_jvp`` and ``bprop_jvp``, the directional derivatives of fprop and
       bprop (forward mode: ``flowgraph.jvp`` and the exact Hessian-vector product), checked by
-      ``flowgraph.check_jvp`` and, for every box of the package, by the test suite.
+      ``flowgraph.check_jvp`` and, for every box of the package, by the test suite;
+    * optionally ``fprop_kernel`` and ``bprop_kernel``: the same arithmetic without the checks
+      of shapes and dtypes, for the later steps of a step plan (``out=`` buffers bound),
+      held to fprop and bprop_needed by the checker.
 
     Class attributes: ``arity`` (number of children, or ``None`` for any number of at least
     ``min_arity``) and ``input_names`` (used in error messages and checker reports).
@@ -102,6 +105,34 @@ class Box:
         definition the checker verifies and the tests hold every fast path to. By default it
         is ``bprop``."""
         return self.bprop(inputs, output, grad_output)
+
+    # -- the step plan's kernels (optional): the same arithmetic, without the checks ----------
+    def fprop_kernel(self, inputs: Sequence[Any], out: Any) -> Any:
+        """A function ``kernel(*inputs) -> output`` that a Graph's step plan
+        (:mod:`flowgraph.step.plan`) calls instead of ``fprop`` at the later steps of the
+        shapes and dtypes of ``inputs``, values that ``fprop`` has just accepted: fprop's
+        operations in fprop's order (so the same bits), written into ``out`` (the plan's
+        buffer of the output's shape and dtype), without the checks that depend on shapes and
+        dtypes only. What depends on the values themselves (labels in range) is still
+        checked, and raises as fprop raises. None (the default): the plan calls ``fprop``.
+        A kernel keeps no state beyond ``out`` and what its signature fixes; the checker
+        holds it to ``fprop`` (:func:`flowgraph.check_box`)."""
+        return None
+
+    def bprop_kernel(
+        self,
+        inputs: Sequence[Any],
+        output: Any,
+        grad_output: Any,
+        needs: Sequence[bool],
+        out: Sequence[Any],
+    ) -> Any:
+        """Likewise for ``bprop_needed(inputs, output, grad_output, needs)``: a function
+        ``kernel(inputs, output, grad_output) -> tuple`` with one gradient per input (None
+        where ``needs`` is False), each in its input's shape and dtype, written into ``out``
+        (one buffer or None per input) with the operations of ``bprop_needed``. None (the
+        default): the plan calls ``bprop_needed``."""
+        return None
 
     # -- forward mode (optional): the directional derivatives, for exact Hessian-vector products
     def fprop_jvp(

@@ -50,10 +50,14 @@ def bprop_lines(node: Any, needs: tuple, seen: set[int], folded: set[int]) -> li
             gx = f"{gx}_from_{node.name}"
         seen.add(id(child))
         if id(child) in folded and i == 1:
+            g, h = f"grad_{node.name}", names[0]
+            if np.shape(node.value)[:1] == (1,):  # one example: SGD's own rank-1 update
+                lines.append(f"ger(-lr, {g}[0], {h}[0], a={child.name})  # SGD folded: "
+                             f"{child.name} -= lr * outer({g}[0], {h}[0])")  # fmt: skip
+                continue
             lines.append(
-                f"gemm(-lr, {node.name and 'grad_' + node.name}.T, {names[0]}, beta=1, "
-                f"c={child.name})  # SGD folded: {child.name} -= lr * grad_{node.name}.T @ "
-                f"{names[0]}"
+                f"gemm(-lr, {g}.T, {h}, beta=1, c={child.name})  # SGD folded: "
+                f"{child.name} -= lr * {g}.T @ {h}"
             )
             continue
         if template is None:
@@ -78,10 +82,18 @@ def plan_code(plan: Any) -> str:
              "between steps of the same shapes"]  # fmt: skip
     if plan.inputs and plan.inputs[0].value is not None:
         lines.append("# inputs: " + ", ".join(f"{i.name} {_shape(i.value)}" for i in plan.inputs))
+    bufs = plan.buffers
+    if bufs is not None and bufs.fsteps is not None:
+        kernels = [n.name for n, call, _ in bufs.fsteps if call != n.box.fprop
+                   and not hasattr(call, "keywords")]  # fmt: skip
+        if kernels:
+            names = ", ".join(kernels)
+            lines.append(f"# from the second step of these shapes: the kernels of {names} "
+                         "(these operations, checked at the first)")  # fmt: skip
     lines.append("# fprop")
     buffered = set()
     if plan.buffers is not None and plan.buffers.fsteps is not None:
-        buffered = {id(n) for n, call, _ in plan.buffers.fsteps if hasattr(call, "keywords")}
+        buffered = plan.buffers.buffered
     else:
         buffered = {id(n) for n, ok in zip(plan.nodes, plan.fprop_out) if ok}
     for node in plan.nodes:

@@ -17,6 +17,16 @@ one). Every other box runs as under ``Graph.fprop``. The results are the same to
 bit (the same operations in the same order, only into other memory); a gradient that two
 parents give is summed in place, also bit for bit as ``Graph.bprop`` sums it.
 
+From the second step of a signature (the shapes and dtypes of the inputs and of every leaf)
+on, a box that defines kernels (``Box.fprop_kernel``, ``Box.bprop_kernel``: its own
+arithmetic with its buffers bound, the checks of shapes and dtypes done at the first step)
+runs them instead of fprop and bprop, and the plan runs its bprop from lists fixed at the
+first step (which gradient is set, which added): the same operations, so the same bits,
+with less Python around them. A changed signature goes back to the checked boxes; what
+depends on the values (labels in range) is checked at every step; a kernel that fails is
+explained by its box's checked fprop. The checker holds every kernel to its box
+(:func:`flowgraph.check_box`).
+
 What a user gives up: after the next planned step the node values and gradients of this one
 are overwritten (they live in the plan's buffers): copy what you keep. ``print(plan)`` shows
 the step as the straight-line code it runs (fprop lines, then bprop lines in reverse order,
@@ -47,21 +57,20 @@ from typing import Any
 import numpy as np
 
 from ..core.box import Box
-from ..core.node import Node, Parameter
+from ..core.node import Input, Node, Parameter
+from ..core.rank1 import Outer
 from ..errors import BoxError, FlowgraphError, NonFiniteError
 
-__all__ = ["StepPlan"]
+__all__ = ["StepPlan", "bprop_method", "fold_sgd_update", "kernels_of", "takes_out"]
 
-SMALL = 256  # values of fewer elements are made afresh: out= costs more than they do
+SMALL = 256  # without a kernel, values of fewer elements are made afresh: out= costs more
 _value = attrgetter("value")
-_shape = attrgetter("shape")
-_dtype = attrgetter("dtype")
-_value_dtype = attrgetter("value.dtype")
+_shape_dtype = attrgetter("shape", "dtype")
 _ndarray = np.ndarray
 
 
 @functools.cache
-def _takes_out(fn: Any) -> bool:
+def takes_out(fn: Any) -> bool:
     """Whether the method ``fn`` (of a box class) takes an ``out=`` argument."""
     try:
         return "out" in inspect.signature(fn).parameters
@@ -69,14 +78,14 @@ def _takes_out(fn: Any) -> bool:
         return False
 
 
-def _bprop_method(box: Box) -> tuple[Any, bool, bool]:
+def bprop_method(box: Box) -> tuple[Any, bool, bool]:
     """(the bound method the plan calls for ``box``'s gradients, whether it takes ``needs``,
     whether it takes ``out``): ``bprop_needed`` where the box defines a fast path, else
     ``bprop``, as ``Graph.bprop`` calls them."""
     cls = type(box)
     if cls.bprop_needed is not Box.bprop_needed:
-        return box.bprop_needed, True, _takes_out(cls.bprop_needed)
-    return box.bprop, False, _takes_out(cls.bprop)
+        return box.bprop_needed, True, takes_out(cls.bprop_needed)
+    return box.bprop, False, takes_out(cls.bprop)
 
 
 @functools.cache
@@ -91,7 +100,12 @@ def _blas_gemm(dtype_char: str) -> Any:
 
 def fold_sgd_update(W: np.ndarray, alpha: float, grad_a: np.ndarray, h: np.ndarray) -> None:
     """W <- W - alpha grad_a^T h in place: Linear's grad_W = grad_a^T h and plain SGD's update
-    in one product, ``gemm`` with beta = 1 writing into W (NumPy without SciPy)."""
+    in one product, ``gemm`` with beta = 1 writing into W (NumPy without SciPy). For one
+    example the rank-1 update SGD makes of Linear's factors (BLAS ``ger``): the same bits as
+    the unfolded step."""
+    if grad_a.shape[0] == 1:
+        Outer(grad_a[0], h[0]).subtract_from(W, alpha)
+        return
     gemm = _blas_gemm(W.dtype.char) if W.flags.c_contiguous else None
     if gemm is not None and h.dtype == grad_a.dtype == W.dtype:
         # in Fortran order W^T (in, out) is W's memory: W^T <- W^T - alpha h^T grad_a
@@ -102,15 +116,54 @@ def fold_sgd_update(W: np.ndarray, alpha: float, grad_a: np.ndarray, h: np.ndarr
     W -= alpha * (grad_a.T @ h)
 
 
+def _owner(cls: type, name: str) -> type:
+    """The class of ``cls``'s MRO that defines the method ``name``."""
+    return next(c for c in cls.__mro__ if name in c.__dict__)
+
+
+def kernels_of(cls: Any) -> tuple[bool, bool]:
+    """(whether the plan may ask ``cls`` for an fprop kernel, for a bprop kernel): where the
+    class defines one at or below the class whose fprop (bprop and bprop_needed) it mirrors,
+    so that a subclass that redefines the math without its kernels gets none."""
+    return _kernel_flags(cls)
+
+
+@functools.cache
+def _kernel_flags(cls: Any) -> tuple[bool, bool]:
+    f = cls.fprop_kernel is not Box.fprop_kernel and issubclass(
+        _owner(cls, "fprop_kernel"), _owner(cls, "fprop")
+    )
+    b = cls.bprop_kernel is not Box.bprop_kernel
+    if b:
+        own = _owner(cls, "bprop_kernel")
+        b = issubclass(own, _owner(cls, "bprop")) and issubclass(own, _owner(cls, "bprop_needed"))
+    return f, b
+
+
+class _Kernels:
+    """The bprop of one signature with kernels only, its bookkeeping fixed at the first
+    step. ``steps``: per box (node, kernel, children, ``sets``: (index, child, the child's
+    dtype if a Parameter else None) for each child whose gradient it gives first, ``adds``:
+    (index, child) for each child it gives a second one, the folded SGD or None); ``clear``:
+    the nodes whose gradient is None after bprop; ``zeros``: the targets that get zeros;
+    ``seed``: the dtype of the output's gradient."""
+
+    def __init__(self, steps: list[tuple], clear: list[Node], zeros: tuple[Node, ...],
+                 seed: Any) -> None:  # fmt: skip
+        self.steps, self.clear, self.zeros, self.seed = steps, clear, zeros, seed
+
+
 class _Buffers:
     """The memory of steps of one signature (the shapes and dtypes of the inputs and the
-    parameters): one buffer per value and per gradient, allocated at the first step."""
+    leaves): one buffer per value and per gradient, allocated at the first step."""
 
     def __init__(self) -> None:
-        self.fsteps: list[tuple] | None = None  # (node, its box's fprop with out=, children)
+        self.fsteps: list[tuple] | None = None  # (node, kernel or fprop (out= bound), children)
+        self.buffered: set[int] = set()  # the nodes whose value lives in a buffer
         self.grad: dict[int, np.ndarray] = {}  # id(node) -> its gradient's (summed) buffer
         self.out: dict[tuple[int, int], Any] = {}  # (parent, child) -> a gradient's buffer
         self.bsteps: list[tuple] | None = None  # StepPlan.compile_bprop's, for these buffers
+        self.kernels: _Kernels | None = None  # the bprop of later steps (all boxes kernels)
         self.folded: frozenset[int] = frozenset()  # the weights folded when compiled
 
 
@@ -130,16 +183,22 @@ class StepPlan:
     (3, 2)
     """
 
-    small = SMALL  # values and gradients of fewer elements are not buffered (0: all are)
+    small = SMALL  # (boxes without kernels) fewer elements: not buffered (0: all are)
+    kernels = True  # False: the checked boxes at every step (with their buffers)
 
     def __init__(self, graph: Any, output: Node | None = None):
         self.graph = graph
         self.output: Node = output if output is not None else graph.outputs[0]
         self.nodes: list[Node] = graph.box_nodes
         self.inputs: list[Node] = graph.inputs
+        # the leaves whose shapes and dtypes make the signature, besides the inputs
+        self.params: list[Node] = list(graph.parameters)
+        self.constants: list[Node] = [
+            n for n in graph.order if n.box is None and not isinstance(n, (Input, Parameter))
+        ]
         self.bplan, self.targets, self.unreached = graph.bprop_plan(self.output, None)
-        self.fprop_out = [_takes_out(type(n.box).fprop) for n in self.nodes]
-        self.bprop_calls = [_bprop_method(n.box) for n, _ in self.bplan]
+        self.fprop_out = [takes_out(type(n.box).fprop) for n in self.nodes]
+        self.bprop_calls = [bprop_method(n.box) for n, _ in self.bplan]
         self.memory: dict[tuple, _Buffers] = {}
         self.folded: dict[int, Any] = {}  # id(W) -> the SGD folded into its gradient
         self.folded_ids: frozenset[int] = frozenset()
@@ -147,6 +206,15 @@ class StepPlan:
         self.signature: tuple | None = None
 
     # -- fprop -----------------------------------------------------------------------------
+    def signature_of(self, values: list[Any]) -> tuple:
+        """The shapes and dtypes of the inputs' ``values`` and of the leaves' values."""
+        sig: tuple[Any, ...] = (*map(_shape_dtype, values),
+                                *map(_shape_dtype, map(_value, self.params)))  # fmt: skip
+        if self.constants:
+            sig += tuple((type(v), np.shape(v), getattr(v, "dtype", None))
+                         for v in map(_value, self.constants))  # fmt: skip
+        return sig
+
     def fprop(self, feed: Mapping[Any, Any]) -> Any:
         """Every node's value, into the plan's buffers; returns the output's value (a scalar
         output as a fresh 0-d array: it outlives the step)."""
@@ -161,8 +229,7 @@ class StepPlan:
         if not fast:
             graph.give_inputs(feed, None)  # checked as Graph.fprop checks it (raising as it)
             values = [i.value for i in inputs]
-        sig = (tuple(map(_shape, values)), tuple(map(_dtype, values)),
-               tuple(map(_value_dtype, graph.parameters)))  # fmt: skip
+        sig = self.signature_of(values)
         if sig != self.signature:
             self.signature = sig
             self.buffers = self.memory.setdefault(sig, _Buffers())
@@ -182,33 +249,61 @@ class StepPlan:
         return np.array(out) if type(out) is _ndarray and out.ndim == 0 else out
 
     def first_fprop(self, bufs: _Buffers, stamp: object) -> None:
-        """The boxes as ``Graph.fprop`` runs them; then a buffer of each value a box can write
-        into (``out=``), bound into the steps of later calls."""
+        """The boxes as ``Graph.fprop`` runs them; then for later calls, each box's kernel
+        with a buffer for its value, else its fprop with a buffer bound (``out=``) where it
+        takes one and the value is not small, else its fprop as it is."""
         steps = []
         node = None
         try:
-            for node, takes_out in zip(self.nodes, self.fprop_out):
+            for node, with_out in zip(self.nodes, self.fprop_out):
                 box: Any = node.box  # (the plan holds box nodes; out=: the hot boxes)
-                value = box.fprop(*map(_value, node.children))
+                values = list(map(_value, node.children))
+                value = box.fprop(*values)
                 node.value = value
                 node.fprop_stamp = stamp
-                call = box.fprop
-                if takes_out and type(value) is _ndarray and value.size >= self.small:
-                    call = functools.partial(call, out=np.empty_like(value))
+                call = self.kernel_of(box, values, value) if self.kernels else None
+                if call is not None:
+                    bufs.buffered.add(id(node))
+                elif with_out and type(value) is _ndarray and value.size >= self.small:
+                    call = functools.partial(box.fprop, out=np.empty_like(value))
+                    bufs.buffered.add(id(node))
+                else:
+                    call = box.fprop
                 steps.append((node, call, node.children))
         except Exception as e:
             raise _failed(e, node, "fprop") from e
         bufs.fsteps = steps
 
     @staticmethod
-    def planned_fprop(steps: list[tuple], stamp: object) -> None:
-        node = None
+    def kernel_of(box: Any, values: list[Any], value: Any) -> Any:
+        """``box``'s fprop kernel for these values, writing into a new buffer like ``value``
+        (an array; else None) (None: the box has none here)."""
+        if not kernels_of(type(box))[0]:
+            return None
+        return box.fprop_kernel(values, np.empty_like(value) if type(value) is _ndarray else None)
+
+    def planned_fprop(self, steps: list[tuple], stamp: object) -> None:
+        node = call = None
         try:
             for node, call, children in steps:
                 node.value = call(*map(_value, children))
                 node.fprop_stamp = stamp
         except Exception as e:
-            raise _failed(e, node, "fprop") from e
+            raise self.explained(e, node, call) from e
+
+    @staticmethod
+    def explained(error: Exception, node: Node | None, call: Any) -> Exception:
+        """The error of a planned fprop at ``node``: a kernel's, explained by the box's own
+        (checked) fprop on the same values where that raises (a changed shape slipped past
+        the signature)."""
+        if node is not None and call is not None and not isinstance(error, FlowgraphError):
+            box: Any = node.box
+            if call != box.fprop and not isinstance(call, functools.partial):  # a kernel
+                try:
+                    box.fprop(*map(_value, node.children))
+                except Exception as checked:
+                    return _failed(checked, node, "fprop")
+        return _failed(error, node, "fprop")
 
     # -- bprop -----------------------------------------------------------------------------
     def bprop(self, grad_output: Any = None) -> None:
@@ -219,9 +314,18 @@ class StepPlan:
         bufs = self.buffers
         if bufs is None or bufs.fsteps is None:
             raise FlowgraphError("StepPlan.bprop before StepPlan.fprop")
+        if bufs.folded != self.folded_ids:  # folded or unfolded since: compiled again
+            bufs.bsteps = bufs.kernels = None
+            bufs.folded = self.folded_ids
+        seed = graph.seed(out, grad_output)
+        kernels = bufs.kernels
+        if kernels is not None and getattr(seed, "dtype", None) == kernels.seed:
+            out.grad = seed
+            self.kernel_backward(bufs, kernels)
+            return
         for n in graph.order:
             n.grad = None
-        out.grad = graph.seed(out, grad_output)
+        out.grad = seed
         complete = self.backward(bufs)
         for t in self.unreached if complete else self.targets:  # a zero gradient, not None
             if id(t) in self.folded:
@@ -231,13 +335,14 @@ class StepPlan:
 
     def backward(self, bufs: _Buffers) -> bool:
         """The lecture's loop over the plan's boxes, in reverse order; False when a box gave
-        no gradient for a child that needs one."""
-        if bufs.bsteps is None or bufs.folded != self.folded_ids:
+        no gradient for a child that needs one. Where every box has a bprop kernel, they
+        are made on the way for the later steps of these buffers (:meth:`link`)."""
+        if bufs.bsteps is None:
             bufs.bsteps = self.compile_bprop(bufs)
-            bufs.folded = self.folded_ids
         complete = True
         checked = self.graph.checked_gradient
-        for node, call, children, wants, fold in bufs.bsteps:
+        made: list[tuple] | None = [] if self.kernels and bufs.kernels is None else None
+        for node, call, children, wants, fold, needs, kout in bufs.bsteps:
             grad = node.grad
             if grad is None:  # its parents gave it no gradient
                 complete = False
@@ -251,6 +356,14 @@ class StepPlan:
                 raise _failed(e, node, "bprop") from e
             if type(grads) is not tuple or len(grads) != len(children):
                 grads = self.graph.gradient_tuple(node, grads)
+            if made is not None:
+                kernel = None
+                if kout is not None:  # (a box with a kernel, asked before W moves)
+                    kernel = node.box.bprop_kernel(values, node.value, grad, needs, kout)
+                if kernel is None:
+                    made = None
+                else:
+                    made.append((node, kernel, children, wants, fold))
             if fold is not None:  # W <- W - alpha grad_a^T h, now that grad_h is taken
                 fold_sgd_update(values[1], fold.lr, grad, values[0])
             for i, child in wants:
@@ -264,35 +377,100 @@ class StepPlan:
                     child.grad = g
                 else:
                     self.accumulate(bufs, child, g)
+        if made is not None and complete:
+            bufs.kernels = self.link(made)
         return complete
 
     def compile_bprop(self, bufs: _Buffers) -> list[tuple]:
         """The bprop steps of these buffers: (node, the box's method with its needs and
         buffers bound, children, (index, child) per child that needs a gradient, the folded
-        SGD or None). A gradient's buffer is made like the value it differentiates."""
+        SGD or None, the needs, the buffers its kernel writes into or None). A gradient's
+        buffer is made like the value it differentiates."""
         steps = []
         for (node, needs), (method, takes_needs, takes_out) in zip(self.bplan, self.bprop_calls):
             fold, needs = self.fold_of(node, needs) if self.folded else (None, needs)
+            kernel = self.kernels and kernels_of(type(node.box))[1]
+            kout = None
+            if kernel:  # a buffer for every gradient, whatever its size
+                kout = tuple(
+                    self.gradient_buffer(bufs, node, c, 1) if k else None
+                    for c, k in zip(node.children, needs)
+                )
             kw = {}
             if takes_out:
-                kw["out"] = tuple(
-                    self.gradient_buffer(bufs, node, c) if k else None
+                kw["out"] = kout if kout is not None else tuple(
+                    self.gradient_buffer(bufs, node, c, self.small) if k else None
                     for c, k in zip(node.children, needs)
                 )
             call = _bind(method, (needs,) if takes_needs else (), kw)
             wants = tuple((i, c) for i, (c, k) in enumerate(zip(node.children, needs)) if k)
-            steps.append((node, call, node.children, wants, fold))
+            steps.append((node, call, node.children, wants, fold, needs, kout))
         return steps
 
-    def gradient_buffer(self, bufs: _Buffers, node: Node, child: Node) -> np.ndarray | None:
+    def link(self, made: list[tuple]) -> _Kernels:
+        """The kernel steps of a complete first bprop, with which gradient each sets (its
+        child's first, in this order) and which it adds (a second parent's)."""
+        out = self.output
+        seen = {id(out)}
+        steps = []
+        for node, kernel, children, wants, fold in made:
+            sets, adds = [], []
+            for i, child in wants:
+                if id(child) in seen:
+                    adds.append((i, child))
+                else:
+                    seen.add(id(child))
+                    dtype = child.value.dtype if isinstance(child, Parameter) else None
+                    sets.append((i, child, dtype))
+            steps.append((node, kernel, children, tuple(sets), tuple(adds), fold))
+        clear = [n for n in self.graph.order if id(n) not in seen]
+        return _Kernels(steps, clear, self.unreached, getattr(out.grad, "dtype", None))
+
+    def kernel_backward(self, bufs: _Buffers, kernels: _Kernels) -> None:
+        """The loop of :meth:`backward` with kernels, its bookkeeping fixed: a box's first
+        gradient of a child is set, a second one added in place (as backward does)."""
+        for n in kernels.clear:
+            n.grad = None
+        accumulate = self.accumulate
+        node = None
+        try:
+            for node, kernel, children, sets, adds, fold in kernels.steps:
+                values = list(map(_value, children))
+                grad = node.grad
+                grads = kernel(values, node.value, grad)
+                if fold is not None:  # W <- W - alpha grad_a^T h, now that grad_h is taken
+                    fold_sgd_update(values[1], fold.lr, grad, values[0])
+                for i, child, dtype in sets:
+                    g = grads[i]
+                    if dtype is None:  # not a Parameter: factors u v^T become the array
+                        child.grad = g if type(g) is not Outer else g.materialize()
+                    elif type(g) is _ndarray and g.dtype is dtype:  # what Parameter.grad's
+                        child._grad, child._outer = g, None  # setter does with such a g
+                    else:
+                        child.grad = g
+                for i, child in adds:
+                    g = grads[i]
+                    accumulate(bufs, child, g if type(g) is not Outer else g.materialize())
+        except NonFiniteError:
+            raise
+        except Exception as e:
+            raise _failed(e, node, "bprop") from e
+        for t in kernels.zeros:  # reached by no box: a zero gradient (as Graph.bprop)
+            if id(t) not in self.folded:
+                t.grad = np.zeros_like(t.value)
+
+    def gradient_buffer(self, bufs: _Buffers, node: Node, child: Node,
+                        small: int) -> np.ndarray | None:  # fmt: skip
         """The buffer ``node``'s box writes ``child``'s gradient into (None for a child that
-        is not a float array, or a small one: the box then returns a fresh one)."""
+        is not a float array, or one of fewer than ``small`` elements: the box then returns
+        a fresh one)."""
         key = (id(node), id(child))
-        if key not in bufs.out:
+        buf = bufs.out.get(key)
+        if buf is None:
             v = child.value
-            ok = type(v) is _ndarray and v.size >= max(self.small, 1) and v.dtype.kind == "f"
-            bufs.out[key] = np.empty_like(v) if ok else None
-        return bufs.out[key]
+            ok = type(v) is _ndarray and v.size >= max(small, 1) and v.dtype.kind == "f"
+            buf = bufs.out[key] = np.empty_like(v) if ok else None
+        return buf
 
     @staticmethod
     def accumulate(bufs: _Buffers, child: Node, g: Any) -> None:

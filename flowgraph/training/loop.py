@@ -160,7 +160,7 @@ def run_epoch(
     examples classified wrong, the examples seen and the update count. Stops after the batch
     where Ctrl-C came or the loss went NaN."""
     model.train_graph.train()
-    plan, fprop, bprop = planned_step(model.train_graph, optimizer, batches.batch_size)
+    plan, fprop, bprop = planned_step(model.train_graph, optimizer)
     try:
         return steps(model, optimizer, batches, rng, step, each_step, stop, fprop, bprop,
                      step_rng)
@@ -198,14 +198,14 @@ def steps(
     return loss_sum, batches.wrong_in_epoch(), seen, step
 
 
-def planned_step(graph: Any, optimizer: Any, batch_size: int) -> tuple[Any, Any, Any]:
+def planned_step(graph: Any, optimizer: Any) -> tuple[Any, Any, Any]:
     """(plan, fprop, bprop) of one training step: the graph's step plan, whose buffers are
     reused from batch to batch (:mod:`flowgraph.step.plan`; the same arithmetic), with plain
-    SGD's update folded in when the optimiser opts in (``SGD(..., fold=True)``). No plan, the
-    graph's own fprop and bprop, when it checks every value for NaN (``check_finite``) and
-    for one example at a time, where buffers save nothing (measured: benchmarks/, the batch-1
-    rows) and the rank-1 fast path already updates W in place."""
-    if graph.check_finite or batch_size == 1 or graph.stateful:  # (the plan fills no state)
+    SGD's update folded in when the optimiser opts in (``SGD(..., fold=True)``): from the
+    second step on its boxes' kernels, which pay at every batch size, one example included
+    (measured: benchmarks/, the batch-1 rows). No plan, the graph's own fprop and bprop, when
+    it checks every value for NaN (``check_finite``) or holds state leaves."""
+    if graph.check_finite or graph.stateful:  # (the plan fills no state)
         return None, graph.fprop, graph.bprop
     plan = step_plan(graph)
     plan.fold(optimizer)

@@ -126,8 +126,9 @@ def test_a_weight_used_twice_sums_its_gradients_in_place():
         W.value -= 0.01 * W.grad
 
 
-def test_only_values_of_at_least_small_elements_get_buffers(monkeypatch):
+def test_without_kernels_only_values_of_at_least_small_elements_get_buffers(monkeypatch):
     monkeypatch.setattr(StepPlan, "small", 64)
+    monkeypatch.setattr(StepPlan, "kernels", False)
     X, y = _data(np.float64, n=16)
     model = fg.mlp([5, 8, 3], dtype=np.float64, seed=0)  # a1: 16 x 8 = 128, a2: 16 x 3 = 48
     plan = fg.step_plan(model.train_graph)
@@ -172,3 +173,18 @@ def test_planned_takes_only_a_plan_of_the_same_graph():
     graph.planned = fg.step_plan(graph)
     graph.planned = None  # back to the Graph's own loops
     assert graph.planned is None
+
+
+def test_with_kernels_every_value_of_a_kernel_box_gets_a_buffer(monkeypatch):
+    monkeypatch.setattr(StepPlan, "small", 64)
+    X, y = _data(np.float64, n=16)
+    model = fg.mlp([5, 8, 3], dtype=np.float64, seed=0)
+    plan = fg.step_plan(model.train_graph)
+    feed = {model.x: X, model.y: y}
+    kept = []
+    for _ in range(3):
+        plan.fprop(feed)
+        plan.bprop()
+        kept.append((model.train_graph["a2"].value, model.parameters[-1].grad))
+    assert kept[1][0] is kept[2][0]  # 48 elements: a kernel writes into its buffer
+    assert kept[1][1] is kept[2][1]  # b2's gradient (3 elements) too

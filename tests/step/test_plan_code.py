@@ -103,3 +103,15 @@ def test_fg_train_gives_the_same_parameters_planned_or_not():
         results.append([p.value.copy() for p in model.parameters])
     for a, b in zip(*results):
         assert np.array_equal(a, b)
+
+
+def test_the_plan_names_its_kernels_and_the_rank_one_fold():
+    model = fg.mlp([2, 3, 2], seed=0)
+    plan = fg.step_plan(model.train_graph)
+    assert "kernels" not in str(plan)  # no step yet
+    plan.fold(fg.SGD(model.parameters, lr=0.1, fold=True))
+    plan.fprop({model.x: np.ones((1, 2), np.float32), model.y: np.array([1])})
+    plan.bprop()
+    text = str(plan)
+    assert "# from the second step of these shapes: the kernels of a1, h1, a2, loss" in text
+    assert "ger(-lr, grad_a1[0], x[0], a=W1)" in text

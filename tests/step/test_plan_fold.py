@@ -62,3 +62,18 @@ def test_momentum_is_never_folded():
     opt = fg.SGD(model.parameters, lr=0.5, momentum=0.9, fold=True)
     assert fg.step_plan(model.train_graph).fold(opt) == []
     assert "fold" in (fg.SGD.__doc__ or "")
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_folded_sgd_on_one_example_is_the_unfolded_step_bit_for_bit(dtype):
+    """One example: the fold is SGD's own rank-1 update (BLAS ger) of Linear's factors."""
+    X, y = fg.datasets.make_blobs(24, seed=1)
+    results = []
+    for fold in (False, True):
+        model = fg.mlp([2, 8, 8, 3], dtype=dtype, seed=0)
+        opt = fg.SGD(model.parameters, lr=0.1, fold=fold)
+        fg.train(model, (X.astype(dtype), y), epochs=2, batch_size=1, optimizer=opt,
+                 progress=False)  # fmt: skip
+        results.append([p.value.copy() for p in model.parameters])
+    for a, b in zip(*results):
+        assert np.array_equal(a, b)
