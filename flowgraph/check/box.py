@@ -18,6 +18,7 @@ from __future__ import annotations
 import importlib
 import inspect
 import pkgutil
+import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -274,6 +275,14 @@ def _check_rules(
     return rules, ""
 
 
+def _defined_in_module(cls: type) -> bool:
+    """Whether ``cls`` is what its module's name ``cls.__qualname__`` holds."""
+    obj: Any = sys.modules.get(cls.__module__)
+    for part in cls.__qualname__.split("."):
+        obj = getattr(obj, part, None)
+    return obj is cls
+
+
 def all_box_classes() -> list[type[Box]]:
     """Every concrete Box subclass defined in the flowgraph package, in a stable order."""
     # import every family file of flowgraph/boxes, even one its __init__ forgets
@@ -286,5 +295,6 @@ def all_box_classes() -> list[type[Box]]:
         cls = stack.pop()
         stack.extend(cls.__subclasses__())
         if cls.__module__.startswith("flowgraph.") and not inspect.isabstract(cls):
-            found[f"{cls.__module__}.{cls.__qualname__}"] = cls
+            if _defined_in_module(cls):  # (not a class of a doctest, still held in a cache)
+                found[f"{cls.__module__}.{cls.__qualname__}"] = cls
     return [found[k] for k in sorted(found)]

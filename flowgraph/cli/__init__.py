@@ -102,8 +102,9 @@ def _main(argv: Sequence[str] | None) -> int:
         print(f"flowgraph {args.command}: error: {kind}: {_one_line(e)}", file=sys.stderr)
         return 1
     finally:
-        if previous is not None:
-            signal.signal(signal.SIGTERM, previous)
+        if previous is not None:  # the command line's own process: the work is done, so a
+            # SIGTERM from here to the exit changes nothing (it killed the process at -15)
+            signal.signal(signal.SIGTERM, previous if argv is not None else signal.SIG_IGN)
 
 
 def refuse_empty_values(args: argparse.Namespace, argv: list[str]) -> None:

@@ -302,3 +302,11 @@ def test_float32_in_float32_out(cls, rng):
             assert np.shape(g) == np.shape(x)
         else:
             assert g is None  # integer labels get no gradient
+
+
+def test_a_box_class_of_a_doctest_is_not_one_of_the_package():
+    namespace = {"__name__": "flowgraph.check.box", "fg": fg}
+    exec("class DoctestTanh(fg.Tanh):\n    pass", namespace)  # as doctest runs an example
+    kept = namespace["DoctestTanh"]  # (alive, as a cache keyed by class would keep it)
+    assert kept.__module__ == "flowgraph.check.box"
+    assert kept not in all_box_classes()
