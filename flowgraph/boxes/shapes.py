@@ -314,18 +314,8 @@ class Reshape(Box):
     def bprop(self, inputs, y, grad_y):
         return (np.reshape(grad_y, np.shape(inputs[0])),)
 
-    def fprop_kernel(self, inputs, out):
-        """The same reshape, to the shape these inputs' shape gives (a view, as fprop's)."""
-        x = inputs[0]
-        if type(x) is not np.ndarray:
-            return None
-        shape, reshape = self.fprop(x).shape, np.reshape
-        return lambda x: reshape(x, shape)
-
-    def bprop_kernel(self, inputs, y, grad_y, needs, out):
-        """The same reshape of grad_y to x's shape."""
-        shape, reshape = np.shape(inputs[0]), np.reshape
-        return lambda inputs, y, grad_y: (reshape(grad_y, shape),)
+    fprop_kernel = Flatten.fprop_kernel  # (the same reshape to fprop's shape)
+    bprop_kernel = Flatten.bprop_kernel
 
     def fprop_jvp(self, inputs, tangents, y):
         """R{y} = reshape(R{x})."""
