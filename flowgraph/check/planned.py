@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from ..core import Box, Outer
-from ..step.plan import bprop_method, kernels_of, takes_out
+from ..step.calls import bprop_method, kernels_of, takes_out
 from .differences import is_float
 from .paths import needs_patterns
 from .report import PathCheck

@@ -19,7 +19,8 @@ from typing import Any
 
 from ..core.node import Node
 from .code import plan_code
-from .plan import StepPlan, fold_sgd_update
+from .fold import fold_sgd_update
+from .plan import StepPlan
 
 __all__ = ["StepPlan", "step_plan", "plan_code", "fold_sgd_update"]
 

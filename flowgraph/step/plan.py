@@ -49,17 +49,17 @@ rounding only (alpha is multiplied inside the product).
 from __future__ import annotations
 
 import functools
-import inspect
 from collections.abc import Mapping
 from operator import attrgetter
 from typing import Any
 
 import numpy as np
 
-from ..core.box import Box
 from ..core.node import Input, Node, Parameter
 from ..core.rank1 import Outer
 from ..errors import BoxError, FlowgraphError, NonFiniteError
+from .calls import bprop_method, kernels_of, takes_out
+from .fold import fold_sgd_update
 
 __all__ = ["StepPlan", "bprop_method", "fold_sgd_update", "kernels_of", "takes_out"]
 
@@ -67,77 +67,6 @@ SMALL = 256  # without a kernel, values of fewer elements are made afresh: out= 
 _value = attrgetter("value")
 _shape_dtype = attrgetter("shape", "dtype")
 _ndarray = np.ndarray
-
-
-@functools.cache
-def takes_out(fn: Any) -> bool:
-    """Whether the method ``fn`` (of a box class) takes an ``out=`` argument."""
-    try:
-        return "out" in inspect.signature(fn).parameters
-    except (TypeError, ValueError):  # a builtin or an odd callable: no
-        return False
-
-
-def bprop_method(box: Box) -> tuple[Any, bool, bool]:
-    """(the bound method the plan calls for ``box``'s gradients, whether it takes ``needs``,
-    whether it takes ``out``): ``bprop_needed`` where the box defines a fast path, else
-    ``bprop``, as ``Graph.bprop`` calls them."""
-    cls = type(box)
-    if cls.bprop_needed is not Box.bprop_needed:
-        return box.bprop_needed, True, takes_out(cls.bprop_needed)
-    return box.bprop, False, takes_out(cls.bprop)
-
-
-@functools.cache
-def _blas_gemm(dtype_char: str) -> Any:
-    """SciPy's BLAS ``sgemm``/``dgemm`` (the ``fast`` extra), or None without SciPy."""
-    try:
-        from scipy.linalg import blas
-    except ImportError:
-        return None
-    return {"f": blas.sgemm, "d": blas.dgemm}.get(dtype_char)
-
-
-def fold_sgd_update(W: np.ndarray, alpha: float, grad_a: np.ndarray, h: np.ndarray) -> None:
-    """W <- W - alpha grad_a^T h in place: Linear's grad_W = grad_a^T h and plain SGD's update
-    in one product, ``gemm`` with beta = 1 writing into W (NumPy without SciPy). For one
-    example the rank-1 update SGD makes of Linear's factors (BLAS ``ger``): the same bits as
-    the unfolded step."""
-    if grad_a.shape[0] == 1:
-        Outer(grad_a[0], h[0]).subtract_from(W, alpha)
-        return
-    gemm = _blas_gemm(W.dtype.char) if W.flags.c_contiguous else None
-    if gemm is not None and h.dtype == grad_a.dtype == W.dtype:
-        # in Fortran order W^T (in, out) is W's memory: W^T <- W^T - alpha h^T grad_a
-        c = gemm(-alpha, h.T, grad_a.T, beta=1.0, c=W.T, trans_b=1, overwrite_c=1)
-        if c.base is not W and c is not W.T:  # BLAS worked on a copy (not for contiguous W)
-            W[...] = c.T
-        return
-    W -= alpha * (grad_a.T @ h)
-
-
-def _owner(cls: type, name: str) -> type:
-    """The class of ``cls``'s MRO that defines the method ``name``."""
-    return next(c for c in cls.__mro__ if name in c.__dict__)
-
-
-def kernels_of(cls: Any) -> tuple[bool, bool]:
-    """(whether the plan may ask ``cls`` for an fprop kernel, for a bprop kernel): where the
-    class defines one at or below the class whose fprop (bprop and bprop_needed) it mirrors,
-    so that a subclass that redefines the math without its kernels gets none."""
-    return _kernel_flags(cls)
-
-
-@functools.cache
-def _kernel_flags(cls: Any) -> tuple[bool, bool]:
-    f = cls.fprop_kernel is not Box.fprop_kernel and issubclass(
-        _owner(cls, "fprop_kernel"), _owner(cls, "fprop")
-    )
-    b = cls.bprop_kernel is not Box.bprop_kernel
-    if b:
-        own = _owner(cls, "bprop_kernel")
-        b = issubclass(own, _owner(cls, "bprop")) and issubclass(own, _owner(cls, "bprop_needed"))
-    return f, b
 
 
 class _Kernels:
@@ -387,7 +316,7 @@ class StepPlan:
         SGD or None, the needs, the buffers its kernel writes into or None). A gradient's
         buffer is made like the value it differentiates."""
         steps = []
-        for (node, needs), (method, takes_needs, takes_out) in zip(self.bplan, self.bprop_calls):
+        for (node, needs), (method, takes_needs, wants_out) in zip(self.bplan, self.bprop_calls):
             fold, needs = self.fold_of(node, needs) if self.folded else (None, needs)
             kernel = self.kernels and kernels_of(type(node.box))[1]
             kout = None
@@ -397,7 +326,7 @@ class StepPlan:
                     for c, k in zip(node.children, needs)
                 )
             kw = {}
-            if takes_out:
+            if wants_out:
                 kw["out"] = kout if kout is not None else tuple(
                     self.gradient_buffer(bufs, node, c, self.small) if k else None
                     for c, k in zip(node.children, needs)

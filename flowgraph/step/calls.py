@@ -1,0 +1,55 @@
+"""What a box offers a step plan: which method gives its gradients, whether it takes
+``out=``, and whether the plan may ask it for kernels (:mod:`flowgraph.step.plan`)."""
+
+from __future__ import annotations
+
+import functools
+import inspect
+from typing import Any
+
+from ..core.box import Box
+
+__all__ = ["takes_out", "bprop_method", "kernels_of"]
+
+
+@functools.cache
+def takes_out(fn: Any) -> bool:
+    """Whether the method ``fn`` (of a box class) takes an ``out=`` argument."""
+    try:
+        return "out" in inspect.signature(fn).parameters
+    except (TypeError, ValueError):  # a builtin or an odd callable: no
+        return False
+
+
+def bprop_method(box: Box) -> tuple[Any, bool, bool]:
+    """(the bound method the plan calls for ``box``'s gradients, whether it takes ``needs``,
+    whether it takes ``out``): ``bprop_needed`` where the box defines a fast path, else
+    ``bprop``, as ``Graph.bprop`` calls them."""
+    cls = type(box)
+    if cls.bprop_needed is not Box.bprop_needed:
+        return box.bprop_needed, True, takes_out(cls.bprop_needed)
+    return box.bprop, False, takes_out(cls.bprop)
+
+
+def _owner(cls: type, name: str) -> type:
+    """The class of ``cls``'s MRO that defines the method ``name``."""
+    return next(c for c in cls.__mro__ if name in c.__dict__)
+
+
+def kernels_of(cls: Any) -> tuple[bool, bool]:
+    """(whether the plan may ask ``cls`` for an fprop kernel, for a bprop kernel): where the
+    class defines one at or below the class whose fprop (bprop and bprop_needed) it mirrors,
+    so that a subclass that redefines the math without its kernels gets none."""
+    return _kernel_flags(cls)  # (typed here: mypy takes a class for no Hashable)
+
+
+@functools.cache
+def _kernel_flags(cls: Any) -> tuple[bool, bool]:
+    f = cls.fprop_kernel is not Box.fprop_kernel and issubclass(
+        _owner(cls, "fprop_kernel"), _owner(cls, "fprop")
+    )
+    b = cls.bprop_kernel is not Box.bprop_kernel
+    if b:
+        own = _owner(cls, "bprop_kernel")
+        b = issubclass(own, _owner(cls, "bprop")) and issubclass(own, _owner(cls, "bprop_needed"))
+    return f, b
