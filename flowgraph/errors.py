@@ -41,3 +41,8 @@ class DataError(FlowgraphError, ValueError):
 
 class ModelError(FlowgraphError, ValueError):
     """A Model asked for something its graph does not have (a classification output, an Input)."""
+
+
+class JVPError(FlowgraphError, ValueError):
+    """Forward mode cannot run: a box without forward-mode rules, a tangent of the wrong shape,
+    or a tangent for a node that is not an Input or a Parameter of the graph."""

@@ -96,7 +96,7 @@ def _fprop_checks(box: Box, xs: list[Any], n: int | None,
     if takes_out(type(box).fprop) and buffer is not None:
         got = _call(box.fprop, *xs, out=buffer)
         checks.append(_run("fprop(out=)", (), n, ["output"], got, [out], "fprop"))
-    kernel = box.fprop_kernel(xs, buffer) if kernels_of(type(box))[0] else None
+    kernel = box.fprop_kernel(xs, buffer) if kernels_of(type(box))[0] else None  # type: ignore[attr-defined]
     if kernel is not None:
         checks.append(_run("fprop_kernel", (), n, ["output"], _call(kernel, *xs), [out], "fprop"))
         other = _other(xs, rng)
@@ -132,7 +132,7 @@ def _bprop_checks(box: Box, xs: list[Any], n: int | None, needs: tuple[bool, ...
         checks.append(_run(what, needs, n, names, got, ref, method.__name__))
     kernel = None
     if kernels_of(type(box))[1]:
-        kernel = box.bprop_kernel(list(xs), out, G, needs, _buffers(xs, needs))
+        kernel = box.bprop_kernel(list(xs), out, G, needs, _buffers(xs, needs))  # type: ignore[attr-defined]
     if kernel is None:
         return checks
     got = _call(kernel, list(xs), out, G)

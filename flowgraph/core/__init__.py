@@ -2,10 +2,11 @@
 
 Read in this order: box.py (a box is math), node.py (nodes, and the operators that make
 them), graph.py (the Graph that orders, accumulates and plans), block.py (a graph used as a
-box), forward.py (the forward-mode sweep), rank1.py (the one rank-1 fast path); then, for
-issues beyond the lecture, static.py (shapes known before fprop) and state.py (randomness,
-modes and buffers as leaves). The planned step, an optimisation of the same loop, is not part
-of the core: :mod:`flowgraph.step`.
+box), forward.py (the forward-mode sweep), rank1.py (the one rank-1 fast path). What the core
+calls in one line and a reader of the lecture may skip (node names, error sentences, shapes
+before fprop, the leaves of randomness and state, a Block's kept values) is
+:mod:`flowgraph.machinery`; the planned step, an optimisation of the same loops,
+:mod:`flowgraph.step`.
 """
 
 # isort: off

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import copy
-import weakref
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
 from ..errors import GraphError
+from ..machinery.uses import Uses
 from .box import Box
 from .graph import Graph
 from .node import Input, Node
@@ -23,69 +23,6 @@ class _has_jvp:  # noqa: N801 (used as a method name)
         if obj is None:
             return lambda: True
         return lambda: all(n.box.has_jvp() for n in obj._inner_boxes())  # type: ignore[union-attr]
-
-
-class _Use:
-    """The inner graph's state after one use's fprop: its stamp and the values of the nodes it
-    fed or computed. The arrays that identify the use (its inputs and outputs, which the outer
-    graph holds) are held weakly and put back from there, so the outer graph letting go of
-    them drops the entry: the cache never keeps a step's arrays alive into the next."""
-
-    __slots__ = ("stamp", "values", "links", "inputs", "outputs", "taken", "copies", "__weakref__")
-
-    def __init__(self, stamp, values, links, inputs, outputs):
-        self.stamp, self.values, self.links = stamp, values, links
-        self.inputs, self.outputs = inputs, outputs  # weakrefs (arrays) or the objects (numbers)
-        self.taken: set[int] = set()  # the outputs (parts) whose fprop returned this use's value
-        self.copies: list | None = None  # the inputs' contents, while other parts may take it
-
-    def same_inputs(self, inputs) -> bool:
-        return all(
-            (r() if type(r) is weakref.ReferenceType else r) is x
-            for r, x in zip(self.inputs, inputs)
-        )
-
-    def live_outputs(self) -> list | None:
-        outs = [r() for r in self.outputs]
-        return None if any(o is None for o in outs) else outs
-
-
-class _Uses:
-    """What the uses of one Block computed (shared by its parts, one per inner output): each
-    use's :class:`_Use` by the ids of its output arrays (for bprop and forward mode), and, for
-    several outputs, by the ids of its input arrays while other parts may still take it."""
-
-    def __init__(self):
-        self.by_output: dict[int, _Use] = {}
-        self.pending: dict[tuple[int, ...], _Use] = {}
-
-    def forget(self, use: _Use, out_ids: tuple[int, ...], in_key: tuple[int, ...]):
-        """The callback dropping ``use`` when one of its arrays dies (it holds ``use`` weakly:
-        the entry, its weakrefs and this callback make no cycle)."""
-        use_ref = weakref.ref(use)
-
-        def forget(_ref):
-            entry = use_ref()
-            if entry is None:
-                return
-            for k in out_ids:
-                if self.by_output.get(k) is entry:
-                    del self.by_output[k]
-            if self.pending.get(in_key) is entry:
-                del self.pending[in_key]
-
-        return forget
-
-    def __len__(self) -> int:
-        """How many uses' values are kept."""
-        return len({id(u) for u in self.by_output.copy().values()})
-
-    # a copied or pickled block starts with no values kept (weakrefs are not copied)
-    def __getstate__(self) -> dict:
-        return {"kept": 0}  # (not empty: an empty state would skip __setstate__)
-
-    def __setstate__(self, state: dict) -> None:
-        self.__init__()  # type: ignore[misc]  # unpickled: a fresh, empty table
 
 
 class Block(Box):
@@ -102,14 +39,9 @@ class Block(Box):
             the chain rule through the inner boxes, for each inner Input x
 
     The uses share one inner graph. Each fprop keeps the inner values it computed for its
-    use, keyed by the use's input and output arrays and held only while those live (weak
-    references: an entry goes with the outer graph's values, at its next fprop). bprop,
-    fprop_jvp and bprop_jvp put the use's values back into the inner graph with the stamp of
-    the fprop that computed them, so they never compute the inner graph again; only a use
-    whose output is no fresh array (a NumPy scalar, an input, a constant), or a bprop given
-    other arrays than its fprop made, computes it again. The other output nodes of a use take
-    the values its first output computed while the input arrays are the same objects holding
-    the same numbers (a Parameter is updated in place between steps).
+    use, so that bprop and forward mode put them back instead of computing the inner graph
+    again (:mod:`flowgraph.machinery.uses`, held only while the outer graph holds the use's
+    arrays); the other output nodes of a use take the values its first output computed.
     """
 
     arity: int | None
@@ -146,10 +78,8 @@ class Block(Box):
         self.graph, self.inputs, self.name = graph, inputs, name
         self.arity, self.input_names = len(inputs), tuple(x.name for x in inputs)
         self.index = 0  # the inner output this box computes; Block.output(i) for the others
-        self._uses = _Uses()  # what each use computed, shared by the parts
-        stamped = graph.stamped  # the nodes an fprop feeds or computes, as it stamps them
-        slot = {id(n): i for i, n in enumerate(stamped)}  # by identity: == on nodes makes masks
-        self._input_slots = [(slot[id(x)], k) for k, x in enumerate(inputs)]
+        slot = {id(n): i for i, n in enumerate(graph.stamped)}  # by identity (== makes masks)
+        self._uses = Uses(len(graph.outputs), [(slot[id(x)], k) for k, x in enumerate(inputs)])
         is_input = {id(x) for x in inputs}
         self._constants = [n for n in graph.order if n.box is None and id(n) not in is_input]
         parts = [self] + [copy.copy(self) for _ in graph.outputs[1:]]
@@ -195,79 +125,23 @@ class Block(Box):
 
     # -- the math: the inner graph's ---------------------------------------------------------
     def fprop(self, *inputs):
-        uses = self._uses
-        if len(self._parts) > 1:  # another output of this use may have computed it already
-            use = uses.pending.get(tuple(map(id, inputs)))
-            if use is not None and self.index not in use.taken and self._unchanged(use, inputs):
-                outs = use.live_outputs()
-                if outs is not None:
-                    self._take(use, inputs)
-                    return outs[self.index]
+        taken = self._uses.taken(inputs, self.index)  # computed by another output of this use
+        if taken is not None:
+            return taken
         self.graph.fprop(dict(zip(self.inputs, inputs)))
         outs = [o.value for o in self.graph.outputs]
-        self._keep(inputs, outs)
+        held = {id(c.value) for c in self._constants}
+        self._uses.keep(inputs, outs, held, self.graph.fprop_state, self.index)
         return outs[self.index]
-
-    def _unchanged(self, use: _Use, inputs) -> bool:
-        """The same input arrays, with the same contents (a Parameter is updated in place)."""
-        return use.same_inputs(inputs) and all(
-            np.array_equal(c, x) if isinstance(x, np.ndarray) else True
-            for c, x in zip(use.copies or (), inputs)
-        )
-
-    def _take(self, use: _Use, inputs) -> None:
-        use.taken.add(self.index)
-        if len(use.taken) == len(self._parts):  # every output has its value: no more takers
-            use.copies = None
-            key = tuple(map(id, inputs))
-            if self._uses.pending.get(key) is use:
-                del self._uses.pending[key]
-
-    def _keep(self, inputs, outs) -> None:
-        """Keep the inner values of this fprop for this use's bprop, weakly keyed by the arrays
-        the outer graph holds (outputs that are fresh arrays; else nothing is kept)."""
-        in_ids = tuple(map(id, inputs))
-        out_ids = tuple(map(id, outs))
-        held = {id(c.value) for c in self._constants}.union(in_ids)
-        for o in outs:
-            if not isinstance(o, np.ndarray) or id(o) in held:
-                return  # a NumPy scalar, an input or a constant: bprop computes it again
-        stamp, values = self.graph.fprop_state()
-        for pos, _ in self._input_slots:
-            values[pos] = None  # put back from bprop's inputs
-        out_pos = {i: k for k, i in enumerate(out_ids)}
-        links = []
-        for pos, v in enumerate(values):
-            k = out_pos.get(id(v))
-            if k is not None:  # an output (or a node whose value is one): held weakly
-                links.append((pos, k))
-                values[pos] = None
-        use = _Use(stamp, values, links, None, None)
-        forget = self._uses.forget(use, out_ids, in_ids)
-        use.outputs = [weakref.ref(o, forget) for o in outs]
-        use.inputs = [weakref.ref(x, forget) if isinstance(x, np.ndarray) else x for x in inputs]
-        for i in out_ids:
-            self._uses.by_output[i] = use
-        if len(self._parts) > 1:
-            use.taken.add(self.index)
-            use.copies = [np.array(x) if isinstance(x, np.ndarray) else x for x in inputs]
-            self._uses.pending[in_ids] = use
 
     def _refresh(self, inputs, output) -> Node:
         """The inner output node, the inner graph holding the values of this use: those its
         fprop kept, put back with that fprop's stamp (or, where none were kept, computed)."""
         out = self.graph.outputs[self.index]
-        use = self._uses.by_output.get(id(output))
-        if use is not None and use.same_inputs(inputs):
-            outs = use.live_outputs()
-            if outs is not None and outs[self.index] is output:
-                values = list(use.values)
-                for pos, k in self._input_slots:
-                    values[pos] = inputs[k]
-                for pos, k in use.links:
-                    values[pos] = outs[k]
-                self.graph.restore_fprop_state(use.stamp, values)
-                return out
+        state = self._uses.state_of(inputs, output, self.index)
+        if state is not None:
+            self.graph.restore_fprop_state(*state)
+            return out
         current = all(x.value is v for x, v in zip(self.inputs, inputs))
         if not (current and out.value is output):
             self.graph.fprop(dict(zip(self.inputs, inputs)))

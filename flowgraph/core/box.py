@@ -13,40 +13,11 @@ from typing import Any
 import numpy as np
 
 from ..errors import GraphError
+from ..machinery.broadcast import grad_like, unbroadcast
+from ..machinery.static import probe
 from .node import Node
-from .static import probe
 
-
-def unbroadcast(grad: np.ndarray, shape: Sequence[int]) -> np.ndarray:
-    """The gradient of a child of shape ``shape`` that NumPy broadcast to ``grad.shape``:
-    ``grad`` summed over the leading axes the child lacks and over the axes where it has
-    length 1 (each element was used once per copy; the chain rule sums over the copies).
-    A float16 gradient is summed in float32 and rounded once, back to float16."""
-    shape = tuple(shape)
-    if np.shape(grad) == shape:
-        return grad
-    grad = np.asarray(grad)
-    dtype = grad.dtype
-    work = np.float32 if dtype == np.float16 else None
-    lead = grad.ndim - len(shape)
-    if lead:
-        grad = np.add.reduce(grad, axis=tuple(range(lead)), dtype=work)
-    ones = tuple(i for i, n in enumerate(shape) if n == 1 and grad.shape[i] != 1)
-    if ones:
-        grad = np.add.reduce(grad, axis=ones, keepdims=True, dtype=work)
-    return grad.reshape(shape).astype(dtype, copy=False)
-
-
-def grad_like(grad: np.ndarray, x: np.ndarray) -> np.ndarray:
-    """A gradient (or a tangent) ``grad`` of x's shape in the dtype of x, the value it belongs
-    to, when x is a float array: under mixed precision a float16 parameter meeting float64
-    data gets a float16 gradient, the dtype of the value it updates. An integer or
-    Python-number x (data, a constant) keeps the float array NumPy computed: rounding it to
-    integers would be a wrong number."""
-    dtype = getattr(x, "dtype", None)
-    if dtype is None or dtype.kind != "f" or getattr(grad, "dtype", dtype) == dtype:
-        return grad
-    return np.asarray(grad).astype(dtype)
+__all__ = ["Box", "NoGradient", "unbroadcast", "grad_like"]  # (the box files' two helpers)
 
 
 class Box:
@@ -67,8 +38,7 @@ class Box:
       bprop (forward mode: ``flowgraph.jvp`` and the exact Hessian-vector product), checked by
       ``flowgraph.check_jvp`` and, for every box of the package, by the test suite;
     * optionally ``fprop_kernel`` and ``bprop_kernel``: the same arithmetic without the checks
-      of shapes and dtypes, for the later steps of a step plan (``out=`` buffers bound),
-      held to fprop and bprop_needed by the checker.
+      of shapes and dtypes, for the planned step (:mod:`flowgraph.step.calls`).
 
     Class attributes: ``arity`` (number of children, or ``None`` for any number of at least
     ``min_arity``) and ``input_names`` (used in error messages and checker reports).
@@ -105,34 +75,6 @@ class Box:
         definition the checker verifies and the tests hold every fast path to. By default it
         is ``bprop``."""
         return self.bprop(inputs, output, grad_output)
-
-    # -- the step plan's kernels (optional): the same arithmetic, without the checks ----------
-    def fprop_kernel(self, inputs: Sequence[Any], out: Any) -> Any:
-        """A function ``kernel(*inputs) -> output`` that a Graph's step plan
-        (:mod:`flowgraph.step.plan`) calls instead of ``fprop`` at the later steps of the
-        shapes and dtypes of ``inputs``, values that ``fprop`` has just accepted: fprop's
-        operations in fprop's order (so the same bits), written into ``out`` (the plan's
-        buffer of the output's shape and dtype), without the checks that depend on shapes and
-        dtypes only. What depends on the values themselves (labels in range) is still
-        checked, and raises as fprop raises. None (the default): the plan calls ``fprop``.
-        A kernel keeps no state beyond ``out`` and what its signature fixes; the checker
-        holds it to ``fprop`` (:func:`flowgraph.check_box`)."""
-        return None
-
-    def bprop_kernel(
-        self,
-        inputs: Sequence[Any],
-        output: Any,
-        grad_output: Any,
-        needs: Sequence[bool],
-        out: Sequence[Any],
-    ) -> Any:
-        """Likewise for ``bprop_needed(inputs, output, grad_output, needs)``: a function
-        ``kernel(inputs, output, grad_output) -> tuple`` with one gradient per input (None
-        where ``needs`` is False), each in its input's shape and dtype, written into ``out``
-        (one buffer or None per input) with the operations of ``bprop_needed``. None (the
-        default): the plan calls ``bprop_needed``."""
-        return None
 
     # -- forward mode (optional): the directional derivatives, for exact Hessian-vector products
     def fprop_jvp(

@@ -31,16 +31,12 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from ..errors import FlowgraphError
+from ..errors import FlowgraphError, JVPError
+from ..machinery.tangents import no_rules_message, tangent_leaves, tangent_seed
 from .graph import Graph
-from .node import Input, Node, Parameter
+from .node import Node
 
 __all__ = ["jvp", "JVPResult", "JVPError"]
-
-
-class JVPError(FlowgraphError, ValueError):
-    """Forward mode cannot run: a box without forward-mode rules, a tangent of the wrong shape,
-    or a tangent for a node that is not an Input or a Parameter of the graph."""
 
 
 class JVPResult(NamedTuple):
@@ -85,25 +81,6 @@ def boxes_without_jvp(
     ]
 
 
-def _no_rules_message(nodes: Sequence[Node]) -> str:
-    kinds = sorted({type(n.box).__name__ for n in nodes})
-    where = ", ".join(n.describe() for n in nodes[:5]) + (" ..." if len(nodes) > 5 else "")
-    return (
-        f"box {' / '.join(kinds)} defines no forward-mode rules (fprop_jvp and bprop_jvp), "
-        f"needed at node(s) {where}: write them next to its bprop"
-    )
-
-
-def _check_rule_result(node: Node, what: str, value: Any, expected: tuple) -> np.ndarray:
-    value = np.asarray(value)
-    if value.shape != expected:
-        raise JVPError(
-            f"{what} of node {node.describe()} returned shape {value.shape}, but the node's "
-            f"value has shape {expected}"
-        )
-    return value
-
-
 def forward_tangents(graph: Graph, seeds: Mapping[int, np.ndarray]) -> dict[int, np.ndarray]:
     """R{u} for every node that depends on a seeded leaf, after ``graph.fprop``.
 
@@ -118,7 +95,7 @@ def forward_tangents(graph: Graph, seeds: Mapping[int, np.ndarray]) -> dict[int,
         if all(r is None for r in Rin):
             continue
         if not node.box.has_jvp():
-            raise JVPError(_no_rules_message([node]))
+            raise JVPError(no_rules_message([node]))
         Rin = [_zeros_like(c.value) if r is None else r for c, r in zip(node.children, Rin)]
         try:
             out = node.box.fprop_jvp([c.value for c in node.children], Rin, node.value)
@@ -131,37 +108,14 @@ def forward_tangents(graph: Graph, seeds: Mapping[int, np.ndarray]) -> dict[int,
             )
             msg = f"fprop_jvp of node {node.describe()} on inputs {shapes} failed: {e}"
             raise JVPError(msg) from e
-        R[id(node)] = _check_rule_result(node, "fprop_jvp", out, np.shape(node.value))
+        out = np.asarray(out)
+        if out.shape != np.shape(node.value):
+            raise JVPError(
+                f"fprop_jvp of node {node.describe()} returned shape {out.shape}, but the "
+                f"node's value has shape {np.shape(node.value)}"
+            )
+        R[id(node)] = out
     return R
-
-
-def _resolve_leaf(graph: Graph, key: Any) -> Node:
-    leaves = [n.name for n in graph.order if isinstance(n, (Input, Parameter))]
-    if isinstance(key, str):
-        node = graph.nodes.get(key)
-        if node is None:
-            raise JVPError(
-                f"tangents name {key!r}, which is no node of this graph "
-                f"(its Inputs and Parameters: {leaves})"
-            )
-    elif isinstance(key, Node):
-        if key not in graph:
-            raise JVPError(
-                f"tangents hold node {key.describe()}, which is not in this graph "
-                f"(its Inputs and Parameters: {leaves})"
-            )
-        node = key
-    else:
-        raise JVPError(
-            f"tangents must map Inputs or Parameters (nodes or names) to arrays; got a key of "
-            f"type {type(key).__name__}"
-        )
-    if not isinstance(node, (Input, Parameter)):
-        raise JVPError(
-            f"a tangent is given for {node.describe()}, a box's output: tangents are given for "
-            f"the leaves only (Inputs and Parameters: {leaves}); its own tangent follows from them"
-        )
-    return node
 
 
 def jvp(
@@ -198,38 +152,12 @@ def jvp(
         # a Model (duck-typed: the core knows no Model): its raw data become x' through its
         # preprocessing, as for every Model method and hvp
         feed = as_feed(feed, graph="all", what="jvp")
-    if not isinstance(tangents, Mapping):
-        raise JVPError(
-            f"tangents must be a dict from Inputs/Parameters (or names) to arrays, "
-            f"got {type(tangents).__name__}"
-        )
-    leaves: dict[int, tuple[Node, Any]] = {}
-    for key, t in tangents.items():
-        node = _resolve_leaf(g, key)
-        if id(node) in leaves:
-            raise JVPError(f"two tangents are given for {node.describe()} (by node and by name)")
-        leaves[id(node)] = (node, t)
+    leaves = tangent_leaves(g, tangents)  # {id: (leaf, tangent)}, each leaf once
     missing = boxes_without_jvp(g, [n for n, _ in leaves.values()])
     if missing:
-        raise JVPError(_no_rules_message(missing) + " (or differentiate by finite differences)")
+        raise JVPError(no_rules_message(missing) + " (or differentiate by finite differences)")
     values = g.fprop(feed)
-    seeds: dict[int, np.ndarray] = {}
-    for node, t in leaves.values():
-        value = node.value
-        if not np.issubdtype(np.asarray(value).dtype, np.floating):
-            raise JVPError(
-                f"{node.describe()} holds {np.asarray(value).dtype} values (labels?): it has no "
-                "tangent; give tangents for floating-point Inputs and Parameters only"
-            )
-        t = np.asarray(t)
-        if not np.issubdtype(t.dtype, np.floating):
-            t = t.astype(value.dtype)
-        if t.shape != np.shape(value):
-            raise JVPError(
-                f"the tangent of {node.describe()} has shape {t.shape}, but its value has shape "
-                f"{np.shape(value)}: a tangent has the shape of what it moves"
-            )
-        seeds[id(node)] = t
+    seeds = {i: tangent_seed(node, t) for i, (node, t) in leaves.items()}  # shapes checked
     R = forward_tangents(g, seeds)
     outs = [R[id(o)] if id(o) in R else _zeros_like(o.value) for o in g.outputs]
     if g.single_output:

@@ -19,10 +19,12 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import BoxError, FeedError, FlowgraphError, GraphError, NonFiniteError
+from ..errors import FeedError, GraphError, NonFiniteError
+from ..machinery import messages
+from ..machinery.names import name_nodes
+from ..machinery.state import StateLeaves, ordered_with_updates
 from .node import Input, Node, Parameter
 from .rank1 import Outer
-from .state import StateLeaves, ordered_with_updates
 
 Plan = list[tuple[Node, tuple[bool, ...]]]  # (node, which children need a gradient), reversed
 
@@ -60,34 +62,6 @@ def _topological_order(outputs: Sequence[Node]) -> list[Node]:
     return order
 
 
-def _shapes(values: Iterable[Any]) -> str:
-    return ", ".join(
-        f"{np.shape(v)} {getattr(v, 'dtype', type(v).__name__)}" if v is not None else "None"
-        for v in values
-    )
-
-
-def _augment(error: Exception, node: Node, stage: str, values: Sequence[Any]) -> Exception:
-    names = [node.box.input_name(i) for i in range(len(values))] if node.box else []
-    shapes = ", ".join(f"{n}={np.shape(v)}" for n, v in zip(names, values))
-    msg = f"{stage} of node {node.describe()} on inputs {shapes} failed: {error}"
-    if isinstance(error, FlowgraphError):
-        new = type(error)(msg)
-    else:
-        new = BoxError(msg)
-    return new
-
-
-def _wrong_shape(node: Node, child: Node, grad: Any) -> BoxError:
-    shape = grad.shape if type(grad) is Outer else np.shape(grad)
-    return BoxError(
-        f"bprop of node {node.describe()} returned a gradient of shape {shape} for "
-        f"its child {child.describe()}, whose value has shape {np.shape(child.value)}: a "
-        "gradient has the shape of what it differentiates (sum it over the axes that fprop "
-        "broadcast)"
-    )
-
-
 class Graph(StateLeaves):
     """A flow graph: the nodes reachable from ``outputs``, sorted topologically once.
 
@@ -104,7 +78,7 @@ class Graph(StateLeaves):
     and ``bprop()`` (of the first output, no ``wrt``) run that plan (:mod:`flowgraph.step`,
     kept in ``step_plans``): the same numbers, the values and gradients in buffers reused
     from step to step (and so overwritten at the next step).
-    ``randoms``, ``modes``, ``buffers``: :mod:`.state`.
+    ``randoms``, ``modes``, ``buffers``: :mod:`flowgraph.machinery.state`.
     """
 
     def __init__(self, outputs: Node | Sequence[Node], *, check_finite: bool = False):
@@ -120,7 +94,7 @@ class Graph(StateLeaves):
         self.check_finite = check_finite
         self._planned: Any = None  # a StepPlan (flowgraph.step): fprop and bprop() run it
         self.order: list[Node] = ordered_with_updates(outs, _topological_order)
-        self._name_nodes()
+        name_nodes(self.order)  # tanh1, linear2, ... (machinery.names)
         self.nodes: dict[str, Node] = {n.name: n for n in self.order}  # type: ignore[misc]
         self.inputs: list[Input] = [n for n in self.order if isinstance(n, Input)]
         self.parameters: list[Parameter] = [n for n in self.order if isinstance(n, Parameter)]
@@ -149,46 +123,6 @@ class Graph(StateLeaves):
                 f"(graph.planned = fg.step_plan(graph)), not {plan!r}"
             )
         self._planned = plan
-
-    # -- construction ----------------------------------------------------------------------
-    def _name_nodes(self) -> None:
-        """Check that given names are unique and name the other nodes ``tanh1``, ``linear2``...
-
-        A name another Graph gave a node is kept unless it clashes here (two graphs built
-        separately may each have named a different node ``linear1``); then the node is
-        renamed, as the names users give always win.
-        """
-        taken: dict[str, Node] = {}
-        for n in self.order:
-            if n.name is not None and not n.auto_named:
-                if n.name in taken and taken[n.name] is not n:
-                    raise GraphError(
-                        f"two nodes are named {n.name!r}: {taken[n.name].describe()} and "
-                        f"{n.describe()}; names must be unique within a graph"
-                    )
-                taken[n.name] = n
-        to_name: list[Node] = []
-        for n in self.order:
-            if n.name is None:
-                to_name.append(n)
-            elif n.auto_named:
-                if n.name in taken:
-                    to_name.append(n)
-                else:
-                    taken[n.name] = n
-        counters: dict[str, int] = {}
-        for n in to_name:
-            base = type(n.box).__name__.lower() if n.box is not None else n.kind
-            i = counters.get(base, 0)
-            while True:
-                i += 1
-                candidate = f"{base}{i}"
-                if candidate not in taken:
-                    break
-            counters[base] = i
-            n.name = candidate
-            n.auto_named = True
-            taken[candidate] = n
 
     def __getitem__(self, name: str) -> Node:
         try:
@@ -235,7 +169,7 @@ class Graph(StateLeaves):
             return value if self.single_output else [o.value for o in self.outputs]
         self._stamp = None  # until this fprop succeeds, no bprop may use the nodes' values
         stamp = object()
-        self._feed(feed, stamp)
+        self.give_inputs(feed, stamp)
         self.fill_state_leaves(rng)  # the random keys and the mode (core.state)
         node = None
         try:
@@ -243,12 +177,12 @@ class Graph(StateLeaves):
                 node.value = node.box.fprop(*map(_value, node.children))  # type: ignore[union-attr]  # box_nodes: each has a box
                 node.fprop_stamp = stamp
                 if check:
-                    self.check_finite_value(node, node.value, "output")
+                    messages.refuse_non_finite(node, node.value, "output")
         except NonFiniteError:
             raise
         except Exception as e:  # add the node, the box and the shapes to any failure
             assert node is not None
-            raise _augment(e, node, "fprop", [c.value for c in node.children]) from e
+            raise messages.augment(e, node, "fprop", [c.value for c in node.children]) from e
         self._stamp = stamp
         if self.single_output:
             return self.outputs[0].value
@@ -280,8 +214,9 @@ class Graph(StateLeaves):
             n.fprop_stamp = stamp
         self._stamp = stamp
 
-    def _feed(self, feed: Mapping[Any, Any], stamp: object) -> None:
-        """Give each Input its value from ``feed`` (by node or by name), stamped ``stamp``."""
+    def give_inputs(self, feed: Mapping[Any, Any], stamp: object | None) -> None:
+        """Give each Input its value from ``feed`` (by node or by name), stamped ``stamp``
+        (also the step plan's way in)."""
         if type(feed) is not dict and not isinstance(feed, Mapping):
             raise FeedError(
                 f"feed must map Input nodes (or their names) to arrays, got {type(feed).__name__}"
@@ -291,58 +226,16 @@ class Graph(StateLeaves):
                 value = feed[inp]
             except KeyError:
                 if inp.name not in feed:
-                    raise FeedError(self._missing_feed_message(inp, feed)) from None
+                    raise messages.missing_feed(self.inputs, inp, feed) from None
                 value = feed[inp.name]
             inp.value = value if isinstance(value, _ndarray) else np.asarray(value)
             inp.fprop_stamp = stamp
         if len(feed) > len(self.inputs):
-            known = {i.name for i in self.inputs}
-            for key in feed:
-                if isinstance(key, str) and key not in known:
-                    raise FeedError(
-                        f"feed names {key!r}, which is not an Input of this graph "
-                        f"(inputs: {sorted(known)})"
-                    )
-                if isinstance(key, Node) and not any(key is i for i in self.inputs):
-                    raise FeedError(
-                        f"feed holds node {key.describe()}, which is not an Input of this graph "
-                        f"(inputs: {sorted(known)})"
-                    )
-
-    def give_inputs(self, feed: Mapping[Any, Any], stamp: object | None) -> None:
-        """The feed's values given to the Inputs, checked as by fprop (the step plan's hook)."""
-        self._feed(feed, stamp)
+            messages.check_feed_keys(self.inputs, feed)
 
     def accept_fprop(self, stamp: object | None) -> None:
         """The values are those of the fprop ``stamp`` (None: none) (the step plan's hook)."""
         self._stamp = stamp
-
-    def _missing_feed_message(self, inp: Input, feed: Mapping[Any, Any]) -> str:
-        names = [i.name for i in self.inputs]
-        msg = f"no value fed for Input {inp.name!r}; the graph's inputs are {names}"
-        if any(isinstance(k, Node) and k is not inp and k.name == inp.name for k in feed):
-            msg += (
-                f" (the feed holds another node named {inp.name!r}: one from another graph? "
-                "feed this graph's Input, or its name)"
-            )
-        return msg
-
-    @staticmethod
-    def check_finite_value(node: Node, value: Any, what: str) -> None:
-        """Raise a NonFiniteError naming ``node`` when ``value`` (its ``what``: its output, a
-        gradient) holds NaN or inf: the first bad index, and whether its inputs were finite."""
-        if not np.all(np.isfinite(value)):
-            arr = np.asarray(value)
-            bad = np.argwhere(~np.isfinite(arr))
-            first = tuple(int(i) for i in bad[0]) if arr.ndim else ()
-            children = [c.value for c in node.children]
-            finite_in = all(np.all(np.isfinite(c)) for c in children if c is not None)
-            cause = "its inputs are all finite" if finite_in else "one of its inputs is not finite"
-            raise NonFiniteError(
-                f"node {node.describe()}: {what} holds {len(bad)} non-finite value(s), first at "
-                f"index {first} = {arr[first] if arr.ndim else arr}; {cause} "
-                f"(input shapes: {_shapes(children)})"
-            )
 
     # -- backward: the lecture's loop, then the named steps it calls ----------------------------
     def bprop(
@@ -391,7 +284,7 @@ class Graph(StateLeaves):
             except NonFiniteError:
                 raise
             except Exception as e:  # add the node, the box and the shapes to any failure
-                raise _augment(e, node, "bprop", [c.value for c in children]) from e
+                raise messages.augment(e, node, "bprop", [c.value for c in children]) from e
             if type(grads) is not tuple or len(grads) != len(needs):
                 grads = self.gradient_tuple(node, grads)
             for child, need, grad in zip(children, needs, grads):
@@ -404,7 +297,7 @@ class Graph(StateLeaves):
                     grad = self.checked_gradient(node, child, grad)  # a wrong shape is an error
                 child.grad = grad if child.grad is None else child.grad + grad  # never in place
                 if check:
-                    self.check_finite_value(child, child.grad, f"gradient from {node.name}")
+                    messages.refuse_non_finite(child, child.grad, f"gradient from {node.name}")
         for t in unreached if complete else targets:  # a zero gradient, not None
             if getattr(t, "grad_outer", None) is None and t.grad is None:  # (keep factors)
                 t.grad = np.zeros_like(t.value)
@@ -501,14 +394,8 @@ class Graph(StateLeaves):
     def gradient_tuple(node: Node, grads: Any) -> Sequence[Any]:
         """``grads`` as bprop must return them: a tuple (or list) with one gradient per child
         of ``node``, else a BoxError saying what came back."""
-        n = len(node.children)
-        if not isinstance(grads, (tuple, list)) or len(grads) != n:
-            sized = isinstance(grads, (tuple, list))
-            what = f"{len(grads)} gradients" if sized else f"a {type(grads).__name__}"
-            raise BoxError(
-                f"bprop of node {node.describe()} returned {what} for its {n} children: "
-                "return a tuple with one gradient per child (None for a child without one)"
-            )
+        if not isinstance(grads, (tuple, list)) or len(grads) != len(node.children):
+            raise messages.wrong_gradients(node, grads)
         return grads
 
     @staticmethod
@@ -528,7 +415,7 @@ class Graph(StateLeaves):
                     return grad
             grad = grad.materialize()
         if np.shape(grad) != np.shape(child.value):
-            raise _wrong_shape(node, child, grad)
+            raise messages.wrong_shape(node, child, grad)
         return grad
 
     def resolve(self, ref: Node | str) -> Node:

@@ -18,8 +18,9 @@ from typing import Any
 import numpy as np
 
 from ..errors import GraphError
+from ..machinery.state import KEY_SIZE
+from ..machinery.static import leaf_probes, static_shape
 from .rank1 import Outer
-from .static import leaf_probes, static_shape
 
 __all__ = ["Node", "Input", "Parameter", "Constant", "RandomSource", "Mode", "Buffer", "as_node"]
 
@@ -46,7 +47,7 @@ class Node:
         self.fprop_stamp: object | None = None  # which Graph.fprop computed (or fed) its value
         self.value: Any = None
         self.grad: Any = None
-        self.probes: tuple[Any, Any] | None = None  # values at two batch sizes (core.static)
+        self.probes: tuple[Any, Any] | None = None  # values at two batch sizes (machinery.static)
 
     @property
     def shape(self) -> tuple[int | None, ...] | None:
@@ -313,8 +314,7 @@ class Constant(Node):
 
 
 # -- the leaves of randomness, mode and state (idea 2: everything a box reads is a child) -------
-#: the length of a random key: entropy for ``numpy.random.default_rng(key)``
-KEY_SIZE = 3
+# (filled by the Graph before each fprop: flowgraph/machinery/state.py)
 
 
 class RandomSource(Node):

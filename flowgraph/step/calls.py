@@ -1,5 +1,26 @@
 """What a box offers a step plan: which method gives its gradients, whether it takes
-``out=``, and whether the plan may ask it for kernels (:mod:`flowgraph.step.plan`)."""
+``out=``, and whether the plan may ask it for kernels (:mod:`flowgraph.step.plan`).
+
+A box may define two optional methods for the plan, in its own file beside its fprop and
+bprop (:class:`~flowgraph.core.box.Box` does not define them; the checker holds both to the
+box's own methods, bit for bit, :func:`flowgraph.check_box`):
+
+``fprop_kernel(inputs, out) -> kernel or None``
+    A function ``kernel(*inputs) -> output`` that the plan calls instead of ``fprop`` at the
+    later steps of the shapes and dtypes of ``inputs``, values that ``fprop`` has just
+    accepted: fprop's operations in fprop's order (so the same bits), written into ``out``
+    (the plan's buffer of the output's shape and dtype), without the checks that depend on
+    shapes and dtypes only. What depends on the values themselves (labels in range) is still
+    checked, and raises as fprop raises. None: the plan calls ``fprop``. A kernel keeps no
+    state beyond ``out`` and what its signature fixes.
+
+``bprop_kernel(inputs, output, grad_output, needs, out) -> kernel or None``
+    Likewise for ``bprop_needed(inputs, output, grad_output, needs)``: a function
+    ``kernel(inputs, output, grad_output) -> tuple`` with one gradient per input (None where
+    ``needs`` is False), each in its input's shape and dtype, written into ``out`` (one
+    buffer or None per input) with the operations of ``bprop_needed``. None: the plan calls
+    ``bprop_needed``.
+"""
 
 from __future__ import annotations
 
@@ -45,10 +66,10 @@ def kernels_of(cls: Any) -> tuple[bool, bool]:
 
 @functools.cache
 def _kernel_flags(cls: Any) -> tuple[bool, bool]:
-    f = cls.fprop_kernel is not Box.fprop_kernel and issubclass(
+    f = hasattr(cls, "fprop_kernel") and issubclass(
         _owner(cls, "fprop_kernel"), _owner(cls, "fprop")
     )
-    b = cls.bprop_kernel is not Box.bprop_kernel
+    b = hasattr(cls, "bprop_kernel")
     if b:
         own = _owner(cls, "bprop_kernel")
         b = issubclass(own, _owner(cls, "bprop")) and issubclass(own, _owner(cls, "bprop_needed"))

@@ -10,19 +10,18 @@ the mistake is written, not at the first fprop. Nothing is probed without declar
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any, TypeAlias
 
 import numpy as np
 
 from ..errors import FlowgraphError, ShapeError
 
-if TYPE_CHECKING:
-    from .node import Input, Node
+Node: TypeAlias = Any  # the core's nodes, known here by their attributes (box, children, probes)
 
 PROBE_SIZES = (2, 3)  # the two lengths given to every undeclared axis
 
 
-def leaf_probes(node: Input) -> tuple[Any, Any] | None:
+def leaf_probes(node: Node) -> tuple[Any, Any] | None:
     """An Input's probes: ones (zeros for integer data: a valid label) of its declared shape
     at both probe sizes, or None when it declares no shape."""
     if node.declared_shape is None:

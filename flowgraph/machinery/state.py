@@ -1,5 +1,6 @@
 """What the Graph fills in before each fprop and updates after each step: the leaves of
-randomness, mode and state (:class:`RandomSource`, :class:`Mode`, :class:`Buffer`).
+randomness, mode and state (:class:`~flowgraph.core.node.RandomSource`,
+:class:`~flowgraph.core.node.Mode`, :class:`~flowgraph.core.node.Buffer`).
 
 A box stays math: the random key, the training mode and the running statistics reach it as
 children. Before each fprop the Graph writes the step's key into every RandomSource (one key
@@ -10,14 +11,17 @@ optimiser's step, ``update_buffers`` copies each Buffer's update node into the B
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, TypeAlias
 
 import numpy as np
 
 from ..errors import GraphError
-from .node import KEY_SIZE, Buffer, Mode, Node, RandomSource
 
-__all__ = ["StateLeaves", "ordered_with_updates", "step_key"]
+__all__ = ["StateLeaves", "ordered_with_updates", "step_key", "KEY_SIZE"]
+
+#: the length of a random key: entropy for ``numpy.random.default_rng(key)``
+KEY_SIZE = 3
+Node: TypeAlias = Any  # a node of flowgraph.core, known by its kind ("random", "mode", ...)
 
 
 def ordered_with_updates(outputs: Sequence[Node],
@@ -29,7 +33,7 @@ def ordered_with_updates(outputs: Sequence[Node],
     nodes = order(outs)
     while True:
         have = {id(n) for n in nodes}
-        extra = [n.update for n in nodes if isinstance(n, Buffer) and n.update is not None
+        extra = [n.update for n in nodes if n.kind == "buffer" and n.update is not None
                  and id(n.update) not in have]
         if not extra:
             return nodes
@@ -54,9 +58,9 @@ class StateLeaves:
     order: list[Node]
 
     def init_state_leaves(self) -> None:
-        self.randoms = [n for n in self.order if isinstance(n, RandomSource)]
-        self.modes = [n for n in self.order if isinstance(n, Mode)]
-        self.buffers = [n for n in self.order if isinstance(n, Buffer)]
+        self.randoms = [n for n in self.order if n.kind == "random"]
+        self.modes = [n for n in self.order if n.kind == "mode"]
+        self.buffers = [n for n in self.order if n.kind == "buffer"]
         # randomness, a mode or state: the step plan (flowgraph.step) does not fill these leaves
         self.stateful = bool(self.randoms or self.modes or self.buffers)
         self.training = True
