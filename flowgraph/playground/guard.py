@@ -35,7 +35,7 @@ import socket
 import sys
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from email.message import Message
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -351,6 +351,21 @@ def upload_points(text: str) -> tuple[tuple[tuple[float, float, int], ...], list
 
 
 # -- connections ------------------------------------------------------------------------------
+def _once(fn: Callable[[], object] | None) -> Callable[[], None]:
+    """``fn`` callable once (later calls do nothing), from any thread: the list's pop is
+    atomic, so two threads calling it at once cannot both get ``fn``."""
+    left = [fn] if fn is not None else []
+
+    def call() -> None:
+        try:
+            f = left.pop()
+        except IndexError:
+            return
+        f()
+
+    return call
+
+
 class GuardedServer(ThreadingHTTPServer):
     """ThreadingHTTPServer with a bound on its connections (a thread each), IPv6 addresses
     (``::`` serves IPv4 too), and no traceback when a client goes away."""
@@ -360,6 +375,7 @@ class GuardedServer(ThreadingHTTPServer):
     def __init__(self, address: tuple[str, int], handler: type, max_connections: int):
         self.address_family = socket.AF_INET6 if ":" in address[0] else socket.AF_INET
         self.slots = threading.BoundedSemaphore(max_connections)
+        self.releases: dict[socket.socket, Callable[[], None]] = {}  # connection: its slot's
         self.max_connections = max_connections
         self.reading: dict[socket.socket, float] = {}  # connection: deadline of its headers
         self.late: set[socket.socket] = set()  # cut for taking too long
@@ -378,17 +394,21 @@ class GuardedServer(ThreadingHTTPServer):
         if not self.slots.acquire(blocking=False):
             self.refuse(request)
             return
+        # the slot is given back once, by the request's thread or, when starting it fails (a
+        # Ctrl-C may land after the thread started), here: a second release would raise
+        # ValueError in place of the KeyboardInterrupt, and the server would not stop
+        release = self.releases[request] = _once(self.slots.release)
         try:
             super().process_request(request, client_address)  # starts its thread
         except BaseException:
-            self.slots.release()
+            release()
             raise
 
     def process_request_thread(self, request, client_address) -> None:
         try:
             super().process_request_thread(request, client_address)
         finally:
-            self.slots.release()
+            self.releases.pop(request, _once(None))()
 
     def refuse(self, request: socket.socket) -> None:
         """Answer 503 without a thread (at most a short wait to send it), then close."""

@@ -416,3 +416,34 @@ def test_connections_are_bounded_and_the_rest_refused():
         for s in held:
             s.close()
         server.shutdown()
+
+
+def test_a_ctrl_c_while_a_request_thread_starts_stops_the_server_and_frees_its_slot(monkeypatch):
+    """A KeyboardInterrupt landing after a request's thread started (the thread gives its
+    slot back, and so did process_request) once raised "Semaphore released too many times"
+    in its place, and the server went on serving after Ctrl-C."""
+    server = guard.GuardedServer(("127.0.0.1", 0), object, max_connections=2)
+    try:
+        finished = threading.Event()
+
+        def started_then_interrupted(self, request, client_address):
+            thread = threading.Thread(target=self.process_request_thread,
+                                      args=(request, client_address))  # fmt: skip
+            thread.start()
+            thread.join()  # the thread is done and has given its slot back
+            raise KeyboardInterrupt
+
+        monkeypatch.setattr(guard.ThreadingHTTPServer, "process_request", started_then_interrupted)
+        monkeypatch.setattr(guard.ThreadingHTTPServer, "process_request_thread",
+                            lambda self, request, address: finished.set())  # fmt: skip
+        a, b = socket.socketpair()
+        with pytest.raises(KeyboardInterrupt):
+            server.process_request(a, ("127.0.0.1", 1))
+        assert finished.is_set()
+        assert server.slots.acquire(blocking=False) and server.slots.acquire(blocking=False)
+        assert not server.slots.acquire(blocking=False)  # both slots free, none made up
+        assert server.releases == {}
+        a.close()
+        b.close()
+    finally:
+        server.server_close()
