@@ -15,7 +15,8 @@ from .arithmetic import Mul as Mul
 from .arithmetic import Neg as Neg
 from .arithmetic import Scale as Scale
 from .arithmetic import Sub as Sub
-from .arithmetic import unbroadcast as unbroadcast  # (a helper of the broadcasting boxes)
+from .common import softmax as softmax  # (the function, for models and analyses)
+from .common import unbroadcast as unbroadcast  # (a helper of the broadcasting boxes)
 from .conv import AvgPool2d as AvgPool2d
 from .conv import Conv2d as Conv2d
 from .conv import MaxPool2d as MaxPool2d
@@ -44,7 +45,6 @@ from .losses import CrossEntropy as CrossEntropy
 from .losses import NLLLoss as NLLLoss
 from .losses import Softmax as Softmax
 from .losses import SoftmaxCrossEntropy as SoftmaxCrossEntropy
-from .losses import softmax as softmax  # (the function, for models and analyses)
 from .matmul import MatMul as MatMul
 from .matmul import Transpose as Transpose
 from .normalization import BatchNorm as BatchNorm

@@ -12,8 +12,9 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from ..core.box import Box, grad_like, unbroadcast
+from ..core.box import Box
 from ..errors import ShapeError
+from .common import grad_like, unbroadcast
 
 
 def _grad_of(grad: np.ndarray, x: np.ndarray) -> np.ndarray:

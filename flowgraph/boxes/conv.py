@@ -19,8 +19,9 @@ from collections.abc import Sequence
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from ..core.box import Box, grad_like
+from ..core.box import Box
 from ..errors import ShapeError
+from .common import grad_like
 
 
 def pair(v: int | Sequence[int], what: str) -> tuple[int, int]:

@@ -11,8 +11,9 @@ import operator
 
 import numpy as np
 
-from ..core.box import Box, NoGradient, grad_like, unbroadcast
+from ..core.box import Box, NoGradient
 from ..errors import ShapeError
+from .common import grad_like, unbroadcast
 
 
 def _back(grad, x):

@@ -5,41 +5,14 @@ from __future__ import annotations
 import numpy as np
 
 from ..core.box import Box
-from ..errors import LabelError, ShapeError
+from ..errors import ShapeError
+from .common import check_labels, check_scores, grad_in, working
 
 
 def _check(a: np.ndarray, y: np.ndarray) -> None:
-    """Scores (N, C) with C >= 2 and integer labels (N,) in [0, C)."""
-    if np.ndim(a) != 2:
-        raise ShapeError(f"Hinge: scores a must have shape (N, C), got {np.shape(a)}")
-    n, n_classes = a.shape
-    if np.asarray(y).dtype.kind not in "iu":
-        raise LabelError(
-            f"Hinge: labels y must be integers in [0, {n_classes}), got dtype "
-            f"{np.asarray(y).dtype} (convert with y.astype(int))"
-        )
-    if np.ndim(y) != 1 or len(y) != n:
-        raise ShapeError(f"Hinge: labels y must have shape ({n},), got {np.shape(y)}")
-    bad = y[(y < 0) | (y >= n_classes)]
-    if bad.size:
-        raise LabelError(
-            f"Hinge: labels must lie in [0, {n_classes}) for {n_classes} classes; "
-            f"found {bad[:5].tolist()}"
-        )
-
-
-def _working(a: np.ndarray) -> tuple[np.dtype, np.dtype]:
-    """(the dtype the loss computes in, the dtype it returns): a's float dtype (float64 for
-    integers), float16 computed in float32 (as the other losses do)."""
-    out = np.asarray(a).dtype
-    out = out if out.kind == "f" else np.dtype(np.float64)
-    return np.promote_types(out, np.float32), out
-
-
-def _grad_in(g: np.ndarray, x: np.ndarray) -> np.ndarray:
-    """A gradient in the dtype of x when x is a float array."""
-    dtype = np.asarray(x).dtype
-    return g.astype(dtype, copy=False) if dtype.kind == "f" else g
+    """Scores (N, C) and integer labels (N,) in [0, C)."""
+    check_scores(a, "Hinge", "scores a")
+    check_labels(y, a.shape[0], a.shape[1], "Hinge")
 
 
 class Hinge(Box):
@@ -75,29 +48,29 @@ class Hinge(Box):
         _check(a, y)
         if a.shape[1] < 2:
             raise ShapeError(f"Hinge needs at least 2 classes, got scores of shape {a.shape}")
-        work, out = _working(a)
+        work, out = working(a)
         hinge = self._slopes(a.astype(work, copy=False), y)[1]
         return np.asarray(np.sum(hinge) / len(a), dtype=out)
 
     def bprop(self, inputs, loss, grad_l):
         a, y = inputs
-        work, _ = _working(a)
+        work, _ = working(a)
         D = self._slopes(a.astype(work, copy=False), y)[0]
-        return _grad_in(D * (np.asarray(grad_l, work) / len(a)), a), None
+        return grad_in(D * (np.asarray(grad_l, work) / len(a)), a), None
 
     def fprop_jvp(self, inputs, tangents, loss):
         """R{l} = 1/N <D, R{a}>, D the slopes of bprop."""
         (a, y), Ra = inputs, tangents[0]
-        work, out = _working(a)
+        work, out = working(a)
         D = self._slopes(a.astype(work, copy=False), y)[0]
         return np.asarray(np.vdot(D, Ra.astype(work, copy=False)) / len(a), dtype=out)
 
     def bprop_jvp(self, inputs, tangents, loss, R_loss, grad_l, R_grad_l):
         """R{grad_a} = D R{grad_l} / N (piecewise linear: no curvature)."""
         a, y = inputs  # piecewise linear: only grad_l moves
-        work, _ = _working(a)
+        work, _ = working(a)
         D = self._slopes(a.astype(work, copy=False), y)[0]
-        return _grad_in(D * (np.asarray(R_grad_l, work) / len(a)), a), None
+        return grad_in(D * (np.asarray(R_grad_l, work) / len(a)), a), None
 
     def sample_inputs(self, rng):
         n, c = 6, 4

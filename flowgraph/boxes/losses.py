@@ -6,109 +6,18 @@ import numpy as np
 
 from ..core.box import Box
 from ..errors import LabelError, ShapeError
-
-_ndarray = np.ndarray
-
-
-def _check_labels(y: np.ndarray, n: int, n_classes: int, box: str) -> None:
-    array = isinstance(y, np.ndarray)
-    dtype = y.dtype if array else np.asarray(y).dtype
-    if dtype.kind not in "iu":  # signed or unsigned integers (np.issubdtype, but cheaper)
-        raise LabelError(
-            f"{box}: labels y must be integers in [0, {n_classes}), got dtype "
-            f"{np.asarray(y).dtype} (convert with y.astype(int))"
-        )
-    if (y.shape != (n,)) if array else (np.ndim(y) != 1 or len(y) != n):
-        raise ShapeError(f"{box}: labels y must have shape ({n},), got {np.shape(y)}")
-    if not n:
-        return
-    if n == 1:  # one label: no reductions needed
-        lo = hi = y[0]
-    else:
-        lo, hi = y.min(), y.max()
-    if lo < 0 or hi >= n_classes:
-        bad = y[(y < 0) | (y >= n_classes)]
-        raise LabelError(
-            f"{box}: labels must lie in [0, {n_classes}) for {n_classes} classes; "
-            f"found {bad[:5].tolist()}"
-        )
-
-
-def _check_labels_ignoring(y, n: int, n_classes: int, box: str, ignore: int | None) -> None:
-    """_check_labels, but the label ``ignore`` (None: none) is allowed anywhere."""
-    if ignore is None or np.asarray(y).dtype.kind not in "iu" or np.shape(y) != (n,):
-        return _check_labels(y, n, n_classes, box)
-    bad = y[(y != ignore) & ((y < 0) | (y >= n_classes))]
-    if bad.size:
-        raise LabelError(
-            f"{box}: labels must lie in [0, {n_classes}) for {n_classes} classes or be the "
-            f"ignored label {ignore}; found {bad[:5].tolist()}"
-        )
-
-
-def _label_entries(y: np.ndarray) -> tuple:
-    """The entries (t, y_t), one per row t: ``a[_label_entries(y)]`` is each example's score
-    for its label. One example (per-example SGD) gets plain integers: no fancy indexing."""
-    if len(y) == 1:
-        return 0, int(y[0])
-    return np.arange(len(y)), y
-
-
-def _check_scores(a: np.ndarray, box: str, what: str) -> None:
-    if np.ndim(a) != 2:
-        raise ShapeError(f"{box}: {what} must have shape (N, C), got {np.shape(a)}")
-
-
-def _working(*xs: np.ndarray) -> tuple[np.dtype, np.dtype]:
-    """(the dtype a loss computes in, the dtype it returns) for inputs ``xs``: it returns the
-    promoted float dtype of its inputs (NumPy rules; integers make float64) and computes in
-    it, but float16 in float32: a float16 sum of N terms overflows past 65,504 and N itself is
-    inf in float16 from N = 65,520 (the mean was then 0 or NaN), so the sum and the 1/N are
-    taken in float32 and the result rounded once."""
-    dtype = getattr(xs[0], "dtype", None)
-    if len(xs) == 1 and dtype is not None and dtype.kind == "f" and dtype.itemsize >= 4:
-        return dtype, dtype  # float32, float64: the per-example fast path
-    out = np.result_type(*(np.asarray(x).dtype for x in xs))
-    if out.kind != "f":
-        out = np.dtype(np.float64)
-    return np.promote_types(out, np.float32), out
-
-
-def _wide_float(x: object) -> bool:
-    """x is a plain float32 or float64 (or wider) array: ``_working(x)`` is (x.dtype, x.dtype),
-    so a loss computes in x's own dtype and needs neither cast nor ``_grad_in``."""
-    return type(x) is _ndarray and x.dtype.kind == "f" and x.dtype.itemsize >= 4
-
-
-def _grad_in(g: np.ndarray, x: np.ndarray) -> np.ndarray:
-    """A gradient as the gradient of input x: in x's dtype when x is a float array (float16
-    logits get a float16 gradient, computed in float32), else as computed."""
-    dtype = np.asarray(x).dtype
-    return g.astype(dtype, copy=False) if dtype.kind == "f" else g
-
-
-def softmax(a: np.ndarray, axis: int = -1, out: np.ndarray | None = None) -> np.ndarray:
-    """softmax(a)_c = exp(a_c) / sum_c' exp(a_c') along ``axis`` (row-wise by default), stable:
-    the maximum along the axis is subtracted first (written into ``out`` when given, an array
-    of a's shape and dtype)."""
-    # the ufuncs' reduce: a.max and a.sum, without the methods' Python-level wrappers
-    e = np.subtract(a, np.maximum.reduce(a, axis=axis, keepdims=True), out=out)
-    np.exp(e, out=e)
-    e /= np.add.reduce(e, axis=axis, keepdims=True)
-    return e
-
-
-def softmax_jvp(f: np.ndarray, Ra: np.ndarray, axis: int = -1) -> np.ndarray:
-    """R{f} for f = softmax(a) along ``axis``: (diag(f) - f f^T) R{a} = f ⊙ (R{a} - <f, R{a}>)."""
-    return f * (Ra - (f * Ra).sum(axis=axis, keepdims=True))
-
-
-def log_softmax(a: np.ndarray) -> np.ndarray:
-    """Row-wise log softmax(a)_c = a_c - m - log sum_c' exp(a_c' - m), m the row maximum:
-    never the log of an underflowed probability."""
-    shifted = a - np.maximum.reduce(a, axis=-1, keepdims=True)
-    return shifted - np.log(np.add.reduce(np.exp(shifted), axis=-1, keepdims=True))
-
+from .common import (
+    check_labels,
+    check_labels_ignoring,
+    check_scores,
+    grad_in,
+    label_entries,
+    log_softmax,
+    softmax,
+    softmax_jvp,
+    wide_float,
+    working,
+)
 
 REDUCTIONS = ("mean", "sum", "none")
 
@@ -187,7 +96,7 @@ class ClassOptions:
         y_dtype = np.asarray(y).dtype
         if self.soft_targets and y_dtype.kind == "f" and np.ndim(y) == 2:
             return self._soft(box, logp, y, w), n
-        _check_labels_ignoring(y, n, C, box, self.ignore_index)
+        check_labels_ignoring(y, n, C, box, self.ignore_index)
         keep = np.ones(n, bool) if self.ignore_index is None else y != self.ignore_index
         rows, labels = np.nonzero(keep)[0], y[keep]
         W = np.zeros(logp.shape, dtype=logp.dtype)
@@ -301,10 +210,10 @@ class CrossEntropy(Box):
     input_names = ("f", "y")
 
     def fprop(self, f, y):
-        _check_scores(f, "CrossEntropy", "probabilities f")
+        check_scores(f, "CrossEntropy", "probabilities f")
         n = f.shape[0]
-        _check_labels(y, n, f.shape[1], "CrossEntropy")
-        work, out = _working(f)
+        check_labels(y, n, f.shape[1], "CrossEntropy")
+        work, out = working(f)
         fy = f[np.arange(n), y].astype(work)
         return np.asarray(-np.log(fy).mean(), dtype=out)
 
@@ -312,7 +221,7 @@ class CrossEntropy(Box):
         f, y = inputs
         n = f.shape[0]
         rows = np.arange(n)
-        work, out = _working(f)
+        work, out = working(f)
         grad_f = np.zeros(f.shape, dtype=out)
         grad_f[rows, y] = -np.asarray(grad_loss, dtype=work) / (f[rows, y].astype(work) * n)
         return grad_f, None
@@ -321,7 +230,7 @@ class CrossEntropy(Box):
         """R{l} = 1/N sum_t -R{f}_{t,y_t} / f_{t,y_t}."""
         (f, y), Rf = inputs, tangents[0]
         rows = np.arange(f.shape[0])
-        work, out = _working(f)
+        work, out = working(f)
         return np.asarray(-(Rf[rows, y].astype(work) / f[rows, y]).mean(), dtype=out)
 
     def bprop_jvp(self, inputs, tangents, loss, Rloss, grad_loss, Rgrad_loss):
@@ -329,7 +238,7 @@ class CrossEntropy(Box):
         (f, y), Rf = inputs, tangents[0]
         n = f.shape[0]
         rows = np.arange(n)
-        work, out = _working(f)
+        work, out = working(f)
         fy, Rfy = f[rows, y].astype(work), Rf[rows, y].astype(work)
         grad_loss, Rgrad_loss = np.asarray(grad_loss, work), np.asarray(Rgrad_loss, work)
         Rgrad_f = np.zeros(np.shape(f), dtype=out)
@@ -373,23 +282,23 @@ class SoftmaxCrossEntropy(ClassOptions, Box):
     def fprop(self, a, y):
         if self.options or getattr(y, "ndim", None) != 1:
             return self._general_fprop(a, np.asarray(y))
-        if _wide_float(a) and a.ndim == 2:  # (N, C) float32/float64: no check, no cast needed
-            n, out = a.shape[0], a.dtype  # (as _check_scores and _working would find)
-            _check_labels(y, n, a.shape[1], "SoftmaxCrossEntropy")
+        if wide_float(a) and a.ndim == 2:  # (N, C) float32/float64: no check, no cast needed
+            n, out = a.shape[0], a.dtype  # (as check_scores and working would find)
+            check_labels(y, n, a.shape[1], "SoftmaxCrossEntropy")
         else:
-            _check_scores(a, "SoftmaxCrossEntropy", "a")
+            check_scores(a, "SoftmaxCrossEntropy", "a")
             n = a.shape[0]
-            _check_labels(y, n, a.shape[1], "SoftmaxCrossEntropy")
-            work, out = _working(a)
+            check_labels(y, n, a.shape[1], "SoftmaxCrossEntropy")
+            work, out = working(a)
             a = a.astype(work, copy=False)
         # np.add.reduce is a.sum without the method's Python-level wrapper (which costs more
         # than the work at N = 1); the mean is sum / N
-        top = _label_entries(a.argmax(axis=1))  # (t, k_t): each row's largest score
+        top = label_entries(a.argmax(axis=1))  # (t, k_t): each row's largest score
         m = a[top]
         e = a - (m[:, None] if n > 1 else m)
         np.exp(e, out=e)
         e[top] = 0  # exp(a_k - m) = 1 is the "1 +" of log1p
-        per_example = np.log1p(np.add.reduce(e, axis=1)) + (m - a[_label_entries(y)])
+        per_example = np.log1p(np.add.reduce(e, axis=1)) + (m - a[label_entries(y)])
         if n == 1:  # the sum of one term, 0 + x (-0.0 becomes 0.0 as in the sum), and x / 1 is
             return np.asarray(per_example[0] + 0, dtype=out)  # x: no reduce, no division
         return np.asarray(np.add.reduce(per_example) / n, dtype=out)
@@ -399,21 +308,21 @@ class SoftmaxCrossEntropy(ClassOptions, Box):
         if self.options or getattr(y, "ndim", None) != 1:
             return self._general_bprop(a, np.asarray(y), grad_loss)
         n = a.shape[0]
-        if _wide_float(a):  # float32/float64: computed in a's dtype, no conversion on the way
-            work = dtype = a.dtype  # (as _working would find; _grad_in would keep grad_a)
+        if wide_float(a):  # float32/float64: computed in a's dtype, no conversion on the way
+            work = dtype = a.dtype  # (as working would find; grad_in would keep grad_a)
             buf = out[0] if out is not None else None
             grad_a = softmax(a, out=buf)  # f(x), fresh or the plan's
-            grad_a[_label_entries(y)] -= 1  # f(x) - e(y)
-            if type(grad_loss) is not _ndarray or grad_loss.dtype is not work:
+            grad_a[label_entries(y)] -= 1  # f(x) - e(y)
+            if type(grad_loss) is not np.ndarray or grad_loss.dtype is not work:
                 grad_loss = np.asarray(grad_loss, dtype=work)
             grad_a *= grad_loss / n if n != 1 else grad_loss  # (x / 1 is x)
-            return (grad_a if grad_a.dtype is work else _grad_in(grad_a, a)), None
-        work, dtype = _working(a)
+            return (grad_a if grad_a.dtype is work else grad_in(grad_a, a)), None
+        work, dtype = working(a)
         buf = out[0] if out is not None and a.dtype == work == dtype else None
         grad_a = softmax(a.astype(work, copy=False), out=buf)  # f(x), fresh or the plan's
-        grad_a[_label_entries(y)] -= 1  # f(x) - e(y)
+        grad_a[label_entries(y)] -= 1  # f(x) - e(y)
         grad_a *= np.asarray(grad_loss, dtype=work) / n
-        return _grad_in(grad_a, a), None
+        return grad_in(grad_a, a), None
 
     # -- the step plan's kernels: fprop and bprop above for integer labels, float32/64 scores
     def _kernel_case(self, a, y) -> bool:
@@ -439,7 +348,7 @@ class SoftmaxCrossEntropy(ClassOptions, Box):
             def softmax_cross_entropy_one(a, y):
                 label = int(y[0])
                 if not 0 <= label < n_classes:
-                    _check_labels(y, n, n_classes, "SoftmaxCrossEntropy")  # raises, as fprop
+                    check_labels(y, n, n_classes, "SoftmaxCrossEntropy")  # raises, as fprop
                 k = (0, int(a.argmax()))
                 m = a[k]
                 e = a - m
@@ -455,7 +364,7 @@ class SoftmaxCrossEntropy(ClassOptions, Box):
 
         def softmax_cross_entropy(a, y):
             if top_of(y.view(code)) >= n_classes:
-                _check_labels(y, n, n_classes, "SoftmaxCrossEntropy")  # raises, as fprop
+                check_labels(y, n, n_classes, "SoftmaxCrossEntropy")  # raises, as fprop
             k = (rows, a.argmax(axis=1))
             m = a[k]
             e = a - m[:, None]
@@ -506,9 +415,9 @@ class SoftmaxCrossEntropy(ClassOptions, Box):
         if self.options or np.ndim(inputs[1]) != 1:
             return self._general_jvp(inputs, tangents)
         (a, y), Ra = inputs, tangents[0]
-        work, out = _working(a)
+        work, out = working(a)
         f_minus_e = softmax(a.astype(work, copy=False))
-        f_minus_e[_label_entries(y)] -= 1
+        f_minus_e[label_entries(y)] -= 1
         return np.asarray((f_minus_e * Ra).sum() / a.shape[0], dtype=out)
 
     def bprop_jvp(self, inputs, tangents, loss, Rloss, grad_loss, Rgrad_loss):
@@ -517,17 +426,17 @@ class SoftmaxCrossEntropy(ClassOptions, Box):
             return self._general_jvp(inputs, tangents, grad_loss, Rgrad_loss)
         (a, y), Ra = inputs, tangents[0]
         n = a.shape[0]
-        work, out = _working(a)
+        work, out = working(a)
         f = softmax(a.astype(work, copy=False))
         Rf = softmax_jvp(f, Ra.astype(work, copy=False))
-        f[_label_entries(y)] -= 1  # f - e(y)
+        f[label_entries(y)] -= 1  # f - e(y)
         grad_loss, Rgrad_loss = np.asarray(grad_loss, work), np.asarray(Rgrad_loss, work)
-        return _grad_in((Rf * grad_loss + f * Rgrad_loss) / n, a), None
+        return grad_in((Rf * grad_loss + f * Rgrad_loss) / n, a), None
 
     # -- the options (ClassOptions): reduction, class weights, an ignored label, soft targets
     def _general_fprop(self, a, y):
-        _check_scores(a, type(self).__name__, "a")
-        work, out = _working(a)
+        check_scores(a, type(self).__name__, "a")
+        work, out = working(a)
         logp = log_softmax(a.astype(work, copy=False))
         W, den = self.targets(logp, y)
         return np.asarray(self.reduce(-np.add.reduce(W * logp, axis=1), den), dtype=out)
@@ -535,21 +444,21 @@ class SoftmaxCrossEntropy(ClassOptions, Box):
     def _general_bprop(self, a, y, grad_l):
         """grad_a = G - f(x) sum_c G_c per row, G = -W d the gradient of log softmax(a);
         soft targets get grad_y = -w_c log f(x)_c d_t (the loss is linear in them)."""
-        work, _ = _working(a)
+        work, _ = working(a)
         logp = log_softmax(a.astype(work, copy=False))
         W, den = self.targets(logp, y)
         d = self.slopes(grad_l, len(a), den, work)[:, None]
         G = -W * d
         grad_a = G - np.exp(logp) * G.sum(axis=1, keepdims=True)
         if np.asarray(y).dtype.kind != "f":
-            return _grad_in(grad_a, a), None
-        return _grad_in(grad_a, a), _grad_in(-self.w(work) * logp * d, y)
+            return grad_in(grad_a, a), None
+        return grad_in(grad_a, a), grad_in(-self.w(work) * logp * d, y)
 
     def _general_jvp(self, inputs, tangents, grad_l=None, R_grad_l=None):
         """R{l} (grad_l None), else (R{grad_a}, R{grad_y}): product rule on _general_bprop,
         with R{log f} = R{a} - <f, R{a}> and R{W} = w R{y} for soft targets."""
         (a, y), (Ra, Ry) = inputs, tangents
-        work, out = _working(a)
+        work, out = working(a)
         logp = log_softmax(a.astype(work, copy=False))
         p = np.exp(logp)
         W, den = self.targets(logp, y)
@@ -564,8 +473,8 @@ class SoftmaxCrossEntropy(ClassOptions, Box):
         G, RG = -W * d, -W * Rd - RW * d
         R_grad_a = RG - p * Rlogp * G.sum(axis=1, keepdims=True) - p * RG.sum(axis=1, keepdims=True)
         if not soft:
-            return _grad_in(R_grad_a, a), None
-        return _grad_in(R_grad_a, a), _grad_in(-self.w(work) * (Rlogp * d + logp * Rd), y)
+            return grad_in(R_grad_a, a), None
+        return grad_in(R_grad_a, a), grad_in(-self.w(work) * (Rlogp * d + logp * Rd), y)
 
     def sample_inputs(self, rng):
         return rng.standard_normal((4, 5)), rng.integers(0, 5, size=4)
@@ -593,22 +502,22 @@ class NLLLoss(ClassOptions, Box):
         return cls(weight=(0.5, 1.0, 2.0, 1.5, 0.25), ignore_index=2)
 
     def fprop(self, z, y):
-        _check_scores(z, "NLLLoss", "log-probabilities z")
-        work, out = _working(z)
+        check_scores(z, "NLLLoss", "log-probabilities z")
+        work, out = working(z)
         z = z.astype(work, copy=False)
         W, den = self.targets(z, y)
         return np.asarray(self.reduce(-np.add.reduce(W * z, axis=1), den), dtype=out)
 
     def bprop(self, inputs, loss, grad_l):
         z, y = inputs
-        work, _ = _working(z)
+        work, _ = working(z)
         W, den = self.targets(z.astype(work, copy=False), y)
-        return _grad_in(-W * self.slopes(grad_l, len(z), den, work)[:, None], z), None
+        return grad_in(-W * self.slopes(grad_l, len(z), den, work)[:, None], z), None
 
     def fprop_jvp(self, inputs, tangents, loss):
         """R{l}: the same reduction of R{l_t} = -w_{y_t} R{z}_{t,y_t} (linear in z)."""
         (z, y), Rz = inputs, tangents[0]
-        work, out = _working(z)
+        work, out = working(z)
         W, den = self.targets(z.astype(work, copy=False), y)
         return np.asarray(self.reduce(-np.add.reduce(W * Rz, axis=1), den), dtype=out)
 

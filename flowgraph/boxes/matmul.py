@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..core.box import Box, grad_like, unbroadcast
+from ..core.box import Box
 from ..errors import ShapeError
+from .common import grad_like, unbroadcast
 
 
 class MatMul(Box):

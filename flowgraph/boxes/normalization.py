@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..core.box import Box, grad_like
+from ..core.box import Box
 from ..errors import ShapeError
+from .common import grad_like
 
 
 class BatchNorm(Box):

@@ -8,27 +8,9 @@ import numpy as np
 
 from ..core.box import Box
 from ..errors import LabelError, ShapeError
+from .common import grad_in, working
 
 REDUCTIONS = ("batchmean", "mean", "sum", "none")
-
-
-def _working(*xs: np.ndarray) -> tuple[np.dtype, np.dtype]:
-    """(the dtype a loss computes in, the dtype it returns): the promoted float dtype of its
-    inputs (integers make float64), but float16 computed in float32 (its sums overflow past
-    65,504) and rounded once, as the multi-class losses do."""
-    dtype = getattr(xs[0], "dtype", None)
-    if len(xs) == 1 and dtype is not None and dtype.kind == "f" and dtype.itemsize >= 4:
-        return dtype, dtype
-    out = np.result_type(*(np.asarray(x).dtype for x in xs))
-    if out.kind != "f":
-        out = np.dtype(np.float64)
-    return np.promote_types(out, np.float32), out
-
-
-def _grad_in(g: np.ndarray, x: np.ndarray) -> np.ndarray:
-    """A gradient in the dtype of x when x is a float array (float16 logits, float16 grads)."""
-    dtype = np.asarray(x).dtype
-    return g.astype(dtype, copy=False) if dtype.kind == "f" else g
 
 
 def _check_binary(a: np.ndarray, y: np.ndarray, box: str) -> None:
@@ -111,7 +93,7 @@ class SigmoidCrossEntropy(Box):
         if self.options or np.asarray(y).dtype.kind == "f":
             return self._general(a, y, "fprop")
         _check_binary(a, y, "SigmoidCrossEntropy")
-        work, out = _working(a)
+        work, out = working(a)
         a = a.astype(work, copy=False)
         softplus = np.maximum(a, 0) + np.log1p(np.exp(-np.abs(a)))
         return np.asarray(np.sum(softplus - y.astype(work) * a) / len(a), dtype=out)
@@ -120,16 +102,16 @@ class SigmoidCrossEntropy(Box):
         a, y = inputs
         if self.options or np.asarray(y).dtype.kind == "f":
             return self._general(a, y, "bprop", grad_l)
-        work, _ = _working(a)
+        work, _ = working(a)
         s = _sigmoid(a.astype(work, copy=False))
-        return _grad_in((s - y.astype(work)) * (np.asarray(grad_l, work) / len(a)), a), None
+        return grad_in((s - y.astype(work)) * (np.asarray(grad_l, work) / len(a)), a), None
 
     def fprop_jvp(self, inputs, tangents, loss):
         """R{l} = 1/N <sigm(a) - y, R{a}>."""
         if self.options or np.asarray(inputs[1]).dtype.kind == "f":
             return self._general(*inputs, "fprop_jvp", tangents=tangents)
         (a, y), Ra = inputs, tangents[0]
-        work, out = _working(a)
+        work, out = working(a)
         s = _sigmoid(a.astype(work, copy=False))
         return np.asarray(np.vdot(s - y, Ra.astype(work, copy=False)) / len(a), dtype=out)
 
@@ -138,11 +120,11 @@ class SigmoidCrossEntropy(Box):
         if self.options or np.asarray(inputs[1]).dtype.kind == "f":
             return self._general(*inputs, "bprop_jvp", grad_l, tangents, R_grad_l)
         (a, y), Ra = inputs, tangents[0]
-        work, _ = _working(a)
+        work, _ = working(a)
         s = _sigmoid(a.astype(work, copy=False))
         grad_l, R_grad_l = np.asarray(grad_l, work), np.asarray(R_grad_l, work)
         R_grad_a = (s * (1 - s) * Ra * grad_l + (s - y) * R_grad_l) / len(a)
-        return _grad_in(R_grad_a, a), None
+        return grad_in(R_grad_a, a), None
 
     # -- the options: weights, soft targets, reductions
     def _check(self, a, y, work):
@@ -180,7 +162,7 @@ class SigmoidCrossEntropy(Box):
     def _general(self, a, y, what, grad_l=None, tangents=None, R_grad_l=None):
         """l_tk = w (softplus(a) - y a) and its derivatives: grad_a = w (sigm(a) - y) d,
         grad_y = -w a d; their R-operators by the product rule."""
-        work, out = _working(a)
+        work, out = working(a)
         a_w = np.asarray(a).astype(work, copy=False)
         w, y = self._check(a, y, work)
         y_w, soft = y.astype(work, copy=False), y.dtype.kind == "f"
@@ -203,7 +185,7 @@ class SigmoidCrossEntropy(Box):
             Rd = self._scale(R_grad_l, a, work)
             grad_a = w * (s * (1 - s) * Ra * d + (s - y_w) * Rd - (Ry * d if soft else 0))
             grad_y = -w * (Ra * d + a_w * Rd)
-        return _grad_in(grad_a, a), (_grad_in(grad_y, y) if soft else None)
+        return grad_in(grad_a, a), (grad_in(grad_y, y) if soft else None)
 
     def sample_inputs(self, rng):
         return 2 * rng.standard_normal(6), rng.integers(0, 2, size=6)
@@ -228,30 +210,30 @@ class SquaredError(Box):
                 f"SquaredError needs predictions f and targets t of one shape (N, ...), got "
                 f"f {np.shape(f)} and t {np.shape(t)}"
             )
-        work, out = _working(f, t)
+        work, out = working(f, t)
         e = np.subtract(f, t, dtype=work)
         return np.asarray(np.vdot(e, e) / (2 * len(f)), dtype=out)
 
     def bprop(self, inputs, loss, grad_l):
         f, t = inputs
-        work, _ = _working(f, t)
+        work, _ = working(f, t)
         grad_f = np.subtract(f, t, dtype=work) * (np.asarray(grad_l, work) / len(f))
-        return _grad_in(grad_f, f), _grad_in(-grad_f, t)
+        return grad_in(grad_f, f), grad_in(-grad_f, t)
 
     def fprop_jvp(self, inputs, tangents, loss):
         """R{l} = 1/N <f - t, R{f} - R{t}>."""
         (f, t), (Rf, Rt) = inputs, tangents
-        work, out = _working(f, t)
+        work, out = working(f, t)
         e, Re = np.subtract(f, t, dtype=work), np.subtract(Rf, Rt, dtype=work)
         return np.asarray(np.vdot(e, Re) / len(f), dtype=out)
 
     def bprop_jvp(self, inputs, tangents, loss, R_loss, grad_l, R_grad_l):
         """R{grad_f} = ((R{f} - R{t}) grad_l + (f - t) R{grad_l}) / N = -R{grad_t}."""
         (f, t), (Rf, Rt) = inputs, tangents
-        work, _ = _working(f, t)
+        work, _ = working(f, t)
         e, Re = np.subtract(f, t, dtype=work), np.subtract(Rf, Rt, dtype=work)
         R_grad_f = (Re * np.asarray(grad_l, work) + e * np.asarray(R_grad_l, work)) / len(f)
-        return _grad_in(R_grad_f, f), _grad_in(-R_grad_f, t)
+        return grad_in(R_grad_f, f), grad_in(-R_grad_f, t)
 
     def sample_inputs(self, rng):
         return rng.standard_normal((4, 3)), rng.standard_normal((4, 3))

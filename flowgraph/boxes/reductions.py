@@ -14,6 +14,7 @@ import numpy as np
 
 from ..core.box import Box, NoGradient
 from ..errors import ShapeError
+from .common import softmax
 
 Axis = int | Sequence[int] | None
 
@@ -128,11 +129,6 @@ class Min(Max):
     _reduce = staticmethod(np.min)
 
 
-def _softmax(x: np.ndarray, axes: tuple[int, ...]) -> np.ndarray:
-    e = np.exp(x - np.max(x, axis=axes, keepdims=True))
-    return e / np.sum(e, axis=axes, keepdims=True)
-
-
 class LogSumExp(AxisReduction, Box):
     """log sum exp over ``axis``, stable (the maximum is subtracted first), as
     ``scipy.special.logsumexp`` / ``torch.logsumexp``.
@@ -151,19 +147,19 @@ class LogSumExp(AxisReduction, Box):
     def bprop(self, inputs, y, grad_y):
         x = inputs[0]
         axes = self.axes(x)
-        return (_softmax(x, axes) * expand(grad_y, axes, self.keepdims),)
+        return (softmax(x, axes) * expand(grad_y, axes, self.keepdims),)
 
     def fprop_jvp(self, inputs, tangents, y):
         """R{y} = <softmax(x), R{x}> over the reduced axes."""
         axes = self.axes(inputs[0])
-        p = _softmax(inputs[0], axes)
+        p = softmax(inputs[0], axes)
         return np.sum(p * tangents[0], axis=axes, keepdims=self.keepdims)
 
     def bprop_jvp(self, inputs, tangents, y, Ry, grad_y, R_grad_y):
         """R{grad_x} = R{p} grad_y + p R{grad_y},  R{p} = p (R{x} - <p, R{x}>)."""
         x, Rx = inputs[0], tangents[0]
         axes = self.axes(x)
-        p = _softmax(x, axes)
+        p = softmax(x, axes)
         Rp = p * (Rx - np.sum(p * Rx, axis=axes, keepdims=True))
         g, Rg = expand(grad_y, axes, self.keepdims), expand(R_grad_y, axes, self.keepdims)
         return (Rp * g + p * Rg,)

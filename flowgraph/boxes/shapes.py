@@ -9,8 +9,9 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from ..core.box import Box, grad_like
+from ..core.box import Box
 from ..errors import ShapeError
+from .common import grad_like
 
 
 def _axis(box: str, axis: int, ndim: int, shape: tuple) -> int:

@@ -13,11 +13,10 @@ from typing import Any
 import numpy as np
 
 from ..errors import GraphError
-from ..machinery.broadcast import grad_like, unbroadcast
 from ..machinery.static import probe
 from .node import Node
 
-__all__ = ["Box", "NoGradient", "unbroadcast", "grad_like"]  # (the box files' two helpers)
+__all__ = ["Box", "NoGradient"]
 
 
 class Box:
