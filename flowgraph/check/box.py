@@ -11,6 +11,26 @@ at a batch of one example (:mod:`flowgraph.check.paths`). The box's forward-mode
 
 :func:`all_box_classes` finds every Box of the package, for the test suite and
 ``flowgraph gradcheck`` to check them all.
+
+>>> import numpy as np, flowgraph as fg
+>>> fg.check_box(fg.Tanh()).ok
+True
+>>> class BadTanh(fg.Tanh):  # forgets the factor 1 - h^2
+...     def bprop(self, inputs, h, grad_h):
+...         return (grad_h,)
+>>> report = fg.check_box(BadTanh(), [np.linspace(-1, 1, 6)])
+>>> report.ok, report.inputs[0].name
+(False, 'a')
+>>> class TwiceTanh(fg.Tanh):  # bprop is right, forward mode doubles R{h}
+...     def fprop_jvp(self, inputs, tangents, h):
+...         return 2 * (1 - h * h) * tangents[0]
+>>> report = fg.check_box(TwiceTanh())
+>>> report.ok, report.failing
+(False, ['fprop_jvp'])
+>>> print(report.title())
+TwiceTanh: FAIL (wrong forward-mode rule: fprop_jvp)
+>>> fg.check_box(TwiceTanh(), jvp=False).ok
+True
 """
 
 from __future__ import annotations
@@ -95,45 +115,18 @@ def check_box(
     paths
         Check the ``bprop_needed`` paths as well as ``bprop`` (``paths=False``: none).
     planned
-        Check the step plan's paths of the box, where it has them: ``fprop(out=)``,
-        ``bprop(out=)`` and the kernels (``fprop_kernel``, ``bprop_kernel``), each held to
-        fprop and bprop_needed bit for bit (:mod:`flowgraph.check.planned`), at these
-        inputs and at a batch of one example; bprop's only with ``paths``.
+        Check the step plan's paths where the box has them (``out=``, the kernels), bit for
+        bit against fprop and bprop_needed (:mod:`flowgraph.check.planned`).
     jvp
-        Check the forward-mode rules at the same inputs by :func:`flowgraph.check_jvp`
-        (along one random tangent, element by element, kinks apart) when the box defines
-        them (for a :class:`~flowgraph.Block`: when all its inner boxes do); bprop_jvp only
-        when bprop is right, as it is bprop's derivative. A box without them is not a
-        failure, its report says it has none. ``jvp=False``: skip them (``report.jvp`` is
-        None).
+        Check the forward-mode rules (:func:`flowgraph.check_jvp`) when the box defines them;
+        bprop_jvp only when bprop is right. A box without them is not a failure.
+        ``jvp=False``: skip them (``report.jvp`` is None).
 
     Returns
     -------
     BoxReport
-        One :class:`InputCheck` per input (errors, the worst element, kinks), the paths,
-        ``jvp`` (a :class:`~flowgraph.check.report.JVPReport`, or None) and ``ok``.
-
-    Examples
-    --------
-    >>> import numpy as np, flowgraph as fg
-    >>> fg.check_box(fg.Tanh()).ok
-    True
-    >>> class BadTanh(fg.Tanh):  # forgets the factor 1 - h^2
-    ...     def bprop(self, inputs, h, grad_h):
-    ...         return (grad_h,)
-    >>> report = fg.check_box(BadTanh(), [np.linspace(-1, 1, 6)])
-    >>> report.ok, report.inputs[0].name
-    (False, 'a')
-    >>> class TwiceTanh(fg.Tanh):  # bprop is right, forward mode doubles R{h}
-    ...     def fprop_jvp(self, inputs, tangents, h):
-    ...         return 2 * (1 - h * h) * tangents[0]
-    >>> report = fg.check_box(TwiceTanh())
-    >>> report.ok, report.failing
-    (False, ['fprop_jvp'])
-    >>> print(report.title())
-    TwiceTanh: FAIL (wrong forward-mode rule: fprop_jvp)
-    >>> fg.check_box(TwiceTanh(), jvp=False).ok
-    True
+        One :class:`InputCheck` per input, the paths, ``jvp`` and ``ok``. Examples: the
+        module's.
     """
     rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
     kind = type(box).__name__

@@ -8,6 +8,15 @@ optimizer step per batch. Everything else is a callback or a small named part: e
 (:mod:`.early_stopping`), the progress bar (:mod:`.progress`), the rollback on a NaN loss
 (:mod:`.divergence`), Ctrl-C (:mod:`.signals`), the validation figures (:mod:`.validation`) and
 where a run stands for a later resume (:mod:`.resume`).
+
+>>> import flowgraph as fg
+>>> X, y = fg.datasets.make_blobs(200, seed=0)
+>>> model = fg.mlp([2, 8, 3], seed=0)
+>>> history = fg.train(model, (X[:150], y[:150]), (X[150:], y[150:]), epochs=20,
+...                    batch_size=10, optimizer=fg.SGD(model.parameters, lr=0.1),
+...                    early_stopping=fg.EarlyStopping(patience=3), progress=False)
+>>> history.stopped_early, model.error(X[150:], y[150:]) < 0.05
+(True, True)
 """
 
 from __future__ import annotations
@@ -49,13 +58,12 @@ def train(
 ) -> History:
     """Train ``model`` with ``optimizer`` on ``train_feed``; return the :class:`History`.
 
-    A feed is a dict from the names of the model's Inputs (those its loss reads) to arrays of
-    one length N along axis 0, shuffled and cut into batches together; ``(X, y)`` stands for
-    ``{"x": X, "y": y}``. Before the first step every array is checked: numbers, equal
-    lengths, N > 0, no NaN or inf (named with its first bad index), integer labels for a
-    classifier. After each epoch the loss on ``valid_feed`` (and, for a classifier, its
-    error) is recorded; ``early_stopping`` watches one of them. A model with a
-    ``preprocessing`` takes both feeds raw: x' is computed once, before the first epoch.
+    A feed is a dict from the names of the model's Inputs to arrays of one length N along
+    axis 0 (``(X, y)`` stands for ``{"x": X, "y": y}``), checked before the first step
+    (numbers, equal lengths, N > 0, no NaN or inf, integer labels for a classifier). After
+    each epoch the loss on ``valid_feed`` (and, for a classifier, its error) is recorded;
+    ``early_stopping`` watches one of them. A model with a ``preprocessing`` takes both feeds
+    raw: x' is computed once, before the first epoch.
 
     The same seed, data and model give the same parameters, bit for bit. Ctrl-C (or SIGTERM)
     stops at the end of the current batch (``history.interrupted``), keeping what was learnt
@@ -69,15 +77,7 @@ def train(
     ``state`` a :class:`TrainState` filled in after every epoch: one that already holds
     epochs (the model's parameters and the optimiser's state of that moment restored by the
     caller) continues that run up to ``epochs`` in all, bit for bit as one uninterrupted run.
-
-    >>> import flowgraph as fg
-    >>> X, y = fg.datasets.make_blobs(200, seed=0)
-    >>> model = fg.mlp([2, 8, 3], seed=0)
-    >>> history = fg.train(model, (X[:150], y[:150]), (X[150:], y[150:]), epochs=20,
-    ...                    batch_size=10, optimizer=fg.SGD(model.parameters, lr=0.1),
-    ...                    early_stopping=fg.EarlyStopping(patience=3), progress=False)
-    >>> history.stopped_early, model.error(X[150:], y[150:]) < 0.05
-    (True, True)
+    An example: the module's.
     """
     if int(epochs) < 1 or int(batch_size) < 1:
         raise ValueError(f"epochs and batch_size must be >= 1, got {epochs} and {batch_size}")
