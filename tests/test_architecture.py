@@ -127,3 +127,40 @@ def test_an_upward_import_is_caught(monkeypatch):
 
     monkeypatch.setitem(globals(), "imports_of", upward)
     assert [v.split(":")[0] for v in violations()] == ["flowgraph/boxes/linear.py"]
+
+
+def private_uses(path: Path) -> list[str]:
+    """Private names (``_x``, not ``__x__``) that ``path`` takes from another flowgraph module:
+    imported by name, or read as an attribute of an imported module."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    modules, found = set(), []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and (node.level or (node.module or "").startswith(
+                "flowgraph")):  # fmt: skip
+            for alias in node.names:
+                if alias.name.startswith("_") and not alias.name.startswith("__"):
+                    found.append(f"imports {alias.name} from {node.module}")
+                modules.add(alias.asname or alias.name)
+    for node in ast.walk(tree):
+        if (isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name)
+                and node.value.id in modules and node.attr.startswith("_")
+                and not node.attr.startswith("__")):  # fmt: skip
+            found.append(f"reads {node.value.id}.{node.attr}")
+    return found
+
+
+def test_no_private_name_crosses_a_module():
+    used = {
+        str(p.relative_to(ROOT)): private_uses(p)
+        for p in sorted(PACKAGE.rglob("*.py"))
+        if private_uses(p)
+    }
+    assert used == {}
+
+
+def test_a_private_import_is_caught(tmp_path):
+    path = tmp_path / "m.py"
+    path.write_text("from ..core.graph import _topological_order\nfrom . import plan\n"
+                    "plan._kernels\n")  # fmt: skip
+    assert private_uses(path) == ["imports _topological_order from core.graph",
+                                  "reads plan._kernels"]  # fmt: skip
