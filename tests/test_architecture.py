@@ -164,3 +164,23 @@ def test_a_private_import_is_caught(tmp_path):
                     "plan._kernels\n")  # fmt: skip
     assert private_uses(path) == ["imports _topological_order from core.graph",
                                   "reads plan._kernels"]  # fmt: skip
+
+
+MODULE_LINES, FUNCTION_LINES = 540, 90  # issue 20: "about 500" and "about 80", docstrings in
+
+
+def test_no_module_and_no_function_outgrows_one_reading():
+    """Issue 20's sizes: no module of flowgraph over about 500 lines, no function over about
+    80 (docstrings included); a file that grows past them is split into named steps."""
+    long = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        text = path.read_text(encoding="utf-8")
+        rel = path.relative_to(ROOT)
+        if len(text.splitlines()) > MODULE_LINES:
+            long.append(f"{rel}: {len(text.splitlines())} lines")
+        for node in ast.walk(ast.parse(text)):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                lines = node.end_lineno - node.lineno + 1  # type: ignore[operator]
+                if lines > FUNCTION_LINES:
+                    long.append(f"{rel}: {node.name} has {lines} lines")
+    assert long == []
