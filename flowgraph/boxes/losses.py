@@ -425,15 +425,19 @@ class SoftmaxCrossEntropy(ClassOptions, Box):
             return False
         return a.dtype in (np.float32, np.float64)
 
-    def fprop_kernel(self, inputs, out):
+    def fprop_kernel(self, inputs, out, shared=None):
         """fprop's operations for scores (N, C) and labels (N,) of one dtype each; the labels
         are still checked (in range) at every step, as fprop checks them. One example: the
-        same operations on its one row (the mean of one loss is that loss: no sum, no /1)."""
+        same operations on its one row (the mean of one loss is that loss: no sum, no /1).
+        exp(a - m) stays in ``shared`` (the plan's, one per node) for :meth:`bprop_kernel`,
+        with the entries e[k_t] before they became the "1 +" of log1p."""
         a, y = inputs
         if not self._kernel_case(a, y):
             return None
         n, n_classes = a.shape
         exp, log1p, reduce, asarray, dtype = np.exp, np.log1p, np.add.reduce, np.asarray, a.dtype
+        subtract, saved = np.subtract, {} if shared is None else shared
+        e = saved["exp"] = np.empty_like(a)
         if n == 1:
 
             def softmax_cross_entropy_one(a, y):
@@ -442,8 +446,8 @@ class SoftmaxCrossEntropy(ClassOptions, Box):
                     _check_labels(y, n, n_classes, "SoftmaxCrossEntropy")  # raises, as fprop
                 k = (0, int(a.argmax()))
                 m = a[k]
-                e = a - m
-                exp(e, out=e)
+                exp(subtract(a, m, out=e), out=e)  # (e = a - m; e = exp(e))
+                saved["top"] = k, e[k]
                 e[k] = 0
                 per_example = log1p(reduce(e, axis=1)) + (m - a[0, label])
                 return asarray(per_example[0], dtype=dtype)  # (>= +0: reduce's sum of one)
@@ -458,45 +462,39 @@ class SoftmaxCrossEntropy(ClassOptions, Box):
                 _check_labels(y, n, n_classes, "SoftmaxCrossEntropy")  # raises, as fprop
             k = (rows, a.argmax(axis=1))
             m = a[k]
-            e = a - m[:, None]
-            exp(e, out=e)
+            exp(subtract(a, m[:, None], out=e), out=e)
+            saved["top"] = k, e[k]
             e[k] = 0
             per_example = log1p(reduce(e, axis=1)) + (m - a[rows, y])
             return asarray(reduce(per_example) / n, dtype=dtype)
 
         return softmax_cross_entropy
 
-    def bprop_kernel(self, inputs, loss, grad_loss, needs, out):
-        """bprop's out= path, bound to ``out`` (grad_a; the labels get none), softmax's row
-        maxima taken as a[argmax] (the same numbers, fewer passes); one example: no /1."""
+    def bprop_kernel(self, inputs, loss, grad_loss, needs, out, shared=None):
+        """bprop's out= path, bound to ``out`` (grad_a; the labels get none), from the exp(a - m)
+        that fprop_kernel left in ``shared`` at this step: bprop's softmax subtracts the same
+        row maxima and takes the same exp, so its entries e[k_t] put back, the rest is
+        softmax's sum and division, then f(x) - e(y) and the scaling (one example: no /1).
+        None without fprop_kernel's ``shared``."""
         a, y = inputs
         g = out[0]
-        if not self._kernel_case(a, y) or g is None or g.dtype != a.dtype:
-            return None
-        n = a.shape[0]
+        e, n = (shared or {}).get("exp"), a.shape[0]
+        if e is None or g is None or not self._kernel_case(a, y) or g.dtype != e.dtype:
+            return None  # (e: a's shape and dtype, as fprop_kernel made it for these a)
         dtype, asarray, multiply, result = a.dtype, np.asarray, np.multiply, (g, None)
-        subtract, exp, divide, reduce = np.subtract, np.exp, np.divide, np.add.reduce
-        if n == 1:
-
-            def softmax_cross_entropy_one(inputs, loss, grad_loss):
-                a, y = inputs
-                subtract(a, a[0, int(a.argmax())], out=g)  # softmax(a), as below
-                exp(g, out=g)
-                divide(g, reduce(g, axis=-1, keepdims=True), out=g)
-                g[0, int(y[0])] -= 1  # f(x) - e(y)
-                multiply(g, asarray(grad_loss, dtype=dtype), out=g)
-                return result
-
-            return softmax_cross_entropy_one
-        rows = np.arange(n)
+        divide, reduce, rows, by = np.divide, np.add.reduce, np.arange(n), n if n != 1 else None
 
         def softmax_cross_entropy(inputs, loss, grad_loss):
-            a, y = inputs
-            subtract(a, a[rows, a.argmax(axis=1)][:, None], out=g)  # softmax(a), as below
-            exp(g, out=g)
-            divide(g, reduce(g, axis=-1, keepdims=True), out=g)
-            g[rows, y] -= 1  # f(x) - e(y)
-            multiply(g, asarray(grad_loss, dtype=dtype) / n, out=g)  # (g *= ...)
+            k, top = shared["top"]
+            e[k] = top  # exp(a_k - m) again: e holds exp(a - m), bprop's softmax's
+            divide(e, reduce(e, axis=-1, keepdims=True), out=g)
+            y = inputs[1]
+            if by is None:  # one example: a plain index, and x / 1 is x
+                g[0, int(y[0])] -= 1  # f(x) - e(y)
+                multiply(g, asarray(grad_loss, dtype=dtype), out=g)
+            else:
+                g[rows, y] -= 1
+                multiply(g, asarray(grad_loss, dtype=dtype) / by, out=g)  # (g *= ...)
             return result
 
         return softmax_cross_entropy

@@ -9,16 +9,26 @@ from typing import Any
 
 from ..core.box import Box
 
-__all__ = ["takes_out", "bprop_method", "kernels_of"]
+__all__ = ["takes_out", "takes_shared", "bprop_method", "kernels_of", "fprop_kernel_of",
+           "bprop_kernel_of"]
 
 
 @functools.cache
-def takes_out(fn: Any) -> bool:
-    """Whether the method ``fn`` (of a box class) takes an ``out=`` argument."""
+def takes_out(fn: Any, name: str = "out") -> bool:
+    """Whether the method ``fn`` (of a box class) takes an ``out=`` argument (or ``name``)."""
     try:
-        return "out" in inspect.signature(fn).parameters
+        return name in inspect.signature(fn).parameters
     except (TypeError, ValueError):  # a builtin or an odd callable: no
         return False
+
+
+def takes_shared(fn: Any) -> bool:
+    """Whether the kernel maker ``fn`` (``fprop_kernel``, ``bprop_kernel`` of a box class)
+    takes ``shared=``: a dict the plan keeps per node and signature and hands to both, in
+    which the fprop kernel may leave what its step's bprop kernel reads again (the same
+    numbers, not recomputed: SoftmaxCrossEntropy's exp(a - m)). A bprop kernel that reads it
+    returns None where the fprop kernel left nothing; the checker runs them in that order."""
+    return takes_out(fn, "shared")
 
 
 def bprop_method(box: Box) -> tuple[Any, bool, bool]:
@@ -53,3 +63,26 @@ def _kernel_flags(cls: Any) -> tuple[bool, bool]:
         own = _owner(cls, "bprop_kernel")
         b = issubclass(own, _owner(cls, "bprop")) and issubclass(own, _owner(cls, "bprop_needed"))
     return f, b
+
+
+def fprop_kernel_of(box: Any, inputs: list[Any], out: Any, shared: dict) -> Any:
+    """``box.fprop_kernel(inputs, out)`` (with ``shared=`` where it takes it), or None where
+    the plan may not ask this box for one."""
+    cls = type(box)
+    if not kernels_of(cls)[0]:
+        return None
+    if takes_shared(cls.fprop_kernel):
+        return box.fprop_kernel(inputs, out, shared=shared)
+    return box.fprop_kernel(inputs, out)
+
+
+def bprop_kernel_of(box: Any, inputs: list[Any], output: Any, grad: Any, needs: tuple,
+                    out: tuple, shared: dict) -> Any:  # fmt: skip
+    """``box.bprop_kernel(inputs, output, grad, needs, out)`` (with ``shared=`` where it takes
+    it), or None where the plan may not ask this box for one."""
+    cls = type(box)
+    if not kernels_of(cls)[1]:
+        return None
+    if takes_shared(cls.bprop_kernel):
+        return box.bprop_kernel(inputs, output, grad, needs, out, shared=shared)
+    return box.bprop_kernel(inputs, output, grad, needs, out)

@@ -58,7 +58,7 @@ import numpy as np
 from ..core.node import Input, Node, Parameter
 from ..core.rank1 import Outer
 from ..errors import BoxError, FlowgraphError, NonFiniteError
-from .calls import bprop_method, kernels_of, takes_out
+from .calls import bprop_kernel_of, bprop_method, fprop_kernel_of, kernels_of, takes_out
 from .fold import fold_sgd_update
 
 __all__ = ["StepPlan", "bprop_method", "fold_sgd_update", "kernels_of", "takes_out"]
@@ -94,6 +94,7 @@ class _Buffers:
         self.bsteps: list[tuple] | None = None  # StepPlan.compile_bprop's, for these buffers
         self.kernels: _Kernels | None = None  # the bprop of later steps (all boxes kernels)
         self.folded: frozenset[int] = frozenset()  # the weights folded when compiled
+        self.shared: dict[int, dict] = {}  # id(node) -> what its fprop kernel leaves its bprop's
 
 
 class StepPlan:
@@ -190,7 +191,10 @@ class StepPlan:
                 value = box.fprop(*values)
                 node.value = value
                 node.fprop_stamp = stamp
-                call = self.kernel_of(box, values, value) if self.kernels else None
+                call = None
+                if self.kernels:  # (a new buffer like the value, where it is an array)
+                    out = np.empty_like(value) if type(value) is _ndarray else None
+                    call = fprop_kernel_of(box, values, out, bufs.shared.setdefault(id(node), {}))
                 if call is not None:
                     bufs.buffered.add(id(node))
                 elif with_out and type(value) is _ndarray and value.size >= self.small:
@@ -202,14 +206,6 @@ class StepPlan:
         except Exception as e:
             raise _failed(e, node, "fprop") from e
         bufs.fsteps = steps
-
-    @staticmethod
-    def kernel_of(box: Any, values: list[Any], value: Any) -> Any:
-        """``box``'s fprop kernel for these values, writing into a new buffer like ``value``
-        (an array; else None) (None: the box has none here)."""
-        if not kernels_of(type(box))[0]:
-            return None
-        return box.fprop_kernel(values, np.empty_like(value) if type(value) is _ndarray else None)
 
     def planned_fprop(self, steps: list[tuple], stamp: object) -> None:
         node = call = None
@@ -288,7 +284,8 @@ class StepPlan:
             if made is not None:
                 kernel = None
                 if kout is not None:  # (a box with a kernel, asked before W moves)
-                    kernel = node.box.bprop_kernel(values, node.value, grad, needs, kout)
+                    kernel = bprop_kernel_of(node.box, values, node.value, grad, needs, kout,
+                                             bufs.shared.setdefault(id(node), {}))  # fmt: skip
                 if kernel is None:
                     made = None
                 else:
