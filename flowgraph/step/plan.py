@@ -59,7 +59,8 @@ from ..core.node import Input, Node, Parameter
 from ..core.rank1 import Outer
 from ..errors import BoxError, FlowgraphError, NonFiniteError
 from .calls import bprop_kernel_of, bprop_method, fprop_kernel_of, kernels_of, takes_out
-from .fold import fold_sgd_update
+from .fold import fold_sgd_update, foldable_weights
+from .straight import straight_backward, straight_fprop
 
 __all__ = ["StepPlan", "bprop_method", "fold_sgd_update", "kernels_of", "takes_out"]
 
@@ -80,6 +81,7 @@ class _Kernels:
     def __init__(self, steps: list[tuple], clear: list[Node], zeros: tuple[Node, ...],
                  seed: Any) -> None:  # fmt: skip
         self.steps, self.clear, self.zeros, self.seed = steps, clear, zeros, seed
+        self.run: Any = None  # the steps as straight-line code (straight_backward)
 
 
 class _Buffers:
@@ -88,6 +90,7 @@ class _Buffers:
 
     def __init__(self) -> None:
         self.fsteps: list[tuple] | None = None  # (node, kernel or fprop (out= bound), children)
+        self.fprop: Any = None  # fsteps as straight-line code (straight_fprop)
         self.buffered: set[int] = set()  # the nodes whose value lives in a buffer
         self.grad: dict[int, np.ndarray] = {}  # id(node) -> its gradient's (summed) buffer
         self.out: dict[tuple[int, int], Any] = {}  # (parent, child) -> a gradient's buffer
@@ -115,6 +118,7 @@ class StepPlan:
 
     small = SMALL  # (boxes without kernels) fewer elements: not buffered (0: all are)
     kernels = True  # False: the checked boxes at every step (with their buffers)
+    straight = True  # False: the later steps run the loops, not their straight-line code
 
     def __init__(self, graph: Any, output: Node | None = None):
         self.graph = graph
@@ -172,6 +176,8 @@ class StepPlan:
             i.fprop_stamp = stamp
         if bufs.fsteps is None:  # the first step of these shapes: buffers made from it
             self.first_fprop(bufs, stamp)
+        elif self.straight:
+            bufs.fprop(stamp)  # the later steps: the loop of planned_fprop, unrolled
         else:
             self.planned_fprop(bufs.fsteps, stamp)
         graph.accept_fprop(stamp)
@@ -206,6 +212,7 @@ class StepPlan:
         except Exception as e:
             raise _failed(e, node, "fprop") from e
         bufs.fsteps = steps
+        bufs.fprop = straight_fprop(steps, lambda e, j: self.explained(e, *steps[j][:2]))
 
     def planned_fprop(self, steps: list[tuple], stamp: object) -> None:
         node = call = None
@@ -350,11 +357,18 @@ class StepPlan:
                     sets.append((i, child, dtype))
             steps.append((node, kernel, children, tuple(sets), tuple(adds), fold))
         clear = [n for n in self.graph.order if id(n) not in seen]
-        return _Kernels(steps, clear, self.unreached, getattr(out.grad, "dtype", None))
+        kernels = _Kernels(steps, clear, self.unreached, getattr(out.grad, "dtype", None))
+        kernels.run = straight_backward(steps, clear, self.accumulate,
+                                        lambda e, j: _failed(e, steps[j][0], "bprop"))  # fmt: skip
+        return kernels
 
     def kernel_backward(self, bufs: _Buffers, kernels: _Kernels) -> None:
         """The loop of :meth:`backward` with kernels, its bookkeeping fixed: a box's first
         gradient of a child is set, a second one added in place (as backward does)."""
+        if self.straight:  # the loop below, unrolled (flowgraph.step.straight)
+            kernels.run(bufs)
+            self.zero_unreached(kernels)
+            return
         for n in kernels.clear:
             n.grad = None
         accumulate = self.accumulate
@@ -381,6 +395,9 @@ class StepPlan:
             raise
         except Exception as e:
             raise _failed(e, node, "bprop") from e
+        self.zero_unreached(kernels)
+
+    def zero_unreached(self, kernels: _Kernels) -> None:
         for t in kernels.zeros:  # reached by no box: a zero gradient (as Graph.bprop)
             if id(t) not in self.folded:
                 t.grad = np.zeros_like(t.value)
@@ -418,30 +435,7 @@ class StepPlan:
         updated during bprop and gets no ``grad``; the optimiser's step skips it. Returns
         the folded weights (none when the optimiser is not plain SGD; ``fold(None)`` undoes
         the fold)."""
-        for opt in {id(o): o for o in self.folded.values()}.values():
-            opt.folded = set()  # the previous fold's optimiser updates every weight again
-        self.folded.clear()
-        self.folded_ids = frozenset()
-        if optimizer is None or not getattr(optimizer, "foldable", lambda: False)():
-            return []
-        readers: dict[int, list[Node]] = {}
-        for n in self.nodes:
-            for c in n.children:
-                readers.setdefault(id(c), []).append(n)
-        mine = {id(p) for p in optimizer.parameters}
-        done = []
-        for node, needs in self.bplan:
-            folds = getattr(node.box, "folds_weight_gradient", None)  # Linear's grad_W
-            if folds is None or not folds() or not needs[1]:
-                continue
-            W = node.children[1]
-            if id(W) in mine and isinstance(W, Parameter) and len(readers[id(W)]) == 1:
-                if W is not node.children[0] and W is not node.children[2]:
-                    self.folded[id(W)] = optimizer
-                    done.append(W)
-        optimizer.folded = {id(W) for W in done}
-        self.folded_ids = frozenset(optimizer.folded)
-        return done
+        return foldable_weights(self, optimizer)
 
     def fold_of(self, node: Node, needs: tuple) -> tuple[Any, tuple]:
         """(the folded SGD of this Linear's W, or None; the needs without W when folded)."""
