@@ -151,3 +151,16 @@ def test_check_box_holds_the_shared_pair_at_the_next_steps_values():
     report = fg.check_box(fg.SoftmaxCrossEntropy())
     assert report.ok, str(report)
     assert "bprop_kernel after fprop_kernel" in {p.path for p in report.planned}
+
+
+@pytest.mark.parametrize("label_dtype", [np.int64, np.int32, np.uint8, np.uint64])
+@pytest.mark.parametrize("n", [1, 6])
+def test_labels_of_every_integer_dtype_index_the_flat_scores(label_dtype, n):
+    model = fg.mlp([4, 6, 5], seed=1)
+    rng = np.random.default_rng(3)
+    feeds = [{model.x: rng.standard_normal((n, 4)).astype(np.float32),
+              model.y: rng.integers(0, 5, n).astype(label_dtype)} for _ in range(3)]  # fmt: skip
+    _same(*_two_steps(model.train_graph, feeds))
+    report = fg.check_box(fg.SoftmaxCrossEntropy(), [rng.standard_normal((n, 5)),
+                                                     np.arange(n).astype(label_dtype) % 5])
+    assert report.ok, str(report)
