@@ -451,8 +451,8 @@ class SoftmaxCrossEntropy(ClassOptions, Box):
                 exp(subtract(a, m, out=e), out=e)  # (e = a - m; e = exp(e))
                 saved["top"] = k[1], e[k]  # (the flat index of (0, k) is k)
                 e[k] = 0
-                per_example = log1p(reduce(e, axis=1)) + (m - a[0, label])
-                return asarray(per_example[0], dtype=dtype)  # (>= +0: reduce's sum of one)
+                loss = log1p(reduce(e[0])) + (m - a[0, label])  # (the row's sum, as a number)
+                return asarray(loss, dtype=dtype)  # (>= +0: reduce's sum of one)
 
             return softmax_cross_entropy_one
         starts, flat = np.arange(n) * n_classes, e.reshape(-1)  # entry (t, c) is t C + c

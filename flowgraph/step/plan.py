@@ -253,7 +253,12 @@ class StepPlan:
         kernels = bufs.kernels
         if kernels is not None and getattr(seed, "dtype", None) == kernels.seed:
             out.grad = seed
-            self.kernel_backward(bufs, kernels)
+            if self.straight:  # kernel_backward's loop, unrolled (flowgraph.step.straight)
+                kernels.run(bufs)
+                if kernels.zeros:
+                    self.zero_unreached(kernels)
+            else:
+                self.kernel_backward(bufs, kernels)
             return
         for n in graph.order:
             n.grad = None
@@ -365,10 +370,6 @@ class StepPlan:
     def kernel_backward(self, bufs: _Buffers, kernels: _Kernels) -> None:
         """The loop of :meth:`backward` with kernels, its bookkeeping fixed: a box's first
         gradient of a child is set, a second one added in place (as backward does)."""
-        if self.straight:  # the loop below, unrolled (flowgraph.step.straight)
-            kernels.run(bufs)
-            self.zero_unreached(kernels)
-            return
         for n in kernels.clear:
             n.grad = None
         accumulate = self.accumulate
