@@ -22,7 +22,9 @@ on, a box that defines kernels (``Box.fprop_kernel``, ``Box.bprop_kernel``: its 
 arithmetic with its buffers bound, the checks of shapes and dtypes done at the first step)
 runs them instead of fprop and bprop, and the plan runs its bprop from lists fixed at the
 first step (which gradient is set, which added): the same operations, so the same bits,
-with less Python around them. A changed signature goes back to the checked boxes; what
+with less Python around them (unrolled into straight-line code, :mod:`.straight`; a box's
+two kernels may share what fprop computed and bprop needs again, ``shared=``,
+:func:`.calls.takes_shared`). A changed signature goes back to the checked boxes; what
 depends on the values (labels in range) is checked at every step; a kernel that fails is
 explained by its box's checked fprop. The checker holds every kernel to its box
 (:func:`flowgraph.check_box`).
