@@ -8,7 +8,7 @@ named, the gradient bookkeeping decided when the code is written. The calls, the
 their arguments are the loop's, so the results are the same to the last bit. ``source`` of a
 made function shows its code, e.g. for a Linear box of the backward pass:
 
-    j = 1
+    j = 1                                    (which step runs: an error names its node)
     vals = [n3.value, n4.value, n5.value]
     r = k1(vals, n6.value, n6.grad)
     g = r[0]
@@ -68,7 +68,8 @@ def straight_fprop(steps: list[tuple], failed: Callable[[Exception, int], Except
     for j, (node, kernel, children) in enumerate(steps):
         args = ", ".join(local.get(id(c)) or f"{name('n', c)}.value" for c in children)
         n, v = name("n", node), f"v{j}"
-        lines += [f"        j = {j}", f"        {v} = {name('k', kernel)}({args})",
+        lines += [f"        j = {j}"] if j else []  # (the step that raises, if one does)
+        lines += [f"        {v} = {name('k', kernel)}({args})",
                   f"        {n}.value = {v}", f"        {n}.fprop_stamp = stamp"]  # fmt: skip
         local[id(node)] = v
     lines += ["        pass", "    except Exception as e:", "        raise failed(e, j) from e"]
@@ -91,7 +92,8 @@ def straight_backward(steps: list[tuple], clear: list[Any], accumulate: Callable
     for j, (node, kernel, children, sets, adds, fold) in enumerate(steps):
         n = name("n", node)
         vals = ", ".join(f"{name('n', c)}.value" for c in children)
-        lines += [f"        j = {j}", f"        vals = [{vals}]", f"        gr = {n}.grad",
+        lines += [f"        j = {j}"] if j else []
+        lines += [f"        vals = [{vals}]", f"        gr = {n}.grad",
                   f"        r = {name('k', kernel)}(vals, {n}.value, gr)"]  # fmt: skip
         if fold is not None:  # W <- W - alpha grad_a^T h, now that grad_h is taken
             lines.append(f"        fold_sgd_update(vals[1], {name('o', fold)}.lr, gr, vals[0])")
