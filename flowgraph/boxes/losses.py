@@ -19,6 +19,11 @@ from .common import (
     working,
 )
 
+
+def _starts(y: np.ndarray, n_classes: int) -> np.ndarray:  # t C per row t: + y, an index
+    return np.arange(len(y), dtype=np.uint64 if y.dtype == np.uint64 else np.intp) * n_classes
+
+
 REDUCTIONS = ("mean", "sum", "none")
 
 
@@ -334,15 +339,17 @@ class SoftmaxCrossEntropy(ClassOptions, Box):
             return False
         return a.dtype in (np.float32, np.float64)
 
-    def fprop_kernel(self, inputs, out):
-        """fprop's operations for scores (N, C) and labels (N,) of one dtype each; the labels
-        are still checked (in range) at every step, as fprop checks them. One example: the
-        same operations on its one row (the mean of one loss is that loss: no sum, no /1)."""
+    def fprop_kernel(self, inputs, out, shared=None):
+        """fprop's operations for scores (N, C) and labels (N,) (still checked in range at each
+        step, as fprop does); one example: no sum, no /1. exp(a - m) stays in ``shared`` (the
+        plan's, per node) for bprop_kernel, with its e[k_t] from before they became log1p's 1."""
         a, y = inputs
         if not self._kernel_case(a, y):
             return None
         n, n_classes = a.shape
         exp, log1p, reduce, asarray, dtype = np.exp, np.log1p, np.add.reduce, np.asarray, a.dtype
+        subtract, saved = np.subtract, {} if shared is None else shared
+        e = saved["exp"] = np.empty_like(a)
         if n == 1:
 
             def softmax_cross_entropy_one(a, y):
@@ -351,61 +358,55 @@ class SoftmaxCrossEntropy(ClassOptions, Box):
                     check_labels(y, n, n_classes, "SoftmaxCrossEntropy")  # raises, as fprop
                 k = (0, int(a.argmax()))
                 m = a[k]
-                e = a - m
-                exp(e, out=e)
+                exp(subtract(a, m, out=e), out=e)  # (e = a - m; e = exp(e))
+                saved["top"] = k[1], e[k]  # (the flat index of (0, k) is k)
                 e[k] = 0
-                per_example = log1p(reduce(e, axis=1)) + (m - a[0, label])
-                return asarray(per_example[0], dtype=dtype)  # (>= +0: reduce's sum of one)
+                loss = log1p(reduce(e[0])) + (m - a[0, label])  # (the row's sum, as a number)
+                return asarray(loss, dtype=dtype)  # (>= +0: reduce's sum of one)
 
             return softmax_cross_entropy_one
-        rows = np.arange(n)
+        starts, flat = np.arange(n) * n_classes, e.reshape(-1)  # entry (t, c) is t C + c
         code = np.dtype(f"u{y.dtype.itemsize}")  # a negative label is a huge unsigned one
-        top_of = np.maximum.reduce
+        top_of, add, y_starts = np.maximum.reduce, np.add, _starts(y, n_classes)
 
-        def softmax_cross_entropy(a, y):
+        def softmax_cross_entropy(a, y):  # (a[t, c] as the flat a[t C + c]: fewer passes)
             if top_of(y.view(code)) >= n_classes:
                 check_labels(y, n, n_classes, "SoftmaxCrossEntropy")  # raises, as fprop
-            k = (rows, a.argmax(axis=1))
-            m = a[k]
-            e = a - m[:, None]
-            exp(e, out=e)
-            e[k] = 0
-            per_example = log1p(reduce(e, axis=1)) + (m - a[rows, y])
+            k, scores = add(starts, a.argmax(axis=1)), a.ravel()
+            m = scores.take(k)
+            exp(subtract(a, m[:, None], out=e), out=e)
+            saved["top"] = k, flat.take(k)
+            flat[k] = 0
+            per_example = log1p(reduce(e, axis=1)) + (m - scores.take(add(y_starts, y)))
             return asarray(reduce(per_example) / n, dtype=dtype)
 
         return softmax_cross_entropy
 
-    def bprop_kernel(self, inputs, loss, grad_loss, needs, out):
-        """bprop's out= path, bound to ``out`` (grad_a; the labels get none), softmax's row
-        maxima taken as a[argmax] (the same numbers, fewer passes); one example: no /1."""
-        a, y = inputs
-        g = out[0]
-        if not self._kernel_case(a, y) or g is None or g.dtype != a.dtype:
+    def bprop_kernel(self, inputs, loss, grad_loss, needs, out, shared=None):
+        """bprop's out= path into ``out`` (grad_a), from the exp(a - m) fprop_kernel left in
+        ``shared`` at this step (bprop's softmax takes the same exp of the same a - m): its
+        e[k_t] put back, softmax's sum and division, f(x) - e(y), the scaling (N = 1: no /1)."""
+        (a, y), g = inputs, out[0]
+        e, n = (shared or {}).get("exp"), a.shape[0]
+        if e is None or g is None or g.dtype != e.dtype or not g.flags.c_contiguous:
+            return None  # (e: a's shape and dtype, as fprop_kernel made it; g written flat)
+        if not self._kernel_case(a, y):
             return None
-        n = a.shape[0]
         dtype, asarray, multiply, result = a.dtype, np.asarray, np.multiply, (g, None)
-        subtract, exp, divide, reduce = np.subtract, np.exp, np.divide, np.add.reduce
-        if n == 1:
-
-            def softmax_cross_entropy_one(inputs, loss, grad_loss):
-                a, y = inputs
-                subtract(a, a[0, int(a.argmax())], out=g)  # softmax(a), as below
-                exp(g, out=g)
-                divide(g, reduce(g, axis=-1, keepdims=True), out=g)
-                g[0, int(y[0])] -= 1  # f(x) - e(y)
-                multiply(g, asarray(grad_loss, dtype=dtype), out=g)
-                return result
-
-            return softmax_cross_entropy_one
-        rows = np.arange(n)
+        divide, reduce, by, flat = np.divide, np.add.reduce, n if n != 1 else None, e.reshape(-1)
+        starts, flat_g = _starts(y, a.shape[1]), g.reshape(-1)  # (t, c) is t C + c
 
         def softmax_cross_entropy(inputs, loss, grad_loss):
-            a, y = inputs
-            subtract(a, a[rows, a.argmax(axis=1)][:, None], out=g)  # softmax(a), as below
-            exp(g, out=g)
-            divide(g, reduce(g, axis=-1, keepdims=True), out=g)
-            g[rows, y] -= 1  # f(x) - e(y)
-            multiply(g, asarray(grad_loss, dtype=dtype) / n, out=g)  # (g *= ...)
+            k, top = shared["top"]
+            flat[k] = top  # exp(a_k - m) again: e holds exp(a - m), bprop's softmax's
+            divide(e, reduce(e, axis=-1, keepdims=True), out=g)
+            y = inputs[1]
+            if by is None:  # one example: a plain index, and x / 1 is x
+                g[0, int(y[0])] -= 1  # f(x) - e(y)
+                multiply(g, asarray(grad_loss, dtype=dtype), out=g)
+            else:
+                flat_g[starts + y] -= 1
+                multiply(g, asarray(grad_loss, dtype=dtype) / by, out=g)  # (g *= ...)
             return result
 
         return softmax_cross_entropy

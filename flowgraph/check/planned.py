@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from ..core import Box, Outer
-from ..step.calls import bprop_method, kernels_of, takes_out
+from ..step.calls import bprop_kernel_of, bprop_method, fprop_kernel_of, kernels_of, takes_out
 from .differences import is_float
 from .paths import needs_patterns
 from .report import PathCheck
@@ -96,7 +96,7 @@ def _fprop_checks(box: Box, xs: list[Any], n: int | None,
     if takes_out(type(box).fprop) and buffer is not None:
         got = _call(box.fprop, *xs, out=buffer)
         checks.append(_run("fprop(out=)", (), n, ["output"], got, [out], "fprop"))
-    kernel = box.fprop_kernel(xs, buffer) if kernels_of(type(box))[0] else None  # type: ignore[attr-defined]
+    kernel = fprop_kernel_of(box, xs, buffer, {})
     if kernel is not None:
         checks.append(_run("fprop_kernel", (), n, ["output"], _call(kernel, *xs), [out], "fprop"))
         other = _other(xs, rng)
@@ -130,9 +130,12 @@ def _bprop_checks(box: Box, xs: list[Any], n: int | None, needs: tuple[bool, ...
         )
         what = f"{method.__name__}(out=)"
         checks.append(_run(what, needs, n, names, got, ref, method.__name__))
-    kernel = None
-    if kernels_of(type(box))[1]:
-        kernel = box.bprop_kernel(list(xs), out, G, needs, _buffers(xs, needs))  # type: ignore[attr-defined]
+    shared: dict = {}  # what the fprop kernel of the step leaves the bprop kernel (if any)
+    forward = fprop_kernel_of(box, xs, np.empty_like(out) if type(out) is np.ndarray else None,
+                              shared)  # fmt: skip
+    if forward is not None:
+        _call(forward, *xs)
+    kernel = bprop_kernel_of(box, list(xs), out, G, needs, _buffers(xs, needs), shared)
     if kernel is None:
         return checks
     got = _call(kernel, list(xs), out, G)
@@ -145,7 +148,32 @@ def _bprop_checks(box: Box, xs: list[Any], n: int | None, needs: tuple[bool, ...
         got = _call(kernel, list(xs), out, G2)
         other = [f"{name} (another grad_output)" for name in names]
         checks.append(_run("bprop_kernel", needs, n, other, got, ref2, "bprop_needed"))
+    if shared and forward is not None:  # the next step: other values, through both kernels
+        checks += _next_step(box, xs, needs, n, (forward, kernel), rng)
     return checks
+
+
+def _next_step(box: Box, xs: list[Any], needs: tuple[bool, ...], n: int | None,
+               kernels: tuple[Any, Any], rng: np.random.Generator) -> list[PathCheck]:  # fmt: skip
+    """A bprop kernel that reads what its step's fprop kernel left (``shared=``), held to
+    bprop_needed at other values of the same shapes, after the fprop kernel ran on them."""
+    forward, kernel = kernels
+    method, with_needs, _ = bprop_method(box)
+    other = _other(xs, rng)
+    try:
+        out = box.fprop(*other)
+    except Exception:  # (not valid there: the comparisons above stand alone)
+        return []
+    G = rng.standard_normal(np.shape(out))
+    G = G.astype(out.dtype) if is_float(out) else G
+    ref = _call(method, list(other), out, G, *((needs,) if with_needs else ()))
+    if isinstance(ref, Exception):
+        return []
+    ref = tuple(r if k else None for r, k in zip(ref, needs))
+    _call(forward, *other)
+    got = _call(kernel, list(other), out, G)
+    names = [f"{box.input_name(i)} (the next step's values)" for i in range(len(xs))]
+    return [_run("bprop_kernel after fprop_kernel", needs, n, names, got, ref, "bprop_needed")]
 
 
 def has_planned_paths(box: Box) -> bool:

@@ -12,7 +12,7 @@ box's own methods, bit for bit, :func:`flowgraph.check_box`):
     (the plan's buffer of the output's shape and dtype), without the checks that depend on
     shapes and dtypes only. What depends on the values themselves (labels in range) is still
     checked, and raises as fprop raises. None: the plan calls ``fprop``. A kernel keeps no
-    state beyond ``out`` and what its signature fixes.
+    state beyond ``out``, what its signature fixes and ``shared`` (below).
 
 ``bprop_kernel(inputs, output, grad_output, needs, out) -> kernel or None``
     Likewise for ``bprop_needed(inputs, output, grad_output, needs)``: a function
@@ -20,6 +20,11 @@ box's own methods, bit for bit, :func:`flowgraph.check_box`):
     ``needs`` is False), each in its input's shape and dtype, written into ``out`` (one
     buffer or None per input) with the operations of ``bprop_needed``. None: the plan calls
     ``bprop_needed``.
+
+Either may also take ``shared=`` (:func:`takes_shared`): a dict the plan keeps per node and
+signature and hands to both, in which the fprop kernel leaves what its step's bprop kernel
+reads again instead of computing it twice; a bprop kernel that finds nothing there returns
+None, and the checker runs the two in that order, at two steps' values.
 """
 
 from __future__ import annotations
@@ -30,16 +35,26 @@ from typing import Any
 
 from ..core.box import Box
 
-__all__ = ["takes_out", "bprop_method", "kernels_of"]
+__all__ = ["takes_out", "takes_shared", "bprop_method", "kernels_of", "fprop_kernel_of",
+           "bprop_kernel_of"]
 
 
 @functools.cache
-def takes_out(fn: Any) -> bool:
-    """Whether the method ``fn`` (of a box class) takes an ``out=`` argument."""
+def takes_out(fn: Any, name: str = "out") -> bool:
+    """Whether the method ``fn`` (of a box class) takes an ``out=`` argument (or ``name``)."""
     try:
-        return "out" in inspect.signature(fn).parameters
+        return name in inspect.signature(fn).parameters
     except (TypeError, ValueError):  # a builtin or an odd callable: no
         return False
+
+
+def takes_shared(fn: Any) -> bool:
+    """Whether the kernel maker ``fn`` (``fprop_kernel``, ``bprop_kernel`` of a box class)
+    takes ``shared=``: a dict the plan keeps per node and signature and hands to both, in
+    which the fprop kernel may leave what its step's bprop kernel reads again (the same
+    numbers, not recomputed: SoftmaxCrossEntropy's exp(a - m)). A bprop kernel that reads it
+    returns None where the fprop kernel left nothing; the checker runs them in that order."""
+    return takes_out(fn, "shared")
 
 
 def bprop_method(box: Box) -> tuple[Any, bool, bool]:
@@ -74,3 +89,26 @@ def _kernel_flags(cls: Any) -> tuple[bool, bool]:
         own = _owner(cls, "bprop_kernel")
         b = issubclass(own, _owner(cls, "bprop")) and issubclass(own, _owner(cls, "bprop_needed"))
     return f, b
+
+
+def fprop_kernel_of(box: Any, inputs: list[Any], out: Any, shared: dict) -> Any:
+    """``box.fprop_kernel(inputs, out)`` (with ``shared=`` where it takes it), or None where
+    the plan may not ask this box for one."""
+    cls = type(box)
+    if not kernels_of(cls)[0]:
+        return None
+    if takes_shared(cls.fprop_kernel):
+        return box.fprop_kernel(inputs, out, shared=shared)
+    return box.fprop_kernel(inputs, out)
+
+
+def bprop_kernel_of(box: Any, inputs: list[Any], output: Any, grad: Any, needs: tuple,
+                    out: tuple, shared: dict) -> Any:  # fmt: skip
+    """``box.bprop_kernel(inputs, output, grad, needs, out)`` (with ``shared=`` where it takes
+    it), or None where the plan may not ask this box for one."""
+    cls = type(box)
+    if not kernels_of(cls)[1]:
+        return None
+    if takes_shared(cls.bprop_kernel):
+        return box.bprop_kernel(inputs, output, grad, needs, out, shared=shared)
+    return box.bprop_kernel(inputs, output, grad, needs, out)

@@ -8,9 +8,10 @@ from typing import Any
 
 import numpy as np
 
+from ..core.node import Node, Parameter
 from ..core.rank1 import Outer
 
-__all__ = ["fold_sgd_update"]
+__all__ = ["fold_sgd_update", "foldable_weights"]
 
 
 @functools.cache
@@ -39,3 +40,33 @@ def fold_sgd_update(W: np.ndarray, alpha: float, grad_a: np.ndarray, h: np.ndarr
             W[...] = c.T
         return
     W -= alpha * (grad_a.T @ h)
+
+
+def foldable_weights(plan: Any, optimizer: Any) -> list[Parameter]:
+    """:meth:`StepPlan.fold <flowgraph.step.plan.StepPlan.fold>`: the weights of ``plan``
+    whose update ``optimizer`` (plain SGD) may make during bprop, now recorded in both (the
+    previous fold undone first; none for None or an optimiser that is not plain SGD)."""
+    for opt in {id(o): o for o in plan.folded.values()}.values():
+        opt.folded = set()  # the previous fold's optimiser updates every weight again
+    plan.folded.clear()
+    plan.folded_ids = frozenset()
+    if optimizer is None or not getattr(optimizer, "foldable", lambda: False)():
+        return []
+    readers: dict[int, list[Node]] = {}
+    for n in plan.nodes:
+        for c in n.children:
+            readers.setdefault(id(c), []).append(n)
+    mine = {id(p) for p in optimizer.parameters}
+    done = []
+    for node, needs in plan.bplan:
+        folds = getattr(node.box, "folds_weight_gradient", None)  # Linear's grad_W
+        if folds is None or not folds() or not needs[1]:
+            continue
+        W = node.children[1]
+        if id(W) in mine and isinstance(W, Parameter) and len(readers[id(W)]) == 1:
+            if W is not node.children[0] and W is not node.children[2]:
+                plan.folded[id(W)] = optimizer
+                done.append(W)
+    optimizer.folded = {id(W) for W in done}
+    plan.folded_ids = frozenset(optimizer.folded)
+    return done

@@ -22,7 +22,9 @@ on, a box that defines kernels (``Box.fprop_kernel``, ``Box.bprop_kernel``: its 
 arithmetic with its buffers bound, the checks of shapes and dtypes done at the first step)
 runs them instead of fprop and bprop, and the plan runs its bprop from lists fixed at the
 first step (which gradient is set, which added): the same operations, so the same bits,
-with less Python around them. A changed signature goes back to the checked boxes; what
+with less Python around them (unrolled into straight-line code, :mod:`.straight`; a box's
+two kernels may share what fprop computed and bprop needs again, ``shared=``,
+:func:`.calls.takes_shared`). A changed signature goes back to the checked boxes; what
 depends on the values (labels in range) is checked at every step; a kernel that fails is
 explained by its box's checked fprop. The checker holds every kernel to its box
 (:func:`flowgraph.check_box`).
@@ -58,8 +60,9 @@ import numpy as np
 from ..core.node import Input, Node, Parameter
 from ..core.rank1 import Outer
 from ..errors import BoxError, FlowgraphError, NonFiniteError
-from .calls import bprop_method, kernels_of, takes_out
-from .fold import fold_sgd_update
+from .calls import bprop_kernel_of, bprop_method, fprop_kernel_of, kernels_of, takes_out
+from .fold import fold_sgd_update, foldable_weights
+from .straight import straight_backward, straight_fprop
 
 __all__ = ["StepPlan", "bprop_method", "fold_sgd_update", "kernels_of", "takes_out"]
 
@@ -80,6 +83,7 @@ class _Kernels:
     def __init__(self, steps: list[tuple], clear: list[Node], zeros: tuple[Node, ...],
                  seed: Any) -> None:  # fmt: skip
         self.steps, self.clear, self.zeros, self.seed = steps, clear, zeros, seed
+        self.run: Any = None  # the steps as straight-line code (straight_backward)
 
 
 class _Buffers:
@@ -88,12 +92,14 @@ class _Buffers:
 
     def __init__(self) -> None:
         self.fsteps: list[tuple] | None = None  # (node, kernel or fprop (out= bound), children)
+        self.fprop: Any = None  # fsteps as straight-line code (straight_fprop)
         self.buffered: set[int] = set()  # the nodes whose value lives in a buffer
         self.grad: dict[int, np.ndarray] = {}  # id(node) -> its gradient's (summed) buffer
         self.out: dict[tuple[int, int], Any] = {}  # (parent, child) -> a gradient's buffer
         self.bsteps: list[tuple] | None = None  # StepPlan.compile_bprop's, for these buffers
         self.kernels: _Kernels | None = None  # the bprop of later steps (all boxes kernels)
         self.folded: frozenset[int] = frozenset()  # the weights folded when compiled
+        self.shared: dict[int, dict] = {}  # id(node) -> what its fprop kernel leaves its bprop's
 
 
 class StepPlan:
@@ -114,6 +120,7 @@ class StepPlan:
 
     small = SMALL  # (boxes without kernels) fewer elements: not buffered (0: all are)
     kernels = True  # False: the checked boxes at every step (with their buffers)
+    straight = True  # False: the later steps run the loops, not their straight-line code
 
     def __init__(self, graph: Any, output: Node | None = None):
         self.graph = graph
@@ -171,6 +178,8 @@ class StepPlan:
             i.fprop_stamp = stamp
         if bufs.fsteps is None:  # the first step of these shapes: buffers made from it
             self.first_fprop(bufs, stamp)
+        elif self.straight:
+            bufs.fprop(stamp)  # the later steps: the loop of planned_fprop, unrolled
         else:
             self.planned_fprop(bufs.fsteps, stamp)
         graph.accept_fprop(stamp)
@@ -190,7 +199,10 @@ class StepPlan:
                 value = box.fprop(*values)
                 node.value = value
                 node.fprop_stamp = stamp
-                call = self.kernel_of(box, values, value) if self.kernels else None
+                call = None
+                if self.kernels:  # (a new buffer like the value, where it is an array)
+                    out = np.empty_like(value) if type(value) is _ndarray else None
+                    call = fprop_kernel_of(box, values, out, bufs.shared.setdefault(id(node), {}))
                 if call is not None:
                     bufs.buffered.add(id(node))
                 elif with_out and type(value) is _ndarray and value.size >= self.small:
@@ -202,14 +214,7 @@ class StepPlan:
         except Exception as e:
             raise _failed(e, node, "fprop") from e
         bufs.fsteps = steps
-
-    @staticmethod
-    def kernel_of(box: Any, values: list[Any], value: Any) -> Any:
-        """``box``'s fprop kernel for these values, writing into a new buffer like ``value``
-        (an array; else None) (None: the box has none here)."""
-        if not kernels_of(type(box))[0]:
-            return None
-        return box.fprop_kernel(values, np.empty_like(value) if type(value) is _ndarray else None)
+        bufs.fprop = straight_fprop(steps, lambda e, j: self.explained(e, *steps[j][:2]))
 
     def planned_fprop(self, steps: list[tuple], stamp: object) -> None:
         node = call = None
@@ -250,7 +255,12 @@ class StepPlan:
         kernels = bufs.kernels
         if kernels is not None and getattr(seed, "dtype", None) == kernels.seed:
             out.grad = seed
-            self.kernel_backward(bufs, kernels)
+            if self.straight:  # kernel_backward's loop, unrolled (flowgraph.step.straight)
+                kernels.run(bufs)
+                if kernels.zeros:
+                    self.zero_unreached(kernels)
+            else:
+                self.kernel_backward(bufs, kernels)
             return
         for n in graph.order:
             n.grad = None
@@ -288,7 +298,8 @@ class StepPlan:
             if made is not None:
                 kernel = None
                 if kout is not None:  # (a box with a kernel, asked before W moves)
-                    kernel = node.box.bprop_kernel(values, node.value, grad, needs, kout)
+                    kernel = bprop_kernel_of(node.box, values, node.value, grad, needs, kout,
+                                             bufs.shared.setdefault(id(node), {}))  # fmt: skip
                 if kernel is None:
                     made = None
                 else:
@@ -353,7 +364,10 @@ class StepPlan:
                     sets.append((i, child, dtype))
             steps.append((node, kernel, children, tuple(sets), tuple(adds), fold))
         clear = [n for n in self.graph.order if id(n) not in seen]
-        return _Kernels(steps, clear, self.unreached, getattr(out.grad, "dtype", None))
+        kernels = _Kernels(steps, clear, self.unreached, getattr(out.grad, "dtype", None))
+        kernels.run = straight_backward(steps, clear, self.accumulate,
+                                        lambda e, j: _failed(e, steps[j][0], "bprop"))  # fmt: skip
+        return kernels
 
     def kernel_backward(self, bufs: _Buffers, kernels: _Kernels) -> None:
         """The loop of :meth:`backward` with kernels, its bookkeeping fixed: a box's first
@@ -373,9 +387,7 @@ class StepPlan:
                     g = grads[i]
                     if dtype is None:  # not a Parameter: factors u v^T become the array
                         child.grad = g if type(g) is not Outer else g.materialize()
-                    elif type(g) is _ndarray and g.dtype is dtype:  # what Parameter.grad's
-                        child._grad, child._outer = g, None  # setter does with such a g
-                    else:
+                    else:  # a Parameter: its setter keeps factors u v^T for SGD's ger
                         child.grad = g
                 for i, child in adds:
                     g = grads[i]
@@ -384,6 +396,9 @@ class StepPlan:
             raise
         except Exception as e:
             raise _failed(e, node, "bprop") from e
+        self.zero_unreached(kernels)
+
+    def zero_unreached(self, kernels: _Kernels) -> None:
         for t in kernels.zeros:  # reached by no box: a zero gradient (as Graph.bprop)
             if id(t) not in self.folded:
                 t.grad = np.zeros_like(t.value)
@@ -421,30 +436,7 @@ class StepPlan:
         updated during bprop and gets no ``grad``; the optimiser's step skips it. Returns
         the folded weights (none when the optimiser is not plain SGD; ``fold(None)`` undoes
         the fold)."""
-        for opt in {id(o): o for o in self.folded.values()}.values():
-            opt.folded = set()  # the previous fold's optimiser updates every weight again
-        self.folded.clear()
-        self.folded_ids = frozenset()
-        if optimizer is None or not getattr(optimizer, "foldable", lambda: False)():
-            return []
-        readers: dict[int, list[Node]] = {}
-        for n in self.nodes:
-            for c in n.children:
-                readers.setdefault(id(c), []).append(n)
-        mine = {id(p) for p in optimizer.parameters}
-        done = []
-        for node, needs in self.bplan:
-            folds = getattr(node.box, "folds_weight_gradient", None)  # Linear's grad_W
-            if folds is None or not folds() or not needs[1]:
-                continue
-            W = node.children[1]
-            if id(W) in mine and isinstance(W, Parameter) and len(readers[id(W)]) == 1:
-                if W is not node.children[0] and W is not node.children[2]:
-                    self.folded[id(W)] = optimizer
-                    done.append(W)
-        optimizer.folded = {id(W) for W in done}
-        self.folded_ids = frozenset(optimizer.folded)
-        return done
+        return foldable_weights(self, optimizer)
 
     def fold_of(self, node: Node, needs: tuple) -> tuple[Any, tuple]:
         """(the folded SGD of this Linear's W, or None; the needs without W when folded)."""

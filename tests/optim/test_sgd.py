@@ -185,3 +185,24 @@ def test_l1_proximal_step_with_the_rank_one_fast_path():
     fg.SGD([W, b], lr=0.1, l1_prox=0.2, l1_params=[W]).step()
     step = before - 0.1 * grad_W
     np.testing.assert_allclose(W.value, np.sign(step) * np.maximum(np.abs(step) - 0.02, 0))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("order", ["C", "F"])
+def test_plain_sgd_on_rank_one_gradients_is_outer_subtract_from(dtype, order):
+    """SGD keeps the BLAS ger of a weight it updates rank-1; the result is Outer.subtract_from's,
+    also after the weight's value is replaced (another array, another order)."""
+    from flowgraph.core.rank1 import Outer
+
+    rng = np.random.default_rng(0)
+    W = fg.Parameter(np.asarray(rng.standard_normal((4, 3)), dtype=dtype, order=order), "W")
+    opt = fg.SGD([W], lr=0.3)
+    for step in range(4):
+        if step == 2:  # a new array: its own ger (or none for Fortran order)
+            W.value = np.array(W.value, order="F" if order == "C" else "C")
+        u, v = rng.standard_normal(4).astype(dtype), rng.standard_normal(3).astype(dtype)
+        ref = W.value.copy(order="K")  # (its order: ger for C order, NumPy for Fortran's)
+        Outer(u, v).subtract_from(ref, 0.3)
+        W.grad = Outer(u, v)
+        opt.step()
+        assert np.array_equal(W.value, ref)
