@@ -18,7 +18,7 @@ bit (the same operations in the same order, only into other memory); a gradient 
 parents give is summed in place, also bit for bit as ``Graph.bprop`` sums it.
 
 From the second step of a signature (the shapes and dtypes of the inputs and of every leaf)
-on, a box that defines kernels (``Box.fprop_kernel``, ``Box.bprop_kernel``: its own
+on, a box that defines kernels (``fprop_kernel``, ``bprop_kernel``, :mod:`.calls`: its own
 arithmetic with its buffers bound, the checks of shapes and dtypes done at the first step)
 runs them instead of fprop and bprop, and the plan runs its bprop from lists fixed at the
 first step (which gradient is set, which added): the same operations, so the same bits,

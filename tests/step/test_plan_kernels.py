@@ -1,4 +1,4 @@
-"""The step plan's kernels (``Box.fprop_kernel``, ``Box.bprop_kernel``): from the second step
+"""The step plan's kernels (``fprop_kernel``, ``bprop_kernel``): from the second step
 of a signature on, the boxes' arithmetic without their checks of shapes and dtypes. The same
 bits as the checked boxes, every gradient readable, every bad input still refused with the
 box's own message, and the checker holding each kernel to its box."""
