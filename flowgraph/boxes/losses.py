@@ -20,8 +20,14 @@ from .common import (
 )
 
 
-def _starts(y: np.ndarray, n_classes: int) -> np.ndarray:  # t C per row t: + y, an index
-    return np.arange(len(y), dtype=np.uint64 if y.dtype == np.uint64 else np.intp) * n_classes
+def _starts(n: int, n_classes: int) -> np.ndarray:  # t C per row t: + y_t, a flat index
+    return np.arange(n, dtype=np.intp) * n_classes
+
+
+def _flat(starts: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """t C + y_t as intp, for labels already checked in range (so the cast is exact: uint64
+    labels plus intp starts would make float64, and take wants intp at NumPy 1.23)."""
+    return np.add(starts, y, dtype=np.intp, casting="unsafe")
 
 
 REDUCTIONS = ("mean", "sum", "none")
@@ -365,9 +371,9 @@ class SoftmaxCrossEntropy(ClassOptions, Box):
                 return asarray(loss, dtype=dtype)  # (>= +0: reduce's sum of one)
 
             return softmax_cross_entropy_one
-        starts, flat = np.arange(n) * n_classes, e.reshape(-1)  # entry (t, c) is t C + c
+        starts, flat = _starts(n, n_classes), e.reshape(-1)  # entry (t, c) is t C + c
         code = np.dtype(f"u{y.dtype.itemsize}")  # a negative label is a huge unsigned one
-        top_of, add, y_starts = np.maximum.reduce, np.add, _starts(y, n_classes)
+        top_of, add = np.maximum.reduce, np.add
 
         def softmax_cross_entropy(a, y):  # (a[t, c] as the flat a[t C + c]: fewer passes)
             if top_of(y.view(code)) >= n_classes:
@@ -377,7 +383,7 @@ class SoftmaxCrossEntropy(ClassOptions, Box):
             exp(subtract(a, m[:, None], out=e), out=e)
             saved["top"] = k, flat.take(k)
             flat[k] = 0
-            per_example = log1p(reduce(e, axis=1)) + (m - scores.take(add(y_starts, y)))
+            per_example = log1p(reduce(e, axis=1)) + (m - scores.take(_flat(starts, y)))
             return asarray(reduce(per_example) / n, dtype=dtype)
 
         return softmax_cross_entropy
@@ -394,7 +400,7 @@ class SoftmaxCrossEntropy(ClassOptions, Box):
             return None
         dtype, asarray, multiply, result = a.dtype, np.asarray, np.multiply, (g, None)
         divide, reduce, by, flat = np.divide, np.add.reduce, n if n != 1 else None, e.reshape(-1)
-        starts, flat_g = _starts(y, a.shape[1]), g.reshape(-1)  # (t, c) is t C + c
+        starts, flat_g = _starts(n, a.shape[1]), g.reshape(-1)  # (t, c) is t C + c
 
         def softmax_cross_entropy(inputs, loss, grad_loss):
             k, top = shared["top"]
@@ -405,7 +411,7 @@ class SoftmaxCrossEntropy(ClassOptions, Box):
                 g[0, int(y[0])] -= 1  # f(x) - e(y)
                 multiply(g, asarray(grad_loss, dtype=dtype), out=g)
             else:
-                flat_g[starts + y] -= 1
+                flat_g[_flat(starts, y)] -= 1
                 multiply(g, asarray(grad_loss, dtype=dtype) / by, out=g)  # (g *= ...)
             return result
 
