@@ -31,6 +31,20 @@ class HalfSquaredError(fg.Box):
         return rng.standard_normal((4, 2)), rng.standard_normal((4, 2))
 
 
+def two_layer_graph(activation: fg.Box, seed: int = 0) -> tuple[fg.Graph, dict]:
+    """x (5, 3) -> Linear(W1, b1) -> ``activation`` (node "h") -> Linear(W2, b2) ->
+    SoftmaxCrossEntropy with labels y in {0, 1}, float64: the graph and its feed (by name)."""
+    rng = np.random.default_rng(seed)
+    x, y = fg.Input("x"), fg.Input("y")
+    W1 = fg.Parameter(rng.standard_normal((4, 3)), "W1")
+    b1 = fg.Parameter(np.zeros(4), "b1")
+    W2 = fg.Parameter(rng.standard_normal((2, 4)), "W2")
+    b2 = fg.Parameter(np.zeros(2), "b2")
+    h = activation(fg.Linear()(x, W1, b1), name="h")
+    loss = fg.SoftmaxCrossEntropy()(fg.Linear()(h, W2, b2), y)
+    return fg.Graph(loss), {"x": rng.standard_normal((5, 3)), "y": rng.integers(0, 2, 5)}
+
+
 def linear_regression(d: int = 3, dtype=np.float64) -> fg.Model:
     """f = W x + b (W of shape (1, d)) under the user box HalfSquaredError: a Model that is
     not an MLP and that needs ``boxes=`` to load."""

@@ -95,7 +95,6 @@ class SGD(Optimizer):
         self.fold = bool(fold)
         self.folded: set[int] = set()  # ids of the weights a step plan updates during bprop
         self.scratch: dict[int, np.ndarray] = {}  # id(p) -> where plain SGD puts alpha grad
-        self.rank1: dict[int, tuple] = {}  # id(p) -> (its value, BLAS ger for it or None)
         if self.nesterov and (self.momentum == 0 or self.dampening != 0):
             raise ValueError(
                 "Nesterov momentum needs momentum beta > 0 and dampening = 0, got "
@@ -124,21 +123,11 @@ class SGD(Optimizer):
         """theta <- theta - alpha_t grad for every parameter: the lecture's step, and the hot
         path of small networks, where each attribute look-up and call per parameter is a
         visible share (so it reads ``p.grad`` directly)."""
-        scratch, rank1 = self.scratch, self.rank1
+        scratch = self.scratch
         for p in self.parameters:
             outer = p.grad_outer
             if outer is not None:  # grad = u v^T (one example): one BLAS pass, in place
-                W = p.value
-                fast = rank1.get(id(p))
-                if fast is None or fast[0] is not W:  # (BLAS's ger for W, found once)
-                    fast = rank1[id(p)] = (W, _blas_ger(W))
-                if fast[1] is None:
-                    outer.subtract_from(W, alpha)
-                else:  # Outer.subtract_from's call: W^T (Fortran order) += -alpha v u^T
-                    a = W.T
-                    out = fast[1](-alpha, outer.v, outer.u, a=a, overwrite_a=True)
-                    if out is not a:  # (a copy: never for a contiguous float32/float64 W)
-                        W[...] = out.T
+                outer.subtract_from(p.value, alpha)
             else:
                 grad = p.grad
                 if grad is None:
@@ -199,16 +188,3 @@ class SGD(Optimizer):
         if self.maximize:
             opts.append("maximize=True")
         return ", ".join(opts)
-
-
-def _blas_ger(W: np.ndarray) -> Any:
-    """SciPy's BLAS rank-1 update for W (``sger``, ``dger``), as
-    :meth:`~flowgraph.core.rank1.Outer.subtract_from` calls it: for a C-ordered float32 or
-    float64 W, which it updates in place; None otherwise (or without SciPy)."""
-    if not W.flags.c_contiguous or W.dtype.char not in "fd":
-        return None
-    try:
-        from scipy.linalg import blas
-    except ImportError:  # SciPy is optional: Outer.subtract_from then uses NumPy
-        return None
-    return blas.sger if W.dtype.char == "f" else blas.dger

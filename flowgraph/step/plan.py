@@ -74,8 +74,8 @@ _ndarray = np.ndarray
 
 class _Kernels:
     """The bprop of one signature with kernels only, its bookkeeping fixed at the first
-    step. ``steps``: per box (node, kernel, children, ``sets``: (index, child, the child's
-    dtype if a Parameter else None) for each child whose gradient it gives first, ``adds``:
+    step. ``steps``: per box (node, kernel, children, ``sets``: (index, child, whether it
+    is a Parameter) for each child whose gradient it gives first, ``adds``:
     (index, child) for each child it gives a second one, the folded SGD or None); ``clear``:
     the nodes whose gradient is None after bprop; ``zeros``: the targets that get zeros;
     ``seed``: the dtype of the output's gradient."""
@@ -360,8 +360,7 @@ class StepPlan:
                     adds.append((i, child))
                 else:
                     seen.add(id(child))
-                    dtype = child.value.dtype if isinstance(child, Parameter) else None
-                    sets.append((i, child, dtype))
+                    sets.append((i, child, isinstance(child, Parameter)))
             steps.append((node, kernel, children, tuple(sets), tuple(adds), fold))
         clear = [n for n in self.graph.order if id(n) not in seen]
         kernels = _Kernels(steps, clear, self.unreached, getattr(out.grad, "dtype", None))
@@ -383,12 +382,11 @@ class StepPlan:
                 grads = kernel(values, node.value, grad)
                 if fold is not None:  # W <- W - alpha grad_a^T h, now that grad_h is taken
                     fold_sgd_update(values[1], fold.lr, grad, values[0])
-                for i, child, dtype in sets:
+                for i, child, parameter in sets:
                     g = grads[i]
-                    if dtype is None:  # not a Parameter: factors u v^T become the array
-                        child.grad = g if type(g) is not Outer else g.materialize()
-                    else:  # a Parameter: its setter keeps factors u v^T for SGD's ger
-                        child.grad = g
+                    # a Parameter's setter keeps factors u v^T for SGD's ger; elsewhere they
+                    # become the array
+                    child.grad = g if parameter or type(g) is not Outer else g.materialize()
                 for i, child in adds:
                     g = grads[i]
                     accumulate(bufs, child, g if type(g) is not Outer else g.materialize())

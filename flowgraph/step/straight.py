@@ -22,8 +22,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-import numpy as np
-
 from ..core.rank1 import Outer
 from ..errors import NonFiniteError
 from .fold import fold_sgd_update
@@ -35,7 +33,7 @@ class _Names:
     """Each object the code reads, bound to a name of its own (n0, k0, ...)."""
 
     def __init__(self) -> None:
-        self.space: dict[str, Any] = {"Outer": Outer, "ndarray": np.ndarray}
+        self.space: dict[str, Any] = {"Outer": Outer}
         self.ids: dict[tuple[str, int], str] = {}
 
     def __call__(self, prefix: str, obj: Any) -> str:
@@ -77,8 +75,8 @@ def straight_backward(steps: list[tuple], clear: list[Any], accumulate: Callable
                       failed: Callable[[Exception, int], Exception]) -> Any:  # fmt: skip
     """``backward(bufs)``: the gradients in ``clear`` set to None, then for each (node, kernel,
     children, sets, adds, fold) of ``steps`` the kernel on the children's values, the node's
-    value and its gradient; the folded SGD update; each gradient in ``sets`` set (a Parameter's
-    as its setter would, with its dtype), each in ``adds`` added with ``accumulate(bufs,
+    value and its gradient; the folded SGD update; each gradient in ``sets`` set (through a
+    Parameter's own setter, factors kept), each in ``adds`` added with ``accumulate(bufs,
     child, g)``. An error raises ``failed(error, index of the step)`` (NonFiniteError as is)."""
     name = _Names()
     name.space.update(failed=failed, accumulate=accumulate, fold_sgd_update=fold_sgd_update,
@@ -94,13 +92,9 @@ def straight_backward(steps: list[tuple], clear: list[Any], accumulate: Callable
                   f"        r = {name('k', kernel)}(vals, {n}.value, gr)"]  # fmt: skip
         if fold is not None:  # W <- W - alpha grad_a^T h, now that grad_h is taken
             lines.append(f"        fold_sgd_update(vals[1], {name('o', fold)}.lr, gr, vals[0])")
-        for i, child, dtype in sets:
-            c = name("n", child)
-            lines.append(f"        g = r[{i}]")
-            if dtype is None:  # not a Parameter: factors u v^T become the array
-                lines.append(f"        {c}.grad = g if type(g) is not Outer else g.materialize()")
-            else:  # a Parameter: its setter keeps factors u v^T for SGD's ger
-                lines.append(f"        {c}.grad = g")
+        for i, child, parameter in sets:  # a Parameter's setter keeps factors u v^T (ger)
+            set_to = "g" if parameter else "g if type(g) is not Outer else g.materialize()"
+            lines += [f"        g = r[{i}]", f"        {name('n', child)}.grad = {set_to}"]
         for i, child in adds:
             lines += [f"        g = r[{i}]", f"        accumulate(bufs, {name('n', child)}, "
                       "g if type(g) is not Outer else g.materialize())"]  # fmt: skip

@@ -190,8 +190,8 @@ def test_l1_proximal_step_with_the_rank_one_fast_path():
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("order", ["C", "F"])
 def test_plain_sgd_on_rank_one_gradients_is_outer_subtract_from(dtype, order):
-    """SGD keeps the BLAS ger of a weight it updates rank-1; the result is Outer.subtract_from's,
-    also after the weight's value is replaced (another array, another order)."""
+    """SGD updates a weight rank-1 as Outer.subtract_from does (BLAS ger), also after the
+    weight's value is replaced (another array, another order)."""
     from flowgraph.core.rank1 import Outer
 
     rng = np.random.default_rng(0)

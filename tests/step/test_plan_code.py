@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from helper_models import two_layer_graph
 
 import flowgraph as fg
 from flowgraph.step.plan import StepPlan
@@ -64,16 +65,7 @@ class _WrongOutTanh(fg.Tanh):
 
 
 def test_check_graph_verifies_the_planned_path_and_catches_a_wrong_out():
-    rng = np.random.default_rng(0)
-    x, y = fg.Input("x"), fg.Input("y")
-    W1 = fg.Parameter(rng.standard_normal((4, 3)), "W1")
-    b1 = fg.Parameter(np.zeros(4), "b1")
-    W2 = fg.Parameter(rng.standard_normal((2, 4)), "W2")
-    b2 = fg.Parameter(np.zeros(2), "b2")
-    h = _WrongOutTanh()(fg.Linear()(x, W1, b1))
-    loss = fg.SoftmaxCrossEntropy()(fg.Linear()(h, W2, b2), y)
-    graph = fg.Graph(loss)
-    feed = {x: rng.standard_normal((5, 3)), y: rng.integers(0, 2, 5)}
+    graph, feed = two_layer_graph(_WrongOutTanh())
     assert fg.check_graph(graph, feed, boxes=False).ok  # unplanned: out= never runs
     graph.planned = fg.step_plan(graph)  # fprop and bprop() now run the step plan, buffers and all
     report = fg.check_graph(graph, feed, boxes=False)

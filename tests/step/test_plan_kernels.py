@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from helper_models import two_layer_graph
 
 import flowgraph as fg
 from flowgraph.step.plan import StepPlan, kernels_of
@@ -255,22 +256,12 @@ def test_check_box_holds_every_kernel_of_the_package_to_its_box():
 
 
 def test_check_graph_checks_the_kernels_of_the_path_the_graph_takes():
-    rng = np.random.default_rng(0)
-    x, y = fg.Input("x"), fg.Input("y")
-    W1 = fg.Parameter(rng.standard_normal((4, 3)), "W1")
-    b1 = fg.Parameter(np.zeros(4), "b1")
-    W2 = fg.Parameter(rng.standard_normal((2, 4)), "W2")
-    b2 = fg.Parameter(np.zeros(2), "b2")
-    h = _WrongKernelTanh()(fg.Linear()(x, W1, b1), name="h")
-    loss = fg.SoftmaxCrossEntropy()(fg.Linear()(h, W2, b2), y)
-    graph = fg.Graph(loss)
-    feed = {x: rng.standard_normal((5, 3)), y: rng.integers(0, 2, 5)}
+    graph, feed = two_layer_graph(_WrongKernelTanh())
     report = fg.check_graph(graph, feed)
     assert not report.ok
     assert not report.boxes["h"].ok and report.boxes["h"].failing_planned
     assert all(c.ok for c in report.parameters)  # bprop (unplanned) is right
-    good = fg.check_graph(fg.mlp([3, 4, 2], dtype=np.float64, seed=0).train_graph,
-                          {"x": feed[x], "y": feed[y]})  # fmt: skip
+    good = fg.check_graph(fg.mlp([3, 4, 2], dtype=np.float64, seed=0).train_graph, feed)
     assert good.ok
     assert all(r.planned for r in good.boxes.values())  # every box of the MLP has its paths
 
