@@ -3,7 +3,8 @@
 Broadcasting and dtypes: :func:`unbroadcast` (the chain rule's sum over the copies NumPy's
 broadcasting made), :func:`grad_like` and :func:`grad_in` (a gradient in its value's dtype),
 :func:`working` (the dtype a loss computes in). Labels and scores of the classification
-losses: :func:`check_scores`, :func:`check_labels`, :func:`label_entries`. The softmax:
+losses: :func:`check_scores`, :func:`check_labels`, :func:`label_entries` (and
+:func:`row_starts`, :func:`flat_labels`: the same entries as flat indices). The softmax:
 :func:`softmax`, :func:`softmax_jvp`, :func:`log_softmax`.
 
 A box file imports the core's Box, the errors and this module, nothing else
@@ -20,8 +21,8 @@ from ..errors import LabelError, ShapeError
 
 __all__ = [
     "unbroadcast", "grad_like", "grad_in", "working", "wide_float", "check_scores",
-    "check_labels", "check_labels_ignoring", "label_entries", "softmax", "softmax_jvp",
-    "log_softmax",
+    "check_labels", "check_labels_ignoring", "label_entries", "row_starts", "flat_labels",
+    "softmax", "softmax_jvp", "log_softmax",
 ]  # fmt: skip
 
 _ndarray = np.ndarray
@@ -102,6 +103,17 @@ def label_entries(y: np.ndarray) -> tuple:
     if len(y) == 1:
         return 0, int(y[0])
     return np.arange(len(y)), y
+
+
+def row_starts(n: int, n_classes: int) -> np.ndarray:
+    """t C for each row t of n rows of C scores: + y_t, the flat index of entry (t, y_t)."""
+    return np.arange(n, dtype=np.intp) * n_classes
+
+
+def flat_labels(starts: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """t C + y_t as intp, for labels already checked in range (so the cast is exact: uint64
+    labels plus intp starts would make float64, and take wants intp at NumPy 1.23)."""
+    return np.add(starts, y, dtype=np.intp, casting="unsafe")
 
 
 def check_scores(a: np.ndarray, box: str, what: str) -> None:

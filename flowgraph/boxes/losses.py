@@ -10,25 +10,16 @@ from .common import (
     check_labels,
     check_labels_ignoring,
     check_scores,
+    flat_labels,
     grad_in,
     label_entries,
     log_softmax,
+    row_starts,
     softmax,
     softmax_jvp,
     wide_float,
     working,
 )
-
-
-def _starts(n: int, n_classes: int) -> np.ndarray:  # t C per row t: + y_t, a flat index
-    return np.arange(n, dtype=np.intp) * n_classes
-
-
-def _flat(starts: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """t C + y_t as intp, for labels already checked in range (so the cast is exact: uint64
-    labels plus intp starts would make float64, and take wants intp at NumPy 1.23)."""
-    return np.add(starts, y, dtype=np.intp, casting="unsafe")
-
 
 REDUCTIONS = ("mean", "sum", "none")
 
@@ -357,6 +348,7 @@ class SoftmaxCrossEntropy(ClassOptions, Box):
         subtract, saved = np.subtract, {} if shared is None else shared
         e = saved["exp"] = np.empty_like(a)
         if n == 1:
+            row = e[0]
 
             def softmax_cross_entropy_one(a, y):
                 label = int(y[0])
@@ -367,11 +359,11 @@ class SoftmaxCrossEntropy(ClassOptions, Box):
                 exp(subtract(a, m, out=e), out=e)  # (e = a - m; e = exp(e))
                 saved["top"] = k[1], e[k]  # (the flat index of (0, k) is k)
                 e[k] = 0
-                loss = log1p(reduce(e[0])) + (m - a[0, label])  # (the row's sum, as a number)
+                loss = log1p(reduce(row)) + (m - a[0, label])  # (the row's sum, as a number)
                 return asarray(loss, dtype=dtype)  # (>= +0: reduce's sum of one)
 
             return softmax_cross_entropy_one
-        starts, flat = _starts(n, n_classes), e.reshape(-1)  # entry (t, c) is t C + c
+        starts, flat = row_starts(n, n_classes), e.reshape(-1)  # entry (t, c) is t C + c
         code = np.dtype(f"u{y.dtype.itemsize}")  # a negative label is a huge unsigned one
         top_of, add = np.maximum.reduce, np.add
 
@@ -383,7 +375,7 @@ class SoftmaxCrossEntropy(ClassOptions, Box):
             exp(subtract(a, m[:, None], out=e), out=e)
             saved["top"] = k, flat.take(k)
             flat[k] = 0
-            per_example = log1p(reduce(e, axis=1)) + (m - scores.take(_flat(starts, y)))
+            per_example = log1p(reduce(e, axis=1)) + (m - scores.take(flat_labels(starts, y)))
             return asarray(reduce(per_example) / n, dtype=dtype)
 
         return softmax_cross_entropy
@@ -400,19 +392,27 @@ class SoftmaxCrossEntropy(ClassOptions, Box):
             return None
         dtype, asarray, multiply, result = a.dtype, np.asarray, np.multiply, (g, None)
         divide, reduce, by, flat = np.divide, np.add.reduce, n if n != 1 else None, e.reshape(-1)
-        starts, flat_g = _starts(n, a.shape[1]), g.reshape(-1)  # (t, c) is t C + c
+        starts, flat_g = row_starts(n, a.shape[1]), g.reshape(-1)  # (t, c) is t C + c
+        if by is None:  # one example: the row's sum as a number, a plain index, no x / 1
+            e_row, g_row = e[0], g[0]
+
+            def softmax_cross_entropy_one(inputs, loss, grad_loss):
+                k, top = shared["top"]
+                flat[k] = top  # exp(a_k - m) again: e holds exp(a - m), bprop's softmax's
+                divide(e_row, reduce(e_row), out=g_row)  # (the sum of keepdims' one row)
+                g_row[int(inputs[1][0])] -= 1  # f(x) - e(y)
+                if float(grad_loss) != 1.0:  # (x * 1 is x: the usual seed needs no pass)
+                    multiply(g, asarray(grad_loss, dtype=dtype), out=g)
+                return result
+
+            return softmax_cross_entropy_one
 
         def softmax_cross_entropy(inputs, loss, grad_loss):
             k, top = shared["top"]
             flat[k] = top  # exp(a_k - m) again: e holds exp(a - m), bprop's softmax's
             divide(e, reduce(e, axis=-1, keepdims=True), out=g)
-            y = inputs[1]
-            if by is None:  # one example: a plain index, and x / 1 is x
-                g[0, int(y[0])] -= 1  # f(x) - e(y)
-                multiply(g, asarray(grad_loss, dtype=dtype), out=g)
-            else:
-                flat_g[_flat(starts, y)] -= 1
-                multiply(g, asarray(grad_loss, dtype=dtype) / by, out=g)  # (g *= ...)
+            flat_g[flat_labels(starts, inputs[1])] -= 1
+            multiply(g, asarray(grad_loss, dtype=dtype) / by, out=g)  # (g *= ...)
             return result
 
         return softmax_cross_entropy

@@ -29,13 +29,13 @@ def test_the_plan_prints_fprop_lines_then_bprop_lines_in_reverse():
     fprop, bprop = lines.index("# fprop"), lines.index("# bprop, in reverse order")
     assert fprop < bprop
     body = [line.split("  #")[0].strip() for line in lines]
-    assert body[fprop + 1] == "np.matmul(x, W1.T, out=a1); a1 += b1"
+    assert body[fprop + 1] == "np.dot(x, W1.T, out=a1); a1 += b1"
     assert body[fprop + 2] == "np.tanh(a1, out=h1)"
     assert "grad_loss = 1" in body[bprop + 1]
     order = [body.index(s) for s in (
-        "np.matmul(grad_a2.T, h1, out=grad_W2)",  # the top layer first
-        "np.matmul(grad_a2, W2, out=grad_h1)",
-        "np.matmul(grad_a1.T, x, out=grad_W1)",
+        "np.dot(grad_a2.T, h1, out=grad_W2)",  # the top layer first
+        "np.dot(grad_a2, W2, out=grad_h1)",
+        "np.dot(grad_a1.T, x, out=grad_W1)",
     )]  # fmt: skip
     assert order[0] > bprop and order[2] > order[1] and order[2] > order[0]
     assert "grad_x" not in text  # the data get no gradient
@@ -51,7 +51,7 @@ def test_the_plan_shows_a_second_gradient_added_in_place():
     graph = fg.Graph(fg.Sum()(out, name="s"))
     text = str(fg.step_plan(graph))
     assert "grad_W += grad_W_from_a1" in text
-    assert "np.matmul(grad_a1.T, x, out=grad_W_from_a1)" in text
+    assert "np.dot(grad_a1.T, x, out=grad_W_from_a1)" in text
 
 
 class _WrongOutTanh(fg.Tanh):

@@ -72,6 +72,24 @@ def test_two_losses_in_one_graph_keep_their_own_exp():
     assert sorted(s["exp"].shape for s in shared.values() if "exp" in s) == [(3, 2), (3, 4)]
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("classes", [2, 9, 300])
+@pytest.mark.parametrize("scale", [1.0, 0.5])
+def test_one_example_kernels_give_the_bits_of_the_checked_boxes(dtype, classes, scale):
+    """N = 1: Linear adds b on its row, the loss divides its row by the row's sum and skips
+    the product by a gradient of 1 (2 classes: a sum of one number; 300: NumPy's pairwise
+    blocks); a loss scaled by 0.5 gets the product."""
+    model = fg.mlp([7, 20, classes], dtype=dtype, seed=1)
+    loss = model.train_graph.outputs[0]
+    graph = model.train_graph if scale == 1.0 else fg.Graph(fg.Scale(scale)(loss))
+    rng = np.random.default_rng(classes)
+    feeds = [{model.x: rng.standard_normal((1, 7)).astype(dtype),
+              model.y: rng.integers(0, classes, 1)} for _ in range(4)]  # fmt: skip
+    planned, unplanned = _two_steps(graph, feeds)
+    _same(planned, unplanned)
+    assert fg.step_plan(graph).buffers.kernels is not None  # the later steps ran kernels
+
+
 @pytest.mark.parametrize("n", [1, 3])
 def test_labels_out_of_range_still_raise_and_the_next_step_is_right(n):
     model = fg.mlp([4, 6, 5], seed=0)
