@@ -140,6 +140,7 @@ class StepPlan:
         self.folded_ids: frozenset[int] = frozenset()
         self.buffers: _Buffers | None = None  # of the last step
         self.signature: tuple | None = None
+        self.stamp: object | None = None  # of this plan's last fprop
 
     # -- fprop -----------------------------------------------------------------------------
     def signature_of(self, values: list[Any]) -> tuple:
@@ -183,6 +184,7 @@ class StepPlan:
         else:
             self.planned_fprop(bufs.fsteps, stamp)
         graph.accept_fprop(stamp)
+        self.stamp = stamp
         out = self.output.value
         return np.array(out) if type(out) is _ndarray and out.ndim == 0 else out
 
@@ -245,6 +247,9 @@ class StepPlan:
         checks it shares: values of this graph's last fprop, gradients of their shapes)."""
         graph, out = self.graph, self.output
         graph.check_fresh(out)
+        if out.fprop_stamp is not self.stamp and self.stamp is not None:
+            self.unplanned_bprop(grad_output)  # values of another fprop (the graph's own)
+            return
         bufs = self.buffers
         if bufs is None or bufs.fsteps is None:
             raise FlowgraphError("StepPlan.bprop before StepPlan.fprop")
@@ -271,6 +276,17 @@ class StepPlan:
                 continue
             if getattr(t, "grad_outer", None) is None and t.grad is None:
                 t.grad = np.zeros_like(t.value)
+
+    def unplanned_bprop(self, grad_output: Any) -> None:
+        """``graph.bprop`` itself, when the values are not those of this plan's last fprop
+        (the graph's own fprop, or another plan's, ran since): its kernels would read what
+        this plan's fprop left (``shared=``, the buffers), not those values."""
+        graph, planned = self.graph, self.graph.planned
+        graph.planned = None
+        try:
+            graph.bprop(output=self.output, grad_output=grad_output)
+        finally:
+            graph.planned = planned
 
     def backward(self, bufs: _Buffers) -> bool:
         """The lecture's loop over the plan's boxes, in reverse order; False when a box gave

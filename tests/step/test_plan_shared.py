@@ -182,3 +182,31 @@ def test_labels_of_every_integer_dtype_index_the_flat_scores(label_dtype, n):
     report = fg.check_box(fg.SoftmaxCrossEntropy(), [rng.standard_normal((n, 5)),
                                                      np.arange(n).astype(label_dtype) % 5])
     assert report.ok, str(report)
+
+
+@pytest.mark.parametrize("n_other", [4, 1, 2])
+@pytest.mark.parametrize("n", [4, 1])
+def test_a_bprop_after_the_graphs_own_fprop_gives_that_fprops_gradients(n, n_other):
+    """The plan's kernels read what its own fprop left (the loss's exp, the buffers): after
+    the graph's unplanned fprop on other data, the plan's bprop is the graph's bprop."""
+    model = fg.mlp([3, 4, 5], dtype=np.float64, seed=0)
+    graph, rng = model.train_graph, np.random.default_rng(n)
+    plan = fg.step_plan(graph)
+    mine = {model.x: rng.standard_normal((n, 3)), model.y: rng.integers(0, 5, n)}
+    other = {model.x: rng.standard_normal((n_other, 3)), model.y: rng.integers(0, 5, n_other)}
+    for _ in range(3):  # the later steps: kernels
+        plan.fprop(mine)
+        plan.bprop()
+    assert plan.buffers.kernels is not None
+    graph.fprop(other)
+    plan.bprop()
+    got = [p.grad.copy() for p in model.parameters]
+    graph.fprop(other)
+    graph.bprop()
+    assert all(np.array_equal(a, p.grad) for a, p in zip(got, model.parameters))
+    plan.fprop(mine)  # and the plan's own steps go on with its kernels
+    plan.bprop()
+    got = [p.grad.copy() for p in model.parameters]
+    graph.fprop(mine)
+    graph.bprop()
+    assert all(np.array_equal(a, p.grad) for a, p in zip(got, model.parameters))
