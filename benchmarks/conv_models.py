@@ -12,6 +12,8 @@ in the same order and take the same plain SGD steps; the last losses must agree 
 timed doing less work). Samples of a few steps are interleaved (flowgraph, torch, flowgraph,
 ...), one BLAS thread for NumPy and one thread for PyTorch, and the median seconds per step
 reported with their ratio: the machine is shared, ratios from one run are what to compare.
+A third flowgraph network, its train graph planned (``fg.step_plan``, issue 24), is timed in
+the same rounds; its losses must be the unplanned one's to the bit.
 
     python benchmarks/conv_models.py [--quick] [--write benchmarks/RESULTS.md]
 
@@ -117,20 +119,31 @@ def steps_torch(net, opt, batches) -> float:
     return float(loss.detach())
 
 
-def run_case(case: str, quick: bool, repeats: int, steps: int = 10) -> dict:
-    import torch
-
-    batches = data(case, quick, steps)
-    side = batches[0][0].shape[-1] if case == "convnet" else None
+def flowgraph_model(case: str, side: int | None, planned: bool = False):
+    """The flowgraph network with torch's initial weights as a Model (its train graph
+    planned, ``fg.step_plan``, where asked), and the torch network."""
     ours, theirs = convnet_pair(side) if case == "convnet" else characters_pair()
     copy_weights(ours, theirs)
     x, t = fg.Input("x"), fg.Input("y")
     a = ours(x)
     model = fg.Model(loss=fg.softmax_cross_entropy(a, t), output=fg.softmax(a))
+    if planned:
+        model.train_graph.planned = fg.step_plan(model.train_graph)
+    return model, theirs
+
+
+def run_case(case: str, quick: bool, repeats: int, steps: int = 10) -> dict:
+    import torch
+
+    batches = data(case, quick, steps)
+    side = batches[0][0].shape[-1] if case == "convnet" else None
+    model, theirs = flowgraph_model(case, side)
+    planned = flowgraph_model(case, side, planned=True)[0]  # (the same initial weights)
     lr = 0.05
     sgd, opt = fg.SGD(model.parameters, lr=lr), torch.optim.SGD(theirs.parameters(), lr=lr)
+    psgd = fg.SGD(planned.parameters, lr=lr)
     tbatches = [(torch.tensor(X), torch.tensor(Y)) for X, Y in batches]
-    times: dict[str, list[float]] = {"flowgraph": [], "PyTorch": []}
+    times: dict[str, list[float]] = {"flowgraph": [], "planned": [], "PyTorch": []}
     losses: dict[str, float] = {}
     for r in range(repeats + 1):  # the first round warms up
         t0 = time.perf_counter()
@@ -138,11 +151,15 @@ def run_case(case: str, quick: bool, repeats: int, steps: int = 10) -> dict:
         t1 = time.perf_counter()
         losses["PyTorch"] = steps_torch(theirs, opt, tbatches)
         t2 = time.perf_counter()
+        losses["planned"] = steps_flowgraph(planned, psgd, batches)
+        t3 = time.perf_counter()
         if r:
             times["flowgraph"].append((t1 - t0) / steps)
             times["PyTorch"].append((t2 - t1) / steps)
+            times["planned"].append((t3 - t2) / steps)
     med = {k: statistics.median(v) for k, v in times.items()}
     agree = abs(losses["flowgraph"] - losses["PyTorch"]) <= 1e-3 * max(1.0, abs(losses["PyTorch"]))
+    agree = agree and losses["planned"] == losses["flowgraph"]  # (the same bits)
     X0 = batches[0][0]
     what = (f"{X0.shape[0]} images {X0.shape[2]}x{X0.shape[3]}" if case == "convnet"
             else f"{X0.shape[0]} contexts of {X0.shape[1]} letters")  # fmt: skip
@@ -170,18 +187,20 @@ def markdown(results: list[dict], repeats: int) -> str:
         f"thread each (PyTorch {torch.__version__}); per step, the median of {repeats} "
         "interleaved samples of 10 steps after a warm-up. Convnet: conv 1->8 3x3, max pool 2, "
         "relu, conv 8->16 3x3, max pool 2, relu, linear -> 10. Characters: embedding (27, 10) "
-        "of 3 letters, linear 30 -> 200, tanh, linear 200 -> 27.",
+        "of 3 letters, linear 30 -> 200, tanh, linear 200 -> 27. Planned: the same flowgraph "
+        "network with `graph.planned = fg.step_plan(graph)` (the same losses to the bit).",
         "",
-        "| model | batch | flowgraph ms/step | PyTorch ms/step | ratio | target | "
-        "losses agree |",
-        "|---|---|---:|---:|---:|---:|---|",
+        "| model | batch | flowgraph ms/step | planned ms/step | PyTorch ms/step | ratio | "
+        "planned ratio | target | losses agree |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---|",
     ]
     for r in results:
         m = r["median"]
         met = "met" if r["ratio"] <= r["target"] else "missed"
         lines.append(
             f"| {r['case']} | {r['batch']} | {1e3 * m['flowgraph']:.3f} | "
-            f"{1e3 * m['PyTorch']:.3f} | **{r['ratio']:.2f}x** | {r['target']}x ({met}) | "
+            f"{1e3 * m['planned']:.3f} | {1e3 * m['PyTorch']:.3f} | **{r['ratio']:.2f}x** | "
+            f"{m['planned'] / m['PyTorch']:.2f}x | {r['target']}x ({met}) | "
             f"{'yes' if r['agree'] else 'NO'} ({r['losses']['flowgraph']:.5f}, "
             f"{r['losses']['PyTorch']:.5f}) |"
         )

@@ -74,11 +74,15 @@ def im2col(x: np.ndarray, k: tuple, s: tuple, p: tuple) -> np.ndarray:
     return win.transpose(0, 1, 4, 5, 2, 3).reshape(N, C * k[0] * k[1], Ho * Wo)
 
 
-def col2im(cols: np.ndarray, shape: tuple, k: tuple, s: tuple, p: tuple) -> np.ndarray:
+def col2im(cols: np.ndarray, shape: tuple, k: tuple, s: tuple, p: tuple,
+           out: np.ndarray | None = None) -> np.ndarray:
     """The adjoint of ``windows``: cols (N, C, kh, kw, Ho, Wo) added back into an array of
-    ``shape`` (N, C, H, W), summing where windows overlap, padding cropped."""
+    ``shape`` (N, C, H, W), summing where windows overlap, padding cropped: from +0, each
+    offset (p, q) in row order adds its (N, C, Ho, Wo) block. ``out``: the padded array
+    (N, C, H + 2 pad, W + 2 pad) to do it in (a step plan's buffer), zeroed first."""
     N, C, H, W = shape
-    out = np.zeros((N, C, H + 2 * p[0], W + 2 * p[1]), dtype=cols.dtype)
+    out = np.empty((N, C, H + 2 * p[0], W + 2 * p[1]), cols.dtype) if out is None else out
+    out.fill(0)
     for i in range(k[0]):
         for j in range(k[1]):
             at_offset(out, i, j, s, cols.shape[4:])[...] += cols[:, :, i, j]
@@ -110,6 +114,15 @@ def conv_grad_w(g, x, wshape, s, p) -> np.ndarray:
     cols = im2col(x, wshape[2:], s, p)
     return np.matmul(np.reshape(g, (N, O, -1)), cols.transpose(0, 2, 1)).sum(axis=0) \
         .reshape(wshape)
+
+
+def one_float_dtype(*arrays) -> bool:
+    """Whether ``arrays`` are NumPy arrays of one float dtype (the kernels' case: the boxes'
+    math then casts nothing)."""
+    dtype = getattr(arrays[0], "dtype", None)
+    return dtype is not None and dtype.kind == "f" and all(
+        type(a) is np.ndarray and a.dtype == dtype for a in arrays
+    )
 
 
 class Conv2d(Box):
@@ -177,6 +190,74 @@ class Conv2d(Box):
         grads += (grad_y.sum(axis=(0, 2, 3)),) if len(inputs) == 3 else ()
         return (None,) + tuple(grad_like(g, v) for g, v in zip(grads[1:], inputs[1:]))
 
+    # -- the step plan's kernels (flowgraph.step.calls): fprop and bprop_needed in buffers ---
+    def fprop_kernel(self, inputs, out, shared=None):
+        """fprop's operations for one float dtype in buffers made once: x copied into a
+        zero-bordered x_pad (the border written once), its windows into the columns (im2col),
+        W (O, C kh kw) times each image's columns into ``out``, + b. The columns stay in
+        ``shared`` for bprop_kernel's grad_W (the same windows of the same x)."""
+        x, weight = inputs[:2]
+        if not one_float_dtype(*inputs, out) or not out.flags.c_contiguous:
+            return None
+        (N, C, H, W), O, k = x.shape, weight.shape[0], weight.shape[2:]
+        s, p, (Ho, Wo) = self.stride, self.padding, out.shape[2:]
+        cols = np.empty((N, C * k[0] * k[1], Ho * Wo), x.dtype)
+        if shared is not None:
+            shared["cols"] = cols
+        y, into = out.reshape(N, O, Ho * Wo), cols.reshape(N, C, k[0], k[1], Ho, Wo)
+        x_pad = np.zeros((N, C, H + 2 * p[0], W + 2 * p[1]), x.dtype)  # (its border kept)
+        inner = x_pad[:, :, p[0] : p[0] + H, p[1] : p[1] + W]
+        fixed = windows(x_pad, k, s, (0, 0)).transpose(0, 1, 4, 5, 2, 3)
+        copyto, matmul, add = np.copyto, np.matmul, np.add
+
+        def conv2d(x, weight, *b):
+            copyto(inner, x)
+            copyto(into, fixed)  # (im2col's copy)
+            matmul(weight.reshape(O, -1), cols, out=y)
+            return add(out, b[0][:, None, None], out=out) if b else out  # (y + b)
+
+        return conv2d
+
+    def bprop_kernel(self, inputs, y, grad_y, needs, out, shared=None):
+        """bprop_needed's operations for one float dtype in buffers made once: grad_x's W^T g
+        (a GEMM per image) into columns, col2im in a padded buffer (x's gradient buffer
+        without padding), its interior copied out; grad_W's g cols^T per image, summed over
+        the batch, with the columns fprop_kernel left in ``shared`` at this step (None
+        without them); grad_b the sum of g over (n, i, j)."""
+        x, weight = inputs[:2]
+        want = tuple(needs) + (False,) * (3 - len(needs))
+        out_x, out_W, out_b = tuple(out) + (None,) * (3 - len(out))
+        cols, bufs = (shared or {}).get("cols"), [o for o, k in zip(out, needs) if k]
+        if any(o is None or not o.flags.c_contiguous for o in bufs) or (want[1] and (
+                cols is None or cols.dtype != x.dtype)) or not one_float_dtype(  # fmt: skip
+                    *inputs, grad_y, *bufs):
+            return None
+        (N, C, H, W), O, k = x.shape, weight.shape[0], weight.shape[2:]
+        s, p, (Ho, Wo) = self.stride, self.padding, grad_y.shape[2:]
+        spread = np.empty((N, C, k[0], k[1], Ho, Wo), x.dtype) if want[0] else None
+        pad = p[0] or p[1]
+        x_pad = np.empty((N, C, H + 2 * p[0], W + 2 * p[1]), x.dtype) if pad else out_x
+        parts = np.empty((N, O, C * k[0] * k[1]), x.dtype) if want[1] else None
+        w_sum = out_W.reshape(O, -1) if want[1] else None
+        matmul, reduce, copyto, reshape = np.matmul, np.add.reduce, np.copyto, np.reshape
+        result = tuple(o if w else None for o, w in zip(out, want))
+
+        def conv2d(inputs, y, grad_y):
+            g = reshape(grad_y, (N, O, Ho * Wo))
+            if want[0]:
+                matmul(inputs[1].reshape(O, -1).T, g, out=spread.reshape(N, -1, Ho * Wo))
+                inner = col2im(spread, (N, C, H, W), k, s, p, out=x_pad)
+                if pad:
+                    copyto(out_x, inner)
+            if want[1]:
+                matmul(g, cols.transpose(0, 2, 1), out=parts)
+                reduce(parts, axis=0, out=w_sum)  # (.sum(axis=0))
+            if want[2]:
+                reduce(grad_y, axis=(0, 2, 3), out=out_b)
+            return result
+
+        return conv2d
+
     def fprop_jvp(self, inputs, tangents, y):
         """R{y} = conv(R{x}, W) + conv(x, R{W}) + R{b} (bilinear in x and W)."""
         (x, weight), (Rx, RW) = inputs[:2], tangents[:2]
@@ -230,6 +311,47 @@ class Pooling:
         return out_size(type(self).__name__, np.shape(x), self.kernel_size, self.stride,
                         self.padding)
 
+    def reader(self, x, size: tuple, fill: float):
+        """For a kernel: a function of x giving the (N, C, Ho, Wo) views of x_pad at each
+        window offset, in row order; x_pad a buffer whose border of ``fill`` is written once
+        (x copied into its interior at each call), or x itself without padding."""
+        k, s, p = self.kernel_size, self.stride, self.padding
+        offsets = [(i, j) for i in range(k[0]) for j in range(k[1])]
+        if not (p[0] or p[1]):
+            return lambda x: [at_offset(x, i, j, s, size) for i, j in offsets]
+        x_pad = padded(x, p, fill)
+        inner, copyto = x_pad[:, :, p[0] : p[0] + x.shape[2], p[1] : p[1] + x.shape[3]], np.copyto
+        views = [at_offset(x_pad, i, j, s, size) for i, j in offsets]
+        return lambda x: (copyto(inner, x), views)[1]
+
+    def grad_buffers(self, x_shape: tuple, size: tuple, g_x, dtype):
+        """For a bprop kernel: (the padded gradient buffer, x's gradient buffer ``g_x``
+        itself without padding; its views at each window offset, in row order; its interior)."""
+        k, s, p = self.kernel_size, self.stride, self.padding
+        N, C, H, W = x_shape
+        grad = np.empty((N, C, H + 2 * p[0], W + 2 * p[1]), dtype) if p[0] or p[1] else g_x
+        views = [at_offset(grad, i, j, s, size) for i in range(k[0]) for j in range(k[1])]
+        return grad, views, grad[:, :, p[0] : p[0] + H, p[1] : p[1] + W]
+
+    def window_kernel(self, inputs, out):
+        """fprop's operations for one float dtype into ``out`` (x copied into a buffer whose
+        border of ``fill`` is written once, where padded): the first offset's values, then
+        ``combine`` (maximum, +) with each other offset's in row order; / (kh kw) for +."""
+        x = inputs[0]
+        if not one_float_dtype(x, out):
+            return None
+        read, copyto, combine = self.reader(x, out.shape[2:], self.fill), np.copyto, self.combine
+        mean = self.kernel_size[0] * self.kernel_size[1] if combine is np.add else 0
+
+        def pool(x):
+            first, *rest = read(x)
+            copyto(out, first)
+            for view in rest:
+                combine(out, view, out=out)
+            return np.divide(out, mean, out=out) if mean else out
+
+        return pool
+
     def sample_inputs(self, rng):
         return (rng.standard_normal((2, 3, 6, 5)),)
 
@@ -263,7 +385,8 @@ class MaxPool2d(Pooling, Box):
         y = at_offset(x_pad, 0, 0, self.stride, size).copy()
         for i in range(kh):
             for j in range(kw):
-                np.maximum(y, at_offset(x_pad, i, j, self.stride, size), out=y)
+                if i or j:  # (max(v, v) is v, to the bit: the first offset is taken once)
+                    np.maximum(y, at_offset(x_pad, i, j, self.stride, size), out=y)
         return y
 
     def bprop(self, inputs, y, grad_y):
@@ -283,6 +406,47 @@ class MaxPool2d(Pooling, Box):
                 at_offset(grad, i, j, self.stride, size)[...] += g * hit
         p, (H, W) = self.padding, x.shape[2:]
         return (grad[:, :, p[0] : p[0] + H, p[1] : p[1] + W],)
+
+    # -- the step plan's kernels (flowgraph.step.calls): fprop and bprop in buffers --------
+    fill, combine = -np.inf, np.maximum
+    fprop_kernel = Pooling.window_kernel
+
+    def bprop_kernel(self, inputs, y, grad_y, needs, out):
+        """bprop's operations for one float dtype, into buffers made once, with the maxima
+        y that fprop gave (what bprop recomputes from x: the same numbers), per offset in
+        row order: hit = (x_pad there == y) & free, free ^= hit (the same booleans, without
+        the & of the first offset, where all are free, and the ^ of the last), grad there
+        += g * hit (g * hit into a buffer). Windows that tile x_pad (stride = kernel, no
+        element left over) add once to each element, from +0: ``0 + g * hit`` is written
+        there, without the zeroing."""
+        x, g_x = inputs[0], out[0]
+        if g_x is None or not one_float_dtype(x, y, grad_y, g_x):
+            return None
+        size, (k, s) = y.shape[2:], (self.kernel_size, self.stride)
+        read = self.reader(x, size, -np.inf)
+        grad, views, inner = self.grad_buffers(x.shape, size, g_x, x.dtype)
+        hit, free, term = np.empty(y.shape, bool), np.empty(y.shape, bool), np.empty_like(y)
+        equal, both, either, multiply, add = (np.equal, np.bitwise_and, np.bitwise_xor,
+                                              np.multiply, np.add)  # fmt: skip
+        once = s == k and (size[0] * k[0], size[1] * k[1]) == grad.shape[2:]
+        zero, last, result = x.dtype.type(0), len(views) - 1, (g_x,)
+
+        def max_pool(inputs, y, grad_y):
+            if not once:
+                grad.fill(0)
+            for o, (x_at, grad_at) in enumerate(zip(read(inputs[0]), views)):
+                equal(x_at, y, out=hit)
+                if o:
+                    both(hit, free, out=hit)  # (hit &= free)
+                if o < last:
+                    either(hit, True, out=free) if not o else either(free, hit, out=free)
+                multiply(grad_y, hit, out=term)
+                add(zero if once else grad_at, term, out=grad_at)  # (grad there += g * hit)
+            if grad is not g_x:
+                np.copyto(g_x, inner)
+            return result
+
+        return max_pool
 
     def fprop_jvp(self, inputs, tangents, y):
         """R{y} = R{x} at each window's maximum."""
@@ -321,6 +485,32 @@ class AvgPool2d(Pooling, Box):
         cols = np.broadcast_to(g[:, :, None, None], g.shape[:2] + (kh, kw) + g.shape[2:])
         return (col2im(cols, np.shape(inputs[0]), self.kernel_size, self.stride,
                        self.padding),)
+
+    # -- the step plan's kernels (flowgraph.step.calls): fprop and bprop in buffers --------
+    fill, combine = 0.0, np.add
+    fprop_kernel = Pooling.window_kernel
+
+    def bprop_kernel(self, inputs, y, grad_y, needs, out):
+        """bprop's operations for one float dtype, into buffers made once: g / (kh kw) into a
+        buffer, added at each offset in row order into the zeroed padded buffer (col2im),
+        its interior copied out where padded."""
+        x, g_x = inputs[0], out[0]
+        if g_x is None or not one_float_dtype(x, y, grad_y, g_x):
+            return None
+        k, s, p = self.kernel_size, self.stride, self.padding
+        scaled = np.empty(grad_y.shape, x.dtype)
+        cols = np.broadcast_to(scaled[:, :, None, None], y.shape[:2] + k + y.shape[2:])
+        grad = self.grad_buffers(x.shape, y.shape[2:], g_x, x.dtype)[0]
+        divide, count, result = np.divide, k[0] * k[1], (g_x,)
+
+        def avg_pool(inputs, y, grad_y):
+            divide(grad_y, count, out=scaled)
+            inner = col2im(cols, x.shape, k, s, p, out=grad)
+            if grad is not g_x:
+                np.copyto(g_x, inner)
+            return result
+
+        return avg_pool
 
     def fprop_jvp(self, inputs, tangents, y):
         """R{y} = the window means of R{x} (linear)."""
