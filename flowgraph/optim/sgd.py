@@ -95,6 +95,8 @@ class SGD(Optimizer):
         self.fold = bool(fold)
         self.folded: set[int] = set()  # ids of the weights a step plan updates during bprop
         self.scratch: dict[int, np.ndarray] = {}  # id(p) -> where plain SGD puts alpha grad
+        self.rated = float("nan")  # the alpha of ``rates``:
+        self.rates: dict[Any, Any] = {}  # dtype -> that alpha as a 0-d array (plain SGD)
         if self.nesterov and (self.momentum == 0 or self.dampening != 0):
             raise ValueError(
                 "Nesterov momentum needs momentum beta > 0 and dampening = 0, got "
@@ -123,7 +125,10 @@ class SGD(Optimizer):
         """theta <- theta - alpha_t grad for every parameter: the lecture's step, and the hot
         path of small networks, where each attribute look-up and call per parameter is a
         visible share (so it reads ``p.grad`` directly)."""
-        scratch = self.scratch
+        scratch, rates = self.scratch, self.rates
+        if self.rated != alpha:  # (NumPy casts a Python float at each call: half the call
+            rates.clear()  # at a small size; alpha as an array of the gradient's dtype, made
+            self.rated = alpha  # once while alpha stays, is the same product)
         for p in self.parameters:
             outer = p.grad_outer
             if outer is not None:  # grad = u v^T (one example): one BLAS pass, in place
@@ -135,9 +140,13 @@ class SGD(Optimizer):
                         continue
                     grad = self.gradient(p)  # raises
                 step = scratch.get(id(p)) if scratch else None  # (none yet: no look-up)
-                if (step is None or step.shape != grad.shape or step.dtype != grad.dtype
-                        or type(alpha) is not float):  # (a NumPy alpha may widen: as written)
+                if type(alpha) is not float:  # (a NumPy alpha may widen: as written)
                     p.value -= alpha * grad
+                elif step is None or step.shape != grad.shape or step.dtype != grad.dtype:
+                    rate = rates.get(grad.dtype)
+                    if rate is None:
+                        rate = rates[grad.dtype] = rate_in(alpha, grad.dtype)
+                    p.value -= grad * rate
                     if grad.size >= 4096 and grad.dtype == p.value.dtype:  # (large: reused)
                         scratch[id(p)] = np.empty_like(grad)
                 else:  # alpha grad into the same array at every step, then subtracted
@@ -188,3 +197,12 @@ class SGD(Optimizer):
         if self.maximize:
             opts.append("maximize=True")
         return ", ".join(opts)
+
+
+def rate_in(alpha: float, dtype: Any) -> Any:
+    """alpha as a 0-d array of ``dtype``, the number NumPy multiplies a gradient of that
+    dtype by in ``alpha * grad``; alpha itself where it is not a float dtype or the cast
+    would overflow (NumPy then warns at each product, as it did)."""
+    if np.dtype(dtype).kind != "f" or not abs(alpha) <= np.finfo(dtype).max:
+        return alpha
+    return np.asarray(alpha, dtype=dtype)

@@ -206,3 +206,26 @@ def test_plain_sgd_on_rank_one_gradients_is_outer_subtract_from(dtype, order):
         W.grad = Outer(u, v)
         opt.step()
         assert np.array_equal(W.value, ref)
+
+
+@pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64])
+@pytest.mark.parametrize("lr", [optim.inverse(0.1, 0.5), optim.constant(0.3), 1e6])
+def test_plain_sgd_is_theta_minus_alpha_grad_to_the_bit(dtype, lr):
+    """Plain SGD keeps alpha_t as a number of the gradient's dtype while it stays: the same
+    bits as ``theta - alpha_t * grad`` with the Python float, when alpha changes at every
+    step, stays, or overflows float16 (1e6: inf, as NumPy's own cast gives)."""
+    rng = np.random.default_rng(3)
+    small = fg.Parameter(rng.normal(size=7).astype(dtype), "b")
+    large = fg.Parameter(rng.normal(size=(80, 60)).astype(dtype), "W")  # (scratch: >= 4096)
+    opt = fg.SGD([small, large], lr=lr)
+    for t in range(1, 4):
+        grads = [rng.normal(size=p.value.shape).astype(dtype) for p in (small, large)]
+        alpha = opt.schedule(t)
+        with np.errstate(over="ignore", invalid="ignore"):
+            want = [p.value - alpha * g for p, g in zip((small, large), grads)]
+            for p, g in zip((small, large), grads):
+                p.grad = g
+            opt.step()
+        for p, w in zip((small, large), want):
+            assert p.value.dtype == dtype
+            assert np.array_equal(p.value, w, equal_nan=True)
