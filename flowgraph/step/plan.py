@@ -27,7 +27,9 @@ two kernels may share what fprop computed and bprop needs again, ``shared=``,
 :func:`.calls.takes_shared`). A changed signature goes back to the checked boxes; what
 depends on the values (labels in range) is checked at every step; a kernel that fails is
 explained by its box's checked fprop. The checker holds every kernel to its box
-(:func:`flowgraph.check_box`).
+(:func:`flowgraph.check_box`). A bprop whose values are not those of the plan's own last fprop
+(the graph's unplanned fprop ran since) is the graph's own bprop: kernels read what their
+fprop left.
 
 What a user gives up: after the next planned step the node values and gradients of this one
 are overwritten (they live in the plan's buffers): copy what you keep. ``print(plan)`` shows
