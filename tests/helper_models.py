@@ -132,3 +132,21 @@ def edit_file_meta(path, change) -> None:
         arrays["__meta__"] = np.array(json.dumps(meta))
 
     rewrite_file(path, edit)
+
+
+def sgd_steps(model, feeds, plan=None, lr=0.1):
+    """(losses, parameters after) of plain SGD steps theta -= lr grad over ``feeds`` (dicts),
+    through ``plan`` (a step plan's fprop and bprop) or the model's graph itself: the two
+    runs the planned-step tests hold equal to the bit."""
+    graph = model.train_graph
+    losses = []
+    for feed in feeds:
+        if plan is not None:
+            losses.append(float(plan.fprop(feed)))
+            plan.bprop()
+        else:
+            losses.append(float(graph.fprop(feed)))
+            graph.bprop()
+        for p in model.parameters:
+            p.value -= lr * p.grad
+    return losses, [p.value.copy() for p in model.parameters]

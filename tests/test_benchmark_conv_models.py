@@ -3,20 +3,12 @@ PyTorch (weights copied with load_state_dict), same batches and steps; the losse
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
 import pytest
-
-ROOT = Path(__file__).resolve().parents[1]
+from helper_benchmarks import load_benchmark
 
 
 def _module():
-    path = ROOT / "benchmarks" / "conv_models.py"
-    spec = importlib.util.spec_from_file_location("conv_models_bench", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_benchmark("conv_models")
 
 
 def test_quick_run_agrees_with_pytorch_and_writes_its_section(tmp_path):

@@ -3,20 +3,12 @@ same weights, batches and steps; the runner checks that the losses agree."""
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
 import pytest
-
-ROOT = Path(__file__).resolve().parents[2]
+from helper_benchmarks import load_benchmark
 
 
 def _module():
-    path = ROOT / "benchmarks" / "residual.py"
-    spec = importlib.util.spec_from_file_location("residual_bench", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_benchmark("residual")
 
 
 def test_quick_run_agrees_with_pytorch_and_writes_its_section(tmp_path):

@@ -3,21 +3,13 @@ plain SGD's update three ways (the same bits, checked by the script)."""
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
 import numpy as np
 import pytest
-
-ROOT = Path(__file__).resolve().parents[2]
+from helper_benchmarks import load_benchmark
 
 
 def _module():
-    path = ROOT / "benchmarks" / "step_gap.py"
-    spec = importlib.util.spec_from_file_location("step_gap_bench", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_benchmark("step_gap")
 
 
 def test_quick_run_writes_both_tables_into_its_own_section(tmp_path):

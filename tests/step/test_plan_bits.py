@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from helper_models import sgd_steps
 
 import flowgraph as fg
 from flowgraph.step.plan import StepPlan
@@ -22,21 +23,9 @@ def _data(dtype, n=16, seed=0):
 
 
 def _train(model, X, y, planned, steps=5, batch=4, lr=0.1):
-    graph = model.train_graph
-    plan = fg.step_plan(graph)
-    losses = []
-    for s in range(steps):
-        i = (s * batch) % len(X)
-        feed = {model.x: X[i : i + batch], model.y: y[i : i + batch]}
-        if planned:
-            losses.append(float(plan.fprop(feed)))
-            plan.bprop()
-        else:
-            losses.append(float(graph.fprop(feed)))
-            graph.bprop()
-        for p in model.parameters:
-            p.value -= lr * p.grad
-    return losses, [p.value.copy() for p in model.parameters]
+    starts = [(s * batch) % len(X) for s in range(steps)]
+    feeds = [{model.x: X[i : i + batch], model.y: y[i : i + batch]} for i in starts]
+    return sgd_steps(model, feeds, fg.step_plan(model.train_graph) if planned else None, lr)
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from helper_models import sgd_steps
 
 import flowgraph as fg
 from flowgraph import boxes as B
@@ -48,20 +49,9 @@ def _model(net):
 
 
 def _train(model, batches, planned, lr=0.05):
-    graph = model.train_graph
-    plan = fg.step_plan(graph) if planned else None
-    losses = []
-    for X, y in batches:
-        feed = {model.x: X, model.y: y}
-        if plan is not None:
-            losses.append(float(plan.fprop(feed)))
-            plan.bprop()
-        else:
-            losses.append(float(graph.fprop(feed)))
-            graph.bprop()
-        for p in model.parameters:
-            p.value -= lr * p.grad
-    return losses, [p.value.copy() for p in model.parameters], plan
+    plan = fg.step_plan(model.train_graph) if planned else None
+    feeds = [{model.x: X, model.y: y} for X, y in batches]
+    return (*sgd_steps(model, feeds, plan, lr), plan)
 
 
 def _batches(n, channels, side, dtype, classes, steps=4, seed=1):
