@@ -228,9 +228,11 @@ class Conv2d(Box):
         want = tuple(needs) + (False,) * (3 - len(needs))
         out_x, out_W, out_b = tuple(out) + (None,) * (3 - len(out))
         cols, bufs = (shared or {}).get("cols"), [o for o, k in zip(out, needs) if k]
-        if any(o is None or not o.flags.c_contiguous for o in bufs) or (want[1] and (
-                cols is None or cols.dtype != x.dtype)) or not one_float_dtype(  # fmt: skip
-                    *inputs, grad_y, *bufs):
+        if any(o is None or not o.flags.c_contiguous for o in bufs):
+            return None  # (a gradient wanted with no contiguous buffer to write it into)
+        if want[1] and (cols is None or cols.dtype != x.dtype):
+            return None  # (grad_W reads the columns of this step's fprop kernel)
+        if not one_float_dtype(*inputs, grad_y, *bufs):
             return None
         (N, C, H, W), O, k = x.shape, weight.shape[0], weight.shape[2:]
         s, p, (Ho, Wo) = self.stride, self.padding, grad_y.shape[2:]
@@ -438,8 +440,8 @@ class MaxPool2d(Pooling, Box):
                 equal(x_at, y, out=hit)
                 if o:
                     both(hit, free, out=hit)  # (hit &= free)
-                if o < last:
-                    either(hit, True, out=free) if not o else either(free, hit, out=free)
+                if o < last:  # (free ^= hit; at the first offset all were free: not hit)
+                    either(free if o else True, hit, out=free)
                 multiply(grad_y, hit, out=term)
                 add(zero if once else grad_at, term, out=grad_at)  # (grad there += g * hit)
             if grad is not g_x:

@@ -391,9 +391,8 @@ class SoftmaxCrossEntropy(ClassOptions, Box):
         if not self._kernel_case(a, y):
             return None
         dtype, asarray, multiply, result = a.dtype, np.asarray, np.multiply, (g, None)
-        divide, reduce, by, flat = np.divide, np.add.reduce, n if n != 1 else None, e.reshape(-1)
-        starts, flat_g = row_starts(n, a.shape[1]), g.reshape(-1)  # (t, c) is t C + c
-        if by is None:  # one example: the row's sum as a number, a plain index, no x / 1
+        divide, reduce, flat = np.divide, np.add.reduce, e.reshape(-1)
+        if n == 1:  # one example: the row's sum as a number, a plain index, no x / 1
             e_row, g_row = e[0], g[0]
 
             def softmax_cross_entropy_one(inputs, loss, grad_loss):
@@ -406,13 +405,14 @@ class SoftmaxCrossEntropy(ClassOptions, Box):
                 return result
 
             return softmax_cross_entropy_one
+        starts, flat_g = row_starts(n, a.shape[1]), g.reshape(-1)  # (t, c) is t C + c
 
         def softmax_cross_entropy(inputs, loss, grad_loss):
             k, top = shared["top"]
             flat[k] = top  # exp(a_k - m) again: e holds exp(a - m), bprop's softmax's
             divide(e, reduce(e, axis=-1, keepdims=True), out=g)
             flat_g[flat_labels(starts, inputs[1])] -= 1
-            multiply(g, asarray(grad_loss, dtype=dtype) / by, out=g)  # (g *= ...)
+            multiply(g, asarray(grad_loss, dtype=dtype) / n, out=g)  # (g *= ...)
             return result
 
         return softmax_cross_entropy

@@ -124,11 +124,13 @@ class SGD(Optimizer):
     def plain_step(self, alpha: float) -> None:
         """theta <- theta - alpha_t grad for every parameter: the lecture's step, and the hot
         path of small networks, where each attribute look-up and call per parameter is a
-        visible share (so it reads ``p.grad`` directly)."""
+        visible share (so it reads ``p.grad`` directly). NumPy casts a Python alpha to the
+        gradient's dtype at each product, half the call at a small size: ``rates`` keeps alpha
+        so cast, one 0-d array per dtype while alpha stays (the same product)."""
         scratch, rates = self.scratch, self.rates
-        if self.rated != alpha:  # (NumPy casts a Python float at each call: half the call
-            rates.clear()  # at a small size; alpha as an array of the gradient's dtype, made
-            self.rated = alpha  # once while alpha stays, is the same product)
+        if self.rated != alpha:
+            rates.clear()
+            self.rated = alpha
         for p in self.parameters:
             outer = p.grad_outer
             if outer is not None:  # grad = u v^T (one example): one BLAS pass, in place

@@ -249,8 +249,8 @@ class StepPlan:
         checks it shares: values of this graph's last fprop, gradients of their shapes)."""
         graph, out = self.graph, self.output
         graph.check_fresh(out)
-        if out.fprop_stamp is not self.stamp and self.stamp is not None:
-            self.unplanned_bprop(grad_output)  # values of another fprop (the graph's own)
+        if out.fprop_stamp is not self.stamp:  # values of another fprop (the graph's own)
+            self.unplanned_bprop(grad_output)
             return
         bufs = self.buffers
         if bufs is None or bufs.fsteps is None:

@@ -210,3 +210,15 @@ def test_a_bprop_after_the_graphs_own_fprop_gives_that_fprops_gradients(n, n_oth
     graph.fprop(mine)
     graph.bprop()
     assert all(np.array_equal(a, p.grad) for a, p in zip(got, model.parameters))
+
+
+def test_a_plan_that_never_ran_fprop_bprops_the_graphs_own_fprop():
+    model = fg.mlp([3, 4, 5], dtype=np.float64, seed=1)
+    graph, rng = model.train_graph, np.random.default_rng(1)
+    feed = {model.x: rng.standard_normal((2, 3)), model.y: np.array([0, 4])}
+    graph.fprop(feed)
+    fg.step_plan(graph).bprop()
+    got = [p.grad.copy() for p in model.parameters]
+    graph.fprop(feed)
+    graph.bprop()
+    assert all(np.array_equal(a, p.grad) for a, p in zip(got, model.parameters))
